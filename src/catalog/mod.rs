@@ -1,0 +1,51 @@
+//! The embedded catalog: one SQLite database (WAL mode) per library, versioned by migrations.
+
+mod frames;
+mod schema;
+mod videos;
+
+pub use frames::{FrameRecord, Split};
+pub use videos::{Stage, Status, VideoRow};
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// An open connection to a library's catalog. Open one per thread; SQLite serialises writers.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Catalog {
+    /// Opens the catalog at `path`, creating it and applying migrations as needed.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|source| Error::Catalog { path: path.into(), source })?;
+        let mut catalog = Catalog { conn, path: path.into() };
+        catalog.configure()?;
+        schema::migrate(&mut catalog.conn, path)?;
+        Ok(catalog)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(30)).map_err(|e| self.err(e))?;
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.err(e))
+    }
+
+    /// The schema version this catalog is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    /// The SQLite journal mode in force (`wal` for a catalog opened here).
+    pub fn journal_mode(&self) -> Result<String> {
+        self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    pub(crate) fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Catalog { path: self.path.clone(), source }
+    }
+}

@@ -1,0 +1,61 @@
+//! Schema migrations, applied in order and recorded in SQLite's `user_version`.
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Never edit one that has shipped;
+/// add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: videos and their frames.
+    "CREATE TABLE videos (
+        id            INTEGER PRIMARY KEY,
+        path          TEXT NOT NULL UNIQUE,
+        title         TEXT NOT NULL,
+        content_hash  TEXT UNIQUE,
+        size_bytes    INTEGER,
+        mtime_ns      INTEGER,
+        duration_s    REAL,
+        fps           REAL,
+        width         INTEGER,
+        height        INTEGER,
+        has_audio     INTEGER,
+        video_codec   TEXT,
+        sample_fps    REAL,
+        audio_samples INTEGER,
+        stage         INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL DEFAULT 'pending',
+        error         TEXT,
+        added_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE TABLE frames (
+        id        INTEGER PRIMARY KEY,
+        video_id  INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        idx       INTEGER NOT NULL,
+        t_s       REAL NOT NULL,
+        split     TEXT NOT NULL CHECK (split IN ('train', 'test')),
+        file      TEXT NOT NULL,
+        UNIQUE (video_id, idx)
+    );
+    CREATE INDEX frames_by_video ON frames(video_id, split);",
+];
+
+/// The newest schema version this build knows.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the catalog up to [`LATEST`], one transaction per migration.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let err = |source| Error::Catalog { path: path.into(), source };
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    if current > LATEST {
+        return Err(Error::CatalogTooNew { path: path.into(), found: current, known: LATEST });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
+        tx.commit().map_err(err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Typed queries over the `videos` table.
+
+use super::Catalog;
+use crate::error::Result;
+use crate::media::Probe;
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// How far ingestion of a video has got. Each stage is committed on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Known by path and hash only.
+    New = 0,
+    /// Probed: duration, streams and sampling rate recorded.
+    Probed = 1,
+    /// Frames sampled, stored and split.
+    Frames = 2,
+    /// Audio extracted (or known absent): ingestion of media is complete.
+    Audio = 3,
+}
+
+impl Stage {
+    /// The last stage of ingestion.
+    pub const DONE: Stage = Stage::Audio;
+
+    fn from_i64(v: i64) -> Stage {
+        match v {
+            1 => Stage::Probed,
+            2 => Stage::Frames,
+            3 => Stage::Audio,
+            _ => Stage::New,
+        }
+    }
+
+    /// A short name for displays.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::New => "new",
+            Stage::Probed => "probed",
+            Stage::Frames => "frames",
+            Stage::Audio => "audio",
+        }
+    }
+}
+
+/// A video's standing in the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Ingestion has stages left to run.
+    Pending,
+    /// Every stage is done.
+    Ready,
+    /// The last attempt failed; `error` says why.
+    Failed,
+    /// The file is no longer where the catalog last saw it.
+    Missing,
+}
+
+impl Status {
+    fn parse(s: &str) -> Status {
+        match s {
+            "ready" => Status::Ready,
+            "failed" => Status::Failed,
+            "missing" => Status::Missing,
+            _ => Status::Pending,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Ready => "ready",
+            Status::Failed => "failed",
+            Status::Missing => "missing",
+        }
+    }
+}
+
+/// One video as `reelmatch library --json` reports it. Field names are a contract:
+/// later versions add fields, never rename these.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VideoRow {
+    pub id: i64,
+    pub title: String,
+    pub path: PathBuf,
+    pub duration_s: Option<f64>,
+    pub sample_fps: Option<f64>,
+    pub frames_train: i64,
+    pub frames_test: i64,
+    pub status: Status,
+    pub error: Option<String>,
+    pub stage: Stage,
+    pub content_hash: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub fps: Option<f64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub has_audio: Option<bool>,
+    pub audio_samples: Option<i64>,
+    #[serde(skip)]
+    pub mtime_ns: Option<i64>,
+}
+
+const SELECT: &str = "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
+        (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'train'),
+        (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'test'),
+        v.status, v.error, v.stage, v.content_hash, v.size_bytes, v.fps, v.width, v.height,
+        v.has_audio, v.audio_samples, v.mtime_ns
+    FROM videos v";
+
+fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
+    Ok(VideoRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        path: PathBuf::from(r.get::<_, String>(2)?),
+        duration_s: r.get(3)?,
+        sample_fps: r.get(4)?,
+        frames_train: r.get(5)?,
+        frames_test: r.get(6)?,
+        status: Status::parse(&r.get::<_, String>(7)?),
+        error: r.get(8)?,
+        stage: Stage::from_i64(r.get(9)?),
+        content_hash: r.get(10)?,
+        size_bytes: r.get(11)?,
+        fps: r.get(12)?,
+        width: r.get(13)?,
+        height: r.get(14)?,
+        has_audio: r.get(15)?,
+        audio_samples: r.get(16)?,
+        mtime_ns: r.get(17)?,
+    })
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl Catalog {
+    /// Every video, ordered by title then id.
+    pub fn videos(&self) -> Result<Vec<VideoRow>> {
+        let mut stmt = self.conn.prepare(&format!("{SELECT} ORDER BY v.title COLLATE NOCASE, v.id")).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], from_row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// One video by id.
+    pub fn video(&self, id: i64) -> Result<Option<VideoRow>> {
+        self.query_one(&format!("{SELECT} WHERE v.id = ?1"), params![id])
+    }
+
+    /// The video with this content hash, if any.
+    pub fn video_by_hash(&self, hash: &str) -> Result<Option<VideoRow>> {
+        self.query_one(&format!("{SELECT} WHERE v.content_hash = ?1"), params![hash])
+    }
+
+    /// The video recorded at this path, if any.
+    pub fn video_by_path(&self, path: &Path) -> Result<Option<VideoRow>> {
+        self.query_one(&format!("{SELECT} WHERE v.path = ?1"), params![path_str(path)])
+    }
+
+    fn query_one(&self, sql: &str, p: impl rusqlite::Params) -> Result<Option<VideoRow>> {
+        self.conn.query_row(sql, p, from_row).optional().map_err(|e| self.err(e))
+    }
+
+    /// Adds a newly found video and returns its id.
+    pub fn insert_video(&self, path: &Path, title: &str, hash: &str, size: i64, mtime_ns: i64) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO videos (path, title, content_hash, size_bytes, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![path_str(path), title, hash, size, mtime_ns],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records that a known video now lives at `path` (renamed or moved); its work is kept.
+    pub fn move_video(&self, id: i64, path: &Path, title: &str, mtime_ns: i64) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET path = ?2, title = ?3, mtime_ns = ?4,
+                status = CASE WHEN stage >= 3 AND status = 'missing' THEN 'ready'
+                              WHEN status = 'missing' THEN 'pending' ELSE status END,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, path_str(path), title, mtime_ns],
+        )
+    }
+
+    /// Records new content at a known path: everything derived from the old content is dropped
+    /// and the video starts over.
+    pub fn reset_video(&self, id: i64, hash: &str, size: i64, mtime_ns: i64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM frames WHERE video_id = ?1", params![id]).map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE videos SET content_hash = ?2, size_bytes = ?3, mtime_ns = ?4, stage = 0, status = 'pending',
+                error = NULL, duration_s = NULL, fps = NULL, width = NULL, height = NULL, has_audio = NULL,
+                video_codec = NULL, sample_fps = NULL, audio_samples = NULL,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, hash, size, mtime_ns],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Records a file that could not even be identified (unreadable); kept by path.
+    pub fn record_unreadable(&self, path: &Path, title: &str, reason: &str) -> Result<i64> {
+        self.exec(
+            "INSERT INTO videos (path, title, status, error) VALUES (?1, ?2, 'failed', ?3)
+             ON CONFLICT(path) DO UPDATE SET status = 'failed', error = ?3,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+            params![path_str(path), title, reason],
+        )?;
+        let id = self
+            .conn
+            .query_row("SELECT id FROM videos WHERE path = ?1", params![path_str(path)], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// Stores what ffprobe found and the sampling rate chosen: the `probed` stage.
+    pub fn set_probed(&self, id: i64, probe: &Probe, sample_fps: f64) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET duration_s = ?2, fps = ?3, width = ?4, height = ?5, has_audio = ?6, video_codec = ?7,
+                sample_fps = ?8, stage = MAX(stage, 1), status = 'pending', error = NULL,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, probe.duration_s, probe.fps, probe.width, probe.height, probe.has_audio, probe.codec, sample_fps],
+        )
+    }
+
+    /// Records a new sampling rate for a probed video; its frames must be sampled again.
+    pub fn set_probed_rate(&self, id: i64, sample_fps: f64) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET sample_fps = ?2, stage = MIN(stage, 1), status = 'pending',
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, sample_fps],
+        )
+    }
+
+    /// Marks the audio stage done (`samples` is `None` for a video without audio): the video is ready.
+    pub fn set_audio_done(&self, id: i64, samples: Option<i64>) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET audio_samples = ?2, stage = 3, status = 'ready', error = NULL,
+                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, samples],
+        )
+    }
+
+    /// Records a failure with a reason; the stages already done are kept.
+    pub fn set_failed(&self, id: i64, reason: &str) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET status = 'failed', error = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id, reason],
+        )
+    }
+
+    /// Removes a video and its frames from the catalog.
+    pub fn delete_video(&self, id: i64) -> Result<()> {
+        self.exec("DELETE FROM videos WHERE id = ?1", params![id])
+    }
+
+    /// Marks a video whose file is gone; nothing derived from it is deleted.
+    pub fn set_missing(&self, id: i64) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET status = 'missing', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
+            params![id],
+        )
+    }
+
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<()> {
+        self.conn.execute(sql, p).map(|_| ()).map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,66 @@
+//! Command-line arguments (clap).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Find the music videos in a library most similar to a given one.
+#[derive(Debug, Parser)]
+#[command(name = "reelmatch", version, about)]
+pub struct Cli {
+    /// The library directory (default: the platform data dir, e.g. ~/.local/share/reelmatch).
+    #[arg(long, global = true, env = "REELMATCH_LIBRARY", value_name = "DIR")]
+    pub library: Option<PathBuf>,
+
+    /// A config file layered over the defaults and your user config.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A shipped preset layered over your user config (e.g. `paper`: the seed paper's settings).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// Worker threads for models and image work (default: all available cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan folders for videos; probe, sample frames, split them and extract audio. Resumable.
+    Ingest {
+        /// Folders or files to ingest.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the library: one row per video.
+    Library {
+        /// Print JSON (an array with one object per video) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export library data for other tools.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Frame images, as OUT/train/<video>/*.jpg and OUT/test/<video>/*.jpg.
+    Frames {
+        #[arg(long, value_enum, default_value = "imagefolder")]
+        layout: Layout,
+        /// The output directory.
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Layout {
+    /// torchvision's ImageFolder: one folder per class under train/ and test/.
+    Imagefolder,
+}

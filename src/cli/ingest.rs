@@ -1,0 +1,42 @@
+//! `reelmatch ingest PATH…`: runs ingestion with progress and Ctrl-C handling.
+
+use super::progress::Progress;
+use super::EXIT_SOME_FAILED;
+use crate::config::Config;
+use crate::events::Cancel;
+use crate::ingest::ingest;
+use crate::library::Library;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cancel = Cancel::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let report = runtime.block_on(async {
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping after the current step… (Ctrl-C again to abort)");
+                on_signal.cancel();
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
+        let sink = Arc::new(Progress::new());
+        tokio::task::spawn_blocking(move || ingest(&library, &config, &paths, sink.as_ref(), &cancel)).await
+    })??;
+    if report.cancelled {
+        eprintln!("stopped; run the same command again to finish what is left");
+        return Ok(ExitCode::from(130));
+    }
+    if !report.failed.is_empty() {
+        eprintln!("{} file(s) failed; `reelmatch library` shows why:", report.failed.len());
+        for (path, reason) in &report.failed {
+            eprintln!("  {}: {reason}", path.display());
+        }
+        return Ok(ExitCode::from(EXIT_SOME_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,59 @@
+//! The headless command line: argument parsing and one small module per subcommand.
+
+mod args;
+mod ingest;
+mod library;
+mod progress;
+
+pub use args::{Cli, Command};
+
+use crate::config::Config;
+use crate::library::Library;
+use anyhow::Context;
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit code when a run finished but some files failed.
+pub const EXIT_SOME_FAILED: u8 = 2;
+
+/// Parses the command line, runs it, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::init_threads(cli.threads);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
+    let dir = match &cli.library {
+        Some(dir) => dir.clone(),
+        None => Library::default_dir().context("this platform has no data directory; pass --library DIR")?,
+    };
+    let library = Library::open(&dir)?;
+    init_logging(&library);
+    match cli.command {
+        Some(Command::Ingest { paths }) => ingest::run(&library, &config, paths),
+        Some(Command::Library { json }) => library::list(&library, json),
+        Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Logs go to `<library>/logs/reelmatch.log`, never to the screen.
+fn init_logging(library: &Library) {
+    let path = library.log_dir().join("reelmatch.log");
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REELMATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
+}

@@ -1,0 +1,96 @@
+//! Rendering ingestion events: indicatif bars on a terminal, plain lines otherwise.
+
+use crate::events::{Event, EventSink};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+/// Turns events into what a person at a terminal (or a log reader) sees.
+pub struct Progress {
+    bars: Option<(MultiProgress, Mutex<HashMap<i64, ProgressBar>>)>,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal, plain lines otherwise.
+    pub fn new() -> Self {
+        let bars = std::io::stderr().is_terminal().then(|| {
+            (MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)), Mutex::new(HashMap::new()))
+        });
+        Progress { bars }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn bar(&self, id: i64, f: impl FnOnce(&ProgressBar)) {
+        if let Some((_, bars)) = &self.bars {
+            if let Some(bar) = bars.lock().expect("progress lock").get(&id) {
+                f(bar);
+            }
+        }
+    }
+}
+
+impl EventSink for Progress {
+    fn emit(&self, event: Event) {
+        match event {
+            Event::IngestPlanned { files, to_process, up_to_date } => {
+                self.line(format!("found {files} video(s): {to_process} to ingest, {up_to_date} up to date"))
+            }
+            Event::VideoStarted { id, title } => match &self.bars {
+                Some((multi, bars)) => {
+                    let bar = multi.add(ProgressBar::new(1));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:30!} {msg:7} [{bar:30}] {pos}/{len} {eta}")
+                            .expect("template is valid")
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix(title);
+                    bars.lock().expect("progress lock").insert(id, bar);
+                }
+                None => eprintln!("[{id}] {title}: started"),
+            },
+            Event::VideoStage { id, stage } => match &self.bars {
+                Some(_) => self.bar(id, |b| b.set_message(stage)),
+                None => eprintln!("[{id}] {stage}"),
+            },
+            Event::VideoFrames { id, done, expected } => self.bar(id, |b| {
+                b.set_length(expected.max(done) as u64);
+                b.set_position(done as u64);
+            }),
+            Event::VideoDone { id, title, frames } => {
+                self.finish(id);
+                self.line(format!("[{id}] {title}: done, {frames} frames"));
+            }
+            Event::VideoFailed { id, path, reason } => {
+                if let Some(id) = id {
+                    self.finish(id);
+                }
+                self.line(format!("FAILED {}: {reason}", path.display()));
+            }
+            Event::Note { path, message } => self.line(format!("note: {} {message}", path.display())),
+            Event::IngestFinished { processed, failed, cancelled } => {
+                let how = if cancelled { "stopped" } else { "finished" };
+                self.line(format!("{how}: {processed} ingested, {failed} failed"));
+            }
+        }
+    }
+}
+
+impl Progress {
+    fn finish(&self, id: i64) {
+        if let Some((multi, bars)) = &self.bars {
+            if let Some(bar) = bars.lock().expect("progress lock").remove(&id) {
+                bar.finish_and_clear();
+                multi.remove(&bar);
+            }
+        }
+    }
+}

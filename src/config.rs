@@ -1,0 +1,370 @@
+//! Settings: `config/default.toml` embedded in the binary, layered with the user's config file,
+//! an optional preset and `--config FILE`, then checked key by key.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// The defaults, with a comment for every key.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Presets shipped with reelmatch: name and TOML text.
+pub const PRESETS: &[(&str, &str)] = &[("paper", include_str!("../config/presets/paper.toml"))];
+
+/// All settings. Every field is present in `config/default.toml`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub sampling: Sampling,
+    pub split: Split,
+    pub ingest: Ingest,
+    pub tools: Tools,
+    pub image: ImageSettings,
+    pub train: Train,
+}
+
+/// How densely frames are sampled, by video length, and how they are stored.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    pub long_threshold_s: f64,
+    pub short_threshold_s: f64,
+    pub long_fps: f64,
+    pub medium_fps: f64,
+    pub short_fps: f64,
+    pub frame_short_side: u32,
+    pub jpeg_quality: u8,
+}
+
+impl Sampling {
+    /// Frames per second to sample a video of `duration_s` seconds at: over the long threshold
+    /// `long_fps`; from the short threshold up to and including the long one `medium_fps`;
+    /// below the short threshold `short_fps`.
+    pub fn fps_for(&self, duration_s: f64) -> f64 {
+        if duration_s > self.long_threshold_s {
+            self.long_fps
+        } else if duration_s >= self.short_threshold_s {
+            self.medium_fps
+        } else {
+            self.short_fps
+        }
+    }
+}
+
+/// How a video's frames are split into train and test.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    pub test_fraction: f64,
+    pub method: SplitMethod,
+    pub test_blocks: u32,
+    pub seed: u64,
+}
+
+/// The split method: contiguous time blocks (default) or the seed paper's random split.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitMethod {
+    Blocks,
+    Random,
+}
+
+/// Ingestion settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Ingest {
+    pub concurrency: usize,
+    pub extensions: Vec<String>,
+    pub min_decoded_fraction: f64,
+}
+
+/// Where the external programs are.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tools {
+    pub ffmpeg: String,
+    pub ffprobe: String,
+}
+
+/// Image-model preprocessing.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSettings {
+    pub size: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// Classifier training settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Train {
+    pub optimizer: Optimizer,
+    pub learning_rate: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub loss: Loss,
+}
+
+/// Optimisers the trainer offers.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    Sgd,
+    Adamw,
+}
+
+/// Loss functions the trainer offers.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    CrossEntropy,
+}
+
+/// Where a config layer comes from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    pub text: String,
+}
+
+impl Layer {
+    /// Reads a config file as a layer.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            file: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Ok(Layer { name: path.display().to_string(), text })
+    }
+
+    /// A shipped preset by name.
+    pub fn preset(name: &str) -> Result<Self> {
+        PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Layer { name: format!("preset `{n}`"), text: text.to_string() })
+            .ok_or_else(|| {
+                let known: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
+                Error::Invalid(format!("unknown preset `{name}`; known presets: {}", known.join(", ")))
+            })
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_layers(&[]).expect("config/default.toml is valid (checked by tests)")
+    }
+}
+
+impl Config {
+    /// The user's own config file (`<config dir>/reelmatch/config.toml`), if the platform has one.
+    pub fn user_file() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "reelmatch").map(|d| d.config_dir().join("config.toml"))
+    }
+
+    /// Loads defaults, then the user's file if it exists, then `preset`, then `file`.
+    pub fn load(preset: Option<&str>, file: Option<&Path>) -> Result<Self> {
+        let mut layers = Vec::new();
+        if let Some(user) = Self::user_file().filter(|p| p.is_file()) {
+            layers.push(Layer::from_file(&user)?);
+        }
+        if let Some(name) = preset {
+            layers.push(Layer::preset(name)?);
+        }
+        if let Some(path) = file {
+            layers.push(Layer::from_file(path)?);
+        }
+        Self::from_layers(&layers)
+    }
+
+    /// Defaults with `layers` applied in order; later layers win.
+    pub fn from_layers(layers: &[Layer]) -> Result<Self> {
+        let mut merged: Table = DEFAULT_TOML.parse().expect("config/default.toml parses");
+        let mut origin = HashMap::new();
+        for layer in layers {
+            let table: Table = layer.text.parse().map_err(|e: toml::de::Error| Error::Config {
+                file: layer.name.clone(),
+                message: format!("not valid TOML: {}", e.message()),
+            })?;
+            merge(&mut merged, table, "", &layer.name, &mut origin)?;
+        }
+        let config: Config = Value::Table(merged).try_into().map_err(|e: toml::de::Error| Error::Config {
+            file: "(merged)".into(),
+            message: e.message().to_string(),
+        })?;
+        config.validate(&origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &HashMap<String, String>) -> Result<()> {
+        let s = &self.sampling;
+        let checks: Vec<(&str, String, bool, &str)> = vec![
+            ("sampling.long_threshold_s", s.long_threshold_s.to_string(), s.long_threshold_s > 0.0, "must be positive"),
+            ("sampling.short_threshold_s", s.short_threshold_s.to_string(), s.short_threshold_s > 0.0 && s.short_threshold_s <= s.long_threshold_s, "must be positive and at most sampling.long_threshold_s"),
+            ("sampling.long_fps", s.long_fps.to_string(), fps_ok(s.long_fps), "must be more than 0 and at most 60 frames per second"),
+            ("sampling.medium_fps", s.medium_fps.to_string(), fps_ok(s.medium_fps), "must be more than 0 and at most 60 frames per second"),
+            ("sampling.short_fps", s.short_fps.to_string(), fps_ok(s.short_fps), "must be more than 0 and at most 60 frames per second"),
+            ("sampling.frame_short_side", s.frame_short_side.to_string(), (32..=4096).contains(&s.frame_short_side), "must be from 32 to 4096 pixels"),
+            ("sampling.jpeg_quality", s.jpeg_quality.to_string(), (1..=100).contains(&s.jpeg_quality), "must be from 1 to 100"),
+            ("split.test_fraction", self.split.test_fraction.to_string(), self.split.test_fraction > 0.0 && self.split.test_fraction < 1.0, "must be between 0 and 1 (exclusive)"),
+            ("split.test_blocks", self.split.test_blocks.to_string(), self.split.test_blocks >= 1, "must be at least 1"),
+            ("ingest.concurrency", self.ingest.concurrency.to_string(), (1..=64).contains(&self.ingest.concurrency), "must be from 1 to 64"),
+            ("ingest.extensions", format!("{:?}", self.ingest.extensions), !self.ingest.extensions.is_empty(), "must list at least one extension"),
+            ("ingest.min_decoded_fraction", self.ingest.min_decoded_fraction.to_string(), self.ingest.min_decoded_fraction > 0.0 && self.ingest.min_decoded_fraction <= 1.0, "must be more than 0 and at most 1"),
+            ("tools.ffmpeg", format!("{:?}", self.tools.ffmpeg), !self.tools.ffmpeg.trim().is_empty(), "must name a program"),
+            ("tools.ffprobe", format!("{:?}", self.tools.ffprobe), !self.tools.ffprobe.trim().is_empty(), "must name a program"),
+            ("image.size", self.image.size.to_string(), (32..=1024).contains(&self.image.size), "must be from 32 to 1024 pixels"),
+            ("image.std", format!("{:?}", self.image.std), self.image.std.iter().all(|v| *v > 0.0), "must be three positive numbers"),
+            ("train.learning_rate", self.train.learning_rate.to_string(), self.train.learning_rate > 0.0 && self.train.learning_rate < 10.0, "must be more than 0 and less than 10"),
+            ("train.momentum", self.train.momentum.to_string(), (0.0..1.0).contains(&self.train.momentum), "must be at least 0 and less than 1"),
+            ("train.weight_decay", self.train.weight_decay.to_string(), self.train.weight_decay >= 0.0, "must be at least 0"),
+            ("train.epochs", self.train.epochs.to_string(), self.train.epochs >= 1, "must be at least 1"),
+            ("train.batch_size", self.train.batch_size.to_string(), self.train.batch_size >= 1, "must be at least 1"),
+        ];
+        for (key, value, ok, rule) in checks {
+            if !ok {
+                let file = origin.get(key).cloned().unwrap_or_else(|| "config/default.toml".into());
+                return Err(Error::Config { file, message: format!("`{key}` = {value} {rule}") });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fps_ok(fps: f64) -> bool {
+    fps > 0.0 && fps <= 60.0
+}
+
+/// Keys whose value is one of a fixed set of words.
+const CHOICES: &[(&str, &[&str])] = &[
+    ("split.method", &["blocks", "random"]),
+    ("train.optimizer", &["sgd", "adamw"]),
+    ("train.loss", &["cross_entropy"]),
+];
+
+/// Merges `layer` into `base`, refusing keys the defaults do not have and values of another type.
+fn merge(base: &mut Table, layer: Table, prefix: &str, file: &str, origin: &mut HashMap<String, String>) -> Result<()> {
+    for (key, value) in layer {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let err = |message: String| Error::Config { file: file.to_string(), message };
+        let Some(current) = base.get_mut(&key) else {
+            let known: Vec<_> = base.keys().map(String::as_str).collect();
+            let section = if prefix.is_empty() { "the top level".to_string() } else { format!("[{prefix}]") };
+            return Err(err(format!("unknown key `{path}` (= {value}); keys in {section}: {}", known.join(", "))));
+        };
+        match (current, value) {
+            (Value::Table(cur), Value::Table(new)) => merge(cur, new, &path, file, origin)?,
+            (Value::Table(_), other) => return Err(err(format!("`{path}` = {other} should be a section [{path}]"))),
+            (cur, new) => {
+                let new = coerce(cur, new).map_err(|(want, got)| err(format!("`{path}` = {got} should be {want}")))?;
+                if let (Some((_, choices)), Value::String(s)) = (CHOICES.iter().find(|(k, _)| *k == path), &new) {
+                    if !choices.contains(&s.as_str()) {
+                        return Err(err(format!("`{path}` = {new} should be one of: {}", choices.join(", "))));
+                    }
+                }
+                *cur = new;
+                origin.insert(path, file.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `new` made the same kind as `cur` (integers widen to floats), or the kind wanted.
+fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, String)> {
+    let kind = kind_of(cur);
+    match (cur, new) {
+        (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
+        (Value::Array(items), Value::Array(new_items)) => {
+            let Some(first) = items.first() else { return Ok(Value::Array(new_items)) };
+            let coerced = new_items.into_iter().map(|v| coerce(first, v)).collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(Value::Array(coerced))
+        }
+        (cur, new) if std::mem::discriminant(cur) == std::mem::discriminant(&new) => Ok(new),
+        (_, new) => Err((kind, new.to_string())),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "a whole number",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "true or false",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "a list",
+        Value::Table(_) => "a section",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(text: &str) -> Layer {
+        Layer { name: "test.toml".into(), text: text.into() }
+    }
+
+    #[test]
+    fn defaults_load_and_match_the_seed_sampling_policy() {
+        let c = Config::default();
+        assert_eq!(c.sampling.fps_for(301.0), 0.5);
+        assert_eq!(c.sampling.fps_for(300.0), 1.0);
+        assert_eq!(c.sampling.fps_for(250.0), 1.0);
+        assert_eq!(c.sampling.fps_for(200.0), 1.0);
+        assert_eq!(c.sampling.fps_for(199.9), 2.0);
+        assert_eq!(c.split.method, SplitMethod::Blocks);
+    }
+
+    #[test]
+    fn paper_preset_has_the_seed_settings() {
+        let c = Config::from_layers(&[Layer::preset("paper").unwrap()]).unwrap();
+        assert_eq!(c.train.optimizer, Optimizer::Sgd);
+        assert_eq!(c.train.learning_rate, 0.0001);
+        assert_eq!(c.train.epochs, 5);
+        assert_eq!(c.train.batch_size, 32);
+        assert_eq!(c.split.method, SplitMethod::Random);
+        assert_eq!(c.image.size, 224);
+        assert_eq!(c.image.mean, [0.485, 0.456, 0.406]);
+    }
+
+    #[test]
+    fn later_layers_win_and_integers_widen() {
+        let c = Config::from_layers(&[layer("[sampling]\nshort_fps = 3"), layer("[ingest]\nconcurrency = 1")]).unwrap();
+        assert_eq!(c.sampling.short_fps, 3.0);
+        assert_eq!(c.ingest.concurrency, 1);
+    }
+
+    #[test]
+    fn unknown_key_is_quoted_with_file_and_value() {
+        let e = Config::from_layers(&[layer("[sampling]\nshort_fsp = 3")]).unwrap_err().to_string();
+        assert!(e.contains("test.toml"), "{e}");
+        assert!(e.contains("unknown key `sampling.short_fsp` (= 3)"), "{e}");
+        assert!(e.contains("short_fps"), "lists known keys: {e}");
+    }
+
+    #[test]
+    fn wrong_type_is_quoted() {
+        let e = Config::from_layers(&[layer("[ingest]\nconcurrency = \"many\"")]).unwrap_err().to_string();
+        assert!(e.contains("`ingest.concurrency` = \"many\" should be a whole number"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_quoted_with_its_rule() {
+        let e = Config::from_layers(&[layer("[split]\ntest_fraction = 1.5")]).unwrap_err().to_string();
+        assert!(e.contains("test.toml") && e.contains("`split.test_fraction` = 1.5"), "{e}");
+        let e = Config::from_layers(&[layer("[split]\nmethod = \"stripes\"")]).unwrap_err().to_string();
+        assert!(e.contains("`split.method` = \"stripes\" should be one of: blocks, random"), "{e}");
+    }
+
+    #[test]
+    fn invalid_toml_is_reported() {
+        let e = Config::from_layers(&[layer("[sampling\n")]).unwrap_err().to_string();
+        assert!(e.contains("not valid TOML"), "{e}");
+    }
+}

@@ -1,0 +1,69 @@
+//! The typed event stream every long job reports through, and cooperative cancellation.
+//! The CLI renders events as progress bars or lines; the dashboard renders them as panes.
+
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Something a job wants a person to see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Ingestion has looked at every file under its roots.
+    IngestPlanned { files: usize, to_process: usize, up_to_date: usize },
+    /// Work on one video begins.
+    VideoStarted { id: i64, title: String },
+    /// A video enters a stage (`probe`, `frames`, `audio`).
+    VideoStage { id: i64, stage: &'static str },
+    /// Frames sampled so far out of the number the duration promises.
+    VideoFrames { id: i64, done: u32, expected: u32 },
+    /// Every stage of a video is done.
+    VideoDone { id: i64, title: String, frames: u32 },
+    /// A file failed; the rest of the library goes on.
+    VideoFailed { id: Option<i64>, path: PathBuf, reason: String },
+    /// Something worth knowing that is not a failure (a renamed file, a duplicate, a missing file).
+    Note { path: PathBuf, message: String },
+    /// Ingestion has finished (or stopped).
+    IngestFinished { processed: usize, failed: usize, cancelled: bool },
+}
+
+/// Where events go. Implemented for any `Fn(Event)`; must not block for long.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}
+
+/// A sink that drops everything.
+pub fn discard() -> impl EventSink {
+    |_: Event| {}
+}
+
+/// A cooperative stop flag shared between a job and whoever may stop it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the job to stop at its next check.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The flag itself, for code that polls an `AtomicBool`.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.0
+    }
+}

@@ -1,0 +1,101 @@
+//! Resumable library ingestion: scan, identify by content hash, then per video probe → frames
+//! (sampled, stored as JPEG, split) → audio, each stage committed on its own.
+
+mod identify;
+mod scan;
+pub mod split;
+mod worker;
+
+pub use scan::{scan, Found};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::Result;
+use crate::events::{Cancel, Event, EventSink};
+use crate::library::Library;
+use crate::media::check_tools;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// What one ingest run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    /// Video files found under the roots.
+    pub found: usize,
+    /// Videos that had stages to run and finished them.
+    pub processed: usize,
+    /// Videos that were already complete.
+    pub up_to_date: usize,
+    /// Files that failed, with the reason.
+    pub failed: Vec<(PathBuf, String)>,
+    /// Whether the run was stopped before finishing.
+    pub cancelled: bool,
+}
+
+/// Ingests every video under `roots` into `library`. Files that fail are recorded with their
+/// reason and the rest go on; a fatal problem (ffmpeg missing, catalog unusable) is an error.
+pub fn ingest(
+    library: &Library,
+    config: &Config,
+    roots: &[PathBuf],
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<IngestReport> {
+    check_tools(&config.tools)?;
+    let found = scan(roots, &config.ingest.extensions, library.root())?;
+    let catalog = Catalog::open(&library.catalog_path())?;
+    let plan = identify::plan(library, &catalog, config, &found, sink)?;
+    let mut report = IngestReport { found: plan.videos, up_to_date: plan.up_to_date, ..Default::default() };
+    report.failed.extend(plan.failed);
+    sink.emit(Event::IngestPlanned { files: plan.videos, to_process: plan.jobs.len(), up_to_date: plan.up_to_date });
+
+    let queue = Mutex::new(VecDeque::from(plan.jobs));
+    let results = Mutex::new(Vec::new());
+    let fatal = Mutex::new(None);
+    let workers = config.ingest.concurrency.min(queue.lock().expect("queue lock").len()).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let catalog = match Catalog::open(&library.catalog_path()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        fatal.lock().expect("fatal lock").get_or_insert(e);
+                        cancel.cancel();
+                        return;
+                    }
+                };
+                loop {
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    let Some(id) = queue.lock().expect("queue lock").pop_front() else { return };
+                    match worker::run(library, &catalog, config, id, sink, cancel) {
+                        Ok(outcome) => results.lock().expect("results lock").push(outcome),
+                        Err(e) => {
+                            fatal.lock().expect("fatal lock").get_or_insert(e);
+                            cancel.cancel();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = fatal.into_inner().expect("fatal lock") {
+        return Err(e);
+    }
+    for outcome in results.into_inner().expect("results lock") {
+        match outcome {
+            worker::Outcome::Done => report.processed += 1,
+            worker::Outcome::Failed(path, reason) => report.failed.push((path, reason)),
+            worker::Outcome::Cancelled => report.cancelled = true,
+        }
+    }
+    report.cancelled |= cancel.is_cancelled();
+    sink.emit(Event::IngestFinished {
+        processed: report.processed,
+        failed: report.failed.len(),
+        cancelled: report.cancelled,
+    });
+    Ok(report)
+}

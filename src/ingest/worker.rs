@@ -1,0 +1,151 @@
+//! Running the remaining stages of one video: probe → frames → audio.
+
+use super::split::{assign_splits, video_seed};
+use crate::catalog::{Catalog, FrameRecord, Stage, VideoRow};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::{Cancel, Event, EventSink};
+use crate::library::Library;
+use crate::media::{extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
+use image::codecs::jpeg::JpegEncoder;
+use image::ExtendedColorType;
+use std::path::{Path, PathBuf};
+
+/// How one video's run ended (fatal problems are returned as errors instead).
+pub enum Outcome {
+    Done,
+    Failed(PathBuf, String),
+    Cancelled,
+}
+
+/// Runs every stage `id` still needs. Per-file problems become [`Outcome::Failed`] (recorded in
+/// the catalog); only problems that stop the whole run (ffmpeg missing, catalog or disk
+/// unusable) are errors.
+pub fn run(library: &Library, catalog: &Catalog, config: &Config, id: i64, sink: &dyn EventSink, cancel: &Cancel) -> Result<Outcome> {
+    let Some(video) = catalog.video(id)? else { return Ok(Outcome::Cancelled) };
+    sink.emit(Event::VideoStarted { id, title: video.title.clone() });
+    match stages(library, catalog, config, &video, sink, cancel) {
+        Ok(frames) => {
+            sink.emit(Event::VideoDone { id, title: video.title.clone(), frames });
+            Ok(Outcome::Done)
+        }
+        Err(Error::Cancelled) => Ok(Outcome::Cancelled),
+        Err(e @ (Error::ToolMissing { .. } | Error::Catalog { .. } | Error::CatalogTooNew { .. })) => Err(e),
+        Err(e) => {
+            let reason = match &e {
+                Error::Media { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            catalog.set_failed(id, &reason)?;
+            sink.emit(Event::VideoFailed { id: Some(id), path: video.path.clone(), reason: reason.clone() });
+            Ok(Outcome::Failed(video.path, reason))
+        }
+    }
+}
+
+fn stages(library: &Library, catalog: &Catalog, config: &Config, video: &VideoRow, sink: &dyn EventSink, cancel: &Cancel) -> Result<u32> {
+    let id = video.id;
+    let mut stage = video.stage;
+    let probed = if stage < Stage::Probed || video.sample_fps.is_none() {
+        sink.emit(Event::VideoStage { id, stage: "probe" });
+        let p = probe(&config.tools.ffprobe, &video.path)?;
+        catalog.set_probed(id, &p, config.sampling.fps_for(p.duration_s))?;
+        stage = stage.max(Stage::Probed);
+        catalog.video(id)?.expect("video row exists while it is being ingested")
+    } else {
+        video.clone()
+    };
+    let duration = probed.duration_s.unwrap_or(0.0);
+    let fps = config.sampling.fps_for(duration);
+    if probed.sample_fps != Some(fps) {
+        // The sampling settings changed since this video was sampled: sample it again.
+        catalog.set_probed_rate(id, fps)?;
+        stage = Stage::Probed;
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let mut frames = (probed.frames_train + probed.frames_test) as u32;
+    if stage < Stage::Frames {
+        sink.emit(Event::VideoStage { id, stage: "frames" });
+        frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel)?;
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let audio_file = library.audio_path(id);
+    let has_audio = probed.has_audio == Some(true);
+    let mut samples = probed.audio_samples;
+    if has_audio && (video.stage < Stage::Audio || !audio_file.exists()) {
+        sink.emit(Event::VideoStage { id, stage: "audio" });
+        samples = Some(extract_audio(&config.tools.ffmpeg, &video.path, &audio_file)? as i64);
+    }
+    catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
+    Ok(frames)
+}
+
+/// Samples a video's frames into JPEG files and records them (with their split) in one
+/// transaction. Checks that the video decoded as far as its duration promises.
+fn sample_and_store(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    video: &VideoRow,
+    fps: f64,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<u32> {
+    let id = video.id;
+    let dir = library.frames_dir(id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let duration = video.duration_s.unwrap_or(0.0);
+    let expected = (duration * fps).round().max(1.0) as u32;
+    let spec = SampleSpec { fps, short_side: config.sampling.frame_short_side };
+    let mut times = Vec::new();
+    let quality = config.sampling.jpeg_quality;
+    let count = sample_frames(&config.tools.ffmpeg, &video.path, spec, cancel.flag(), |frame: RgbFrame| {
+        let file = dir.join(frame_name(frame.index));
+        write_jpeg(&file, &frame, quality)?;
+        times.push((frame.index, frame.t_s));
+        sink.emit(Event::VideoFrames { id, done: times.len() as u32, expected });
+        Ok(())
+    })?;
+    let least = (expected as f64 * config.ingest.min_decoded_fraction).floor() as u32;
+    if count == 0 || count + 1 < least {
+        return Err(Error::media(
+            &video.path,
+            format!(
+                "is truncated or corrupt: only {count} of the {expected} frames its {duration:.1} s promise could be decoded. Re-download or re-encode it."
+            ),
+        ));
+    }
+    let hash = video.content_hash.as_deref().unwrap_or("");
+    let s = &config.split;
+    let splits = assign_splits(times.len(), s.test_fraction, s.method, s.test_blocks, video_seed(s.seed, hash));
+    let records: Vec<FrameRecord> = times
+        .iter()
+        .zip(splits)
+        .map(|(&(index, t_s), split)| FrameRecord {
+            video_id: id,
+            idx: index as i64,
+            t_s,
+            split,
+            file: format!("frames/{id}/{}", frame_name(index)),
+        })
+        .collect();
+    catalog.store_frames(id, &records)?;
+    Ok(count)
+}
+
+fn frame_name(index: u32) -> String {
+    format!("{index:06}.jpg")
+}
+
+fn write_jpeg(path: &Path, frame: &RgbFrame, quality: u8) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    JpegEncoder::new_with_quality(&mut writer, quality)
+        .encode(&frame.rgb, frame.width, frame.height, ExtendedColorType::Rgb8)
+        .map_err(|e| Error::io(path, std::io::Error::other(e)))
+}

@@ -1,0 +1,30 @@
+//! reelmatch: find the music videos in a library most similar to a given one.
+//!
+//! The library every frontend drives: the CLI (`cli`), the dashboard and the tests all call
+//! the same functions here. Data flows one way: video file → probe → frames + audio → catalog.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod ingest;
+pub mod library;
+pub mod media;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use events::{Cancel, Event, EventSink};
+pub use library::Library;
+
+/// Sets `RAYON_NUM_THREADS` (which Candle and image processing read) from the machine's
+/// available parallelism, unless the user has set it. Call before any work starts.
+pub fn init_threads(threads: Option<usize>) {
+    if let Some(n) = threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    } else if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+}

@@ -1,0 +1,146 @@
+//! Probing a media file with `ffprobe -print_format json`.
+
+use super::tools::missing;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// What reelmatch needs to know about a video before sampling it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub duration_s: f64,
+    pub fps: Option<f64>,
+    pub width: i64,
+    pub height: i64,
+    pub has_audio: bool,
+    pub codec: String,
+    pub format: String,
+}
+
+#[derive(Deserialize)]
+struct Doc {
+    #[serde(default)]
+    streams: Vec<Stream>,
+    format: Option<Format>,
+}
+
+#[derive(Deserialize)]
+struct Stream {
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    width: Option<i64>,
+    height: Option<i64>,
+    avg_frame_rate: Option<String>,
+    r_frame_rate: Option<String>,
+    duration: Option<String>,
+    disposition: Option<Disposition>,
+}
+
+#[derive(Deserialize)]
+struct Disposition {
+    #[serde(default)]
+    attached_pic: i64,
+}
+
+#[derive(Deserialize)]
+struct Format {
+    format_name: Option<String>,
+    duration: Option<String>,
+}
+
+/// Runs ffprobe on `path`.
+pub fn probe(ffprobe: &str, path: &Path) -> Result<Probe> {
+    let out = Command::new(ffprobe)
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-i"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => missing("ffprobe", ffprobe),
+            _ => Error::media(path, format!("could not run ffprobe: {e}")),
+        })?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        return Err(Error::media(
+            path,
+            format!("not a readable video (ffprobe: {said}); the file may be truncated, corrupt or not a video. Re-download or re-encode it."),
+        ));
+    }
+    parse_probe(&out.stdout).map_err(|reason| Error::media(path, reason))
+}
+
+/// Reads ffprobe's JSON. The error is a reason fit to show against the file.
+pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, String> {
+    let doc: Doc = serde_json::from_slice(json).map_err(|e| format!("ffprobe gave output reelmatch cannot read: {e}"))?;
+    let format = doc.format.as_ref();
+    let format_name = format.and_then(|f| f.format_name.clone()).unwrap_or_default();
+    let is_still = |s: &Stream| {
+        s.disposition.as_ref().is_some_and(|d| d.attached_pic == 1)
+            || matches!(format_name.as_str(), "image2" | "png_pipe" | "jpeg_pipe" | "webp_pipe" | "bmp_pipe" | "gif")
+    };
+    let video = doc.streams.iter().find(|s| s.codec_type.as_deref() == Some("video") && !is_still(s));
+    let Some(video) = video else {
+        return Err("has no video stream (audio only, an image, or not a video); only videos can be ingested".into());
+    };
+    let has_audio = doc.streams.iter().any(|s| s.codec_type.as_deref() == Some("audio"));
+    let duration = format
+        .and_then(|f| f.duration.as_deref())
+        .or(video.duration.as_deref())
+        .and_then(|d| d.parse::<f64>().ok())
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .ok_or("has no duration (ffprobe reports none); the file may be damaged. Re-encode it with ffmpeg.")?;
+    let (width, height) = match (video.width, video.height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
+        _ => return Err("its video stream has no picture size; the file may be damaged".into()),
+    };
+    let fps = [&video.avg_frame_rate, &video.r_frame_rate].into_iter().flatten().find_map(|r| parse_rate(r));
+    Ok(Probe {
+        duration_s: duration,
+        fps,
+        width,
+        height,
+        has_audio,
+        codec: video.codec_name.clone().unwrap_or_default(),
+        format: format_name,
+    })
+}
+
+fn parse_rate(r: &str) -> Option<f64> {
+    let (n, d) = r.split_once('/').unwrap_or((r, "1"));
+    let (n, d) = (n.parse::<f64>().ok()?, d.parse::<f64>().ok()?);
+    (d > 0.0 && n > 0.0).then(|| n / d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_video_with_audio() {
+        let json = br#"{"streams":[
+            {"codec_type":"video","codec_name":"h264","width":1280,"height":720,"avg_frame_rate":"30000/1001","r_frame_rate":"30/1","disposition":{"attached_pic":0}},
+            {"codec_type":"audio","codec_name":"aac"}],
+            "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"5.312000"}}"#;
+        let p = parse_probe(json).unwrap();
+        assert_eq!((p.width, p.height, p.has_audio), (1280, 720, true));
+        assert!((p.duration_s - 5.312).abs() < 1e-9);
+        assert!((p.fps.unwrap() - 29.97).abs() < 0.01);
+        assert_eq!(p.codec, "h264");
+    }
+
+    #[test]
+    fn rejects_audio_only_and_cover_art() {
+        let audio = br#"{"streams":[{"codec_type":"audio"}],"format":{"duration":"3.0"}}"#;
+        assert!(parse_probe(audio).unwrap_err().contains("no video stream"));
+        let cover = br#"{"streams":[{"codec_type":"audio"},{"codec_type":"video","width":500,"height":500,"disposition":{"attached_pic":1}}],"format":{"duration":"3.0"}}"#;
+        assert!(parse_probe(cover).unwrap_err().contains("no video stream"));
+    }
+
+    #[test]
+    fn rejects_missing_duration() {
+        let json = br#"{"streams":[{"codec_type":"video","width":10,"height":10}],"format":{}}"#;
+        assert!(parse_probe(json).unwrap_err().contains("no duration"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Finding ffmpeg and ffprobe, with an install hint when they are missing.
+
+use crate::config::Tools;
+use crate::error::{Error, Result};
+use std::process::{Command, Stdio};
+
+/// Checks that both programs run; the error says how to install them.
+pub fn check_tools(tools: &Tools) -> Result<()> {
+    for (name, program) in [("ffprobe", &tools.ffprobe), ("ffmpeg", &tools.ffmpeg)] {
+        let ok = Command::new(program)
+            .arg("-version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            return Err(missing(name, program));
+        }
+    }
+    Ok(())
+}
+
+/// The error for a program that could not be started.
+pub(crate) fn missing(tool: &'static str, program: &str) -> Error {
+    Error::ToolMissing { tool, program: program.to_string() }
+}

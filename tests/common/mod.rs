@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests: generated media (ffmpeg lavfi), test assets,
+//! a small-and-fast config, and the binary.
+#![allow(dead_code)]
+
+use reelmatch::config::{Config, Layer};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A video to generate with ffmpeg's lavfi sources.
+pub struct Gen<'a> {
+    /// A lavfi video source, e.g. `testsrc2`, `smptebars`, `mandelbrot`.
+    pub source: &'a str,
+    pub seconds: f64,
+    pub size: &'a str,
+    pub rate: u32,
+    /// A sine tone of this frequency as the audio track; `None` for no audio stream.
+    pub tone_hz: Option<u32>,
+}
+
+impl Default for Gen<'_> {
+    fn default() -> Self {
+        Gen { source: "testsrc2", seconds: 4.0, size: "96x64", rate: 10, tone_hz: Some(440) }
+    }
+}
+
+/// Writes a video to `path` (H.264 + AAC in whatever container the extension names).
+pub fn make_video(path: &Path, g: Gen) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("{}=size={}:rate={}:duration={}", g.source, g.size, g.rate, g.seconds));
+    if let Some(hz) = g.tone_hz {
+        cmd.args(["-f", "lavfi", "-i"]).arg(format!("sine=frequency={hz}:duration={}", g.seconds));
+        cmd.args(["-c:a", "aac", "-shortest"]);
+    }
+    cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]).arg(path);
+    let out = cmd.output().expect("ffmpeg runs (install it: apt-get install ffmpeg)");
+    assert!(out.status.success(), "ffmpeg failed making {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Writes an audio-only MP4 (no video stream).
+pub fn make_audio_only(path: &Path, seconds: f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=330:duration={seconds}"))
+        .args(["-c:a", "aac"])
+        .arg(path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Settings for tests: small stored frames and the defaults otherwise, plus `extra` TOML.
+pub fn test_config(extra: &str) -> Config {
+    let text = format!("[sampling]\nframe_short_side = 64\njpeg_quality = 80\n{extra}");
+    Config::from_layers(&[Layer { name: "test".into(), text }]).expect("test config is valid")
+}
+
+/// The prepared test assets (`../shared/tools/prepare-test-assets.sh`). Panics, never skips,
+/// when they are missing: CI prepares them.
+pub fn assets() -> PathBuf {
+    let dir = std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        home.join(".cache/reelmatch-test-assets")
+    });
+    assert!(
+        dir.join("videos/bikes.mp4").is_file(),
+        "test assets missing under {}: run ../shared/tools/prepare-test-assets.sh and export REELMATCH_TEST_ASSETS",
+        dir.display()
+    );
+    dir
+}
+
+/// The built `reelmatch` binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_reelmatch"))
+}
