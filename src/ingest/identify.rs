@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
 use crate::media::probe;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -92,8 +93,9 @@ pub fn plan(library: &Library, catalog: &Catalog, config: &Config, found: &[Foun
             plan.jobs.push(id);
         }
     }
+    let seen: HashSet<&Path> = found.iter().map(|f| f.path.as_path()).collect();
     for v in catalog.videos()? {
-        if v.status != Status::Missing && !v.path.exists() {
+        if v.status != Status::Missing && !seen.contains(v.path.as_path()) && !v.path.exists() {
             catalog.set_missing(v.id)?;
             let message = "is gone from disk; marked missing (its frames are kept until it comes back)".into();
             sink.emit(Event::Note { path: v.path.clone(), message });

@@ -27,12 +27,13 @@ impl Default for Gen<'_> {
 pub fn make_video(path: &Path, g: Gen) {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("{}=size={}:rate={}:duration={}", g.source, g.size, g.rate, g.seconds));
+        .arg(format!("{}=size={}:rate={}", g.source, g.size, g.rate));
     if let Some(hz) = g.tone_hz {
         cmd.args(["-f", "lavfi", "-i"]).arg(format!("sine=frequency={hz}:duration={}", g.seconds));
         cmd.args(["-c:a", "aac", "-shortest"]);
     }
-    cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]).arg(path);
+    cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]);
+    cmd.arg("-t").arg(g.seconds.to_string()).arg(path);
     let out = cmd.output().expect("ffmpeg runs (install it: apt-get install ffmpeg)");
     assert!(out.status.success(), "ffmpeg failed making {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
 }

@@ -1,0 +1,163 @@
+//! The `reelmatch` binary as a user or a script drives it: exit codes, JSON contract, config
+//! errors, export, and resuming after the process is killed mid-ingest.
+
+mod common;
+
+use common::{bin, make_video, Gen};
+use reelmatch::catalog::Catalog;
+use reelmatch::Library;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn small_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("test config.toml");
+    std::fs::write(&path, format!("[sampling]\nframe_short_side = 64\n{extra}")).unwrap();
+    path
+}
+
+fn library_json(lib: &Path) -> Vec<Value> {
+    let out = bin().arg("--library").arg(lib).args(["library", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("library --json is a JSON array")
+}
+
+#[test]
+fn ingest_library_json_and_export() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("my vidéos");
+    std::fs::create_dir_all(&media).unwrap();
+    make_video(&media.join("one.mp4"), Gen { seconds: 5.0, ..Gen::default() });
+    make_video(&media.join("two.mkv"), Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() });
+    std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+    let lib = work.path().join("lib");
+    let cfg = small_config(work.path(), "");
+
+    let out = bin().arg("--library").arg(&lib).arg("--config").arg(&cfg).arg("ingest").arg(&media).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "some files failed → exit 2: {stderr}");
+    assert!(stderr.contains("broken.mp4") && stderr.contains("not a readable video"), "{stderr}");
+
+    let rows = library_json(&lib);
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        for key in ["id", "title", "path", "duration_s", "sample_fps", "frames_train", "frames_test", "status", "error"] {
+            assert!(row.get(key).is_some(), "field {key} missing from {row}");
+        }
+    }
+    let one = rows.iter().find(|r| r["title"] == "one").unwrap();
+    assert_eq!(one["status"], "ready");
+    assert_eq!(one["error"], Value::Null);
+    assert_eq!(one["sample_fps"], 2.0);
+    assert_eq!(one["frames_train"].as_i64().unwrap() + one["frames_test"].as_i64().unwrap(), 10);
+    let broken = rows.iter().find(|r| r["title"] == "broken").unwrap();
+    assert_eq!(broken["status"], "failed");
+    assert!(broken["error"].as_str().unwrap().contains("not a readable video"));
+
+    let table = bin().arg("--library").arg(&lib).arg("library").output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("TRAIN/TEST") && table.contains("9/1") && table.contains("failed"), "{table}");
+
+    let out_dir = work.path().join("export out");
+    let out = bin().arg("--library").arg(&lib).args(["export", "frames", "--layout", "imagefolder"]).arg(&out_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let count = |p: &Path| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(count(&out_dir.join("train/one")), 9);
+    assert_eq!(count(&out_dir.join("test/one")), 1);
+    assert_eq!(count(&out_dir.join("train/two")) + count(&out_dir.join("test/two")), 6);
+}
+
+#[test]
+fn config_errors_quote_the_key_and_value() {
+    let work = tempfile::tempdir().unwrap();
+    let lib = work.path().join("lib");
+    for (text, words) in [
+        ("[sampling]\nshort_fsp = 2.0\n", "unknown key `sampling.short_fsp` (= 2.0)"),
+        ("[sampling]\nshort_fps = -1\n", "`sampling.short_fps` = -1"),
+        ("[split]\nmethod = \"stripes\"\n", "`split.method` = \"stripes\" should be one of: blocks, random"),
+    ] {
+        let cfg = work.path().join("bad.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let out = bin().arg("--library").arg(&lib).arg("--config").arg(&cfg).arg("library").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(words) && stderr.contains("bad.toml"), "{stderr}");
+    }
+    let out = bin().arg("--library").arg(&lib).args(["--preset", "nope", "library"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown preset `nope`; known presets: paper"));
+}
+
+#[test]
+fn missing_ffmpeg_on_path_is_explained() {
+    let work = tempfile::tempdir().unwrap();
+    let out = bin()
+        .env("PATH", work.path())
+        .arg("--library")
+        .arg(work.path().join("lib"))
+        .arg("ingest")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("was not found") && stderr.contains("apt-get install ffmpeg"), "{stderr}");
+}
+
+#[test]
+fn killed_mid_ingest_resumes_with_each_frame_once() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    for (i, source) in ["testsrc2", "smptebars", "mandelbrot"].iter().enumerate() {
+        make_video(&media.join(format!("v{i}.mp4")), Gen { source, seconds: 90.0, size: "320x240", rate: 5, ..Gen::default() });
+    }
+    let lib_dir = work.path().join("lib");
+    let cfg = small_config(work.path(), "[ingest]\nconcurrency = 1\n");
+    let mut child = bin()
+        .arg("--library")
+        .arg(&lib_dir)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("ingest")
+        .arg(&media)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the second video is part-way through its frames.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n = std::fs::read_dir(lib_dir.join("frames/2")).map(|d| d.count()).unwrap_or(0);
+        if n >= 20 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be interrupted");
+        assert!(Instant::now() < deadline, "ingest made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The catalog is consistent: complete videos have all their frames, the interrupted one none.
+    let lib = Library::open(&lib_dir).unwrap();
+    let cat = Catalog::open(&lib.catalog_path()).unwrap();
+    let interrupted: Vec<_> = cat.videos().unwrap();
+    for v in &interrupted {
+        let n = v.frames_train + v.frames_test;
+        assert!(n == 0 || n == 180, "{}: {n} frames is a partial set", v.title);
+    }
+    assert!(interrupted.iter().any(|v| v.frames_train + v.frames_test == 0), "the kill landed mid-video");
+
+    let out = bin().arg("--library").arg(&lib_dir).arg("--config").arg(&cfg).arg("ingest").arg(&media).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("up to date"), "{stderr}");
+    for v in cat.videos().unwrap() {
+        let frames = cat.frames(v.id).unwrap();
+        assert_eq!(frames.len(), 180, "{}", v.title);
+        let idx: Vec<i64> = frames.iter().map(|f| f.idx).collect();
+        assert_eq!(idx, (0..180).collect::<Vec<_>>(), "each frame exactly once, in order");
+        let on_disk = std::fs::read_dir(lib.frames_dir(v.id)).unwrap().count();
+        assert_eq!(on_disk, 180, "no stray frame files for {}", v.title);
+        assert_eq!(v.status, reelmatch::catalog::Status::Ready);
+    }
+}
