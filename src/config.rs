@@ -135,10 +135,8 @@ pub struct Layer {
 impl Layer {
     /// Reads a config file as a layer.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            file: path.display().to_string(),
-            message: format!("cannot read it: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config { file: path.display().to_string(), message: format!("cannot read it: {e}") })?;
         Ok(Layer { name: path.display().to_string(), text })
     }
 
@@ -205,24 +203,114 @@ impl Config {
         let s = &self.sampling;
         let checks: Vec<(&str, String, bool, &str)> = vec![
             ("sampling.long_threshold_s", s.long_threshold_s.to_string(), s.long_threshold_s > 0.0, "must be positive"),
-            ("sampling.short_threshold_s", s.short_threshold_s.to_string(), s.short_threshold_s > 0.0 && s.short_threshold_s <= s.long_threshold_s, "must be positive and at most sampling.long_threshold_s"),
-            ("sampling.long_fps", s.long_fps.to_string(), fps_ok(s.long_fps), "must be more than 0 and at most 60 frames per second"),
-            ("sampling.medium_fps", s.medium_fps.to_string(), fps_ok(s.medium_fps), "must be more than 0 and at most 60 frames per second"),
-            ("sampling.short_fps", s.short_fps.to_string(), fps_ok(s.short_fps), "must be more than 0 and at most 60 frames per second"),
-            ("sampling.frame_short_side", s.frame_short_side.to_string(), (32..=4096).contains(&s.frame_short_side), "must be from 32 to 4096 pixels"),
-            ("sampling.jpeg_quality", s.jpeg_quality.to_string(), (1..=100).contains(&s.jpeg_quality), "must be from 1 to 100"),
-            ("split.test_fraction", self.split.test_fraction.to_string(), self.split.test_fraction > 0.0 && self.split.test_fraction < 1.0, "must be between 0 and 1 (exclusive)"),
-            ("split.test_blocks", self.split.test_blocks.to_string(), self.split.test_blocks >= 1, "must be at least 1"),
-            ("ingest.concurrency", self.ingest.concurrency.to_string(), (1..=64).contains(&self.ingest.concurrency), "must be from 1 to 64"),
-            ("ingest.extensions", format!("{:?}", self.ingest.extensions), !self.ingest.extensions.is_empty(), "must list at least one extension"),
-            ("ingest.min_decoded_fraction", self.ingest.min_decoded_fraction.to_string(), self.ingest.min_decoded_fraction > 0.0 && self.ingest.min_decoded_fraction <= 1.0, "must be more than 0 and at most 1"),
-            ("tools.ffmpeg", format!("{:?}", self.tools.ffmpeg), !self.tools.ffmpeg.trim().is_empty(), "must name a program"),
-            ("tools.ffprobe", format!("{:?}", self.tools.ffprobe), !self.tools.ffprobe.trim().is_empty(), "must name a program"),
-            ("image.size", self.image.size.to_string(), (32..=1024).contains(&self.image.size), "must be from 32 to 1024 pixels"),
-            ("image.std", format!("{:?}", self.image.std), self.image.std.iter().all(|v| *v > 0.0), "must be three positive numbers"),
-            ("train.learning_rate", self.train.learning_rate.to_string(), self.train.learning_rate > 0.0 && self.train.learning_rate < 10.0, "must be more than 0 and less than 10"),
-            ("train.momentum", self.train.momentum.to_string(), (0.0..1.0).contains(&self.train.momentum), "must be at least 0 and less than 1"),
-            ("train.weight_decay", self.train.weight_decay.to_string(), self.train.weight_decay >= 0.0, "must be at least 0"),
+            (
+                "sampling.short_threshold_s",
+                s.short_threshold_s.to_string(),
+                s.short_threshold_s > 0.0 && s.short_threshold_s <= s.long_threshold_s,
+                "must be positive and at most sampling.long_threshold_s",
+            ),
+            (
+                "sampling.long_fps",
+                s.long_fps.to_string(),
+                fps_ok(s.long_fps),
+                "must be more than 0 and at most 60 frames per second",
+            ),
+            (
+                "sampling.medium_fps",
+                s.medium_fps.to_string(),
+                fps_ok(s.medium_fps),
+                "must be more than 0 and at most 60 frames per second",
+            ),
+            (
+                "sampling.short_fps",
+                s.short_fps.to_string(),
+                fps_ok(s.short_fps),
+                "must be more than 0 and at most 60 frames per second",
+            ),
+            (
+                "sampling.frame_short_side",
+                s.frame_short_side.to_string(),
+                (32..=4096).contains(&s.frame_short_side),
+                "must be from 32 to 4096 pixels",
+            ),
+            (
+                "sampling.jpeg_quality",
+                s.jpeg_quality.to_string(),
+                (1..=100).contains(&s.jpeg_quality),
+                "must be from 1 to 100",
+            ),
+            (
+                "split.test_fraction",
+                self.split.test_fraction.to_string(),
+                self.split.test_fraction > 0.0 && self.split.test_fraction < 1.0,
+                "must be between 0 and 1 (exclusive)",
+            ),
+            (
+                "split.test_blocks",
+                self.split.test_blocks.to_string(),
+                self.split.test_blocks >= 1,
+                "must be at least 1",
+            ),
+            (
+                "ingest.concurrency",
+                self.ingest.concurrency.to_string(),
+                (1..=64).contains(&self.ingest.concurrency),
+                "must be from 1 to 64",
+            ),
+            (
+                "ingest.extensions",
+                format!("{:?}", self.ingest.extensions),
+                !self.ingest.extensions.is_empty(),
+                "must list at least one extension",
+            ),
+            (
+                "ingest.min_decoded_fraction",
+                self.ingest.min_decoded_fraction.to_string(),
+                self.ingest.min_decoded_fraction > 0.0 && self.ingest.min_decoded_fraction <= 1.0,
+                "must be more than 0 and at most 1",
+            ),
+            (
+                "tools.ffmpeg",
+                format!("{:?}", self.tools.ffmpeg),
+                !self.tools.ffmpeg.trim().is_empty(),
+                "must name a program",
+            ),
+            (
+                "tools.ffprobe",
+                format!("{:?}", self.tools.ffprobe),
+                !self.tools.ffprobe.trim().is_empty(),
+                "must name a program",
+            ),
+            (
+                "image.size",
+                self.image.size.to_string(),
+                (32..=1024).contains(&self.image.size),
+                "must be from 32 to 1024 pixels",
+            ),
+            (
+                "image.std",
+                format!("{:?}", self.image.std),
+                self.image.std.iter().all(|v| *v > 0.0),
+                "must be three positive numbers",
+            ),
+            (
+                "train.learning_rate",
+                self.train.learning_rate.to_string(),
+                self.train.learning_rate > 0.0 && self.train.learning_rate < 10.0,
+                "must be more than 0 and less than 10",
+            ),
+            (
+                "train.momentum",
+                self.train.momentum.to_string(),
+                (0.0..1.0).contains(&self.train.momentum),
+                "must be at least 0 and less than 1",
+            ),
+            (
+                "train.weight_decay",
+                self.train.weight_decay.to_string(),
+                self.train.weight_decay >= 0.0,
+                "must be at least 0",
+            ),
             ("train.epochs", self.train.epochs.to_string(), self.train.epochs >= 1, "must be at least 1"),
             ("train.batch_size", self.train.batch_size.to_string(), self.train.batch_size >= 1, "must be at least 1"),
         ];
@@ -282,7 +370,8 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
         (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
         (Value::Array(items), Value::Array(new_items)) => {
             let Some(first) = items.first() else { return Ok(Value::Array(new_items)) };
-            let coerced = new_items.into_iter().map(|v| coerce(first, v)).collect::<std::result::Result<Vec<_>, _>>()?;
+            let coerced =
+                new_items.into_iter().map(|v| coerce(first, v)).collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(Value::Array(coerced))
         }
         (cur, new) if std::mem::discriminant(cur) == std::mem::discriminant(&new) => Ok(new),

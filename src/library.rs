@@ -50,6 +50,11 @@ impl Library {
         self.root.join("audio").join(format!("{video_id}.f32"))
     }
 
+    /// The folders reelmatch writes inside the library; never scanned for videos.
+    pub fn internal_dirs(&self) -> Vec<PathBuf> {
+        ["frames", "audio", "logs"].iter().map(|d| self.root.join(d)).collect()
+    }
+
     /// Where logs are written.
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("logs")

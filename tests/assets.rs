@@ -21,7 +21,10 @@ fn bigbuckbunny_has_audio_and_bikes_has_none() {
     let bunny = all.iter().find(|v| v.title == "bigbuckbunny").unwrap();
     let bikes = all.iter().find(|v| v.title == "bikes").unwrap();
 
-    assert_eq!((bunny.status, bunny.has_audio, bunny.width, bunny.height), (Status::Ready, Some(true), Some(1280), Some(720)));
+    assert_eq!(
+        (bunny.status, bunny.has_audio, bunny.width, bunny.height),
+        (Status::Ready, Some(true), Some(1280), Some(720))
+    );
     let d = bunny.duration_s.unwrap();
     assert!((d - 5.3).abs() < 0.2, "bigbuckbunny lasts about 5.3 s, got {d}");
     let frames = bunny.frames_train + bunny.frames_test;

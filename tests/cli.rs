@@ -41,7 +41,8 @@ fn ingest_library_json_and_export() {
     let rows = library_json(&lib);
     assert_eq!(rows.len(), 3);
     for row in &rows {
-        for key in ["id", "title", "path", "duration_s", "sample_fps", "frames_train", "frames_test", "status", "error"] {
+        for key in ["id", "title", "path", "duration_s", "sample_fps", "frames_train", "frames_test", "status", "error"]
+        {
             assert!(row.get(key).is_some(), "field {key} missing from {row}");
         }
     }
@@ -59,7 +60,13 @@ fn ingest_library_json_and_export() {
     assert!(table.contains("TRAIN/TEST") && table.contains("9/1") && table.contains("failed"), "{table}");
 
     let out_dir = work.path().join("export out");
-    let out = bin().arg("--library").arg(&lib).args(["export", "frames", "--layout", "imagefolder"]).arg(&out_dir).output().unwrap();
+    let out = bin()
+        .arg("--library")
+        .arg(&lib)
+        .args(["export", "frames", "--layout", "imagefolder"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let count = |p: &Path| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
     assert_eq!(count(&out_dir.join("train/one")), 9);
@@ -109,7 +116,10 @@ fn killed_mid_ingest_resumes_with_each_frame_once() {
     let media = work.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
     for (i, source) in ["testsrc2", "smptebars", "mandelbrot"].iter().enumerate() {
-        make_video(&media.join(format!("v{i}.mp4")), Gen { source, seconds: 90.0, size: "320x240", rate: 5, ..Gen::default() });
+        make_video(
+            &media.join(format!("v{i}.mp4")),
+            Gen { source, seconds: 90.0, size: "320x240", rate: 5, ..Gen::default() },
+        );
     }
     let lib_dir = work.path().join("lib");
     let cfg = small_config(work.path(), "[ingest]\nconcurrency = 1\n");
@@ -147,7 +157,8 @@ fn killed_mid_ingest_resumes_with_each_frame_once() {
     }
     assert!(interrupted.iter().any(|v| v.frames_train + v.frames_test == 0), "the kill landed mid-video");
 
-    let out = bin().arg("--library").arg(&lib_dir).arg("--config").arg(&cfg).arg("ingest").arg(&media).output().unwrap();
+    let out =
+        bin().arg("--library").arg(&lib_dir).arg("--config").arg(&cfg).arg("ingest").arg(&media).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("up to date"), "{stderr}");

@@ -50,7 +50,8 @@ fn good_and_bad_files_side_by_side() {
 
     assert_eq!(report.found, 7, "the two .txt/.bin files are not videos: {report:#?}");
     assert_eq!(report.processed, 2);
-    let failed: Vec<String> = report.failed.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into()).collect();
+    let failed: Vec<String> =
+        report.failed.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into()).collect();
     let mut failed_sorted = failed.clone();
     failed_sorted.sort();
     assert_eq!(failed_sorted, ["audio only.mp4", "dangling.mp4", "empty.mp4", "notes.mp4", "truncated.mp4"]);
@@ -143,7 +144,7 @@ fn split_method_and_seed_come_from_config() {
     let splits = |extra: &str| {
         let lib_dir = tempfile::tempdir().unwrap();
         let lib = Library::open(lib_dir.path()).unwrap();
-        ingest(&lib, &test_config(extra), &[path.clone()], &discard(), &Cancel::new()).unwrap();
+        ingest(&lib, &test_config(extra), std::slice::from_ref(&path), &discard(), &Cancel::new()).unwrap();
         let cat = Catalog::open(&lib.catalog_path()).unwrap();
         let frames = cat.frames(cat.videos().unwrap()[0].id).unwrap();
         frames.iter().map(|f| f.split).collect::<Vec<_>>()
@@ -171,11 +172,14 @@ fn missing_ffmpeg_says_how_to_install_it() {
 }
 
 #[test]
-fn a_library_inside_the_scanned_folder_is_not_ingested() {
+fn a_library_inside_the_scanned_folder_does_not_ingest_itself() {
     let media = tempfile::tempdir().unwrap();
     make_video(&media.path().join("x.mp4"), Gen { seconds: 2.0, ..Gen::default() });
     let lib = Library::open(media.path().join("lib")).unwrap();
     let report = ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &discard(), &Cancel::new()).unwrap();
     assert_eq!(report.found, 1);
+    assert_eq!(report.processed, 1);
     assert!(Path::new(&lib.catalog_path()).exists());
+    let again = ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    assert_eq!((again.found, again.up_to_date, again.processed), (1, 1, 0), "its own files are not scanned");
 }

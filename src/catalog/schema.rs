@@ -59,3 +59,33 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::Catalog;
+    use crate::error::Error;
+
+    #[test]
+    fn a_new_catalog_is_at_the_latest_schema_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(cat.schema_version().unwrap(), super::LATEST);
+        assert_eq!(cat.journal_mode().unwrap(), "wal");
+        drop(cat);
+        // Re-opening applies nothing twice.
+        assert_eq!(Catalog::open(&path).unwrap().schema_version().unwrap(), super::LATEST);
+    }
+
+    #[test]
+    fn a_catalog_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", super::LATEST + 1).unwrap();
+        drop(conn);
+        let err = Catalog::open(&path).err().expect("refused");
+        assert!(matches!(err, Error::CatalogTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade reelmatch"));
+    }
+}

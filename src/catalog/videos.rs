@@ -142,7 +142,8 @@ fn path_str(path: &Path) -> String {
 impl Catalog {
     /// Every video, ordered by title then id.
     pub fn videos(&self) -> Result<Vec<VideoRow>> {
-        let mut stmt = self.conn.prepare(&format!("{SELECT} ORDER BY v.title COLLATE NOCASE, v.id")).map_err(|e| self.err(e))?;
+        let mut stmt =
+            self.conn.prepare(&format!("{SELECT} ORDER BY v.title COLLATE NOCASE, v.id")).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
@@ -225,7 +226,16 @@ impl Catalog {
             "UPDATE videos SET duration_s = ?2, fps = ?3, width = ?4, height = ?5, has_audio = ?6, video_codec = ?7,
                 sample_fps = ?8, stage = MAX(stage, 1), status = 'pending', error = NULL,
                 updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
-            params![id, probe.duration_s, probe.fps, probe.width, probe.height, probe.has_audio, probe.codec, sample_fps],
+            params![
+                id,
+                probe.duration_s,
+                probe.fps,
+                probe.width,
+                probe.height,
+                probe.has_audio,
+                probe.codec,
+                sample_fps
+            ],
         )
     }
 

@@ -35,6 +35,9 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Make a small demo library (generated clips with spoken lyrics) and ingest it.
+    /// Uses `--library` if given, else a `demo` library beside your own.
+    Demo,
     /// List the library: one row per video.
     Library {
         /// Print JSON (an array with one object per video) instead of a table.

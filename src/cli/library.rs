@@ -17,7 +17,10 @@ pub fn list(library: &Library, json: bool) -> anyhow::Result<ExitCode> {
         println!("the library at {} is empty; add videos with `reelmatch ingest DIR`", library.root().display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:>4}  {:<32} {:>8} {:>5} {:>11} {:<6} {:<8} ERROR", "ID", "TITLE", "DURATION", "RATE", "TRAIN/TEST", "AUDIO", "STATUS");
+    println!(
+        "{:>4}  {:<32} {:>8} {:>5} {:>11} {:<6} {:<8} ERROR",
+        "ID", "TITLE", "DURATION", "RATE", "TRAIN/TEST", "AUDIO", "STATUS"
+    );
     for v in &videos {
         println!("{}", row(v));
     }
@@ -25,7 +28,8 @@ pub fn list(library: &Library, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn row(v: &VideoRow) -> String {
-    let duration = v.duration_s.map(|d| format!("{}:{:02}", (d / 60.0) as u64, d as u64 % 60)).unwrap_or_else(|| "-".into());
+    let duration =
+        v.duration_s.map(|d| format!("{}:{:02}", (d / 60.0) as u64, d as u64 % 60)).unwrap_or_else(|| "-".into());
     let rate = v.sample_fps.map(|r| format!("{r}")).unwrap_or_else(|| "-".into());
     let audio = match v.has_audio {
         Some(true) => "yes",

@@ -33,12 +33,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
     let dir = match &cli.library {
         Some(dir) => dir.clone(),
-        None => Library::default_dir().context("this platform has no data directory; pass --library DIR")?,
+        None => {
+            let base = Library::default_dir().context("this platform has no data directory; pass --library DIR")?;
+            if matches!(cli.command, Some(Command::Demo)) {
+                base.join("demo")
+            } else {
+                base
+            }
+        }
     };
     let library = Library::open(&dir)?;
     init_logging(&library);
     match cli.command {
         Some(Command::Ingest { paths }) => ingest::run(&library, &config, paths),
+        Some(Command::Demo) => demo(&library, &config),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         None => {
@@ -49,11 +57,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Makes the demo clips, ingests them and lists the library.
+fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+    let media = library.root().join("media");
+    let voice =
+        if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
+    eprintln!("making demo clips in {} ({voice})…", media.display());
+    crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
+    let code = ingest::run(library, config, vec![media])?;
+    library::list(library, false)?;
+    eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
+    Ok(code)
+}
+
 /// Logs go to `<library>/logs/reelmatch.log`, never to the screen.
 fn init_logging(library: &Library) {
     let path = library.log_dir().join("reelmatch.log");
     let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REELMATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
 }

@@ -26,7 +26,13 @@ pub struct Plan {
 
 /// Matches every found file to a catalog row, creating, moving or resetting rows as needed,
 /// and marks rows whose file is gone as missing.
-pub fn plan(library: &Library, catalog: &Catalog, config: &Config, found: &[Found], sink: &dyn EventSink) -> Result<Plan> {
+pub fn plan(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    found: &[Found],
+    sink: &dyn EventSink,
+) -> Result<Plan> {
     let mut plan = Plan { jobs: Vec::new(), videos: 0, up_to_date: 0, failed: Vec::new() };
     for f in found {
         if !f.by_extension && probe(&config.tools.ffprobe, &f.path).is_err() {

@@ -43,7 +43,7 @@ pub fn ingest(
     cancel: &Cancel,
 ) -> Result<IngestReport> {
     check_tools(&config.tools)?;
-    let found = scan(roots, &config.ingest.extensions, library.root())?;
+    let found = scan(roots, &config.ingest.extensions, &library.internal_dirs())?;
     let catalog = Catalog::open(&library.catalog_path())?;
     let plan = identify::plan(library, &catalog, config, &found, sink)?;
     let mut report = IngestReport { found: plan.videos, up_to_date: plan.up_to_date, ..Default::default() };

@@ -19,9 +19,9 @@ pub struct Found {
     pub by_extension: bool,
 }
 
-/// Walks `roots` (files or folders, recursively), skipping hidden entries and `skip` (the
-/// library itself). Unknown-extension files are returned too, for probing. Sorted by path.
-pub fn scan(roots: &[PathBuf], extensions: &[String], skip: &Path) -> Result<Vec<Found>> {
+/// Walks `roots` (files or folders, recursively), skipping hidden entries and the folders in
+/// `skip` (the library's own). Unknown-extension files are returned too, for probing. Sorted by path.
+pub fn scan(roots: &[PathBuf], extensions: &[String], skip: &[PathBuf]) -> Result<Vec<Found>> {
     let mut out = Vec::new();
     for root in roots {
         let meta = std::fs::metadata(root).map_err(|e| {
@@ -39,8 +39,8 @@ pub fn scan(roots: &[PathBuf], extensions: &[String], skip: &Path) -> Result<Vec
     Ok(out)
 }
 
-fn walk(dir: &Path, extensions: &[String], skip: &Path, out: &mut Vec<Found>) -> Result<()> {
-    if dir.starts_with(skip) {
+fn walk(dir: &Path, extensions: &[String], skip: &[PathBuf], out: &mut Vec<Found>) -> Result<()> {
+    if skip.iter().any(|s| dir.starts_with(s)) {
         return Ok(());
     }
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -80,17 +80,17 @@ mod tests {
             std::fs::write(d.join(f), b"").unwrap();
         }
         let exts: Vec<String> = ["mp4", "mkv"].iter().map(|s| s.to_string()).collect();
-        let found = scan(&[d.to_path_buf()], &exts, Path::new("/nonexistent")).unwrap();
-        let names: Vec<_> = found.iter().map(|f| (f.path.file_name().unwrap().to_string_lossy().into_owned(), f.by_extension)).collect();
-        assert_eq!(
-            names,
-            vec![("mystery.bin".into(), false), ("y \"q\".MKV".into(), true), ("x.mp4".into(), true)]
-        );
+        let found = scan(&[d.to_path_buf()], &exts, &[]).unwrap();
+        let names: Vec<_> = found
+            .iter()
+            .map(|f| (f.path.file_name().unwrap().to_string_lossy().into_owned(), f.by_extension))
+            .collect();
+        assert_eq!(names, vec![("mystery.bin".into(), false), ("y \"q\".MKV".into(), true), ("x.mp4".into(), true)]);
     }
 
     #[test]
     fn a_missing_root_is_an_error_naming_it() {
-        let e = scan(&[PathBuf::from("/no/such/dir")], &[], Path::new("/x")).unwrap_err().to_string();
+        let e = scan(&[PathBuf::from("/no/such/dir")], &[], &[]).unwrap_err().to_string();
         assert!(e.contains("/no/such/dir"), "{e}");
     }
 }

@@ -21,7 +21,14 @@ pub enum Outcome {
 /// Runs every stage `id` still needs. Per-file problems become [`Outcome::Failed`] (recorded in
 /// the catalog); only problems that stop the whole run (ffmpeg missing, catalog or disk
 /// unusable) are errors.
-pub fn run(library: &Library, catalog: &Catalog, config: &Config, id: i64, sink: &dyn EventSink, cancel: &Cancel) -> Result<Outcome> {
+pub fn run(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    id: i64,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<Outcome> {
     let Some(video) = catalog.video(id)? else { return Ok(Outcome::Cancelled) };
     sink.emit(Event::VideoStarted { id, title: video.title.clone() });
     match stages(library, catalog, config, &video, sink, cancel) {
@@ -43,7 +50,14 @@ pub fn run(library: &Library, catalog: &Catalog, config: &Config, id: i64, sink:
     }
 }
 
-fn stages(library: &Library, catalog: &Catalog, config: &Config, video: &VideoRow, sink: &dyn EventSink, cancel: &Cancel) -> Result<u32> {
+fn stages(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    video: &VideoRow,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<u32> {
     let id = video.id;
     let mut stage = video.stage;
     let probed = if stage < Stage::Probed || video.sample_fps.is_none() {

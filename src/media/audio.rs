@@ -37,7 +37,10 @@ pub fn extract_audio(ffmpeg: &str, path: &Path, out: &Path) -> Result<u64> {
     if !status.success() {
         let _ = std::fs::remove_file(&tmp);
         let said = errors.last().map(String::as_str).unwrap_or("no message");
-        return Err(Error::media(path, format!("ffmpeg could not extract its audio (ffmpeg: {}); re-encode the file.", said.trim())));
+        return Err(Error::media(
+            path,
+            format!("ffmpeg could not extract its audio (ffmpeg: {}); re-encode the file.", said.trim()),
+        ));
     }
     std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
     let bytes = std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len();

@@ -83,7 +83,13 @@ pub fn sample_frames(
     let status = child.wait().map_err(|e| Error::media(path, format!("ffmpeg did not finish: {e}")))?;
     if !status.success() && count == 0 {
         let said = errors.last().map(String::as_str).unwrap_or("no message");
-        return Err(Error::media(path, format!("ffmpeg could not decode its video (ffmpeg: {}); the file may be corrupt. Re-encode it.", said.trim())));
+        return Err(Error::media(
+            path,
+            format!(
+                "ffmpeg could not decode its video (ffmpeg: {}); the file may be corrupt. Re-encode it.",
+                said.trim()
+            ),
+        ));
     }
     Ok(count)
 }

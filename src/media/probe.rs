@@ -73,7 +73,8 @@ pub fn probe(ffprobe: &str, path: &Path) -> Result<Probe> {
 
 /// Reads ffprobe's JSON. The error is a reason fit to show against the file.
 pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, String> {
-    let doc: Doc = serde_json::from_slice(json).map_err(|e| format!("ffprobe gave output reelmatch cannot read: {e}"))?;
+    let doc: Doc =
+        serde_json::from_slice(json).map_err(|e| format!("ffprobe gave output reelmatch cannot read: {e}"))?;
     let format = doc.format.as_ref();
     let format_name = format.and_then(|f| f.format_name.clone()).unwrap_or_default();
     let is_still = |s: &Stream| {

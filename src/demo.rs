@@ -1,0 +1,103 @@
+//! A small demo library made on the spot: short clips with distinct visuals from ffmpeg's lavfi
+//! sources and spoken lyrics from espeak-ng when it is installed (tones otherwise).
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One demo song: a title, a lavfi video source, and lyrics.
+struct Song {
+    title: &'static str,
+    source: &'static str,
+    lyrics: &'static str,
+}
+
+const SONGS: &[Song] = &[
+    Song {
+        title: "Test Pattern Heart",
+        source: "testsrc2=size=320x180:rate=25",
+        lyrics: "Every colour on the screen, every line I've never seen, you are the signal in the noise",
+    },
+    Song {
+        title: "Bars of Gold",
+        source: "smptebars=size=320x180:rate=25",
+        lyrics: "Seven bars of gold and blue, standing still and waiting for you, tune me in tonight",
+    },
+    Song {
+        title: "Mandelbrot Dreams",
+        source: "mandelbrot=size=320x180:rate=25",
+        lyrics: "Falling deeper into the spiral, the closer I get the more I find, endless shores of you",
+    },
+    Song {
+        title: "Game of Life",
+        source: "life=size=320x180:rate=25:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00",
+        lyrics: "Cells are born and cells decay, the patterns change from day to day, but I stay alive",
+    },
+    Song {
+        title: "Cellular Automaton",
+        source: "cellauto=size=320x180:rate=25:rule=110",
+        lyrics: "Rule one hundred and ten, starting over again, a simple rule that grows forever",
+    },
+];
+
+/// Seconds each demo clip lasts.
+pub const CLIP_SECONDS: u32 = 24;
+
+/// Whether espeak-ng is available to speak lyrics.
+pub fn has_espeak() -> bool {
+    Command::new("espeak-ng")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Writes the demo clips into `dir` (skipping ones already there) and returns their paths.
+pub fn make_demo_media(ffmpeg: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let speak = has_espeak();
+    let mut out = Vec::new();
+    for song in SONGS {
+        let path = dir.join(format!("{}.mp4", song.title));
+        if !path.exists() {
+            make_clip(ffmpeg, song, &path, speak)?;
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+fn make_clip(ffmpeg: &str, song: &Song, path: &Path, speak: bool) -> Result<()> {
+    let partial = path.with_extension("partial.mp4");
+    let voice = path.with_extension("wav");
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", song.source]);
+    if speak {
+        let status = Command::new("espeak-ng")
+            .args(["-s", "140", "-w"])
+            .arg(&voice)
+            .arg(song.lyrics)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| Error::media(&voice, format!("espeak-ng failed: {e}")))?;
+        if !status.success() {
+            return Err(Error::media(&voice, "espeak-ng could not speak the demo lyrics"));
+        }
+        cmd.arg("-i").arg(&voice).args(["-af", "apad"]);
+    } else {
+        cmd.args(["-f", "lavfi", "-i", "sine=frequency=440"]);
+    }
+    cmd.args(["-t", &CLIP_SECONDS.to_string(), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-metadata"])
+        .arg(format!("title={}", song.title))
+        .arg(&partial);
+    let out = cmd.output().map_err(|e| Error::media(path, format!("could not run ffmpeg: {e}")))?;
+    let _ = std::fs::remove_file(&voice);
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::media(path, format!("ffmpeg could not make this demo clip: {}", said.trim())));
+    }
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
+}
