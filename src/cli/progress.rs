@@ -9,6 +9,7 @@ use std::sync::Mutex;
 /// Turns events into what a person at a terminal (or a log reader) sees.
 pub struct Progress {
     bars: Option<(MultiProgress, Mutex<HashMap<i64, ProgressBar>>)>,
+    total: Mutex<Option<ProgressBar>>,
 }
 
 impl Progress {
@@ -17,7 +18,7 @@ impl Progress {
         let bars = std::io::stderr().is_terminal().then(|| {
             (MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)), Mutex::new(HashMap::new()))
         });
-        Progress { bars }
+        Progress { bars, total: Mutex::new(None) }
     }
 
     fn line(&self, text: String) {
@@ -42,7 +43,19 @@ impl EventSink for Progress {
     fn emit(&self, event: Event) {
         match event {
             Event::IngestPlanned { files, to_process, up_to_date } => {
-                self.line(format!("found {files} video(s): {to_process} to ingest, {up_to_date} up to date"))
+                self.line(format!("found {files} video(s): {to_process} to ingest, {up_to_date} up to date"));
+                if let (Some((multi, _)), true) = (&self.bars, to_process > 0) {
+                    let bar = multi.add(ProgressBar::new(to_process as u64));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:30!} {msg:7} [{bar:30}] {pos}/{len} videos, {elapsed} elapsed, ETA {eta}",
+                        )
+                        .expect("template is valid")
+                        .progress_chars("## "),
+                    );
+                    bar.set_prefix("library");
+                    *self.total.lock().expect("progress lock") = Some(bar);
+                }
             }
             Event::VideoStarted { id, title } => match &self.bars {
                 Some((multi, bars)) => {
@@ -77,6 +90,9 @@ impl EventSink for Progress {
             }
             Event::Note { path, message } => self.line(format!("note: {} {message}", path.display())),
             Event::IngestFinished { processed, failed, cancelled } => {
+                if let Some(total) = self.total.lock().expect("progress lock").take() {
+                    total.finish_and_clear();
+                }
                 let how = if cancelled { "stopped" } else { "finished" };
                 self.line(format!("{how}: {processed} ingested, {failed} failed"));
             }
@@ -86,6 +102,9 @@ impl EventSink for Progress {
 
 impl Progress {
     fn finish(&self, id: i64) {
+        if let Some(total) = self.total.lock().expect("progress lock").as_ref() {
+            total.inc(1);
+        }
         if let Some((multi, bars)) = &self.bars {
             if let Some(bar) = bars.lock().expect("progress lock").remove(&id) {
                 bar.finish_and_clear();
