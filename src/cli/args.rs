@@ -35,6 +35,8 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Open the dashboard (the default when no command is given).
+    Tui,
     /// Make a small demo library (generated clips with spoken lyrics) and ingest it.
     /// Uses `--library` if given, else a `demo` library beside your own.
     Demo,

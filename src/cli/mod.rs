@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::library::Library;
 use anyhow::Context;
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Exit code when a run finished but some files failed.
@@ -49,9 +50,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo) => demo(&library, &config),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
+        Some(Command::Tui) | None => {
+            crate::tui::run(library, config, None)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -64,6 +64,10 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
         if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
     eprintln!("making demo clips in {} ({voice})…", media.display());
     crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        crate::tui::run(library.clone(), config.clone(), Some(vec![media]))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let code = ingest::run(library, config, vec![media])?;
     library::list(library, false)?;
     eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
