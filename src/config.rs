@@ -23,6 +23,53 @@ pub struct Config {
     pub tools: Tools,
     pub image: ImageSettings,
     pub train: Train,
+    pub models: Models,
+}
+
+/// Where model weights come from and how the models run.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    pub dir: PathBuf,
+    pub offline: bool,
+    pub device: String,
+    pub image: ImageModel,
+    pub text: TextModel,
+    pub speech: SpeechModel,
+}
+
+/// The image role's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageModel {
+    pub path: PathBuf,
+    pub batch_size: usize,
+}
+
+/// The text role's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TextModel {
+    pub path: PathBuf,
+    pub pooling: Pooling,
+    pub max_tokens: usize,
+    pub overlap_tokens: usize,
+}
+
+/// How token states become one text embedding.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// The speech role's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpeechModel {
+    pub path: PathBuf,
+    pub language: String,
 }
 
 /// How densely frames are sampled, by video length, and how they are stored.
@@ -313,6 +360,30 @@ impl Config {
             ),
             ("train.epochs", self.train.epochs.to_string(), self.train.epochs >= 1, "must be at least 1"),
             ("train.batch_size", self.train.batch_size.to_string(), self.train.batch_size >= 1, "must be at least 1"),
+            (
+                "models.device",
+                format!("{:?}", self.models.device),
+                crate::ml::parse_device(&self.models.device).is_ok(),
+                "must be \"cpu\" or \"cuda:N\"",
+            ),
+            (
+                "models.image.batch_size",
+                self.models.image.batch_size.to_string(),
+                (1..=1024).contains(&self.models.image.batch_size),
+                "must be from 1 to 1024",
+            ),
+            (
+                "models.text.max_tokens",
+                self.models.text.max_tokens.to_string(),
+                (8..=512).contains(&self.models.text.max_tokens),
+                "must be from 8 to 512 (BERT's limit)",
+            ),
+            (
+                "models.text.overlap_tokens",
+                self.models.text.overlap_tokens.to_string(),
+                self.models.text.overlap_tokens + 4 <= self.models.text.max_tokens / 2,
+                "must be less than half of models.text.max_tokens",
+            ),
         ];
         for (key, value, ok, rule) in checks {
             if !ok {
@@ -333,6 +404,7 @@ const CHOICES: &[(&str, &[&str])] = &[
     ("split.method", &["blocks", "random"]),
     ("train.optimizer", &["sgd", "adamw"]),
     ("train.loss", &["cross_entropy"]),
+    ("models.text.pooling", &["mean", "cls"]),
 ];
 
 /// Merges `layer` into `base`, refusing keys the defaults do not have and values of another type.

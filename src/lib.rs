@@ -13,6 +13,7 @@ pub mod export;
 pub mod ingest;
 pub mod library;
 pub mod media;
+pub mod ml;
 pub mod tui;
 
 pub use config::Config;

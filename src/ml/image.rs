@@ -1,0 +1,97 @@
+//! Frame embeddings with ResNet-50 (torchvision v1.5 tensor names) without its final layer:
+//! 2048-d pooled features. Preprocessing as the seed paper: resize to 224×224, scale to [0, 1],
+//! normalise with the ImageNet mean and std.
+
+use super::resolve::ModelFiles;
+use crate::config::ImageSettings;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Func, VarBuilder};
+use image::imageops::FilterType;
+use image::RgbImage;
+use std::path::Path;
+
+/// The embedding dimension of ResNet-50's pooled features.
+pub const IMAGE_DIM: usize = 2048;
+
+/// A loaded image embedder.
+pub struct ImageEmbedder {
+    model: Func<'static>,
+    device: Device,
+    pre: ImageSettings,
+    batch_size: usize,
+    /// The model's identity, stored with every embedding.
+    pub model_id: String,
+}
+
+/// An image as a normalised CHW tensor of `size`×`size`.
+pub fn preprocess(img: &RgbImage, pre: &ImageSettings, device: &Device) -> candle_core::Result<Tensor> {
+    let s = pre.size;
+    let resized = image::imageops::resize(img, s, s, FilterType::Triangle);
+    let plane = (s * s) as usize;
+    let mut data = vec![0f32; 3 * plane];
+    for (i, p) in resized.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * plane + i] = (p[c] as f32 / 255.0 - pre.mean[c]) / pre.std[c];
+        }
+    }
+    Tensor::from_vec(data, (3, s as usize, s as usize), device)
+}
+
+impl ImageEmbedder {
+    /// Loads ResNet-50 weights from resolved files (`model.safetensors`).
+    pub fn load(files: &ModelFiles, device: &Device, pre: &ImageSettings, batch_size: usize) -> Result<Self> {
+        let weights = files.file("model.safetensors")?;
+        Self::load_weights(weights, device, pre, batch_size, files.id.clone())
+    }
+
+    /// Loads ResNet-50 weights from one safetensors file.
+    pub fn load_weights(
+        weights: &Path,
+        device: &Device,
+        pre: &ImageSettings,
+        batch_size: usize,
+        model_id: String,
+    ) -> Result<Self> {
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::Invalid(format!(
+                "{}: cannot load ResNet-50 ({e}); it needs torchvision-layout tensor names (conv1, bn1, layer1…layer4)",
+                weights.display()
+            ))
+        };
+        // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }.map_err(|e| bad(&e))?;
+        let model = candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(|e| bad(&e))?;
+        Ok(ImageEmbedder { model, device: device.clone(), pre: pre.clone(), batch_size: batch_size.max(1), model_id })
+    }
+
+    /// Embeds images in batches; one 2048-d vector (not normalised) per image.
+    pub fn embed(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(self.batch_size) {
+            let vecs = self.forward(chunk).map_err(|e| Error::Invalid(format!("image model failed: {e}")))?;
+            out.extend(vecs);
+        }
+        Ok(out)
+    }
+
+    /// Embeds image files.
+    pub fn embed_files(&self, paths: &[&Path]) -> Result<Vec<Vec<f32>>> {
+        let images = paths
+            .iter()
+            .map(|p| {
+                image::open(p)
+                    .map(|i| i.to_rgb8())
+                    .map_err(|e| Error::media(*p, format!("cannot decode this image ({e}); use a JPEG or PNG file")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.embed(&images)
+    }
+
+    fn forward(&self, images: &[RgbImage]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let tensors =
+            images.iter().map(|i| preprocess(i, &self.pre, &self.device)).collect::<candle_core::Result<Vec<_>>>()?;
+        let batch = Tensor::stack(&tensors, 0)?;
+        self.model.forward(&batch)?.to_vec2()
+    }
+}

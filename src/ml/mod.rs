@@ -1,0 +1,32 @@
+//! The models, all in Candle: weight resolution, device choice, the ResNet-50 image embedder,
+//! the BERT text embedder and the Whisper transcriber.
+
+mod device;
+pub mod image;
+mod manifest;
+mod resolve;
+pub mod text;
+
+pub use device::{device, parse_device, DeviceSpec};
+pub use manifest::{Manifest, Role};
+pub use resolve::{resolve, ModelFiles, Source};
+
+/// L2-normalises `v` in place (a zero vector stays zero).
+pub fn l2_normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}

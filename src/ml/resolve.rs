@@ -1,0 +1,153 @@
+//! Finding a role's weights: an explicit path, a local Hugging Face-layout directory, the
+//! Hugging Face cache, or (unless offline) a download with hf-hub.
+
+use super::manifest::{Manifest, Role};
+use crate::error::{Error, Result};
+use hf_hub::{Repo, RepoType};
+use std::path::{Path, PathBuf};
+
+/// Where a role's files were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A directory given on the command line or in config.
+    Path,
+    /// A directory under a models folder.
+    Local,
+    /// The Hugging Face cache.
+    Cache,
+    /// Downloaded just now.
+    Hub,
+}
+
+/// A role's files, all present.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelFiles {
+    pub role: Role,
+    pub source: Source,
+    /// The model's identity for the catalog: the repo, or the directory it was loaded from.
+    pub id: String,
+    /// Each manifest file and where it is.
+    pub files: Vec<(String, PathBuf)>,
+}
+
+impl ModelFiles {
+    /// The path of one of the manifest's files.
+    pub fn file(&self, name: &str) -> Result<&Path> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.as_path())
+            .ok_or_else(|| Error::Invalid(format!("the {} model has no {name}", self.role.name())))
+    }
+}
+
+/// Resolves `role`'s files in order: `explicit` → `<dir>/<name>/` for each of `model_dirs` →
+/// the Hugging Face cache → a download (not when `offline`).
+pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offline: bool) -> Result<ModelFiles> {
+    let m = role.manifest();
+    if let Some(dir) = explicit {
+        return from_dir(role, &m, dir, Source::Path).map_err(|missing| {
+            Error::Invalid(format!(
+                "the {} model directory {} lacks {}; it must be in Hugging Face layout ({})",
+                role.name(),
+                dir.display(),
+                missing.join(", "),
+                m.files.join(", ")
+            ))
+        });
+    }
+    for dir in model_dirs {
+        if let Ok(found) = from_dir(role, &m, &dir.join(&m.name), Source::Local) {
+            return Ok(found);
+        }
+    }
+    let repo = Repo::with_revision(m.repo.clone(), RepoType::Model, m.revision.clone());
+    let cache = hf_hub::Cache::from_env().repo(repo.clone());
+    let cached: Vec<_> = m.files.iter().map(|f| cache.get(f).map(|p| (f.clone(), p))).collect();
+    if cached.iter().all(Option::is_some) {
+        let files = cached.into_iter().flatten().collect();
+        return Ok(ModelFiles { role, source: Source::Cache, id: m.repo.clone(), files });
+    }
+    let missing: Vec<String> =
+        m.files.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(f, _)| f.clone()).collect();
+    if offline {
+        return Err(unavailable(role, &m, &missing, model_dirs, "offline mode is on"));
+    }
+    download(role, &m, repo).map_err(|why| unavailable(role, &m, &missing, model_dirs, &why))
+}
+
+fn from_dir(role: Role, m: &Manifest, dir: &Path, source: Source) -> std::result::Result<ModelFiles, Vec<String>> {
+    let missing: Vec<String> = m.files.iter().filter(|f| !dir.join(f).is_file()).cloned().collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let files = m.files.iter().map(|f| (f.clone(), dir.join(f))).collect();
+    Ok(ModelFiles { role, source, id: dir.display().to_string(), files })
+}
+
+fn download(role: Role, m: &Manifest, repo: Repo) -> std::result::Result<ModelFiles, String> {
+    let api = hf_hub::api::sync::ApiBuilder::from_env().with_progress(true).build().map_err(|e| e.to_string())?;
+    let api = api.repo(repo);
+    let mut files = Vec::new();
+    for f in &m.files {
+        let path = api.get(f).map_err(|e| format!("downloading {f} failed: {e}"))?;
+        files.push((f.clone(), path));
+    }
+    Ok(ModelFiles { role, source: Source::Hub, id: m.repo.clone(), files })
+}
+
+fn unavailable(role: Role, m: &Manifest, missing: &[String], dirs: &[PathBuf], why: &str) -> Error {
+    let dirs: Vec<String> = dirs.iter().map(|d| d.join(&m.name).display().to_string()).collect();
+    Error::Invalid(format!(
+        "the {role} model ({repo}) is not available ({why}); missing: {missing}. Provide it one of three ways: \
+         (1) pass {flag} DIR or set [models.{role}] path to a Hugging Face-layout directory with {files}; \
+         (2) put those files in {dirs}; (3) download it into the Hugging Face cache with `reelmatch models fetch` \
+         (needs the network).",
+        role = role.name(),
+        repo = m.repo,
+        missing = missing.join(", "),
+        flag = role.flag(),
+        files = m.files.join(", "),
+        dirs = dirs.join(" or "),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_dir_wins_and_reports_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+        let e = resolve(Role::Text, Some(dir.path()), &[], true).unwrap_err().to_string();
+        assert!(e.contains("lacks tokenizer.json, model.safetensors"), "{e}");
+        for f in ["tokenizer.json", "model.safetensors"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let found = resolve(Role::Text, Some(dir.path()), &[], true).unwrap();
+        assert_eq!(found.source, Source::Path);
+        assert_eq!(found.file("tokenizer.json").unwrap(), dir.path().join("tokenizer.json"));
+    }
+
+    #[test]
+    fn local_models_dir_then_offline_error_names_role_repo_files_and_three_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        std::env::set_var("HF_HOME", cache.path());
+        let e = resolve(Role::Speech, None, &[dir.path().to_path_buf()], true).unwrap_err().to_string();
+        for words in
+            ["speech model", "openai/whisper-base.en", "offline", "model.safetensors", "--speech-model", "(2)", "(3)"]
+        {
+            assert!(e.contains(words), "{words:?} missing from: {e}");
+        }
+        let local = dir.path().join("whisper-base.en");
+        std::fs::create_dir_all(&local).unwrap();
+        for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::write(local.join(f), "x").unwrap();
+        }
+        let found = resolve(Role::Speech, None, &[dir.path().to_path_buf()], true).unwrap();
+        assert_eq!(found.source, Source::Local);
+    }
+}

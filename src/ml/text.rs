@@ -1,0 +1,184 @@
+//! Lyrics embeddings with a BERT-family encoder: WordPiece tokens in windows of at most 512
+//! (overlapping windows for longer lyrics, averaged, never silently cut), attention-masked,
+//! pooled (masked mean or [CLS]) and L2-normalised.
+
+use super::l2_normalize;
+use super::resolve::ModelFiles;
+use crate::config::Pooling;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use std::path::Path;
+use tokenizers::Tokenizer;
+
+/// A loaded text embedder.
+pub struct TextEmbedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    pooling: Pooling,
+    max_tokens: usize,
+    overlap: usize,
+    cls: u32,
+    sep: u32,
+    pad: u32,
+    dim: usize,
+    /// The model's identity, stored with every embedding.
+    pub model_id: String,
+}
+
+/// Windows of token ids (each with [CLS] … [SEP]) covering a whole text.
+pub fn windows(content: &[u32], max_tokens: usize, overlap: usize, cls: u32, sep: u32) -> Vec<Vec<u32>> {
+    let body = max_tokens - 2;
+    let step = body - overlap;
+    let mut out = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = (start + body).min(content.len());
+        let mut w = Vec::with_capacity(end - start + 2);
+        w.push(cls);
+        w.extend_from_slice(&content[start..end]);
+        w.push(sep);
+        out.push(w);
+        if end == content.len() {
+            return out;
+        }
+        start += step;
+    }
+}
+
+impl TextEmbedder {
+    /// Loads a BERT-family model from resolved files (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`).
+    pub fn load(
+        files: &ModelFiles,
+        device: &Device,
+        pooling: Pooling,
+        max_tokens: usize,
+        overlap: usize,
+    ) -> Result<Self> {
+        let config_path = files.file("config.json")?;
+        let bad = |path: &Path, e: &dyn std::fmt::Display| {
+            Error::Invalid(format!(
+                "{}: cannot load the text model ({e}); is it a BERT-family checkpoint?",
+                path.display()
+            ))
+        };
+        let text = std::fs::read_to_string(config_path).map_err(|e| Error::io(config_path, e))?;
+        let config: BertConfig = serde_json::from_str(&text).map_err(|e| bad(config_path, &e))?;
+        let tok_path = files.file("tokenizer.json")?;
+        let mut tokenizer = Tokenizer::from_file(tok_path).map_err(|e| bad(tok_path, &e))?;
+        // Windows, padding and truncation are ours; the file's own settings (e.g. 128) must not apply.
+        tokenizer.with_padding(None);
+        tokenizer.with_truncation(None).map_err(|e| bad(tok_path, &e))?;
+        let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| bad(tok_path, &format!("no {t} token")));
+        let (cls, sep, pad) = (id("[CLS]")?, id("[SEP]")?, id("[PAD]")?);
+        let weights = files.file("model.safetensors")?;
+        // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }
+            .map_err(|e| bad(weights, &e))?;
+        let model = BertModel::load(vb.clone(), &config)
+            .or_else(|_| BertModel::load(vb.pp("bert"), &config))
+            .map_err(|e| bad(weights, &e))?;
+        let max_tokens = max_tokens.min(config.max_position_embeddings);
+        Ok(TextEmbedder {
+            model,
+            tokenizer,
+            device: device.clone(),
+            pooling,
+            max_tokens,
+            overlap,
+            cls,
+            sep,
+            pad,
+            dim: config.hidden_size,
+            model_id: files.id.clone(),
+        })
+    }
+
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Embeds one text.
+    pub fn embed(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self.embed_batch(&[text])?.remove(0))
+    }
+
+    /// Embeds several texts; each is L2-normalised. Long texts are embedded in overlapping
+    /// windows whose embeddings are averaged.
+    pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut all_windows = Vec::new();
+        let mut owner = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let enc = self
+                .tokenizer
+                .encode(*text, false)
+                .map_err(|e| Error::Invalid(format!("cannot tokenise text: {e}")))?;
+            for w in windows(enc.get_ids(), self.max_tokens, self.overlap, self.cls, self.sep) {
+                all_windows.push(w);
+                owner.push(i);
+            }
+        }
+        let mut sums = vec![vec![0f32; self.dim]; texts.len()];
+        let mut counts = vec![0usize; texts.len()];
+        const BATCH: usize = 8;
+        for (chunk, owners) in all_windows.chunks(BATCH).zip(owner.chunks(BATCH)) {
+            let pooled = self.forward(chunk).map_err(|e| Error::Invalid(format!("text model failed: {e}")))?;
+            for (vec, &o) in pooled.into_iter().zip(owners) {
+                sums[o].iter_mut().zip(&vec).for_each(|(s, v)| *s += v);
+                counts[o] += 1;
+            }
+        }
+        for (s, c) in sums.iter_mut().zip(counts) {
+            s.iter_mut().for_each(|x| *x /= c.max(1) as f32);
+            l2_normalize(s);
+        }
+        Ok(sums)
+    }
+
+    /// Runs one padded batch of windows; returns one L2-normalised pooled vector per window.
+    fn forward(&self, batch: &[Vec<u32>]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let len = batch.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(batch.len() * len);
+        let mut mask = Vec::with_capacity(batch.len() * len);
+        for w in batch {
+            ids.extend(w.iter().copied().chain(std::iter::repeat_n(self.pad, len - w.len())));
+            mask.extend(std::iter::repeat_n(1u32, w.len()).chain(std::iter::repeat_n(0, len - w.len())));
+        }
+        let ids = Tensor::from_vec(ids, (batch.len(), len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (batch.len(), len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let states = self.model.forward(&ids, &types, Some(&mask))?;
+        let pooled = match self.pooling {
+            Pooling::Cls => states.narrow(1, 0, 1)?.squeeze(1)?,
+            Pooling::Mean => {
+                let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                let summed = states.broadcast_mul(&m)?.sum(1)?;
+                summed.broadcast_div(&m.sum(1)?)?
+            }
+        };
+        let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+        pooled.broadcast_div(&norm)?.to_vec2()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    #[test]
+    fn short_text_is_one_window_long_text_overlaps_and_covers_everything() {
+        let short: Vec<u32> = (10..20).collect();
+        assert_eq!(windows(&short, 512, 64, 1, 2), vec![[vec![1], short.clone(), vec![2]].concat()]);
+        let long: Vec<u32> = (0..1000).collect();
+        let w = windows(&long, 512, 64, 1_000_001, 1_000_002);
+        assert_eq!(w.len(), 3);
+        assert!(w.iter().all(|w| w.len() <= 512 && w[0] == 1_000_001 && *w.last().unwrap() == 1_000_002));
+        let covered: std::collections::BTreeSet<u32> = w.iter().flat_map(|w| w[1..w.len() - 1].to_vec()).collect();
+        assert_eq!(covered.len(), 1000, "nothing cut");
+        assert_eq!(w[1][1], 510 - 64, "windows overlap by 64 tokens");
+    }
+}

@@ -1,0 +1,155 @@
+//! The image and text embedders: real weights from the test assets where they exist, and tiny or
+//! randomly initialised models written to safetensors here.
+
+mod common;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use common::assets;
+use reelmatch::config::{Config, Pooling};
+use reelmatch::ml::image::{preprocess, ImageEmbedder, IMAGE_DIM};
+use reelmatch::ml::text::TextEmbedder;
+use reelmatch::ml::{cosine, resolve, Role};
+use std::path::Path;
+
+fn text_model(dir: &Path, pooling: Pooling, max_tokens: usize) -> TextEmbedder {
+    let files = resolve(Role::Text, Some(dir), &[], true).unwrap();
+    TextEmbedder::load(&files, &Device::Cpu, pooling, max_tokens, 16).unwrap()
+}
+
+fn minilm() -> std::path::PathBuf {
+    assets().join("models/all-minilm-l6-v2")
+}
+
+#[test]
+fn real_text_model_ranks_a_paraphrase_above_an_unrelated_line() {
+    let model = text_model(&minilm(), Pooling::Mean, 512);
+    assert_eq!(model.dim(), 384);
+    let v = model
+        .embed_batch(&[
+            "I can't feel my face when I'm with you",
+            "When I am with you my face goes numb",
+            "The quarterly tax report is due on Monday",
+        ])
+        .unwrap();
+    for e in &v {
+        let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "L2-normalised, got {norm}");
+    }
+    let (para, unrelated) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+    assert!(para > unrelated + 0.2, "paraphrase {para} vs unrelated {unrelated}");
+}
+
+#[test]
+fn padding_in_a_batch_does_not_change_an_embedding() {
+    let model = text_model(&minilm(), Pooling::Mean, 512);
+    let alone = model.embed("short line").unwrap();
+    let batched = model
+        .embed_batch(&["short line", "a much longer line of lyrics that forces padding on the short one"])
+        .unwrap();
+    let diff = alone.iter().zip(&batched[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(diff < 1e-4, "max difference {diff}");
+}
+
+#[test]
+fn long_lyrics_are_embedded_in_windows_not_cut() {
+    let model = text_model(&minilm(), Pooling::Mean, 64);
+    let verse = "city lights are calling me tonight ";
+    let start = verse.repeat(8);
+    let long = format!("{start} and then the ocean rolls over the quiet harbour at dawn while gulls cry ").repeat(3);
+    let cut = model.embed(&start).unwrap();
+    let whole = model.embed(&long).unwrap();
+    assert!(cosine(&cut, &whole) < 0.999, "the end of the text must count");
+    let tail = model.embed("the ocean rolls over the quiet harbour at dawn while gulls cry").unwrap();
+    assert!(cosine(&whole, &tail) > cosine(&cut, &tail), "later windows contribute");
+}
+
+#[test]
+fn cls_pooling_is_available() {
+    let mean = text_model(&minilm(), Pooling::Mean, 512).embed("hello world").unwrap();
+    let cls = text_model(&minilm(), Pooling::Cls, 512).embed("hello world").unwrap();
+    assert_eq!(cls.len(), 384);
+    assert!(cosine(&mean, &cls) < 0.9999, "different pooling, different vectors");
+}
+
+#[test]
+fn tiny_random_bert_loads_from_a_hugging_face_layout_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = serde_json::json!({
+        "vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 64, "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "max_position_embeddings": 512,
+        "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+        "model_type": "bert"
+    });
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::copy(minilm().join("tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let cfg: candle_transformers::models::bert::Config = serde_json::from_value(config).unwrap();
+    candle_transformers::models::bert::BertModel::load(vb, &cfg).unwrap();
+    varmap.save(dir.path().join("model.safetensors")).unwrap();
+
+    let model = text_model(dir.path(), Pooling::Mean, 512);
+    assert_eq!(model.dim(), 32);
+    let v = model.embed_batch(&["one", "two words", &"many words ".repeat(400)]).unwrap();
+    assert_eq!(v.len(), 3);
+    assert!(v.iter().all(|e| e.len() == 32 && e.iter().all(|x| x.is_finite())));
+}
+
+/// Random ResNet-50 weights in torchvision layout, written to safetensors.
+fn random_resnet(path: &Path) {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
+    varmap.save(path).unwrap();
+}
+
+fn solid(r: u8, g: u8, b: u8, w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_pixel(w, h, image::Rgb([r, g, b]))
+}
+
+#[test]
+fn preprocessing_resizes_and_normalises_with_imagenet_statistics() {
+    let pre = Config::default().image;
+    let t = preprocess(&solid(255, 0, 128, 640, 360), &pre, &Device::Cpu).unwrap();
+    assert_eq!(t.dims(), &[3, 224, 224]);
+    let v = t.to_vec3::<f32>().unwrap();
+    let want = [(1.0 - 0.485) / 0.229, (0.0 - 0.456) / 0.224, (128.0 / 255.0 - 0.406) / 0.225];
+    for c in 0..3 {
+        assert!((v[c][100][100] - want[c]).abs() < 1e-5, "channel {c}: {} vs {}", v[c][100][100], want[c]);
+    }
+}
+
+#[test]
+fn random_resnet50_embeds_batches_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    random_resnet(&weights);
+    let model =
+        ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, 2, "random".into()).unwrap();
+    let mut noisy = solid(0, 0, 0, 64, 48);
+    for (x, y, p) in noisy.enumerate_pixels_mut() {
+        *p = image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x * y) % 256) as u8]);
+    }
+    let images = [solid(200, 30, 30, 300, 200), solid(20, 20, 220, 100, 100), noisy];
+    let v = model.embed(&images).unwrap();
+    assert_eq!(v.len(), 3);
+    assert!(v.iter().all(|e| e.len() == IMAGE_DIM && e.iter().all(|x| x.is_finite())));
+    let alone = model.embed(&images[2..]).unwrap();
+    let diff = alone[0].iter().zip(&v[2]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let scale = v[2].iter().map(|x| x.abs()).fold(0.0, f32::max);
+    assert!(diff <= 1e-4 * scale.max(1.0), "batch position must not matter: {diff}");
+    assert!(cosine(&v[0], &v[1]) < 0.99999, "different images, different features");
+}
+
+#[test]
+fn an_image_model_without_resnet_tensors_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    let varmap = VarMap::new();
+    varmap.get((2, 2), "not_resnet", candle_nn::Init::Const(0.0), DType::F32, &Device::Cpu).unwrap();
+    varmap.save(&weights).unwrap();
+    let err =
+        ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, 2, "x".into()).err().unwrap();
+    assert!(err.to_string().contains("torchvision-layout tensor names"), "{err}");
+}
