@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod library;
 pub mod media;
 pub mod ml;
+pub mod rng;
 pub mod tui;
 
 pub use config::Config;

@@ -172,3 +172,78 @@ fn killed_mid_ingest_resumes_with_each_frame_once() {
         assert_eq!(v.status, reelmatch::catalog::Status::Ready);
     }
 }
+
+#[test]
+fn transcribe_and_embed_print_their_json_contracts() {
+    let models = common::assets().join("models");
+    let work = tempfile::tempdir().unwrap();
+    let wav = work.path().join("sung line.wav");
+    let status = std::process::Command::new("espeak-ng")
+        .args(["-w"])
+        .arg(&wav)
+        .arg("Hold me close and never let me go")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lib = work.path().join("lib");
+    let out = bin()
+        .arg("--library")
+        .arg(&lib)
+        .arg("--speech-model")
+        .arg(models.join("whisper-tiny.en"))
+        .arg("transcribe")
+        .arg(&wav)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["language"], "en");
+    let seg = &doc["segments"][0];
+    for key in [
+        "id",
+        "seek",
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "temperature",
+        "avg_logprob",
+        "compression_ratio",
+        "no_speech_prob",
+    ] {
+        assert!(seg.get(key).is_some(), "segment field {key} missing: {seg}");
+    }
+    assert!(seg["text"].as_str().unwrap().to_lowercase().contains("close"), "{seg}");
+
+    let out = bin()
+        .arg("--library")
+        .arg(&lib)
+        .arg("--text-model")
+        .arg(models.join("all-minilm-l6-v2"))
+        .args(["embed", "text", "I can't feel my face", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dim"], 384);
+    assert_eq!(doc["vector"].as_array().unwrap().len(), 384);
+    assert!(doc["model"].as_str().unwrap().contains("all-minilm-l6-v2"));
+
+    // Offline with no image weights anywhere: a clear error naming the role and the three ways.
+    let out = bin()
+        .env("HF_HOME", work.path().join("empty-hf"))
+        .current_dir(work.path())
+        .arg("--library")
+        .arg(&lib)
+        .args(["--offline", "embed", "image"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("image model") && stderr.contains("--image-model") && stderr.contains("models fetch"),
+        "{stderr}"
+    );
+}

@@ -23,6 +23,26 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// Never touch the network (models must be local or in the Hugging Face cache).
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    /// The device models run on: `cpu` or `cuda:N`.
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<String>,
+
+    /// A Hugging Face-layout directory with the image model (ResNet-50).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub image_model: Option<PathBuf>,
+
+    /// A Hugging Face-layout directory with the text model (BERT family).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub text_model: Option<PathBuf>,
+
+    /// A Hugging Face-layout directory with the speech model (Whisper).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub speech_model: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -46,10 +66,55 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each model role: where its weights come from, and whether they are there.
+    Models {
+        #[command(subcommand)]
+        action: Option<ModelsAction>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transcribe the lyrics of any media file with Whisper.
+    Transcribe {
+        file: PathBuf,
+        /// Expected language (multilingual models); detected when not given.
+        #[arg(long)]
+        language: Option<String>,
+        /// Print `{"language", "segments": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embed an image or a text.
+    Embed {
+        #[command(subcommand)]
+        what: EmbedWhat,
+    },
     /// Export library data for other tools.
     Export {
         #[command(subcommand)]
         what: ExportWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download every configured model into the Hugging Face cache, with progress.
+    Fetch,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmbedWhat {
+    /// Embed an image file with the image model: `{"model", "dim", "vector"}` with --json.
+    Image {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embed a text with the text model: `{"model", "dim", "vector"}` with --json.
+    Text {
+        text: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

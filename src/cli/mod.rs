@@ -3,6 +3,7 @@
 mod args;
 mod ingest;
 mod library;
+mod models;
 mod progress;
 
 pub use args::{Cli, Command};
@@ -31,7 +32,21 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
+    let mut config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
+    config.models.offline |= cli.offline;
+    if let Some(d) = &cli.device {
+        crate::ml::parse_device(d)?;
+        config.models.device = d.clone();
+    }
+    for (flag, slot) in [
+        (&cli.image_model, &mut config.models.image.path),
+        (&cli.text_model, &mut config.models.text.path),
+        (&cli.speech_model, &mut config.models.speech.path),
+    ] {
+        if let Some(p) = flag {
+            *slot = p.clone();
+        }
+    }
     let dir = match &cli.library {
         Some(dir) => dir.clone(),
         None => {
@@ -48,6 +63,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Ingest { paths }) => ingest::run(&library, &config, paths),
         Some(Command::Demo) => demo(&library, &config),
+        Some(Command::Models { action, json }) => models::run(&config, action, json),
+        Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
+        Some(Command::Embed { what }) => models::embed(&config, what),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Tui) | None => {

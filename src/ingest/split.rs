@@ -3,6 +3,7 @@
 
 use crate::catalog::Split;
 use crate::config::SplitMethod;
+use crate::rng::SplitMix64;
 
 /// How many of `n` frames go to test: `test_fraction` of them rounded, at least one when there
 /// are two or more frames, and never all of them.
@@ -50,24 +51,6 @@ pub fn assign_splits(n: usize, test_fraction: f64, method: SplitMethod, blocks: 
 /// its own but repeatable split.
 pub fn video_seed(seed: u64, content_hash: &str) -> u64 {
     content_hash.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
-}
-
-/// A small, well-known, fully specified PRNG, so splits never change with a dependency's version.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[cfg(test)]

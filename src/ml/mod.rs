@@ -3,9 +3,11 @@
 
 mod device;
 pub mod image;
+pub mod load;
 mod manifest;
 mod resolve;
 pub mod text;
+pub mod whisper;
 
 pub use device::{device, parse_device, DeviceSpec};
 pub use manifest::{Manifest, Role};

@@ -1,0 +1,108 @@
+//! Model throughput on CPU: ResNet-50 images/s at batch 1, 8 and 32 (random weights: speed does
+//! not depend on their values); Whisper real-time factor on a 60 s clip with and without the
+//! decoder's key-value cache; text-encoder documents/s at 512 tokens.
+//!
+//! `cargo bench --bench models`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
+//! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use reelmatch::config::{Config, Pooling};
+use reelmatch::events::Cancel;
+use reelmatch::ml::image::ImageEmbedder;
+use reelmatch::ml::text::TextEmbedder;
+use reelmatch::ml::whisper::Transcriber;
+use reelmatch::ml::{resolve, Role};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn assets() -> PathBuf {
+    std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/reelmatch-test-assets")
+    })
+}
+
+fn resnet() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    let varmap = VarMap::new();
+    candle_transformers::models::resnet::resnet50_no_final_layer(VarBuilder::from_varmap(
+        &varmap,
+        DType::F32,
+        &Device::Cpu,
+    ))
+    .unwrap();
+    varmap.save(&weights).unwrap();
+    let img = image::RgbImage::from_fn(320, 180, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    for batch in [1usize, 8, 32] {
+        let model =
+            ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, batch, "random".into())
+                .unwrap();
+        let images = vec![img.clone(); batch.max(8)];
+        model.embed(&images[..batch]).unwrap(); // warm-up
+        let n = if batch == 1 { 8 } else { batch * 2 };
+        let images = vec![img.clone(); n];
+        let t = Instant::now();
+        model.embed(&images).unwrap();
+        println!("resnet50 batch {batch:>2}: {:.1} images/s", n as f64 / t.elapsed().as_secs_f64());
+    }
+}
+
+fn speech_clip() -> Vec<f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("s.wav");
+    let text = "I have been waiting all night for the summer rain to fall on the city. Hold me close and tell me that you will never let me go. ".repeat(6);
+    std::process::Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(text).status().unwrap();
+    let pcm = dir.path().join("s.f32");
+    reelmatch::media::extract_audio("ffmpeg", &wav, &pcm).unwrap();
+    let mut samples = reelmatch::media::read_pcm(&pcm).unwrap();
+    samples.resize(16_000 * 60, 0.0);
+    samples
+}
+
+fn whisper(dir: &Path, clip: &[f32]) {
+    let files = resolve(Role::Speech, Some(dir), &[], true).unwrap();
+    let mut model = Transcriber::load(&files, &Device::Cpu).unwrap();
+    for cache in [true, false] {
+        model.use_kv_cache = cache;
+        let t = Instant::now();
+        let out = model.transcribe(clip, None, &Cancel::new()).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "whisper {} (kv cache {}): 60 s of audio in {secs:.1} s, real-time factor {:.1}x ({} segments)",
+            dir.file_name().unwrap().to_string_lossy(),
+            if cache { "on " } else { "off" },
+            60.0 / secs,
+            out.segments.len()
+        );
+    }
+}
+
+fn text(dir: &Path) {
+    let files = resolve(Role::Text, Some(dir), &[], true).unwrap();
+    let model = TextEmbedder::load(&files, &Device::Cpu, Pooling::Mean, 512, 64).unwrap();
+    let doc = "la ".repeat(505); // 510 tokens + [CLS] + [SEP] = one full 512-token window
+    let docs: Vec<&str> = vec![doc.as_str(); 16];
+    model.embed_batch(&docs[..2]).unwrap();
+    let t = Instant::now();
+    model.embed_batch(&docs).unwrap();
+    println!(
+        "text {} at 512 tokens: {:.1} documents/s",
+        dir.file_name().unwrap().to_string_lossy(),
+        16.0 / t.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    reelmatch::init_threads(None);
+    println!("threads: {}", std::env::var("RAYON_NUM_THREADS").unwrap_or_default());
+    resnet();
+    let clip = speech_clip();
+    whisper(&assets().join("models/whisper-tiny.en"), &clip);
+    if let Some(extra) = std::env::var_os("REELMATCH_BENCH_WHISPER") {
+        whisper(Path::new(&extra), &clip);
+    }
+    text(&assets().join("models/all-minilm-l6-v2"));
+}

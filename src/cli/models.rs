@@ -1,0 +1,88 @@
+//! `reelmatch models`, `transcribe` and `embed`.
+
+use super::args::{EmbedWhat, ModelsAction};
+use crate::config::Config;
+use crate::events::Cancel;
+use crate::media::{extract_audio, read_pcm};
+use crate::ml::load::{load_image, load_speech, load_text, resolve_role};
+use crate::ml::Role;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow::Result<ExitCode> {
+    let fetch = matches!(action, Some(ModelsAction::Fetch));
+    let mut rows = Vec::new();
+    let mut all_ok = true;
+    for role in Role::ALL {
+        let m = role.manifest();
+        let found = resolve_role(config, role, !fetch);
+        all_ok &= found.is_ok();
+        let row = match &found {
+            Ok(f) => serde_json::json!({
+                "role": role, "repo": m.repo, "revision": m.revision, "source": f.source, "id": f.id,
+                "files": f.files.iter().map(|(n, p)| serde_json::json!({"name": n, "path": p})).collect::<Vec<_>>(),
+                "status": "ready", "error": null,
+            }),
+            Err(e) => serde_json::json!({
+                "role": role, "repo": m.repo, "revision": m.revision, "source": null, "id": null,
+                "files": m.files, "status": "missing", "error": e.to_string(),
+            }),
+        };
+        if !json {
+            match &found {
+                Ok(f) => println!("{:<7} ready    {:?} {} ({})", role.name(), f.source, f.id, m.files.join(", ")),
+                Err(e) => println!("{:<7} missing  {}@{}\n        {e}", role.name(), m.repo, m.revision),
+            }
+        }
+        rows.push(row);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    }
+    Ok(if all_ok || !fetch { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let scratch = std::env::temp_dir().join(format!("reelmatch-{}.f32", std::process::id()));
+    let extracted = extract_audio(&config.tools.ffmpeg, file, &scratch);
+    let pcm = extracted.and_then(|_| read_pcm(&scratch));
+    let _ = std::fs::remove_file(&scratch);
+    let pcm = pcm?;
+    let mut model = load_speech(config)?;
+    let language =
+        language.or_else(|| (!config.models.speech.language.is_empty()).then(|| config.models.speech.language.clone()));
+    let transcript = model.transcribe(&pcm, language.as_deref(), &Cancel::new())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&transcript)?);
+    } else {
+        for s in &transcript.segments {
+            println!("[{} → {}] {}", clock(s.start), clock(s.end), s.text.trim());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clock(t: f64) -> String {
+    format!("{:02}:{:05.2}", (t / 60.0) as u64, t % 60.0)
+}
+
+pub fn embed(config: &Config, what: EmbedWhat) -> anyhow::Result<ExitCode> {
+    let (model, vector, json) = match what {
+        EmbedWhat::Image { file, json } => {
+            let m = load_image(config)?;
+            let v = m.embed_files(&[file.as_path()])?.remove(0);
+            (m.model_id.clone(), v, json)
+        }
+        EmbedWhat::Text { text, json } => {
+            let m = load_text(config)?;
+            (m.model_id.clone(), m.embed(&text)?, json)
+        }
+    };
+    if json {
+        println!("{}", serde_json::json!({"model": model, "dim": vector.len(), "vector": vector}));
+    } else {
+        let head: Vec<String> = vector.iter().take(8).map(|x| format!("{x:.4}")).collect();
+        println!("{model}: {} dimensions [{}, …]", vector.len(), head.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

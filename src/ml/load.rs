@@ -1,0 +1,61 @@
+//! Loading each role's model as configured: the weights path from the command line or config,
+//! the models folders, offline mode and the device.
+
+use super::image::ImageEmbedder;
+use super::text::TextEmbedder;
+use super::whisper::Transcriber;
+use super::{device, parse_device, resolve, ModelFiles, Role};
+use crate::config::Config;
+use crate::error::Result;
+use crate::library::Library;
+use candle_core::Device;
+use std::path::PathBuf;
+
+/// Folders searched for `<name>/` model directories: the configured one, then the data dir's.
+pub fn model_dirs(config: &Config) -> Vec<PathBuf> {
+    let mut dirs = vec![config.models.dir.clone()];
+    if let Some(data) = Library::default_dir() {
+        dirs.push(data.join("models"));
+    }
+    dirs
+}
+
+/// The configured weights directory for a role, if any.
+pub fn configured_path(config: &Config, role: Role) -> Option<PathBuf> {
+    let p = match role {
+        Role::Image => &config.models.image.path,
+        Role::Text => &config.models.text.path,
+        Role::Speech => &config.models.speech.path,
+    };
+    (!p.as_os_str().is_empty()).then(|| p.clone())
+}
+
+/// Resolves a role's files as configured (`offline` from config unless `force_offline`).
+pub fn resolve_role(config: &Config, role: Role, force_offline: bool) -> Result<ModelFiles> {
+    let explicit = configured_path(config, role);
+    resolve(role, explicit.as_deref(), &model_dirs(config), force_offline || config.models.offline)
+}
+
+/// The configured device.
+pub fn configured_device(config: &Config) -> Result<Device> {
+    device(parse_device(&config.models.device)?)
+}
+
+/// Loads the text embedder as configured.
+pub fn load_text(config: &Config) -> Result<TextEmbedder> {
+    let files = resolve_role(config, Role::Text, false)?;
+    let t = &config.models.text;
+    TextEmbedder::load(&files, &configured_device(config)?, t.pooling, t.max_tokens, t.overlap_tokens)
+}
+
+/// Loads the image embedder as configured.
+pub fn load_image(config: &Config) -> Result<ImageEmbedder> {
+    let files = resolve_role(config, Role::Image, false)?;
+    ImageEmbedder::load(&files, &configured_device(config)?, &config.image, config.models.image.batch_size)
+}
+
+/// Loads the transcriber as configured.
+pub fn load_speech(config: &Config) -> Result<Transcriber> {
+    let files = resolve_role(config, Role::Speech, false)?;
+    Transcriber::load(&files, &configured_device(config)?)
+}

@@ -1,0 +1,382 @@
+//! The decoding loop: windows, language detection, temperature fallback, timestamp rules and
+//! the split of each window's tokens into timed segments.
+
+use super::mel::{log_mel, WINDOW_FRAMES};
+use super::Transcriber;
+use crate::error::{Error, Result};
+use crate::events::Cancel;
+use crate::rng::SplitMix64;
+use candle_core::{Tensor, D};
+use serde::Serialize;
+use std::io::Write;
+
+const TEMPERATURES: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+const COMPRESSION_RATIO_THRESHOLD: f64 = 2.4;
+const LOGPROB_THRESHOLD: f64 = -1.0;
+const NO_SPEECH_THRESHOLD: f64 = 0.6;
+/// Tokens sampled per window at most.
+const SAMPLE_LEN: usize = 224;
+/// Seconds per timestamp token.
+const TIME_PRECISION: f64 = 0.02;
+/// The first timestamp may be at most 1 s into the window.
+const MAX_INITIAL_TIMESTAMP_TOKENS: u32 = 50;
+
+/// One transcribed segment, with the seed's fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    pub id: usize,
+    /// The mel frame (10 ms units) where this segment's window started.
+    pub seek: usize,
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub tokens: Vec<u32>,
+    pub temperature: f64,
+    pub avg_logprob: f64,
+    pub compression_ratio: f64,
+    pub no_speech_prob: f64,
+}
+
+/// A whole transcript.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transcript {
+    pub language: String,
+    pub segments: Vec<Segment>,
+}
+
+impl Transcript {
+    /// All segments' text joined.
+    pub fn text(&self) -> String {
+        self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The decoding of one window at one temperature.
+struct Decoded {
+    tokens: Vec<u32>,
+    avg_logprob: f64,
+    no_speech_prob: f64,
+    temperature: f64,
+    compression_ratio: f64,
+}
+
+/// `len(text) / len(zlib(text))`: high for repetitive (often hallucinated) text.
+pub fn compression_ratio(text: &str) -> f64 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = z.write_all(text.as_bytes());
+    let compressed = z.finish().map(|v| v.len()).unwrap_or(text.len()).max(1);
+    text.len() as f64 / compressed as f64
+}
+
+fn failed(e: candle_core::Error) -> Error {
+    Error::Invalid(format!("speech model failed: {e}"))
+}
+
+impl Transcriber {
+    /// Transcribes 16 kHz mono audio. `language` forces a language on multilingual checkpoints;
+    /// otherwise it is detected from the first window (English-only checkpoints say "en").
+    pub fn transcribe(&mut self, pcm: &[f32], language: Option<&str>, cancel: &Cancel) -> Result<Transcript> {
+        let n_mels = self.config.num_mel_bins;
+        let mel = log_mel(pcm, &self.filters, n_mels, &self.device).map_err(failed)?;
+        let content_frames = mel.dim(1).map_err(failed)? - WINDOW_FRAMES;
+        let mut rng = SplitMix64(0x5eed);
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut language_token = None;
+        let mut language_code = if self.is_multilingual() { String::new() } else { "en".to_string() };
+        let mut seek = 0usize;
+        while seek < content_frames {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let size = (content_frames - seek).min(WINDOW_FRAMES);
+            let window = mel.narrow(1, seek, size).map_err(failed)?;
+            let window = if size < WINDOW_FRAMES {
+                let pad = Tensor::zeros((n_mels, WINDOW_FRAMES - size), candle_core::DType::F32, &self.device)
+                    .map_err(failed)?;
+                Tensor::cat(&[&window, &pad], 1).map_err(failed)?
+            } else {
+                window
+            };
+            let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?, true).map_err(failed)?;
+            if self.is_multilingual() && language_token.is_none() {
+                let (code, token) = match language {
+                    Some(code) => {
+                        let found = self.specials.languages.iter().find(|(c, _)| c == code);
+                        found.cloned().ok_or_else(|| {
+                            Error::Invalid(format!("unknown language `{code}` for this Whisper model"))
+                        })?
+                    }
+                    None => self.detect_language(&features).map_err(failed)?,
+                };
+                language_code = code;
+                language_token = Some(token);
+            }
+            let d = self.decode_with_fallback(&features, language_token, &mut rng).map_err(failed)?;
+            let time_offset = seek as f64 * 0.01;
+            if d.no_speech_prob > NO_SPEECH_THRESHOLD && d.avg_logprob < LOGPROB_THRESHOLD {
+                seek += size; // silence or music without words
+                continue;
+            }
+            seek += self.split_segments(&d, seek, time_offset, size, &mut segments);
+        }
+        Ok(Transcript { language: language_code, segments })
+    }
+
+    fn detect_language(&self, features: &Tensor) -> candle_core::Result<(String, u32)> {
+        let mut cache = self.decoder.cache(features)?;
+        let logits = self.decoder.forward(&[self.specials.sot], &mut cache)?.get(0)?.to_vec1::<f32>()?;
+        let best = self.specials.languages.iter().max_by(|a, b| logits[a.1 as usize].total_cmp(&logits[b.1 as usize]));
+        Ok(best.cloned().unwrap_or_else(|| ("en".into(), self.specials.sot + 1)))
+    }
+
+    fn decode_with_fallback(
+        &self,
+        features: &Tensor,
+        language: Option<u32>,
+        rng: &mut SplitMix64,
+    ) -> candle_core::Result<Decoded> {
+        let mut last = None;
+        for t in TEMPERATURES {
+            let d = self.decode(features, language, t, rng)?;
+            let silent = d.no_speech_prob > NO_SPEECH_THRESHOLD && d.avg_logprob < LOGPROB_THRESHOLD;
+            let poor = d.compression_ratio > COMPRESSION_RATIO_THRESHOLD || d.avg_logprob < LOGPROB_THRESHOLD;
+            if silent || !poor {
+                return Ok(d);
+            }
+            last = Some(d);
+        }
+        Ok(last.expect("at least one temperature is tried"))
+    }
+
+    fn decode(
+        &self,
+        features: &Tensor,
+        language: Option<u32>,
+        temperature: f64,
+        rng: &mut SplitMix64,
+    ) -> candle_core::Result<Decoded> {
+        let s = &self.specials;
+        let mut prompt = vec![s.sot];
+        if let Some(lang) = language {
+            prompt.push(lang);
+            prompt.extend(s.transcribe);
+        }
+        let mut cache = self.decoder.cache(features)?;
+        let first = self.decoder.forward(&prompt, &mut cache)?;
+        let no_speech_prob = match s.no_speech {
+            Some(ns) => {
+                let p = candle_nn::ops::softmax(&first.get(0)?, D::Minus1)?;
+                p.get(ns as usize)?.to_scalar::<f32>()? as f64
+            }
+            None => 0.0,
+        };
+        let mut logits = first.get(first.dim(0)? - 1)?.to_vec1::<f32>()?;
+        let mut sampled: Vec<u32> = Vec::new();
+        let mut sum_logprob = 0.0f64;
+        for _ in 0..SAMPLE_LEN {
+            self.apply_rules(&mut logits, &sampled);
+            let logprobs = log_softmax(&logits);
+            let next = if temperature == 0.0 { argmax(&logits) } else { sample(&logits, temperature, rng) };
+            sum_logprob += logprobs[next as usize] as f64;
+            if next == s.eot {
+                break;
+            }
+            sampled.push(next);
+            if prompt.len() + sampled.len() >= self.config.max_target_positions {
+                break;
+            }
+            let out = if self.use_kv_cache {
+                self.decoder.forward(&[next], &mut cache)?
+            } else {
+                let mut fresh = self.decoder.cache(features)?;
+                let all: Vec<u32> = prompt.iter().chain(&sampled).copied().collect();
+                self.decoder.forward(&all, &mut fresh)?
+            };
+            logits = out.get(out.dim(0)? - 1)?.to_vec1::<f32>()?;
+        }
+        let text = self.text_of(&sampled);
+        Ok(Decoded {
+            avg_logprob: sum_logprob / (sampled.len() + 1) as f64,
+            compression_ratio: compression_ratio(&text),
+            tokens: sampled,
+            no_speech_prob,
+            temperature,
+        })
+    }
+
+    /// Suppressed tokens and Whisper's timestamp rules, applied to the next token's logits.
+    fn apply_rules(&self, logits: &mut [f32], sampled: &[u32]) {
+        let s = &self.specials;
+        let (tb, eot) = (s.timestamp_begin as usize, s.eot as usize);
+        let ninf = f32::NEG_INFINITY;
+        for &t in &self.config.suppress_tokens {
+            if let Some(l) = logits.get_mut(t as usize) {
+                *l = ninf;
+            }
+        }
+        logits[s.no_timestamps as usize] = ninf;
+        logits[s.sot as usize] = ninf;
+        if let Some(ns) = s.no_speech {
+            logits[ns as usize] = ninf;
+        }
+        if let Some(t) = s.transcribe {
+            logits[t as usize] = ninf;
+        }
+        for (_, lang) in &s.languages {
+            logits[*lang as usize] = ninf;
+        }
+        if sampled.is_empty() {
+            if let Some(space) = s.space {
+                logits[space as usize] = ninf;
+            }
+            logits[eot] = ninf;
+        }
+        let last_ts = sampled.last().is_some_and(|&t| t as usize >= tb);
+        let penult_ts = sampled.len() < 2 || sampled[sampled.len() - 2] as usize >= tb;
+        if last_ts {
+            if penult_ts {
+                logits[tb..].iter_mut().for_each(|l| *l = ninf);
+            } else {
+                logits[..eot].iter_mut().for_each(|l| *l = ninf);
+            }
+        }
+        if let Some(&last) = sampled.iter().rev().find(|&&t| t as usize >= tb) {
+            let floor = (if last_ts && !penult_ts { last } else { last + 1 } as usize).min(logits.len());
+            logits[tb..floor].iter_mut().for_each(|l| *l = ninf);
+        }
+        if sampled.is_empty() {
+            logits[..tb].iter_mut().for_each(|l| *l = ninf);
+            let max_initial = tb + MAX_INITIAL_TIMESTAMP_TOKENS as usize + 1;
+            if max_initial < logits.len() {
+                logits[max_initial..].iter_mut().for_each(|l| *l = ninf);
+            }
+        }
+        let logprobs = log_softmax(logits);
+        let ts_mass = log_sum_exp(&logprobs[tb..]);
+        let text_max = logprobs[..tb].iter().copied().fold(ninf, f32::max);
+        if ts_mass > text_max {
+            logits[..tb].iter_mut().for_each(|l| *l = ninf);
+        }
+    }
+
+    /// Splits a window's tokens into segments at timestamp pairs; returns how far to advance
+    /// `seek` (to the last complete timestamp, or the whole window).
+    fn split_segments(&self, d: &Decoded, seek: usize, offset: f64, size: usize, out: &mut Vec<Segment>) -> usize {
+        let tb = self.specials.timestamp_begin;
+        let toks = &d.tokens;
+        let is_ts: Vec<bool> = toks.iter().map(|&t| t >= tb).collect();
+        let single_ending = toks.len() >= 2 && !is_ts[toks.len() - 2] && is_ts[toks.len() - 1];
+        let mut cuts: Vec<usize> = (1..toks.len()).filter(|&i| is_ts[i] && is_ts[i - 1]).collect();
+        let mut push = |tokens: &[u32], start: f64, end: f64| {
+            let text = self.text_of(tokens);
+            if !text.trim().is_empty() {
+                out.push(Segment {
+                    id: out.len(),
+                    seek,
+                    start,
+                    end: end.max(start),
+                    text,
+                    tokens: tokens.to_vec(),
+                    temperature: d.temperature,
+                    avg_logprob: d.avg_logprob,
+                    compression_ratio: d.compression_ratio,
+                    no_speech_prob: d.no_speech_prob,
+                });
+            }
+        };
+        if cuts.is_empty() {
+            let mut duration = size as f64 * 0.01;
+            if let Some(&last) = toks.iter().rev().find(|&&t| t >= tb) {
+                if last != tb {
+                    duration = (last - tb) as f64 * TIME_PRECISION;
+                }
+            }
+            push(toks, offset, offset + duration);
+            return size;
+        }
+        if single_ending {
+            cuts.push(toks.len());
+        }
+        let mut from = 0;
+        for &cut in &cuts {
+            let part = &toks[from..cut];
+            let start = offset + part[0].saturating_sub(tb) as f64 * TIME_PRECISION;
+            let end = offset + part[part.len() - 1].saturating_sub(tb) as f64 * TIME_PRECISION;
+            push(part, start, end);
+            from = cut;
+        }
+        if single_ending {
+            return size;
+        }
+        // Advance to the last timestamp: 2 mel frames per timestamp step.
+        let advance = (toks[from - 1].saturating_sub(tb) as usize) * 2;
+        if advance == 0 {
+            size
+        } else {
+            advance.min(size)
+        }
+    }
+
+    fn text_of(&self, tokens: &[u32]) -> String {
+        let text: Vec<u32> = tokens.iter().copied().filter(|&t| t < self.specials.eot).collect();
+        self.tokenizer.decode(&text, true).unwrap_or_default()
+    }
+}
+
+fn log_sum_exp(v: &[f32]) -> f32 {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return max;
+    }
+    max + v.iter().map(|x| (x - max).exp()).sum::<f32>().ln()
+}
+
+fn log_softmax(v: &[f32]) -> Vec<f32> {
+    let lse = log_sum_exp(v);
+    v.iter().map(|x| x - lse).collect()
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32).unwrap_or(0)
+}
+
+fn sample(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> u32 {
+    let scaled: Vec<f32> = logits.iter().map(|l| l / temperature as f32).collect();
+    let lse = log_sum_exp(&scaled);
+    let mut u = rng.unit() as f32;
+    for (i, l) in scaled.iter().enumerate() {
+        u -= (l - lse).exp();
+        if u <= 0.0 {
+            return i as u32;
+        }
+    }
+    argmax(logits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetitive_text_compresses_well() {
+        let normal = compression_ratio("I can't feel my face when I'm with you, but I love it");
+        let looped = compression_ratio(&"la la la la ".repeat(40));
+        assert!(normal < 2.0, "{normal}");
+        assert!(looped > COMPRESSION_RATIO_THRESHOLD, "{looped}");
+        assert_eq!(compression_ratio(""), 0.0);
+    }
+
+    #[test]
+    fn softmax_helpers() {
+        let lp = log_softmax(&[0.0, 0.0]);
+        assert!((lp[0] - 0.5f32.ln()).abs() < 1e-6);
+        assert_eq!(argmax(&[0.1, 3.0, -1.0]), 1);
+        let mut rng = SplitMix64(1);
+        let picks: Vec<u32> = (0..200).map(|_| sample(&[0.0, 10.0, f32::NEG_INFINITY], 1.0, &mut rng)).collect();
+        assert!(picks.iter().all(|&p| p < 2), "never a -inf token");
+        assert!(picks.iter().filter(|&&p| p == 1).count() > 190, "mostly the likely token");
+    }
+}

@@ -1,0 +1,149 @@
+//! Whisper's text decoder with a key-value cache for self-attention as well as cross-attention,
+//! so each decoding step runs only the newest token. Loads the Hugging Face tensor names.
+
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::{embedding, layer_norm, linear, linear_no_bias, Embedding, LayerNorm, Linear, VarBuilder};
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    heads: usize,
+}
+
+impl Attention {
+    fn load(n: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Attention {
+            q: linear(n, n, vb.pp("q_proj"))?,
+            k: linear_no_bias(n, n, vb.pp("k_proj"))?,
+            v: linear(n, n, vb.pp("v_proj"))?,
+            out: linear(n, n, vb.pp("out_proj"))?,
+            heads,
+        })
+    }
+
+    /// (batch, seq, state) → (batch, heads, seq, head_dim)
+    fn split(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, n) = x.dims3()?;
+        x.reshape((b, t, self.heads, n / self.heads))?.transpose(1, 2)?.contiguous()
+    }
+
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (q, k, v) = (self.split(q)?, self.split(k)?, self.split(v)?);
+        let scale = 1.0 / ((q.dim(D::Minus1)? as f64).sqrt());
+        let mut w = (q.matmul(&k.transpose(2, 3)?.contiguous()?)? * scale)?;
+        if let Some(m) = mask {
+            w = w.broadcast_add(m)?;
+        }
+        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let (b, _, t, _) = w.dims4()?;
+        let out = w.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
+        self.out.forward(&out)
+    }
+}
+
+struct Block {
+    self_attn: Attention,
+    self_ln: LayerNorm,
+    cross_attn: Attention,
+    cross_ln: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    mlp_ln: LayerNorm,
+}
+
+/// The decoder's weights.
+pub struct Decoder {
+    embed: Embedding,
+    positions: Tensor,
+    blocks: Vec<Block>,
+    ln: LayerNorm,
+}
+
+/// Per-sequence cache: self-attention keys/values so far and the cross-attention ones.
+pub struct Cache {
+    selfs: Vec<Option<(Tensor, Tensor)>>,
+    cross: Vec<(Tensor, Tensor)>,
+    /// Tokens already run.
+    pub len: usize,
+}
+
+impl Decoder {
+    /// Loads `model.decoder.*` from a Hugging Face Whisper checkpoint.
+    pub fn load(
+        vb: VarBuilder,
+        vocab: usize,
+        n_state: usize,
+        heads: usize,
+        layers: usize,
+        n_ctx: usize,
+    ) -> Result<Self> {
+        let blocks = (0..layers)
+            .map(|i| {
+                let vb = vb.pp(format!("layers.{i}"));
+                Ok(Block {
+                    self_attn: Attention::load(n_state, heads, vb.pp("self_attn"))?,
+                    self_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
+                    cross_attn: Attention::load(n_state, heads, vb.pp("encoder_attn"))?,
+                    cross_ln: layer_norm(n_state, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
+                    fc1: linear(n_state, 4 * n_state, vb.pp("fc1"))?,
+                    fc2: linear(4 * n_state, n_state, vb.pp("fc2"))?,
+                    mlp_ln: layer_norm(n_state, 1e-5, vb.pp("final_layer_norm"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Decoder {
+            embed: embedding(vocab, n_state, vb.pp("embed_tokens"))?,
+            positions: vb.get((n_ctx, n_state), "embed_positions.weight")?,
+            blocks,
+            ln: layer_norm(n_state, 1e-5, vb.pp("layer_norm"))?,
+        })
+    }
+
+    /// A fresh cache for audio features `xa` (batch 1, frames, state).
+    pub fn cache(&self, xa: &Tensor) -> Result<Cache> {
+        let cross = self
+            .blocks
+            .iter()
+            .map(|b| Ok((b.cross_attn.k.forward(xa)?, b.cross_attn.v.forward(xa)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Cache { selfs: vec![None; self.blocks.len()], cross, len: 0 })
+    }
+
+    /// Runs `tokens` (the next ones after `cache.len`) and returns logits for each of them,
+    /// shaped (tokens, vocab).
+    pub fn forward(&self, tokens: &[u32], cache: &mut Cache) -> Result<Tensor> {
+        let dev = self.positions.device();
+        let (offset, n) = (cache.len, tokens.len());
+        let ids = Tensor::new(tokens, dev)?.unsqueeze(0)?;
+        let mut x = self.embed.forward(&ids)?.broadcast_add(&self.positions.narrow(0, offset, n)?)?;
+        let mask = if n > 1 {
+            let m: Vec<f32> = (0..n)
+                .flat_map(|i| (0..offset + n).map(move |j| if j > offset + i { f32::NEG_INFINITY } else { 0.0 }))
+                .collect();
+            Some(Tensor::from_vec(m, (n, offset + n), dev)?)
+        } else {
+            None
+        };
+        for (i, b) in self.blocks.iter().enumerate() {
+            let h = b.self_ln.forward(&x)?;
+            let (q, k, v) = (b.self_attn.q.forward(&h)?, b.self_attn.k.forward(&h)?, b.self_attn.v.forward(&h)?);
+            let (k, v) = match &cache.selfs[i] {
+                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
+                None => (k, v),
+            };
+            cache.selfs[i] = Some((k.clone(), v.clone()));
+            x = (x + b.self_attn.attend(&q, &k, &v, mask.as_ref())?)?;
+            let h = b.cross_ln.forward(&x)?;
+            let q = b.cross_attn.q.forward(&h)?;
+            let (ck, cv) = &cache.cross[i];
+            x = (&x + b.cross_attn.attend(&q, ck, cv, None)?)?;
+            let h = b.fc2.forward(&b.fc1.forward(&b.mlp_ln.forward(&x)?)?.gelu_erf()?)?;
+            x = (x + h)?;
+        }
+        cache.len += n;
+        let x = self.ln.forward(&x)?.squeeze(0)?;
+        x.matmul(&self.embed.embeddings().t()?)
+    }
+}

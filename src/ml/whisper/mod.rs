@@ -1,0 +1,123 @@
+//! Lyrics transcription: the full Whisper loop on candle's encoder and our cached decoder:
+//! 30 s windows with `seek` advanced to the last timestamp, timestamp rules, greedy decoding
+//! with temperature fallback, and no-speech detection.
+
+mod decode;
+mod decoder;
+pub mod mel;
+
+pub use decode::{compression_ratio, Segment, Transcript};
+
+use super::resolve::ModelFiles;
+use crate::error::{Error, Result};
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use candle_transformers::models::whisper::{model::AudioEncoder, model::Whisper, Config as WhisperConfig};
+use decoder::Decoder;
+use std::path::Path;
+use tokenizers::Tokenizer;
+
+/// Token ids the loop needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Specials {
+    pub sot: u32,
+    pub eot: u32,
+    pub transcribe: Option<u32>,
+    pub no_timestamps: u32,
+    pub timestamp_begin: u32,
+    pub no_speech: Option<u32>,
+    /// (code, token) of each language, for multilingual checkpoints.
+    pub languages: Vec<(String, u32)>,
+    pub space: Option<u32>,
+}
+
+/// A loaded Whisper checkpoint.
+pub struct Transcriber {
+    pub(crate) encoder: AudioEncoder,
+    pub(crate) decoder: Decoder,
+    pub(crate) tokenizer: Tokenizer,
+    pub(crate) config: WhisperConfig,
+    pub(crate) specials: Specials,
+    pub(crate) filters: Vec<f32>,
+    pub(crate) device: Device,
+    /// Run the decoder with its key-value cache (default). Off recomputes every prefix:
+    /// kept to measure what the cache saves.
+    pub use_kv_cache: bool,
+    /// The model's identity, stored with every transcript.
+    pub model_id: String,
+}
+
+impl Transcriber {
+    /// Loads a Whisper checkpoint in Hugging Face layout.
+    pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let config_path = files.file("config.json")?;
+        let bad = |path: &Path, e: &dyn std::fmt::Display| {
+            Error::Invalid(format!(
+                "{}: cannot load the speech model ({e}); is it a Whisper checkpoint?",
+                path.display()
+            ))
+        };
+        let text = std::fs::read_to_string(config_path).map_err(|e| Error::io(config_path, e))?;
+        let config: WhisperConfig = serde_json::from_str(&text).map_err(|e| bad(config_path, &e))?;
+        let tok_path = files.file("tokenizer.json")?;
+        let tokenizer = Tokenizer::from_file(tok_path).map_err(|e| bad(tok_path, &e))?;
+        let specials = specials(&tokenizer, config.vocab_size).map_err(|e| bad(tok_path, &e))?;
+        let weights = files.file("model.safetensors")?;
+        // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }
+            .map_err(|e| bad(weights, &e))?;
+        let encoder = Whisper::load(&vb, config.clone()).map_err(|e| bad(weights, &e))?.encoder;
+        let decoder = Decoder::load(
+            vb.pp("model.decoder"),
+            config.vocab_size,
+            config.d_model,
+            config.decoder_attention_heads,
+            config.decoder_layers,
+            config.max_target_positions,
+        )
+        .map_err(|e| bad(weights, &e))?;
+        let filters = mel::mel_filters(config.num_mel_bins, mel::N_FFT, mel::SAMPLE_RATE);
+        Ok(Transcriber {
+            encoder,
+            decoder,
+            tokenizer,
+            config,
+            specials,
+            filters,
+            device: device.clone(),
+            use_kv_cache: true,
+            model_id: files.id.clone(),
+        })
+    }
+
+    /// Whether this checkpoint knows several languages (and so detects them).
+    pub fn is_multilingual(&self) -> bool {
+        !self.specials.languages.is_empty() && self.config.vocab_size >= 51865
+    }
+}
+
+fn specials(tok: &Tokenizer, vocab: usize) -> std::result::Result<Specials, String> {
+    let id = |t: &str| tok.token_to_id(t);
+    let need = |t: &str| id(t).ok_or_else(|| format!("the tokenizer has no {t} token"));
+    let sot = need("<|startoftranscript|>")?;
+    let no_timestamps = need("<|notimestamps|>")?;
+    let translate = id("<|translate|>");
+    let languages = match translate {
+        Some(tr) if vocab >= 51865 => (sot + 1..tr)
+            .filter_map(|i| {
+                tok.id_to_token(i).map(|t| (t.trim_start_matches("<|").trim_end_matches("|>").to_string(), i))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Specials {
+        sot,
+        eot: need("<|endoftext|>")?,
+        transcribe: id("<|transcribe|>"),
+        no_timestamps,
+        timestamp_begin: no_timestamps + 1,
+        no_speech: id("<|nospeech|>").or_else(|| id("<|nocaptions|>")),
+        languages,
+        space: tok.encode(" ", false).ok().and_then(|e| e.get_ids().first().copied()),
+    })
+}

@@ -1,0 +1,119 @@
+//! Whisper transcription with the real tiny.en weights from the test assets, on speech made
+//! by espeak-ng.
+
+mod common;
+
+use candle_core::Device;
+use common::assets;
+use reelmatch::events::Cancel;
+use reelmatch::media::{extract_audio, read_pcm};
+use reelmatch::ml::whisper::Transcriber;
+use reelmatch::ml::{resolve, Role};
+use std::path::Path;
+use std::process::Command;
+
+fn speak(text: &str, dir: &Path, name: &str) -> Vec<f32> {
+    let wav = dir.join(format!("{name}.wav"));
+    let status = Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng runs (apt-get install espeak-ng)");
+    assert!(status.success());
+    let pcm = dir.join(format!("{name}.f32"));
+    extract_audio("ffmpeg", &wav, &pcm).unwrap();
+    read_pcm(&pcm).unwrap()
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: word-level edit distance over the reference length.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=h.len() {
+            let cur = row[j];
+            row[j] = if r[i - 1] == h[j - 1] { prev } else { 1 + prev.min(row[j]).min(row[j - 1]) };
+            prev = cur;
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+fn tiny() -> Transcriber {
+    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], true).unwrap();
+    Transcriber::load(&files, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn espeak_sentence_comes_back_with_a_low_word_error_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentence = "I have been waiting all night for the summer rain to fall on the city. \
+                    Hold me close and tell me that you will never let me go.";
+    let pcm = speak(sentence, dir.path(), "s");
+    let mut model = tiny();
+    assert!(!model.is_multilingual());
+    let t = model.transcribe(&pcm, None, &Cancel::new()).unwrap();
+    let text = t.text();
+    let rate = wer(sentence, &text);
+    eprintln!("whisper-tiny.en heard: {text:?} (WER {rate:.2})");
+    assert_eq!(t.language, "en");
+    assert!(rate <= 0.15, "word error rate {rate:.2} > 0.15 (measured 0.04 when written): {text:?}");
+
+    let audio_s = pcm.len() as f64 / 16_000.0;
+    let mut prev_start = -1.0;
+    for (i, s) in t.segments.iter().enumerate() {
+        assert_eq!(s.id, i);
+        assert!(s.start < s.end && s.end <= audio_s + 0.5, "{s:?}");
+        assert!(s.start >= prev_start, "segments in order");
+        prev_start = s.start;
+        assert!((0.0..=1.0).contains(&s.no_speech_prob) && s.avg_logprob <= 0.0 && s.compression_ratio > 0.0);
+        assert!(!s.tokens.is_empty() && s.temperature >= 0.0);
+    }
+}
+
+#[test]
+fn the_key_value_cache_changes_speed_not_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcm = speak("Hello world, this is a test of the cache.", dir.path(), "c");
+    let mut model = tiny();
+    let cached = model.transcribe(&pcm, None, &Cancel::new()).unwrap();
+    model.use_kv_cache = false;
+    let naive = model.transcribe(&pcm, None, &Cancel::new()).unwrap();
+    assert_eq!(cached.text(), naive.text());
+    assert_eq!(cached.segments.len(), naive.segments.len());
+    for (a, b) in cached.segments.iter().zip(&naive.segments) {
+        assert_eq!(a.tokens, b.tokens);
+        assert!((a.avg_logprob - b.avg_logprob).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn silence_gives_no_segments_and_long_audio_advances_window_by_window() {
+    let mut model = tiny();
+    let silent = model.transcribe(&vec![0.0; 16_000 * 5], None, &Cancel::new()).unwrap();
+    assert!(silent.segments.is_empty(), "{:?}", silent.segments);
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = speak("Every colour on the screen, every line I have never seen.", dir.path(), "a");
+    let second = speak("Seven bars of gold and blue, standing still and waiting for you.", dir.path(), "b");
+    let mut pcm = first.clone();
+    pcm.extend(std::iter::repeat_n(0.0, 16_000 * 30 - first.len()));
+    pcm.extend(&second);
+    let t = model.transcribe(&pcm, None, &Cancel::new()).unwrap();
+    let text = t.text().to_lowercase();
+    assert!(text.contains("colour") || text.contains("color"), "{text}");
+    assert!(text.contains("gold"), "{text}");
+    let gold = t.segments.iter().find(|s| s.text.to_lowercase().contains("gold")).unwrap();
+    assert!(gold.start >= 29.0, "the second sentence is timed in the second window: {gold:?}");
+    assert!(gold.seek >= 2900, "{gold:?}");
+}
