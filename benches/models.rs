@@ -53,7 +53,16 @@ fn resnet() {
 fn speech_clip() -> Vec<f32> {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("s.wav");
-    let text = "I have been waiting all night for the summer rain to fall on the city. Hold me close and tell me that you will never let me go. ".repeat(6);
+    // Varied lines: repeated ones would trip the compression-ratio fallback and time that instead.
+    let text = "I have been waiting all night for the summer rain to fall on the city. \
+        Hold me close and tell me that you will never let me go. \
+        Every colour on the screen, every line I have never seen, you are the signal in the noise. \
+        Seven bars of gold and blue, standing still and waiting for you, tune me in tonight. \
+        Falling deeper into the spiral, the closer I get the more I find, endless shores of you. \
+        Cells are born and cells decay, the patterns change from day to day, but I stay alive. \
+        Rule one hundred and ten, starting over again, a simple rule that grows forever. \
+        We drove along the river road with the windows down and the radio loud. \
+        Nobody told us that the morning would come so soon and take the stars away.";
     std::process::Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(text).status().unwrap();
     let pcm = dir.path().join("s.f32");
     reelmatch::media::extract_audio("ffmpeg", &wav, &pcm).unwrap();
