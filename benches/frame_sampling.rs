@@ -7,7 +7,7 @@
 //! long video's length (default 240).
 
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::ingest;
+use reelmatch::ingest::{ingest, Models};
 use reelmatch::{Config, Library};
 use std::path::Path;
 use std::process::Command;
@@ -41,7 +41,7 @@ fn time_reelmatch(video: &Path, config: &Config) -> f64 {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path()).unwrap();
     let start = Instant::now();
-    let report = ingest(&lib, config, &[video.to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let report = ingest(&lib, config, &[video.to_path_buf()], &Models::none(), &discard(), &Cancel::new()).unwrap();
     assert_eq!(report.processed, 1, "{report:?}");
     start.elapsed().as_secs_f64()
 }

@@ -101,3 +101,54 @@ fn make_clip(ffmpeg: &str, song: &Song, path: &Path, speak: bool) -> Result<()> 
     }
     std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
 }
+
+/// The models the demo runs with, and what a person must be told about them. Where the image
+/// weights cannot be had, a randomly initialised ResNet-50 (kept in the library) stands in: its
+/// results show the mechanics only. Missing speech and text models are switched off.
+pub fn demo_models(library: &crate::Library, config: &crate::Config) -> (crate::ingest::Models, Vec<String>) {
+    use crate::ml::Role;
+    let (mut models, missing) = crate::ingest::Models::load(config);
+    let mut banner = Vec::new();
+    for (role, _) in &missing {
+        match role {
+            Role::Image => match random_resnet(library, config) {
+                Ok(m) => {
+                    models.image = Some(m);
+                    banner.push(
+                        "no ResNet-50 weights: using a RANDOM ResNet-50, so visual results only show the mechanics"
+                            .to_string(),
+                    );
+                }
+                Err(e) => banner.push(format!("no image model, and no random stand-in ({e}): frames are not embedded")),
+            },
+            Role::Speech => {
+                banner.push("no Whisper weights: lyrics are not transcribed (pass --speech-model DIR)".to_string())
+            }
+            Role::Text => banner.push("no text model: lyrics are not embedded (pass --text-model DIR)".to_string()),
+        }
+    }
+    (models, banner)
+}
+
+fn random_resnet(library: &crate::Library, config: &crate::Config) -> Result<crate::ml::image::ImageEmbedder> {
+    let dir = library.root().join("models").join("random-resnet50");
+    let weights = dir.join("model.safetensors");
+    if !weights.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let varmap = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &candle_core::Device::Cpu);
+        let fail = |e: candle_core::Error| Error::Invalid(format!("cannot make random ResNet-50 weights: {e}"));
+        candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(fail)?;
+        let partial = dir.join("model.safetensors.partial");
+        varmap.save(&partial).map_err(fail)?;
+        std::fs::rename(&partial, &weights).map_err(|e| Error::io(&weights, e))?;
+    }
+    let device = crate::ml::load::configured_device(config)?;
+    crate::ml::image::ImageEmbedder::load_weights(
+        &weights,
+        &device,
+        &config.image,
+        config.models.image.batch_size,
+        "random-resnet50".into(),
+    )
+}

@@ -5,7 +5,7 @@ mod common;
 use common::{assets, test_config};
 use reelmatch::catalog::{Catalog, Status};
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::ingest;
+use reelmatch::ingest::{ingest, Models};
 use reelmatch::Library;
 
 #[test]
@@ -14,7 +14,7 @@ fn bigbuckbunny_has_audio_and_bikes_has_none() {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path()).unwrap();
     let roots = [videos.join("bigbuckbunny.mp4"), videos.join("bikes.mp4")];
-    let report = ingest(&lib, &test_config(""), &roots, &discard(), &Cancel::new()).unwrap();
+    let report = ingest(&lib, &test_config(""), &roots, &Models::none(), &discard(), &Cancel::new()).unwrap();
     assert!(report.failed.is_empty(), "{report:#?}");
     let cat = Catalog::open(&lib.catalog_path()).unwrap();
     let all = cat.videos().unwrap();

@@ -6,7 +6,7 @@ mod common;
 use common::{make_audio_only, make_video, test_config, Gen};
 use reelmatch::catalog::{Catalog, Split, Stage, Status, VideoRow};
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::ingest;
+use reelmatch::ingest::{ingest, Models};
 use reelmatch::Library;
 use std::path::Path;
 
@@ -46,7 +46,7 @@ fn good_and_bad_files_side_by_side() {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path()).unwrap();
     let config = test_config("");
-    let report = ingest(&lib, &config, &[m.to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let report = ingest(&lib, &config, &[m.to_path_buf()], &Models::none(), &discard(), &Cancel::new()).unwrap();
 
     assert_eq!(report.found, 7, "the two .txt/.bin files are not videos: {report:#?}");
     assert_eq!(report.processed, 2);
@@ -87,7 +87,7 @@ fn good_and_bad_files_side_by_side() {
     }
 
     // A second run has nothing to do for the good files and loses nothing.
-    let again = ingest(&lib, &config, &[m.to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let again = ingest(&lib, &config, &[m.to_path_buf()], &Models::none(), &discard(), &Cancel::new()).unwrap();
     assert_eq!((again.processed, again.up_to_date, again.failed.len()), (0, 2, 5));
     let v2 = videos(&lib);
     assert_eq!(by_title(&v2, "clip one"), a);
@@ -103,7 +103,7 @@ fn renamed_changed_and_missing_files() {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path()).unwrap();
     let config = test_config("");
-    let run = || ingest(&lib, &config, &[m.to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let run = || ingest(&lib, &config, &[m.to_path_buf()], &Models::none(), &discard(), &Cancel::new()).unwrap();
     run();
     let before = videos(&lib);
     let a = by_title(&before, "a").clone();
@@ -144,7 +144,8 @@ fn split_method_and_seed_come_from_config() {
     let splits = |extra: &str| {
         let lib_dir = tempfile::tempdir().unwrap();
         let lib = Library::open(lib_dir.path()).unwrap();
-        ingest(&lib, &test_config(extra), std::slice::from_ref(&path), &discard(), &Cancel::new()).unwrap();
+        ingest(&lib, &test_config(extra), std::slice::from_ref(&path), &Models::none(), &discard(), &Cancel::new())
+            .unwrap();
         let cat = Catalog::open(&lib.catalog_path()).unwrap();
         let frames = cat.frames(cat.videos().unwrap()[0].id).unwrap();
         frames.iter().map(|f| f.split).collect::<Vec<_>>()
@@ -166,7 +167,8 @@ fn missing_ffmpeg_says_how_to_install_it() {
     let lib_dir = tempfile::tempdir().unwrap();
     let lib = Library::open(lib_dir.path()).unwrap();
     let config = test_config("[tools]\nffmpeg = \"/nonexistent/ffmpeg\"\nffprobe = \"/nonexistent/ffprobe\"");
-    let e = ingest(&lib, &config, &[lib_dir.path().to_path_buf()], &discard(), &Cancel::new()).unwrap_err();
+    let e = ingest(&lib, &config, &[lib_dir.path().to_path_buf()], &Models::none(), &discard(), &Cancel::new())
+        .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("ffprobe was not found") && msg.contains("apt-get install ffmpeg"), "{msg}");
 }
@@ -176,10 +178,14 @@ fn a_library_inside_the_scanned_folder_does_not_ingest_itself() {
     let media = tempfile::tempdir().unwrap();
     make_video(&media.path().join("x.mp4"), Gen { seconds: 2.0, ..Gen::default() });
     let lib = Library::open(media.path().join("lib")).unwrap();
-    let report = ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let report =
+        ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &Models::none(), &discard(), &Cancel::new())
+            .unwrap();
     assert_eq!(report.found, 1);
     assert_eq!(report.processed, 1);
     assert!(Path::new(&lib.catalog_path()).exists());
-    let again = ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &discard(), &Cancel::new()).unwrap();
+    let again =
+        ingest(&lib, &test_config(""), &[media.path().to_path_buf()], &Models::none(), &discard(), &Cancel::new())
+            .unwrap();
     assert_eq!((again.found, again.up_to_date, again.processed), (1, 1, 0), "its own files are not scanned");
 }

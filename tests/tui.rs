@@ -27,6 +27,10 @@ fn video(id: i64, title: &str, status: Status, frames: (i64, i64), error: Option
         height: Some(720),
         has_audio: Some(id != 2),
         audio_samples: None,
+        frames_embedded: 0,
+        transcript_language: None,
+        transcript_flag: None,
+        lyrics_embedded: false,
         mtime_ns: None,
     }
 }

@@ -1,10 +1,12 @@
 //! The embedded catalog: one SQLite database (WAL mode) per library, versioned by migrations.
 
 mod frames;
+mod outputs;
 mod schema;
 mod videos;
 
 pub use frames::{FrameRecord, Split};
+pub use outputs::{from_blob, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
 pub use videos::{Stage, Status, VideoRow};
 
 use crate::error::{Error, Result};

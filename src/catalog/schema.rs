@@ -39,6 +39,49 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (video_id, idx)
     );
     CREATE INDEX frames_by_video ON frames(video_id, split);",
+    // 2: model outputs, keyed by the model that made them, so changing a model recomputes only its own.
+    "CREATE TABLE frame_embeddings (
+        frame_id  INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+        model     TEXT NOT NULL,
+        dim       INTEGER NOT NULL,
+        vector    BLOB NOT NULL,
+        PRIMARY KEY (frame_id, model)
+    );
+    CREATE TABLE transcripts (
+        video_id  INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        model     TEXT NOT NULL,
+        language  TEXT NOT NULL,
+        text      TEXT NOT NULL,
+        flag      TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        PRIMARY KEY (video_id, model)
+    );
+    CREATE TABLE segments (
+        video_id  INTEGER NOT NULL,
+        model     TEXT NOT NULL,
+        id        INTEGER NOT NULL,
+        seek      INTEGER NOT NULL,
+        start_s   REAL NOT NULL,
+        end_s     REAL NOT NULL,
+        text      TEXT NOT NULL,
+        tokens    TEXT NOT NULL,
+        temperature REAL NOT NULL,
+        avg_logprob REAL NOT NULL,
+        compression_ratio REAL NOT NULL,
+        no_speech_prob REAL NOT NULL,
+        PRIMARY KEY (video_id, model, id),
+        FOREIGN KEY (video_id, model) REFERENCES transcripts(video_id, model) ON DELETE CASCADE
+    );
+    CREATE TABLE lyrics_embeddings (
+        video_id  INTEGER NOT NULL,
+        transcript_model TEXT NOT NULL,
+        model     TEXT NOT NULL,
+        segment   INTEGER NOT NULL,
+        dim       INTEGER NOT NULL,
+        vector    BLOB NOT NULL,
+        PRIMARY KEY (video_id, transcript_model, model, segment),
+        FOREIGN KEY (video_id, transcript_model) REFERENCES transcripts(video_id, model) ON DELETE CASCADE
+    );",
 ];
 
 /// The newest schema version this build knows.

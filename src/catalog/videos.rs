@@ -101,6 +101,14 @@ pub struct VideoRow {
     pub height: Option<i64>,
     pub has_audio: Option<bool>,
     pub audio_samples: Option<i64>,
+    /// Frames with an image embedding (from any model).
+    pub frames_embedded: i64,
+    /// The latest transcript's language, if transcribed.
+    pub transcript_language: Option<String>,
+    /// Why the latest transcript should not be trusted, if it should not.
+    pub transcript_flag: Option<String>,
+    /// Whether the lyrics have an embedding.
+    pub lyrics_embedded: bool,
     #[serde(skip)]
     pub mtime_ns: Option<i64>,
 }
@@ -109,7 +117,11 @@ const SELECT: &str = "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
         (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'train'),
         (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'test'),
         v.status, v.error, v.stage, v.content_hash, v.size_bytes, v.fps, v.width, v.height,
-        v.has_audio, v.audio_samples, v.mtime_ns
+        v.has_audio, v.audio_samples, v.mtime_ns,
+        (SELECT COUNT(DISTINCT e.frame_id) FROM frame_embeddings e JOIN frames f ON f.id = e.frame_id WHERE f.video_id = v.id),
+        (SELECT t.language FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC, t.rowid DESC LIMIT 1),
+        (SELECT t.flag FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC, t.rowid DESC LIMIT 1),
+        EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id AND l.segment = -1)
     FROM videos v";
 
 fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
@@ -132,6 +144,10 @@ fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
         has_audio: r.get(15)?,
         audio_samples: r.get(16)?,
         mtime_ns: r.get(17)?,
+        frames_embedded: r.get(18)?,
+        transcript_language: r.get(19)?,
+        transcript_flag: r.get(20)?,
+        lyrics_embedded: r.get(21)?,
     })
 }
 

@@ -4,13 +4,13 @@ use super::progress::Progress;
 use super::EXIT_SOME_FAILED;
 use crate::config::Config;
 use crate::events::Cancel;
-use crate::ingest::ingest;
+use crate::ingest::{ingest, Models};
 use crate::library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>, models: Models) -> anyhow::Result<ExitCode> {
     let cancel = Cancel::new();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let report = runtime.block_on(async {
@@ -25,7 +25,7 @@ pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>) -> anyhow::R
         });
         let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
         let sink = Arc::new(Progress::new());
-        tokio::task::spawn_blocking(move || ingest(&library, &config, &paths, sink.as_ref(), &cancel)).await
+        tokio::task::spawn_blocking(move || ingest(&library, &config, &paths, &models, sink.as_ref(), &cancel)).await
     })??;
     if report.cancelled {
         eprintln!("stopped; run the same command again to finish what is left");
@@ -39,4 +39,18 @@ pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>) -> anyhow::R
         return Ok(ExitCode::from(EXIT_SOME_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the configured models, saying which roles are unavailable and what that means.
+pub fn models_with_notice(config: &Config) -> Models {
+    let (models, missing) = Models::load(config);
+    for (role, reason) in missing {
+        let what = match role {
+            crate::ml::Role::Image => "frames are stored but not embedded",
+            crate::ml::Role::Speech => "lyrics are not transcribed",
+            crate::ml::Role::Text => "lyrics are not embedded",
+        };
+        eprintln!("note: {what} this run: {reason}");
+    }
+    models
 }

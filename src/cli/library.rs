@@ -36,16 +36,24 @@ fn row(v: &VideoRow) -> String {
         Some(false) => "none",
         None => "-",
     };
+    let lyrics = match (&v.transcript_language, v.has_audio) {
+        (Some(lang), _) => lang.clone(),
+        (None, Some(false)) => "none".into(),
+        _ => "-".into(),
+    };
+    let note = [v.error.as_deref(), v.transcript_flag.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
     format!(
-        "{:>4}  {:<32} {:>8} {:>5} {:>11} {:<6} {:<8} {}",
+        "{:>4}  {:<32} {:>8} {:>5} {:>11} {:>8} {:<6} {:<6} {:<8} {}",
         v.id,
         truncate(&v.title, 32),
         duration,
         rate,
         format!("{}/{}", v.frames_train, v.frames_test),
+        v.frames_embedded,
         audio,
+        lyrics,
         v.status.as_str(),
-        v.error.as_deref().unwrap_or("")
+        note
     )
 }
 

@@ -61,7 +61,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let library = Library::open(&dir)?;
     init_logging(&library);
     match cli.command {
-        Some(Command::Ingest { paths }) => ingest::run(&library, &config, paths),
+        Some(Command::Ingest { paths }) => {
+            let models = ingest::models_with_notice(&config);
+            ingest::run(&library, &config, paths, models)
+        }
         Some(Command::Demo) => demo(&library, &config),
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
@@ -69,7 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Tui) | None => {
-            crate::tui::run(library, config, None)?;
+            crate::tui::run(library, config, None, Vec::new())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -82,11 +85,15 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
         if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
     eprintln!("making demo clips in {} ({voice})…", media.display());
     crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
+    let (models, banner) = crate::demo::demo_models(library, config);
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        crate::tui::run(library.clone(), config.clone(), Some(vec![media]))?;
+        crate::tui::run(library.clone(), config.clone(), Some((vec![media], models)), banner)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let code = ingest::run(library, config, vec![media])?;
+    for line in &banner {
+        eprintln!("demo: {line}");
+    }
+    let code = ingest::run(library, config, vec![media], models)?;
     library::list(library, false)?;
     eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
     Ok(code)

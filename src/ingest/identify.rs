@@ -31,6 +31,7 @@ pub fn plan(
     catalog: &Catalog,
     config: &Config,
     found: &[Found],
+    models: &super::Models,
     sink: &dyn EventSink,
 ) -> Result<Plan> {
     let mut plan = Plan { jobs: Vec::new(), videos: 0, up_to_date: 0, failed: Vec::new() };
@@ -93,7 +94,10 @@ pub fn plan(
             },
         };
         let video = catalog.video(id)?.expect("video row exists: it was just found or written");
-        if video.stage >= Stage::DONE && video.status == Status::Ready {
+        if video.stage >= Stage::DONE
+            && video.status == Status::Ready
+            && !super::models::pending(catalog, &video, models)?
+        {
             plan.up_to_date += 1;
         } else {
             plan.jobs.push(id);

@@ -2,10 +2,12 @@
 //! (sampled, stored as JPEG, split) → audio, each stage committed on its own.
 
 mod identify;
+mod models;
 mod scan;
 pub mod split;
 mod worker;
 
+pub use models::{transcript_flag, Models};
 pub use scan::{scan, Found};
 
 use crate::catalog::Catalog;
@@ -33,19 +35,21 @@ pub struct IngestReport {
     pub cancelled: bool,
 }
 
-/// Ingests every video under `roots` into `library`. Files that fail are recorded with their
+/// Ingests every video under `roots` into `library`, running the model stages of the roles in
+/// `models`. Files that fail are recorded with their
 /// reason and the rest go on; a fatal problem (ffmpeg missing, catalog unusable) is an error.
 pub fn ingest(
     library: &Library,
     config: &Config,
     roots: &[PathBuf],
+    models: &Models,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<IngestReport> {
     check_tools(&config.tools)?;
     let found = scan(roots, &config.ingest.extensions, &library.internal_dirs())?;
     let catalog = Catalog::open(&library.catalog_path())?;
-    let plan = identify::plan(library, &catalog, config, &found, sink)?;
+    let plan = identify::plan(library, &catalog, config, &found, models, sink)?;
     let mut report = IngestReport { found: plan.videos, up_to_date: plan.up_to_date, ..Default::default() };
     report.failed.extend(plan.failed);
     sink.emit(Event::IngestPlanned { files: plan.videos, to_process: plan.jobs.len(), up_to_date: plan.up_to_date });
@@ -70,7 +74,7 @@ pub fn ingest(
                         return;
                     }
                     let Some(id) = queue.lock().expect("queue lock").pop_front() else { return };
-                    match worker::run(library, &catalog, config, id, sink, cancel) {
+                    match worker::run(library, &catalog, config, models, id, sink, cancel) {
                         Ok(outcome) => results.lock().expect("results lock").push(outcome),
                         Err(e) => {
                             fatal.lock().expect("fatal lock").get_or_insert(e);

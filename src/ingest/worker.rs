@@ -25,13 +25,18 @@ pub fn run(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
+    models: &super::Models,
     id: i64,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<Outcome> {
     let Some(video) = catalog.video(id)? else { return Ok(Outcome::Cancelled) };
     sink.emit(Event::VideoStarted { id, title: video.title.clone() });
-    match stages(library, catalog, config, &video, sink, cancel) {
+    match stages(library, catalog, config, &video, sink, cancel).and_then(|frames| {
+        let video = catalog.video(id)?.expect("video row exists while it is being ingested");
+        super::models::run(library, catalog, models, &video, sink, cancel)?;
+        Ok(frames)
+    }) {
         Ok(frames) => {
             sink.emit(Event::VideoDone { id, title: video.title.clone(), frames });
             Ok(Outcome::Done)

@@ -67,6 +67,8 @@ pub struct App {
     pub status: String,
     /// The library path, for the header.
     pub library: String,
+    /// Warnings that stay on screen (e.g. the demo running with a random image model).
+    pub banner: Vec<String>,
 }
 
 impl App {
@@ -83,6 +85,7 @@ impl App {
             last_error: None,
             status: "ready".into(),
             library,
+            banner: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@ pub mod view;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::events::{Cancel, Event};
-use crate::ingest::ingest;
+use crate::ingest::{ingest, Models};
 use crate::library::Library;
 use app::App;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
@@ -20,7 +20,12 @@ const FRAME: Duration = Duration::from_millis(100);
 
 /// Opens the dashboard on `library`; when `ingest_roots` is given, ingests them live.
 /// Closing the dashboard stops running work cleanly (the catalog stays consistent).
-pub fn run(library: Library, config: Config, ingest_roots: Option<Vec<PathBuf>>) -> anyhow::Result<()> {
+pub fn run(
+    library: Library,
+    config: Config,
+    ingest_roots: Option<(Vec<PathBuf>, Models)>,
+    banner: Vec<String>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let log = library.log_dir().join("reelmatch.log");
     let previous = std::panic::take_hook();
@@ -30,7 +35,7 @@ pub fn run(library: Library, config: Config, ingest_roots: Option<Vec<PathBuf>>)
         eprintln!("reelmatch crashed; the log is at {}", log.display());
     }));
     let mut terminal = ratatui::init();
-    let result = runtime.block_on(event_loop(&mut terminal, library, config, ingest_roots));
+    let result = runtime.block_on(event_loop(&mut terminal, library, config, ingest_roots, banner));
     ratatui::restore();
     result
 }
@@ -39,18 +44,20 @@ async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     library: Library,
     config: Config,
-    ingest_roots: Option<Vec<PathBuf>>,
+    ingest_roots: Option<(Vec<PathBuf>, Models)>,
+    banner: Vec<String>,
 ) -> anyhow::Result<()> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let mut app = App::new(library.root().display().to_string(), catalog.videos()?);
+    app.banner = banner;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let cancel = Cancel::new();
-    let job = ingest_roots.map(|roots| {
+    let job = ingest_roots.map(|(roots, models)| {
         let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
         let sink = move |e: Event| {
             let _ = tx.send(e);
         };
-        tokio::task::spawn_blocking(move || ingest(&library, &config, &roots, &sink, &cancel))
+        tokio::task::spawn_blocking(move || ingest(&library, &config, &roots, &models, &sink, &cancel))
     });
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(FRAME);

@@ -20,9 +20,17 @@ pub const KEYS: &[(&str, &str)] = &[
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &App) {
-    let [header, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    let banner_height = app.banner.len().min(3) as u16;
+    let [header, banner, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner_height),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
     draw_tabs(frame, header, app);
+    let lines: Vec<Line> = app.banner.iter().map(|b| Line::from(format!("⚠ {b}")).fg(Color::Yellow)).collect();
+    frame.render_widget(Paragraph::new(lines), banner);
     match app.pane {
         Pane::Library => draw_library(frame, body, app),
         Pane::Training => draw_placeholder(frame, body, "Training", "No training runs yet: training arrives with `reelmatch train`. Ingested frames are ready for it."),

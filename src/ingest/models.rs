@@ -1,0 +1,197 @@
+//! The model stages of ingestion, after the media ones: frame embeddings, the transcript (with
+//! flags for a wrong language or hallucination-like output), and lyrics embeddings. Each output
+//! is keyed by the model that made it, so changing a model recomputes only its own outputs.
+
+use crate::catalog::{Catalog, VideoRow, WHOLE};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::{Cancel, Event, EventSink};
+use crate::library::Library;
+use crate::media::read_pcm;
+use crate::ml::image::ImageEmbedder;
+use crate::ml::load::{load_image, load_speech, load_text};
+use crate::ml::text::TextEmbedder;
+use crate::ml::whisper::{Transcriber, Transcript};
+use crate::ml::Role;
+use std::sync::Mutex;
+
+/// The models an ingest run uses; a role left out is skipped (its stage waits for a later run).
+#[derive(Default)]
+pub struct Models {
+    pub image: Option<ImageEmbedder>,
+    pub speech: Option<Mutex<Transcriber>>,
+    pub text: Option<TextEmbedder>,
+    /// The language lyrics are expected in; a transcript in another one is flagged.
+    pub expected_language: Option<String>,
+}
+
+impl Models {
+    /// No models: media stages only.
+    pub fn none() -> Self {
+        Models::default()
+    }
+
+    /// Loads every configured role. A role that cannot be loaded is left out, and returned with
+    /// the reason so the caller can say so.
+    pub fn load(config: &Config) -> (Models, Vec<(Role, String)>) {
+        let mut missing = Vec::new();
+        let mut note = |role: Role, e: Error| missing.push((role, e.to_string()));
+        let image = load_image(config).map_err(|e| note(Role::Image, e)).ok();
+        let speech = load_speech(config).map_err(|e| note(Role::Speech, e)).ok().map(Mutex::new);
+        let text = load_text(config).map_err(|e| note(Role::Text, e)).ok();
+        let lang = &config.models.speech.language;
+        let expected_language = (!lang.is_empty()).then(|| lang.clone());
+        (Models { image, speech, text, expected_language }, missing)
+    }
+
+    fn speech_id(&self) -> Option<String> {
+        self.speech.as_ref().map(|s| s.lock().expect("speech model lock").model_id.clone())
+    }
+}
+
+/// Whether a video still needs any model stage.
+pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
+    if let Some(image) = &models.image {
+        if !catalog.frames_without_embedding(video.id, &image.model_id)?.is_empty() {
+            return Ok(true);
+        }
+    }
+    if let Some(speech) = models.speech_id() {
+        if video.has_audio == Some(true) && catalog.transcript(video.id, &speech)?.is_none() {
+            return Ok(true);
+        }
+    }
+    if let Some(text) = &models.text {
+        if let Some(t) = current_transcript(catalog, video.id, models)? {
+            if !t.text.trim().is_empty() && !catalog.has_lyrics_embedding(video.id, &t.model, &text.model_id)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn current_transcript(catalog: &Catalog, id: i64, models: &Models) -> Result<Option<crate::catalog::TranscriptInfo>> {
+    match models.speech_id() {
+        Some(m) => catalog.transcript(id, &m),
+        None => catalog.latest_transcript(id),
+    }
+}
+
+/// Runs the model stages a video still needs.
+pub fn run(
+    library: &Library,
+    catalog: &Catalog,
+    models: &Models,
+    video: &VideoRow,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<()> {
+    let id = video.id;
+    if let Some(image) = &models.image {
+        let todo = catalog.frames_without_embedding(id, &image.model_id)?;
+        if !todo.is_empty() {
+            sink.emit(Event::VideoStage { id, stage: "embed" });
+            let total = todo.len() as u32;
+            let mut done = 0;
+            for chunk in todo.chunks(32) {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let paths: Vec<_> = chunk.iter().map(|(_, f)| library.resolve(f)).collect();
+                let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+                let vectors = image.embed_files(&refs)?;
+                let rows: Vec<(i64, Vec<f32>)> = chunk.iter().map(|(fid, _)| *fid).zip(vectors).collect();
+                catalog.store_frame_embeddings(&image.model_id, &rows)?;
+                done += chunk.len() as u32;
+                sink.emit(Event::VideoFrames { id, done, expected: total });
+            }
+        }
+    }
+    if let (Some(speech), true) = (&models.speech, video.has_audio == Some(true)) {
+        let mut model = speech.lock().expect("speech model lock");
+        if catalog.transcript(id, &model.model_id)?.is_none() {
+            sink.emit(Event::VideoStage { id, stage: "transcribe" });
+            let pcm = read_pcm(&library.audio_path(id))?;
+            let t = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
+            let flag = transcript_flag(&t, models.expected_language.as_deref());
+            catalog.store_transcript(id, &model.model_id, &t, flag.as_deref())?;
+        }
+    }
+    if let Some(text) = &models.text {
+        if let Some(t) = current_transcript(catalog, id, models)? {
+            if !t.text.trim().is_empty() && !catalog.has_lyrics_embedding(id, &t.model, &text.model_id)? {
+                sink.emit(Event::VideoStage { id, stage: "lyrics" });
+                let segments = catalog.segments(id, &t.model)?;
+                let mut texts: Vec<&str> = vec![t.text.as_str()];
+                texts.extend(segments.iter().map(|s| s.text.as_str()));
+                let vectors = text.embed_batch(&texts)?;
+                let keys = std::iter::once(WHOLE).chain(segments.iter().map(|s| s.id as i64));
+                let rows: Vec<(i64, Vec<f32>)> = keys.zip(vectors).collect();
+                catalog.store_lyrics_embeddings(id, &t.model, &text.model_id, &rows)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a transcript should not be trusted, if it should not: another language than expected
+/// (the seed's failure with auto-tuned vocals), or output that looks hallucinated (highly
+/// compressible text, or the same line over and over).
+pub fn transcript_flag(t: &Transcript, expected_language: Option<&str>) -> Option<String> {
+    let mut reasons = Vec::new();
+    if let Some(want) = expected_language {
+        if !t.language.is_empty() && t.language != want {
+            reasons.push(format!("language is {} but {want} was expected", t.language));
+        }
+    }
+    let repetitive = t.segments.iter().filter(|s| s.compression_ratio > 2.4).count();
+    if repetitive > 0 {
+        reasons.push(format!("{repetitive} segment(s) are highly repetitive (compression ratio > 2.4)"));
+    }
+    let mut run = 1;
+    let mut longest = 1;
+    for w in t.segments.windows(2) {
+        run = if w[0].text.trim().eq_ignore_ascii_case(w[1].text.trim()) { run + 1 } else { 1 };
+        longest = longest.max(run);
+    }
+    if longest >= 3 {
+        reasons.push(format!("the same line repeats {longest} times in a row"));
+    }
+    (!reasons.is_empty()).then(|| format!("possibly wrong: {}", reasons.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::whisper::Segment;
+
+    fn seg(id: usize, text: &str, ratio: f64) -> Segment {
+        Segment {
+            id,
+            seek: 0,
+            start: id as f64,
+            end: id as f64 + 1.0,
+            text: text.into(),
+            tokens: vec![1],
+            temperature: 0.0,
+            avg_logprob: -0.2,
+            compression_ratio: ratio,
+            no_speech_prob: 0.01,
+        }
+    }
+
+    #[test]
+    fn flags_language_repetition_and_loops() {
+        let good =
+            Transcript { language: "en".into(), segments: vec![seg(0, "hello there", 1.1), seg(1, "general", 1.0)] };
+        assert_eq!(transcript_flag(&good, Some("en")), None);
+        let wrong = Transcript { language: "ko".into(), segments: good.segments.clone() };
+        assert!(transcript_flag(&wrong, Some("en")).unwrap().contains("language is ko but en was expected"));
+        let looped =
+            Transcript { language: "en".into(), segments: (0..4).map(|i| seg(i, " Thank you.", 1.2)).collect() };
+        assert!(transcript_flag(&looped, None).unwrap().contains("repeats 4 times"));
+        let compressible = Transcript { language: "en".into(), segments: vec![seg(0, "la la la", 3.0)] };
+        assert!(transcript_flag(&compressible, None).unwrap().contains("compression ratio"));
+    }
+}

@@ -1,0 +1,135 @@
+//! Ingestion with models: frame embeddings (random-weight ResNet-50), transcripts (whisper-tiny.en
+//! on espeak-ng lyrics) and lyrics embeddings (MiniLM); re-runs do nothing; changing one model
+//! recomputes only its outputs; an instrumental video is fine.
+
+mod common;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use common::{assets, make_video, test_config, Gen};
+use reelmatch::catalog::Catalog;
+use reelmatch::events::{Cancel, Event};
+use reelmatch::ingest::{ingest, Models};
+use reelmatch::ml::image::ImageEmbedder;
+use reelmatch::ml::load::{load_speech, load_text};
+use reelmatch::Library;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+fn random_resnet(path: &Path) {
+    let varmap = VarMap::new();
+    candle_transformers::models::resnet::resnet50_no_final_layer(VarBuilder::from_varmap(
+        &varmap,
+        DType::F32,
+        &Device::Cpu,
+    ))
+    .unwrap();
+    varmap.save(path).unwrap();
+}
+
+fn song(dir: &Path, name: &str, lyrics: &str, source: &str) -> std::path::PathBuf {
+    let wav = dir.join(format!("{name}.wav"));
+    assert!(Command::new("espeak-ng").arg("-w").arg(&wav).arg(lyrics).status().unwrap().success());
+    let video = dir.join(format!("{name}.silent.mkv"));
+    make_video(&video, Gen { source, seconds: 5.0, tone_hz: None, ..Gen::default() });
+    let out = dir.join(format!("{name}.mp4"));
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&video)
+        .arg("-i")
+        .arg(&wav)
+        .args(["-c:v", "copy", "-c:a", "aac", "-af", "apad", "-t", "5"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(&video).unwrap();
+    std::fs::remove_file(&wav).unwrap();
+    out
+}
+
+fn stages(events: &Mutex<Vec<Event>>) -> Vec<&'static str> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| if let Event::VideoStage { stage, .. } = e { Some(*stage) } else { None })
+        .collect()
+}
+
+#[test]
+fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    song(&media, "rain", "Waiting all night for the summer rain to fall on the city.", "testsrc2");
+    make_video(
+        &media.join("instrumental.mp4"),
+        Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() },
+    );
+    let weights_a = work.path().join("a.safetensors");
+    random_resnet(&weights_a);
+
+    let models = assets().join("models");
+    let extra = format!(
+        "[models]\noffline = true\n[models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n",
+        models.join("whisper-tiny.en"),
+        models.join("all-minilm-l6-v2")
+    );
+    let config = test_config(&extra);
+    let pre = &config.image;
+    let load = |w: &Path, id: &str| Models {
+        image: Some(ImageEmbedder::load_weights(w, &Device::Cpu, pre, 8, id.into()).unwrap()),
+        speech: Some(Mutex::new(load_speech(&config).unwrap())),
+        text: Some(load_text(&config).unwrap()),
+        expected_language: Some("en".into()),
+    };
+    let lib = Library::open(work.path().join("lib")).unwrap();
+    let events = Mutex::new(Vec::new());
+    let sink = |e: Event| events.lock().unwrap().push(e);
+    let report =
+        ingest(&lib, &config, std::slice::from_ref(&media), &load(&weights_a, "resnet-a"), &sink, &Cancel::new())
+            .unwrap();
+    assert!(report.failed.is_empty(), "{report:#?}");
+
+    let cat = Catalog::open(&lib.catalog_path()).unwrap();
+    let videos = cat.videos().unwrap();
+    let rain = videos.iter().find(|v| v.title == "rain").unwrap();
+    let inst = videos.iter().find(|v| v.title == "instrumental").unwrap();
+    assert_eq!(rain.frames_embedded, rain.frames_train + rain.frames_test);
+    assert_eq!(inst.frames_embedded, inst.frames_train + inst.frames_test);
+    let emb = cat.frame_embeddings(rain.id, "resnet-a").unwrap();
+    assert!(emb.iter().all(|e| e.vector.len() == 2048));
+
+    let t = cat.transcript(rain.id, &load_speech(&config).unwrap().model_id).unwrap().expect("transcribed");
+    assert_eq!(t.language, "en");
+    assert!(t.text.to_lowercase().contains("rain"), "{t:?}");
+    assert_eq!(rain.transcript_flag, None);
+    assert!(rain.lyrics_embedded);
+    let lyrics = cat.lyrics_embeddings(rain.id, &load_text(&config).unwrap().model_id).unwrap();
+    assert_eq!(lyrics.len() as i64, 1 + t.segments, "one for the whole text and one per segment");
+    assert!(lyrics.iter().all(|(_, v)| v.len() == 384));
+
+    assert_eq!((inst.has_audio, inst.transcript_language.as_deref(), inst.lyrics_embedded), (Some(false), None, false));
+    assert!(inst.error.is_none(), "an instrumental is not an error");
+
+    // A second run has nothing to do.
+    events.lock().unwrap().clear();
+    let again =
+        ingest(&lib, &config, std::slice::from_ref(&media), &load(&weights_a, "resnet-a"), &sink, &Cancel::new())
+            .unwrap();
+    assert_eq!((again.processed, again.up_to_date), (0, 2));
+    assert!(stages(&events).is_empty());
+
+    // Another image model: only frame embeddings are computed again.
+    let weights_b = work.path().join("b.safetensors");
+    random_resnet(&weights_b);
+    events.lock().unwrap().clear();
+    let changed = ingest(&lib, &config, &[media], &load(&weights_b, "resnet-b"), &sink, &Cancel::new()).unwrap();
+    assert_eq!(changed.processed, 2);
+    let ran = stages(&events);
+    assert_eq!(ran.iter().filter(|s| **s == "embed").count(), 2, "{ran:?}");
+    assert!(!ran.contains(&"transcribe") && !ran.contains(&"lyrics") && !ran.contains(&"frames"), "{ran:?}");
+    assert_eq!(cat.frame_embeddings(rain.id, "resnet-b").unwrap().len(), emb.len());
+}
