@@ -24,6 +24,17 @@ pub struct Config {
     pub image: ImageSettings,
     pub train: Train,
     pub models: Models,
+    pub search: Search,
+}
+
+/// Search settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    pub visual_weight: f32,
+    pub lyrics_weight: f32,
+    pub top: usize,
+    pub duplicate_threshold: f32,
 }
 
 /// Where model weights come from and how the models run.

@@ -15,6 +15,7 @@ pub mod library;
 pub mod media;
 pub mod ml;
 pub mod rng;
+pub mod search;
 pub mod tui;
 
 pub use config::Config;

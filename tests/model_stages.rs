@@ -4,9 +4,8 @@
 
 mod common;
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use common::{assets, make_video, test_config, Gen};
+use candle_core::Device;
+use common::{assets, make_video, random_resnet, song, test_config, Gen};
 use reelmatch::catalog::Catalog;
 use reelmatch::events::{Cancel, Event};
 use reelmatch::ingest::{ingest, Models};
@@ -14,40 +13,7 @@ use reelmatch::ml::image::ImageEmbedder;
 use reelmatch::ml::load::{load_speech, load_text};
 use reelmatch::Library;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
-
-fn random_resnet(path: &Path) {
-    let varmap = VarMap::new();
-    candle_transformers::models::resnet::resnet50_no_final_layer(VarBuilder::from_varmap(
-        &varmap,
-        DType::F32,
-        &Device::Cpu,
-    ))
-    .unwrap();
-    varmap.save(path).unwrap();
-}
-
-fn song(dir: &Path, name: &str, lyrics: &str, source: &str) -> std::path::PathBuf {
-    let wav = dir.join(format!("{name}.wav"));
-    assert!(Command::new("espeak-ng").arg("-w").arg(&wav).arg(lyrics).status().unwrap().success());
-    let video = dir.join(format!("{name}.silent.mkv"));
-    make_video(&video, Gen { source, seconds: 5.0, tone_hz: None, ..Gen::default() });
-    let out = dir.join(format!("{name}.mp4"));
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
-        .arg(&video)
-        .arg("-i")
-        .arg(&wav)
-        .args(["-c:v", "copy", "-c:a", "aac", "-af", "apad", "-t", "5"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::remove_file(&video).unwrap();
-    std::fs::remove_file(&wav).unwrap();
-    out
-}
 
 fn stages(events: &Mutex<Vec<Event>>) -> Vec<&'static str> {
     events
@@ -63,7 +29,7 @@ fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
-    song(&media, "rain", "Waiting all night for the summer rain to fall on the city.", "testsrc2");
+    song(&media, "rain", "Waiting all night for the summer rain to fall on the city.", "testsrc2", None);
     make_video(
         &media.join("instrumental.mp4"),
         Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() },

@@ -101,6 +101,24 @@ impl Catalog {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 
+    /// Image models with stored frame embeddings, most used first: (model, frames).
+    pub fn image_models(&self) -> Result<Vec<(String, i64)>> {
+        self.model_counts("SELECT model, COUNT(*) FROM frame_embeddings GROUP BY model ORDER BY 2 DESC, 1")
+    }
+
+    /// Text models with stored lyrics embeddings, most used first: (model, videos).
+    pub fn text_models(&self) -> Result<Vec<(String, i64)>> {
+        self.model_counts(
+            "SELECT model, COUNT(*) FROM lyrics_embeddings WHERE segment = -1 GROUP BY model ORDER BY 2 DESC, 1",
+        )
+    }
+
+    fn model_counts(&self, sql: &str) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
     /// Stores a transcript and its segments in one transaction, replacing any from the same model.
     pub fn store_transcript(&self, video_id: i64, model: &str, t: &Transcript, flag: Option<&str>) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;

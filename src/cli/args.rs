@@ -89,6 +89,54 @@ pub enum Command {
         #[command(subcommand)]
         what: EmbedWhat,
     },
+    /// The library videos most similar to a video (in the library or not), an image or lyrics.
+    Similar {
+        /// A library video: title (or a unique part of it), id or path.
+        video: Option<String>,
+        /// A video file outside the library (probed, sampled and transcribed; not added).
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["video", "image", "lyrics"])]
+        file: Option<PathBuf>,
+        /// An image file.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["video", "file", "lyrics"])]
+        image: Option<PathBuf>,
+        /// Lyrics text.
+        #[arg(long, value_name = "TEXT", conflicts_with_all = ["video", "file", "image"])]
+        lyrics: Option<String>,
+        /// Weight of visual similarity in the fused score (default from config: 0.7).
+        #[arg(long, value_name = "W")]
+        visual: Option<f32>,
+        /// Weight of lyrics similarity in the fused score (default from config: 0.3).
+        #[arg(long, value_name = "W")]
+        lyrics_weight: Option<f32>,
+        /// How many results (default from config: 10).
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// Keep the query video in its own results.
+        #[arg(long)]
+        include_self: bool,
+        /// Show the query frame and each match's best frame inline.
+        #[arg(long)]
+        preview: bool,
+        /// Terminal graphics for --preview.
+        #[arg(long, value_enum, default_value = "auto")]
+        graphics: Graphics,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// How well the library retrieves itself (recall@1, recall@5, mAP).
+    Eval {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pairs of videos that look like near-duplicates.
+    Dupes {
+        /// Visual similarity at or above which a pair is listed (default from config).
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Export library data for other tools.
     Export {
         #[command(subcommand)]
@@ -133,4 +181,18 @@ pub enum ExportWhat {
 pub enum Layout {
     /// torchvision's ImageFolder: one folder per class under train/ and test/.
     Imagefolder,
+}
+
+/// How inline images are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Graphics {
+    /// Detect what the terminal supports.
+    Auto,
+    Kitty,
+    Sixel,
+    Iterm2,
+    /// Unicode half blocks: works over plain SSH and in tmux.
+    Halfblocks,
+    /// No images; print the frame files instead.
+    None,
 }

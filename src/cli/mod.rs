@@ -4,7 +4,9 @@ mod args;
 mod ingest;
 mod library;
 mod models;
+mod preview;
 mod progress;
+mod search;
 
 pub use args::{Cli, Command};
 
@@ -69,6 +71,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
+        Some(Command::Similar {
+            video,
+            file,
+            image,
+            lyrics,
+            visual,
+            lyrics_weight,
+            top,
+            include_self,
+            preview,
+            graphics,
+            json,
+        }) => {
+            let weights = crate::search::Weights {
+                visual: visual.unwrap_or(config.search.visual_weight),
+                lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
+            };
+            let top = top.unwrap_or(config.search.top);
+            let a =
+                search::SimilarArgs { video, file, image, lyrics, weights, top, include_self, preview, graphics, json };
+            search::similar(&library, &config, a)
+        }
+        Some(Command::Eval { json }) => search::eval(&library, &config, json),
+        Some(Command::Dupes { threshold, json }) => search::dupes(&library, &config, threshold, json),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Tui) | None => {

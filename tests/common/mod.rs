@@ -75,3 +75,38 @@ pub fn assets() -> PathBuf {
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_reelmatch"))
 }
+
+/// Random ResNet-50 weights in torchvision layout, written to safetensors.
+pub fn random_resnet(path: &Path) {
+    use candle_core::{DType, Device};
+    let varmap = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
+    varmap.save(path).unwrap();
+}
+
+/// A 5 s "music video": a lavfi visual with `lyrics` spoken by espeak-ng (in `voice`, if given).
+pub fn song(dir: &Path, name: &str, lyrics: &str, source: &str, voice: Option<&str>) -> PathBuf {
+    let wav = dir.join(format!("{name}.wav"));
+    let mut espeak = Command::new("espeak-ng");
+    if let Some(v) = voice {
+        espeak.args(["-v", v]);
+    }
+    assert!(espeak.arg("-w").arg(&wav).arg(lyrics).status().expect("espeak-ng runs").success());
+    let video = dir.join(format!("{name}.silent.mkv"));
+    make_video(&video, Gen { source, seconds: 5.0, tone_hz: None, ..Gen::default() });
+    let out = dir.join(format!("{name}.mp4"));
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&video)
+        .arg("-i")
+        .arg(&wav)
+        .args(["-c:v", "copy", "-c:a", "aac", "-af", "apad", "-t", "5"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(&video).unwrap();
+    std::fs::remove_file(&wav).unwrap();
+    out
+}

@@ -1,0 +1,152 @@
+//! How well a library retrieves itself: each video queried with 10 of its test frames against
+//! an index of train frames, and with the first half of its lyrics against the second halves;
+//! recall@1, recall@5 and mean average precision (one relevant video per query: AP = 1/rank).
+
+use super::index::VectorIndex;
+use super::library::{Lyrics, SearchLibrary};
+use super::query::{Query, QueryFrame, QUERY_FRAMES};
+use super::rank::Weights;
+use super::search;
+use crate::catalog::{Catalog, Split};
+use crate::error::Result;
+use crate::ml::text::TextEmbedder;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Retrieval metrics over a set of queries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    pub queries: usize,
+    pub recall_at_1: f64,
+    pub recall_at_5: f64,
+    pub map: f64,
+}
+
+/// `eval --json`: each side's metrics, null where that side could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReport {
+    pub visual: Option<Metrics>,
+    pub lyrics: Option<Metrics>,
+    pub fused: Option<Metrics>,
+}
+
+/// Metrics from the 1-based rank of the right answer for each query.
+pub fn metrics(ranks: &[usize]) -> Option<Metrics> {
+    if ranks.is_empty() {
+        return None;
+    }
+    let n = ranks.len() as f64;
+    Some(Metrics {
+        queries: ranks.len(),
+        recall_at_1: ranks.iter().filter(|&&r| r == 1).count() as f64 / n,
+        recall_at_5: ranks.iter().filter(|&&r| r <= 5).count() as f64 / n,
+        map: ranks.iter().map(|&r| 1.0 / r as f64).sum::<f64>() / n,
+    })
+}
+
+/// Evaluates the library. `text` embeds half-transcripts for the lyrics side; without it the
+/// lyrics side is null.
+pub fn evaluate(
+    catalog: &Catalog,
+    image_model: Option<&str>,
+    text: Option<&TextEmbedder>,
+    weights: Weights,
+) -> Result<EvalReport> {
+    let train = SearchLibrary::load(catalog, image_model, None, Some(Split::Train))?;
+    let test = SearchLibrary::load(catalog, image_model, None, Some(Split::Test))?;
+    // Lyrics: first halves as queries, second halves as the library.
+    let halves: Vec<Option<(Lyrics, Lyrics)>> = match text {
+        Some(model) => train.videos.iter().map(|v| halves(catalog, v.id, model)).collect::<Result<_>>()?,
+        None => vec![None; train.videos.len()],
+    };
+    let (mut visual, mut lyrics, mut fused) = (Vec::new(), Vec::new(), Vec::new());
+    let mut lib = train;
+    lib.lyrics = halves.iter().map(|h| h.as_ref().map(|(_, second)| second.clone())).collect();
+    for (i, v) in lib.videos.iter().enumerate() {
+        let frames: Vec<QueryFrame> = match test.position(v.id) {
+            Some(p) => test
+                .spread_frames(p, QUERY_FRAMES)
+                .into_iter()
+                .map(|(t_s, vector, _)| QueryFrame { t_s, vector, file: None, image: None })
+                .collect(),
+            None => Vec::new(),
+        };
+        let first = halves[i].as_ref().map(|(f, _)| f.clone());
+        let rank_of = |q: &Query| {
+            search(&lib, q, weights, usize::MAX, true).results.iter().find(|h| h.id == v.id).map(|h| h.rank)
+        };
+        let visual_q = Query { label: v.title.clone(), exclude: None, frames: frames.clone(), lyrics: None };
+        let lyrics_q = Query { label: v.title.clone(), exclude: None, frames: Vec::new(), lyrics: first.clone() };
+        let fused_q = Query { label: v.title.clone(), exclude: None, frames, lyrics: first };
+        if !visual_q.frames.is_empty() && !lib.frames.is_empty() {
+            visual.extend(rank_of(&visual_q));
+        }
+        if lyrics_q.lyrics.is_some() {
+            lyrics.extend(rank_of(&lyrics_q));
+        }
+        if !fused_q.frames.is_empty() || fused_q.lyrics.is_some() {
+            fused.extend(rank_of(&fused_q));
+        }
+    }
+    Ok(EvalReport { visual: metrics(&visual), lyrics: metrics(&lyrics), fused: metrics(&fused) })
+}
+
+/// A transcript split into its first and second half (by segments), each embedded.
+fn halves(catalog: &Catalog, id: i64, model: &TextEmbedder) -> Result<Option<(Lyrics, Lyrics)>> {
+    let Some(t) = catalog.latest_transcript(id)? else { return Ok(None) };
+    let segments = catalog.segments(id, &t.model)?;
+    if segments.len() < 2 {
+        return Ok(None);
+    }
+    let mid = segments.len() / 2;
+    let join = |s: &[crate::ml::whisper::Segment]| s.iter().map(|x| x.text.trim()).collect::<Vec<_>>().join(" ");
+    let (a, b) = (join(&segments[..mid]), join(&segments[mid..]));
+    let v = model.embed_batch(&[&a, &b])?;
+    let lyr = |whole: &Vec<f32>| Lyrics { whole: whole.clone(), lines: Vec::new() };
+    Ok(Some((lyr(&v[0]), lyr(&v[1]))))
+}
+
+/// Pairs of different videos whose frames look alike: each video queried with 10 of its frames
+/// against the others, the two directions averaged; pairs at or above `threshold`.
+pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f32)> {
+    let mut one_way: HashMap<(usize, usize), f32> = HashMap::new();
+    for (i, video) in lib.videos.iter().enumerate() {
+        let frames: Vec<QueryFrame> = lib
+            .spread_frames(i, QUERY_FRAMES)
+            .into_iter()
+            .map(|(t_s, vector, _)| QueryFrame { t_s, vector, file: None, image: None })
+            .collect();
+        if frames.is_empty() {
+            continue;
+        }
+        let q = Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None };
+        for hit in search(lib, &q, Weights { visual: 1.0, lyrics: 0.0 }, usize::MAX, false).results {
+            if let (Some(j), Some(v)) = (lib.position(hit.id), hit.visual) {
+                one_way.insert((i, j), v);
+            }
+        }
+    }
+    let mut pairs: Vec<(i64, i64, f32)> = one_way
+        .iter()
+        .filter(|((i, j), _)| i < j)
+        .filter_map(|(&(i, j), &a)| one_way.get(&(j, i)).map(|&b| (lib.videos[i].id, lib.videos[j].id, (a + b) / 2.0)))
+        .filter(|p| p.2 >= threshold)
+        .collect();
+    pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics;
+
+    #[test]
+    fn metrics_from_ranks() {
+        let m = metrics(&[1, 2, 1, 6]).unwrap();
+        assert_eq!(m.queries, 4);
+        assert!((m.recall_at_1 - 0.5).abs() < 1e-12);
+        assert!((m.recall_at_5 - 0.75).abs() < 1e-12);
+        assert!((m.map - (1.0 + 0.5 + 1.0 + 1.0 / 6.0) / 4.0).abs() < 1e-12);
+        assert_eq!(metrics(&[]), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The library as search sees it: every video's frame embeddings in one index (loaded from the
+//! catalog once), and its lyrics embeddings with the transcript lines they came from.
+
+use super::index::{ExactIndex, VectorIndex};
+use super::rank::VideoSpan;
+use crate::catalog::{Catalog, Split, VideoRow, WHOLE};
+use crate::error::Result;
+
+/// One transcript line with its embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+    pub vector: Vec<f32>,
+}
+
+/// A video's lyrics: the whole-text embedding and its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lyrics {
+    pub whole: Vec<f32>,
+    pub lines: Vec<Line>,
+}
+
+/// Where a row of the frame index comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRef {
+    pub video: usize,
+    pub t_s: f64,
+    pub file: String,
+}
+
+/// Everything search needs, held in memory.
+pub struct SearchLibrary {
+    pub videos: Vec<VideoRow>,
+    pub frames: ExactIndex,
+    pub frame_refs: Vec<FrameRef>,
+    pub spans: Vec<VideoSpan>,
+    pub lyrics: Vec<Option<Lyrics>>,
+    /// The image model whose embeddings are indexed, if any.
+    pub image_model: Option<String>,
+    /// The text model whose embeddings are used, if any.
+    pub text_model: Option<String>,
+}
+
+impl SearchLibrary {
+    /// Loads the ready videos' embeddings. The image and text models are the preferred ones if
+    /// the catalog has embeddings from them, else the most used. `only` keeps frames of one
+    /// split (evaluation indexes train frames and queries with test frames).
+    pub fn load(
+        catalog: &Catalog,
+        image_model: Option<&str>,
+        text_model: Option<&str>,
+        only: Option<Split>,
+    ) -> Result<Self> {
+        let pick = |available: Vec<(String, i64)>, preferred: Option<&str>| {
+            preferred
+                .filter(|p| available.iter().any(|(m, _)| m == p))
+                .map(str::to_string)
+                .or_else(|| available.into_iter().next().map(|(m, _)| m))
+        };
+        let image_model = pick(catalog.image_models()?, image_model);
+        let text_model = pick(catalog.text_models()?, text_model);
+        let videos: Vec<VideoRow> =
+            catalog.videos()?.into_iter().filter(|v| v.frames_train + v.frames_test > 0).collect();
+        let dim = match &image_model {
+            Some(m) => videos
+                .iter()
+                .find_map(|v| catalog.frame_embeddings(v.id, m).ok()?.first().map(|e| e.vector.len()))
+                .unwrap_or(0),
+            None => 0,
+        };
+        let mut frames = ExactIndex::new(dim.max(1));
+        let mut frame_refs = Vec::new();
+        let mut spans = Vec::new();
+        let mut lyrics = Vec::new();
+        for (i, v) in videos.iter().enumerate() {
+            let start = frames.len();
+            if let Some(m) = &image_model {
+                let files = catalog.frames(v.id)?;
+                for e in catalog.frame_embeddings(v.id, m)? {
+                    if only.is_some_and(|s| s != e.split) || e.vector.len() != dim {
+                        continue;
+                    }
+                    frames.push(&e.vector);
+                    let file = files.iter().find(|f| f.idx == e.idx).map(|f| f.file.clone()).unwrap_or_default();
+                    frame_refs.push(FrameRef { video: i, t_s: e.t_s, file });
+                }
+            }
+            spans.push(VideoSpan { video: i, start, end: frames.len() });
+            lyrics.push(match &text_model {
+                Some(m) => load_lyrics(catalog, v.id, m)?,
+                None => None,
+            });
+        }
+        frames.center();
+        Ok(SearchLibrary { videos, frames, frame_refs, spans, lyrics, image_model, text_model })
+    }
+
+    /// The position of a video (by catalog id) in `videos`.
+    pub fn position(&self, id: i64) -> Option<usize> {
+        self.videos.iter().position(|v| v.id == id)
+    }
+
+    /// Up to `n` of a video's indexed frame embeddings, evenly spread over its length, with times.
+    pub fn spread_frames(&self, video: usize, n: usize) -> Vec<(f64, Vec<f32>, String)> {
+        let span = &self.spans[video];
+        let rows: Vec<usize> = spread(span.end - span.start, n).into_iter().map(|i| span.start + i).collect();
+        let all = self.frames.rows(&rows);
+        rows.iter().zip(all).map(|(&r, v)| (self.frame_refs[r].t_s, v, self.frame_refs[r].file.clone())).collect()
+    }
+}
+
+fn load_lyrics(catalog: &Catalog, id: i64, model: &str) -> Result<Option<Lyrics>> {
+    let rows = catalog.lyrics_embeddings(id, model)?;
+    let Some((_, whole)) = rows.iter().find(|(s, _)| *s == WHOLE) else { return Ok(None) };
+    let Some(t) = catalog.latest_transcript(id)? else { return Ok(None) };
+    let segments = catalog.segments(id, &t.model)?;
+    let lines = rows
+        .iter()
+        .filter(|(s, _)| *s != WHOLE)
+        .filter_map(|(s, v)| {
+            let seg = segments.iter().find(|x| x.id as i64 == *s)?;
+            Some(Line { text: seg.text.trim().to_string(), start: seg.start, end: seg.end, vector: v.clone() })
+        })
+        .collect();
+    Ok(Some(Lyrics { whole: whole.clone(), lines }))
+}
+
+/// `n` indices evenly spread over `0..len` (all of them when `len <= n`).
+pub fn spread(len: usize, n: usize) -> Vec<usize> {
+    if len <= n {
+        return (0..len).collect();
+    }
+    (0..n).map(|i| (i * len + len / 2) / n).map(|i| i.min(len - 1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn spread_is_even_and_distinct() {
+        assert_eq!(spread(3, 10), vec![0, 1, 2]);
+        let s = spread(100, 10);
+        assert_eq!(s, vec![5, 15, 25, 35, 45, 55, 65, 75, 85, 95]);
+        let s = spread(11, 10);
+        assert_eq!(s.len(), 10);
+        assert!(s.windows(2).all(|w| w[1] > w[0]));
+    }
+}

@@ -1,0 +1,142 @@
+//! Similarity search: frames by cosine similarity aggregated per video, lyrics by cosine
+//! similarity of their embeddings, fused into one ranking that explains itself.
+
+pub mod eval;
+pub mod index;
+pub mod library;
+pub mod query;
+pub mod rank;
+
+pub use library::SearchLibrary;
+pub use query::{find_video, Query};
+pub use rank::Weights;
+
+use crate::ml::cosine;
+use index::VectorIndex;
+use rank::{aggregate, fuse, order};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Which query frame matched which library frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameHit {
+    pub query_t: f64,
+    pub match_t: f64,
+    pub similarity: f32,
+    /// The matched frame's image, relative to the library root.
+    pub match_file: String,
+}
+
+/// The best-matching pair of lyric lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineHit {
+    pub query_text: String,
+    pub match_text: String,
+    pub similarity: f32,
+    pub match_start: f64,
+    pub match_end: f64,
+}
+
+/// One ranked video. `visual` or `lyrics` is `None` when that side is missing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub rank: usize,
+    pub id: i64,
+    pub title: String,
+    pub score: f32,
+    pub visual: Option<f32>,
+    pub lyrics: Option<f32>,
+    pub frames: Vec<FrameHit>,
+    pub lines: Vec<LineHit>,
+}
+
+/// A whole answer (`similar --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Results {
+    pub query: String,
+    pub weights: Weights,
+    pub image_model: Option<String>,
+    pub text_model: Option<String>,
+    pub results: Vec<Hit>,
+}
+
+/// Ranks the library against `query`: at most `top` videos, the query's own video left out
+/// unless `include_self`.
+pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, include_self: bool) -> Results {
+    let vectors: Vec<Vec<f32>> = query.frames.iter().map(|f| f.vector.clone()).collect();
+    let visual: HashMap<usize, rank::VisualScore> =
+        if vectors.is_empty() || lib.frames.is_empty() || lib.frames.dim() != vectors[0].len() {
+            HashMap::new()
+        } else {
+            aggregate(&lib.frames.scores(&vectors), &lib.spans).into_iter().map(|s| (s.video, s)).collect()
+        };
+    let mut hits: Vec<Hit> = lib
+        .videos
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| include_self || Some(v.id) != query.exclude)
+        .filter_map(|(i, v)| {
+            let vis = visual.get(&i);
+            let (lyr, lines) = match (&query.lyrics, &lib.lyrics[i]) {
+                (Some(q), Some(m)) => (Some(cosine(&q.whole, &m.whole)), best_lines(q, m)),
+                _ => (None, Vec::new()),
+            };
+            let score = fuse(vis.map(|s| s.score), lyr, weights)?;
+            let frames = vis
+                .map(|s| {
+                    s.matches
+                        .iter()
+                        .map(|m| FrameHit {
+                            query_t: query.frames[m.query].t_s,
+                            match_t: lib.frame_refs[m.row].t_s,
+                            similarity: m.similarity,
+                            match_file: lib.frame_refs[m.row].file.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(Hit {
+                rank: 0,
+                id: v.id,
+                title: v.title.clone(),
+                score,
+                visual: vis.map(|s| s.score),
+                lyrics: lyr,
+                frames,
+                lines,
+            })
+        })
+        .collect();
+    order(&mut hits, |h| h.score, |h| h.id);
+    hits.truncate(top);
+    for (i, h) in hits.iter_mut().enumerate() {
+        h.rank = i + 1;
+    }
+    Results {
+        query: query.label.clone(),
+        weights,
+        image_model: lib.image_model.clone(),
+        text_model: lib.text_model.clone(),
+        results: hits,
+    }
+}
+
+/// The best-matching pair of lines between two lyrics (the explanation of a lyrics score).
+fn best_lines(q: &library::Lyrics, m: &library::Lyrics) -> Vec<LineHit> {
+    let mut best: Option<LineHit> = None;
+    for ql in &q.lines {
+        for ml in &m.lines {
+            let s = cosine(&ql.vector, &ml.vector);
+            if best.as_ref().is_none_or(|b| s > b.similarity) {
+                best = Some(LineHit {
+                    query_text: ql.text.clone(),
+                    match_text: ml.text.clone(),
+                    similarity: s,
+                    match_start: ml.start,
+                    match_end: ml.end,
+                });
+            }
+        }
+    }
+    best.into_iter().collect()
+}
