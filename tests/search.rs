@@ -190,3 +190,36 @@ fn ambiguous_titles_and_an_empty_library_are_explained() {
     assert!(e.contains("several videos") && e.contains("Starboy (Live)"), "{e}");
     assert_eq!(find_video(&videos, "Starboy").unwrap().title, "Starboy");
 }
+
+#[test]
+fn a_re_encoded_copy_is_a_near_duplicate() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("m");
+    std::fs::create_dir_all(&media).unwrap();
+    make_video(&media.join("original.mp4"), Gen { source: "mandelbrot", seconds: 4.0, tone_hz: None, ..Gen::default() });
+    make_video(&media.join("other.mp4"), Gen { source: "smptebars", seconds: 4.0, tone_hz: None, ..Gen::default() });
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(media.join("original.mp4"))
+        .args(["-c:v", "libx264", "-crf", "35", "-vf", "scale=80:-2"])
+        .arg(media.join("copy.mkv"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let weights = work.path().join("w.safetensors");
+    random_resnet(&weights);
+    let config = test_config("");
+    let image = ImageEmbedder::load_weights(&weights, &Device::Cpu, &config.image, 16, "random".into()).unwrap();
+    let models = Models { image: Some(image), ..Models::none() };
+    let lib = Library::open(work.path().join("lib")).unwrap();
+    ingest(&lib, &config, &[media], &models, &discard(), &Cancel::new()).unwrap();
+    let cat = Catalog::open(&lib.catalog_path()).unwrap();
+    let sl = SearchLibrary::load(&cat, Some("random"), None, None).unwrap();
+    let pairs = reelmatch::search::eval::near_duplicates(&sl, 0.5);
+    let title = |id: i64| sl.videos.iter().find(|v| v.id == id).unwrap().title.clone();
+    let named: Vec<(String, String)> = pairs.iter().map(|(a, b, _)| (title(*a), title(*b))).collect();
+    assert_eq!(pairs.len(), 1, "{named:?} {pairs:?}");
+    let mut pair = [named[0].0.clone(), named[0].1.clone()];
+    pair.sort();
+    assert_eq!(pair, ["copy".to_string(), "original".to_string()]);
+}
