@@ -1,7 +1,5 @@
-//! Exact nearest-neighbour search over L2-normalised vectors by a matrix product, behind a
+//! Exact nearest-neighbour search over L2-normalised vectors (every stored vector scored), behind a
 //! trait so an approximate index can replace it when a library outgrows exact search.
-
-use candle_core::{Device, Tensor};
 
 /// A store of vectors that scores queries against all of them.
 pub trait VectorIndex: Send + Sync {
@@ -18,7 +16,7 @@ pub trait VectorIndex: Send + Sync {
     fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>>;
 }
 
-/// Every vector in one row-major matrix, normalised on insert; queries are one matrix product.
+/// Every vector in one row-major matrix, normalised on insert; a query reads each row once.
 /// Optionally centred: scores are then cosines after subtracting the stored vectors' mean,
 /// computed from the raw product without storing a second copy.
 pub struct ExactIndex {
@@ -52,8 +50,7 @@ impl ExactIndex {
             mean.iter_mut().zip(row).for_each(|(m, x)| *m += x / n as f32);
         }
         let mean_sq: f32 = mean.iter().map(|x| x * x).sum();
-        let row_dot: Vec<f32> =
-            self.data.chunks_exact(self.dim).map(|r| r.iter().zip(&mean).map(|(a, b)| a * b).sum()).collect();
+        let row_dot: Vec<f32> = self.data.chunks_exact(self.dim).map(|r| dot(r, &mean)).collect();
         let row_norm = row_dot.iter().map(|d| (1.0 - 2.0 * d + mean_sq).max(1e-12).sqrt()).collect();
         self.center = Some(Center { mean, row_dot, row_norm, mean_sq });
     }
@@ -61,6 +58,7 @@ impl ExactIndex {
     /// Adds a vector (normalised here); returns its row.
     pub fn push(&mut self, v: &[f32]) -> usize {
         assert_eq!(v.len(), self.dim, "vectors in one index share a dimension");
+        self.center = None;
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
         self.data.extend(v.iter().map(|x| x / norm));
         self.len() - 1
@@ -73,7 +71,7 @@ impl ExactIndex {
 
     /// Bytes held by the vectors.
     pub fn bytes(&self) -> usize {
-        self.data.len() * std::mem::size_of::<f32>()
+        self.len() * self.dim * std::mem::size_of::<f32>()
     }
 }
 
@@ -95,12 +93,7 @@ impl VectorIndex for ExactIndex {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             q.extend(v.iter().map(|x| x / norm));
         }
-        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let qt = Tensor::from_slice(&q, (queries.len(), self.dim), &Device::Cpu)?;
-            let m = Tensor::from_slice(&self.data, (self.len(), self.dim), &Device::Cpu)?;
-            qt.matmul(&m.t()?)?.to_vec2()
-        };
-        let mut scores = run().expect("a CPU matrix product of matching shapes cannot fail");
+        let mut scores = dot_all(&self.data, &q, self.dim, queries.len());
         if let Some(c) = &self.center {
             for (row, qv) in scores.iter_mut().zip(q.chunks_exact(self.dim)) {
                 let q_dot: f32 = qv.iter().zip(&c.mean).map(|(a, b)| a * b).sum();
@@ -112,6 +105,40 @@ impl VectorIndex for ExactIndex {
         }
         scores
     }
+}
+
+/// Dot products of every row of `data` with every query in `q` (both row-major, `dim` wide):
+/// `n_queries` rows of scores. Rows are split across threads; each row is read once.
+fn dot_all(data: &[f32], q: &[f32], dim: usize, n_queries: usize) -> Vec<Vec<f32>> {
+    let n = data.len() / dim;
+    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.max(1));
+    let per = n.div_ceil(threads);
+    let mut by_row = vec![0f32; n * n_queries];
+    std::thread::scope(|scope| {
+        for (chunk, out) in data.chunks(per * dim).zip(by_row.chunks_mut(per * n_queries)) {
+            scope.spawn(move || {
+                for (row, out) in chunk.chunks_exact(dim).zip(out.chunks_exact_mut(n_queries)) {
+                    for (o, query) in out.iter_mut().zip(q.chunks_exact(dim)) {
+                        *o = dot(row, query);
+                    }
+                }
+            });
+        }
+    });
+    (0..n_queries).map(|j| (0..n).map(|i| by_row[i * n_queries + j]).collect()).collect()
+}
+
+/// A dot product with 16 independent accumulators, so the compiler can vectorise it.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..16 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
