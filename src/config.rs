@@ -35,6 +35,15 @@ pub struct Search {
     pub lyrics_weight: f32,
     pub top: usize,
     pub duplicate_threshold: f32,
+    pub space: SearchSpace,
+}
+
+/// The space frames are compared in.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchSpace {
+    Backbone,
+    Head,
 }
 
 /// Where model weights come from and how the models run.
@@ -166,6 +175,9 @@ pub struct Train {
     pub epochs: u32,
     pub batch_size: usize,
     pub loss: Loss,
+    pub augmented_views: u32,
+    pub min_train_frames: usize,
+    pub seed: u64,
 }
 
 /// Optimisers the trainer offers.
@@ -372,6 +384,18 @@ impl Config {
             ("train.epochs", self.train.epochs.to_string(), self.train.epochs >= 1, "must be at least 1"),
             ("train.batch_size", self.train.batch_size.to_string(), self.train.batch_size >= 1, "must be at least 1"),
             (
+                "train.augmented_views",
+                self.train.augmented_views.to_string(),
+                self.train.augmented_views <= 32,
+                "must be from 0 to 32",
+            ),
+            (
+                "train.min_train_frames",
+                self.train.min_train_frames.to_string(),
+                self.train.min_train_frames >= 1,
+                "must be at least 1",
+            ),
+            (
                 "models.device",
                 format!("{:?}", self.models.device),
                 crate::ml::parse_device(&self.models.device).is_ok(),
@@ -416,6 +440,7 @@ const CHOICES: &[(&str, &[&str])] = &[
     ("train.optimizer", &["sgd", "adamw"]),
     ("train.loss", &["cross_entropy"]),
     ("models.text.pooling", &["mean", "cls"]),
+    ("search.space", &["backbone", "head"]),
 ];
 
 /// Merges `layer` into `base`, refusing keys the defaults do not have and values of another type.

@@ -152,3 +152,16 @@ fn random_resnet(library: &crate::Library, config: &crate::Config) -> Result<cra
         "random-resnet50".into(),
     )
 }
+
+/// The image model for work on `library`: the configured one, else the random stand-in the demo
+/// left in the library (so a demo library can be trained and queried after the demo).
+pub fn image_model_for(library: &crate::Library, config: &crate::Config) -> Result<crate::ml::image::ImageEmbedder> {
+    match crate::ml::load::load_image(config) {
+        Ok(m) => Ok(m),
+        Err(e) if library.root().join("models/random-resnet50/model.safetensors").is_file() => {
+            tracing::info!("configured image model unavailable ({e}); using the library's random stand-in");
+            random_resnet(library, config)
+        }
+        Err(e) => Err(e),
+    }
+}

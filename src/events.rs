@@ -1,6 +1,8 @@
 //! The typed event stream every long job reports through, and cooperative cancellation.
 //! The CLI renders events as progress bars or lines; the dashboard renders them as panes.
 
+use crate::catalog::RunStatus;
+use crate::train::metrics::EpochMetrics;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +28,24 @@ pub enum Event {
     Note { path: PathBuf, message: String },
     /// Ingestion has finished (or stopped).
     IngestFinished { processed: usize, failed: usize, cancelled: bool },
+    /// Augmented views of train frames run through the backbone: `done` of `total`.
+    AugmentProgress { done: u32, total: u32 },
+    /// A training run starts (or resumes at `first_epoch`).
+    TrainStarted {
+        run: i64,
+        classes: Vec<String>,
+        train_frames: usize,
+        test_frames: usize,
+        first_epoch: u32,
+        epochs: u32,
+        steps_per_epoch: u64,
+    },
+    /// One optimisation step; `step` counts from 0 over the whole run.
+    TrainStep { run: i64, epoch: u32, step: u64, loss: f32 },
+    /// An epoch's metrics (also sent for the part of an epoch done before a stop).
+    TrainEpoch { run: i64, metrics: EpochMetrics },
+    /// The run ended: done, or stopped (its head keeps what it learnt).
+    TrainFinished { run: i64, status: RunStatus, epochs_done: u32 },
 }
 
 /// Where events go. Implemented for any `Fn(Event)`; must not block for long.

@@ -16,6 +16,7 @@ pub mod media;
 pub mod ml;
 pub mod rng;
 pub mod search;
+pub mod train;
 pub mod tui;
 
 pub use config::Config;

@@ -52,7 +52,7 @@ impl Library {
 
     /// The folders reelmatch writes inside the library; never scanned for videos.
     pub fn internal_dirs(&self) -> Vec<PathBuf> {
-        ["frames", "audio", "logs"].iter().map(|d| self.root.join(d)).collect()
+        ["frames", "audio", "logs", "runs", "models"].iter().map(|d| self.root.join(d)).collect()
     }
 
     /// Where logs are written.

@@ -118,7 +118,7 @@ fn excerpts_and_other_voices_find_their_song_and_eval_is_perfect() {
 
     // Evaluation: a perfect or near-perfect library.
     let text = load_text(&config).unwrap();
-    let e = evaluate(&cat, Some("random"), Some(&text), w).unwrap();
+    let e = evaluate(&cat, Some("random"), Some(&text), w, None).unwrap();
     let visual = e.visual.unwrap();
     assert_eq!(visual.queries, 4);
     assert!(visual.recall_at_1 >= 0.75 && visual.recall_at_5 == 1.0, "{visual:?}");
@@ -196,7 +196,10 @@ fn a_re_encoded_copy_is_a_near_duplicate() {
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("m");
     std::fs::create_dir_all(&media).unwrap();
-    make_video(&media.join("original.mp4"), Gen { source: "mandelbrot", seconds: 4.0, tone_hz: None, ..Gen::default() });
+    make_video(
+        &media.join("original.mp4"),
+        Gen { source: "mandelbrot", seconds: 4.0, tone_hz: None, ..Gen::default() },
+    );
     make_video(&media.join("other.mp4"), Gen { source: "smptebars", seconds: 4.0, tone_hz: None, ..Gen::default() });
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])

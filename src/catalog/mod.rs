@@ -2,11 +2,13 @@
 
 mod frames;
 mod outputs;
+mod runs;
 mod schema;
 mod videos;
 
 pub use frames::{FrameRecord, Split};
-pub use outputs::{from_blob, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
+pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
+pub use runs::{FrameFeature, NewRun, RunRow, RunStatus};
 pub use videos::{Stage, Status, VideoRow};
 
 use crate::error::{Error, Result};

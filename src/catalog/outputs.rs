@@ -19,6 +19,15 @@ pub fn from_blob(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// The model to use out of those with stored outputs (`available`, most used first): `preferred`
+/// when it has outputs, else the most used; `None` when there are none.
+pub fn preferred_model(available: Vec<(String, i64)>, preferred: Option<&str>) -> Option<String> {
+    preferred
+        .filter(|p| available.iter().any(|(m, _)| m == p))
+        .map(str::to_string)
+        .or_else(|| available.into_iter().next().map(|(m, _)| m))
+}
+
 /// One frame's embedding with where the frame is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameEmbedding {

@@ -82,6 +82,44 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (video_id, transcript_model, model, segment),
         FOREIGN KEY (video_id, transcript_model) REFERENCES transcripts(video_id, model) ON DELETE CASCADE
     );",
+    // 3: training: cached features of augmented train frames, runs with their metrics, settings.
+    "CREATE TABLE frame_views (
+        frame_id  INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+        model     TEXT NOT NULL,
+        view      INTEGER NOT NULL,
+        vector    BLOB NOT NULL,
+        PRIMARY KEY (frame_id, model, view)
+    );
+    CREATE TABLE runs (
+        id            INTEGER PRIMARY KEY,
+        started_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        finished_at   TEXT,
+        status        TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed')),
+        error         TEXT,
+        image_model   TEXT NOT NULL,
+        settings      TEXT NOT NULL,
+        classes       TEXT NOT NULL,
+        left_out      TEXT NOT NULL,
+        epochs_done   INTEGER NOT NULL DEFAULT 0,
+        head_file     TEXT
+    );
+    CREATE TABLE run_steps (
+        run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step    INTEGER NOT NULL,
+        epoch   INTEGER NOT NULL,
+        loss    REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+    );
+    CREATE TABLE run_epochs (
+        run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch   INTEGER NOT NULL,
+        metrics TEXT NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+    );
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// The newest schema version this build knows.

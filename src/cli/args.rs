@@ -1,5 +1,6 @@
 //! Command-line arguments (clap).
 
+use crate::config::SearchSpace;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -120,12 +121,18 @@ pub enum Command {
         /// Terminal graphics for --preview.
         #[arg(long, value_enum, default_value = "auto")]
         graphics: Graphics,
+        /// Compare frames as backbone features or through the active run's head (default from config).
+        #[arg(long, value_enum)]
+        space: Option<SearchSpace>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// How well the library retrieves itself (recall@1, recall@5, mAP).
     Eval {
+        /// Compare frames as backbone features or through the active run's head (default from config).
+        #[arg(long, value_enum)]
+        space: Option<SearchSpace>,
         #[arg(long)]
         json: bool,
     },
@@ -134,6 +141,23 @@ pub enum Command {
         /// Visual similarity at or above which a pair is listed (default from config).
         #[arg(long)]
         threshold: Option<f32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the video classifier on the library's frame features; the run becomes active.
+    Train {
+        /// Continue a stopped run instead of starting a new one.
+        #[arg(long, value_name = "RUN")]
+        resume: Option<i64>,
+        /// Print `{"run", "epochs", "test_accuracy", "top10_class_accuracy", "macro_accuracy", "classes", …}` at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Past training runs: when, settings, test accuracy, top-10 class accuracy.
+    Runs {
+        #[command(subcommand)]
+        action: Option<RunsAction>,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -148,6 +172,25 @@ pub enum Command {
 pub enum ModelsAction {
     /// Download every configured model into the Hugging Face cache, with progress.
     Fetch,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Every recorded metric of one run.
+    Show {
+        run: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Loss and accuracy curves and the per-class accuracy bars as a PNG image.
+    Plot {
+        run: i64,
+        /// The PNG file to write.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Choose the run queries use (without RUN: the most recent finished run).
+    Use { run: Option<i64> },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,8 +7,9 @@ mod models;
 mod preview;
 mod progress;
 mod search;
+mod train;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, RunsAction};
 
 use crate::config::Config;
 use crate::library::Library;
@@ -82,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             include_self,
             preview,
             graphics,
+            space,
             json,
         }) => {
             let weights = crate::search::Weights {
@@ -89,12 +91,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
             };
             let top = top.unwrap_or(config.search.top);
-            let a =
-                search::SimilarArgs { video, file, image, lyrics, weights, top, include_self, preview, graphics, json };
+            let a = search::SimilarArgs {
+                video,
+                file,
+                image,
+                lyrics,
+                weights,
+                top,
+                include_self,
+                preview,
+                graphics,
+                space,
+                json,
+            };
             search::similar(&library, &config, a)
         }
-        Some(Command::Eval { json }) => search::eval(&library, &config, json),
+        Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
         Some(Command::Dupes { threshold, json }) => search::dupes(&library, &config, threshold, json),
+        Some(Command::Train { resume, json }) => train::run(&library, &config, resume, json),
+        Some(Command::Runs { action, json }) => train::runs(&library, action, json),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Tui) | None => {

@@ -96,6 +96,7 @@ impl EventSink for Progress {
                 let how = if cancelled { "stopped" } else { "finished" };
                 self.line(format!("{how}: {processed} ingested, {failed} failed"));
             }
+            _ => {}
         }
     }
 }

@@ -2,14 +2,16 @@
 
 use super::args::Graphics;
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
 use crate::ingest::Models;
 use crate::library::Library;
-use crate::ml::load::{load_image, load_speech, load_text, resolve_role};
+use crate::ml::load::{load_speech, load_text, resolve_role};
 use crate::ml::Role;
 use crate::search::eval::{evaluate, near_duplicates};
 use crate::search::{find_video, search, Query, Results, SearchLibrary, Weights};
+use crate::train::active_head;
+use crate::train::head::Head;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +26,7 @@ pub struct SimilarArgs {
     pub include_self: bool,
     pub preview: bool,
     pub graphics: Graphics,
+    pub space: Option<SearchSpace>,
     pub json: bool,
 }
 
@@ -32,13 +35,35 @@ fn preferred(config: &Config, role: Role) -> Option<String> {
     resolve_role(config, role, true).ok().map(|f| f.id)
 }
 
+/// The head frames are compared through, when the head space is asked for and a run is active.
+fn head_space(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    flag: Option<SearchSpace>,
+) -> anyhow::Result<Option<(i64, String, Head)>> {
+    if flag.unwrap_or(config.search.space) == SearchSpace::Backbone {
+        return Ok(None);
+    }
+    match active_head(library, catalog)? {
+        Some((run, head)) => Ok(Some((run.id, run.image_model, head))),
+        None => {
+            eprintln!("note: no training run is active, so frames are compared as backbone features; `reelmatch train` makes one");
+            Ok(None)
+        }
+    }
+}
+
 pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let lib = SearchLibrary::load(
+    let head = head_space(library, &catalog, config, a.space)?;
+    let image_model = head.as_ref().map(|(_, m, _)| m.clone()).or_else(|| preferred(config, Role::Image));
+    let lib = SearchLibrary::load_in_space(
         &catalog,
-        preferred(config, Role::Image).as_deref(),
+        image_model.as_deref(),
         preferred(config, Role::Text).as_deref(),
         None,
+        head.as_ref().map(|(run, _, h)| (*run, h)),
     )?;
     if lib.videos.is_empty() {
         anyhow::bail!(
@@ -51,14 +76,17 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
         let models = Models {
-            image: Some(load_image(config)?),
+            image: Some(crate::demo::image_model_for(library, config)?),
             speech: load_speech(config).ok().map(std::sync::Mutex::new),
             text: load_text(config).ok(),
             expected_language: None,
         };
         Query::from_file(config, &models, path, &Cancel::new())?
     } else if let Some(path) = &a.image {
-        Query::from_image(&Models { image: Some(load_image(config)?), ..Models::none() }, path)?
+        Query::from_image(
+            &Models { image: Some(crate::demo::image_model_for(library, config)?), ..Models::none() },
+            path,
+        )?
     } else if let Some(text) = &a.lyrics {
         Query::from_lyrics(&Models { text: Some(load_text(config)?), ..Models::none() }, text)?
     } else {
@@ -80,7 +108,7 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
 }
 
 fn print_results(r: &Results) {
-    println!("most similar to {}:", r.query);
+    println!("most similar to {} (frames compared in the {} space):", r.query, r.space);
     if r.results.is_empty() {
         println!("  (no other videos to compare with)");
     }
@@ -107,15 +135,19 @@ fn print_results(r: &Results) {
     }
 }
 
-pub fn eval(library: &Library, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json: bool) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let text = load_text(config).ok();
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
-    let report = evaluate(&catalog, preferred(config, Role::Image).as_deref(), text.as_ref(), weights)?;
+    let head = head_space(library, &catalog, config, space)?;
+    let image_model = head.as_ref().map(|(_, m, _)| m.clone()).or_else(|| preferred(config, Role::Image));
+    let report =
+        evaluate(&catalog, image_model.as_deref(), text.as_ref(), weights, head.as_ref().map(|(run, _, h)| (*run, h)))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
+    println!("frames compared in the {} space", report.space);
     println!("{:<8} {:>8} {:>10} {:>10} {:>8}", "", "QUERIES", "RECALL@1", "RECALL@5", "MAP");
     for (name, m) in [("visual", &report.visual), ("lyrics", &report.lyrics), ("fused", &report.fused)] {
         match m {

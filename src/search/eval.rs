@@ -10,6 +10,7 @@ use super::search;
 use crate::catalog::{Catalog, Split};
 use crate::error::Result;
 use crate::ml::text::TextEmbedder;
+use crate::train::head::Head;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -25,6 +26,8 @@ pub struct Metrics {
 /// `eval --json`: each side's metrics, null where that side could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// The space frames were compared in: "backbone" or "head of run N".
+    pub space: String,
     pub visual: Option<Metrics>,
     pub lyrics: Option<Metrics>,
     pub fused: Option<Metrics>,
@@ -46,14 +49,16 @@ pub fn metrics(ranks: &[usize]) -> Option<Metrics> {
 
 /// Evaluates the library. `text` embeds half-transcripts for the lyrics side; without it the
 /// lyrics side is null.
+/// With `head` (run id, head), frames are compared in that head's output space.
 pub fn evaluate(
     catalog: &Catalog,
     image_model: Option<&str>,
     text: Option<&TextEmbedder>,
     weights: Weights,
+    head: Option<(i64, &Head)>,
 ) -> Result<EvalReport> {
-    let train = SearchLibrary::load(catalog, image_model, None, Some(Split::Train))?;
-    let test = SearchLibrary::load(catalog, image_model, None, Some(Split::Test))?;
+    let train = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Train), head)?;
+    let test = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Test), head)?;
     // Lyrics: first halves as queries, second halves as the library.
     let halves: Vec<Option<(Lyrics, Lyrics)>> = match text {
         Some(model) => train.videos.iter().map(|v| halves(catalog, v.id, model)).collect::<Result<_>>()?,
@@ -67,7 +72,7 @@ pub fn evaluate(
             Some(p) => test
                 .spread_frames(p, QUERY_FRAMES)
                 .into_iter()
-                .map(|(t_s, vector, _)| QueryFrame { t_s, vector, file: None, image: None })
+                .map(|(t_s, vector, _)| QueryFrame::indexed(t_s, vector, None))
                 .collect(),
             None => Vec::new(),
         };
@@ -88,7 +93,12 @@ pub fn evaluate(
             fused.extend(rank_of(&fused_q));
         }
     }
-    Ok(EvalReport { visual: metrics(&visual), lyrics: metrics(&lyrics), fused: metrics(&fused) })
+    Ok(EvalReport {
+        space: lib.space.clone(),
+        visual: metrics(&visual),
+        lyrics: metrics(&lyrics),
+        fused: metrics(&fused),
+    })
 }
 
 /// A transcript split into its first and second half (by segments), each embedded.
@@ -114,7 +124,7 @@ pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f3
         let frames: Vec<QueryFrame> = lib
             .spread_frames(i, QUERY_FRAMES)
             .into_iter()
-            .map(|(t_s, vector, _)| QueryFrame { t_s, vector, file: None, image: None })
+            .map(|(t_s, vector, _)| QueryFrame::indexed(t_s, vector, None))
             .collect();
         if frames.is_empty() {
             continue;

@@ -2,9 +2,11 @@
 //! catalog once), and its lyrics embeddings with the transcript lines they came from.
 
 use super::index::{ExactIndex, VectorIndex};
+use super::query::QueryFrame;
 use super::rank::VideoSpan;
-use crate::catalog::{Catalog, Split, VideoRow, WHOLE};
-use crate::error::Result;
+use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
+use crate::error::{Error, Result};
+use crate::train::head::Head;
 
 /// One transcript line with its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +43,10 @@ pub struct SearchLibrary {
     pub image_model: Option<String>,
     /// The text model whose embeddings are used, if any.
     pub text_model: Option<String>,
+    /// The space frames are compared in: "backbone", or "head of run N".
+    pub space: String,
+    /// The trained head frames are projected through, in the head space.
+    head: Option<Head>,
 }
 
 impl SearchLibrary {
@@ -53,14 +59,20 @@ impl SearchLibrary {
         text_model: Option<&str>,
         only: Option<Split>,
     ) -> Result<Self> {
-        let pick = |available: Vec<(String, i64)>, preferred: Option<&str>| {
-            preferred
-                .filter(|p| available.iter().any(|(m, _)| m == p))
-                .map(str::to_string)
-                .or_else(|| available.into_iter().next().map(|(m, _)| m))
-        };
-        let image_model = pick(catalog.image_models()?, image_model);
-        let text_model = pick(catalog.text_models()?, text_model);
+        Self::load_in_space(catalog, image_model, text_model, only, None)
+    }
+
+    /// Like [`SearchLibrary::load`], with frames compared in a trained head's output space when
+    /// `head` is given as (run id, head); the image model is then the run's.
+    pub fn load_in_space(
+        catalog: &Catalog,
+        image_model: Option<&str>,
+        text_model: Option<&str>,
+        only: Option<Split>,
+        head: Option<(i64, &Head)>,
+    ) -> Result<Self> {
+        let image_model = preferred_model(catalog.image_models()?, image_model);
+        let text_model = preferred_model(catalog.text_models()?, text_model);
         let videos: Vec<VideoRow> =
             catalog.videos()?.into_iter().filter(|v| v.frames_train + v.frames_test > 0).collect();
         let dim = match &image_model {
@@ -70,7 +82,18 @@ impl SearchLibrary {
                 .unwrap_or(0),
             None => 0,
         };
-        let mut frames = ExactIndex::new(dim.max(1));
+        let dim = match head {
+            Some((_, h)) if h.dim() != dim && dim > 0 => {
+                return Err(Error::Invalid(format!(
+                    "the trained head takes {}-d features but the image model {} gives {dim}-d ones; train again",
+                    h.dim(),
+                    image_model.as_deref().unwrap_or("?")
+                )))
+            }
+            _ => dim,
+        };
+        let index_dim = head.map_or(dim, |(_, h)| h.classes());
+        let mut frames = ExactIndex::new(index_dim.max(1));
         let mut frame_refs = Vec::new();
         let mut spans = Vec::new();
         let mut lyrics = Vec::new();
@@ -78,11 +101,18 @@ impl SearchLibrary {
             let start = frames.len();
             if let Some(m) = &image_model {
                 let files = catalog.frames(v.id)?;
-                for e in catalog.frame_embeddings(v.id, m)? {
-                    if only.is_some_and(|s| s != e.split) || e.vector.len() != dim {
-                        continue;
-                    }
-                    frames.push(&e.vector);
+                let kept: Vec<_> = catalog
+                    .frame_embeddings(v.id, m)?
+                    .into_iter()
+                    .filter(|e| only.is_none_or(|s| s == e.split) && e.vector.len() == dim)
+                    .collect();
+                let vectors: Vec<Vec<f32>> = kept.iter().map(|e| e.vector.clone()).collect();
+                let vectors = match head {
+                    Some((_, h)) => h.project(&vectors)?,
+                    None => vectors,
+                };
+                for (e, vector) in kept.iter().zip(&vectors) {
+                    frames.push(vector);
                     let file = files.iter().find(|f| f.idx == e.idx).map(|f| f.file.clone()).unwrap_or_default();
                     frame_refs.push(FrameRef { video: i, t_s: e.t_s, file });
                 }
@@ -94,7 +124,22 @@ impl SearchLibrary {
             });
         }
         frames.center();
-        Ok(SearchLibrary { videos, frames, frame_refs, spans, lyrics, image_model, text_model })
+        let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
+        let head = head.map(|(_, h)| h.clone());
+        Ok(SearchLibrary { videos, frames, frame_refs, spans, lyrics, image_model, text_model, space, head })
+    }
+
+    /// Query frames' vectors in this library's space: frames from the index as they are, backbone
+    /// features of new frames through the head when the library is in a head's space.
+    pub fn query_vectors(&self, frames: &[QueryFrame]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(frames.len());
+        for f in frames {
+            match (&self.head, f.from_index) {
+                (Some(h), false) => out.extend(h.project(std::slice::from_ref(&f.vector))?),
+                _ => out.push(f.vector.clone()),
+            }
+        }
+        Ok(out)
     }
 
     /// The position of a video (by catalog id) in `videos`.

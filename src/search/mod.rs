@@ -57,13 +57,18 @@ pub struct Results {
     pub weights: Weights,
     pub image_model: Option<String>,
     pub text_model: Option<String>,
+    /// The space frames were compared in: "backbone" or "head of run N".
+    pub space: String,
     pub results: Vec<Hit>,
 }
 
 /// Ranks the library against `query`: at most `top` videos, the query's own video left out
 /// unless `include_self`.
 pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, include_self: bool) -> Results {
-    let vectors: Vec<Vec<f32>> = query.frames.iter().map(|f| f.vector.clone()).collect();
+    let vectors = lib.query_vectors(&query.frames).unwrap_or_else(|e| {
+        tracing::warn!("query frames cannot be compared in {}: {e}", lib.space);
+        Vec::new()
+    });
     let visual: HashMap<usize, rank::VisualScore> =
         if vectors.is_empty() || lib.frames.is_empty() || lib.frames.dim() != vectors[0].len() {
             HashMap::new()
@@ -117,6 +122,7 @@ pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, 
         weights,
         image_model: lib.image_model.clone(),
         text_model: lib.text_model.clone(),
+        space: lib.space.clone(),
         results: hits,
     }
 }

@@ -23,6 +23,16 @@ pub struct QueryFrame {
     pub file: Option<PathBuf>,
     /// The frame itself, when it was made for this query.
     pub image: Option<RgbImage>,
+    /// Whether `vector` came from the library's index (already in its space) rather than
+    /// straight from the backbone.
+    pub from_index: bool,
+}
+
+impl QueryFrame {
+    /// A frame taken from the library's index.
+    pub fn indexed(t_s: f64, vector: Vec<f32>, file: Option<PathBuf>) -> Self {
+        QueryFrame { t_s, vector, file, image: None, from_index: true }
+    }
 }
 
 /// A search's starting point.
@@ -101,7 +111,7 @@ impl Query {
         let frames = lib
             .spread_frames(pos, QUERY_FRAMES)
             .into_iter()
-            .map(|(t_s, vector, file)| QueryFrame { t_s, vector, file: Some(library_root.join(file)), image: None })
+            .map(|(t_s, vector, file)| QueryFrame::indexed(t_s, vector, Some(library_root.join(file))))
             .collect();
         Ok(Query { label: video.title.clone(), exclude: Some(video.id), frames, lyrics: lib.lyrics[pos].clone() })
     }
@@ -127,7 +137,7 @@ impl Query {
             frames = keep
                 .into_iter()
                 .zip(vectors)
-                .map(|((t_s, img), vector)| QueryFrame { t_s, vector, file: None, image: Some(img) })
+                .map(|((t_s, img), vector)| QueryFrame { t_s, vector, file: None, image: Some(img), from_index: false })
                 .collect();
         }
         let mut lyrics = None;
@@ -162,7 +172,13 @@ impl Query {
         Ok(Query {
             label,
             exclude: None,
-            frames: vec![QueryFrame { t_s: 0.0, vector, file: Some(path.to_path_buf()), image: None }],
+            frames: vec![QueryFrame {
+                t_s: 0.0,
+                vector,
+                file: Some(path.to_path_buf()),
+                image: None,
+                from_index: false,
+            }],
             lyrics: None,
         })
     }

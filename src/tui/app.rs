@@ -179,6 +179,7 @@ impl App {
                 self.status = format!("ingest {how}: {processed} ingested, {failed} failed");
                 true
             }
+            _ => false,
         }
     }
 

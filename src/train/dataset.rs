@@ -1,0 +1,78 @@
+//! The training set from the catalog: one class per video with enough train frames, each frame's
+//! cached backbone features (plus the features of its augmented views), and the test frames.
+
+use super::fit::{Dataset, Samples};
+use crate::catalog::{Catalog, Split};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+
+/// A dataset with where its classes come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub data: Dataset,
+    /// The video id of each class, in label order.
+    pub class_ids: Vec<i64>,
+    /// Videos left out, with why.
+    pub left_out: Vec<String>,
+    /// Train samples that are augmented views (the rest are the frames themselves).
+    pub augmented: usize,
+}
+
+/// Loads the features of `model`: videos with at least `min_train_frames` train frames become
+/// classes (labelled in title order); `views` augmented views per train frame are added where cached.
+pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32) -> Result<Loaded> {
+    let features = catalog.frame_features(model)?;
+    if features.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no frame features from the image model {model} to train on; run `reelmatch ingest DIR` with an image model first"
+        )));
+    }
+    let mut train_count: HashMap<i64, usize> = HashMap::new();
+    for f in features.iter().filter(|f| f.split == Split::Train) {
+        *train_count.entry(f.video_id).or_default() += 1;
+    }
+    let videos = catalog.videos()?;
+    let mut class_ids = Vec::new();
+    let mut titles = Vec::new();
+    let mut left_out = Vec::new();
+    for v in &videos {
+        let n = train_count.get(&v.id).copied().unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        if n < min_train_frames {
+            left_out.push(format!("{} ({n} train frames; a class needs {min_train_frames})", v.title));
+            continue;
+        }
+        let same_title = videos.iter().filter(|o| o.title == v.title).count() > 1;
+        titles.push(if same_title { format!("{} (id {})", v.title, v.id) } else { v.title.clone() });
+        class_ids.push(v.id);
+    }
+    let label: HashMap<i64, u32> = class_ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+    let dim = features[0].vector.len();
+    let mut views_of: HashMap<i64, Vec<Vec<f32>>> = HashMap::new();
+    if views > 0 {
+        for (frame, v) in catalog.frame_views(model, views)? {
+            views_of.entry(frame).or_default().push(v);
+        }
+    }
+    let (mut train, mut test) = (Samples::default(), Samples::default());
+    let mut augmented = 0;
+    for f in &features {
+        let Some(&y) = label.get(&f.video_id) else { continue };
+        if f.vector.len() != dim {
+            continue;
+        }
+        let side = if f.split == Split::Train { &mut train } else { &mut test };
+        side.x.extend_from_slice(&f.vector);
+        side.y.push(y);
+        if f.split == Split::Train {
+            for v in views_of.get(&f.frame_id).into_iter().flatten().filter(|v| v.len() == dim) {
+                train.x.extend_from_slice(v);
+                train.y.push(y);
+                augmented += 1;
+            }
+        }
+    }
+    Ok(Loaded { data: Dataset { dim, titles, train, test }, class_ids, left_out, augmented })
+}
