@@ -165,3 +165,21 @@ pub fn image_model_for(library: &crate::Library, config: &crate::Config) -> Resu
         Err(e) => Err(e),
     }
 }
+
+/// The configured models for work on `library`, with the image role falling back to the library's
+/// random stand-in (see [`image_model_for`]); and a note for each role that is unavailable.
+pub fn models_for(library: &crate::Library, config: &crate::Config) -> (crate::ingest::Models, Vec<String>) {
+    let (mut models, missing) = crate::ingest::Models::load(config);
+    let mut notes = Vec::new();
+    for (role, reason) in missing {
+        if role == crate::ml::Role::Image {
+            if let Ok(m) = image_model_for(library, config) {
+                notes.push(format!("using the library's RANDOM ResNet-50 ({reason})"));
+                models.image = Some(m);
+                continue;
+            }
+        }
+        notes.push(format!("{} model unavailable: {reason}", role.name()));
+    }
+    (models, notes)
+}

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod library;
 pub mod media;
 pub mod ml;
+pub mod pipeline;
 pub mod rng;
 pub mod search;
 pub mod train;

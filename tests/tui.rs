@@ -1,12 +1,19 @@
 //! The dashboard drawn into ratatui's `TestBackend` from scripted events, checked with insta
 //! snapshots (review changes with `cargo insta review`).
 
+use image::{DynamicImage, Rgb, RgbImage};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use reelmatch::catalog::{Stage, Status, VideoRow};
+use ratatui_image::picker::Picker;
+use reelmatch::catalog::{RunStatus, Stage, Status, VideoRow};
 use reelmatch::events::Event;
-use reelmatch::tui::app::{Action, App, Pane};
+use reelmatch::pipeline::QueryAnswer;
+use reelmatch::search::{FrameHit, Hit, LineHit, Results, Weights};
+use reelmatch::train::metrics::{ClassAccuracy, Confused, EpochMetrics};
+use reelmatch::tui::app::{Action, App, Msg, Pane};
+use reelmatch::tui::training::RunItem;
 use reelmatch::tui::view::draw;
+use std::collections::HashMap;
 
 fn video(id: i64, title: &str, status: Status, frames: (i64, i64), error: Option<&str>) -> VideoRow {
     VideoRow {
@@ -27,30 +34,31 @@ fn video(id: i64, title: &str, status: Status, frames: (i64, i64), error: Option
         height: Some(720),
         has_audio: Some(id != 2),
         audio_samples: None,
-        frames_embedded: 0,
-        transcript_language: None,
+        frames_embedded: frames.0 + frames.1,
+        transcript_language: (status == Status::Ready && id != 2).then(|| "en".to_string()),
         transcript_flag: None,
         lyrics_embedded: false,
         mtime_ns: None,
     }
 }
 
-fn render(app: &App, width: u16, height: u16) -> String {
+fn render(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| draw(f, app)).unwrap();
     terminal.backend().to_string()
 }
 
+fn library() -> Vec<VideoRow> {
+    vec![
+        video(1, "Starboy", Status::Ready, (191, 21), None),
+        video(2, "Bikes (instrumental)", Status::Ready, (18, 2), None),
+        video(3, "Can't Feel My Face", Status::Pending, (0, 0), None),
+        video(4, "broken", Status::Failed, (0, 0), Some("not a readable video (ffprobe: moov atom not found)")),
+    ]
+}
+
 fn ingesting() -> App {
-    let mut app = App::new(
-        "/data/library".into(),
-        vec![
-            video(1, "Starboy", Status::Ready, (191, 21), None),
-            video(2, "Bikes (instrumental)", Status::Ready, (18, 2), None),
-            video(3, "Can't Feel My Face", Status::Pending, (0, 0), None),
-            video(4, "broken", Status::Failed, (0, 0), Some("not a readable video (ffprobe: moov atom not found)")),
-        ],
-    );
+    let mut app = App::new("/data/library".into(), library());
     app.on_event(&Event::IngestPlanned { files: 4, to_process: 2, up_to_date: 2 });
     app.on_event(&Event::VideoStarted { id: 3, title: "Can't Feel My Face".into() });
     app.on_event(&Event::VideoStage { id: 3, stage: "frames" });
@@ -65,50 +73,230 @@ fn ingesting() -> App {
 
 #[test]
 fn empty_library() {
-    let app = App::new("/data/library".into(), vec![]);
-    let screen = render(&app, 100, 12);
+    let mut app = App::new("/data/library".into(), vec![]);
+    let screen = render(&mut app, 100, 12);
     assert!(screen.contains("The library is empty"));
     insta::assert_snapshot!(screen);
 }
 
 #[test]
 fn ingesting_with_a_failure() {
-    let screen = render(&ingesting(), 120, 14);
-    assert!(screen.contains("frames 87/213") && screen.contains("ingesting: 1/2 videos"));
+    let screen = render(&mut ingesting(), 120, 14);
+    assert!(screen.contains("frames ▰▰▱▱▱▱ 87/213") && screen.contains("ingesting: 1/2 videos"));
     assert!(screen.contains("last error: /music/broken.mp4"));
-    insta::assert_snapshot!(screen);
+    assert!(screen.contains("✓ en") && screen.contains("no audio"), "transcript status per video");
+    insta::assert_snapshot!(screen.lines().filter(|l| !l.contains("ingesting:")).collect::<Vec<_>>().join("\n"));
 }
 
 #[test]
 fn small_terminal_collapses_columns() {
-    let screen = render(&ingesting(), 80, 24);
+    let screen = render(&mut ingesting(), 80, 24);
     assert!(screen.contains("Starboy") && !screen.contains("Length"));
-    insta::assert_snapshot!(screen);
+    insta::assert_snapshot!(screen.lines().filter(|l| !l.contains("ingesting:")).collect::<Vec<_>>().join("\n"));
 }
 
 #[test]
 fn help_overlay() {
     let mut app = ingesting();
     app.update(Action::ToggleHelp);
-    let screen = render(&app, 100, 16);
-    assert!(screen.contains("next / previous pane"));
+    let screen = render(&mut app, 100, 18);
+    assert!(screen.contains("next / previous pane") && screen.contains("more visual / more lyrics weight"));
+    insta::assert_snapshot!(screen.lines().filter(|l| !l.contains("ingesting:")).collect::<Vec<_>>().join("\n"));
+}
+
+fn epoch(e: u32, train: f64, test: f64) -> EpochMetrics {
+    let titles = ["Starboy", "Bikes", "Blinding Lights", "Save Your Tears", "After Hours", "Sacrifice"];
+    EpochMetrics {
+        epoch: e,
+        train_loss: 1.6 / e as f64,
+        train_accuracy: train,
+        test_loss: Some(1.9 / e as f64),
+        test_accuracy: Some(test),
+        top10_class_accuracy: Some(test),
+        macro_accuracy: Some(test - 0.05),
+        per_class: titles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ClassAccuracy { title: t.to_string(), accuracy: 1.0 - i as f64 * 0.15, frames: 10 })
+            .collect(),
+        confused: vec![Confused { actual: "Sacrifice".into(), predicted: "Starboy".into(), frames: 3 }],
+        seconds: 2.0,
+    }
+}
+
+fn training_mid_run() -> App {
+    let mut app = App::new("/data/library".into(), library());
+    app.training.runs = vec![RunItem {
+        id: 1,
+        status: "done".into(),
+        epochs: 5,
+        classes: 6,
+        settings: "sgd lr 0.0001".into(),
+        test_accuracy: Some(0.41),
+        top10: Some(0.41),
+        macro_accuracy: Some(0.36),
+        active: true,
+    }];
+    app.on_event(&Event::TrainStarted {
+        run: 2,
+        classes: (0..6).map(|i| format!("video {i}")).collect(),
+        train_frames: 900,
+        test_frames: 100,
+        first_epoch: 1,
+        epochs: 5,
+        steps_per_epoch: 15,
+    });
+    for step in 0..38u64 {
+        let epoch_no = (step / 15) as u32 + 1;
+        app.on_event(&Event::TrainStep { run: 2, epoch: epoch_no, step, loss: 1.8 / (1.0 + step as f32 * 0.2) });
+        if step % 15 == 14 {
+            let e = epoch_no;
+            app.on_event(&Event::TrainEpoch {
+                run: 2,
+                metrics: epoch(e, 0.5 + 0.15 * e as f64, 0.45 + 0.12 * e as f64),
+            });
+        }
+    }
+    app.update(Action::Show(Pane::Training));
+    app
+}
+
+#[test]
+fn training_mid_run_shows_curves_numbers_bars_and_runs() {
+    let mut app = training_mid_run();
+    let screen = render(&mut app, 120, 36);
+    assert!(screen.contains("run 2 · running"));
+    assert!(screen.contains("epoch 3/5 · step 8/15"), "{screen}");
+    assert!(screen.contains("ETA 5s"), "37 steps left at 2 s per 15 steps: {screen}");
+    assert!(screen.contains("Loss per step") && screen.contains("Accuracy per epoch"));
+    assert!(screen.contains("Top-10") && screen.contains("Macro (all)"));
+    assert!(screen.contains("Starboy") && screen.contains("*1"), "per-class bars and the active past run");
     insta::assert_snapshot!(screen);
 }
 
 #[test]
-fn other_panes_say_what_is_coming_and_quit_asks_first() {
+fn training_at_80_by_24_stays_usable() {
+    let mut app = training_mid_run();
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contins_all(&["epoch 3/5", "69.0%", "Loss per step"]), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+trait ContainsAll {
+    fn contins_all(&self, parts: &[&str]) -> bool;
+}
+
+impl ContainsAll for String {
+    fn contins_all(&self, parts: &[&str]) -> bool {
+        parts.iter().all(|p| self.contains(p))
+    }
+}
+
+fn gradient(w: u32, h: u32, tint: [u8; 3]) -> DynamicImage {
+    let mut img = RgbImage::new(w, h);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        *p = Rgb([(x * 255 / w) as u8 / 2 + tint[0] / 2, (y * 255 / h) as u8 / 2 + tint[1] / 2, tint[2]]);
+    }
+    DynamicImage::ImageRgb8(img)
+}
+
+fn hit(rank: usize, id: i64, title: &str, visual: f32, lyrics: Option<f32>) -> Hit {
+    Hit {
+        rank,
+        id,
+        title: title.into(),
+        score: 0.0,
+        visual: Some(visual),
+        lyrics,
+        frames: vec![FrameHit {
+            query_t: 4.5,
+            match_t: 61.0 + id as f64,
+            similarity: visual + 0.05,
+            match_file: format!("frames/{id}/000001.jpg"),
+        }],
+        lines: lyrics
+            .map(|l| {
+                vec![LineHit {
+                    query_text: "I can't feel my face when I'm with you".into(),
+                    match_text: "my face goes numb when you are near".into(),
+                    similarity: l,
+                    match_start: 12.0,
+                    match_end: 15.5,
+                }]
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn answered(app: &mut App) {
+    let mut results = Results {
+        query: "Can't Feel My Face".into(),
+        weights: Weights::default(),
+        image_model: Some("resnet".into()),
+        text_model: Some("bert".into()),
+        space: "backbone".into(),
+        results: vec![hit(1, 1, "Starboy", 0.81, Some(0.62)), hit(2, 2, "Bikes (instrumental)", 0.74, None)],
+    };
+    reelmatch::search::rerank(&mut results, Weights::default());
+    let mut matches = HashMap::new();
+    matches.insert("frames/1/000001.jpg".to_string(), gradient(64, 36, [200, 40, 40]));
+    matches.insert("frames/2/000001.jpg".to_string(), gradient(64, 36, [40, 40, 200]));
+    let answer =
+        QueryAnswer { results, query_frames: vec![(4.5, Some(gradient(64, 36, [40, 200, 40])))], matches, note: None };
+    app.on_msg(Msg::Answer(Ok(Box::new(answer))));
+}
+
+#[test]
+fn query_results_with_previews_in_half_blocks() {
+    let mut app = App::new("/data/library".into(), library());
+    app.picker = Some(Picker::halfblocks());
+    app.update(Action::Show(Pane::Query));
+    answered(&mut app);
+    let screen = render(&mut app, 120, 32);
+    assert!(screen.contains("Most similar to Can't Feel My Face (backbone)"));
+    assert!(screen.contains("query @ 4.5s") && screen.contains("Starboy @ 62.0s · 0.86"), "{screen}");
+    assert!(screen.contains('▀') || screen.contains('▄'), "half-block images are drawn: {screen}");
+    assert!(screen.contains("\"my face goes"), "the matched lyric line: {screen}");
+    insta::assert_snapshot!(screen);
+
+    // Moving the weight to lyrics re-ranks at once; the instrumental keeps its visual score.
+    for _ in 0..7 {
+        app.update(Action::MoreLyrics);
+    }
+    assert_eq!(app.query.weights, Weights { visual: 0.0, lyrics: 1.0 });
+    let screen = render(&mut app, 120, 32);
+    assert!(screen.contains("visual 0.0 · lyrics 1.0"));
+    assert_eq!(app.query.hits()[0].title, "Bikes (instrumental)", "0.74 visual-only beats 0.62 lyrics");
+}
+
+#[test]
+fn a_training_run_that_ends_is_reported() {
+    let mut app = training_mid_run();
+    app.on_event(&Event::TrainFinished { run: 2, status: RunStatus::Stopped, epochs_done: 2 });
+    assert!(render(&mut app, 100, 30).contains("run 2 · stopped"));
+}
+
+#[test]
+fn quit_asks_first_while_work_runs() {
     let mut app = ingesting();
-    app.update(Action::Show(Pane::Training));
-    assert!(render(&app, 100, 10).contains("No training runs yet"));
+    app.update(Action::StartTraining);
     app.update(Action::Quit);
-    let screen = render(&app, 100, 10);
-    assert!(screen.contains("Stop it and quit? (y/n)"));
+    let screen = render(&mut app, 100, 12);
+    assert!(screen.contains("training is running. Stop it and quit? (y/n)"), "{screen}");
 }
 
 #[test]
 fn tiny_and_resized_terminals_do_not_panic() {
-    let app = ingesting();
+    for mut app in [ingesting(), training_mid_run()] {
+        for (w, h) in [(1, 1), (10, 3), (40, 5), (80, 24), (250, 60)] {
+            render(&mut app, w, h);
+        }
+    }
+    let mut app = App::new("/l".into(), library());
+    app.picker = Some(Picker::halfblocks());
+    app.update(Action::Show(Pane::Query));
+    answered(&mut app);
     for (w, h) in [(1, 1), (10, 3), (40, 5), (80, 24), (250, 60)] {
-        render(&app, w, h);
+        render(&mut app, w, h);
     }
 }

@@ -44,6 +44,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub speech_model: Option<PathBuf>,
 
+    /// Inline images (dashboard and `similar --preview`): detected, forced, or none.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub graphics: Graphics,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -118,9 +122,6 @@ pub enum Command {
         /// Show the query frame and each match's best frame inline.
         #[arg(long)]
         preview: bool,
-        /// Terminal graphics for --preview.
-        #[arg(long, value_enum, default_value = "auto")]
-        graphics: Graphics,
         /// Compare frames as backbone features or through the active run's head (default from config).
         #[arg(long, value_enum)]
         space: Option<SearchSpace>,

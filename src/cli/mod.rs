@@ -9,7 +9,8 @@ mod progress;
 mod search;
 mod train;
 
-pub use args::{Cli, Command, RunsAction};
+pub use args::{Cli, Command, Graphics, RunsAction};
+pub use preview::side_by_side;
 
 use crate::config::Config;
 use crate::library::Library;
@@ -68,7 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let models = ingest::models_with_notice(&config);
             ingest::run(&library, &config, paths, models)
         }
-        Some(Command::Demo) => demo(&library, &config),
+        Some(Command::Demo) => demo(&library, &config, &cli_presets(&cli, &config), cli.graphics),
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
@@ -82,7 +83,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             top,
             include_self,
             preview,
-            graphics,
             space,
             json,
         }) => {
@@ -100,7 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 top,
                 include_self,
                 preview,
-                graphics,
+                graphics: cli.graphics,
                 space,
                 json,
             };
@@ -113,14 +113,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Tui) | None => {
-            crate::tui::run(library, config, None, Vec::new())?;
+            let options = crate::tui::Options {
+                graphics: cli.graphics,
+                presets: cli_presets(&cli, &config),
+                models: None,
+                start: Vec::new(),
+                banner: Vec::new(),
+            };
+            crate::tui::run(library, config, options)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Makes the demo clips, ingests them and lists the library.
-fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+/// The configs the dashboard trains with: the one in force, then each shipped preset layered the
+/// same way (user file, preset, `--config`).
+fn cli_presets(cli: &Cli, config: &Config) -> Vec<(String, Config)> {
+    let mut presets = vec![("default".to_string(), config.clone())];
+    for (name, _) in crate::config::PRESETS {
+        if let Ok(c) = Config::load(Some(name), cli.config.as_deref()) {
+            presets.push((name.to_string(), c));
+        }
+    }
+    presets
+}
+
+/// Makes the demo clips; on a terminal, opens the dashboard and runs ingest → train → a first
+/// query live; otherwise ingests and trains with plain progress and lists the library.
+fn demo(
+    library: &Library,
+    config: &Config,
+    presets: &[(String, Config)],
+    graphics: Graphics,
+) -> anyhow::Result<ExitCode> {
     let media = library.root().join("media");
     let voice =
         if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
@@ -128,14 +153,30 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
     let (models, banner) = crate::demo::demo_models(library, config);
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        crate::tui::run(library.clone(), config.clone(), Some((vec![media], models)), banner)?;
+        use crate::tui::app::Command as Do;
+        let options = crate::tui::Options {
+            graphics,
+            presets: presets.to_vec(),
+            models: Some(models),
+            start: vec![
+                Do::Ingest(vec![media]),
+                Do::Train { preset: "default".into() },
+                Do::Query(crate::pipeline::QueryRequest::Video(0)),
+            ],
+            banner,
+        };
+        crate::tui::run(library.clone(), config.clone(), options)?;
         return Ok(ExitCode::SUCCESS);
     }
     for line in &banner {
         eprintln!("demo: {line}");
     }
+    let image = models.image.as_ref().map(|m| m.model_id.clone());
     let code = ingest::run(library, config, vec![media], models)?;
     library::list(library, false)?;
+    if image.is_some() {
+        train::run(library, config, None, false)?;
+    }
     eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
     Ok(code)
 }

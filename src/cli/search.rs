@@ -6,12 +6,10 @@ use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
 use crate::ingest::Models;
 use crate::library::Library;
-use crate::ml::load::{load_speech, load_text, resolve_role};
-use crate::ml::Role;
+use crate::ml::load::{load_speech, load_text};
 use crate::search::eval::{evaluate, near_duplicates};
-use crate::search::{find_video, search, Query, Results, SearchLibrary, Weights};
-use crate::train::active_head;
-use crate::train::head::Head;
+use crate::search::space::Space;
+use crate::search::{find_video, search, Query, Results, Weights};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,41 +28,23 @@ pub struct SimilarArgs {
     pub json: bool,
 }
 
-/// The configured models' ids, if they resolve (nothing is loaded).
-fn preferred(config: &Config, role: Role) -> Option<String> {
-    resolve_role(config, role, true).ok().map(|f| f.id)
-}
-
-/// The head frames are compared through, when the head space is asked for and a run is active.
-fn head_space(
+/// The search space as configured, saying so when the head space falls back.
+fn choose_space(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
     flag: Option<SearchSpace>,
-) -> anyhow::Result<Option<(i64, String, Head)>> {
-    if flag.unwrap_or(config.search.space) == SearchSpace::Backbone {
-        return Ok(None);
+) -> anyhow::Result<Space> {
+    let space = Space::choose(library, catalog, config, flag)?;
+    if let Some(note) = &space.note {
+        eprintln!("note: {note}");
     }
-    match active_head(library, catalog)? {
-        Some((run, head)) => Ok(Some((run.id, run.image_model, head))),
-        None => {
-            eprintln!("note: no training run is active, so frames are compared as backbone features; `reelmatch train` makes one");
-            Ok(None)
-        }
-    }
+    Ok(space)
 }
 
 pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let head = head_space(library, &catalog, config, a.space)?;
-    let image_model = head.as_ref().map(|(_, m, _)| m.clone()).or_else(|| preferred(config, Role::Image));
-    let lib = SearchLibrary::load_in_space(
-        &catalog,
-        image_model.as_deref(),
-        preferred(config, Role::Text).as_deref(),
-        None,
-        head.as_ref().map(|(run, _, h)| (*run, h)),
-    )?;
+    let lib = choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?;
     if lib.videos.is_empty() {
         anyhow::bail!(
             "the library at {} has no ingested videos; run `reelmatch ingest DIR` first",
@@ -88,7 +68,7 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
             path,
         )?
     } else if let Some(text) = &a.lyrics {
-        Query::from_lyrics(&Models { text: Some(load_text(config)?), ..Models::none() }, text)?
+        Query::from_lyrics(&load_text(config)?, text)?
     } else {
         anyhow::bail!("say what to search with: a library video's title, --file PATH, --image PATH or --lyrics TEXT");
     };
@@ -139,10 +119,8 @@ pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json
     let catalog = Catalog::open(&library.catalog_path())?;
     let text = load_text(config).ok();
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
-    let head = head_space(library, &catalog, config, space)?;
-    let image_model = head.as_ref().map(|(_, m, _)| m.clone()).or_else(|| preferred(config, Role::Image));
-    let report =
-        evaluate(&catalog, image_model.as_deref(), text.as_ref(), weights, head.as_ref().map(|(run, _, h)| (*run, h)))?;
+    let space = choose_space(library, &catalog, config, space)?;
+    let report = evaluate(&catalog, space.image_model.as_deref(), text.as_ref(), weights, space.head())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -162,7 +140,7 @@ pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json
 
 pub fn dupes(library: &Library, config: &Config, threshold: Option<f32>, json: bool) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let lib = SearchLibrary::load(&catalog, preferred(config, Role::Image).as_deref(), None, None)?;
+    let lib = choose_space(library, &catalog, config, Some(SearchSpace::Backbone))?.load(&catalog, None)?;
     let threshold = threshold.unwrap_or(config.search.duplicate_threshold);
     let pairs = near_duplicates(&lib, threshold);
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();

@@ -6,6 +6,7 @@ pub mod index;
 pub mod library;
 pub mod query;
 pub mod rank;
+pub mod space;
 
 pub use library::SearchLibrary;
 pub use query::{find_video, Query};
@@ -25,6 +26,18 @@ pub struct FrameHit {
     pub similarity: f32,
     /// The matched frame's image, relative to the library root.
     pub match_file: String,
+}
+
+/// Re-ranks results with other weights (no new search: each hit keeps its visual and lyrics parts).
+pub fn rerank(results: &mut Results, weights: Weights) {
+    for h in &mut results.results {
+        h.score = fuse(h.visual, h.lyrics, weights).unwrap_or(0.0);
+    }
+    order(&mut results.results, |h| h.score, |h| h.id);
+    for (i, h) in results.results.iter_mut().enumerate() {
+        h.rank = i + 1;
+    }
+    results.weights = weights;
 }
 
 /// The best-matching pair of lyric lines.
@@ -145,4 +158,31 @@ fn best_lines(q: &library::Lyrics, m: &library::Lyrics) -> Vec<LineHit> {
         }
     }
     best.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(id: i64, visual: Option<f32>, lyrics: Option<f32>) -> Hit {
+        Hit { rank: 0, id, title: id.to_string(), score: 0.0, visual, lyrics, frames: vec![], lines: vec![] }
+    }
+
+    #[test]
+    fn rerank_moves_results_with_the_weights() {
+        let mut r = Results {
+            query: "q".into(),
+            weights: Weights { visual: 1.0, lyrics: 0.0 },
+            image_model: None,
+            text_model: None,
+            space: "backbone".into(),
+            results: vec![hit(1, Some(0.9), Some(0.1)), hit(2, Some(0.2), Some(0.95)), hit(3, None, Some(0.5))],
+        };
+        rerank(&mut r, Weights { visual: 1.0, lyrics: 0.0 });
+        assert_eq!(r.results.iter().map(|h| h.id).collect::<Vec<_>>(), vec![1, 3, 2]);
+        rerank(&mut r, Weights { visual: 0.0, lyrics: 1.0 });
+        assert_eq!(r.results.iter().map(|h| h.id).collect::<Vec<_>>(), vec![2, 3, 1]);
+        assert_eq!(r.results.iter().map(|h| h.rank).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(r.results[1].score, 0.5, "a missing side leaves the other to carry the score");
+    }
 }

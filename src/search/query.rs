@@ -184,8 +184,7 @@ impl Query {
     }
 
     /// Lyrics typed by the user (each non-empty line is a line of the query).
-    pub fn from_lyrics(models: &Models, text: &str) -> Result<Query> {
-        let model = models.text.as_ref().ok_or_else(|| Error::Invalid("a lyrics query needs the text model".into()))?;
+    pub fn from_lyrics(model: &crate::ml::text::TextEmbedder, text: &str) -> Result<Query> {
         let lines: Vec<(String, f64, f64)> =
             text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| (l.to_string(), 0.0, 0.0)).collect();
         if lines.is_empty() {

@@ -62,6 +62,13 @@ pub struct Weights {
     pub lyrics: f32,
 }
 
+impl Default for Weights {
+    /// The shipped `[search]` weights.
+    fn default() -> Self {
+        Weights { visual: 0.7, lyrics: 0.3 }
+    }
+}
+
 /// `w_visual · visual + w_lyrics · lyrics`, with the weights renormalised over the sides that
 /// exist: when one side is missing the other carries the score. `None` when both are missing.
 pub fn fuse(visual: Option<f32>, lyrics: Option<f32>, w: Weights) -> Option<f32> {

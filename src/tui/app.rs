@@ -1,9 +1,19 @@
-//! Dashboard state: what the panes show, changed only by key actions and job events.
+//! Dashboard state: what the panes show, changed only by key actions and job messages. Keys
+//! become [`Action`]s; applying one may ask for work as a [`Command`], which the event loop hands
+//! to the job runner. Nothing here does I/O beyond completing a typed path.
 
+use super::library::{complete_path, Inspector};
+use super::query::{Focus, QueryState};
+use super::training::TrainingState;
 use crate::catalog::VideoRow;
 use crate::events::Event;
+use crate::pipeline::{Inspection, QueryAnswer, QueryRequest};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use std::collections::HashMap;
+use image::DynamicImage;
+use ratatui_image::picker::Picker;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Instant;
 
 /// The dashboard's panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +39,21 @@ impl Pane {
     }
 }
 
+/// What a line of typed text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    AddFolder,
+    Filter,
+    Lyrics,
+}
+
+/// Text being typed at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -40,7 +65,65 @@ pub enum Action {
     Show(Pane),
     Up,
     Down,
+    Left,
+    Right,
     ToggleHelp,
+    /// Enter: inspect a video, run a query, or open a full-screen preview.
+    Select,
+    /// `s`: stop the running ingest or training cleanly.
+    Stop,
+    AddFolder,
+    Reingest,
+    StartTraining,
+    NextPreset,
+    Filter,
+    TypeLyrics,
+    MoreVisual,
+    MoreLyrics,
+    Input(char),
+    Backspace,
+    Complete,
+    Submit,
+    CancelInput,
+    CloseOverlay,
+}
+
+/// Work the dashboard asks the job runner for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Ingest(Vec<PathBuf>),
+    Train {
+        preset: String,
+    },
+    Stop,
+    Query(QueryRequest),
+    Inspect(i64),
+    /// Full-screen preview of the selected result: (query frame, matched frame, caption).
+    Preview(Option<DynamicImage>, Option<DynamicImage>, String),
+}
+
+/// Which long job is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Ingest,
+    Train,
+}
+
+impl JobKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Ingest => "ingest",
+            JobKind::Train => "training",
+        }
+    }
+}
+
+/// What the job runner reports back.
+pub enum Msg {
+    Job(Event),
+    JobDone { kind: JobKind, result: Result<String, String> },
+    Answer(Result<Box<QueryAnswer>, String>),
+    Inspected(Result<Box<Inspection>, String>),
 }
 
 /// Live progress of one video being ingested.
@@ -51,15 +134,42 @@ pub struct Live {
     pub expected: u32,
 }
 
+/// Progress of the running ingest: videos done of total, since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestProgress {
+    pub total: usize,
+    pub done: usize,
+    pub started: Instant,
+}
+
+impl IngestProgress {
+    /// Videos per minute so far.
+    pub fn per_minute(&self) -> Option<f64> {
+        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
+        (self.done > 0 && minutes > 0.0).then(|| self.done as f64 / minutes)
+    }
+
+    /// Seconds left at the pace so far.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        self.per_minute().map(|r| (self.total - self.done.min(self.total)) as f64 / r * 60.0)
+    }
+}
+
 /// Everything the dashboard draws.
-#[derive(Debug, Clone)]
 pub struct App {
     pub pane: Pane,
     pub videos: Vec<VideoRow>,
     pub selected: usize,
     pub live: HashMap<i64, Live>,
-    /// Videos to ingest in the running job, and how many have finished.
-    pub job: Option<(usize, usize)>,
+    pub ingest: Option<IngestProgress>,
+    /// The long job running, if any.
+    pub job: Option<JobKind>,
+    pub training: TrainingState,
+    pub query: QueryState,
+    pub prompt: Option<Prompt>,
+    pub inspector: Option<Inspector>,
+    /// A full-screen preview is on screen (any key returns).
+    pub previewing: bool,
     pub show_help: bool,
     pub confirm_quit: bool,
     pub should_quit: bool,
@@ -69,16 +179,26 @@ pub struct App {
     pub library: String,
     /// Warnings that stay on screen (e.g. the demo running with a random image model).
     pub banner: Vec<String>,
+    /// How inline images are drawn; `None` draws none.
+    pub picker: Option<Picker>,
+    /// Commands to run, one after another, as each job ends well (the demo's ingest → train → query).
+    pub then: VecDeque<Command>,
 }
 
 impl App {
     pub fn new(library: String, videos: Vec<VideoRow>) -> Self {
-        App {
+        let mut app = App {
             pane: Pane::Library,
-            videos,
+            videos: Vec::new(),
             selected: 0,
             live: HashMap::new(),
+            ingest: None,
             job: None,
+            training: TrainingState { presets: vec!["default".into(), "paper".into()], ..TrainingState::default() },
+            query: QueryState::default(),
+            prompt: None,
+            inspector: None,
+            previewing: false,
             show_help: false,
             confirm_quit: false,
             should_quit: false,
@@ -86,43 +206,81 @@ impl App {
             status: "ready".into(),
             library,
             banner: Vec::new(),
-        }
+            picker: None,
+            then: VecDeque::new(),
+        };
+        app.set_videos(videos);
+        app
     }
 
-    /// Whether a job is running (quitting then asks first).
+    /// Whether a long job is running (quitting then asks first).
     pub fn busy(&self) -> bool {
         self.job.is_some()
     }
 
     /// Maps a key to an action, given the current state.
     pub fn key_action(&self, key: KeyEvent) -> Option<Action> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.confirm_quit {
             return Some(match key.code {
                 KeyCode::Char('y') | KeyCode::Char('q') => Action::ConfirmQuit,
                 _ => Action::CancelQuit,
             });
         }
+        if self.inspector.is_some() || self.previewing {
+            return Some(Action::CloseOverlay);
+        }
         if self.show_help {
             return Some(Action::ToggleHelp);
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        Some(match key.code {
-            KeyCode::Char('c') if ctrl => Action::Quit,
-            KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
-            KeyCode::Tab => Action::NextPane,
-            KeyCode::BackTab => Action::PrevPane,
-            KeyCode::Char('1') => Action::Show(Pane::Library),
-            KeyCode::Char('2') => Action::Show(Pane::Training),
-            KeyCode::Char('3') => Action::Show(Pane::Query),
-            KeyCode::Up | KeyCode::Char('k') => Action::Up,
-            KeyCode::Down | KeyCode::Char('j') => Action::Down,
-            KeyCode::Char('?') => Action::ToggleHelp,
-            _ => return None,
-        })
+        if self.prompt.is_some() {
+            return Some(match key.code {
+                KeyCode::Char('c') if ctrl => Action::CancelInput,
+                KeyCode::Char(c) => Action::Input(c),
+                KeyCode::Backspace => Action::Backspace,
+                KeyCode::Tab => Action::Complete,
+                KeyCode::Enter => Action::Submit,
+                KeyCode::Esc => Action::CancelInput,
+                KeyCode::Up => Action::Up,
+                KeyCode::Down => Action::Down,
+                _ => return None,
+            });
+        }
+        let global = match key.code {
+            KeyCode::Char('c') if ctrl => Some(Action::Quit),
+            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
+            KeyCode::Tab => Some(Action::NextPane),
+            KeyCode::BackTab => Some(Action::PrevPane),
+            KeyCode::Char('1') => Some(Action::Show(Pane::Library)),
+            KeyCode::Char('2') => Some(Action::Show(Pane::Training)),
+            KeyCode::Char('3') => Some(Action::Show(Pane::Query)),
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
+            KeyCode::Char('?') => Some(Action::ToggleHelp),
+            KeyCode::Char('s') => Some(Action::Stop),
+            KeyCode::Enter => Some(Action::Select),
+            _ => None,
+        };
+        if global.is_some() {
+            return global;
+        }
+        match (self.pane, key.code) {
+            (Pane::Library, KeyCode::Char('a')) => Some(Action::AddFolder),
+            (Pane::Library, KeyCode::Char('r')) => Some(Action::Reingest),
+            (Pane::Training, KeyCode::Char('t')) => Some(Action::StartTraining),
+            (Pane::Training, KeyCode::Char('p')) => Some(Action::NextPreset),
+            (Pane::Query, KeyCode::Char('/')) => Some(Action::Filter),
+            (Pane::Query, KeyCode::Char('l')) => Some(Action::TypeLyrics),
+            (Pane::Query, KeyCode::Left | KeyCode::Char('h')) => Some(Action::Left),
+            (Pane::Query, KeyCode::Right) => Some(Action::Right),
+            (Pane::Query, KeyCode::Char('+') | KeyCode::Char('=')) => Some(Action::MoreVisual),
+            (Pane::Query, KeyCode::Char('-')) => Some(Action::MoreLyrics),
+            _ => None,
+        }
     }
 
-    /// Applies an action.
-    pub fn update(&mut self, action: Action) {
+    /// Applies an action; returns the work it asks for, if any.
+    pub fn update(&mut self, action: Action) -> Option<Command> {
         match action {
             Action::Quit if self.busy() => self.confirm_quit = true,
             Action::Quit | Action::ConfirmQuit => self.should_quit = true,
@@ -130,17 +288,257 @@ impl App {
             Action::NextPane => self.pane = Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()],
             Action::PrevPane => self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()],
             Action::Show(p) => self.pane = p,
-            Action::Up => self.selected = self.selected.saturating_sub(1),
-            Action::Down => self.selected = (self.selected + 1).min(self.videos.len().saturating_sub(1)),
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::Left => self.query.focus = Focus::Videos,
+            Action::Right if self.query.answer.is_some() => self.query.focus = Focus::Results,
+            Action::Right => {}
             Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::CloseOverlay => {
+                self.inspector = None;
+                self.previewing = false;
+            }
+            Action::Stop if self.busy() => {
+                self.status = format!("stopping {} after the current step…", self.job.map_or("", |j| j.name()));
+                self.then.clear();
+                return Some(Command::Stop);
+            }
+            Action::Stop => self.status = "nothing is running".into(),
+            Action::Select => return self.select(),
+            Action::AddFolder => self.prompt = Some(Prompt { kind: PromptKind::AddFolder, text: String::new() }),
+            Action::Reingest => {
+                let path = self.videos.get(self.selected).map(|v| v.path.clone())?;
+                return self.start(JobKind::Ingest, Command::Ingest(vec![path]));
+            }
+            Action::StartTraining => {
+                let preset = self.training.preset_name().to_string();
+                return self.start(JobKind::Train, Command::Train { preset });
+            }
+            Action::NextPreset => {
+                self.training.preset = (self.training.preset + 1) % self.training.presets.len().max(1);
+            }
+            Action::Filter => {
+                let text = self.query.filter.clone();
+                self.query.focus = Focus::Videos;
+                self.prompt = Some(Prompt { kind: PromptKind::Filter, text });
+            }
+            Action::TypeLyrics => self.prompt = Some(Prompt { kind: PromptKind::Lyrics, text: String::new() }),
+            Action::MoreVisual => self.shift_weight(0.1),
+            Action::MoreLyrics => self.shift_weight(-0.1),
+            Action::Input(c) => {
+                if let Some(p) = &mut self.prompt {
+                    p.text.push(c);
+                    self.prompt_changed();
+                }
+            }
+            Action::Backspace => {
+                if let Some(p) = &mut self.prompt {
+                    p.text.pop();
+                    self.prompt_changed();
+                }
+            }
+            Action::Complete => {
+                if let Some(p) = &mut self.prompt {
+                    if p.kind == PromptKind::AddFolder {
+                        p.text = complete_path(&p.text);
+                    }
+                }
+            }
+            Action::CancelInput => {
+                if let Some(Prompt { kind: PromptKind::Filter, .. }) = self.prompt {
+                    self.query.filter.clear();
+                }
+                self.prompt = None;
+            }
+            Action::Submit => return self.submit(),
+        }
+        None
+    }
+
+    fn shift_weight(&mut self, delta: f32) {
+        self.query.shift_weight(delta);
+        self.query.refresh_previews(self.picker.as_ref());
+    }
+
+    fn prompt_changed(&mut self) {
+        if let Some(Prompt { kind: PromptKind::Filter, text }) = &self.prompt {
+            self.query.filter = text.clone();
+            self.query.selected_video = 0;
         }
     }
 
-    /// Applies a job event. Returns true when the catalog changed and the list should be reloaded.
+    fn move_selection(&mut self, by: i64) {
+        let step = |i: usize, len: usize| (i as i64 + by).clamp(0, len.saturating_sub(1) as i64) as usize;
+        match self.pane {
+            Pane::Library => self.selected = step(self.selected, self.videos.len()),
+            Pane::Training => self.training.selected_run = step(self.training.selected_run, self.training.runs.len()),
+            Pane::Query => match self.query.focus {
+                Focus::Videos => {
+                    self.query.selected_video = step(self.query.selected_video, self.query.filtered().len())
+                }
+                Focus::Results => {
+                    self.query.selected_hit = step(self.query.selected_hit, self.query.hits().len());
+                    self.query.refresh_previews(self.picker.as_ref());
+                }
+            },
+        }
+    }
+
+    fn select(&mut self) -> Option<Command> {
+        match (self.pane, self.query.focus) {
+            (Pane::Library, _) => self.videos.get(self.selected).map(|v| Command::Inspect(v.id)),
+            (Pane::Query, Focus::Videos) => {
+                let (id, title) = self.query.chosen_video()?;
+                Some(self.ask(QueryRequest::Video(id), title))
+            }
+            (Pane::Query, Focus::Results) => {
+                let pair = self.query.best_pair()?;
+                let (qt, mt, sim) = (pair.query_t, pair.match_t, pair.similarity);
+                let hit = self.query.selected()?;
+                let label = self.query.answer.as_ref().map(|a| a.results.query.clone()).unwrap_or_default();
+                let caption = format!(
+                    "{label} at {qt:.1}s (left) beside \"{}\" at {mt:.1}s (right), similarity {sim:.2}. Any key returns.",
+                    hit.title
+                );
+                Some(Command::Preview(pair.query.cloned(), pair.matched.cloned(), caption))
+            }
+            (Pane::Training, _) => None,
+        }
+    }
+
+    fn ask(&mut self, request: QueryRequest, label: String) -> Command {
+        self.query.pending = Some(label);
+        Command::Query(request)
+    }
+
+    fn submit(&mut self) -> Option<Command> {
+        let prompt = self.prompt.take()?;
+        match prompt.kind {
+            PromptKind::Filter => None,
+            PromptKind::Lyrics if prompt.text.trim().is_empty() => None,
+            PromptKind::Lyrics => {
+                let label = format!("lyrics \"{}\"", prompt.text.trim());
+                Some(self.ask(QueryRequest::Lyrics(prompt.text), label))
+            }
+            PromptKind::AddFolder => {
+                let path = prompt.text.trim();
+                let path = match path.strip_prefix("~/") {
+                    Some(rest) => {
+                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest)).unwrap_or_else(|| path.into())
+                    }
+                    None => PathBuf::from(path),
+                };
+                if path.as_os_str().is_empty() {
+                    return None;
+                }
+                self.start(JobKind::Ingest, Command::Ingest(vec![path]))
+            }
+        }
+    }
+
+    /// Starts a long job unless one is running.
+    fn start(&mut self, kind: JobKind, command: Command) -> Option<Command> {
+        if let Some(running) = self.job {
+            self.status = format!("{} is running; press s to stop it first", running.name());
+            return None;
+        }
+        self.job = Some(kind);
+        self.status = format!("{} started", kind.name());
+        if kind == JobKind::Train {
+            self.pane = Pane::Training;
+        }
+        Some(command)
+    }
+
+    /// Queues commands to run one after another as jobs end well, and returns the first.
+    pub fn chain(&mut self, commands: Vec<Command>) -> Option<Command> {
+        self.then = commands.into();
+        self.next_in_chain()
+    }
+
+    fn next_in_chain(&mut self) -> Option<Command> {
+        let command = self.then.pop_front()?;
+        match &command {
+            Command::Ingest(_) => self.start(JobKind::Ingest, command),
+            Command::Train { .. } => self.start(JobKind::Train, command),
+            Command::Query(QueryRequest::Video(_)) => {
+                // The demo's first query: the first video, once the library has it.
+                let (id, title) = self.query.chosen_video()?;
+                self.pane = Pane::Query;
+                Some(self.ask(QueryRequest::Video(id), title))
+            }
+            _ => Some(command),
+        }
+    }
+
+    /// Applies a message from the job runner; returns follow-up work, if any.
+    pub fn on_msg(&mut self, msg: Msg) -> Option<Command> {
+        match msg {
+            Msg::Job(event) => {
+                self.on_event(&event);
+                None
+            }
+            Msg::JobDone { kind, result } => {
+                if self.job == Some(kind) {
+                    self.job = None;
+                }
+                self.ingest = None;
+                self.live.clear();
+                match result {
+                    Ok(summary) => {
+                        self.status = summary;
+                        self.next_in_chain()
+                    }
+                    Err(e) => {
+                        self.status = format!("{} failed", kind.name());
+                        self.last_error = Some(e);
+                        self.then.clear();
+                        None
+                    }
+                }
+            }
+            Msg::Answer(result) => {
+                self.query.pending = None;
+                match result {
+                    Ok(answer) => {
+                        if let Some(note) = &answer.note {
+                            self.status = format!("note: {note}");
+                        }
+                        self.query.answer = Some(*answer);
+                        self.query.selected_hit = 0;
+                        self.query.focus = Focus::Results;
+                        self.query.refresh_previews(self.picker.as_ref());
+                    }
+                    Err(e) => self.last_error = Some(e),
+                }
+                None
+            }
+            Msg::Inspected(result) => {
+                match result {
+                    Ok(info) => {
+                        let thumbnails = match &self.picker {
+                            Some(p) => {
+                                info.thumbnails.iter().map(|(_, img)| p.new_resize_protocol(img.clone())).collect()
+                            }
+                            None => Vec::new(),
+                        };
+                        self.inspector = Some(Inspector { info: *info, thumbnails });
+                    }
+                    Err(e) => self.last_error = Some(e),
+                }
+                None
+            }
+        }
+    }
+
+    /// Applies a job event. Returns true when the catalog changed and the lists should be reloaded.
     pub fn on_event(&mut self, event: &Event) -> bool {
+        if self.training.on_event(event) {
+            return true;
+        }
         match event {
             Event::IngestPlanned { to_process, .. } => {
-                self.job = Some((*to_process, 0));
+                self.ingest = Some(IngestProgress { total: *to_process, done: 0, started: Instant::now() });
                 self.status = format!("ingesting {to_process} video(s)");
                 true
             }
@@ -160,20 +558,23 @@ impl App {
             }
             Event::VideoDone { id, .. } => {
                 self.live.remove(id);
-                self.bump_job();
+                self.bump_ingest();
                 true
             }
             Event::VideoFailed { id, path, reason } => {
                 if let Some(id) = id {
                     self.live.remove(id);
                 }
-                self.bump_job();
+                self.bump_ingest();
                 self.last_error = Some(format!("{}: {reason}", path.display()));
                 true
             }
-            Event::Note { .. } => false,
+            Event::Note { message, .. } => {
+                self.status = format!("note: {message}");
+                false
+            }
             Event::IngestFinished { processed, failed, cancelled } => {
-                self.job = None;
+                self.ingest = None;
                 self.live.clear();
                 let how = if *cancelled { "stopped" } else { "finished" };
                 self.status = format!("ingest {how}: {processed} ingested, {failed} failed");
@@ -183,37 +584,64 @@ impl App {
         }
     }
 
-    fn bump_job(&mut self) {
-        if let Some((_, done)) = &mut self.job {
-            *done += 1;
+    fn bump_ingest(&mut self) {
+        if let Some(p) = &mut self.ingest {
+            p.done += 1;
         }
     }
 
-    /// Replaces the library list (after the catalog changed), keeping the selection in range.
+    /// Replaces the library list (after the catalog changed), keeping the selections in range.
     pub fn set_videos(&mut self, videos: Vec<VideoRow>) {
+        self.query.videos = videos.iter().filter(|v| v.frames_embedded > 0).map(|v| (v.id, v.title.clone())).collect();
         self.videos = videos;
         self.selected = self.selected.min(self.videos.len().saturating_sub(1));
+        self.query.selected_video = self.query.selected_video.min(self.query.filtered().len().saturating_sub(1));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyEvent;
+    use crate::catalog::{Stage, Status};
 
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
+    fn press(app: &mut App, code: KeyCode) -> Option<Command> {
+        app.key_action(KeyEvent::new(code, KeyModifiers::NONE)).and_then(|a| app.update(a))
     }
 
-    fn press(app: &mut App, code: KeyCode) {
-        if let Some(a) = app.key_action(key(code)) {
-            app.update(a);
+    fn video(id: i64, title: &str) -> VideoRow {
+        VideoRow {
+            id,
+            title: title.into(),
+            path: format!("/m/{title}.mp4").into(),
+            duration_s: Some(10.0),
+            sample_fps: Some(2.0),
+            frames_train: 18,
+            frames_test: 2,
+            status: Status::Ready,
+            error: None,
+            stage: Stage::DONE,
+            content_hash: None,
+            size_bytes: None,
+            fps: None,
+            width: None,
+            height: None,
+            has_audio: Some(true),
+            audio_samples: None,
+            frames_embedded: 20,
+            transcript_language: None,
+            transcript_flag: None,
+            lyrics_embedded: false,
+            mtime_ns: None,
         }
+    }
+
+    fn app() -> App {
+        App::new("lib".into(), vec![video(1, "Starboy"), video(2, "Blinding Lights"), video(3, "Save Your Tears")])
     }
 
     #[test]
     fn tab_numbers_and_backtab_switch_panes() {
-        let mut app = App::new("lib".into(), vec![]);
+        let mut app = app();
         press(&mut app, KeyCode::Tab);
         assert_eq!(app.pane, Pane::Training);
         press(&mut app, KeyCode::Tab);
@@ -226,9 +654,13 @@ mod tests {
     }
 
     #[test]
-    fn quitting_asks_first_while_work_runs() {
-        let mut app = App::new("lib".into(), vec![]);
-        app.on_event(&Event::IngestPlanned { files: 2, to_process: 2, up_to_date: 0 });
+    fn quitting_asks_first_while_work_runs_and_is_immediate_when_idle() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char('q'));
+        assert!(app.should_quit);
+        let mut app = self::app();
+        app.pane = Pane::Training;
+        assert_eq!(press(&mut app, KeyCode::Char('t')), Some(Command::Train { preset: "default".into() }));
         press(&mut app, KeyCode::Char('q'));
         assert!(app.confirm_quit && !app.should_quit);
         press(&mut app, KeyCode::Char('n'));
@@ -239,27 +671,85 @@ mod tests {
     }
 
     #[test]
-    fn quitting_when_idle_is_immediate_and_help_swallows_one_key() {
-        let mut app = App::new("lib".into(), vec![]);
-        press(&mut app, KeyCode::Char('?'));
-        assert!(app.show_help);
-        press(&mut app, KeyCode::Char('q'));
-        assert!(!app.show_help && !app.should_quit, "the first key closes help");
-        press(&mut app, KeyCode::Char('q'));
-        assert!(app.should_quit);
+    fn training_keys_start_stop_and_choose_the_preset() {
+        let mut app = app();
+        app.pane = Pane::Training;
+        press(&mut app, KeyCode::Char('p'));
+        assert_eq!(press(&mut app, KeyCode::Char('t')), Some(Command::Train { preset: "paper".into() }));
+        assert_eq!(press(&mut app, KeyCode::Char('t')), None, "one job at a time");
+        assert!(app.status.contains("press s to stop"));
+        assert_eq!(press(&mut app, KeyCode::Char('s')), Some(Command::Stop));
+        app.on_msg(Msg::JobDone { kind: JobKind::Train, result: Ok("run 1 stopped".into()) });
+        assert!(!app.busy());
+    }
+
+    #[test]
+    fn the_add_folder_prompt_takes_text_and_starts_an_ingest() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char('a'));
+        for c in "/music/new".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_eq!(app.prompt.as_ref().unwrap().text, "/music/new", "q and other keys are text here");
+        press(&mut app, KeyCode::Backspace);
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Ingest(vec!["/music/ne".into()])));
+        assert_eq!(app.job, Some(JobKind::Ingest));
+        assert!(app.prompt.is_none());
+    }
+
+    #[test]
+    fn library_enter_inspects_and_r_reingests_the_selected_video() {
+        let mut app = app();
+        press(&mut app, KeyCode::Down);
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Inspect(2)));
+        assert_eq!(press(&mut app, KeyCode::Char('r')), Some(Command::Ingest(vec!["/m/Blinding Lights.mp4".into()])));
+    }
+
+    #[test]
+    fn query_filter_selects_and_runs_a_query() {
+        let mut app = app();
+        app.pane = Pane::Query;
+        press(&mut app, KeyCode::Char('/'));
+        for c in "tears".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_eq!(app.query.filtered().len(), 1);
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none());
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(QueryRequest::Video(3))));
+        assert_eq!(app.query.pending.as_deref(), Some("Save Your Tears"));
+        press(&mut app, KeyCode::Char('l'));
+        for c in "city lights".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(QueryRequest::Lyrics("city lights".into()))));
+    }
+
+    #[test]
+    fn a_failed_job_breaks_the_chain_and_shows_the_error() {
+        let mut app = app();
+        let first = app.chain(vec![Command::Ingest(vec!["/m".into()]), Command::Train { preset: "default".into() }]);
+        assert_eq!(first, Some(Command::Ingest(vec!["/m".into()])));
+        let next = app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Err("ffmpeg missing".into()) });
+        assert_eq!(next, None);
+        assert_eq!(app.last_error.as_deref(), Some("ffmpeg missing"));
+        let mut app = self::app();
+        app.chain(vec![Command::Ingest(vec!["/m".into()]), Command::Train { preset: "default".into() }]);
+        let next = app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Ok("ingest finished".into()) });
+        assert_eq!(next, Some(Command::Train { preset: "default".into() }), "the demo goes on to training");
     }
 
     #[test]
     fn events_track_progress_and_failures() {
-        let mut app = App::new("lib".into(), vec![]);
+        let mut app = app();
         app.on_event(&Event::IngestPlanned { files: 2, to_process: 2, up_to_date: 0 });
         app.on_event(&Event::VideoStarted { id: 1, title: "a".into() });
         app.on_event(&Event::VideoFrames { id: 1, done: 3, expected: 10 });
         assert_eq!(app.live[&1], Live { stage: "start", done: 3, expected: 10 });
         app.on_event(&Event::VideoFailed { id: Some(2), path: "b.mp4".into(), reason: "broken".into() });
-        assert_eq!(app.job, Some((2, 1)));
+        assert_eq!(app.ingest.as_ref().map(|p| (p.total, p.done)), Some((2, 1)));
         assert_eq!(app.last_error.as_deref(), Some("b.mp4: broken"));
         app.on_event(&Event::IngestFinished { processed: 1, failed: 1, cancelled: false });
-        assert!(app.job.is_none() && app.live.is_empty());
+        assert!(app.ingest.is_none() && app.live.is_empty());
     }
 }

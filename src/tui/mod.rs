@@ -1,31 +1,46 @@
-//! The ratatui dashboard: a thin view over the library. The UI task only receives key and job
-//! events and draws; ingestion runs on a blocking thread and reports through the event stream.
+//! The ratatui dashboard: a thin view over the library. The UI task only receives key events and
+//! job messages and draws (at most 10 times a second); ingestion, training and queries run on
+//! blocking threads through the job runner.
 
 pub mod app;
+pub mod jobs;
+pub mod library;
+pub mod query;
+pub mod training;
 pub mod view;
+pub mod widgets;
 
 use crate::catalog::Catalog;
+use crate::cli::Graphics;
 use crate::config::Config;
-use crate::events::{Cancel, Event};
-use crate::ingest::{ingest, Models};
+use crate::ingest::Models;
 use crate::library::Library;
-use app::App;
+use app::{Action, App, Command, Msg};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
-use std::path::PathBuf;
+use jobs::Jobs;
+use ratatui_image::picker::{Picker, ProtocolType};
 use std::time::{Duration, Instant};
 
 /// The most often the screen is redrawn.
 const FRAME: Duration = Duration::from_millis(100);
 
-/// Opens the dashboard on `library`; when `ingest_roots` is given, ingests them live.
-/// Closing the dashboard stops running work cleanly (the catalog stays consistent).
-pub fn run(
-    library: Library,
-    config: Config,
-    ingest_roots: Option<(Vec<PathBuf>, Models)>,
-    banner: Vec<String>,
-) -> anyhow::Result<()> {
+/// How the dashboard starts.
+pub struct Options {
+    pub graphics: Graphics,
+    /// Configs by preset name for training (the first is the default).
+    pub presets: Vec<(String, Config)>,
+    /// Models to use instead of loading the configured ones (the demo's).
+    pub models: Option<Models>,
+    /// Commands to run one after another at start (the demo: ingest, train, query).
+    pub start: Vec<Command>,
+    /// Warnings that stay on screen.
+    pub banner: Vec<String>,
+}
+
+/// Opens the dashboard on `library`. Closing it stops running work cleanly (the catalog stays
+/// consistent and a re-run resumes).
+pub fn run(library: Library, config: Config, options: Options) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let log = library.log_dir().join("reelmatch.log");
     let previous = std::panic::take_hook();
@@ -35,40 +50,83 @@ pub fn run(
         eprintln!("reelmatch crashed; the log is at {}", log.display());
     }));
     let mut terminal = ratatui::init();
-    let result = runtime.block_on(event_loop(&mut terminal, library, config, ingest_roots, banner));
+    let picker = picker(options.graphics);
+    let result = runtime.block_on(event_loop(&mut terminal, library, config, options, picker));
     ratatui::restore();
     result
+}
+
+/// Chooses how inline images are drawn: detected, forced, or not at all.
+fn picker(graphics: Graphics) -> Option<Picker> {
+    let forced = match graphics {
+        Graphics::None => return None,
+        Graphics::Halfblocks => return Some(Picker::halfblocks()),
+        Graphics::Kitty => Some(ProtocolType::Kitty),
+        Graphics::Sixel => Some(ProtocolType::Sixel),
+        Graphics::Iterm2 => Some(ProtocolType::Iterm2),
+        Graphics::Auto => None,
+    };
+    let mut p = Picker::from_query_stdio().unwrap_or_else(|e| {
+        tracing::info!("terminal graphics query failed ({e}); using half blocks");
+        Picker::halfblocks()
+    });
+    if let Some(t) = forced {
+        p.set_protocol_type(t);
+    }
+    tracing::info!(protocol = ?p.protocol_type(), "inline images");
+    Some(p)
+}
+
+fn reload(app: &mut App, catalog: &Catalog) -> anyhow::Result<()> {
+    app.set_videos(catalog.videos()?);
+    app.training.runs = training::load_runs(catalog)?;
+    Ok(())
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     library: Library,
     config: Config,
-    ingest_roots: Option<(Vec<PathBuf>, Models)>,
-    banner: Vec<String>,
+    options: Options,
+    picker: Option<Picker>,
 ) -> anyhow::Result<()> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let mut app = App::new(library.root().display().to_string(), catalog.videos()?);
-    app.banner = banner;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let cancel = Cancel::new();
-    let job = ingest_roots.map(|(roots, models)| {
-        let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
-        let sink = move |e: Event| {
-            let _ = tx.send(e);
-        };
-        tokio::task::spawn_blocking(move || ingest(&library, &config, &roots, &models, &sink, &cancel))
-    });
+    app.training.runs = training::load_runs(&catalog)?;
+    app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
+    app.query.weights =
+        crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
+    app.banner = options.banner;
+    app.picker = picker;
+    let graphics = options.graphics;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let mut jobs = Jobs::new(library.clone(), config, options.presets, tx, options.models);
+    let mut pending = app.chain(options.start);
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(FRAME);
-    let (mut dirty, mut reload) = (true, false);
+    let (mut dirty, mut stale) = (true, false);
     let mut last_reload = Instant::now();
     while !app.should_quit {
+        if let Some(command) = pending.take() {
+            match command {
+                Command::Preview(query, matched, caption) => {
+                    show_preview(query, matched, &caption, graphics)?;
+                    app.previewing = true;
+                }
+                other => jobs.run(other, app.query.weights),
+            }
+            dirty = true;
+        }
         tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    let was_previewing = app.previewing;
                     if let Some(action) = app.key_action(k) {
-                        app.update(action);
+                        pending = app.update(action);
+                        if was_previewing && action == Action::CloseOverlay {
+                            crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+                            terminal.clear()?;
+                        }
                         dirty = true;
                     }
                 }
@@ -76,31 +134,42 @@ async fn event_loop(
                 Some(Err(_)) | None => break,
                 _ => {}
             },
-            Some(event) = rx.recv() => {
-                reload |= app.on_event(&event);
+            Some(msg) = rx.recv() => {
+                stale |= !matches!(msg, Msg::Answer(_) | Msg::Inspected(_) | Msg::Job(crate::events::Event::TrainStep { .. }));
+                pending = app.on_msg(msg);
                 dirty = true;
             }
             _ = tick.tick() => {
-                if reload && last_reload.elapsed() >= Duration::from_millis(250) {
-                    app.set_videos(catalog.videos()?);
-                    reload = false;
+                if stale && last_reload.elapsed() >= Duration::from_millis(250) {
+                    reload(&mut app, &catalog)?;
+                    stale = false;
                     dirty = true;
                     last_reload = Instant::now();
                 }
-                if dirty {
-                    terminal.draw(|f| view::draw(f, &app))?;
+                if dirty && !app.previewing {
+                    terminal.draw(|f| view::draw(f, &mut app))?;
                     dirty = false;
                 }
             }
         }
     }
-    cancel.cancel();
-    if let Some(job) = job {
-        match job.await {
-            Ok(Err(e)) => tracing::error!("ingest: {e}"),
-            Err(e) => tracing::error!("ingest task: {e}"),
-            Ok(Ok(report)) => tracing::info!(?report, "ingest ended"),
-        }
-    }
+    jobs.shutdown().await;
+    Ok(())
+}
+
+/// Leaves the dashboard's screen and prints the query frame beside the matched frame with viuer
+/// (half blocks unless kitty or iTerm2 graphics were asked for); any key returns.
+fn show_preview(
+    query: Option<image::DynamicImage>,
+    matched: Option<image::DynamicImage>,
+    caption: &str,
+    graphics: Graphics,
+) -> anyhow::Result<()> {
+    use crossterm::{cursor::MoveTo, execute, terminal};
+    let mut out = std::io::stdout();
+    execute!(out, terminal::LeaveAlternateScreen, terminal::Clear(terminal::ClearType::All), MoveTo(0, 0))?;
+    let (cols, _) = terminal::size().unwrap_or((80, 24));
+    let graphics = if matches!(graphics, Graphics::Kitty | Graphics::Iterm2) { graphics } else { Graphics::Halfblocks };
+    crate::cli::side_by_side(query.as_ref(), matched.as_ref(), caption, graphics, cols)?;
     Ok(())
 }

@@ -1,0 +1,63 @@
+//! Which embeddings a search compares: the configured image and text models' outputs (or the
+//! catalog's most used), in the backbone space or through the active training run's head.
+
+use super::library::SearchLibrary;
+use crate::catalog::{Catalog, Split};
+use crate::config::{Config, SearchSpace};
+use crate::error::Result;
+use crate::library::Library;
+use crate::ml::load::resolve_role;
+use crate::ml::Role;
+use crate::train::active_head;
+use crate::train::head::Head;
+
+/// The models and space a search uses.
+pub struct Space {
+    pub image_model: Option<String>,
+    pub text_model: Option<String>,
+    /// The active run's id and head, in the head space.
+    pub head: Option<(i64, Head)>,
+    /// Something to tell the user (e.g. the head space was asked for but no run is active).
+    pub note: Option<String>,
+}
+
+impl Space {
+    /// Chooses per config, with `flag` overriding `[search] space`. Model ids come from resolving
+    /// the configured roles offline (nothing is loaded); the head space takes the run's image model.
+    pub fn choose(library: &Library, catalog: &Catalog, config: &Config, flag: Option<SearchSpace>) -> Result<Space> {
+        let preferred = |role| resolve_role(config, role, true).ok().map(|f| f.id);
+        let mut space =
+            Space { image_model: preferred(Role::Image), text_model: preferred(Role::Text), head: None, note: None };
+        if flag.unwrap_or(config.search.space) == SearchSpace::Head {
+            match active_head(library, catalog)? {
+                Some((run, head)) => {
+                    space.image_model = Some(run.image_model);
+                    space.head = Some((run.id, head));
+                }
+                None => {
+                    space.note = Some(
+                        "no training run is active, so frames are compared as backbone features; `reelmatch train` makes one"
+                            .into(),
+                    )
+                }
+            }
+        }
+        Ok(space)
+    }
+
+    /// The head as `load_in_space` and `evaluate` take it.
+    pub fn head(&self) -> Option<(i64, &Head)> {
+        self.head.as_ref().map(|(run, h)| (*run, h))
+    }
+
+    /// Loads the library's embeddings in this space (`only` keeps frames of one split).
+    pub fn load(&self, catalog: &Catalog, only: Option<Split>) -> Result<SearchLibrary> {
+        SearchLibrary::load_in_space(
+            catalog,
+            self.image_model.as_deref(),
+            self.text_model.as_deref(),
+            only,
+            self.head(),
+        )
+    }
+}

@@ -1,0 +1,246 @@
+//! The library pane: one row per video (title, length, rate, frames, transcript, stage with a
+//! bar, error), overall ingestion progress with rate and ETA, the video inspector (Enter) and the
+//! add-folder prompt's path completion.
+
+use super::app::{App, Live};
+use super::widgets::{short_duration, text_bar};
+use crate::catalog::{Status, VideoRow};
+use crate::pipeline::Inspection;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+use ratatui_image::protocol::StatefulProtocol;
+use ratatui_image::{Resize, StatefulImage};
+use std::path::{Path, PathBuf};
+
+/// Draws the pane.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let (gauge_area, table_area) = match app.ingest {
+        Some(_) => {
+            let [g, t] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+            (Some(g), t)
+        }
+        None => (None, area),
+    };
+    if let (Some(area), Some(p)) = (gauge_area, &app.ingest) {
+        let ratio = if p.total == 0 { 1.0 } else { p.done as f64 / p.total as f64 };
+        let pace = match p.eta_seconds() {
+            Some(eta) => format!(" · {:.1} videos/min · ETA {}", p.per_minute().unwrap_or(0.0), short_duration(eta)),
+            None => String::new(),
+        };
+        let gauge = Gauge::default()
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(format!("ingesting: {}/{} videos{pace}", p.done, p.total))
+            .gauge_style(Style::new().fg(Color::Green));
+        frame.render_widget(gauge, area);
+    }
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(format!(" Library · {} videos ", app.videos.len()))
+        .title_bottom(Line::from(" a add folder · r re-ingest · Enter inspect ").right_aligned());
+    if app.videos.is_empty() {
+        let text = "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.";
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), table_area);
+        return;
+    }
+    let wide = table_area.width >= 100;
+    let header = if wide {
+        vec!["Title", "Length", "Rate", "Train/Test", "Lyrics", "Stage", "Error"]
+    } else {
+        vec!["Title", "Train/Test", "Stage"]
+    };
+    let rows = app.videos.iter().enumerate().map(|(i, v)| {
+        let row = video_row(v, app.live.get(&v.id), wide);
+        if i == app.selected {
+            row.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            row
+        }
+    });
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Min(20),
+            Constraint::Length(6),
+            Constraint::Length(4),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(22),
+            Constraint::Min(20),
+        ]
+    } else {
+        vec![Constraint::Min(16), Constraint::Length(10), Constraint::Length(22)]
+    };
+    let table = Table::new(rows, widths).header(Row::new(header).bold()).block(block);
+    frame.render_widget(table, table_area);
+}
+
+fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
+    let stage = match live {
+        Some(l) if l.expected > 0 => {
+            format!("{} {} {}/{}", l.stage, text_bar(l.done as f64 / l.expected as f64, 6), l.done, l.expected)
+        }
+        Some(l) => l.stage.to_string(),
+        None => v.status.as_str().to_string(),
+    };
+    let color = match (live, v.status) {
+        (Some(_), _) => Color::Yellow,
+        (None, Status::Ready) => Color::Green,
+        (None, Status::Failed) => Color::Red,
+        (None, Status::Missing) => Color::Magenta,
+        (None, Status::Pending) => Color::Gray,
+    };
+    let split = format!("{}/{}", v.frames_train, v.frames_test);
+    let stage = Cell::from(stage).style(Style::new().fg(color));
+    if !wide {
+        return Row::new(vec![Cell::from(v.title.clone()), Cell::from(split), stage]);
+    }
+    let length = v.duration_s.map(|d| format!("{}:{:02}", (d / 60.0) as u64, d as u64 % 60)).unwrap_or_default();
+    let rate = v.sample_fps.map(|r| r.to_string()).unwrap_or_default();
+    let lyrics = match (&v.transcript_language, &v.transcript_flag, v.has_audio) {
+        (Some(_), Some(_), _) => Cell::from("flagged").style(Style::new().fg(Color::Yellow)),
+        (Some(lang), None, _) => Cell::from(format!("✓ {lang}")),
+        (None, _, Some(false)) => Cell::from("no audio").dim(),
+        _ => Cell::from(""),
+    };
+    Row::new(vec![
+        Cell::from(v.title.clone()),
+        Cell::from(length),
+        Cell::from(rate),
+        Cell::from(split),
+        lyrics,
+        stage,
+        Cell::from(v.error.clone().unwrap_or_default()).style(Style::new().fg(Color::Red)),
+    ])
+}
+
+/// The inspector: metadata, transcript with segment times, and thumbnails.
+pub struct Inspector {
+    pub info: Inspection,
+    pub thumbnails: Vec<StatefulProtocol>,
+}
+
+/// Draws the inspector over `area`.
+pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, images: bool) {
+    let v = &inspector.info.video;
+    let block = Block::new().borders(Borders::ALL).title(format!(" {} · any key closes ", v.title));
+    let inner = block.inner(area);
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(block, area);
+    let thumbs_height = if images && !inspector.thumbnails.is_empty() { (inner.height / 3).clamp(4, 12) } else { 0 };
+    let [meta, thumbs, words] =
+        Layout::vertical([Constraint::Length(4), Constraint::Length(thumbs_height), Constraint::Min(1)]).areas(inner);
+    let duration = v.duration_s.map(|d| format!("{d:.1}s")).unwrap_or_else(|| "?".into());
+    let size = match (v.width, v.height) {
+        (Some(w), Some(h)) => format!("{w}×{h}"),
+        _ => "?".into(),
+    };
+    let mut lines = vec![
+        Line::from(format!("{}", v.path.display())),
+        Line::from(format!(
+            "{duration} · {size} · {} fps · sampled at {} fps · frames {} train / {} test · {} embedded",
+            v.fps.map(|f| format!("{f:.2}")).unwrap_or_else(|| "?".into()),
+            v.sample_fps.map(|f| f.to_string()).unwrap_or_else(|| "?".into()),
+            v.frames_train,
+            v.frames_test,
+            v.frames_embedded
+        )),
+    ];
+    match &inspector.info.transcript {
+        Some(t) => lines.push(Line::from(format!(
+            "transcript: {} segment(s), language {}, model {}{}",
+            t.segments,
+            t.language,
+            t.model,
+            t.flag.as_ref().map(|f| format!(" · {f}")).unwrap_or_default()
+        ))),
+        None if v.has_audio == Some(false) => lines.push(Line::from("no audio stream: an instrumental")),
+        None => lines.push(Line::from("not transcribed")),
+    }
+    if let Some(e) = &v.error {
+        lines.push(Line::from(format!("error: {e}")).fg(Color::Red));
+    }
+    frame.render_widget(Paragraph::new(lines), meta);
+    if thumbs.height > 0 {
+        let n = inspector.thumbnails.len() as u32;
+        let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(thumbs);
+        for (proto, rect) in inspector.thumbnails.iter_mut().zip(cols.iter()) {
+            frame.render_stateful_widget(
+                StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
+                *rect,
+                proto,
+            );
+        }
+    }
+    let segments: Vec<Line> = inspector
+        .info
+        .segments
+        .iter()
+        .map(|s| Line::from(format!("[{} – {}] {}", clock(s.start), clock(s.end), s.text.trim())))
+        .collect();
+    frame.render_widget(Paragraph::new(segments).wrap(Wrap { trim: true }), words);
+}
+
+fn clock(t: f64) -> String {
+    format!("{}:{:04.1}", (t / 60.0) as u64, t % 60.0)
+}
+
+/// Completes a typed path: the longest common prefix of the entries it could name (folders get
+/// a trailing `/`). Unchanged when nothing matches.
+pub fn complete_path(typed: &str) -> String {
+    let expanded = match typed.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|h| Path::new(&h).join(rest)).unwrap_or_else(|| typed.into()),
+        None => PathBuf::from(typed),
+    };
+    let (dir, stem) = if typed.ends_with('/') || typed.is_empty() {
+        (expanded.clone(), String::new())
+    } else {
+        let stem = expanded.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        (expanded.parent().map(Path::to_path_buf).unwrap_or_default(), stem)
+    };
+    let dir_for_read = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.clone() };
+    let Ok(entries) = std::fs::read_dir(&dir_for_read) else { return typed.to_string() };
+    let mut names: Vec<(String, bool)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with(&stem) && !name.starts_with('.')).then(|| (name, e.path().is_dir()))
+        })
+        .collect();
+    names.sort();
+    let Some((first, _)) = names.first() else { return typed.to_string() };
+    let mut common = first.clone();
+    for (n, _) in &names[1..] {
+        while !n.starts_with(&common) {
+            common.pop();
+        }
+    }
+    let completed = dir.join(&common);
+    let mut out = completed.to_string_lossy().into_owned();
+    if names.len() == 1 && names[0].1 {
+        out.push('/');
+    }
+    if dir.as_os_str().is_empty() {
+        out = common + if names.len() == 1 && names[0].1 { "/" } else { "" };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_path;
+
+    #[test]
+    fn completes_unique_folders_and_common_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("music videos")).unwrap();
+        std::fs::create_dir(dir.path().join("music live")).unwrap();
+        std::fs::create_dir(dir.path().join("films")).unwrap();
+        let base = dir.path().display().to_string();
+        assert_eq!(complete_path(&format!("{base}/fi")), format!("{base}/films/"));
+        assert_eq!(complete_path(&format!("{base}/mu")), format!("{base}/music "));
+        assert_eq!(complete_path(&format!("{base}/music v")), format!("{base}/music videos/"));
+        assert_eq!(complete_path(&format!("{base}/zzz")), format!("{base}/zzz"), "no match: unchanged");
+    }
+}

@@ -1,0 +1,248 @@
+//! The query pane: pick a library video (`/` filters by title) or type lyrics (`l`); the results
+//! table (rank, title, fused, visual, lyrics); the selected result's query frame beside its
+//! matched frame with timestamps, and its matched lyric lines; `+`/`-` re-weight and re-rank live.
+
+use crate::pipeline::QueryAnswer;
+use crate::search::{rerank, Hit, Weights};
+use image::DynamicImage;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, List, ListItem, ListState, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+use ratatui_image::picker::Picker;
+use ratatui_image::protocol::StatefulProtocol;
+use ratatui_image::{Resize, StatefulImage};
+
+/// Which list the arrow keys move in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    #[default]
+    Videos,
+    Results,
+}
+
+/// The inline images of the selected result.
+#[derive(Default)]
+pub struct Previews {
+    pub query: Option<StatefulProtocol>,
+    pub matched: Option<StatefulProtocol>,
+}
+
+/// The selected result's best frame match: the query frame beside the matched one.
+pub struct BestPair<'a> {
+    pub query: Option<&'a DynamicImage>,
+    pub query_t: f64,
+    pub matched: Option<&'a DynamicImage>,
+    pub match_t: f64,
+    pub similarity: f32,
+}
+
+/// What the query pane shows.
+#[derive(Default)]
+pub struct QueryState {
+    /// Library videos that can be queried: (id, title).
+    pub videos: Vec<(i64, String)>,
+    pub filter: String,
+    pub selected_video: usize,
+    pub focus: Focus,
+    pub weights: Weights,
+    pub answer: Option<QueryAnswer>,
+    pub selected_hit: usize,
+    /// The query being answered, if one is.
+    pub pending: Option<String>,
+    pub previews: Previews,
+}
+
+impl QueryState {
+    /// Videos whose title contains the filter (case-insensitive).
+    pub fn filtered(&self) -> Vec<&(i64, String)> {
+        let f = self.filter.to_lowercase();
+        self.videos.iter().filter(|(_, t)| t.to_lowercase().contains(&f)).collect()
+    }
+
+    /// The video the selection is on.
+    pub fn chosen_video(&self) -> Option<(i64, String)> {
+        self.filtered().get(self.selected_video).map(|v| (*v).clone())
+    }
+
+    pub fn hits(&self) -> &[Hit] {
+        self.answer.as_ref().map(|a| a.results.results.as_slice()).unwrap_or_default()
+    }
+
+    pub fn selected(&self) -> Option<&Hit> {
+        self.hits().get(self.selected_hit)
+    }
+
+    /// Moves weight between visual and lyrics by `delta` (visual + lyrics stays 1) and re-ranks.
+    pub fn shift_weight(&mut self, delta: f32) {
+        let visual = ((self.weights.visual + delta) * 10.0).round().clamp(0.0, 10.0) / 10.0;
+        self.weights = Weights { visual, lyrics: ((1.0 - visual) * 10.0).round() / 10.0 };
+        if let Some(a) = &mut self.answer {
+            let keep = a.results.results.get(self.selected_hit).map(|h| h.id);
+            rerank(&mut a.results, self.weights);
+            self.selected_hit = keep.and_then(|id| a.results.results.iter().position(|h| h.id == id)).unwrap_or(0);
+        }
+    }
+
+    /// The selected result's best frame match.
+    pub fn best_pair(&self) -> Option<BestPair<'_>> {
+        let a = self.answer.as_ref()?;
+        let hit = self.selected()?;
+        let best = hit.frames.iter().max_by(|x, y| x.similarity.total_cmp(&y.similarity))?;
+        let query = a
+            .query_frames
+            .iter()
+            .min_by(|x, y| (x.0 - best.query_t).abs().total_cmp(&(y.0 - best.query_t).abs()))
+            .and_then(|(_, img)| img.as_ref());
+        Some(BestPair {
+            query,
+            query_t: best.query_t,
+            matched: a.matches.get(&best.match_file),
+            match_t: best.match_t,
+            similarity: best.similarity,
+        })
+    }
+
+    /// Rebuilds the inline images for the selected result.
+    pub fn refresh_previews(&mut self, picker: Option<&Picker>) {
+        self.previews = Previews::default();
+        let Some(picker) = picker else { return };
+        let (query, matched) = match self.best_pair() {
+            Some(p) => (p.query.cloned(), p.matched.cloned()),
+            None => (None, None),
+        };
+        self.previews.query = query.map(|i| picker.new_resize_protocol(i));
+        self.previews.matched = matched.map(|i| picker.new_resize_protocol(i));
+    }
+}
+
+fn score(v: Option<f32>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
+}
+
+/// Draws the pane; `typing` is the lyrics or filter text being typed, if any.
+pub fn draw(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) {
+    let list_width = if area.width >= 100 { 30 } else { 22 };
+    let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(area);
+    draw_videos(frame, left, s);
+    let [results, preview] = Layout::vertical([Constraint::Percentage(45), Constraint::Min(6)]).areas(right);
+    draw_results(frame, results, s);
+    draw_preview(frame, preview, s, images);
+}
+
+fn draw_videos(frame: &mut Frame, area: Rect, s: &QueryState) {
+    let title = if s.filter.is_empty() { " Query: a video ".to_string() } else { format!(" /{} ", s.filter) };
+    let focused = s.focus == Focus::Videos;
+    let block = Block::new().borders(Borders::ALL).title(title).border_style(if focused {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new()
+    });
+    let items: Vec<ListItem> = s.filtered().iter().map(|(_, t)| ListItem::new(t.clone())).collect();
+    if items.is_empty() {
+        let text = if s.videos.is_empty() { "No ingested videos yet." } else { "No title matches the filter." };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
+        return;
+    }
+    let list = List::new(items).block(block).highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected(Some(s.selected_video));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) {
+    let label = match (&s.pending, &s.answer) {
+        (Some(q), _) => format!(" Searching with {q}… "),
+        (None, Some(a)) => format!(" Most similar to {} ({}) ", a.results.query, a.results.space),
+        (None, None) => " Results ".to_string(),
+    };
+    let focused = s.focus == Focus::Results;
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(label)
+        .title_bottom(
+            Line::from(format!(" visual {:.1} · lyrics {:.1}  (+/- to shift) ", s.weights.visual, s.weights.lyrics))
+                .right_aligned(),
+        )
+        .border_style(if focused { Style::new().fg(Color::Cyan) } else { Style::new() });
+    if s.answer.is_none() {
+        let text = "Enter searches with the selected video; l types lyrics; ← → move between lists.";
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
+        return;
+    }
+    let rows = s.hits().iter().enumerate().map(|(i, h)| {
+        let row = Row::new(vec![
+            Cell::from(h.rank.to_string()),
+            Cell::from(h.title.clone()),
+            Cell::from(format!("{:.3}", h.score)).bold(),
+            Cell::from(score(h.visual)),
+            Cell::from(score(h.lyrics)),
+        ]);
+        if i == s.selected_hit && focused {
+            row.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else if i == s.selected_hit {
+            row.style(Style::new().add_modifier(Modifier::UNDERLINED))
+        } else {
+            row
+        }
+    });
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Min(12),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+    ];
+    let header = Row::new(["#", "Title", "Fused", "Visual", "Lyrics"]).bold();
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) {
+    let Some(BestPair { query_t: qt, match_t: mt, similarity: sim, .. }) = s.best_pair() else {
+        let block = Block::new().borders(Borders::ALL).title(" Match ");
+        frame.render_widget(block, area);
+        return;
+    };
+    let lines: Vec<Line> = s
+        .selected()
+        .map(|h| {
+            h.lines
+                .iter()
+                .flat_map(|l| {
+                    vec![
+                        Line::from(vec![Span::raw("query: ").dim(), Span::raw(format!("\"{}\"", l.query_text))]),
+                        Line::from(vec![
+                            Span::raw(format!("{:.1}–{:.1}s: ", l.match_start, l.match_end)).dim(),
+                            Span::raw(format!("\"{}\"", l.match_text)),
+                        ]),
+                        Line::from(format!("similarity {:.2}", l.similarity)).dim(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = s.selected().map(|h| h.title.clone()).unwrap_or_default();
+    let [q, m, words] =
+        Layout::horizontal([Constraint::Percentage(33), Constraint::Percentage(33), Constraint::Min(10)]).areas(area);
+    let qblock = Block::new().borders(Borders::ALL).title(format!(" query @ {qt:.1}s "));
+    let mblock = Block::new().borders(Borders::ALL).title(format!(" {title} @ {mt:.1}s · {sim:.2} "));
+    for (block, rect, proto) in [(qblock, q, &mut s.previews.query), (mblock, m, &mut s.previews.matched)] {
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        match proto {
+            Some(p) if images => frame.render_stateful_widget(
+                StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
+                inner,
+                p,
+            ),
+            _ => frame.render_widget(Paragraph::new("(no image)").dim(), inner),
+        }
+    }
+    let text = if lines.is_empty() {
+        vec![Line::from("No lyrics matched (an instrumental, or no text model).").dim()]
+    } else {
+        lines
+    };
+    let wblock = Block::new().borders(Borders::ALL).title(" Matched lyrics · Enter: full-screen ");
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(wblock), words);
+}

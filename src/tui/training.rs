@@ -1,0 +1,331 @@
+//! The training pane: live loss per step and accuracy per epoch, top-10 class and macro accuracy
+//! as big numbers, per-class test accuracy as sorted bars (the 10 best highlighted), progress
+//! with an ETA, and the past runs.
+
+use super::widgets::{pct, short_duration, text_bar, BigText};
+use crate::catalog::{Catalog, RunStatus};
+use crate::events::Event;
+use crate::train::metrics::EpochMetrics;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::symbols::Marker;
+use ratatui::text::Line;
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap,
+};
+use ratatui::Frame;
+
+/// Points kept for the loss curve; older ones are merged in pairs beyond this.
+const MAX_POINTS: usize = 2000;
+
+/// One past run as the pane lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunItem {
+    pub id: i64,
+    pub status: String,
+    pub epochs: u32,
+    pub classes: usize,
+    pub settings: String,
+    pub test_accuracy: Option<f64>,
+    pub top10: Option<f64>,
+    pub macro_accuracy: Option<f64>,
+    pub active: bool,
+}
+
+/// Past runs, newest first, as the pane lists them.
+pub fn load_runs(catalog: &Catalog) -> crate::Result<Vec<RunItem>> {
+    let active = catalog.active_run()?.map(|r| r.id);
+    catalog
+        .runs()?
+        .into_iter()
+        .map(|r| {
+            let last = catalog.run_epochs(r.id)?.pop();
+            let s = &r.settings;
+            Ok(RunItem {
+                id: r.id,
+                status: r.status.as_str().to_string(),
+                epochs: r.epochs_done,
+                classes: r.classes.len(),
+                settings: format!("{} lr {}", s["optimizer"].as_str().unwrap_or("?"), s["learning_rate"]),
+                test_accuracy: last.as_ref().and_then(|m| m.test_accuracy),
+                top10: last.as_ref().and_then(|m| m.top10_class_accuracy),
+                macro_accuracy: last.as_ref().and_then(|m| m.macro_accuracy),
+                active: Some(r.id) == active,
+            })
+        })
+        .collect()
+}
+
+/// What the training pane shows.
+#[derive(Debug, Clone, Default)]
+pub struct TrainingState {
+    pub run: Option<i64>,
+    pub classes: usize,
+    pub epochs: u32,
+    pub first_epoch: u32,
+    pub steps_per_epoch: u64,
+    /// Steps taken since this pane saw the run start.
+    pub steps_seen: u64,
+    pub epoch: u32,
+    /// (step, loss), merged in pairs when there are many.
+    pub losses: Vec<(f64, f64)>,
+    pub history: Vec<EpochMetrics>,
+    /// Augmented views computed: (done, total).
+    pub augment: Option<(u32, u32)>,
+    pub running: bool,
+    pub ended: Option<RunStatus>,
+    pub runs: Vec<RunItem>,
+    pub selected_run: usize,
+    /// Presets to train with; `preset` is the chosen one.
+    pub presets: Vec<String>,
+    pub preset: usize,
+}
+
+impl TrainingState {
+    /// Applies a job event; true when the runs list should be reloaded.
+    pub fn on_event(&mut self, event: &Event) -> bool {
+        match event {
+            Event::AugmentProgress { done, total } => {
+                self.running = true;
+                self.augment = Some((*done, *total));
+                false
+            }
+            Event::TrainStarted { run, classes, first_epoch, epochs, steps_per_epoch, .. } => {
+                *self = TrainingState {
+                    run: Some(*run),
+                    classes: classes.len(),
+                    epochs: *epochs,
+                    first_epoch: *first_epoch,
+                    steps_per_epoch: *steps_per_epoch,
+                    epoch: *first_epoch,
+                    running: true,
+                    augment: self.augment,
+                    runs: std::mem::take(&mut self.runs),
+                    presets: std::mem::take(&mut self.presets),
+                    preset: self.preset,
+                    ..TrainingState::default()
+                };
+                true
+            }
+            Event::TrainStep { epoch, step, loss, .. } => {
+                self.epoch = *epoch;
+                self.steps_seen += 1;
+                self.losses.push((*step as f64, *loss as f64));
+                if self.losses.len() > MAX_POINTS {
+                    self.losses = self
+                        .losses
+                        .chunks(2)
+                        .map(|p| (p[0].0, p.iter().map(|x| x.1).sum::<f64>() / p.len() as f64))
+                        .collect();
+                }
+                false
+            }
+            Event::TrainEpoch { metrics, .. } => {
+                self.history.retain(|m| m.epoch != metrics.epoch);
+                self.history.push(metrics.clone());
+                true
+            }
+            Event::TrainFinished { status, .. } => {
+                self.running = false;
+                self.ended = Some(*status);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Steps left and the seconds they should take, from the last epoch's pace.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let last = self.history.last()?;
+        let per_step = last.seconds / self.steps_per_epoch.max(1) as f64;
+        let total = (self.epochs + 1).saturating_sub(self.first_epoch) as u64 * self.steps_per_epoch;
+        Some(total.saturating_sub(self.steps_seen) as f64 * per_step)
+    }
+
+    pub fn preset_name(&self) -> &str {
+        self.presets.get(self.preset).map(String::as_str).unwrap_or("default")
+    }
+}
+
+/// Draws the pane.
+pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let title = match (s.run, s.running, s.ended) {
+        (Some(run), true, _) => format!(" Training · run {run} · running "),
+        (Some(run), false, Some(status)) => format!(" Training · run {run} · {} ", status.as_str()),
+        _ => " Training ".to_string(),
+    };
+    let block = Block::new().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let runs_height = if inner.height >= 22 { (s.runs.len() as u16 + 2).clamp(3, 7) } else { 0 };
+    let [progress, charts, numbers, runs] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(6),
+        Constraint::Length(6),
+        Constraint::Length(runs_height),
+    ])
+    .areas(inner);
+    draw_progress(frame, progress, s);
+    if s.run.is_none() && s.history.is_empty() {
+        let text = "No run yet. Press t to train a classifier over the library's frame features \
+                    (p chooses the preset); s stops it, keeping what it learnt.";
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), charts);
+    } else {
+        let [loss, acc] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+        draw_loss(frame, loss, s);
+        draw_accuracy(frame, acc, s);
+        draw_numbers(frame, numbers, s);
+    }
+    if runs.height > 0 {
+        draw_runs(frame, runs, s);
+    }
+}
+
+fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let keys = format!("t train · s stop · p preset: {}", s.preset_name());
+    let text = match (s.running, s.augment, s.run) {
+        (true, Some((done, total)), None) => {
+            format!("augmenting {} {done}/{total} views   {keys}", text_bar(done as f64 / total.max(1) as f64, 12))
+        }
+        (_, _, Some(_)) => {
+            let total_steps = (s.epochs + 1).saturating_sub(s.first_epoch) as u64 * s.steps_per_epoch;
+            let step_in_epoch =
+                s.steps_seen.saturating_sub((s.epoch.saturating_sub(s.first_epoch)) as u64 * s.steps_per_epoch);
+            let eta = match (s.running, s.eta_seconds()) {
+                (true, Some(e)) => format!(" · ETA {}", short_duration(e)),
+                (true, None) => " · ETA after epoch 1".into(),
+                _ => String::new(),
+            };
+            format!(
+                "epoch {}/{} · step {}/{} {}{eta}   {keys}",
+                s.epoch,
+                s.epochs,
+                step_in_epoch.min(s.steps_per_epoch),
+                s.steps_per_epoch,
+                text_bar(s.steps_seen as f64 / total_steps.max(1) as f64, 12)
+            )
+        }
+        _ => keys,
+    };
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn draw_loss(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let hi = s.losses.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-6);
+    let last = s.losses.last().map_or(1.0, |p| p.0).max(1.0);
+    let data = [Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::new().fg(Color::Cyan))
+        .data(&s.losses)];
+    let chart = Chart::new(data.to_vec())
+        .block(Block::new().borders(Borders::ALL).title(" Loss per step "))
+        .x_axis(Axis::default().bounds([0.0, last]).labels(["0".to_string(), format!("{}", last as u64)]))
+        .y_axis(Axis::default().bounds([0.0, hi]).labels(["0".to_string(), format!("{hi:.2}")]));
+    frame.render_widget(chart, area);
+}
+
+fn draw_accuracy(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let train: Vec<(f64, f64)> = s.history.iter().map(|m| (m.epoch as f64, m.train_accuracy)).collect();
+    let test: Vec<(f64, f64)> = s.history.iter().filter_map(|m| m.test_accuracy.map(|a| (m.epoch as f64, a))).collect();
+    let last = s.epochs.max(2) as f64;
+    let data = vec![
+        Dataset::default()
+            .name("train")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Blue))
+            .data(&train),
+        Dataset::default()
+            .name("test")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Yellow))
+            .data(&test),
+    ];
+    let chart = Chart::new(data)
+        .block(Block::new().borders(Borders::ALL).title(" Accuracy per epoch "))
+        .x_axis(Axis::default().bounds([1.0, last]).labels(["1".to_string(), format!("{}", last as u32)]))
+        .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0%", "100%"]));
+    frame.render_widget(chart, area);
+}
+
+fn draw_numbers(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let last = s.history.last();
+    let wide = area.width >= 90;
+    let number_width = if wide { 24 } else { 14 };
+    let [top10, macro_area, bars] =
+        Layout::horizontal([Constraint::Length(number_width), Constraint::Length(number_width), Constraint::Min(10)])
+            .areas(area);
+    for (a, title, v, color) in [
+        (top10, " Top-10 ", last.and_then(|m| m.top10_class_accuracy), Color::Green),
+        (macro_area, " Macro (all) ", last.and_then(|m| m.macro_accuracy), Color::White),
+    ] {
+        let block = Block::new().borders(Borders::ALL).title(title);
+        let inner = block.inner(a);
+        frame.render_widget(block, a);
+        let text = pct(v);
+        if wide && inner.height >= 4 {
+            frame.render_widget(BigText { text: &text, style: Style::new().fg(color) }, inner);
+        } else {
+            let p = Paragraph::new(vec![Line::from(""), Line::from(text).bold().fg(color).centered()]);
+            frame.render_widget(p, inner);
+        }
+    }
+    let block = Block::new().borders(Borders::ALL).title(" Test accuracy per class (10 best green) ");
+    let Some(m) = last else {
+        frame.render_widget(block, bars);
+        return;
+    };
+    let inner = block.inner(bars);
+    frame.render_widget(block, bars);
+    let n = m.per_class.len().max(1) as u16;
+    let width = (inner.width / n).saturating_sub(1).clamp(1, 8);
+    let data: Vec<Bar> = m
+        .per_class
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let color = if i < 10 { Color::Green } else { Color::DarkGray };
+            let label: String = c.title.chars().take(width as usize).collect();
+            let bar = Bar::default()
+                .value((c.accuracy * 100.0).round() as u64)
+                .text_value(String::new())
+                .style(Style::new().fg(color));
+            if width >= 3 {
+                bar.label(Line::from(label))
+            } else {
+                bar
+            }
+        })
+        .collect();
+    let chart = BarChart::default().data(BarGroup::default().bars(&data)).bar_width(width).bar_gap(1).max(100);
+    frame.render_widget(chart, inner);
+}
+
+fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) {
+    let header = Row::new(["Run", "Status", "Epochs", "Classes", "Settings", "Test", "Top-10", "Macro"]).bold();
+    let rows = s.runs.iter().enumerate().map(|(i, r)| {
+        let id = format!("{}{}", if r.active { "*" } else { " " }, r.id);
+        let row = Row::new(vec![
+            Cell::from(id),
+            Cell::from(r.status.clone()),
+            Cell::from(r.epochs.to_string()),
+            Cell::from(r.classes.to_string()),
+            Cell::from(r.settings.clone()),
+            Cell::from(pct(r.test_accuracy)),
+            Cell::from(pct(r.top10)),
+            Cell::from(pct(r.macro_accuracy)),
+        ]);
+        if i == s.selected_run {
+            row.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            row
+        }
+    });
+    let widths = [5, 8, 6, 7, 18, 7, 7, 7].map(Constraint::Length);
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::new().borders(Borders::TOP).title(" Runs (* active for queries) "));
+    frame.render_widget(table, area);
+}
