@@ -66,6 +66,13 @@ fn picker(graphics: Graphics) -> Option<Picker> {
         Graphics::Iterm2 => Some(ProtocolType::Iterm2),
         Graphics::Auto => None,
     };
+    // Inside tmux the terminal query usually goes unanswered, and ratatui-image's reader thread
+    // then swallows the first key pressed: use half blocks there unless told otherwise.
+    let in_tmux = std::env::var_os("TMUX").is_some()
+        || std::env::var("TERM").is_ok_and(|t| t.starts_with("screen") || t.starts_with("tmux"));
+    if forced.is_none() && in_tmux {
+        return Some(Picker::halfblocks());
+    }
     let mut p = Picker::from_query_stdio().unwrap_or_else(|e| {
         tracing::info!("terminal graphics query failed ({e}); using half blocks");
         Picker::halfblocks()
@@ -80,6 +87,14 @@ fn picker(graphics: Graphics) -> Option<Picker> {
 fn reload(app: &mut App, catalog: &Catalog) -> anyhow::Result<()> {
     app.set_videos(catalog.videos()?);
     app.training.runs = training::load_runs(catalog)?;
+    show_wanted_run(app, catalog)
+}
+
+/// Loads the run the training pane should show, when that changed.
+fn show_wanted_run(app: &mut App, catalog: &Catalog) -> anyhow::Result<()> {
+    if let Some(id) = app.training.wanted() {
+        app.training.show_run(catalog, id)?;
+    }
     Ok(())
 }
 
@@ -93,6 +108,7 @@ async fn event_loop(
     let catalog = Catalog::open(&library.catalog_path())?;
     let mut app = App::new(library.root().display().to_string(), catalog.videos()?);
     app.training.runs = training::load_runs(&catalog)?;
+    show_wanted_run(&mut app, &catalog)?;
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
         crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
@@ -123,6 +139,7 @@ async fn event_loop(
                     let was_previewing = app.previewing;
                     if let Some(action) = app.key_action(k) {
                         pending = app.update(action);
+                        show_wanted_run(&mut app, &catalog)?;
                         if was_previewing && action == Action::CloseOverlay {
                             crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
                             terminal.clear()?;

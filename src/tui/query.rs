@@ -126,7 +126,9 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) {
     let list_width = if area.width >= 100 { 30 } else { 22 };
     let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(area);
     draw_videos(frame, left, s);
-    let [results, preview] = Layout::vertical([Constraint::Percentage(45), Constraint::Min(6)]).areas(right);
+    let wanted = s.hits().len() as u16 + 4;
+    let results_height = wanted.clamp(5, (right.height * 45 / 100).max(5));
+    let [results, preview] = Layout::vertical([Constraint::Length(results_height), Constraint::Min(6)]).areas(right);
     draw_results(frame, results, s);
     draw_preview(frame, preview, s, images);
 }

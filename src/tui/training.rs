@@ -103,6 +103,7 @@ impl TrainingState {
                     runs: std::mem::take(&mut self.runs),
                     presets: std::mem::take(&mut self.presets),
                     preset: self.preset,
+                    selected_run: 0,
                     ..TrainingState::default()
                 };
                 true
@@ -132,6 +133,40 @@ impl TrainingState {
             }
             _ => false,
         }
+    }
+
+    /// The stored run the pane should show: the one selected in the runs list, unless a run is going.
+    pub fn wanted(&self) -> Option<i64> {
+        if self.running {
+            return None;
+        }
+        self.runs.get(self.selected_run).map(|r| r.id).filter(|id| Some(*id) != self.run)
+    }
+
+    /// Shows a stored run: its loss curve, accuracy per epoch, numbers and bars.
+    pub fn show_run(&mut self, catalog: &Catalog, id: i64) -> crate::Result<()> {
+        let Some(run) = catalog.run(id)? else { return Ok(()) };
+        let history = catalog.run_epochs(id)?;
+        let steps = catalog.run_steps(id)?;
+        let epochs = run.settings["epochs"].as_u64().unwrap_or(run.epochs_done as u64) as u32;
+        let per_epoch = steps.iter().filter(|s| s.1 == 1).count() as u64;
+        let mut losses: Vec<(f64, f64)> = steps.iter().map(|s| (s.0 as f64, s.2 as f64)).collect();
+        while losses.len() > MAX_POINTS {
+            losses = losses.chunks(2).map(|p| (p[0].0, p.iter().map(|x| x.1).sum::<f64>() / p.len() as f64)).collect();
+        }
+        self.run = Some(id);
+        self.classes = run.classes.len();
+        self.epochs = epochs;
+        self.first_epoch = 1;
+        self.steps_per_epoch = per_epoch;
+        self.steps_seen = steps.len() as u64;
+        self.epoch = run.epochs_done;
+        self.losses = losses;
+        self.history = history;
+        self.augment = None;
+        self.running = false;
+        self.ended = Some(run.status);
+        Ok(())
     }
 
     /// Steps left and the seconds they should take, from the last epoch's pace.
@@ -167,8 +202,13 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) {
     .areas(inner);
     draw_progress(frame, progress, s);
     if s.run.is_none() && s.history.is_empty() {
-        let text = "No run yet. Press t to train a classifier over the library's frame features \
-                    (p chooses the preset); s stops it, keeping what it learnt.";
+        let text = if s.augment.is_some() {
+            "Computing augmented views of the train frames (random affine, blur, flip) through the backbone; \
+             they are cached, so later runs start at once."
+        } else {
+            "No run yet. Press t to train a classifier over the library's frame features \
+             (p chooses the preset); s stops it, keeping what it learnt."
+        };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), charts);
     } else {
         let [loss, acc] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
@@ -264,7 +304,11 @@ fn draw_numbers(frame: &mut Frame, area: Rect, s: &TrainingState) {
         let block = Block::new().borders(Borders::ALL).title(title);
         let inner = block.inner(a);
         frame.render_widget(block, a);
-        let text = pct(v);
+        // "100%" rather than "100.0%", so the big digits fit.
+        let text = match v {
+            Some(v) if v >= 0.9995 => "100%".to_string(),
+            other => pct(other),
+        };
         if wide && inner.height >= 4 {
             frame.render_widget(BigText { text: &text, style: Style::new().fg(color) }, inner);
         } else {
@@ -326,6 +370,6 @@ fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) {
     let widths = [5, 8, 6, 7, 18, 7, 7, 7].map(Constraint::Length);
     let table = Table::new(rows, widths)
         .header(header)
-        .block(Block::new().borders(Borders::TOP).title(" Runs (* active for queries) "));
+        .block(Block::new().borders(Borders::TOP).title(" Runs (* active for queries · ↑ ↓ shows one) "));
     frame.render_widget(table, area);
 }

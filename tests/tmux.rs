@@ -1,0 +1,141 @@
+//! The real binary's dashboard in tmux, driven as a person would: switch panes, start training,
+//! run a query, read the screen with `capture-pane`, quit.
+
+mod common;
+
+use common::{bin, make_video, random_resnet, Gen};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of the test's own, so a person's sessions are never touched.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(cmd: &str, width: u16, height: u16) -> Tmux {
+        let t = Tmux { socket: format!("reelmatch-test-{}", std::process::id()) };
+        let ok = t
+            .cmd()
+            .args(["new-session", "-d", "-s", "dash", "-x", &width.to_string(), "-y", &height.to_string(), cmd])
+            .status()
+            .expect("tmux runs (install it: apt-get install tmux)");
+        assert!(ok.success(), "tmux could not start the dashboard");
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", "dash"]).args(keys);
+        assert!(c.status().unwrap().success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p", "-t", "dash"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows every one of `parts`; panics with the screen after `secs`.
+    fn wait_for(&self, parts: &[&str], secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if parts.iter().all(|p| s.contains(p)) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(secs) {
+                panic!("waited {secs}s for {parts:?}; the screen shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd().args(["has-session", "-t", "dash"]).output().is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+#[test]
+fn dashboard_in_tmux_trains_and_answers_a_query() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
+        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
+    }
+    let weights = work.path().join("resnet");
+    std::fs::create_dir_all(&weights).unwrap();
+    random_resnet(&weights.join("model.safetensors"));
+    let config = work.path().join("fast.toml");
+    std::fs::write(
+        &config,
+        "[sampling]\nframe_short_side = 64\n[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n",
+    )
+    .unwrap();
+    let lib = work.path().join("lib");
+    let out = bin()
+        .arg("--library")
+        .arg(&lib)
+        .arg("--config")
+        .arg(&config)
+        .args(["--offline", "--image-model"])
+        .arg(&weights)
+        .arg("ingest")
+        .arg(&media)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dashboard = format!(
+        "{} --library {} --config {} --offline --image-model {} --graphics halfblocks",
+        quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
+        quote(&lib),
+        quote(&config),
+        quote(&weights)
+    );
+    let tmux = Tmux::new(&dashboard, 120, 36);
+    let s = tmux.wait_for(&["Library · 3 videos", "Bars", "Spiral", "Pattern"], 30);
+    assert!(s.contains("ready"), "{s}");
+
+    tmux.keys(&["2"]);
+    tmux.wait_for(&["No run yet", "t train"], 10);
+    tmux.keys(&["t"]);
+    let s = tmux.wait_for(&["run 1 · done", "Top-10", "Macro (all)"], 120);
+    assert!(s.contains("epoch 3/3"), "{s}");
+    assert!(s.contains("*1"), "the finished run is listed as active: {s}");
+
+    tmux.keys(&["3"]);
+    tmux.wait_for(&["Query: a video", "Bars"], 10);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for(&["Most similar to Bars", "Spiral", "Pattern", "query @"], 60);
+    assert!(s.contains('▀') || s.contains('▄'), "frames are drawn in half blocks: {s}");
+    tmux.keys(&["-"]);
+    tmux.wait_for(&["visual 0.6 · lyrics 0.4"], 10);
+
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["Keys · any key closes"], 10);
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while tmux.alive() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!tmux.alive(), "q quits the dashboard when nothing runs");
+}
