@@ -8,7 +8,7 @@ use crate::config::{Optimizer, Train};
 use crate::error::{Error, Result};
 use crate::events::Cancel;
 use crate::rng::SplitMix64;
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, D};
 use std::time::Instant;
 
 /// Row-major features with one label each.
@@ -130,34 +130,40 @@ pub fn fit(
         Some(r) => (r.head.mean.to_vec1::<f32>().map_err(fail)?, r.head.std.to_vec1::<f32>().map_err(fail)?),
         None => feature_stats(&data.train.x, dim),
     };
-    let prepared = |samples: &Samples| -> candle_core::Result<(Tensor, Tensor)> {
+    let standardised = |samples: &Samples| {
         let mut x = samples.x.clone();
         standardise(&mut x, &mean, &std);
-        Ok((Tensor::from_vec(x, (samples.len(), dim), &dev)?, Tensor::new(samples.y.as_slice(), &dev)?))
+        x
     };
-    let (x_train, y_train) = prepared(&data.train).map_err(fail)?;
-    let test = if data.test.is_empty() { None } else { Some(prepared(&data.test).map_err(fail)?) };
+    let x_train = standardised(&data.train);
+    let test = if data.test.is_empty() {
+        None
+    } else {
+        let x = Tensor::from_vec(standardised(&data.test), (data.test.len(), dim), &dev).map_err(fail)?;
+        Some((x, Tensor::new(data.test.y.as_slice(), &dev).map_err(fail)?))
+    };
 
-    let mut rng = SplitMix64(s.seed);
-    let (weight, bias) = match &resume {
-        Some(r) => (Var::from_tensor(&r.head.weight).map_err(fail)?, Var::from_tensor(&r.head.bias).map_err(fail)?),
+    // The parameters: the weight (classes × dim, row-major), then the bias.
+    let mut params = match &resume {
+        Some(r) => {
+            let mut p = r.head.weight.flatten_all().and_then(|w| w.to_vec1::<f32>()).map_err(fail)?;
+            p.extend(r.head.bias.to_vec1::<f32>().map_err(fail)?);
+            p
+        }
         None => {
             // PyTorch's nn.Linear initialisation: U(−1/√dim, 1/√dim), seeded.
+            let mut rng = SplitMix64(s.seed);
             let k = 1.0 / (dim as f64).sqrt();
-            let mut uniform = |n: usize| (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * k) as f32).collect::<Vec<_>>();
-            let w = Tensor::from_vec(uniform(classes * dim), (classes, dim), &dev).map_err(fail)?;
-            let b = Tensor::from_vec(uniform(classes), classes, &dev).map_err(fail)?;
-            (Var::from_tensor(&w).map_err(fail)?, Var::from_tensor(&b).map_err(fail)?)
+            (0..classes * dim + classes).map(|_| ((rng.unit() * 2.0 - 1.0) * k) as f32).collect()
         }
     };
-    let mut opt = Optim::new(s.kind(), vec![weight.clone(), bias.clone()], s.learning_rate, s.momentum, s.weight_decay)
-        .map_err(fail)?;
-    let head_now = |mean: &[f32], std: &[f32]| -> candle_core::Result<Head> {
+    let mut opt = Optim::new(s.kind(), params.len(), s.learning_rate, s.momentum, s.weight_decay);
+    let head_of = |params: &[f32]| -> candle_core::Result<Head> {
         Ok(Head {
-            weight: weight.as_tensor().copy()?,
-            bias: bias.as_tensor().copy()?,
-            mean: Tensor::new(mean, &dev)?,
-            std: Tensor::new(std, &dev)?,
+            weight: Tensor::from_slice(&params[..classes * dim], (classes, dim), &dev)?,
+            bias: Tensor::from_slice(&params[classes * dim..], classes, &dev)?,
+            mean: Tensor::new(mean.as_slice(), &dev)?,
+            std: Tensor::new(std.as_slice(), &dev)?,
         })
     };
 
@@ -167,6 +173,7 @@ pub fn fit(
     let mut history = Vec::new();
     let mut epochs_done = first;
     let mut stopped = false;
+    let mut xb = Vec::with_capacity(s.batch_size.max(1) * dim);
     for epoch in first..s.epochs {
         let started = Instant::now();
         let mut order: Vec<u32> = (0..n as u32).collect();
@@ -180,26 +187,22 @@ pub fn fit(
                 stopped = true;
                 break;
             }
-            let idx = Tensor::new(batch, &dev).map_err(fail)?;
-            let mut step = || -> candle_core::Result<(f32, usize)> {
-                let xb = x_train.index_select(&idx, 0)?;
-                let yb = y_train.index_select(&idx, 0)?;
-                let logits = xb.matmul(&weight.as_tensor().t()?)?.broadcast_add(bias.as_tensor())?;
-                let loss = candle_nn::loss::cross_entropy(&logits, &yb)?;
-                let correct = logits.argmax(D::Minus1)?.eq(&yb)?.to_dtype(DType::U32)?.sum_all()?.to_scalar::<u32>()?;
-                opt.backward_step(&loss)?;
-                Ok((loss.to_scalar::<f32>()?, correct as usize))
-            };
-            let (loss, correct) = step().map_err(fail)?;
-            loss_sum += loss as f64 * batch.len() as f64;
-            right += correct;
+            xb.clear();
+            for &i in batch {
+                xb.extend_from_slice(&x_train[i as usize * dim..(i as usize + 1) * dim]);
+            }
+            let yb: Vec<u32> = batch.iter().map(|&i| data.train.y[i as usize]).collect();
+            let step = cross_entropy_step(&params, &xb, &yb, dim, classes).map_err(fail)?;
+            opt.step(&mut params, &step.grads);
+            loss_sum += step.loss * batch.len() as f64;
+            right += step.correct;
             seen += batch.len();
-            on(Progress::Step { epoch: epoch + 1, step: epoch as u64 * per_epoch + b as u64, loss })?;
+            on(Progress::Step { epoch: epoch + 1, step: epoch as u64 * per_epoch + b as u64, loss: step.loss as f32 })?;
         }
         if seen == 0 {
             break;
         }
-        let head = head_now(&mean, &std).map_err(fail)?;
+        let head = head_of(&params).map_err(fail)?;
         let (test_loss, confusion) = match &test {
             Some((x, y)) => {
                 let (l, m) = evaluate_prepared(&head, x, y, classes).map_err(fail)?;
@@ -227,7 +230,50 @@ pub fn fit(
         }
         epochs_done = epoch + 1;
     }
-    Ok(Fitted { head: head_now(&mean, &std).map_err(fail)?, epochs_done, stopped, history })
+    Ok(Fitted { head: head_of(&params).map_err(fail)?, epochs_done, stopped, history })
+}
+
+/// One mini-batch of a linear layer under softmax cross-entropy.
+struct Step {
+    /// Mean cross-entropy over the batch.
+    loss: f64,
+    /// Samples whose highest logit is their label.
+    correct: usize,
+    /// Gradient of the mean loss: the weight's (classes × dim), then the bias's.
+    grads: Vec<f32>,
+}
+
+/// The loss and its exact gradient for `xb` (rows × dim) with labels `yb`: with softmax
+/// probabilities P and one-hot labels Y, dL/dlogits = (P − Y)/rows, dW = that transposed · X,
+/// db = its column sums. The two products run in Candle.
+fn cross_entropy_step(params: &[f32], xb: &[f32], yb: &[u32], dim: usize, classes: usize) -> candle_core::Result<Step> {
+    let rows = yb.len();
+    let dev = Device::Cpu;
+    let x = Tensor::from_slice(xb, (rows, dim), &dev)?;
+    let w = Tensor::from_slice(&params[..classes * dim], (classes, dim), &dev)?;
+    let bias = &params[classes * dim..];
+    let mut logits = x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+    let (mut loss, mut correct) = (0f64, 0usize);
+    for (row, &y) in logits.chunks_exact_mut(classes).zip(yb) {
+        row.iter_mut().zip(bias).for_each(|(l, b)| *l += b);
+        let (best, max) =
+            row.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        correct += (best == y as usize) as usize;
+        let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+        loss += (sum.ln() + max - row[y as usize]) as f64;
+        // The row becomes (softmax − one-hot) / rows.
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = ((*v - max).exp() / sum - (i == y as usize) as u32 as f32) / rows as f32;
+        }
+    }
+    let g = Tensor::from_vec(logits.clone(), (rows, classes), &dev)?;
+    let mut grads = g.t()?.matmul(&x)?.flatten_all()?.to_vec1::<f32>()?;
+    let mut db = vec![0f32; classes];
+    for row in logits.chunks_exact(classes) {
+        db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+    }
+    grads.extend(db);
+    Ok(Step { loss: loss / rows as f64, correct, grads })
 }
 
 /// Mean cross-entropy and the confusion matrix of a head on standardised features.
@@ -253,4 +299,29 @@ fn evaluate_prepared(
         start += len;
     }
     Ok((loss_sum / n.max(1) as f64, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The analytic gradient against finite differences of the loss.
+    #[test]
+    fn the_gradient_matches_finite_differences() {
+        let (dim, classes) = (3, 4);
+        let mut rng = SplitMix64(9);
+        let params: Vec<f32> = (0..classes * dim + classes).map(|_| rng.unit() as f32 - 0.5).collect();
+        let xb: Vec<f32> = (0..2 * dim).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
+        let yb = [1u32, 3];
+        let step = cross_entropy_step(&params, &xb, &yb, dim, classes).unwrap();
+        for i in 0..params.len() {
+            let h = 1e-3;
+            let (mut up, mut down) = (params.clone(), params.clone());
+            up[i] += h;
+            down[i] -= h;
+            let l = |p: &[f32]| cross_entropy_step(p, &xb, &yb, dim, classes).unwrap().loss;
+            let numeric = (l(&up) - l(&down)) / (2.0 * h as f64);
+            assert!((numeric - step.grads[i] as f64).abs() < 1e-3, "parameter {i}: {numeric} vs {}", step.grads[i]);
+        }
+    }
 }
