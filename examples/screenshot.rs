@@ -84,16 +84,16 @@ impl Cell<'_> {
     fn lines(&mut self, up: bool, down: bool, left: bool, right: bool, c: Rgb<u8>) {
         let (mx, my) = (CW / 2 - 1, CH / 2 - 1);
         if up {
-            self.fill(mx, 0, mx + 1, my + 1, c);
+            self.fill(mx, 0, mx + 2, my + 2, c);
         }
         if down {
-            self.fill(mx, my, mx + 1, CH, c);
+            self.fill(mx, my, mx + 2, CH, c);
         }
         if left {
-            self.fill(0, my, mx + 1, my + 1, c);
+            self.fill(0, my, mx + 2, my + 2, c);
         }
         if right {
-            self.fill(mx, my, CW, my + 1, c);
+            self.fill(mx, my, CW, my + 2, c);
         }
     }
 
@@ -196,6 +196,8 @@ fn main() {
     let rows: u16 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(36);
     let mut parser = vt100::Parser::new(rows, cols, 0);
     // tmux ends lines with \n only; the terminal model needs \r\n.
+    // The last line's newline would scroll the screen by one.
+    let text = text.strip_suffix(b"\n").unwrap_or(&text);
     let fixed: Vec<u8> = text.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
     parser.process(&fixed);
     let screen = parser.screen();

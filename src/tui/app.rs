@@ -547,7 +547,7 @@ impl App {
                 false
             }
             Event::VideoStage { id, stage } => {
-                self.live.entry(*id).or_insert(Live { stage, done: 0, expected: 0 }).stage = stage;
+                self.live.insert(*id, Live { stage, done: 0, expected: 0 });
                 true
             }
             Event::VideoFrames { id, done, expected } => {

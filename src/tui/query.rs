@@ -224,8 +224,12 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
         })
         .unwrap_or_default();
     let title = s.selected().map(|h| h.title.clone()).unwrap_or_default();
-    let [q, m, words] =
-        Layout::horizontal([Constraint::Percentage(33), Constraint::Percentage(33), Constraint::Min(10)]).areas(area);
+    // Frames side by side, as tall as a 16:9 frame of that width in half blocks (two pixels a
+    // cell), and the matched lyrics below them.
+    let image_rows = (area.width / 2).saturating_sub(2) as f32 * 9.0 / 32.0;
+    let frames_height = (image_rows.ceil() as u16 + 2).clamp(4, area.height.saturating_sub(4).max(4));
+    let [frames, words] = Layout::vertical([Constraint::Length(frames_height), Constraint::Min(3)]).areas(area);
+    let [q, m] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(frames);
     let qblock = Block::new().borders(Borders::ALL).title(format!(" query @ {qt:.1}s "));
     let mblock = Block::new().borders(Borders::ALL).title(format!(" {title} @ {mt:.1}s · {sim:.2} "));
     for (block, rect, proto) in [(qblock, q, &mut s.previews.query), (mblock, m, &mut s.previews.matched)] {
