@@ -3,29 +3,15 @@
 use super::progress::Progress;
 use super::EXIT_SOME_FAILED;
 use crate::config::Config;
-use crate::events::Cancel;
 use crate::ingest::{ingest, Models};
 use crate::library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 pub fn run(library: &Library, config: &Config, paths: Vec<PathBuf>, models: Models) -> anyhow::Result<ExitCode> {
-    let cancel = Cancel::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let report = runtime.block_on(async {
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping after the current step… (Ctrl-C again to abort)");
-                on_signal.cancel();
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            }
-        });
-        let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
-        let sink = Arc::new(Progress::new());
-        tokio::task::spawn_blocking(move || ingest(&library, &config, &paths, &models, sink.as_ref(), &cancel)).await
+    let (library, config) = (library.clone(), config.clone());
+    let report = super::until_ctrl_c("step", move |cancel| {
+        ingest(&library, &config, &paths, &models, &Progress::new(), &cancel)
     })??;
     if report.cancelled {
         eprintln!("stopped; run the same command again to finish what is left");

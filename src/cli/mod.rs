@@ -181,6 +181,28 @@ fn demo(
     Ok(code)
 }
 
+/// Runs `job` on a blocking thread; the first Ctrl-C asks it to stop after the current `unit`
+/// (through the cancel flag it gets), a second one exits with 130 at once.
+fn until_ctrl_c<T: Send + 'static>(
+    unit: &'static str,
+    job: impl FnOnce(crate::events::Cancel) -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let cancel = crate::events::Cancel::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    runtime.block_on(async {
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping after the current {unit}… (Ctrl-C again to abort)");
+                on_signal.cancel();
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        Ok(tokio::task::spawn_blocking(move || job(cancel)).await?)
+    })
+}
+
 /// Logs go to `<library>/logs/reelmatch.log`, never to the screen.
 fn init_logging(library: &Library) {
     let path = library.log_dir().join("reelmatch.log");

@@ -4,7 +4,7 @@
 use super::args::RunsAction;
 use crate::catalog::{Catalog, RunRow, RunStatus};
 use crate::config::Config;
-use crate::events::{Cancel, Event, EventSink};
+use crate::events::{Event, EventSink};
 use crate::library::Library;
 use crate::train::metrics::EpochMetrics;
 use crate::train::{plot, train};
@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Renders training events: a bar on a terminal (plain lines otherwise) and one table row per epoch.
 struct TrainProgress {
@@ -117,22 +117,9 @@ pub fn run(library: &Library, config: &Config, resume: Option<i64>, json: bool) 
     } else {
         None
     };
-    let cancel = Cancel::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let summary = runtime.block_on(async {
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping after the current batch… (Ctrl-C again to abort)");
-                on_signal.cancel();
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            }
-        });
-        let (library, config, cancel) = (library.clone(), config.clone(), cancel.clone());
-        let sink = Arc::new(TrainProgress::new());
-        tokio::task::spawn_blocking(move || train(&library, &config, embedder.as_ref(), resume, sink.as_ref(), &cancel))
-            .await
+    let (library, config) = (library.clone(), config.clone());
+    let summary = super::until_ctrl_c("batch", move |cancel| {
+        train(&library, &config, embedder.as_ref(), resume, &TrainProgress::new(), &cancel)
     })??;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
