@@ -5,8 +5,7 @@
 //! `cargo bench --bench models`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::Device;
 use reelmatch::config::{Config, Pooling};
 use reelmatch::events::Cancel;
 use reelmatch::ml::image::ImageEmbedder;
@@ -25,14 +24,7 @@ fn assets() -> PathBuf {
 fn resnet() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("model.safetensors");
-    let varmap = VarMap::new();
-    candle_transformers::models::resnet::resnet50_no_final_layer(VarBuilder::from_varmap(
-        &varmap,
-        DType::F32,
-        &Device::Cpu,
-    ))
-    .unwrap();
-    varmap.save(&weights).unwrap();
+    reelmatch::ml::image::write_random_weights(&weights).unwrap();
     let img = image::RgbImage::from_fn(320, 180, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });

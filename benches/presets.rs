@@ -10,8 +10,7 @@
 //! `cargo bench --bench presets` (about ten minutes the first time, most of it ResNet-50 forward
 //! passes; the library is kept in `target/presets-library`, so later runs reuse its features).
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::Device;
 use reelmatch::catalog::Catalog;
 use reelmatch::config::{Config, Layer};
 use reelmatch::events::{discard, Cancel};
@@ -68,10 +67,7 @@ fn main() {
     }
     let weights = work.join("model.safetensors");
     if !weights.exists() {
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
-        varmap.save(&weights).unwrap();
+        reelmatch::ml::image::write_random_weights(&weights).unwrap();
     }
     let base = Config::default();
     let embedder = || ImageEmbedder::load_weights(&weights, &Device::Cpu, &base.image, 16, "random".into()).unwrap();

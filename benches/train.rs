@@ -5,8 +5,7 @@
 //!
 //! `cargo bench --bench train`.
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::Device;
 use reelmatch::config::{Config, Layer};
 use reelmatch::events::Cancel;
 use reelmatch::ml::image::ImageEmbedder;
@@ -50,14 +49,7 @@ fn epochs(data: &Dataset, name: &str, config: &Config) {
 fn augmented_view() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("model.safetensors");
-    let varmap = VarMap::new();
-    candle_transformers::models::resnet::resnet50_no_final_layer(VarBuilder::from_varmap(
-        &varmap,
-        DType::F32,
-        &Device::Cpu,
-    ))
-    .unwrap();
-    varmap.save(&weights).unwrap();
+    reelmatch::ml::image::write_random_weights(&weights).unwrap();
     let model =
         ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, 16, "random".into()).unwrap();
     let frame = image::RgbImage::from_fn(455, 256, |x, y| {

@@ -135,13 +135,7 @@ fn random_resnet(library: &crate::Library, config: &crate::Config) -> Result<cra
     let weights = dir.join("model.safetensors");
     if !weights.exists() {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let varmap = candle_nn::VarMap::new();
-        let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &candle_core::Device::Cpu);
-        let fail = |e: candle_core::Error| Error::Invalid(format!("cannot make random ResNet-50 weights: {e}"));
-        candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(fail)?;
-        let partial = dir.join("model.safetensors.partial");
-        varmap.save(&partial).map_err(fail)?;
-        std::fs::rename(&partial, &weights).map_err(|e| Error::io(&weights, e))?;
+        crate::ml::image::write_random_weights(&weights)?;
     }
     let device = crate::ml::load::configured_device(config)?;
     crate::ml::image::ImageEmbedder::load_weights(

@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use common::assets;
+use common::{assets, random_resnet};
 use reelmatch::config::{Config, Pooling};
 use reelmatch::ml::image::{preprocess, ImageEmbedder, IMAGE_DIM};
 use reelmatch::ml::text::TextEmbedder;
@@ -94,14 +94,6 @@ fn tiny_random_bert_loads_from_a_hugging_face_layout_dir() {
     let v = model.embed_batch(&["one", "two words", &"many words ".repeat(400)]).unwrap();
     assert_eq!(v.len(), 3);
     assert!(v.iter().all(|e| e.len() == 32 && e.iter().all(|x| x.is_finite())));
-}
-
-/// Random ResNet-50 weights in torchvision layout, written to safetensors.
-fn random_resnet(path: &Path) {
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
-    varmap.save(path).unwrap();
 }
 
 fn solid(r: u8, g: u8, b: u8, w: u32, h: u32) -> image::RgbImage {

@@ -24,6 +24,19 @@ pub struct ImageEmbedder {
     pub model_id: String,
 }
 
+/// Writes a randomly initialised ResNet-50 (torchvision layout, no final layer) as safetensors at
+/// `path`, atomically: the demo's stand-in when no weights can be had, and the tests' and
+/// benchmarks' model (speed and shapes do not depend on the values).
+pub fn write_random_weights(path: &Path) -> Result<()> {
+    let varmap = candle_nn::VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let fail = |e: candle_core::Error| Error::Invalid(format!("cannot make random ResNet-50 weights: {e}"));
+    candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(fail)?;
+    let partial = path.with_extension("partial");
+    varmap.save(&partial).map_err(fail)?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
+}
+
 /// An image as a normalised CHW tensor of `size`×`size`.
 pub fn preprocess(img: &RgbImage, pre: &ImageSettings, device: &Device) -> candle_core::Result<Tensor> {
     let s = pre.size;

@@ -78,11 +78,7 @@ pub fn bin() -> Command {
 
 /// Random ResNet-50 weights in torchvision layout, written to safetensors.
 pub fn random_resnet(path: &Path) {
-    use candle_core::{DType, Device};
-    let varmap = candle_nn::VarMap::new();
-    let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
-    varmap.save(path).unwrap();
+    reelmatch::ml::image::write_random_weights(path).unwrap();
 }
 
 /// A 5 s "music video": a lavfi visual with `lyrics` spoken by espeak-ng (in `voice`, if given).
