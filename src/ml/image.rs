@@ -27,11 +27,38 @@ pub struct ImageEmbedder {
 /// Writes a randomly initialised ResNet-50 (torchvision layout, no final layer) as safetensors at
 /// `path`, atomically: the demo's stand-in when no weights can be had, and the tests' and
 /// benchmarks' model (speed and shapes do not depend on the values).
+///
+/// The weights are seeded (Kaiming-normal convolutions from a fixed PRNG; batch norm as
+/// initialised: identity), so every run, test and benchmark sees the same network.
 pub fn write_random_weights(path: &Path) -> Result<()> {
     let varmap = candle_nn::VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let fail = |e: candle_core::Error| Error::Invalid(format!("cannot make random ResNet-50 weights: {e}"));
     candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(fail)?;
+    {
+        let data = varmap.data().lock().expect("the var map is not shared yet");
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        let mut rng = crate::rng::SplitMix64(50);
+        for name in names {
+            let var = &data[name];
+            let dims = var.dims().to_vec();
+            if dims.len() < 2 {
+                continue;
+            }
+            let fan_in: usize = dims[1..].iter().product();
+            let std = (2.0 / fan_in as f64).sqrt();
+            let values: Vec<f32> = (0..var.elem_count())
+                .map(|_| {
+                    // Box–Muller: a standard normal from two uniforms.
+                    let (u, v) = (rng.unit().max(f64::MIN_POSITIVE), rng.unit());
+                    ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos() * std) as f32
+                })
+                .collect();
+            let seeded = candle_core::Tensor::from_vec(values, dims, &Device::Cpu).map_err(fail)?;
+            var.set(&seeded).map_err(fail)?;
+        }
+    }
     let partial = path.with_extension("partial");
     varmap.save(&partial).map_err(fail)?;
     std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))

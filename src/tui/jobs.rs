@@ -59,15 +59,20 @@ impl Jobs {
         }
     }
 
-    fn models(cell: &OnceLock<Models>, library: &Library, config: &Config, tx: &UnboundedSender<Msg>) -> &'static str {
+    /// The models, loaded the first time a job needs them (missing roles are reported as notes).
+    fn models<'a>(
+        cell: &'a OnceLock<Models>,
+        library: &Library,
+        config: &Config,
+        tx: &UnboundedSender<Msg>,
+    ) -> &'a Models {
         cell.get_or_init(|| {
             let (models, notes) = crate::demo::models_for(library, config);
             for n in notes {
                 let _ = tx.send(Msg::Job(Event::Note { path: library.root().to_path_buf(), message: n }));
             }
             models
-        });
-        "models ready"
+        })
     }
 
     fn ingest(&mut self, roots: Vec<std::path::PathBuf>) {
@@ -75,8 +80,7 @@ impl Jobs {
         let (library, config, tx, cancel, cell) =
             (self.library.clone(), self.config.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
         self.long = Some(tokio::task::spawn_blocking(move || {
-            Self::models(&cell, &library, &config, &tx);
-            let models = cell.get().expect("models were just initialised");
+            let models = Self::models(&cell, &library, &config, &tx);
             let sink_tx = tx.clone();
             let sink = move |e: Event| {
                 let _ = sink_tx.send(Msg::Job(e));
@@ -104,8 +108,7 @@ impl Jobs {
             (self.library.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
         let base = self.config.clone();
         self.long = Some(tokio::task::spawn_blocking(move || {
-            Self::models(&cell, &library, &base, &tx);
-            let embedder = cell.get().and_then(|m| m.image.as_ref());
+            let embedder = Self::models(&cell, &library, &base, &tx).image.as_ref();
             let sink_tx = tx.clone();
             let sink = move |e: Event| {
                 let _ = sink_tx.send(Msg::Job(e));
