@@ -6,7 +6,7 @@ use crate::catalog::{Catalog, RunRow, RunStatus};
 use crate::config::Config;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
-use crate::train::metrics::EpochMetrics;
+use crate::train::metrics::{pct, EpochMetrics};
 use crate::train::{plot, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -18,10 +18,6 @@ use std::sync::Mutex;
 struct TrainProgress {
     bar: Mutex<Option<ProgressBar>>,
     terminal: bool,
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
 }
 
 fn epoch_row(m: &EpochMetrics) -> String {

@@ -79,6 +79,11 @@ pub fn macro_accuracy(per_class: &[f64]) -> Option<f64> {
     (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64)
 }
 
+/// A fraction as a percentage with one decimal (`92.3%`), or `-` when there is none.
+pub fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
+}
+
 /// One class's test accuracy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassAccuracy {

@@ -2,7 +2,7 @@
 //! test accuracy as sorted bars with the 10 best highlighted. Drawn with `image` and an 8×8
 //! bitmap font, so it needs no system fonts.
 
-use super::metrics::EpochMetrics;
+use super::metrics::{pct, EpochMetrics};
 use crate::error::{Error, Result};
 use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
@@ -157,10 +157,6 @@ pub fn render(title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -
         c.text(bars.x, bars.y + bars.h + 34, &summary, 2, INK);
     }
     c.0
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
 }
 
 /// Renders the run and writes it as a PNG.

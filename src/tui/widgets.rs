@@ -1,6 +1,7 @@
 //! Small widgets the panes share: big numbers drawn from an 8×8 bitmap font with quadrant
 //! blocks (4 cells wide, 4 rows high per character), and a text progress bar.
 
+pub use crate::train::metrics::pct;
 use font8x8::UnicodeFonts;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -60,11 +61,6 @@ pub fn short_duration(seconds: f64) -> String {
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
     }
-}
-
-/// A fraction as a percentage with one decimal, or `-`.
-pub fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
 }
 
 #[cfg(test)]
