@@ -84,9 +84,12 @@ fn picker(graphics: Graphics) -> Option<Picker> {
     Some(p)
 }
 
-fn reload(app: &mut App, catalog: &Catalog) -> anyhow::Result<()> {
+/// Re-reads the video list, and the runs when `runs` (only training changes them).
+fn reload(app: &mut App, catalog: &Catalog, runs: bool) -> anyhow::Result<()> {
     app.set_videos(catalog.videos()?);
-    app.training.runs = training::load_runs(catalog)?;
+    if runs {
+        app.training.runs = training::load_runs(catalog)?;
+    }
     show_wanted_run(app, catalog)
 }
 
@@ -120,7 +123,7 @@ async fn event_loop(
     let mut pending = app.chain(options.start);
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(FRAME);
-    let (mut dirty, mut stale) = (true, false);
+    let (mut dirty, mut stale, mut stale_runs) = (true, false, false);
     let mut last_reload = Instant::now();
     while !app.should_quit {
         if let Some(command) = pending.take() {
@@ -152,14 +155,20 @@ async fn event_loop(
                 _ => {}
             },
             Some(msg) = rx.recv() => {
-                stale |= !matches!(msg, Msg::Answer(_) | Msg::Inspected(_) | Msg::Job(crate::events::Event::TrainStep { .. }));
+                use crate::events::Event;
+                stale |= !matches!(msg, Msg::Answer(_) | Msg::Inspected(_) | Msg::Job(Event::TrainStep { .. }));
+                stale_runs |= matches!(
+                    msg,
+                    Msg::Job(Event::TrainStarted { .. } | Event::TrainEpoch { .. } | Event::TrainFinished { .. })
+                        | Msg::JobDone { kind: app::JobKind::Train, .. }
+                );
                 pending = app.on_msg(msg);
                 dirty = true;
             }
             _ = tick.tick() => {
                 if stale && last_reload.elapsed() >= Duration::from_millis(250) {
-                    reload(&mut app, &catalog)?;
-                    stale = false;
+                    reload(&mut app, &catalog, stale_runs)?;
+                    (stale, stale_runs) = (false, false);
                     dirty = true;
                     last_reload = Instant::now();
                 }
