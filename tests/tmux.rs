@@ -57,6 +57,17 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen no longer shows `part`; panics with the screen after `secs`.
+    fn wait_gone(&self, part: &str, secs: u64) {
+        let start = Instant::now();
+        while self.screen().contains(part) {
+            if start.elapsed() > Duration::from_secs(secs) {
+                panic!("waited {secs}s for {part:?} to go; the screen shows:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn alive(&self) -> bool {
         self.cmd().args(["has-session", "-t", "dash"]).output().is_ok_and(|o| o.status.success())
     }
@@ -132,10 +143,12 @@ fn dashboard_in_tmux_trains_and_answers_a_query() {
     tmux.keys(&["?"]);
     tmux.wait_for(&["Keys · any key closes"], 10);
     tmux.keys(&["Escape"]);
+    // An Escape and a q read together are one Alt+q, as in any terminal: let the first land.
+    tmux.wait_gone("Keys · any key closes", 10);
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.alive() && start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(!tmux.alive(), "q quits the dashboard when nothing runs");
+    assert!(!tmux.alive(), "q quits the dashboard when nothing runs; the screen shows:\n{}", tmux.screen());
 }
