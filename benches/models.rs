@@ -2,13 +2,14 @@
 //! not depend on their values); Whisper real-time factor on a 60 s clip with and without the
 //! decoder's key-value cache; text-encoder documents/s at 512 tokens.
 //!
-//! `cargo bench --bench models`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
+//! `cargo bench --bench models [-- resnet|whisper|text]`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 
-use candle_core::Device;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
 use reelmatch::config::{Config, Pooling};
 use reelmatch::events::Cancel;
-use reelmatch::ml::image::ImageEmbedder;
+use reelmatch::ml::image::{preprocess, ImageEmbedder};
 use reelmatch::ml::text::TextEmbedder;
 use reelmatch::ml::whisper::Transcriber;
 use reelmatch::ml::{resolve, Role};
@@ -28,18 +29,42 @@ fn resnet() {
     let img = image::RgbImage::from_fn(320, 180, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });
+    let pre = Config::default().image;
+    // candle-transformers' stock ResNet-50 on the same weights: the "before".
+    // SAFETY: the file is not written while mapped.
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }.unwrap();
+    let stock = candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
+    // This machine's speed drifts (shared cores): the two models take turns, five rounds each,
+    // and the median and the range are reported.
     for batch in [1usize, 8, 32] {
-        let model =
-            ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, batch, "random".into())
-                .unwrap();
-        let images = vec![img.clone(); batch.max(8)];
-        model.embed(&images[..batch]).unwrap(); // warm-up
-        let n = if batch == 1 { 8 } else { batch * 2 };
+        let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
+        let n = batch.max(8);
         let images = vec![img.clone(); n];
-        let t = Instant::now();
-        model.embed(&images).unwrap();
-        println!("resnet50 batch {batch:>2}: {:.1} images/s", n as f64 / t.elapsed().as_secs_f64());
+        let tensors: Vec<_> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
+        model.embed(&images[..batch]).unwrap(); // warm-up
+        let (mut folded, mut before) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let t = Instant::now();
+            model.embed(&images).unwrap();
+            folded.push(n as f64 / t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            for chunk in tensors.chunks(batch) {
+                stock.forward(&Tensor::stack(chunk, 0).unwrap()).unwrap();
+            }
+            before.push(n as f64 / t.elapsed().as_secs_f64());
+        }
+        println!(
+            "resnet50 batch {batch:>2}: {} images/s (candle-transformers' stock ResNet-50: {})",
+            spread(&mut folded),
+            spread(&mut before)
+        );
     }
+}
+
+/// "median (min–max)" of some rates.
+fn spread(rates: &mut [f64]) -> String {
+    rates.sort_by(f64::total_cmp);
+    format!("{:.1} ({:.1}–{:.1})", rates[rates.len() / 2], rates[0], rates[rates.len() - 1])
 }
 
 fn speech_clip() -> Vec<f32> {
@@ -99,11 +124,20 @@ fn text(dir: &Path) {
 fn main() {
     reelmatch::init_threads(None);
     println!("threads: {}", std::env::var("RAYON_NUM_THREADS").unwrap_or_default());
-    resnet();
-    let clip = speech_clip();
-    whisper(&assets().join("models/whisper-tiny.en"), &clip);
-    if let Some(extra) = std::env::var_os("REELMATCH_BENCH_WHISPER") {
-        whisper(Path::new(&extra), &clip);
+    // `cargo bench --bench models -- resnet` (or whisper, text) runs one part.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if run("resnet") {
+        resnet();
     }
-    text(&assets().join("models/all-minilm-l6-v2"));
+    if run("whisper") {
+        let clip = speech_clip();
+        whisper(&assets().join("models/whisper-tiny.en"), &clip);
+        if let Some(extra) = std::env::var_os("REELMATCH_BENCH_WHISPER") {
+            whisper(Path::new(&extra), &clip);
+        }
+    }
+    if run("text") {
+        text(&assets().join("models/all-minilm-l6-v2"));
+    }
 }

@@ -1,6 +1,8 @@
 //! reelmatch's Candle models against independent numpy implementations of the same networks
 //! (`tests/reference/`), on the same weights and the same inputs: the BERT text embedder on the
-//! real MiniLM weights (the reference follows Hugging Face transformers' BertModel). Needs
+//! real MiniLM weights (the reference follows Hugging Face transformers' BertModel), ResNet-50
+//! on random weights (the reference follows torchvision's resnet50), and reelmatch's CPU ResNet-50
+//! against candle-transformers' stock one. Needs
 //! python3 with numpy and safetensors, which preparing the test assets installs.
 
 mod common;
@@ -15,9 +17,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Runs a reference script with a JSON request on stdin; returns its JSON answer.
+///
+/// `REELMATCH_REFERENCE=torch` runs PyTorch's own networks instead of the numpy ones
+/// (`resnet_torch.py`, `bert_torch.py`; torch, torchvision and transformers must be installed for
+/// `REELMATCH_REFERENCE_PYTHON`, default python3). CI uses the numpy ones.
 fn reference(script: &str, model_dir: &Path, request: serde_json::Value) -> serde_json::Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(script);
-    let mut child = Command::new("python3")
+    let script = match std::env::var("REELMATCH_REFERENCE").as_deref() {
+        Ok("torch") => script.replace(".py", "_torch.py"),
+        _ => script.to_string(),
+    };
+    println!("reference: {script}");
+    let python = std::env::var("REELMATCH_REFERENCE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(&script);
+    let mut child = Command::new(python)
         .arg(&path)
         .arg(model_dir)
         .stdin(Stdio::piped())
@@ -56,25 +68,25 @@ fn text_embeddings_match_a_numpy_bert_within_1e_3() {
     for ((text, g), w) in texts.iter().zip(&got).zip(&want) {
         assert_eq!(g.len(), w.len());
         let diff = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        println!("{text:?}: largest difference {diff:.1e}");
         assert!(diff < 1e-3, "{text:?}: largest difference {diff}");
     }
 }
 
-#[test]
-fn image_features_match_a_numpy_resnet50_within_1e_3_relative() {
+/// Random ResNet-50 weights whose batch-norm statistics and affine parameters are random too, so
+/// every part of the network (and the folding of batch norm into the convolutions) matters.
+fn resnet_with_random_batch_norm(dir: &Path) -> std::path::PathBuf {
     use candle_core::{DType, Tensor};
-    use reelmatch::config::Config;
-    use reelmatch::ml::image::{preprocess, ImageEmbedder};
     use reelmatch::rng::SplitMix64;
 
-    // Random weights, with batch-norm statistics and affine parameters made random too, so every
-    // part of the network matters.
-    let work = tempfile::tempdir().unwrap();
-    let weights = work.path().join("model.safetensors");
+    let weights = dir.join("model.safetensors");
     reelmatch::ml::image::write_random_weights(&weights).unwrap();
     let mut tensors = candle_core::safetensors::load(&weights, &Device::Cpu).unwrap();
     let mut rng = SplitMix64(3);
-    for (name, t) in tensors.iter_mut() {
+    let mut names: Vec<String> = tensors.keys().cloned().collect();
+    names.sort();
+    for name in names {
+        let t = tensors.get_mut(&name).unwrap();
         let (lo, hi) = match name.rsplit('.').next() {
             Some("running_mean") => (-0.2, 0.2),
             Some("running_var") => (0.5, 1.5),
@@ -87,7 +99,24 @@ fn image_features_match_a_numpy_resnet50_within_1e_3_relative() {
         *t = Tensor::from_vec(v, t.shape(), &Device::Cpu).unwrap().to_dtype(DType::F32).unwrap();
     }
     candle_core::safetensors::save(&tensors, &weights).unwrap();
+    weights
+}
 
+fn relative_error(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let err: f64 = got.iter().zip(want).map(|(a, b)| (*a as f64 - b).powi(2)).sum::<f64>().sqrt();
+    let norm: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
+    assert!(norm > 0.0, "the reference features are all zero");
+    err / norm
+}
+
+#[test]
+fn image_features_match_a_numpy_resnet50_within_1e_3_relative() {
+    use reelmatch::config::Config;
+    use reelmatch::ml::image::{preprocess, ImageEmbedder};
+
+    let work = tempfile::tempdir().unwrap();
+    let weights = resnet_with_random_batch_norm(work.path());
     let img = image::RgbImage::from_fn(320, 180, |x, y| {
         image::Rgb([(x % 256) as u8, (y * 3 % 256) as u8, ((x * y) % 251) as u8])
     });
@@ -101,8 +130,46 @@ fn image_features_match_a_numpy_resnet50_within_1e_3_relative() {
     .unwrap();
     let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 1, "random".into()).unwrap();
     let got = model.embed(&[img]).unwrap().remove(0);
-    assert_eq!(got.len(), want.len());
-    let err: f64 = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).powi(2)).sum::<f64>().sqrt();
-    let norm: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
-    assert!(norm > 0.0 && err / norm < 1e-3, "relative error {}", err / norm);
+    let err = relative_error(&got, &want);
+    println!("ResNet-50 vs the reference: relative error {err:.1e}");
+    assert!(err < 1e-3, "relative error {err}");
+}
+
+/// The CPU path (batch norm folded, channels-last) against candle-transformers' stock ResNet-50 on
+/// the same weights: a batch of different images at an odd size, so padding at every edge, batch
+/// splitting and buffer reuse across batches are all exercised.
+#[test]
+fn folded_resnet50_matches_candle_transformers_on_a_mixed_batch() {
+    use candle_core::{DType, Module, Tensor};
+    use reelmatch::config::Config;
+    use reelmatch::ml::image::{preprocess, ImageEmbedder};
+
+    let work = tempfile::tempdir().unwrap();
+    let weights = resnet_with_random_batch_norm(work.path());
+    let images: Vec<image::RgbImage> = (0..3u32)
+        .map(|k| {
+            image::RgbImage::from_fn(200 + 40 * k, 120, |x, y| {
+                image::Rgb([((x * (k + 1)) % 256) as u8, ((y * 7 + k * 50) % 256) as u8, ((x ^ y) % 256) as u8])
+            })
+        })
+        .collect();
+    let mut pre = Config::default().image;
+    pre.size = 97;
+    let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 2, "random".into()).unwrap();
+    let got = model.embed(&images).unwrap();
+
+    // SAFETY: the file is not written while mapped.
+    let vb = unsafe { candle_nn::VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }.unwrap();
+    let stock = candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
+    let inputs: Vec<Tensor> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
+    let want: Vec<Vec<f32>> = stock.forward(&Tensor::stack(&inputs, 0).unwrap()).unwrap().to_vec2().unwrap();
+    assert_eq!(got.len(), 3);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let w: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+        let err = relative_error(g, &w);
+        println!("image {i}: relative error {err:.1e} against the stock ResNet-50");
+        assert!(err < 1e-4, "image {i}: relative error {err}");
+    }
+    let spread = relative_error(&got[0], &want[1].iter().map(|&v| v as f64).collect::<Vec<_>>());
+    assert!(spread > 1e-3, "different images give different features ({spread})");
 }

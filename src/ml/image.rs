@@ -1,6 +1,7 @@
 //! Frame embeddings with ResNet-50 (torchvision v1.5 tensor names) without its final layer:
 //! 2048-d pooled features. Preprocessing as the seed paper: resize to 224×224, scale to [0, 1],
-//! normalise with the ImageNet mean and std.
+//! normalise with the ImageNet mean and std. On the CPU the network runs as `resnet::ResNet50`
+//! (batch norm folded, channels-last); on other devices as candle-transformers' ResNet-50.
 
 use super::resolve::ModelFiles;
 use crate::config::ImageSettings;
@@ -16,12 +17,18 @@ pub const IMAGE_DIM: usize = 2048;
 
 /// A loaded image embedder.
 pub struct ImageEmbedder {
-    model: Func<'static>,
+    model: Backbone,
     device: Device,
     pre: ImageSettings,
     batch_size: usize,
     /// The model's identity, stored with every embedding.
     pub model_id: String,
+}
+
+/// The network behind the embedder.
+enum Backbone {
+    Folded(super::resnet::ResNet50),
+    Stock(Func<'static>),
 }
 
 /// Writes a randomly initialised ResNet-50 (torchvision layout, no final layer) as safetensors at
@@ -101,7 +108,11 @@ impl ImageEmbedder {
         };
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }.map_err(|e| bad(&e))?;
-        let model = candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(|e| bad(&e))?;
+        let model = if device.is_cpu() {
+            Backbone::Folded(super::resnet::ResNet50::load(vb).map_err(|e| bad(&e))?)
+        } else {
+            Backbone::Stock(candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(|e| bad(&e))?)
+        };
         Ok(ImageEmbedder { model, device: device.clone(), pre: pre.clone(), batch_size: batch_size.max(1), model_id })
     }
 
@@ -132,6 +143,9 @@ impl ImageEmbedder {
         let tensors =
             images.iter().map(|i| preprocess(i, &self.pre, &self.device)).collect::<candle_core::Result<Vec<_>>>()?;
         let batch = Tensor::stack(&tensors, 0)?;
-        self.model.forward(&batch)?.to_vec2()
+        match &self.model {
+            Backbone::Folded(m) => m.forward(&batch)?.to_vec2(),
+            Backbone::Stock(m) => m.forward(&batch)?.to_vec2(),
+        }
     }
 }

@@ -5,6 +5,7 @@ mod device;
 pub mod image;
 pub mod load;
 mod manifest;
+mod resnet;
 mod resolve;
 pub mod text;
 pub mod whisper;

@@ -1,0 +1,293 @@
+//! ResNet-50 feature extraction tuned for the CPU. Weights load through Candle (torchvision v1.5
+//! names, the same file candle-transformers' ResNet-50 reads); at load every batch norm is folded
+//! into the convolution before it (`w·γ/σ`, `β − μ·γ/σ`). Activations are kept channels-last as
+//! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a single matrix product
+//! and a k×k one an im2col gather plus one product, run on `gemm` (Candle's own CPU matrix
+//! engine). Bias and residual are written before the product accumulates onto them; ReLU is one
+//! parallel pass.
+//!
+//! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
+//! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
+//! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Activation and patch buffers reused across layers and batches: a fresh multi-megabyte
+/// allocation costs a page fault per 4 KiB, which took a sixth of the forward pass.
+#[derive(Default)]
+struct Buffers(Mutex<Vec<Vec<f32>>>);
+
+impl Buffers {
+    /// A buffer of `len` elements with unspecified contents: the smallest free one that fits.
+    fn take(&self, len: usize) -> Vec<f32> {
+        let mut free = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let fit = (0..free.len()).filter(|&i| free[i].capacity() >= len).min_by_key(|&i| free[i].capacity());
+        let mut v = match fit {
+            Some(i) => free.swap_remove(i),
+            None => free.pop().unwrap_or_default(),
+        };
+        drop(free);
+        v.truncate(len);
+        v.resize(len, 0.0);
+        v
+    }
+
+    fn give(&self, v: Vec<f32>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+    }
+}
+
+/// One convolution with its batch norm folded in: weights as a `[k·k·c_in, c_out]` matrix.
+struct Conv {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    c_in: usize,
+    c_out: usize,
+}
+
+/// Channels-last activations: `data` is `[b·h·w, c]`.
+struct Act {
+    data: Vec<f32>,
+    b: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+}
+
+impl Conv {
+    /// Loads `conv` (`[c_out, c_in, k, k]`, no bias) and folds the batch norm `bn` into it.
+    fn load(
+        conv: VarBuilder,
+        bn: VarBuilder,
+        (c_in, c_out, k): (usize, usize, usize),
+        stride: usize,
+        pad: usize,
+    ) -> candle_core::Result<Conv> {
+        let w = conv.get((c_out, c_in, k, k), "weight")?;
+        let gamma = bn.get(c_out, "weight")?;
+        let beta = bn.get(c_out, "bias")?;
+        let mean = bn.get(c_out, "running_mean")?;
+        let var = bn.get(c_out, "running_var")?;
+        let scale = (gamma / (var + 1e-5)?.sqrt()?)?;
+        let bias = (beta - mean.mul(&scale)?)?;
+        // [c_out, c_in, kh, kw] → [kh, kw, c_in, c_out]: the im2col column order, row-major.
+        let weight = w.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?.permute((2, 3, 1, 0))?;
+        Ok(Conv {
+            weight: weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
+            k,
+            stride,
+            pad,
+            c_in,
+            c_out,
+        })
+    }
+
+    /// `relu(conv(x) + bias + residual)`; the residual, when given, has the output's shape.
+    fn forward(&self, x: &Act, relu: bool, residual: Option<&Act>, buffers: &Buffers) -> Act {
+        debug_assert_eq!(x.c, self.c_in);
+        let oh = (x.h + 2 * self.pad - self.k) / self.stride + 1;
+        let ow = (x.w + 2 * self.pad - self.k) / self.stride + 1;
+        let rows = x.b * oh * ow;
+        let mut out = buffers.take(rows * self.c_out);
+        // The destination starts as bias (+ residual); the product is accumulated onto it.
+        out.par_chunks_mut(self.c_out).enumerate().for_each(|(r, row)| {
+            row.copy_from_slice(&self.bias);
+            if let Some(res) = residual {
+                row.iter_mut().zip(&res.data[r * self.c_out..(r + 1) * self.c_out]).for_each(|(o, v)| *o += v);
+            }
+        });
+        let direct = self.k == 1 && self.stride == 1 && self.pad == 0;
+        let cols = if direct { None } else { Some(self.im2col(x, oh, ow, buffers)) };
+        let lhs = cols.as_deref().unwrap_or(&x.data);
+        matmul_acc(&mut out, lhs, &self.weight, rows, self.k * self.k * self.c_in, self.c_out);
+        if let Some(cols) = cols {
+            buffers.give(cols);
+        }
+        if relu {
+            out.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
+        }
+        Act { data: out, b: x.b, h: oh, w: ow, c: self.c_out }
+    }
+
+    /// The `[b·oh·ow, k·k·c_in]` patch matrix (zero outside the image).
+    fn im2col(&self, x: &Act, oh: usize, ow: usize, buffers: &Buffers) -> Vec<f32> {
+        let (k, c) = (self.k, x.c);
+        let width = k * k * c;
+        let mut cols = buffers.take(x.b * oh * ow * width);
+        cols.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
+            let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+            for ky in 0..k {
+                let iy = (oy * self.stride + ky) as isize - self.pad as isize;
+                let dst = ky * k * c;
+                if iy < 0 || iy >= x.h as isize {
+                    row[dst..dst + k * c].fill(0.0);
+                    continue;
+                }
+                // The kx run of input pixels is contiguous in channels-last layout: copy the
+                // in-bounds part at once and zero the padding on either side.
+                let x0 = (ox * self.stride) as isize - self.pad as isize;
+                let lo = (-x0).clamp(0, k as isize) as usize;
+                let hi = (x.w as isize - x0).clamp(0, k as isize) as usize;
+                row[dst..dst + lo * c].fill(0.0);
+                if lo < hi {
+                    let src = ((img * x.h + iy as usize) * x.w + (x0 + lo as isize) as usize) * c;
+                    row[dst + lo * c..dst + hi * c].copy_from_slice(&x.data[src..src + (hi - lo) * c]);
+                }
+                row[dst + hi.max(lo) * c..dst + k * c].fill(0.0);
+            }
+        });
+        cols
+    }
+}
+
+/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, all row-major, on the rayon pool's threads.
+fn matmul_acc(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
+    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n, "matrix shapes disagree");
+    let threads = rayon::current_num_threads();
+    let parallelism =
+        if threads > 1 && m * n * k > 1 << 16 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements (asserted above), laid out
+    // row-major with the strides given; dst does not alias lhs or rhs (it is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// torchvision's bottleneck (v1.5: the stride sits on the 3×3 convolution).
+struct Bottleneck {
+    conv1: Conv,
+    conv2: Conv,
+    conv3: Conv,
+    downsample: Option<Conv>,
+}
+
+impl Bottleneck {
+    fn load(vb: VarBuilder, c_in: usize, width: usize, stride: usize) -> candle_core::Result<Bottleneck> {
+        let c_out = width * 4;
+        let downsample = if stride != 1 || c_in != c_out {
+            Some(Conv::load(vb.pp("downsample.0"), vb.pp("downsample.1"), (c_in, c_out, 1), stride, 0)?)
+        } else {
+            None
+        };
+        Ok(Bottleneck {
+            conv1: Conv::load(vb.pp("conv1"), vb.pp("bn1"), (c_in, width, 1), 1, 0)?,
+            conv2: Conv::load(vb.pp("conv2"), vb.pp("bn2"), (width, width, 3), stride, 1)?,
+            conv3: Conv::load(vb.pp("conv3"), vb.pp("bn3"), (width, c_out, 1), 1, 0)?,
+            downsample,
+        })
+    }
+
+    fn forward(&self, x: Act, buffers: &Buffers) -> Act {
+        let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, buffers));
+        let y1 = self.conv1.forward(&x, true, None, buffers);
+        let y2 = self.conv2.forward(&y1, true, None, buffers);
+        buffers.give(y1.data);
+        let out = self.conv3.forward(&y2, true, Some(shortcut.as_ref().unwrap_or(&x)), buffers);
+        buffers.give(y2.data);
+        buffers.give(x.data);
+        if let Some(s) = shortcut {
+            buffers.give(s.data);
+        }
+        out
+    }
+}
+
+/// ResNet-50 without its final layer: `[batch, 3, h, w]` normalised images → `[batch, 2048]`.
+pub struct ResNet50 {
+    stem: Conv,
+    blocks: Vec<Bottleneck>,
+    buffers: Buffers,
+}
+
+impl ResNet50 {
+    /// Loads torchvision-layout weights (`conv1`, `bn1`, `layer1`…`layer4`) and folds them.
+    pub fn load(vb: VarBuilder) -> candle_core::Result<ResNet50> {
+        let stem = Conv::load(vb.pp("conv1"), vb.pp("bn1"), (3, 64, 7), 2, 3)?;
+        let mut blocks = Vec::new();
+        let mut c_in = 64;
+        for (layer, (width, count, stride)) in
+            [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)].into_iter().enumerate()
+        {
+            for i in 0..count {
+                let vb = vb.pp(format!("layer{}.{i}", layer + 1));
+                blocks.push(Bottleneck::load(vb, c_in, width, if i == 0 { stride } else { 1 })?);
+                c_in = width * 4;
+            }
+        }
+        Ok(ResNet50 { stem, blocks, buffers: Buffers::default() })
+    }
+}
+
+impl Module for ResNet50 {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, c, h, w) = xs.dims4()?;
+        let data = xs.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.permute((0, 2, 3, 1))?.flatten_all()?.to_vec1()?;
+        let buffers = &self.buffers;
+        let stem = self.stem.forward(&Act { data, b, h, w, c }, true, None, buffers);
+        let mut x = max_pool_3x3_s2(&stem, buffers);
+        buffers.give(stem.data);
+        for block in &self.blocks {
+            x = block.forward(x, buffers);
+        }
+        let pooled = global_average(&x);
+        buffers.give(x.data);
+        Tensor::from_vec(pooled, (b, x.c), xs.device())
+    }
+}
+
+/// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is skipped).
+fn max_pool_3x3_s2(x: &Act, buffers: &Buffers) -> Act {
+    let (oh, ow) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
+    let mut out = buffers.take(x.b * oh * ow * x.c);
+    out.par_chunks_mut(x.c).enumerate().for_each(|(r, row)| {
+        let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+        row.fill(f32::NEG_INFINITY);
+        for iy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(x.h) {
+            for ix in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(x.w) {
+                let src = ((img * x.h + iy) * x.w + ix) * x.c;
+                row.iter_mut().zip(&x.data[src..src + x.c]).for_each(|(o, v)| *o = o.max(*v));
+            }
+        }
+    });
+    Act { data: out, b: x.b, h: oh, w: ow, c: x.c }
+}
+
+/// The mean over each image's positions: `[b, c]`.
+fn global_average(x: &Act) -> Vec<f32> {
+    let per_image = x.h * x.w;
+    let mut out = vec![0f32; x.b * x.c];
+    for (img, row) in out.chunks_mut(x.c).enumerate() {
+        for pos in x.data[img * per_image * x.c..(img + 1) * per_image * x.c].chunks(x.c) {
+            row.iter_mut().zip(pos).for_each(|(o, v)| *o += v);
+        }
+        row.iter_mut().for_each(|o| *o /= per_image as f32);
+    }
+    out
+}
