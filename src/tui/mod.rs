@@ -45,7 +45,10 @@ pub fn run(library: Library, config: Config, options: Options) -> anyhow::Result
     let log = library.log_dir().join("reelmatch.log");
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // The terminal first, so the message below lands on a normal screen (stderr, not the
+        // dashboard); the crash itself goes to the log as well.
         ratatui::restore();
+        tracing::error!("the dashboard crashed: {info}");
         previous(info);
         eprintln!("reelmatch crashed; the log is at {}", log.display());
     }));
