@@ -59,7 +59,7 @@ fn time_bare_ffmpeg(video: &Path, fps: f64, short_side: u32) -> f64 {
 }
 
 fn main() {
-    reelmatch::init_threads(None);
+    reelmatch::init_process(None);
     let seconds: u32 = std::env::var("REELMATCH_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(240);
     let cache = std::env::temp_dir().join("reelmatch-bench");
     std::fs::create_dir_all(&cache).unwrap();

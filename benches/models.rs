@@ -122,7 +122,7 @@ fn text(dir: &Path) {
 }
 
 fn main() {
-    reelmatch::init_threads(None);
+    reelmatch::init_process(None);
     println!("threads: {}", std::env::var("RAYON_NUM_THREADS").unwrap_or_default());
     // `cargo bench --bench models -- resnet` (or whisper, text) runs one part.
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));

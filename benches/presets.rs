@@ -38,7 +38,7 @@ const CLIPS: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    reelmatch::init_threads(None);
+    reelmatch::init_process(None);
     let work = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("presets-library");
     let media = work.join("media");
     std::fs::create_dir_all(&media).unwrap();

@@ -4,7 +4,7 @@
 //! `cargo bench --bench search` (`REELMATCH_BENCH_MAX` stops earlier, e.g. 100000).
 
 use reelmatch::rng::SplitMix64;
-use reelmatch::search::index::{ExactIndex, VectorIndex};
+use reelmatch::search::index::{FlatIndex, VectorIndex};
 use reelmatch::search::rank::{aggregate, VideoSpan};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ fn random_vec(rng: &mut SplitMix64, dim: usize) -> Vec<f32> {
 
 fn measure(space: &str, dim: usize, n: usize, rng: &mut SplitMix64) {
     let queries: Vec<Vec<f32>> = (0..10).map(|_| random_vec(rng, dim)).collect();
-    let mut index = ExactIndex::new(dim);
+    let mut index = FlatIndex::new(dim);
     for _ in 0..n {
         index.push(&random_vec(rng, dim));
     }
@@ -41,7 +41,7 @@ fn measure(space: &str, dim: usize, n: usize, rng: &mut SplitMix64) {
 }
 
 fn main() {
-    reelmatch::init_threads(None);
+    reelmatch::init_process(None);
     let max: usize = std::env::var("REELMATCH_BENCH_MAX").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let mut rng = SplitMix64(7);
     for n in [10_000usize, 100_000, 1_000_000].into_iter().filter(|n| *n <= max) {

@@ -73,7 +73,7 @@ fn augmented_view() {
 }
 
 fn main() {
-    reelmatch::init_threads(None);
+    reelmatch::init_process(None);
     let data = dataset();
     let default = Config::default();
     epochs(&data, "default", &default);

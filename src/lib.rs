@@ -25,10 +25,10 @@ pub use error::{Error, Result};
 pub use events::{Cancel, Event, EventSink};
 pub use library::Library;
 
-/// Sets `RAYON_NUM_THREADS` (which Candle and image processing read) from the machine's
-/// available parallelism, unless the user has set it, and keeps large freed buffers in the
-/// process. Call before any work starts.
-pub fn init_threads(threads: Option<usize>) {
+/// Prepares the process for model work: sets `RAYON_NUM_THREADS` (which Candle and image
+/// processing read) from the machine's available parallelism, unless the user has set it, and
+/// keeps large freed buffers in the process. Call before any work starts.
+pub fn init_process(threads: Option<usize>) {
     keep_large_allocations();
     if let Some(n) = threads {
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());

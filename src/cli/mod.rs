@@ -25,7 +25,7 @@ pub const EXIT_SOME_FAILED: u8 = 2;
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::init_threads(cli.threads);
+    crate::init_process(cli.threads);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -22,7 +22,7 @@ pub trait VectorIndex: Send + Sync {
 /// Every vector in one row-major matrix of half floats (their bit patterns), normalised on
 /// insert; a query reads each row once. Optionally centred: scores are then cosines after
 /// subtracting the stored vectors' mean, computed from the raw product without a second copy.
-pub struct ExactIndex {
+pub struct FlatIndex {
     dim: usize,
     data: Vec<u16>,
     center: Option<Center>,
@@ -44,9 +44,9 @@ struct Center {
     mean_sq: f32,
 }
 
-impl ExactIndex {
+impl FlatIndex {
     pub fn new(dim: usize) -> Self {
-        ExactIndex { dim, data: Vec::new(), center: None }
+        FlatIndex { dim, data: Vec::new(), center: None }
     }
 
     /// Scores from now on are cosines of mean-centred vectors: features that every frame shares
@@ -98,7 +98,7 @@ impl ExactIndex {
     }
 }
 
-impl VectorIndex for ExactIndex {
+impl VectorIndex for FlatIndex {
     fn dim(&self) -> usize {
         self.dim
     }
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn scores_are_cosines() {
-        let mut idx = ExactIndex::new(2);
+        let mut idx = FlatIndex::new(2);
         idx.push(&[1.0, 0.0]);
         idx.push(&[0.0, 3.0]);
         idx.push(&[1.0, 1.0]);
@@ -291,7 +291,7 @@ mod tests {
         let dim = 300;
         let stored: Vec<Vec<f32>> = (0..50).map(|_| random(dim)).collect();
         let queries: Vec<Vec<f32>> = (0..7).map(|_| random(dim)).collect();
-        let mut idx = ExactIndex::new(dim);
+        let mut idx = FlatIndex::new(dim);
         for v in &stored {
             idx.push(v);
         }
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn centring_equals_cosine_of_centred_vectors() {
         let rows = [[1.0f32, 0.2, 0.1], [0.9, 0.3, 0.0], [1.0, 0.0, 0.4]];
-        let mut idx = ExactIndex::new(3);
+        let mut idx = FlatIndex::new(3);
         for r in &rows {
             idx.push(r);
         }

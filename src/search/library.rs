@@ -1,7 +1,7 @@
 //! The library as search sees it: every video's frame embeddings in one index (loaded from the
 //! catalog once), and its lyrics embeddings with the transcript lines they came from.
 
-use super::index::{ExactIndex, VectorIndex};
+use super::index::{FlatIndex, VectorIndex};
 use super::query::QueryFrame;
 use super::rank::VideoSpan;
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
@@ -35,7 +35,7 @@ pub struct FrameRef {
 /// Everything search needs, held in memory.
 pub struct SearchLibrary {
     pub videos: Vec<VideoRow>,
-    pub frames: ExactIndex,
+    pub frames: FlatIndex,
     pub frame_refs: Vec<FrameRef>,
     pub spans: Vec<VideoSpan>,
     pub lyrics: Vec<Option<Lyrics>>,
@@ -93,7 +93,7 @@ impl SearchLibrary {
             _ => dim,
         };
         let index_dim = head.map_or(dim, |(_, h)| h.classes());
-        let mut frames = ExactIndex::new(index_dim.max(1));
+        let mut frames = FlatIndex::new(index_dim.max(1));
         let mut frame_refs = Vec::new();
         let mut spans = Vec::new();
         let mut lyrics = Vec::new();
