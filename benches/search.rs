@@ -1,4 +1,4 @@
-//! Query latency of exact search: 10 query frames against 10,000, 100,000 and 1,000,000 stored
+//! Query latency of search (a full scan): 10 query frames against 10,000, 100,000 and 1,000,000 stored
 //! vectors (random), per-video aggregation included, and the memory the vectors take; in the
 //! backbone space (2048-d) and in a trained head's space (one dimension per video: 90 here).
 //! `cargo bench --bench search` (`REELMATCH_BENCH_MAX` stops earlier, e.g. 100000).
