@@ -82,7 +82,14 @@ fn speech_clip() -> Vec<f32> {
         Nobody told us that the morning would come so soon and take the stars away.";
     std::process::Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(text).status().unwrap();
     let pcm = dir.path().join("s.f32");
-    reelmatch::media::extract_audio("ffmpeg", &wav, &pcm).unwrap();
+    reelmatch::media::extract_audio(
+        "ffmpeg",
+        &wav,
+        &pcm,
+        std::time::Duration::from_secs(600),
+        &reelmatch::Cancel::new(),
+    )
+    .unwrap();
     let mut samples = reelmatch::media::read_pcm(&pcm).unwrap();
     samples.resize(16_000 * 60, 0.0);
     samples

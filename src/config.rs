@@ -420,7 +420,25 @@ impl Config {
                 "must be less than half of models.text.max_tokens",
             ),
         ];
-        for (key, value, ok, rule) in checks {
+        let (v, l) = (self.search.visual_weight, self.search.lyrics_weight);
+        if let Err(message) = check_weights(v, l, "`search.visual_weight`", "`search.lyrics_weight`") {
+            let file = origin
+                .get("search.visual_weight")
+                .or_else(|| origin.get("search.lyrics_weight"))
+                .cloned()
+                .unwrap_or_else(|| "config/default.toml".into());
+            return Err(Error::Config { file, message });
+        }
+        let search_checks: Vec<(&str, String, bool, &str)> = vec![
+            ("search.top", self.search.top.to_string(), self.search.top >= 1, "must be at least 1"),
+            (
+                "search.duplicate_threshold",
+                self.search.duplicate_threshold.to_string(),
+                self.search.duplicate_threshold.is_finite() && (-1.0..=1.0).contains(&self.search.duplicate_threshold),
+                "must be a similarity from -1 to 1",
+            ),
+        ];
+        for (key, value, ok, rule) in checks.into_iter().chain(search_checks) {
             if !ok {
                 let file = origin.get(key).cloned().unwrap_or_else(|| "config/default.toml".into());
                 return Err(Error::Config { file, message: format!("`{key}` = {value} {rule}") });
@@ -428,6 +446,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Checks fusion weights: both finite, not negative, not both zero. The error names the settings
+/// as the user gave them (`--visual`, `search.visual_weight`, …).
+pub fn check_weights(
+    visual: f32,
+    lyrics: f32,
+    visual_name: &str,
+    lyrics_name: &str,
+) -> std::result::Result<(), String> {
+    for (name, w) in [(visual_name, visual), (lyrics_name, lyrics)] {
+        if !w.is_finite() || w < 0.0 {
+            return Err(format!("{name} = {w} must be a number of at least 0"));
+        }
+    }
+    if visual + lyrics <= 0.0 {
+        return Err(format!("{visual_name} and {lyrics_name} are both 0; at least one must be more than 0"));
+    }
+    Ok(())
 }
 
 fn fps_ok(fps: f64) -> bool {
@@ -476,6 +513,8 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
     let kind = kind_of(cur);
     match (cur, new) {
         (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
+        // Every whole-number setting counts something (epochs, pixels, threads): never negative.
+        (Value::Integer(_), Value::Integer(i)) if i < 0 => Err(("a whole number of 0 or more", i.to_string())),
         (Value::Array(items), Value::Array(new_items)) => {
             let Some(first) = items.first() else { return Ok(Value::Array(new_items)) };
             let coerced =

@@ -12,6 +12,7 @@ pub mod events;
 pub mod export;
 pub mod ingest;
 pub mod library;
+pub mod lock;
 pub mod media;
 pub mod ml;
 pub mod pipeline;

@@ -18,6 +18,12 @@ impl Library {
     /// Opens (creating if needed) the library at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
+        if root.exists() && !root.is_dir() {
+            return Err(Error::Invalid(format!(
+                "the library {} is a file, not a folder; pass --library with a folder (it is created if missing)",
+                root.display()
+            )));
+        }
         for dir in [root.clone(), root.join("frames"), root.join("audio"), root.join("logs")] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }

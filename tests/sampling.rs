@@ -4,7 +4,10 @@ mod common;
 
 use common::{make_video, test_config, Gen};
 use reelmatch::media::{probe, sample_frames, SampleSpec};
-use std::sync::atomic::AtomicBool;
+use reelmatch::Cancel;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(600);
 
 #[test]
 fn frame_counts_follow_the_seed_policy_around_each_threshold() {
@@ -20,7 +23,7 @@ fn frame_counts_follow_the_seed_policy_around_each_threshold() {
         assert_eq!(fps, want_fps, "{seconds} s video");
         let mut times = Vec::new();
         let spec = SampleSpec { fps, short_side: 32 };
-        let n = sample_frames("ffmpeg", &path, spec, &AtomicBool::new(false), |f| {
+        let n = sample_frames("ffmpeg", &path, spec, LIMIT, &Cancel::new(), |f| {
             assert_eq!(f.width.min(f.height), 32);
             assert_eq!(f.rgb.len(), (f.width * f.height * 3) as usize);
             times.push(f.t_s);
@@ -39,12 +42,12 @@ fn cancelling_stops_sampling() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.mp4");
     make_video(&path, Gen { seconds: 60.0, size: "32x32", tone_hz: None, ..Gen::default() });
-    let cancel = AtomicBool::new(false);
+    let cancel = Cancel::new();
     let mut seen = 0;
-    let result = sample_frames("ffmpeg", &path, SampleSpec { fps: 2.0, short_side: 32 }, &cancel, |_| {
+    let result = sample_frames("ffmpeg", &path, SampleSpec { fps: 2.0, short_side: 32 }, LIMIT, &cancel, |_| {
         seen += 1;
         if seen == 5 {
-            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
         }
         Ok(())
     });

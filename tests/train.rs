@@ -228,6 +228,57 @@ fn end_to_end_ingest_train_stop_resume_and_plot() {
 }
 
 #[test]
+fn ctrl_c_during_augmented_views_exits_130_and_a_dead_run_shows_stopped() {
+    let fx = library(5);
+    let lib = fx.lib.root();
+    let cfg = lib.join("more views.toml");
+    std::fs::write(&cfg, "[train]\naugmented_views = 12\n").unwrap();
+    let err_file = lib.join("train.err");
+    let mut child = bin()
+        .arg("--library")
+        .arg(lib)
+        .args(["--offline", "--config"])
+        .arg(&cfg)
+        .arg("--image-model")
+        .arg(fx.weights.parent().unwrap())
+        .arg("train")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&err_file).unwrap().contains("augmented view") {
+        assert!(child.try_wait().unwrap().is_none(), "{}", std::fs::read_to_string(&err_file).unwrap());
+        assert!(std::time::Instant::now() < deadline, "no augmented views started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(&err_file).unwrap();
+    assert_eq!(status.code(), Some(130), "a stopped train exits 130: {err}");
+    assert!(err.contains("run the same command again"), "{err}");
+
+    // A run some process left `running` and nobody holds the library: it is shown stopped.
+    let cat = Catalog::open(&fx.lib.catalog_path()).unwrap();
+    let settings = serde_json::json!({"optimizer": "adamw", "learning_rate": 0.001});
+    let id = cat
+        .insert_run(&reelmatch::catalog::NewRun {
+            image_model: "m",
+            settings: &settings,
+            classes: &[],
+            class_ids: &[],
+            left_out: &[],
+        })
+        .unwrap();
+    let runs = bin().arg("--library").arg(lib).args(["runs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let dead = runs.as_array().unwrap().iter().find(|r| r["run"] == id).unwrap();
+    assert_eq!(dead["status"], "stopped", "{dead}");
+}
+
+#[test]
 fn one_class_library_fails_with_a_clear_message() {
     let fx = library(40);
     let e = train(&fx.lib, &fx.config, None, None, &discard(), &Cancel::new()).err().unwrap().to_string();

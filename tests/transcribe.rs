@@ -11,6 +11,7 @@ use reelmatch::ml::whisper::Transcriber;
 use reelmatch::ml::{resolve, Role};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn speak(text: &str, dir: &Path, name: &str) -> Vec<f32> {
     let wav = dir.join(format!("{name}.wav"));
@@ -22,7 +23,7 @@ fn speak(text: &str, dir: &Path, name: &str) -> Vec<f32> {
         .expect("espeak-ng runs (apt-get install espeak-ng)");
     assert!(status.success());
     let pcm = dir.join(format!("{name}.f32"));
-    extract_audio("ffmpeg", &wav, &pcm).unwrap();
+    extract_audio("ffmpeg", &wav, &pcm, Duration::from_secs(120), &Cancel::new()).unwrap();
     read_pcm(&pcm).unwrap()
 }
 

@@ -21,7 +21,7 @@ pub struct Cli {
     pub preset: Option<String>,
 
     /// Worker threads for models and image work (default: all available cores).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = count)]
     pub threads: Option<usize>,
 
     /// Never touch the network (models must be local or in the Hugging Face cache).
@@ -108,13 +108,13 @@ pub enum Command {
         #[arg(long, value_name = "TEXT", conflicts_with_all = ["video", "file", "image"])]
         lyrics: Option<String>,
         /// Weight of visual similarity in the fused score (default from config: 0.7).
-        #[arg(long, value_name = "W")]
+        #[arg(long, value_name = "W", value_parser = weight)]
         visual: Option<f32>,
         /// Weight of lyrics similarity in the fused score (default from config: 0.3).
-        #[arg(long, value_name = "W")]
+        #[arg(long, value_name = "W", value_parser = weight)]
         lyrics_weight: Option<f32>,
         /// How many results (default from config: 10).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = count)]
         top: Option<usize>,
         /// Keep the query video in its own results.
         #[arg(long)]
@@ -140,7 +140,7 @@ pub enum Command {
     /// Pairs of videos that look like near-duplicates.
     Dupes {
         /// Visual similarity at or above which a pair is listed (default from config).
-        #[arg(long)]
+        #[arg(long, value_parser = similarity)]
         threshold: Option<f32>,
         #[arg(long)]
         json: bool,
@@ -239,4 +239,28 @@ pub enum Graphics {
     Halfblocks,
     /// No images; print the frame files instead.
     None,
+}
+
+/// A whole number of at least 1 (threads, results).
+fn count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` must be a whole number of at least 1")),
+    }
+}
+
+/// A fusion weight: a finite number of at least 0 (relative to the other weight).
+fn weight(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(w) if w.is_finite() && (0.0..=1000.0).contains(&w) => Ok(w),
+        _ => Err(format!("`{s}` must be a number from 0 to 1000 (weights are relative: 0.7 and 0.3 weigh as 7 and 3)")),
+    }
+}
+
+/// A cosine similarity threshold, from -1 to 1.
+fn similarity(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(t) if t.is_finite() && (-1.0..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!("`{s}` must be a similarity from -1 to 1")),
+    }
 }

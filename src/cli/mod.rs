@@ -28,6 +28,10 @@ pub fn main() -> ExitCode {
     crate::init_process(cli.threads);
     match run(cli) {
         Ok(code) => code,
+        Err(e) if matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled)) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -90,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 visual: visual.unwrap_or(config.search.visual_weight),
                 lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
             };
+            weights.check("--visual", "--lyrics-weight").map_err(|e| anyhow::anyhow!("{e}"))?;
             let top = top.unwrap_or(config.search.top);
             let a = search::SimilarArgs {
                 video,
@@ -196,6 +201,7 @@ fn until_ctrl_c<T: Send + 'static>(
                 eprintln!("stopping after the current {unit}… (Ctrl-C again to abort)");
                 on_signal.cancel();
                 let _ = tokio::signal::ctrl_c().await;
+                crate::media::child::kill_children();
                 std::process::exit(130);
             }
         });

@@ -3,11 +3,12 @@
 use super::args::{EmbedWhat, ModelsAction};
 use crate::config::Config;
 use crate::events::Cancel;
-use crate::media::{extract_audio, read_pcm};
+use crate::media::decode_audio;
 use crate::ml::load::{load_image, load_speech, load_text, resolve_role};
 use crate::ml::Role;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow::Result<ExitCode> {
     let fetch = matches!(action, Some(ModelsAction::Fetch));
@@ -43,11 +44,9 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
 }
 
 pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
-    let scratch = std::env::temp_dir().join(format!("reelmatch-{}.f32", std::process::id()));
-    let extracted = extract_audio(&config.tools.ffmpeg, file, &scratch);
-    let pcm = extracted.and_then(|_| read_pcm(&scratch));
-    let _ = std::fs::remove_file(&scratch);
-    let pcm = pcm?;
+    // Any audio file is accepted here, so there is no duration to size the limit by: a stall
+    // (no output for a minute) is what stops a stuck ffmpeg.
+    let pcm = decode_audio(&config.tools.ffmpeg, file, Duration::from_secs(24 * 3600), &Cancel::new())?;
     let mut model = load_speech(config)?;
     let language =
         language.or_else(|| (!config.models.speech.language.is_empty()).then(|| config.models.speech.language.clone()));

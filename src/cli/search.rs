@@ -43,6 +43,10 @@ fn choose_space(
 }
 
 pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Result<ExitCode> {
+    // A FIFO or device would block whatever opens it: refuse it before anything else runs.
+    for path in a.file.iter().chain(&a.image) {
+        crate::media::require_regular_file(path)?;
+    }
     let catalog = Catalog::open(&library.catalog_path())?;
     let lib = choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?;
     if lib.videos.is_empty() {

@@ -152,6 +152,7 @@ fn find_run(catalog: &Catalog, id: i64) -> anyhow::Result<RunRow> {
 /// `reelmatch runs [show RUN | plot RUN -o FILE | use [RUN]]`.
 pub fn runs(library: &Library, action: Option<RunsAction>, json: bool) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
+    crate::train::settle_dead_runs(library, &catalog)?;
     match action {
         None => list(&catalog, json)?,
         Some(RunsAction::Show { run, json }) => {

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
-use crate::media::probe;
+use crate::media::{not_regular_reason, probe};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,10 @@ pub fn plan(
         }
         plan.videos += 1;
         let title = title_of(&f.path);
+        if let Some(kind) = f.special {
+            fail_unreadable(catalog, &f.path, &title, not_regular_reason(kind), sink, &mut plan)?;
+            continue;
+        }
         let (size, mtime_ns) = match stat(&f.path) {
             Ok(s) => s,
             Err(reason) => {
@@ -131,6 +135,30 @@ fn fail_unreadable(
     };
     sink.emit(Event::VideoFailed { id: Some(id), path: path.to_path_buf(), reason: reason.clone() });
     plan.failed.push((path.to_path_buf(), reason));
+    Ok(())
+}
+
+/// Deletes frame folders and audio files that no catalog row owns (left by a run that stopped
+/// between writing them and recording them) and half-written audio. Called under the writer lock.
+pub fn remove_orphans(library: &Library, catalog: &Catalog) -> Result<()> {
+    let owned: HashSet<i64> = catalog.videos()?.iter().map(|v| v.id).collect();
+    let orphan = |name: &str| name.parse::<i64>().is_ok_and(|id| !owned.contains(&id));
+    if let Ok(entries) = std::fs::read_dir(library.root().join("frames")) {
+        for e in entries.flatten() {
+            if orphan(&e.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(library.root().join("audio")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.split('.').next().unwrap_or("");
+            if name.ends_with(".partial") || orphan(stem) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     Ok(())
 }
 

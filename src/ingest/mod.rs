@@ -8,13 +8,14 @@ pub mod split;
 mod worker;
 
 pub use models::{transcript_flag, Models};
-pub use scan::{scan, Found};
+pub use scan::{scan, Found, Scan};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
+use crate::lock::WriterLock;
 use crate::media::check_tools;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -36,8 +37,9 @@ pub struct IngestReport {
 }
 
 /// Ingests every video under `roots` into `library`, running the model stages of the roles in
-/// `models`. Files that fail are recorded with their
-/// reason and the rest go on; a fatal problem (ffmpeg missing, catalog unusable) is an error.
+/// `models`. Files that fail are recorded with their reason and the rest go on; a fatal problem
+/// (ffmpeg missing, catalog unusable, the library's disk full) is an error. Holds the library's
+/// writer lock, waiting (with a note) while another process writes it.
 pub fn ingest(
     library: &Library,
     config: &Config,
@@ -47,10 +49,22 @@ pub fn ingest(
     cancel: &Cancel,
 ) -> Result<IngestReport> {
     check_tools(&config.tools)?;
-    let found = scan(roots, &config.ingest.extensions, &library.internal_dirs())?;
+    let _writer = WriterLock::acquire(library, "ingesting", cancel, |holder| {
+        let message = format!("{holder}; waiting for it to finish (stop with Ctrl-C or s)");
+        sink.emit(Event::Note { path: library.root().to_path_buf(), message });
+    })?;
+    let scanned = scan(roots, &config.ingest.extensions, &library.internal_dirs())?;
+    for (path, message) in scanned.notes {
+        sink.emit(Event::Note { path, message });
+    }
+    for (path, reason) in &scanned.failed {
+        sink.emit(Event::VideoFailed { id: None, path: path.clone(), reason: reason.clone() });
+    }
     let catalog = Catalog::open(&library.catalog_path())?;
-    let plan = identify::plan(library, &catalog, config, &found, models, sink)?;
+    identify::remove_orphans(library, &catalog)?;
+    let plan = identify::plan(library, &catalog, config, &scanned.found, models, sink)?;
     let mut report = IngestReport { found: plan.videos, up_to_date: plan.up_to_date, ..Default::default() };
+    report.failed.extend(scanned.failed);
     report.failed.extend(plan.failed);
     sink.emit(Event::IngestPlanned { files: plan.videos, to_process: plan.jobs.len(), up_to_date: plan.up_to_date });
 

@@ -94,7 +94,9 @@ pub fn run(
             sink.emit(Event::VideoStage { id, stage: "embed" });
             let total = todo.len() as u32;
             let mut done = 0;
-            for chunk in todo.chunks(32) {
+            // One forward pass per commit: a stop is seen within one pass, and a crash loses at
+            // most one batch of work.
+            for chunk in todo.chunks(image.batch_size()) {
                 if cancel.is_cancelled() {
                     return Err(Error::Cancelled);
                 }

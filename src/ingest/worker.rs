@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
-use crate::media::{extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
+use crate::media::{audio_time_limit, extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
 use image::codecs::jpeg::JpegEncoder;
 use image::ExtendedColorType;
 use std::path::{Path, PathBuf};
@@ -41,18 +41,28 @@ pub fn run(
             sink.emit(Event::VideoDone { id, title: video.title.clone(), frames });
             Ok(Outcome::Done)
         }
+        // A stage cut short by a stop is not done, whatever error it ended with: never the file's fault.
+        Err(_) if cancel.is_cancelled() => Ok(Outcome::Cancelled),
         Err(Error::Cancelled) => Ok(Outcome::Cancelled),
-        Err(e @ (Error::ToolMissing { .. } | Error::Catalog { .. } | Error::CatalogTooNew { .. })) => Err(e),
-        Err(e) => {
-            let reason = match &e {
-                Error::Media { reason, .. } => reason.clone(),
-                other => other.to_string(),
-            };
-            catalog.set_failed(id, &reason)?;
-            sink.emit(Event::VideoFailed { id: Some(id), path: video.path.clone(), reason: reason.clone() });
-            Ok(Outcome::Failed(video.path, reason))
-        }
+        Err(e) => match e.in_library(library.root()) {
+            e @ (Error::ToolMissing { .. }
+            | Error::Catalog { .. }
+            | Error::CatalogTooNew { .. }
+            | Error::Storage { .. }) => Err(e),
+            e => fail(catalog, &video, e, sink),
+        },
     }
+}
+
+/// Records a per-file failure in the catalog and reports it.
+fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> Result<Outcome> {
+    let reason = match &e {
+        Error::Media { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    catalog.set_failed(video.id, &reason)?;
+    sink.emit(Event::VideoFailed { id: Some(video.id), path: video.path.clone(), reason: reason.clone() });
+    Ok(Outcome::Failed(video.path.clone(), reason))
 }
 
 fn stages(
@@ -97,15 +107,33 @@ fn stages(
     let mut samples = probed.audio_samples;
     if has_audio && (video.stage < Stage::Audio || !audio_file.exists()) {
         sink.emit(Event::VideoStage { id, stage: "audio" });
-        samples = Some(extract_audio(&config.tools.ffmpeg, &video.path, &audio_file)? as i64);
+        let limit = audio_time_limit(duration);
+        samples = Some(extract_audio(&config.tools.ffmpeg, &video.path, &audio_file, limit, cancel)? as i64);
     }
     catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
     Ok(frames)
 }
 
 /// Samples a video's frames into JPEG files and records them (with their split) in one
-/// transaction. Checks that the video decoded as far as its duration promises.
+/// transaction. Checks that the video decoded as far as its duration promises. When it fails
+/// or is stopped, its frame files are removed again: nothing is left that no row records.
 fn sample_and_store(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    video: &VideoRow,
+    fps: f64,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<u32> {
+    let stored = sample_into(library, catalog, config, video, fps, sink, cancel);
+    if stored.is_err() {
+        let _ = std::fs::remove_dir_all(library.frames_dir(video.id));
+    }
+    stored
+}
+
+fn sample_into(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
@@ -123,7 +151,8 @@ fn sample_and_store(
     let spec = SampleSpec { fps, short_side: config.sampling.frame_short_side };
     let mut times = Vec::new();
     let quality = config.sampling.jpeg_quality;
-    let count = sample_frames(&config.tools.ffmpeg, &video.path, spec, cancel.flag(), |frame: RgbFrame| {
+    let limit = SampleSpec::time_limit(duration);
+    let count = sample_frames(&config.tools.ffmpeg, &video.path, spec, limit, cancel, |frame: RgbFrame| {
         let file = dir.join(frame_name(frame.index));
         write_jpeg(&file, &frame, quality)?;
         times.push((frame.index, frame.t_s));

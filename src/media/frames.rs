@@ -1,20 +1,46 @@
 //! Sampling frames: ffmpeg decodes, applies `fps` and `scale`, and streams raw RGB frames over
 //! a pipe; frames are handed on one at a time, never all held.
 
+use super::child::{own_group, Ending, Watch};
+use super::input::require_regular_file;
 use super::tools::missing;
 use crate::error::{Error, Result};
+use crate::events::Cancel;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A stored frame's long side is at most this many times its short side: a 4000×16 video gives
+/// 1024×4 frames at a short side of 256, not 64000×256.
+pub const MAX_ASPECT: u32 = 4;
 
 /// What to sample.
 #[derive(Debug, Clone, Copy)]
 pub struct SampleSpec {
     /// Frames per second of video time.
     pub fps: f64,
-    /// Output frames are scaled so their short side is this many pixels, keeping aspect.
+    /// Output frames are scaled so their short side is this many pixels, keeping aspect (and
+    /// their long side to at most [`MAX_ASPECT`] times that).
     pub short_side: u32,
+}
+
+impl SampleSpec {
+    /// How long ffmpeg may take over a video of `duration_s` seconds before it is taken to hang
+    /// (it is also stopped sooner if it delivers no frame for a minute).
+    pub fn time_limit(duration_s: f64) -> Duration {
+        Duration::from_secs_f64(120.0 + 10.0 * duration_s.clamp(0.0, 86_400.0))
+    }
+
+    /// The ffmpeg filter chain: the sampling rate (the last frame is kept, so a video shorter
+    /// than one sampling interval still gives its one frame), then the scale.
+    fn filter(&self) -> String {
+        let (s, l) = (self.short_side, self.short_side * MAX_ASPECT);
+        format!(
+            "fps=fps={}:eof_action=pass,scale=w='if(gte(iw,ih),{l},{s})':h='if(gte(iw,ih),{s},{l})':force_original_aspect_ratio=decrease:flags=bilinear",
+            self.fps
+        )
+    }
 }
 
 /// One sampled frame, RGB 8-bit, row-major.
@@ -29,31 +55,42 @@ pub struct RgbFrame {
 }
 
 /// Streams the frames of `path` sampled as `spec` to `on_frame`, in order. Stops early, killing
-/// ffmpeg, when `cancel` is set (returning [`Error::Cancelled`]) or when `on_frame` fails.
-/// Returns the number of frames delivered.
+/// ffmpeg, when `cancel` is set (returning [`Error::Cancelled`]) or when `on_frame` fails, and
+/// reports the file when ffmpeg stalls or passes `limit`. Returns the number of frames delivered.
 pub fn sample_frames(
     ffmpeg: &str,
     path: &Path,
     spec: SampleSpec,
-    cancel: &AtomicBool,
+    limit: Duration,
+    cancel: &Cancel,
     mut on_frame: impl FnMut(RgbFrame) -> Result<()>,
 ) -> Result<u32> {
-    let s = spec.short_side;
-    let filter = format!("fps={},scale=w='if(gte(iw,ih),-2,{s})':h='if(gte(iw,ih),{s},-2)':flags=bilinear", spec.fps);
+    require_regular_file(path)?;
     let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
-    cmd.hide_banner().input(path).args(["-map", "0:v:0", "-an", "-sn", "-dn", "-vf"]).arg(&filter).rawvideo();
+    cmd.hide_banner().input(path).args(["-map", "0:v:0", "-an", "-sn", "-dn", "-vf"]).arg(spec.filter()).rawvideo();
+    own_group(cmd.as_inner_mut());
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => missing("ffmpeg", ffmpeg),
         _ => Error::media(path, format!("could not start ffmpeg: {e}")),
     })?;
-    let events = child.iter().map_err(|e| Error::media(path, format!("could not read ffmpeg's output: {e}")))?;
+    let watch = Watch::start(child.as_inner().id(), limit, Some(cancel));
+    let events = match child.iter() {
+        Ok(events) => events,
+        Err(e) => {
+            let _ = child.kill();
+            watch.finish();
+            let _ = child.wait();
+            return Err(Error::media(path, format!("could not read ffmpeg's output: {e}")));
+        }
+    };
     let mut errors = Vec::new();
     let mut count = 0u32;
     let mut outcome = Ok(());
     for event in events {
         match event {
             FfmpegEvent::OutputFrame(f) => {
-                if cancel.load(Ordering::Relaxed) {
+                watch.progress();
+                if cancel.is_cancelled() {
                     outcome = Err(Error::Cancelled);
                     break;
                 }
@@ -77,10 +114,24 @@ pub fn sample_frames(
     }
     if outcome.is_err() {
         let _ = child.kill();
+        watch.finish();
         let _ = child.wait();
         return outcome.map(|_| count);
     }
+    let ending = watch.finish();
     let status = child.wait().map_err(|e| Error::media(path, format!("ffmpeg did not finish: {e}")))?;
+    match ending {
+        Ending::Cancelled => return Err(Error::Cancelled),
+        Ending::TimedOut => {
+            return Err(Error::media(
+                path,
+                format!(
+                    "ffmpeg stopped making progress decoding it ({count} frames in); the file may be damaged or on a stalled disk. Check it and run again."
+                ),
+            ))
+        }
+        Ending::Exited => {}
+    }
     if !status.success() && count == 0 {
         let said = errors.last().map(String::as_str).unwrap_or("no message");
         return Err(Error::media(

@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 /// Checks that both programs run; the error says how to install them.
 pub fn check_tools(tools: &Tools) -> Result<()> {
     for (name, program) in [("ffprobe", &tools.ffprobe), ("ffmpeg", &tools.ffmpeg)] {
-        let ok = Command::new(program)
+        let mut cmd = Command::new(program);
+        // In a group of its own, so a Ctrl-C meant for reelmatch does not make it look missing.
+        let ok = super::child::own_group(&mut cmd)
             .arg("-version")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

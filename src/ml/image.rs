@@ -116,6 +116,11 @@ impl ImageEmbedder {
         Ok(ImageEmbedder { model, device: device.clone(), pre: pre.clone(), batch_size: batch_size.max(1), model_id })
     }
 
+    /// How many images one forward pass takes (`models.image.batch_size`).
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// Embeds images in batches; one 2048-d vector (not normalised) per image.
     pub fn embed(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(images.len());
@@ -131,6 +136,7 @@ impl ImageEmbedder {
         let images = paths
             .iter()
             .map(|p| {
+                crate::media::require_regular_file(p)?;
                 image::open(p)
                     .map(|i| i.to_rgb8())
                     .map_err(|e| Error::media(*p, format!("cannot decode this image ({e}); use a JPEG or PNG file")))

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::Cancel;
 use crate::ingest::Models;
-use crate::media::{extract_audio, probe, read_pcm, sample_frames, SampleSpec};
+use crate::media::{audio_time_limit, decode_audio, probe, sample_frames, SampleSpec};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 
@@ -125,7 +125,7 @@ impl Query {
             let fps = (QUERY_FRAMES as f64 + 0.5) / p.duration_s;
             let spec = SampleSpec { fps, short_side: config.sampling.frame_short_side };
             let mut sampled = Vec::new();
-            sample_frames(&config.tools.ffmpeg, path, spec, cancel.flag(), |f| {
+            sample_frames(&config.tools.ffmpeg, path, spec, SampleSpec::time_limit(p.duration_s), cancel, |f| {
                 if let Some(img) = RgbImage::from_raw(f.width, f.height, f.rgb) {
                     sampled.push((f.t_s, img));
                 }
@@ -142,9 +142,7 @@ impl Query {
         }
         let mut lyrics = None;
         if let (Some(speech), Some(text), true) = (&models.speech, &models.text, p.has_audio) {
-            let scratch = std::env::temp_dir().join(format!("reelmatch-query-{}.f32", std::process::id()));
-            let pcm = extract_audio(&config.tools.ffmpeg, path, &scratch).and_then(|_| read_pcm(&scratch));
-            let _ = std::fs::remove_file(&scratch);
+            let pcm = decode_audio(&config.tools.ffmpeg, path, audio_time_limit(p.duration_s), cancel);
             let t = speech.lock().expect("speech model lock").transcribe(
                 &pcm?,
                 models.expected_language.as_deref(),
@@ -164,6 +162,7 @@ impl Query {
     pub fn from_image(models: &Models, path: &Path) -> Result<Query> {
         let image =
             models.image.as_ref().ok_or_else(|| Error::Invalid("an image query needs the image model".into()))?;
+        crate::media::require_regular_file(path)?;
         let img = image::open(path)
             .map_err(|e| Error::media(path, format!("cannot decode this image ({e}); use a JPEG or PNG file")))?
             .to_rgb8();

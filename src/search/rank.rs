@@ -62,6 +62,14 @@ pub struct Weights {
     pub lyrics: f32,
 }
 
+impl Weights {
+    /// Checks that both weights are finite, not negative and not both zero; the error names the
+    /// settings as the user gave them (`--visual`, `search.visual_weight`, …).
+    pub fn check(&self, visual_name: &str, lyrics_name: &str) -> Result<(), String> {
+        crate::config::check_weights(self.visual, self.lyrics, visual_name, lyrics_name)
+    }
+}
+
 impl Default for Weights {
     /// The shipped `[search]` weights.
     fn default() -> Self {

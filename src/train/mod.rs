@@ -58,6 +58,15 @@ fn image_model(catalog: &Catalog, embedder: Option<&ImageEmbedder>) -> Result<St
     })
 }
 
+/// Marks runs left `running` by a process that died as stopped, when no process (this one
+/// included) is writing the library; a run that is really going on is left alone. For views.
+pub fn settle_dead_runs(library: &Library, catalog: &Catalog) -> Result<()> {
+    if let Some(_alone) = crate::lock::WriterLock::try_acquire(library, "checking runs", false)? {
+        catalog.mark_interrupted_runs()?;
+    }
+    Ok(())
+}
+
 /// Trains a head on the library (a new run, or `resume`s a stopped one), reporting through `sink`.
 /// `embedder` computes augmented views when `[train] augmented_views` > 0 (skipped without one).
 /// A stop through `cancel` ends the run after the current batch, keeping what it learnt.
@@ -70,6 +79,10 @@ pub fn train(
     cancel: &Cancel,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    let _writer = crate::lock::WriterLock::acquire(library, "training", cancel, |holder| {
+        let message = format!("{holder}; waiting for it to finish (stop with Ctrl-C or s)");
+        sink.emit(Event::Note { path: library.root().to_path_buf(), message });
+    })?;
     let catalog = Catalog::open(&library.catalog_path())?;
     catalog.mark_interrupted_runs()?;
     let previous = resume.map(|id| resumable(library, &catalog, id)).transpose()?;

@@ -113,6 +113,7 @@ async fn event_loop(
 ) -> anyhow::Result<()> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let mut app = App::new(library.root().display().to_string(), catalog.videos()?);
+    crate::train::settle_dead_runs(&library, &catalog)?;
     app.training.runs = training::load_runs(&catalog)?;
     show_wanted_run(&mut app, &catalog)?;
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
