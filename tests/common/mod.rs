@@ -56,19 +56,52 @@ pub fn test_config(extra: &str) -> Config {
     Config::from_layers(&[Layer { name: "test".into(), text }]).expect("test config is valid")
 }
 
-/// The prepared test assets (`../shared/tools/prepare-test-assets.sh`). Panics, never skips,
-/// when they are missing: CI prepares them.
+/// The offline test assets: `$REELMATCH_TEST_ASSETS` when set, else prepared on first use by
+/// `scripts/prepare-test-assets.sh` into the user's cache (once, under a file lock, so test
+/// binaries running at once wait for one preparation). Panics, never skips, when they cannot be
+/// had, with the script's own reason (python3, pip or the network missing).
 pub fn assets() -> PathBuf {
-    let dir = std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        home.join(".cache/reelmatch-test-assets")
-    });
-    assert!(
-        dir.join("videos/bikes.mp4").is_file(),
-        "test assets missing under {}: run ../shared/tools/prepare-test-assets.sh and export REELMATCH_TEST_ASSETS",
-        dir.display()
-    );
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from) {
+            assert!(
+                complete(&dir),
+                "REELMATCH_TEST_ASSETS={} lacks the test assets: run scripts/prepare-test-assets.sh \"{}\", or unset it and cargo test prepares them",
+                dir.display(),
+                dir.display()
+            );
+            return dir;
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .expect("HOME or XDG_CACHE_HOME is set");
+        let dir = cache.join("reelmatch-test-assets");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let lock = std::fs::File::create(cache.join("reelmatch-test-assets.lock")).expect("lock file");
+        // SAFETY: flock on a descriptor `lock` owns; released when it is closed below.
+        assert_eq!(unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) }, 0);
+        if !complete(&dir) {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-test-assets.sh");
+            let out = Command::new("bash").arg(&script).arg(&dir).output().expect("bash runs");
+            assert!(
+                out.status.success() && complete(&dir),
+                "could not prepare the test assets in {} ({} failed): {}",
+                dir.display(),
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        drop(lock);
+        dir
+    })
+    .clone()
+}
+
+fn complete(dir: &Path) -> bool {
+    ["models/all-minilm-l6-v2/model.safetensors", "models/whisper-tiny.en/model.safetensors", "videos/bikes.mp4"]
+        .iter()
+        .all(|f| dir.join(f).is_file())
 }
 
 /// The built `reelmatch` binary.

