@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, make_video, Gen};
+use common::{bin, library_json, make_video, Gen};
 use reelmatch::catalog::Catalog;
 use reelmatch::Library;
 use serde_json::Value;
@@ -14,12 +14,6 @@ fn small_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("test config.toml");
     std::fs::write(&path, format!("[sampling]\nframe_short_side = 64\n{extra}")).unwrap();
     path
-}
-
-fn library_json(lib: &Path) -> Vec<Value> {
-    let out = bin().arg("--library").arg(lib).args(["library", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("library --json is a JSON array")
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bin, make_video, Gen};
+use common::{bin, library_json, make_video, Gen};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -48,12 +48,6 @@ fn reelmatch(lib: &Path, cfg: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn library_rows(lib: &Path) -> Vec<Value> {
-    let out = bin().arg("--library").arg(lib).args(["library", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn row<'a>(rows: &'a [Value], title: &str) -> &'a Value {
     rows.iter().find(|r| r["title"] == title).unwrap_or_else(|| panic!("no row {title} in {rows:?}"))
 }
@@ -82,7 +76,7 @@ fn fifos_are_reported_and_never_waited_on() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("pipe.mp4") && err.contains("not a regular file"), "{err}");
-    let rows = library_rows(&lib);
+    let rows = library_json(&lib);
     assert_eq!(rows.len(), 2, "the FIFO without a video extension is skipped: {rows:?}");
     assert_eq!(row(&rows, "good")["status"], "ready");
     assert!(row(&rows, "pipe")["error"].as_str().unwrap().contains("not a regular file"));
@@ -108,7 +102,7 @@ fn link_loops_end_and_each_video_is_found_once() {
 
     let out = run_within(&mut reelmatch(&lib, &cfg, &["ingest", media.to_str().unwrap()]), Duration::from_secs(60));
     assert!(out.status.success(), "{}", stderr(&out));
-    let rows = library_rows(&lib);
+    let rows = library_json(&lib);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], "ready");
 }
@@ -147,12 +141,12 @@ fn ctrl_c_to_the_process_group_during_frames_blames_no_file() {
     let err = stderr(&out);
     assert!(stopped.elapsed() < Duration::from_secs(20), "a stop took {:?}", stopped.elapsed());
     assert_eq!(out.status.code(), Some(130), "{err}");
-    for r in library_rows(&lib) {
+    for r in library_json(&lib) {
         assert_ne!(r["status"], "failed", "a stopped stage blamed a good file: {r}");
     }
     let again = run_within(&mut reelmatch(&lib, &cfg, &["ingest", media.to_str().unwrap()]), Duration::from_secs(120));
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(library_rows(&lib).iter().all(|r| r["status"] == "ready"));
+    assert!(library_json(&lib).iter().all(|r| r["status"] == "ready"));
 }
 
 #[test]
@@ -178,7 +172,7 @@ fn two_ingests_at_once_take_turns_and_report_no_false_errors() {
         assert!(out.status.success(), "{err}");
         assert!(err.contains(", 0 failed") && !err.contains("file(s) failed"), "{err}");
     }
-    let rows = library_rows(&lib);
+    let rows = library_json(&lib);
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["status"] == "ready" && r["frames_train"].as_i64().unwrap() > 0), "{rows:?}");
 }
@@ -255,7 +249,7 @@ fn an_unreadable_folder_is_reported_and_the_rest_is_ingested() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("locked") && err.contains("cannot be read"), "{err}");
-    let rows = library_rows(&lib);
+    let rows = library_json(&lib);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(row(&rows, "open")["status"], "ready");
 }
@@ -293,7 +287,7 @@ fn short_rotated_and_extreme_videos_are_stored_as_shown() {
 
     let out = run_within(&mut reelmatch(&lib, &cfg, &["ingest", media.to_str().unwrap()]), Duration::from_secs(60));
     assert!(out.status.success(), "{}", stderr(&out));
-    let rows = library_rows(&lib);
+    let rows = library_json(&lib);
     let first_frame = |title: &str| {
         let id = row(&rows, title)["id"].as_i64().unwrap();
         image::open(lib.join(format!("frames/{id}/000000.jpg"))).unwrap()

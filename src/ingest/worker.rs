@@ -97,7 +97,10 @@ fn stages(
     let mut frames = (probed.frames_train + probed.frames_test) as u32;
     if stage < Stage::Frames {
         sink.emit(Event::VideoStage { id, stage: "frames" });
-        frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel)?;
+        // Nothing is left on disk that no row records when sampling fails or is stopped.
+        frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(library.frames_dir(id));
+        })?;
     }
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
@@ -115,25 +118,9 @@ fn stages(
 }
 
 /// Samples a video's frames into JPEG files and records them (with their split) in one
-/// transaction. Checks that the video decoded as far as its duration promises. When it fails
-/// or is stopped, its frame files are removed again: nothing is left that no row records.
+/// transaction. Checks that the video decoded as far as its duration promises. The caller
+/// removes the frame files again when it fails or is stopped.
 fn sample_and_store(
-    library: &Library,
-    catalog: &Catalog,
-    config: &Config,
-    video: &VideoRow,
-    fps: f64,
-    sink: &dyn EventSink,
-    cancel: &Cancel,
-) -> Result<u32> {
-    let stored = sample_into(library, catalog, config, video, fps, sink, cancel);
-    if stored.is_err() {
-        let _ = std::fs::remove_dir_all(library.frames_dir(video.id));
-    }
-    stored
-}
-
-fn sample_into(
     library: &Library,
     catalog: &Catalog,
     config: &Config,

@@ -139,3 +139,10 @@ pub fn song(dir: &Path, name: &str, lyrics: &str, source: &str, voice: Option<&s
     std::fs::remove_file(&wav).unwrap();
     out
 }
+
+/// `reelmatch library --json` on `lib`, parsed.
+pub fn library_json(lib: &Path) -> Vec<serde_json::Value> {
+    let out = bin().arg("--library").arg(lib).args(["library", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("library --json is a JSON array")
+}
