@@ -238,8 +238,15 @@ fn an_unreadable_folder_is_reported_and_the_rest_is_ingested() {
     // Permissions mean nothing to root: run as an unprivileged user then.
     // SAFETY: geteuid has no preconditions.
     let mut cmd = if unsafe { libc::geteuid() } == 0 {
+        // The build may sit where that user cannot reach (a clone under /root): run a link or a
+        // copy of the binary from the test's own folder.
+        let exe = top.join("reelmatch");
+        let built = Path::new(env!("CARGO_BIN_EXE_reelmatch"));
+        if std::fs::hard_link(built, &exe).is_err() {
+            std::fs::copy(built, &exe).unwrap();
+        }
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_reelmatch")]);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&exe);
         c
     } else {
         bin()
