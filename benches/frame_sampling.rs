@@ -7,7 +7,8 @@
 //! long video's length (default 240).
 
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
+use reelmatch::ml::Models;
 use reelmatch::{Config, Library};
 use std::path::Path;
 use std::process::Command;

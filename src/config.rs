@@ -39,11 +39,28 @@ pub struct Search {
 }
 
 /// The space frames are compared in.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchSpace {
     Backbone,
     Head,
+}
+
+impl SearchSpace {
+    /// The names it is written as, in config and on the command line.
+    pub const NAMES: &'static [&'static str] = &["backbone", "head"];
+}
+
+impl std::str::FromStr for SearchSpace {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "backbone" => Ok(SearchSpace::Backbone),
+            "head" => Ok(SearchSpace::Head),
+            other => Err(format!("`{other}` is not a search space; use one of: {}", Self::NAMES.join(", "))),
+        }
+    }
 }
 
 /// Where model weights come from and how the models run.
@@ -398,7 +415,7 @@ impl Config {
             (
                 "models.device",
                 format!("{:?}", self.models.device),
-                crate::ml::parse_device(&self.models.device).is_ok(),
+                crate::types::parse_device(&self.models.device).is_ok(),
                 "must be \"cpu\" or \"cuda:N\"",
             ),
             (

@@ -40,6 +40,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A model role the work needs cannot be loaded.
+    #[error("the {} model is not available: {reason}", role.name())]
+    ModelMissing { role: crate::types::Role, reason: String },
+
+    #[error(transparent)]
+    UnknownDevice(#[from] crate::types::UnknownDevice),
+
     #[error("{0}")]
     Invalid(String),
 

@@ -1,8 +1,7 @@
 //! The typed event stream every long job reports through, and cooperative cancellation.
 //! The CLI renders events as progress bars or lines; the dashboard renders them as panes.
 
-use crate::catalog::RunStatus;
-use crate::train::metrics::EpochMetrics;
+use crate::types::{EpochMetrics, ModelNote, RunStatus, Step};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +16,7 @@ pub enum Event {
     /// Work on one video begins.
     VideoStarted { id: i64, title: String },
     /// A video enters a stage (`probe`, `frames`, `audio`).
-    VideoStage { id: i64, stage: &'static str },
+    VideoStage { id: i64, stage: Step },
     /// Frames sampled so far out of the number the duration promises.
     VideoFrames { id: i64, done: u32, expected: u32 },
     /// Every stage of a video is done.
@@ -26,6 +25,8 @@ pub enum Event {
     VideoFailed { id: Option<i64>, path: PathBuf, reason: String },
     /// Something worth knowing that is not a failure (a renamed file, a duplicate, a missing file).
     Note { path: PathBuf, message: String },
+    /// A model role is missing, or a stand-in runs in its place.
+    Model { note: ModelNote },
     /// Ingestion has finished (or stopped).
     IngestFinished { processed: usize, failed: usize, cancelled: bool },
     /// Augmented views of train frames run through the backbone: `done` of `total`.

@@ -3,6 +3,7 @@
 //! The library every frontend drives: the CLI (`cli`), the dashboard and the tests all call
 //! the same functions here. Data flows one way: video file → probe → frames + audio → catalog.
 
+pub mod blocking;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -10,7 +11,9 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod images;
 pub mod ingest;
+pub mod launch;
 pub mod library;
 pub mod lock;
 pub mod media;
@@ -20,6 +23,7 @@ pub mod rng;
 pub mod search;
 pub mod train;
 pub mod tui;
+pub mod types;
 
 pub use config::Config;
 pub use error::{Error, Result};

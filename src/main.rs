@@ -1,5 +1,5 @@
 //! The `reelmatch` binary: parse the command line and hand off to the library.
 
 fn main() -> std::process::ExitCode {
-    reelmatch::cli::main()
+    reelmatch::launch::main()
 }

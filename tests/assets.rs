@@ -5,7 +5,8 @@ mod common;
 use common::{assets, test_config};
 use reelmatch::catalog::{Catalog, Status};
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
+use reelmatch::ml::Models;
 use reelmatch::Library;
 
 #[test]

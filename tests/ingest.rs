@@ -6,7 +6,8 @@ mod common;
 use common::{make_audio_only, make_video, test_config, Gen};
 use reelmatch::catalog::{Catalog, Split, Stage, Status, VideoRow};
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
+use reelmatch::ml::Models;
 use reelmatch::Library;
 use std::path::Path;
 

@@ -8,9 +8,10 @@ use candle_core::Device;
 use common::{assets, make_video, random_resnet, song, test_config, Gen};
 use reelmatch::catalog::Catalog;
 use reelmatch::events::{Cancel, Event};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
 use reelmatch::ml::image::ImageEmbedder;
 use reelmatch::ml::load::{load_speech, load_text};
+use reelmatch::ml::Models;
 use reelmatch::Library;
 use std::path::Path;
 use std::sync::Mutex;
@@ -20,7 +21,7 @@ fn stages(events: &Mutex<Vec<Event>>) -> Vec<&'static str> {
         .lock()
         .unwrap()
         .iter()
-        .filter_map(|e| if let Event::VideoStage { stage, .. } = e { Some(*stage) } else { None })
+        .filter_map(|e| if let Event::VideoStage { stage, .. } = e { Some(stage.name()) } else { None })
         .collect()
 }
 
@@ -45,11 +46,12 @@ fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
     );
     let config = test_config(&extra);
     let pre = &config.image;
-    let load = |w: &Path, id: &str| Models {
-        image: Some(ImageEmbedder::load_weights(w, &Device::Cpu, pre, 8, id.into()).unwrap()),
-        speech: Some(Mutex::new(load_speech(&config).unwrap())),
-        text: Some(load_text(&config).unwrap()),
-        expected_language: Some("en".into()),
+    let load = |w: &Path, id: &str| {
+        Models::none()
+            .with_image(ImageEmbedder::load_weights(w, &Device::Cpu, pre, 8, id.into()).unwrap())
+            .with_speech(load_speech(&config).unwrap())
+            .with_text(load_text(&config).unwrap())
+            .expecting("en")
     };
     let lib = Library::open(work.path().join("lib")).unwrap();
     let events = Mutex::new(Vec::new());

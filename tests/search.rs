@@ -7,16 +7,16 @@ use candle_core::Device;
 use common::{assets, bin, make_audio_only, make_video, random_resnet, song, test_config, Gen};
 use reelmatch::catalog::Catalog;
 use reelmatch::events::{discard, Cancel};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
 use reelmatch::ml::image::ImageEmbedder;
 use reelmatch::ml::load::{load_speech, load_text};
+use reelmatch::ml::Models;
 use reelmatch::search::eval::evaluate;
 use reelmatch::search::{find_video, search, Query, SearchLibrary, Weights};
 use reelmatch::{Config, Library};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
 const SONGS: [(&str, &str, &str); 4] = [
     ("rain", "testsrc2", "Waiting all night for the summer rain to fall on the city"),
@@ -48,12 +48,10 @@ impl WithWeights for Config {
 }
 
 fn models(config: &Config, weights: &Path) -> Models {
-    Models {
-        image: Some(ImageEmbedder::load_weights(weights, &Device::Cpu, &config.image, 16, "random".into()).unwrap()),
-        speech: Some(Mutex::new(load_speech(config).unwrap())),
-        text: Some(load_text(config).unwrap()),
-        expected_language: None,
-    }
+    Models::none()
+        .with_image(ImageEmbedder::load_weights(weights, &Device::Cpu, &config.image, 16, "random".into()).unwrap())
+        .with_speech(load_speech(config).unwrap())
+        .with_text(load_text(config).unwrap())
 }
 
 #[test]
@@ -87,7 +85,7 @@ fn excerpts_and_other_voices_find_their_song_and_eval_is_perfect() {
         .status()
         .unwrap();
     assert!(status.success());
-    let q = Query::from_file(&config, &models, &excerpt, &Cancel::new()).unwrap();
+    let q = reelmatch::pipeline::query_from_file(&config, &models, &excerpt, &Cancel::new()).unwrap();
     assert!(!q.frames.is_empty() && q.lyrics.is_none());
     let r = search(&sl, &q, w, 10, false);
     assert_eq!(
@@ -101,7 +99,7 @@ fn excerpts_and_other_voices_find_their_song_and_eval_is_perfect() {
 
     // The "gold" lyrics in another voice, over a visual no song has: lyrics rank "gold" first.
     let cover = song(work.path(), "cover", SONGS[1].2, "rgbtestsrc", Some("en-us+f3"));
-    let q = Query::from_file(&config, &models, &cover, &Cancel::new()).unwrap();
+    let q = reelmatch::pipeline::query_from_file(&config, &models, &cover, &Cancel::new()).unwrap();
     let lyrics_only = search(&sl, &q, Weights { visual: 0.0, lyrics: 1.0 }, 10, false);
     assert_eq!(lyrics_only.results[0].title, "gold", "{:#?}", lyrics_only.results);
     let line = &lyrics_only.results[0].lines[0];
@@ -213,7 +211,7 @@ fn a_re_encoded_copy_is_a_near_duplicate() {
     random_resnet(&weights);
     let config = test_config("");
     let image = ImageEmbedder::load_weights(&weights, &Device::Cpu, &config.image, 16, "random".into()).unwrap();
-    let models = Models { image: Some(image), ..Models::none() };
+    let models = Models::none().with_image(image);
     let lib = Library::open(work.path().join("lib")).unwrap();
     ingest(&lib, &config, &[media], &models, &discard(), &Cancel::new()).unwrap();
     let cat = Catalog::open(&lib.catalog_path()).unwrap();

@@ -8,8 +8,9 @@ use candle_core::Device;
 use common::{bin, make_video, random_resnet, test_config, Gen};
 use reelmatch::catalog::{Catalog, RunStatus};
 use reelmatch::events::{discard, Cancel, Event};
-use reelmatch::ingest::{ingest, Models};
+use reelmatch::ingest::ingest;
 use reelmatch::ml::image::ImageEmbedder;
+use reelmatch::ml::Models;
 use reelmatch::rng::SplitMix64;
 use reelmatch::train::fit::{fit, Dataset, FitSettings, Progress, Samples};
 use reelmatch::train::train;
@@ -141,7 +142,7 @@ fn library(min_train_frames: usize) -> Fixture {
         weights_dir
     ));
     let lib = Library::open(work.path().join("lib")).unwrap();
-    let models = Models { image: Some(embedder(&config, &weights)), ..Models::none() };
+    let models = Models::none().with_image(embedder(&config, &weights));
     let report = ingest(&lib, &config, &[media], &models, &discard(), &Cancel::new()).unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
     Fixture { _work: work, lib, config, weights }
@@ -262,7 +263,7 @@ fn ctrl_c_during_augmented_views_exits_130_and_a_dead_run_shows_stopped() {
 
     // A run some process left `running` and nobody holds the library: it is shown stopped.
     let cat = Catalog::open(&fx.lib.catalog_path()).unwrap();
-    let settings = serde_json::json!({"optimizer": "adamw", "learning_rate": 0.001});
+    let settings = FitSettings { optimizer: "adamw".into(), learning_rate: 0.001, ..FitSettings::default() };
     let id = cat
         .insert_run(&reelmatch::catalog::NewRun {
             image_model: "m",

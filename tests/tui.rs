@@ -61,7 +61,7 @@ fn ingesting() -> App {
     let mut app = App::new("/data/library".into(), library());
     app.on_event(&Event::IngestPlanned { files: 4, to_process: 2, up_to_date: 2 });
     app.on_event(&Event::VideoStarted { id: 3, title: "Can't Feel My Face".into() });
-    app.on_event(&Event::VideoStage { id: 3, stage: "frames" });
+    app.on_event(&Event::VideoStage { id: 3, stage: reelmatch::types::Step::Frames });
     app.on_event(&Event::VideoFrames { id: 3, done: 87, expected: 213 });
     app.on_event(&Event::VideoFailed {
         id: Some(4),

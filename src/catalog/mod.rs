@@ -25,6 +25,7 @@ pub struct Catalog {
 impl Catalog {
     /// Opens the catalog at `path`, creating it and applying migrations as needed.
     pub fn open(path: &Path) -> Result<Self> {
+        crate::blocking::off_drawing_thread("open the catalog");
         let conn = Connection::open(path).map_err(|source| Error::Catalog { path: path.into(), source })?;
         let mut catalog = Catalog { conn, path: path.into() };
         catalog.configure()?;

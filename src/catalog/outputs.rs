@@ -3,7 +3,7 @@
 
 use super::{Catalog, Split};
 use crate::error::Result;
-use crate::ml::whisper::{Segment, Transcript};
+use crate::types::{Segment, Transcript};
 use rusqlite::{params, OptionalExtension};
 
 /// The `segment` value of a whole-transcript lyrics embedding.

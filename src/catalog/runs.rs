@@ -4,7 +4,8 @@
 use super::outputs::{from_blob, to_blob};
 use super::{Catalog, Split};
 use crate::error::Result;
-use crate::train::metrics::EpochMetrics;
+pub use crate::types::RunStatus;
+use crate::types::{EpochMetrics, FitSettings};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -17,36 +18,6 @@ pub struct FrameFeature {
     pub vector: Vec<f32>,
 }
 
-/// How a run ended (or that it is still going).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Running,
-    Done,
-    Stopped,
-    Failed,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Done => "done",
-            RunStatus::Stopped => "stopped",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> RunStatus {
-        match s {
-            "done" => RunStatus::Done,
-            "stopped" => RunStatus::Stopped,
-            "failed" => RunStatus::Failed,
-            _ => RunStatus::Running,
-        }
-    }
-}
-
 /// A training run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRow {
@@ -56,8 +27,8 @@ pub struct RunRow {
     pub status: RunStatus,
     pub error: Option<String>,
     pub image_model: String,
-    /// The settings it trained with (JSON).
-    pub settings: serde_json::Value,
+    /// The settings it trained with.
+    pub settings: FitSettings,
     /// Class titles, in label order.
     pub classes: Vec<String>,
     /// The video id of each class, in label order.
@@ -72,7 +43,7 @@ pub struct RunRow {
 /// What a new run records up front.
 pub struct NewRun<'a> {
     pub image_model: &'a str,
-    pub settings: &'a serde_json::Value,
+    pub settings: &'a FitSettings,
     pub classes: &'a [String],
     pub class_ids: &'a [i64],
     pub left_out: &'a [String],
@@ -95,7 +66,7 @@ fn run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         status: RunStatus::parse(&r.get::<_, String>(3)?),
         error: r.get(4)?,
         image_model: r.get(5)?,
-        settings: json(6)?,
+        settings: serde_json::from_value(json(6)?).unwrap_or_default(),
         classes: titles.unwrap_or_default(),
         class_ids: ids.unwrap_or_default(),
         left_out: serde_json::from_value(json(8)?).unwrap_or_default(),
@@ -181,7 +152,7 @@ impl Catalog {
                 "INSERT INTO runs (status, image_model, settings, classes, left_out) VALUES ('running', ?1, ?2, ?3, ?4)",
                 params![
                     run.image_model,
-                    run.settings.to_string(),
+                    serde_json::to_string(run.settings).unwrap_or_default(),
                     classes.to_string(),
                     serde_json::to_string(run.left_out).expect("strings serialise")
                 ],

@@ -2,7 +2,7 @@
 
 use super::Catalog;
 use crate::error::Result;
-use crate::media::Probe;
+use crate::types::Probe;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

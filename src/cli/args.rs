@@ -1,6 +1,8 @@
 //! Command-line arguments (clap).
 
 use crate::config::SearchSpace;
+use crate::images::Graphics;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -45,7 +47,7 @@ pub struct Cli {
     pub speech_model: Option<PathBuf>,
 
     /// Inline images (dashboard and `similar --preview`): detected, forced, or none.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, default_value = "auto", value_parser = graphics())]
     pub graphics: Graphics,
 
     #[command(subcommand)]
@@ -123,7 +125,7 @@ pub enum Command {
         #[arg(long)]
         preview: bool,
         /// Compare frames as backbone features or through the active run's head (default from config).
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = space())]
         space: Option<SearchSpace>,
         /// Print JSON.
         #[arg(long)]
@@ -132,7 +134,7 @@ pub enum Command {
     /// How well the library retrieves itself (recall@1, recall@5, mAP).
     Eval {
         /// Compare frames as backbone features or through the active run's head (default from config).
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = space())]
         space: Option<SearchSpace>,
         #[arg(long)]
         json: bool,
@@ -227,20 +229,6 @@ pub enum Layout {
     Imagefolder,
 }
 
-/// How inline images are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Graphics {
-    /// Detect what the terminal supports.
-    Auto,
-    Kitty,
-    Sixel,
-    Iterm2,
-    /// Unicode half blocks: works over plain SSH and in tmux.
-    Halfblocks,
-    /// No images; print the frame files instead.
-    None,
-}
-
 /// A whole number of at least 1 (threads, results).
 fn count(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -263,4 +251,21 @@ fn similarity(s: &str) -> Result<f32, String> {
         Ok(t) if t.is_finite() && (-1.0..=1.0).contains(&t) => Ok(t),
         _ => Err(format!("`{s}` must be a similarity from -1 to 1")),
     }
+}
+
+/// Parses one of `names` with the type's `FromStr` (clap lists the names in `--help`).
+fn one_of<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+{
+    PossibleValuesParser::new(names).try_map(|s: String| s.parse::<T>().map_err(|e| e.to_string()))
+}
+
+fn graphics() -> impl TypedValueParser<Value = Graphics> {
+    one_of(Graphics::NAMES)
+}
+
+fn space() -> impl TypedValueParser<Value = SearchSpace> {
+    one_of(SearchSpace::NAMES)
 }

@@ -17,19 +17,42 @@ pub fn list(library: &Library, json: bool) -> anyhow::Result<ExitCode> {
         println!("the library at {} is empty; add videos with `reelmatch ingest DIR`", library.root().display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:>4}  {:<32} {:>8} {:>5} {:>11} {:<6} {:<8} ERROR",
-        "ID", "TITLE", "DURATION", "RATE", "TRAIN/TEST", "AUDIO", "STATUS"
-    );
+    println!("{}", line(COLUMNS.iter().map(|c| c.0.to_string())));
     for v in &videos {
         println!("{}", row(v));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The columns of `reelmatch library`: heading, width (0: as wide as it gets), right-aligned.
+const COLUMNS: &[(&str, usize, bool)] = &[
+    ("ID", 4, true),
+    ("TITLE", 32, false),
+    ("DURATION", 8, true),
+    ("RATE", 5, true),
+    ("TRAIN/TEST", 11, true),
+    ("EMBEDDED", 8, true),
+    ("AUDIO", 6, false),
+    ("LYRICS", 6, false),
+    ("STATUS", 8, false),
+    ("NOTE", 0, false),
+];
+
+/// One line of the table: each cell padded to its column.
+fn line(cells: impl Iterator<Item = String>) -> String {
+    let padded: Vec<String> = cells
+        .zip(COLUMNS)
+        .map(|(cell, &(_, width, right))| match (width, right) {
+            (0, _) => cell,
+            (w, true) => format!("{cell:>w$}"),
+            (w, false) => format!("{:<w$}", truncate(&cell, w)),
+        })
+        .collect();
+    padded.join(" ").trim_end().to_string()
+}
+
 fn row(v: &VideoRow) -> String {
-    let duration =
-        v.duration_s.map(|d| format!("{}:{:02}", (d / 60.0) as u64, d as u64 % 60)).unwrap_or_else(|| "-".into());
+    let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
     let rate = v.sample_fps.map(|r| format!("{r}")).unwrap_or_else(|| "-".into());
     let audio = match v.has_audio {
         Some(true) => "yes",
@@ -42,19 +65,19 @@ fn row(v: &VideoRow) -> String {
         _ => "-".into(),
     };
     let note = [v.error.as_deref(), v.transcript_flag.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
-    format!(
-        "{:>4}  {:<32} {:>8} {:>5} {:>11} {:>8} {:<6} {:<6} {:<8} {}",
-        v.id,
-        truncate(&v.title, 32),
+    let cells = [
+        v.id.to_string(),
+        v.title.clone(),
         duration,
         rate,
         format!("{}/{}", v.frames_train, v.frames_test),
-        v.frames_embedded,
-        audio,
+        v.frames_embedded.to_string(),
+        audio.to_string(),
         lyrics,
-        v.status.as_str(),
-        note
-    )
+        v.status.as_str().to_string(),
+        note,
+    ];
+    line(cells.into_iter())
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -72,4 +95,19 @@ pub fn export(library: &Library, out: &Path) -> anyhow::Result<ExitCode> {
     let r = export_imagefolder(library, &catalog, out)?;
     println!("exported {} video(s): {} train and {} test frames under {}", r.videos, r.train, r.test, out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_as_many_cells_as_the_heading() {
+        assert_eq!(COLUMNS.len(), 10);
+        let heading = line(COLUMNS.iter().map(|c| c.0.to_string()));
+        let status = heading.find("STATUS").expect("a STATUS column");
+        let cells: Vec<String> = (0..COLUMNS.len()).map(|i| if i == 8 { "ready".into() } else { "x".into() }).collect();
+        let row = line(cells.into_iter());
+        assert_eq!(row.find("ready"), Some(status), "STATUS sits over the status:\n{heading}\n{row}");
+    }
 }

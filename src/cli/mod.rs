@@ -9,24 +9,28 @@ mod progress;
 mod search;
 mod train;
 
-pub use args::{Cli, Command, Graphics, RunsAction};
-pub use preview::side_by_side;
+pub use args::{Cli, Command, RunsAction};
 
 use crate::config::Config;
 use crate::library::Library;
+use crate::ml::{ModelNote, Models};
 use anyhow::Context;
 use clap::Parser;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Exit code when a run finished but some files failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
 
-/// Parses the command line, runs it, and turns the outcome into an exit code.
-pub fn main() -> ExitCode {
+/// Parses the command line and prepares the process for the work it asks for.
+pub fn parse() -> Cli {
     let cli = Cli::parse();
     crate::init_process(cli.threads);
-    match run(cli) {
+    cli
+}
+
+/// Turns the outcome of a command into its exit code, printing the error if there was one.
+pub fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
         Ok(code) => code,
         Err(e) if matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Cancelled)) => {
             eprintln!("{e}");
@@ -39,7 +43,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// The config and library the command line names (flags over config files over defaults);
+/// opening the library makes its folders and starts the log.
+pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
     let mut config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
     config.models.offline |= cli.offline;
     if let Some(d) = &cli.device {
@@ -68,12 +74,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let library = Library::open(&dir)?;
     init_logging(&library);
+    Ok((config, library))
+}
+
+/// Runs a headless command (anything but the dashboard).
+pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+    let (library, config) = (library.clone(), config.clone());
     match cli.command {
         Some(Command::Ingest { paths }) => {
-            let models = ingest::models_with_notice(&config);
-            ingest::run(&library, &config, paths, models)
+            ingest::run(&library, &config, paths, Models::configured(&config, Some(&library)))
         }
-        Some(Command::Demo) => demo(&library, &config, &cli_presets(&cli, &config), cli.graphics),
+        Some(Command::Demo) => demo(&library, &config),
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
@@ -117,23 +128,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Runs { action, json }) => train::runs(&library, action, json),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
-        Some(Command::Tui) | None => {
-            let options = crate::tui::Options {
-                graphics: cli.graphics,
-                presets: cli_presets(&cli, &config),
-                models: None,
-                start: Vec::new(),
-                banner: Vec::new(),
-            };
-            crate::tui::run(library, config, options)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Tui) | None => anyhow::bail!("the dashboard is not a headless command"),
     }
 }
 
 /// The configs the dashboard trains with: the one in force, then each shipped preset layered the
 /// same way (user file, preset, `--config`).
-fn cli_presets(cli: &Cli, config: &Config) -> Vec<(String, Config)> {
+pub fn presets(cli: &Cli, config: &Config) -> Vec<(String, Config)> {
     let mut presets = vec![("default".to_string(), config.clone())];
     for (name, _) in crate::config::PRESETS {
         if let Ok(c) = Config::load(Some(name), cli.config.as_deref()) {
@@ -143,47 +144,43 @@ fn cli_presets(cli: &Cli, config: &Config) -> Vec<(String, Config)> {
     presets
 }
 
-/// Makes the demo clips; on a terminal, opens the dashboard and runs ingest → train → a first
-/// query live; otherwise ingests and trains with plain progress and lists the library.
-fn demo(
-    library: &Library,
-    config: &Config,
-    presets: &[(String, Config)],
-    graphics: Graphics,
-) -> anyhow::Result<ExitCode> {
+/// Makes the demo clips (see [`demo_media`]) and their models; the dashboard shows them live
+/// when there is a terminal, and this is the headless demo: ingest and train with plain
+/// progress, then list the library.
+fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+    let media = demo_media(library, config)?;
+    let models = Models::for_demo(config, library);
+    for note in models.notes() {
+        eprintln!("demo: {}", model_note(&note));
+    }
+    let has_image = models.image().is_some();
+    let code = ingest::run(library, config, vec![media], models)?;
+    library::list(library, false)?;
+    if has_image {
+        train::run(library, config, None, false)?;
+    }
+    eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
+    Ok(code)
+}
+
+/// Writes the demo clips into the library's `media/` folder, saying so; returns the folder.
+pub fn demo_media(library: &Library, config: &Config) -> anyhow::Result<std::path::PathBuf> {
     let media = library.root().join("media");
     let voice =
         if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
     eprintln!("making demo clips in {} ({voice})…", media.display());
     crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
-    let (models, banner) = crate::demo::demo_models(library, config);
-    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        use crate::tui::app::Command as Do;
-        let options = crate::tui::Options {
-            graphics,
-            presets: presets.to_vec(),
-            models: Some(models),
-            start: vec![
-                Do::Ingest(vec![media]),
-                Do::Train { preset: "default".into() },
-                Do::Query(crate::pipeline::QueryRequest::Video(0)),
-            ],
-            banner,
-        };
-        crate::tui::run(library.clone(), config.clone(), options)?;
-        return Ok(ExitCode::SUCCESS);
+    Ok(media)
+}
+
+/// A model note as the command line says it, with the flag that fixes it.
+pub fn model_note(note: &ModelNote) -> String {
+    match note {
+        ModelNote::Missing { role, reason } => {
+            format!("{} this run: {reason} (pass {} DIR)", note.consequence(), role.flag())
+        }
+        ModelNote::RandomImage { .. } => note.consequence().to_string(),
     }
-    for line in &banner {
-        eprintln!("demo: {line}");
-    }
-    let image = models.image.as_ref().map(|m| m.model_id.clone());
-    let code = ingest::run(library, config, vec![media], models)?;
-    library::list(library, false)?;
-    if image.is_some() {
-        train::run(library, config, None, false)?;
-    }
-    eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
-    Ok(code)
 }
 
 /// Runs `job` on a blocking thread; the first Ctrl-C asks it to stop after the current `unit`

@@ -6,6 +6,7 @@ use crate::events::Cancel;
 use crate::media::decode_audio;
 use crate::ml::load::{load_image, load_speech, load_text, resolve_role};
 use crate::ml::Role;
+use crate::types::clock;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -55,14 +56,10 @@ pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: 
         println!("{}", serde_json::to_string_pretty(&transcript)?);
     } else {
         for s in &transcript.segments {
-            println!("[{} → {}] {}", clock(s.start), clock(s.end), s.text.trim());
+            println!("[{} → {}] {}", clock(s.start, 2), clock(s.end, 2), s.text.trim());
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn clock(t: f64) -> String {
-    format!("{:02}:{:05.2}", (t / 60.0) as u64, t % 60.0)
 }
 
 pub fn embed(config: &Config, what: EmbedWhat) -> anyhow::Result<ExitCode> {

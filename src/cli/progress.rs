@@ -71,7 +71,7 @@ impl EventSink for Progress {
                 None => eprintln!("[{id}] {title}: started"),
             },
             Event::VideoStage { id, stage } => match &self.bars {
-                Some(_) => self.bar(id, |b| b.set_message(stage)),
+                Some(_) => self.bar(id, |b| b.set_message(stage.name())),
                 None => eprintln!("[{id}] {stage}"),
             },
             Event::VideoFrames { id, done, expected } => self.bar(id, |b| {
@@ -89,13 +89,13 @@ impl EventSink for Progress {
                 self.line(format!("FAILED {}: {reason}", path.display()));
             }
             Event::Note { path, message } => self.line(format!("note: {} {message}", path.display())),
-            Event::IngestFinished { processed, failed, cancelled } => {
+            Event::IngestFinished { .. } => {
+                // The job's report is the summary (printed by `reelmatch ingest`).
                 if let Some(total) = self.total.lock().expect("progress lock").take() {
                     total.finish_and_clear();
                 }
-                let how = if cancelled { "stopped" } else { "finished" };
-                self.line(format!("{how}: {processed} ingested, {failed} failed"));
             }
+            Event::Model { note } => self.line(format!("note: {}", super::model_note(&note))),
             _ => {}
         }
     }

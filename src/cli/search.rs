@@ -1,12 +1,11 @@
 //! `reelmatch similar`, `eval` and `dupes`.
 
-use super::args::Graphics;
 use crate::catalog::Catalog;
 use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
-use crate::ingest::Models;
+use crate::images::Graphics;
 use crate::library::Library;
-use crate::ml::load::{load_speech, load_text};
+use crate::ml::Models;
 use crate::search::eval::{evaluate, near_duplicates};
 use crate::search::space::Space;
 use crate::search::{find_video, search, Query, Results, Weights};
@@ -55,24 +54,18 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
             library.root().display()
         );
     }
+    let mut models = Models::configured(config, Some(library));
+    models.expected_language = None;
     let query = if let Some(what) = &a.video {
         Query::from_library(&lib, library.root(), find_video(&lib.videos, what)?)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
-        let models = Models {
-            image: Some(crate::demo::image_model_for(library, config)?),
-            speech: load_speech(config).ok().map(std::sync::Mutex::new),
-            text: load_text(config).ok(),
-            expected_language: None,
-        };
-        Query::from_file(config, &models, path, &Cancel::new())?
+        models.require_image()?;
+        crate::pipeline::query_from_file(config, &models, path, &Cancel::new())?
     } else if let Some(path) = &a.image {
-        Query::from_image(
-            &Models { image: Some(crate::demo::image_model_for(library, config)?), ..Models::none() },
-            path,
-        )?
+        Query::from_image(models.require_image()?, path)?
     } else if let Some(text) = &a.lyrics {
-        Query::from_lyrics(&load_text(config)?, text)?
+        Query::from_lyrics(models.require_text()?, text)?
     } else {
         anyhow::bail!("say what to search with: a library video's title, --file PATH, --image PATH or --lyrics TEXT");
     };
@@ -99,9 +92,8 @@ fn print_results(r: &Results) {
     let side = |x: Option<f32>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "  -  ".into());
     println!("{:>4}  {:<32} {:>6} {:>6} {:>6}  WHY", "RANK", "TITLE", "SCORE", "VISUAL", "LYRICS");
     for h in &r.results {
-        let best_frame = h.frames.iter().max_by(|a, b| a.similarity.total_cmp(&b.similarity));
         let mut why = Vec::new();
-        if let Some(f) = best_frame {
+        if let Some(f) = h.best_frame() {
             why.push(format!("frame {:.1}s ≈ {:.1}s ({:.2})", f.query_t, f.match_t, f.similarity));
         }
         if let Some(l) = h.lines.first() {
@@ -121,10 +113,11 @@ fn print_results(r: &Results) {
 
 pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json: bool) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let text = load_text(config).ok();
+    let models = Models::configured(config, None);
+    let text = models.text();
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
     let space = choose_space(library, &catalog, config, space)?;
-    let report = evaluate(&catalog, space.image_model.as_deref(), text.as_ref(), weights, space.head())?;
+    let report = evaluate(&catalog, space.image_model.as_deref(), text, weights, space.head())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);

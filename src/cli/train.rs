@@ -6,8 +6,9 @@ use crate::catalog::{Catalog, RunRow, RunStatus};
 use crate::config::Config;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
+use crate::ml::Models;
 use crate::train::metrics::{pct, EpochMetrics};
-use crate::train::{plot, train};
+use crate::train::plot;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -102,35 +103,15 @@ impl EventSink for TrainProgress {
 
 /// `reelmatch train [--resume RUN] [--json]`.
 pub fn run(library: &Library, config: &Config, resume: Option<i64>, json: bool) -> anyhow::Result<ExitCode> {
-    let embedder = if config.train.augmented_views > 0 {
-        match crate::demo::image_model_for(library, config) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("note: augmented views are skipped this run: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let models = Models::configured(config, Some(library));
     let (library, config) = (library.clone(), config.clone());
     let summary = super::until_ctrl_c("batch", move |cancel| {
-        train(&library, &config, embedder.as_ref(), resume, &TrainProgress::new(), &cancel)
+        crate::pipeline::train(&library, &config, &models, resume, &TrainProgress::new(), &cancel)
     })??;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        println!(
-            "run {}: {} after {} epoch(s) in {:.1}s — test accuracy {}, top-10 class accuracy {}, macro accuracy {} ({} classes)",
-            summary.run,
-            summary.status.as_str(),
-            summary.epochs,
-            summary.seconds,
-            pct(summary.test_accuracy),
-            pct(summary.top10_class_accuracy),
-            pct(summary.macro_accuracy),
-            summary.classes
-        );
+        println!("{summary}");
         for c in &summary.confused {
             println!("  confused: {} taken for {} ({} test frames)", c.actual, c.predicted, c.frames);
         }
@@ -172,7 +153,7 @@ pub fn runs(library: &Library, action: Option<RunsAction>, json: bool) -> anyhow
                     row.started_at,
                     row.image_model
                 );
-                println!("settings: {}", row.settings);
+                println!("settings: {}", serde_json::to_string(&row.settings)?);
                 println!("{TABLE_HEADER}");
                 epochs.iter().for_each(|m| println!("{}", epoch_row(m)));
                 if let Some(last) = epochs.last() {
@@ -249,8 +230,7 @@ fn list(catalog: &Catalog, json: bool) -> anyhow::Result<()> {
     );
     for (r, m) in &rows {
         let s = &r.settings;
-        let settings =
-            format!("{} lr {} bs {}", s["optimizer"].as_str().unwrap_or("?"), s["learning_rate"], s["batch_size"]);
+        let settings = format!("{} lr {} bs {}", s.optimizer, s.learning_rate, s.batch_size);
         let mark = if Some(r.id) == active { "*" } else { " " };
         println!(
             "{mark}{:>3}  {:<20} {:<8} {:>6} {:>7} {:<24} {:>8} {:>8} {:>8}",

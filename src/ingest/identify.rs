@@ -31,7 +31,7 @@ pub fn plan(
     catalog: &Catalog,
     config: &Config,
     found: &[Found],
-    models: &super::Models,
+    models: &crate::ml::Models,
     sink: &dyn EventSink,
 ) -> Result<Plan> {
     let mut plan = Plan { jobs: Vec::new(), videos: 0, up_to_date: 0, failed: Vec::new() };

@@ -7,7 +7,7 @@ mod scan;
 pub mod split;
 mod worker;
 
-pub use models::{transcript_flag, Models};
+pub use models::transcript_flag;
 pub use scan::{scan, Found, Scan};
 
 use crate::catalog::Catalog;
@@ -17,6 +17,7 @@ use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::lock::WriterLock;
 use crate::media::check_tools;
+use crate::ml::Models;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -34,6 +35,20 @@ pub struct IngestReport {
     pub failed: Vec<(PathBuf, String)>,
     /// Whether the run was stopped before finishing.
     pub cancelled: bool,
+}
+
+impl std::fmt::Display for IngestReport {
+    /// The one-line summary every frontend shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.cancelled { "stopped" } else { "finished" };
+        write!(
+            f,
+            "ingest {how}: {} ingested, {} failed, {} up to date",
+            self.processed,
+            self.failed.len(),
+            self.up_to_date
+        )
+    }
 }
 
 /// Ingests every video under `roots` into `library`, running the model stages of the roles in

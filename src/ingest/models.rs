@@ -3,65 +3,26 @@
 //! is keyed by the model that made it, so changing a model recomputes only its own outputs.
 
 use crate::catalog::{Catalog, VideoRow, WHOLE};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::media::read_pcm;
-use crate::ml::image::ImageEmbedder;
-use crate::ml::load::{load_image, load_speech, load_text};
-use crate::ml::text::TextEmbedder;
-use crate::ml::whisper::{Transcriber, Transcript};
-use crate::ml::Role;
-use std::sync::Mutex;
-
-/// The models an ingest run uses; a role left out is skipped (its stage waits for a later run).
-#[derive(Default)]
-pub struct Models {
-    pub image: Option<ImageEmbedder>,
-    pub speech: Option<Mutex<Transcriber>>,
-    pub text: Option<TextEmbedder>,
-    /// The language lyrics are expected in; a transcript in another one is flagged.
-    pub expected_language: Option<String>,
-}
-
-impl Models {
-    /// No models: media stages only.
-    pub fn none() -> Self {
-        Models::default()
-    }
-
-    /// Loads every configured role. A role that cannot be loaded is left out, and returned with
-    /// the reason so the caller can say so.
-    pub fn load(config: &Config) -> (Models, Vec<(Role, String)>) {
-        let mut missing = Vec::new();
-        let mut note = |role: Role, e: Error| missing.push((role, e.to_string()));
-        let image = load_image(config).map_err(|e| note(Role::Image, e)).ok();
-        let speech = load_speech(config).map_err(|e| note(Role::Speech, e)).ok().map(Mutex::new);
-        let text = load_text(config).map_err(|e| note(Role::Text, e)).ok();
-        let lang = &config.models.speech.language;
-        let expected_language = (!lang.is_empty()).then(|| lang.clone());
-        (Models { image, speech, text, expected_language }, missing)
-    }
-
-    fn speech_id(&self) -> Option<String> {
-        self.speech.as_ref().map(|s| s.lock().expect("speech model lock").model_id.clone())
-    }
-}
+use crate::ml::Models;
+use crate::types::{Step, Transcript};
 
 /// Whether a video still needs any model stage.
 pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
-    if let Some(image) = &models.image {
+    if let Some(image) = models.image() {
         if !catalog.frames_without_embedding(video.id, &image.model_id)?.is_empty() {
             return Ok(true);
         }
     }
-    if let Some(speech) = models.speech_id() {
+    if let Some(speech) = speech_id(models) {
         if video.has_audio == Some(true) && catalog.transcript(video.id, &speech)?.is_none() {
             return Ok(true);
         }
     }
-    if let Some(text) = &models.text {
+    if let Some(text) = models.text() {
         if let Some(t) = current_transcript(catalog, video.id, models)? {
             if !t.text.trim().is_empty() && !catalog.has_lyrics_embedding(video.id, &t.model, &text.model_id)? {
                 return Ok(true);
@@ -72,10 +33,14 @@ pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<b
 }
 
 fn current_transcript(catalog: &Catalog, id: i64, models: &Models) -> Result<Option<crate::catalog::TranscriptInfo>> {
-    match models.speech_id() {
+    match speech_id(models) {
         Some(m) => catalog.transcript(id, &m),
         None => catalog.latest_transcript(id),
     }
+}
+
+fn speech_id(models: &Models) -> Option<String> {
+    models.lock_speech().map(|s| s.model_id.clone())
 }
 
 /// Runs the model stages a video still needs.
@@ -88,10 +53,10 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<()> {
     let id = video.id;
-    if let Some(image) = &models.image {
+    if let Some(image) = models.image() {
         let todo = catalog.frames_without_embedding(id, &image.model_id)?;
         if !todo.is_empty() {
-            sink.emit(Event::VideoStage { id, stage: "embed" });
+            sink.emit(Event::VideoStage { id, stage: Step::Embed });
             let total = todo.len() as u32;
             let mut done = 0;
             // One forward pass per commit: a stop is seen within one pass, and a crash loses at
@@ -110,20 +75,20 @@ pub fn run(
             }
         }
     }
-    if let (Some(speech), true) = (&models.speech, video.has_audio == Some(true)) {
-        let mut model = speech.lock().expect("speech model lock");
+    let speech = if video.has_audio == Some(true) { models.lock_speech() } else { None };
+    if let Some(mut model) = speech {
         if catalog.transcript(id, &model.model_id)?.is_none() {
-            sink.emit(Event::VideoStage { id, stage: "transcribe" });
+            sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
             let pcm = read_pcm(&library.audio_path(id))?;
             let t = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
             let flag = transcript_flag(&t, models.expected_language.as_deref());
             catalog.store_transcript(id, &model.model_id, &t, flag.as_deref())?;
         }
     }
-    if let Some(text) = &models.text {
+    if let Some(text) = models.text() {
         if let Some(t) = current_transcript(catalog, id, models)? {
             if !t.text.trim().is_empty() && !catalog.has_lyrics_embedding(id, &t.model, &text.model_id)? {
-                sink.emit(Event::VideoStage { id, stage: "lyrics" });
+                sink.emit(Event::VideoStage { id, stage: Step::Lyrics });
                 let segments = catalog.segments(id, &t.model)?;
                 let mut texts: Vec<&str> = vec![t.text.as_str()];
                 texts.extend(segments.iter().map(|s| s.text.as_str()));
@@ -166,7 +131,7 @@ pub fn transcript_flag(t: &Transcript, expected_language: Option<&str>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::whisper::Segment;
+    use crate::types::Segment;
 
     fn seg(id: usize, text: &str, ratio: f64) -> Segment {
         Segment {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::media::{audio_time_limit, extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
+use crate::types::Step;
 use image::codecs::jpeg::JpegEncoder;
 use image::ExtendedColorType;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub fn run(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
-    models: &super::Models,
+    models: &crate::ml::Models,
     id: i64,
     sink: &dyn EventSink,
     cancel: &Cancel,
@@ -76,7 +77,7 @@ fn stages(
     let id = video.id;
     let mut stage = video.stage;
     let probed = if stage < Stage::Probed || video.sample_fps.is_none() {
-        sink.emit(Event::VideoStage { id, stage: "probe" });
+        sink.emit(Event::VideoStage { id, stage: Step::Probe });
         let p = probe(&config.tools.ffprobe, &video.path)?;
         catalog.set_probed(id, &p, config.sampling.fps_for(p.duration_s))?;
         stage = stage.max(Stage::Probed);
@@ -96,7 +97,7 @@ fn stages(
     }
     let mut frames = (probed.frames_train + probed.frames_test) as u32;
     if stage < Stage::Frames {
-        sink.emit(Event::VideoStage { id, stage: "frames" });
+        sink.emit(Event::VideoStage { id, stage: Step::Frames });
         // Nothing is left on disk that no row records when sampling fails or is stopped.
         frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(library.frames_dir(id));
@@ -109,7 +110,7 @@ fn stages(
     let has_audio = probed.has_audio == Some(true);
     let mut samples = probed.audio_samples;
     if has_audio && (video.stage < Stage::Audio || !audio_file.exists()) {
-        sink.emit(Event::VideoStage { id, stage: "audio" });
+        sink.emit(Event::VideoStage { id, stage: Step::Audio });
         let limit = audio_time_limit(duration);
         samples = Some(extract_audio(&config.tools.ffmpeg, &video.path, &audio_file, limit, cancel)? as i64);
     }

@@ -4,6 +4,7 @@ use super::child::{own_group, Ending, Watch};
 use super::input::require_regular_file;
 use super::tools::missing;
 use crate::error::{Error, Result};
+pub use crate::types::Probe;
 use serde::Deserialize;
 use std::io::Read;
 use std::path::Path;
@@ -12,19 +13,6 @@ use std::time::Duration;
 
 /// ffprobe reads headers only; one that takes longer than this is stuck.
 const PROBE_LIMIT: Duration = Duration::from_secs(60);
-
-/// What reelmatch needs to know about a video before sampling it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    pub duration_s: f64,
-    pub fps: Option<f64>,
-    /// The picture size as displayed (a 90° rotation in the display matrix swaps the coded size).
-    pub width: i64,
-    pub height: i64,
-    pub has_audio: bool,
-    pub codec: String,
-    pub format: String,
-}
 
 #[derive(Deserialize)]
 struct Doc {

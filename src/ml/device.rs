@@ -1,27 +1,8 @@
 //! Choosing the device models run on.
 
 use crate::error::{Error, Result};
+pub use crate::types::{parse_device, DeviceSpec};
 use candle_core::Device;
-
-/// A device as the user names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceSpec {
-    Cpu,
-    Cuda(usize),
-}
-
-/// Parses `cpu` or `cuda:N` (`cuda` alone means `cuda:0`).
-pub fn parse_device(s: &str) -> Result<DeviceSpec> {
-    match s.trim() {
-        "cpu" => Ok(DeviceSpec::Cpu),
-        "cuda" => Ok(DeviceSpec::Cuda(0)),
-        other => other
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(DeviceSpec::Cuda)
-            .ok_or_else(|| Error::Invalid(format!("unknown device `{other}`; use `cpu` or `cuda:N`"))),
-    }
-}
 
 /// Opens the device; CUDA needs a build with the `cuda` feature of candle.
 pub fn device(spec: DeviceSpec) -> Result<Device> {

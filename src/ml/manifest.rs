@@ -1,36 +1,9 @@
 //! The per-role model manifests in the top-level `models/` folder, built into the binary.
 
+pub use crate::types::Role;
 use serde::Deserialize;
 
-/// A model role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Image,
-    Text,
-    Speech,
-}
-
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Image, Role::Text, Role::Speech];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Image => "image",
-            Role::Text => "text",
-            Role::Speech => "speech",
-        }
-    }
-
-    /// The command-line flag that points this role at a directory.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Role::Image => "--image-model",
-            Role::Text => "--text-model",
-            Role::Speech => "--speech-model",
-        }
-    }
-
     /// The manifest shipped for this role.
     pub fn manifest(self) -> Manifest {
         let text = match self {

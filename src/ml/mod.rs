@@ -5,13 +5,16 @@ mod device;
 pub mod image;
 pub mod load;
 mod manifest;
+mod models;
 mod resnet;
 mod resolve;
 pub mod text;
 pub mod whisper;
 
+pub use crate::types::ModelNote;
 pub use device::{device, parse_device, DeviceSpec};
 pub use manifest::{Manifest, Role};
+pub use models::Models;
 pub use resolve::{resolve, ModelFiles, Source};
 
 /// L2-normalises `v` in place (a zero vector stays zero).

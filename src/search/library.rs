@@ -2,11 +2,12 @@
 //! catalog once), and its lyrics embeddings with the transcript lines they came from.
 
 use super::index::{FlatIndex, VectorIndex};
-use super::query::QueryFrame;
 use super::rank::VideoSpan;
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::train::head::Head;
+use image::RgbImage;
+use std::path::PathBuf;
 
 /// One transcript line with its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,27 @@ pub struct Line {
 pub struct Lyrics {
     pub whole: Vec<f32>,
     pub lines: Vec<Line>,
+}
+
+/// One query frame.
+#[derive(Debug, Clone)]
+pub struct QueryFrame {
+    pub t_s: f64,
+    pub vector: Vec<f32>,
+    /// The frame's image file, when it has one (library frames).
+    pub file: Option<PathBuf>,
+    /// The frame itself, when it was made for this query.
+    pub image: Option<RgbImage>,
+    /// Whether `vector` came from the library's index (already in its space) rather than
+    /// straight from the backbone.
+    pub from_index: bool,
+}
+
+impl QueryFrame {
+    /// A frame taken from the library's index.
+    pub fn indexed(t_s: f64, vector: Vec<f32>, file: Option<PathBuf>) -> Self {
+        QueryFrame { t_s, vector, file, image: None, from_index: true }
+    }
 }
 
 /// Where a row of the frame index comes from.

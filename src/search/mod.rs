@@ -63,6 +63,13 @@ pub struct Hit {
     pub lines: Vec<LineHit>,
 }
 
+impl Hit {
+    /// The frame pair that matched best, if frames were compared.
+    pub fn best_frame(&self) -> Option<&FrameHit> {
+        self.frames.iter().max_by(|a, b| a.similarity.total_cmp(&b.similarity))
+    }
+}
+
 /// A whole answer (`similar --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Results {

@@ -1,39 +1,17 @@
 //! What a search starts from: a library video, a video file outside the library, an image, or
 //! lyrics. Each becomes query frames (up to 10, evenly spread) and/or lyrics embeddings.
 
-use super::library::{spread, Line, Lyrics, SearchLibrary};
+pub use super::library::QueryFrame;
+use super::library::{Line, Lyrics, SearchLibrary};
 use crate::catalog::VideoRow;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::Cancel;
-use crate::ingest::Models;
-use crate::media::{audio_time_limit, decode_audio, probe, sample_frames, SampleSpec};
-use image::RgbImage;
-use std::path::{Path, PathBuf};
+use crate::ml::image::ImageEmbedder;
+use crate::ml::text::TextEmbedder;
+
+use std::path::Path;
 
 /// Frames taken from a query video (the seed's 10).
 pub const QUERY_FRAMES: usize = 10;
-
-/// One query frame.
-#[derive(Debug, Clone)]
-pub struct QueryFrame {
-    pub t_s: f64,
-    pub vector: Vec<f32>,
-    /// The frame's image file, when it has one (library frames).
-    pub file: Option<PathBuf>,
-    /// The frame itself, when it was made for this query.
-    pub image: Option<RgbImage>,
-    /// Whether `vector` came from the library's index (already in its space) rather than
-    /// straight from the backbone.
-    pub from_index: bool,
-}
-
-impl QueryFrame {
-    /// A frame taken from the library's index.
-    pub fn indexed(t_s: f64, vector: Vec<f32>, file: Option<PathBuf>) -> Self {
-        QueryFrame { t_s, vector, file, image: None, from_index: true }
-    }
-}
 
 /// A search's starting point.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +81,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 impl Query {
+    /// The query frame closest in time to `t_s`.
+    pub fn frame_near(&self, t_s: f64) -> Option<&QueryFrame> {
+        self.frames.iter().min_by(|a, b| (a.t_s - t_s).abs().total_cmp(&(b.t_s - t_s).abs()))
+    }
+
     /// A library video: 10 of its indexed frames, evenly spread, and its lyrics.
     pub fn from_library(lib: &SearchLibrary, library_root: &Path, video: &VideoRow) -> Result<Query> {
         let pos = lib.position(video.id).ok_or_else(|| {
@@ -116,52 +99,8 @@ impl Query {
         Ok(Query { label: video.title.clone(), exclude: Some(video.id), frames, lyrics: lib.lyrics[pos].clone() })
     }
 
-    /// A video file outside the library: probed, 10 frames sampled and embedded, its audio
-    /// transcribed and embedded, without adding it to the library.
-    pub fn from_file(config: &Config, models: &Models, path: &Path, cancel: &Cancel) -> Result<Query> {
-        let p = probe(&config.tools.ffprobe, path)?;
-        let mut frames = Vec::new();
-        if let Some(image) = &models.image {
-            let fps = (QUERY_FRAMES as f64 + 0.5) / p.duration_s;
-            let spec = SampleSpec { fps, short_side: config.sampling.frame_short_side };
-            let mut sampled = Vec::new();
-            sample_frames(&config.tools.ffmpeg, path, spec, SampleSpec::time_limit(p.duration_s), cancel, |f| {
-                if let Some(img) = RgbImage::from_raw(f.width, f.height, f.rgb) {
-                    sampled.push((f.t_s, img));
-                }
-                Ok(())
-            })?;
-            let keep: Vec<_> = spread(sampled.len(), QUERY_FRAMES).into_iter().map(|i| sampled[i].clone()).collect();
-            let images: Vec<RgbImage> = keep.iter().map(|(_, i)| i.clone()).collect();
-            let vectors = image.embed(&images)?;
-            frames = keep
-                .into_iter()
-                .zip(vectors)
-                .map(|((t_s, img), vector)| QueryFrame { t_s, vector, file: None, image: Some(img), from_index: false })
-                .collect();
-        }
-        let mut lyrics = None;
-        if let (Some(speech), Some(text), true) = (&models.speech, &models.text, p.has_audio) {
-            let pcm = decode_audio(&config.tools.ffmpeg, path, audio_time_limit(p.duration_s), cancel);
-            let t = speech.lock().expect("speech model lock").transcribe(
-                &pcm?,
-                models.expected_language.as_deref(),
-                cancel,
-            )?;
-            if !t.text().trim().is_empty() {
-                let lines: Vec<(String, f64, f64)> =
-                    t.segments.iter().map(|s| (s.text.trim().to_string(), s.start, s.end)).collect();
-                lyrics = Some(embed_lyrics(text, &t.text(), &lines)?);
-            }
-        }
-        let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Query { label, exclude: None, frames, lyrics })
-    }
-
     /// One image.
-    pub fn from_image(models: &Models, path: &Path) -> Result<Query> {
-        let image =
-            models.image.as_ref().ok_or_else(|| Error::Invalid("an image query needs the image model".into()))?;
+    pub fn from_image(image: &ImageEmbedder, path: &Path) -> Result<Query> {
         crate::media::require_regular_file(path)?;
         let img = image::open(path)
             .map_err(|e| Error::media(path, format!("cannot decode this image ({e}); use a JPEG or PNG file")))?
@@ -183,7 +122,7 @@ impl Query {
     }
 
     /// Lyrics typed by the user (each non-empty line is a line of the query).
-    pub fn from_lyrics(model: &crate::ml::text::TextEmbedder, text: &str) -> Result<Query> {
+    pub fn from_lyrics(model: &TextEmbedder, text: &str) -> Result<Query> {
         let lines: Vec<(String, f64, f64)> =
             text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| (l.to_string(), 0.0, 0.0)).collect();
         if lines.is_empty() {
@@ -198,7 +137,7 @@ impl Query {
     }
 }
 
-fn embed_lyrics(model: &crate::ml::text::TextEmbedder, whole: &str, lines: &[(String, f64, f64)]) -> Result<Lyrics> {
+pub(crate) fn embed_lyrics(model: &TextEmbedder, whole: &str, lines: &[(String, f64, f64)]) -> Result<Lyrics> {
     let mut texts = vec![whole];
     texts.extend(lines.iter().map(|(t, _, _)| t.as_str()));
     let mut vectors = model.embed_batch(&texts)?.into_iter();

@@ -8,6 +8,7 @@ use crate::config::{Optimizer, Train};
 use crate::error::{Error, Result};
 use crate::events::Cancel;
 use crate::rng::SplitMix64;
+pub use crate::types::FitSettings;
 use candle_core::{Device, Tensor, D};
 use std::time::Instant;
 
@@ -35,18 +36,6 @@ pub struct Dataset {
     pub titles: Vec<String>,
     pub train: Samples,
     pub test: Samples,
-}
-
-/// How to train: the `[train]` settings and a seed for initialisation and shuffling.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FitSettings {
-    pub optimizer: String,
-    pub learning_rate: f64,
-    pub momentum: f64,
-    pub weight_decay: f64,
-    pub epochs: u32,
-    pub batch_size: usize,
-    pub seed: u64,
 }
 
 impl FitSettings {

@@ -2,7 +2,7 @@
 //! seed's top-10 class accuracy (mean of the 10 best classes), the macro accuracy over all
 //! classes, and the most-confused pairs.
 
-use serde::{Deserialize, Serialize};
+pub use crate::types::{pct, ClassAccuracy, Confused, EpochMetrics};
 
 /// Counts of (actual class, predicted class) over a set of frames.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,49 +77,6 @@ pub fn top_k_class_accuracy(per_class: &[f64], k: usize) -> Option<f64> {
 /// The mean accuracy over every class (each class counts the same, whatever its size).
 pub fn macro_accuracy(per_class: &[f64]) -> Option<f64> {
     (!per_class.is_empty()).then(|| per_class.iter().sum::<f64>() / per_class.len() as f64)
-}
-
-/// A fraction as a percentage with one decimal (`92.3%`), or `-` when there is none.
-pub fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
-}
-
-/// One class's test accuracy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassAccuracy {
-    pub title: String,
-    pub accuracy: f64,
-    /// Test frames of this class.
-    pub frames: u32,
-}
-
-/// Frames of one video taken for another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Confused {
-    pub actual: String,
-    pub predicted: String,
-    pub frames: u32,
-}
-
-/// What one epoch measured. Test figures are `None` when there are no test frames.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based.
-    pub epoch: u32,
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub test_loss: Option<f64>,
-    pub test_accuracy: Option<f64>,
-    /// Mean test accuracy of the 10 best classes: the seed paper's headline figure.
-    pub top10_class_accuracy: Option<f64>,
-    /// Mean test accuracy over all classes: the honest figure.
-    pub macro_accuracy: Option<f64>,
-    /// Per-class test accuracy, best first.
-    pub per_class: Vec<ClassAccuracy>,
-    /// The most-confused pairs of videos on the test frames.
-    pub confused: Vec<Confused>,
-    /// Wall-clock seconds the epoch took.
-    pub seconds: f64,
 }
 
 /// Per-class accuracy (best first), top-10 and macro accuracy, and confused pairs from a test

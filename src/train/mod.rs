@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::ml::image::ImageEmbedder;
+use crate::types::pct;
 use fit::{fit, steps_per_epoch, FitSettings, Progress, Resume};
 use head::Head;
 use metrics::{Confused, EpochMetrics};
@@ -45,6 +46,24 @@ pub struct RunSummary {
     pub seconds: f64,
     /// The head's safetensors file.
     pub head: Option<String>,
+}
+
+impl std::fmt::Display for RunSummary {
+    /// The one-line summary every frontend shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run {}: {} after {} epoch(s) in {:.1}s — test accuracy {}, top-10 class accuracy {}, macro accuracy {} ({} classes)",
+            self.run,
+            self.status.as_str(),
+            self.epochs,
+            self.seconds,
+            pct(self.test_accuracy),
+            pct(self.top10_class_accuracy),
+            pct(self.macro_accuracy),
+            self.classes
+        )
+    }
 }
 
 /// The image model to train on: the embedder's if the catalog has its features, else the most used.
@@ -91,8 +110,7 @@ pub fn train(
         None => image_model(&catalog, embedder)?,
     };
     let settings = match &previous {
-        Some((run, _)) => serde_json::from_value(run.settings.clone())
-            .map_err(|e| Error::Invalid(format!("run {} has unreadable settings ({e}); start a new run", run.id)))?,
+        Some((run, _)) => run.settings.clone(),
         None => FitSettings::from_config(&config.train, config.train.seed),
     };
     let views = config.train.augmented_views;
@@ -131,10 +149,9 @@ pub fn train(
                     if loaded.left_out.is_empty() { String::new() } else { format!(" (left out: {})", loaded.left_out.join("; ")) }
                 )));
             }
-            let settings_json = serde_json::to_value(&settings).expect("settings serialise");
             let id = catalog.insert_run(&NewRun {
                 image_model: &model,
-                settings: &settings_json,
+                settings: &settings,
                 classes: &data.titles,
                 class_ids: &loaded.class_ids,
                 left_out: &loaded.left_out,
@@ -209,7 +226,7 @@ fn resumable(library: &Library, catalog: &Catalog, id: i64) -> Result<(RunRow, H
     let run = catalog
         .run(id)?
         .ok_or_else(|| Error::Invalid(format!("there is no run {id}; `reelmatch runs` lists the runs")))?;
-    let epochs = run.settings["epochs"].as_u64().unwrap_or(0) as u32;
+    let epochs = run.settings.epochs;
     if run.status == RunStatus::Done && run.epochs_done >= epochs {
         return Err(Error::Invalid(format!(
             "run {id} already finished its {epochs} epochs; start a new run with `reelmatch train`"

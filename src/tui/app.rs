@@ -2,42 +2,18 @@
 //! become [`Action`]s; applying one may ask for work as a [`Command`], which the event loop hands
 //! to the job runner. Nothing here does I/O beyond completing a typed path.
 
-use super::library::{complete_path, Inspector};
+pub use super::action::{Action, Pane};
 use super::query::{Focus, QueryState};
 use super::training::TrainingState;
 use crate::catalog::VideoRow;
+use crate::error::Error;
 use crate::events::Event;
-use crate::pipeline::{Inspection, QueryAnswer, QueryRequest};
+use crate::pipeline::{expand_home, Inspection, Overview, QueryAnswer, QueryRequest, RunDetail};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use image::DynamicImage;
 use ratatui_image::picker::Picker;
+use ratatui_image::protocol::StatefulProtocol;
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::time::Instant;
-
-/// The dashboard's panes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Library,
-    Training,
-    Query,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Library, Pane::Training, Pane::Query];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Library => "1 Library",
-            Pane::Training => "2 Training",
-            Pane::Query => "3 Query",
-        }
-    }
-
-    fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).expect("every pane is in ALL")
-    }
-}
 
 /// What a line of typed text is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,52 +30,26 @@ pub struct Prompt {
     pub text: String,
 }
 
-/// What a key asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Quit,
-    ConfirmQuit,
-    CancelQuit,
-    NextPane,
-    PrevPane,
-    Show(Pane),
-    Up,
-    Down,
-    Left,
-    Right,
-    ToggleHelp,
-    /// Enter: inspect a video, run a query, or open a full-screen preview.
-    Select,
-    /// `s`: stop the running ingest or training cleanly.
-    Stop,
-    AddFolder,
-    Reingest,
-    StartTraining,
-    NextPreset,
-    Filter,
-    TypeLyrics,
-    MoreVisual,
-    MoreLyrics,
-    Input(char),
-    Backspace,
-    Complete,
-    Submit,
-    CancelInput,
-    CloseOverlay,
-}
-
 /// Work the dashboard asks the job runner for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Ingest(Vec<PathBuf>),
+    Ingest(Vec<std::path::PathBuf>),
     Train {
         preset: String,
     },
     Stop,
     Query(QueryRequest),
     Inspect(i64),
-    /// Full-screen preview of the selected result: (query frame, matched frame, caption).
-    Preview(Option<DynamicImage>, Option<DynamicImage>, String),
+    /// Re-read the videos (and the runs when `runs`; first settling runs a dead process left
+    /// `running` when `settle`).
+    Reload {
+        runs: bool,
+        settle: bool,
+    },
+    /// Read one stored run's curves.
+    LoadRun(i64),
+    /// Complete a typed path.
+    Complete(String),
 }
 
 /// Which long job is running.
@@ -121,9 +71,47 @@ impl JobKind {
 /// What the job runner reports back.
 pub enum Msg {
     Job(Event),
-    JobDone { kind: JobKind, result: Result<String, String> },
-    Answer(Result<Box<QueryAnswer>, String>),
-    Inspected(Result<Box<Inspection>, String>),
+    /// A long job ended: its summary, or why it failed.
+    JobDone {
+        kind: JobKind,
+        result: Result<String, Error>,
+    },
+    Answer(Result<Box<QueryAnswer>, Error>),
+    Inspected(Result<Box<Inspection>, Error>),
+    Overview(Result<Overview, Error>),
+    Run(Result<Option<RunDetail>, Error>),
+    Completed {
+        typed: String,
+        completed: String,
+    },
+}
+
+impl Msg {
+    /// Whether the catalog may have changed, so the lists should be read again.
+    pub fn changes_catalog(&self) -> bool {
+        !matches!(
+            self,
+            Msg::Answer(_)
+                | Msg::Inspected(_)
+                | Msg::Overview(_)
+                | Msg::Run(_)
+                | Msg::Completed { .. }
+                | Msg::Job(Event::TrainStep { .. })
+        )
+    }
+}
+
+/// The selected result's query frame beside its matched frame, over the whole screen.
+pub struct FullPreview {
+    pub caption: String,
+    /// The pair as one picture, when images are drawn.
+    pub image: Option<StatefulProtocol>,
+}
+
+/// The inspector: a video's metadata, transcript and thumbnails.
+pub struct Inspector {
+    pub info: Inspection,
+    pub thumbnails: Vec<StatefulProtocol>,
 }
 
 /// Live progress of one video being ingested.
@@ -169,7 +157,7 @@ pub struct App {
     pub prompt: Option<Prompt>,
     pub inspector: Option<Inspector>,
     /// A full-screen preview is on screen (any key returns).
-    pub previewing: bool,
+    pub preview: Option<FullPreview>,
     pub show_help: bool,
     pub confirm_quit: bool,
     pub should_quit: bool,
@@ -198,7 +186,7 @@ impl App {
             query: QueryState::default(),
             prompt: None,
             inspector: None,
-            previewing: false,
+            preview: None,
             show_help: false,
             confirm_quit: false,
             should_quit: false,
@@ -227,7 +215,7 @@ impl App {
                 _ => Action::CancelQuit,
             });
         }
-        if self.inspector.is_some() || self.previewing {
+        if self.inspector.is_some() || self.preview.is_some() {
             return Some(Action::CloseOverlay);
         }
         if self.show_help {
@@ -246,37 +234,7 @@ impl App {
                 _ => return None,
             });
         }
-        let global = match key.code {
-            KeyCode::Char('c') if ctrl => Some(Action::Quit),
-            KeyCode::Char('q') | KeyCode::Esc => Some(Action::Quit),
-            KeyCode::Tab => Some(Action::NextPane),
-            KeyCode::BackTab => Some(Action::PrevPane),
-            KeyCode::Char('1') => Some(Action::Show(Pane::Library)),
-            KeyCode::Char('2') => Some(Action::Show(Pane::Training)),
-            KeyCode::Char('3') => Some(Action::Show(Pane::Query)),
-            KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
-            KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
-            KeyCode::Char('?') => Some(Action::ToggleHelp),
-            KeyCode::Char('s') => Some(Action::Stop),
-            KeyCode::Enter => Some(Action::Select),
-            _ => None,
-        };
-        if global.is_some() {
-            return global;
-        }
-        match (self.pane, key.code) {
-            (Pane::Library, KeyCode::Char('a')) => Some(Action::AddFolder),
-            (Pane::Library, KeyCode::Char('r')) => Some(Action::Reingest),
-            (Pane::Training, KeyCode::Char('t')) => Some(Action::StartTraining),
-            (Pane::Training, KeyCode::Char('p')) => Some(Action::NextPreset),
-            (Pane::Query, KeyCode::Char('/')) => Some(Action::Filter),
-            (Pane::Query, KeyCode::Char('l')) => Some(Action::TypeLyrics),
-            (Pane::Query, KeyCode::Left | KeyCode::Char('h')) => Some(Action::Left),
-            (Pane::Query, KeyCode::Right) => Some(Action::Right),
-            (Pane::Query, KeyCode::Char('+') | KeyCode::Char('=')) => Some(Action::MoreVisual),
-            (Pane::Query, KeyCode::Char('-')) => Some(Action::MoreLyrics),
-            _ => None,
-        }
+        super::keys::action(self.pane, key)
     }
 
     /// Applies an action; returns the work it asks for, if any.
@@ -296,7 +254,7 @@ impl App {
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::CloseOverlay => {
                 self.inspector = None;
-                self.previewing = false;
+                self.preview = None;
             }
             Action::Stop if self.busy() => {
                 self.status = format!("stopping {} after the current step…", self.job.map_or("", |j| j.name()));
@@ -337,13 +295,10 @@ impl App {
                     self.prompt_changed();
                 }
             }
-            Action::Complete => {
-                if let Some(p) = &mut self.prompt {
-                    if p.kind == PromptKind::AddFolder {
-                        p.text = complete_path(&p.text);
-                    }
-                }
-            }
+            Action::Complete => match &self.prompt {
+                Some(p) if p.kind == PromptKind::AddFolder => return Some(Command::Complete(p.text.clone())),
+                _ => {}
+            },
             Action::CancelInput => {
                 if let Some(Prompt { kind: PromptKind::Filter, .. }) = self.prompt {
                     self.query.filter.clear();
@@ -400,7 +355,12 @@ impl App {
                     "{label} at {qt:.1}s (left) beside \"{}\" at {mt:.1}s (right), similarity {sim:.2}. Any key returns.",
                     hit.title
                 );
-                Some(Command::Preview(pair.query.cloned(), pair.matched.cloned(), caption))
+                let image = self.picker.as_ref().map(|p| {
+                    let pair = crate::images::side_by_side(pair.query, pair.matched);
+                    p.new_resize_protocol(image::DynamicImage::ImageRgb8(pair))
+                });
+                self.preview = Some(FullPreview { caption, image });
+                None
             }
             (Pane::Training, _) => None,
         }
@@ -421,13 +381,7 @@ impl App {
                 Some(self.ask(QueryRequest::Lyrics(prompt.text), label))
             }
             PromptKind::AddFolder => {
-                let path = prompt.text.trim();
-                let path = match path.strip_prefix("~/") {
-                    Some(rest) => {
-                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest)).unwrap_or_else(|| path.into())
-                    }
-                    None => PathBuf::from(path),
-                };
+                let path = expand_home(prompt.text.trim());
                 if path.as_os_str().is_empty() {
                     return None;
                 }
@@ -448,6 +402,16 @@ impl App {
             self.pane = Pane::Training;
         }
         Some(command)
+    }
+
+    /// Asks for the stored run the training pane should show, once per run.
+    pub fn wanted_run(&mut self) -> Option<Command> {
+        let id = self.training.wanted()?;
+        if self.training.requested == Some(id) {
+            return None;
+        }
+        self.training.requested = Some(id);
+        Some(Command::LoadRun(id))
     }
 
     /// Queues commands to run one after another as jobs end well, and returns the first.
@@ -491,7 +455,7 @@ impl App {
                     }
                     Err(e) => {
                         self.status = format!("{} failed", kind.name());
-                        self.last_error = Some(e);
+                        self.last_error = Some(super::messages::error_text(&e));
                         self.then.clear();
                         None
                     }
@@ -509,7 +473,7 @@ impl App {
                         self.query.focus = Focus::Results;
                         self.query.refresh_previews(self.picker.as_ref());
                     }
-                    Err(e) => self.last_error = Some(e),
+                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
                 }
                 None
             }
@@ -524,7 +488,33 @@ impl App {
                         };
                         self.inspector = Some(Inspector { info: *info, thumbnails });
                     }
-                    Err(e) => self.last_error = Some(e),
+                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                }
+                None
+            }
+            Msg::Overview(Ok(overview)) => {
+                self.set_videos(overview.videos);
+                if let Some(runs) = overview.runs {
+                    self.training.runs = runs;
+                    self.training.selected_run =
+                        self.training.selected_run.min(self.training.runs.len().saturating_sub(1));
+                }
+                None
+            }
+            Msg::Run(Ok(Some(detail))) => {
+                self.training.show(detail);
+                None
+            }
+            Msg::Run(Ok(None)) => None,
+            Msg::Overview(Err(e)) | Msg::Run(Err(e)) => {
+                self.last_error = Some(super::messages::error_text(&e));
+                None
+            }
+            Msg::Completed { typed, completed } => {
+                if let Some(p) = &mut self.prompt {
+                    if p.kind == PromptKind::AddFolder && p.text == typed {
+                        p.text = completed;
+                    }
                 }
                 None
             }
@@ -547,7 +537,7 @@ impl App {
                 false
             }
             Event::VideoStage { id, stage } => {
-                self.live.insert(*id, Live { stage, done: 0, expected: 0 });
+                self.live.insert(*id, Live { stage: stage.name(), done: 0, expected: 0 });
                 true
             }
             Event::VideoFrames { id, done, expected } => {
@@ -571,6 +561,10 @@ impl App {
             }
             Event::Note { message, .. } => {
                 self.status = format!("note: {message}");
+                false
+            }
+            Event::Model { note } => {
+                self.status = format!("note: {}", super::messages::model_note(note));
                 false
             }
             Event::IngestFinished { processed, failed, cancelled } => {
@@ -730,7 +724,8 @@ mod tests {
         let mut app = app();
         let first = app.chain(vec![Command::Ingest(vec!["/m".into()]), Command::Train { preset: "default".into() }]);
         assert_eq!(first, Some(Command::Ingest(vec!["/m".into()])));
-        let next = app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Err("ffmpeg missing".into()) });
+        let next =
+            app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Err(Error::Invalid("ffmpeg missing".into())) });
         assert_eq!(next, None);
         assert_eq!(app.last_error.as_deref(), Some("ffmpeg missing"));
         let mut app = self::app();

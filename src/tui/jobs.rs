@@ -1,14 +1,14 @@
-//! The dashboard's job runner: ingestion, training, queries and video inspection on blocking
-//! threads, reporting back as messages. It calls the library's functions; it never draws.
+//! The dashboard's job runner: the library's jobs (ingest, train, query, inspect) and the reads
+//! its views need, each on a blocking thread, reporting back as messages. It never draws.
 
 use super::app::{Command, JobKind, Msg};
 use crate::config::Config;
 use crate::events::{Cancel, Event};
-use crate::ingest::{ingest, Models};
 use crate::library::Library;
-use crate::pipeline::{answer_query, inspect_video, QueryRequest};
+use crate::ml::Models;
+use crate::pipeline::{self, QueryRequest};
 use crate::search::Weights;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -20,13 +20,14 @@ pub struct Jobs {
     presets: Vec<(String, Config)>,
     tx: UnboundedSender<Msg>,
     cancel: Cancel,
-    models: Arc<OnceLock<Models>>,
+    /// One model set for every job: each role loads the first time a job needs it.
+    models: Arc<Models>,
     long: Option<JoinHandle<()>>,
 }
 
 impl Jobs {
-    /// `models`, when given, are used for every job (the demo's); otherwise the configured models
-    /// are loaded the first time a job needs them.
+    /// `models`, when given, are used for every job (the demo's); otherwise the configured
+    /// models are loaded role by role as jobs need them.
     pub fn new(
         library: Library,
         config: Config,
@@ -34,68 +35,51 @@ impl Jobs {
         tx: UnboundedSender<Msg>,
         models: Option<Models>,
     ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(m) = models {
-            let _ = cell.set(m);
-        }
-        Jobs { library, config, presets, tx, cancel: Cancel::new(), models: Arc::new(cell), long: None }
+        let models = Arc::new(models.unwrap_or_else(|| Models::configured(&config, Some(&library))));
+        Jobs { library, config, presets, tx, cancel: Cancel::new(), models, long: None }
     }
 
-    /// Starts the work `command` asks for (previews are drawn by the event loop, not here).
+    /// Starts the work `command` asks for.
     pub fn run(&mut self, command: Command, weights: Weights) {
+        let (library, tx) = (self.library.clone(), self.tx.clone());
         match command {
             Command::Ingest(roots) => self.ingest(roots),
             Command::Train { preset } => self.train(&preset),
             Command::Stop => self.cancel.cancel(),
             Command::Query(request) => self.query(request, weights),
             Command::Inspect(id) => {
-                let (library, tx) = (self.library.clone(), self.tx.clone());
-                tokio::task::spawn_blocking(move || {
-                    let r = inspect_video(&library, id).map(Box::new).map_err(|e| e.to_string());
-                    let _ = tx.send(Msg::Inspected(r));
-                });
+                blocking(tx, move || Msg::Inspected(pipeline::inspect_video(&library, id).map(Box::new)))
             }
-            Command::Preview(..) => {}
+            Command::Reload { runs, settle } => blocking(tx, move || {
+                if settle {
+                    if let Err(e) = pipeline::settle_runs(&library) {
+                        return Msg::Overview(Err(e));
+                    }
+                }
+                Msg::Overview(pipeline::load_overview(&library, runs))
+            }),
+            Command::LoadRun(id) => blocking(tx, move || Msg::Run(pipeline::load_run(&library, id))),
+            Command::Complete(typed) => blocking(tx, move || {
+                let completed = pipeline::complete_path(&typed);
+                Msg::Completed { typed, completed }
+            }),
         }
     }
 
-    /// The models, loaded the first time a job needs them (missing roles are reported as notes).
-    fn models<'a>(
-        cell: &'a OnceLock<Models>,
-        library: &Library,
-        config: &Config,
-        tx: &UnboundedSender<Msg>,
-    ) -> &'a Models {
-        cell.get_or_init(|| {
-            let (models, notes) = crate::demo::models_for(library, config);
-            for n in notes {
-                let _ = tx.send(Msg::Job(Event::Note { path: library.root().to_path_buf(), message: n }));
-            }
-            models
-        })
+    fn sink(&self) -> impl Fn(Event) + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        move |e: Event| {
+            let _ = tx.send(Msg::Job(e));
+        }
     }
 
     fn ingest(&mut self, roots: Vec<std::path::PathBuf>) {
         self.cancel = Cancel::new();
-        let (library, config, tx, cancel, cell) =
+        let (library, config, tx, cancel, models) =
             (self.library.clone(), self.config.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
+        let sink = self.sink();
         self.long = Some(tokio::task::spawn_blocking(move || {
-            let models = Self::models(&cell, &library, &config, &tx);
-            let sink_tx = tx.clone();
-            let sink = move |e: Event| {
-                let _ = sink_tx.send(Msg::Job(e));
-            };
-            let result = ingest(&library, &config, &roots, models, &sink, &cancel)
-                .map(|r| {
-                    let how = if r.cancelled { "stopped" } else { "finished" };
-                    format!(
-                        "ingest {how}: {} ingested, {} failed, {} up to date",
-                        r.processed,
-                        r.failed.len(),
-                        r.up_to_date
-                    )
-                })
-                .map_err(|e| e.to_string());
+            let result = pipeline::ingest(&library, &config, &roots, &models, &sink, &cancel).map(|r| r.to_string());
             let _ = tx.send(Msg::JobDone { kind: JobKind::Ingest, result });
         }));
     }
@@ -104,42 +88,19 @@ impl Jobs {
         self.cancel = Cancel::new();
         let config =
             self.presets.iter().find(|(n, _)| n == preset).map_or_else(|| self.config.clone(), |(_, c)| c.clone());
-        let (library, tx, cancel, cell) =
+        let (library, tx, cancel, models) =
             (self.library.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
-        let base = self.config.clone();
+        let sink = self.sink();
         self.long = Some(tokio::task::spawn_blocking(move || {
-            let embedder = Self::models(&cell, &library, &base, &tx).image.as_ref();
-            let sink_tx = tx.clone();
-            let sink = move |e: Event| {
-                let _ = sink_tx.send(Msg::Job(e));
-            };
-            let result = crate::train::train(&library, &config, embedder, None, &sink, &cancel)
-                .map(|s| {
-                    format!(
-                        "run {} {} after {} epoch(s): test accuracy {:.1}%, top-10 {:.1}%, macro {:.1}%",
-                        s.run,
-                        s.status.as_str(),
-                        s.epochs,
-                        s.test_accuracy.unwrap_or(0.0) * 100.0,
-                        s.top10_class_accuracy.unwrap_or(0.0) * 100.0,
-                        s.macro_accuracy.unwrap_or(0.0) * 100.0
-                    )
-                })
-                .map_err(|e| e.to_string());
+            let result = pipeline::train(&library, &config, &models, None, &sink, &cancel).map(|s| s.to_string());
             let _ = tx.send(Msg::JobDone { kind: JobKind::Train, result });
         }));
     }
 
     fn query(&self, request: QueryRequest, weights: Weights) {
-        let (library, config, tx, cell) =
-            (self.library.clone(), self.config.clone(), self.tx.clone(), self.models.clone());
-        tokio::task::spawn_blocking(move || {
-            if matches!(request, QueryRequest::Lyrics(_)) {
-                Self::models(&cell, &library, &config, &tx);
-            }
-            let text = cell.get().and_then(|m| m.text.as_ref());
-            let r = answer_query(&library, &config, &request, text, weights).map(Box::new).map_err(|e| e.to_string());
-            let _ = tx.send(Msg::Answer(r));
+        let (library, config, models) = (self.library.clone(), self.config.clone(), self.models.clone());
+        blocking(self.tx.clone(), move || {
+            Msg::Answer(pipeline::answer_query(&library, &config, &request, &models, weights).map(Box::new))
         });
     }
 
@@ -150,4 +111,11 @@ impl Jobs {
             let _ = job.await;
         }
     }
+}
+
+/// Runs `job` on a blocking thread and sends what it returns.
+fn blocking(tx: UnboundedSender<Msg>, job: impl FnOnce() -> Msg + Send + 'static) {
+    tokio::task::spawn_blocking(move || {
+        let _ = tx.send(job());
+    });
 }

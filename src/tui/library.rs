@@ -2,18 +2,16 @@
 //! bar, error), overall ingestion progress with rate and ETA, the video inspector (Enter) and the
 //! add-folder prompt's path completion.
 
-use super::app::{App, Live};
+use super::app::{App, Inspector, Live, Pane};
 use super::widgets::{short_duration, text_bar};
 use crate::catalog::{Status, VideoRow};
-use crate::pipeline::Inspection;
+use crate::types::clock;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
-use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{Resize, StatefulImage};
-use std::path::{Path, PathBuf};
 
 /// Draws the pane.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -39,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
         .borders(Borders::ALL)
         .title(format!(" Library · {} videos ", app.videos.len()))
-        .title_bottom(Line::from(" a add folder · r re-ingest · Enter inspect ").right_aligned());
+        .title_bottom(Line::from(format!(" {} ", super::keys::hint(Pane::Library))).right_aligned());
     if app.videos.is_empty() {
         let text = "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.";
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), table_area);
@@ -96,7 +94,7 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
     if !wide {
         return Row::new(vec![Cell::from(v.title.clone()), Cell::from(split), stage]);
     }
-    let length = v.duration_s.map(|d| format!("{}:{:02}", (d / 60.0) as u64, d as u64 % 60)).unwrap_or_default();
+    let length = v.duration_s.map(|d| clock(d, 0)).unwrap_or_default();
     let rate = v.sample_fps.map(|r| r.to_string()).unwrap_or_default();
     let lyrics = match (&v.transcript_language, &v.transcript_flag, v.has_audio) {
         (Some(_), Some(_), _) => Cell::from("flagged").style(Style::new().fg(Color::Yellow)),
@@ -113,12 +111,6 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
         stage,
         Cell::from(v.error.clone().unwrap_or_default()).style(Style::new().fg(Color::Red)),
     ])
-}
-
-/// The inspector: metadata, transcript with segment times, and thumbnails.
-pub struct Inspector {
-    pub info: Inspection,
-    pub thumbnails: Vec<StatefulProtocol>,
 }
 
 /// Draws the inspector over `area`.
@@ -177,70 +169,7 @@ pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, 
         .info
         .segments
         .iter()
-        .map(|s| Line::from(format!("[{} – {}] {}", clock(s.start), clock(s.end), s.text.trim())))
+        .map(|s| Line::from(format!("[{} – {}] {}", clock(s.start, 1), clock(s.end, 1), s.text.trim())))
         .collect();
     frame.render_widget(Paragraph::new(segments).wrap(Wrap { trim: true }), words);
-}
-
-fn clock(t: f64) -> String {
-    format!("{}:{:04.1}", (t / 60.0) as u64, t % 60.0)
-}
-
-/// Completes a typed path: the longest common prefix of the entries it could name (folders get
-/// a trailing `/`). Unchanged when nothing matches.
-pub fn complete_path(typed: &str) -> String {
-    let expanded = match typed.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME").map(|h| Path::new(&h).join(rest)).unwrap_or_else(|| typed.into()),
-        None => PathBuf::from(typed),
-    };
-    let (dir, stem) = if typed.ends_with('/') || typed.is_empty() {
-        (expanded.clone(), String::new())
-    } else {
-        let stem = expanded.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        (expanded.parent().map(Path::to_path_buf).unwrap_or_default(), stem)
-    };
-    let dir_for_read = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.clone() };
-    let Ok(entries) = std::fs::read_dir(&dir_for_read) else { return typed.to_string() };
-    let mut names: Vec<(String, bool)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name.starts_with(&stem) && !name.starts_with('.')).then(|| (name, e.path().is_dir()))
-        })
-        .collect();
-    names.sort();
-    let Some((first, _)) = names.first() else { return typed.to_string() };
-    let mut common = first.clone();
-    for (n, _) in &names[1..] {
-        while !n.starts_with(&common) {
-            common.pop();
-        }
-    }
-    let completed = dir.join(&common);
-    let mut out = completed.to_string_lossy().into_owned();
-    if names.len() == 1 && names[0].1 {
-        out.push('/');
-    }
-    if dir.as_os_str().is_empty() {
-        out = common + if names.len() == 1 && names[0].1 { "/" } else { "" };
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::complete_path;
-
-    #[test]
-    fn completes_unique_folders_and_common_prefixes() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("music videos")).unwrap();
-        std::fs::create_dir(dir.path().join("music live")).unwrap();
-        std::fs::create_dir(dir.path().join("films")).unwrap();
-        let base = dir.path().display().to_string();
-        assert_eq!(complete_path(&format!("{base}/fi")), format!("{base}/films/"));
-        assert_eq!(complete_path(&format!("{base}/mu")), format!("{base}/music "));
-        assert_eq!(complete_path(&format!("{base}/music v")), format!("{base}/music videos/"));
-        assert_eq!(complete_path(&format!("{base}/zzz")), format!("{base}/zzz"), "no match: unchanged");
-    }
 }

@@ -1,29 +1,39 @@
-//! The ratatui dashboard: a thin view over the library. The UI task only receives key events and
-//! job messages and draws (at most 10 times a second); ingestion, training and queries run on
-//! blocking threads through the job runner.
+//! The ratatui dashboard: a thin view over the library's jobs. Its loop, generic over the ratatui
+//! backend, takes terminal events and job messages, turns them into state changes and draws (at
+//! most 10 times a second); every catalog and filesystem read runs as a job on a blocking
+//! thread (see [`crate::blocking`]), so the loop never waits on one.
 
+mod action;
 pub mod app;
 pub mod jobs;
+pub mod keys;
 pub mod library;
+mod messages;
 pub mod query;
 pub mod training;
 pub mod view;
 pub mod widgets;
 
-use crate::catalog::Catalog;
-use crate::cli::Graphics;
 use crate::config::Config;
-use crate::ingest::Models;
+use crate::images::Graphics;
 use crate::library::Library;
-use app::{Action, App, Command, Msg};
+use crate::ml::Models;
+use app::{App, Command, JobKind, Msg};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use jobs::Jobs;
-use ratatui_image::picker::{Picker, ProtocolType};
+pub use messages::{error_text, model_note};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use ratatui_image::picker::Picker;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The most often the screen is redrawn.
 const FRAME: Duration = Duration::from_millis(100);
+
+/// The least time between two reloads of the lists while jobs change the catalog.
+const RELOAD_EVERY: Duration = Duration::from_millis(250);
 
 /// How the dashboard starts.
 pub struct Options {
@@ -38,8 +48,8 @@ pub struct Options {
     pub banner: Vec<String>,
 }
 
-/// Opens the dashboard on `library`. Closing it stops running work cleanly (the catalog stays
-/// consistent and a re-run resumes).
+/// Opens the dashboard on the terminal. Closing it stops running work cleanly (the catalog
+/// stays consistent and a re-run resumes).
 pub fn run(library: Library, config: Config, options: Options) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let log = library.log_dir().join("reelmatch.log");
@@ -52,105 +62,55 @@ pub fn run(library: Library, config: Config, options: Options) -> anyhow::Result
         previous(info);
         eprintln!("reelmatch crashed; the log is at {}", log.display());
     }));
+    let picker = crate::images::picker(options.graphics);
     let mut terminal = ratatui::init();
-    let picker = picker(options.graphics);
-    let result = runtime.block_on(event_loop(&mut terminal, library, config, options, picker));
+    let keys = EventStream::new();
+    let result = runtime.block_on(event_loop(&mut terminal, keys, library, config, options, picker));
     ratatui::restore();
     result
 }
 
-/// Chooses how inline images are drawn: detected, forced, or not at all.
-fn picker(graphics: Graphics) -> Option<Picker> {
-    let forced = match graphics {
-        Graphics::None => return None,
-        Graphics::Halfblocks => return Some(Picker::halfblocks()),
-        Graphics::Kitty => Some(ProtocolType::Kitty),
-        Graphics::Sixel => Some(ProtocolType::Sixel),
-        Graphics::Iterm2 => Some(ProtocolType::Iterm2),
-        Graphics::Auto => None,
-    };
-    // Inside tmux the terminal query usually goes unanswered, and ratatui-image's reader thread
-    // then swallows the first key pressed: use half blocks there unless told otherwise.
-    let in_tmux = std::env::var_os("TMUX").is_some()
-        || std::env::var("TERM").is_ok_and(|t| t.starts_with("screen") || t.starts_with("tmux"));
-    if forced.is_none() && in_tmux {
-        return Some(Picker::halfblocks());
-    }
-    let mut p = Picker::from_query_stdio().unwrap_or_else(|e| {
-        tracing::info!("terminal graphics query failed ({e}); using half blocks");
-        Picker::halfblocks()
-    });
-    if let Some(t) = forced {
-        p.set_protocol_type(t);
-    }
-    tracing::info!(protocol = ?p.protocol_type(), "inline images");
-    Some(p)
-}
-
-/// Re-reads the video list, and the runs when `runs` (only training changes them).
-fn reload(app: &mut App, catalog: &Catalog, runs: bool) -> anyhow::Result<()> {
-    app.set_videos(catalog.videos()?);
-    if runs {
-        app.training.runs = training::load_runs(catalog)?;
-    }
-    show_wanted_run(app, catalog)
-}
-
-/// Loads the run the training pane should show, when that changed.
-fn show_wanted_run(app: &mut App, catalog: &Catalog) -> anyhow::Result<()> {
-    if let Some(id) = app.training.wanted() {
-        app.training.show_run(catalog, id)?;
-    }
-    Ok(())
-}
-
-async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+/// The dashboard's loop over any backend and any stream of terminal events (a test drives it
+/// with `TestBackend` and scripted keys). Returns when the user quits or the events end.
+pub async fn event_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    mut events: E,
     library: Library,
     config: Config,
     options: Options,
     picker: Option<Picker>,
-) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&library.catalog_path())?;
-    let mut app = App::new(library.root().display().to_string(), catalog.videos()?);
-    crate::train::settle_dead_runs(&library, &catalog)?;
-    app.training.runs = training::load_runs(&catalog)?;
-    show_wanted_run(&mut app, &catalog)?;
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    let _drawing = crate::blocking::mark_drawing_thread();
+    let mut app = App::new(library.root().display().to_string(), Vec::new());
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
         crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
     app.banner = options.banner;
     app.picker = picker;
-    let graphics = options.graphics;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
-    let mut jobs = Jobs::new(library.clone(), config, options.presets, tx, options.models);
-    let mut pending = app.chain(options.start);
-    let mut keys = EventStream::new();
+    let mut jobs = Jobs::new(library, config, options.presets, tx, options.models);
+    // The first read settles runs a dead process left `running`; the start commands wait for it.
+    let mut pending: VecDeque<Command> = VecDeque::from([Command::Reload { runs: true, settle: true }]);
+    let mut start = Some(options.start);
     let mut tick = tokio::time::interval(FRAME);
     let (mut dirty, mut stale, mut stale_runs) = (true, false, false);
     let mut last_reload = Instant::now();
     while !app.should_quit {
-        if let Some(command) = pending.take() {
-            match command {
-                Command::Preview(query, matched, caption) => {
-                    show_preview(query, matched, &caption, graphics)?;
-                    app.previewing = true;
-                }
-                other => jobs.run(other, app.query.weights),
-            }
+        while let Some(command) = pending.pop_front() {
+            jobs.run(command, app.query.weights);
             dirty = true;
         }
         tokio::select! {
-            key = keys.next() => match key {
+            event = events.next() => match event {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
-                    let was_previewing = app.previewing;
                     if let Some(action) = app.key_action(k) {
-                        pending = app.update(action);
-                        show_wanted_run(&mut app, &catalog)?;
-                        if was_previewing && action == Action::CloseOverlay {
-                            crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
-                            terminal.clear()?;
-                        }
+                        pending.extend(app.update(action));
+                        pending.extend(app.wanted_run());
                         dirty = true;
                     }
                 }
@@ -160,23 +120,27 @@ async fn event_loop(
             },
             Some(msg) = rx.recv() => {
                 use crate::events::Event;
-                stale |= !matches!(msg, Msg::Answer(_) | Msg::Inspected(_) | Msg::Job(Event::TrainStep { .. }));
+                stale |= msg.changes_catalog();
                 stale_runs |= matches!(
                     msg,
                     Msg::Job(Event::TrainStarted { .. } | Event::TrainEpoch { .. } | Event::TrainFinished { .. })
-                        | Msg::JobDone { kind: app::JobKind::Train, .. }
+                        | Msg::JobDone { kind: JobKind::Train, .. }
                 );
-                pending = app.on_msg(msg);
+                let first_load = matches!(msg, Msg::Overview(_)) && start.is_some();
+                pending.extend(app.on_msg(msg));
+                pending.extend(app.wanted_run());
+                if first_load {
+                    pending.extend(app.chain(start.take().unwrap_or_default()));
+                }
                 dirty = true;
             }
             _ = tick.tick() => {
-                if stale && last_reload.elapsed() >= Duration::from_millis(250) {
-                    reload(&mut app, &catalog, stale_runs)?;
+                if stale && last_reload.elapsed() >= RELOAD_EVERY {
+                    pending.push_back(Command::Reload { runs: stale_runs, settle: false });
                     (stale, stale_runs) = (false, false);
-                    dirty = true;
                     last_reload = Instant::now();
                 }
-                if dirty && !app.previewing {
+                if dirty {
                     terminal.draw(|f| view::draw(f, &mut app))?;
                     dirty = false;
                 }
@@ -184,22 +148,5 @@ async fn event_loop(
         }
     }
     jobs.shutdown().await;
-    Ok(())
-}
-
-/// Leaves the dashboard's screen and prints the query frame beside the matched frame with viuer
-/// (half blocks unless kitty or iTerm2 graphics were asked for); any key returns.
-fn show_preview(
-    query: Option<image::DynamicImage>,
-    matched: Option<image::DynamicImage>,
-    caption: &str,
-    graphics: Graphics,
-) -> anyhow::Result<()> {
-    use crossterm::{cursor::MoveTo, execute, terminal};
-    let mut out = std::io::stdout();
-    execute!(out, terminal::LeaveAlternateScreen, terminal::Clear(terminal::ClearType::All), MoveTo(0, 0))?;
-    let (cols, _) = terminal::size().unwrap_or((80, 24));
-    let graphics = if matches!(graphics, Graphics::Kitty | Graphics::Iterm2) { graphics } else { Graphics::Halfblocks };
-    crate::cli::side_by_side(query.as_ref(), matched.as_ref(), caption, graphics, cols)?;
     Ok(())
 }

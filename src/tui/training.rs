@@ -3,9 +3,9 @@
 //! with an ETA, and the past runs.
 
 use super::widgets::{pct, short_duration, text_bar, BigText};
-use crate::catalog::{Catalog, RunStatus};
 use crate::events::Event;
-use crate::train::metrics::EpochMetrics;
+use crate::pipeline::RunDetail;
+use crate::types::{EpochMetrics, RunStatus};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::symbols::Marker;
@@ -18,43 +18,7 @@ use ratatui::Frame;
 /// Points kept for the loss curve; older ones are merged in pairs beyond this.
 const MAX_POINTS: usize = 2000;
 
-/// One past run as the pane lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunItem {
-    pub id: i64,
-    pub status: String,
-    pub epochs: u32,
-    pub classes: usize,
-    pub settings: String,
-    pub test_accuracy: Option<f64>,
-    pub top10: Option<f64>,
-    pub macro_accuracy: Option<f64>,
-    pub active: bool,
-}
-
-/// Past runs, newest first, as the pane lists them.
-pub fn load_runs(catalog: &Catalog) -> crate::Result<Vec<RunItem>> {
-    let active = catalog.active_run()?.map(|r| r.id);
-    catalog
-        .runs()?
-        .into_iter()
-        .map(|r| {
-            let last = catalog.run_epochs(r.id)?.pop();
-            let s = &r.settings;
-            Ok(RunItem {
-                id: r.id,
-                status: r.status.as_str().to_string(),
-                epochs: r.epochs_done,
-                classes: r.classes.len(),
-                settings: format!("{} lr {}", s["optimizer"].as_str().unwrap_or("?"), s["learning_rate"]),
-                test_accuracy: last.as_ref().and_then(|m| m.test_accuracy),
-                top10: last.as_ref().and_then(|m| m.top10_class_accuracy),
-                macro_accuracy: last.as_ref().and_then(|m| m.macro_accuracy),
-                active: Some(r.id) == active,
-            })
-        })
-        .collect()
-}
+pub use crate::pipeline::RunItem;
 
 /// What the training pane shows.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +43,8 @@ pub struct TrainingState {
     /// Presets to train with; `preset` is the chosen one.
     pub presets: Vec<String>,
     pub preset: usize,
+    /// The stored run last asked for (so it is read once).
+    pub requested: Option<i64>,
 }
 
 impl TrainingState {
@@ -144,11 +110,13 @@ impl TrainingState {
     }
 
     /// Shows a stored run: its loss curve, accuracy per epoch, numbers and bars.
-    pub fn show_run(&mut self, catalog: &Catalog, id: i64) -> crate::Result<()> {
-        let Some(run) = catalog.run(id)? else { return Ok(()) };
-        let history = catalog.run_epochs(id)?;
-        let steps = catalog.run_steps(id)?;
-        let epochs = run.settings["epochs"].as_u64().unwrap_or(run.epochs_done as u64) as u32;
+    pub fn show(&mut self, detail: RunDetail) {
+        if self.running {
+            return;
+        }
+        let RunDetail { run, history, steps } = detail;
+        let id = run.id;
+        let epochs = if run.settings.epochs > 0 { run.settings.epochs } else { run.epochs_done };
         let per_epoch = steps.iter().filter(|s| s.1 == 1).count() as u64;
         let mut losses: Vec<(f64, f64)> = steps.iter().map(|s| (s.0 as f64, s.2 as f64)).collect();
         while losses.len() > MAX_POINTS {
@@ -166,7 +134,6 @@ impl TrainingState {
         self.augment = None;
         self.running = false;
         self.ended = Some(run.status);
-        Ok(())
     }
 
     /// Steps left and the seconds they should take, from the last epoch's pace.
@@ -222,7 +189,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) {
 }
 
 fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
-    let keys = format!("t train · s stop · p preset: {}", s.preset_name());
+    let keys = format!("{}: {}", super::keys::hint(super::action::Pane::Training), s.preset_name());
     let text = match (s.running, s.augment, s.run) {
         (true, Some((done, total)), None) => {
             format!("augmenting {} {done}/{total} views   {keys}", text_bar(done as f64 / total.max(1) as f64, 12))

@@ -1,30 +1,16 @@
 //! Drawing the dashboard from its state: tabs, banner, the current pane, the prompt or status bar,
-//! and the overlays (help, quit confirmation, video inspector). Draws into any ratatui backend,
+//! and the overlays (help, quit confirmation, video inspector, full-screen preview). Draws into any ratatui backend,
 //! so tests render it into `TestBackend`.
 
-use super::app::{App, Pane, PromptKind};
+use super::app::{App, FullPreview, Pane, PromptKind};
+use super::keys::KEYMAP;
 use super::{library, query, training};
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs};
 use ratatui::Frame;
-
-/// The key map, shown by `?` and in the README.
-pub const KEYS: &[(&str, &str)] = &[
-    ("Tab / Shift-Tab", "next / previous pane"),
-    ("1 2 3", "library, training, query pane"),
-    ("↑ ↓ / k j", "move the selection"),
-    ("Enter", "inspect a video · run a query · full-screen preview"),
-    ("s", "stop the running ingest or training (resumable)"),
-    ("a / r", "library: add a folder (Tab completes) / re-ingest"),
-    ("t / p", "training: start a run / choose the preset"),
-    ("/ / l", "query: filter videos by title / type lyrics"),
-    ("← →", "query: move between videos and results"),
-    ("+ / -", "query: more visual / more lyrics weight, re-ranked live"),
-    ("?", "show or hide this help"),
-    ("q / Esc", "quit (asks first while work runs)"),
-];
+use ratatui_image::{Resize, StatefulImage};
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &mut App) {
@@ -56,8 +42,28 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if app.show_help {
         draw_help(frame);
     }
+    if let Some(preview) = &mut app.preview {
+        draw_preview(frame, preview);
+    }
     if app.confirm_quit {
         draw_confirm(frame, app.job.map_or("Work", |j| j.name()));
+    }
+}
+
+/// The selected result's pair of frames over the whole screen, drawn with the same picker as
+/// the inline previews.
+fn draw_preview(frame: &mut Frame, preview: &mut FullPreview) {
+    let area = frame.area();
+    frame.render_widget(Clear, area);
+    let [caption, picture] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    frame.render_widget(Paragraph::new(preview.caption.as_str()).wrap(ratatui::widgets::Wrap { trim: true }), caption);
+    match &mut preview.image {
+        Some(p) => frame.render_stateful_widget(
+            StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
+            picture,
+            p,
+        ),
+        None => frame.render_widget(Paragraph::new("(images are off: --graphics none)").dim(), picture),
     }
 }
 
@@ -107,10 +113,10 @@ fn popup(frame: &mut Frame, width: u16, height: u16) -> Rect {
 }
 
 fn draw_help(frame: &mut Frame) {
-    let area = popup(frame, 76, KEYS.len() as u16 + 2);
-    let lines: Vec<Line> = KEYS
+    let area = popup(frame, 76, KEYMAP.len() as u16 + 2);
+    let lines: Vec<Line> = KEYMAP
         .iter()
-        .map(|(k, what)| Line::from(vec![Span::styled(format!("{k:>16}  "), Style::new().bold()), Span::raw(*what)]))
+        .map(|g| Line::from(vec![Span::styled(format!("{:>16}  ", g.keys), Style::new().bold()), Span::raw(g.what)]))
         .collect();
     let block = Block::new().borders(Borders::ALL).title(" Keys · any key closes ");
     frame.render_widget(Paragraph::new(lines).block(block), area);

@@ -1,7 +1,7 @@
 //! Small widgets the panes share: big numbers drawn from an 8×8 bitmap font with quadrant
 //! blocks (4 cells wide, 4 rows high per character), and a text progress bar.
 
-pub use crate::train::metrics::pct;
+pub use crate::types::{pct, short_duration};
 use font8x8::UnicodeFonts;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -51,16 +51,6 @@ impl Widget for BigText<'_> {
 pub fn text_bar(ratio: f64, width: usize) -> String {
     let filled = ((ratio.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
     format!("{}{}", "▰".repeat(filled), "▱".repeat(width - filled))
-}
-
-/// A duration as `1h02m`, `3m05s` or `42s`.
-pub fn short_duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::events::Cancel;
 use crate::rng::SplitMix64;
 use candle_core::{Tensor, D};
-use serde::Serialize;
+
+pub use crate::types::{Segment, Transcript};
 use std::io::Write;
 
 const TEMPERATURES: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -20,36 +21,6 @@ const SAMPLE_LEN: usize = 224;
 const TIME_PRECISION: f64 = 0.02;
 /// The first timestamp may be at most 1 s into the window.
 const MAX_INITIAL_TIMESTAMP_TOKENS: u32 = 50;
-
-/// One transcribed segment, with the seed's fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Segment {
-    pub id: usize,
-    /// The mel frame (10 ms units) where this segment's window started.
-    pub seek: usize,
-    pub start: f64,
-    pub end: f64,
-    pub text: String,
-    pub tokens: Vec<u32>,
-    pub temperature: f64,
-    pub avg_logprob: f64,
-    pub compression_ratio: f64,
-    pub no_speech_prob: f64,
-}
-
-/// A whole transcript.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Transcript {
-    pub language: String,
-    pub segments: Vec<Segment>,
-}
-
-impl Transcript {
-    /// All segments' text joined.
-    pub fn text(&self) -> String {
-        self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
-    }
-}
 
 /// The decoding of one window at one temperature.
 struct Decoded {

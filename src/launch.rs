@@ -1,0 +1,47 @@
+//! The binary's front door: parses the command line and hands it to the dashboard (no command,
+//! `tui`, or `demo` on a terminal) or to the headless CLI. The only module that knows both.
+
+use crate::cli::{self, Cli, Command};
+use crate::ml::Models;
+use crate::pipeline::QueryRequest;
+use crate::tui::{self, app::Command as Do};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// Parses the command line, runs it, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = cli::parse();
+    cli::exit_code(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (config, library) = cli::setup(&cli)?;
+    let on_terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let options = |models, start, banner| tui::Options {
+        graphics: cli.graphics,
+        presets: cli::presets(&cli, &config),
+        models,
+        start,
+        banner,
+    };
+    match cli.command {
+        Some(Command::Tui) | None => {
+            tui::run(library, config.clone(), options(None, Vec::new(), Vec::new()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Demo) if on_terminal => {
+            // The dashboard runs ingest → train → a first query live.
+            let media = cli::demo_media(&library, &config)?;
+            let models = Models::for_demo(&config, &library);
+            let banner = models.notes().iter().map(tui::model_note).collect();
+            let start = vec![
+                Do::Ingest(vec![media]),
+                Do::Train { preset: "default".into() },
+                Do::Query(QueryRequest::Video(0)),
+            ];
+            tui::run(library, config.clone(), options(Some(models), start, banner))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => cli::run(cli, &library, &config),
+    }
+}

@@ -1,0 +1,49 @@
+//! Ingestion and training as jobs: the models they need are loaded (once, and kept) before the
+//! work starts, and what is missing is reported as an event rather than printed.
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::events::{Cancel, Event, EventSink};
+use crate::ingest::IngestReport;
+use crate::library::Library;
+use crate::ml::Models;
+use crate::train::RunSummary;
+use std::path::PathBuf;
+
+/// Ingests `roots` with every model role `models` can provide (see [`crate::ingest::ingest`]).
+pub fn ingest(
+    library: &Library,
+    config: &Config,
+    roots: &[PathBuf],
+    models: &Models,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<IngestReport> {
+    for note in models.load_all() {
+        sink.emit(Event::Model { note });
+    }
+    crate::ingest::ingest(library, config, roots, models, sink, cancel)
+}
+
+/// Trains a run (or resumes `resume`); the image model is loaded only when augmented views are
+/// asked for, and their absence is said, not fatal.
+pub fn train(
+    library: &Library,
+    config: &Config,
+    models: &Models,
+    resume: Option<i64>,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<RunSummary> {
+    let embedder = if config.train.augmented_views > 0 { models.image() } else { None };
+    if config.train.augmented_views > 0 {
+        if let Some(note) = models.notes().into_iter().find(|n| n.role() == crate::types::Role::Image) {
+            let message = match embedder {
+                Some(_) => note.to_string(),
+                None => format!("augmented views are skipped this run: {}", note.reason()),
+            };
+            sink.emit(Event::Note { path: library.root().to_path_buf(), message });
+        }
+    }
+    crate::train::train(library, config, embedder, resume, sink, cancel)
+}

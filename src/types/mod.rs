@@ -1,0 +1,20 @@
+//! Plain data that several layers share (the catalog stores it, jobs make it, frontends show it),
+//! kept here so no lower layer has to import a higher one to name it.
+
+mod device;
+mod metrics;
+mod probe;
+mod role;
+mod run;
+mod step;
+mod time;
+mod transcript;
+
+pub use device::{parse_device, DeviceSpec, UnknownDevice};
+pub use metrics::{pct, ClassAccuracy, Confused, EpochMetrics, FitSettings};
+pub use probe::Probe;
+pub use role::{ModelNote, Role};
+pub use run::RunStatus;
+pub use step::Step;
+pub use time::{clock, short_duration};
+pub use transcript::{Segment, Transcript};
