@@ -5,6 +5,7 @@
 //!
 //! Run with `cargo bench --bench frame_sampling`. Set `REELMATCH_BENCH_SECONDS` to change the
 //! long video's length (default 240).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::events::{discard, Cancel};
 use reelmatch::ingest::ingest;

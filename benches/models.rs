@@ -4,6 +4,7 @@
 //!
 //! `cargo bench --bench models [-- resnet|whisper|text]`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;

@@ -9,6 +9,7 @@
 //!
 //! `cargo bench --bench presets` (about ten minutes the first time, most of it ResNet-50 forward
 //! passes; the library is kept in `target/presets-library`, so later runs reuse its features).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use candle_core::Device;
 use reelmatch::catalog::Catalog;

@@ -2,6 +2,7 @@
 //! vectors (random), per-video aggregation included, and the memory the vectors take; in the
 //! backbone space (2048-d) and in a trained head's space (one dimension per video: 90 here).
 //! `cargo bench --bench search` (`REELMATCH_BENCH_MAX` stops earlier, e.g. 100000).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::rng::SplitMix64;
 use reelmatch::search::index::{FlatIndex, VectorIndex};

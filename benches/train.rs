@@ -4,6 +4,7 @@
 //! (augmentation on a 455×256 frame, then a ResNet-50 forward pass with random weights).
 //!
 //! `cargo bench --bench train`.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use candle_core::Device;
 use reelmatch::config::{Config, Layer};

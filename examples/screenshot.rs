@@ -3,6 +3,7 @@
 //! drawn as shapes, the xterm palette for colours.
 //!
 //! `cargo run --example screenshot -- capture.ans out.png [COLUMNS ROWS]`
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};

@@ -235,7 +235,11 @@ impl Layer {
             .map(|(n, text)| Layer { name: format!("preset `{n}`"), text: text.to_string() })
             .ok_or_else(|| {
                 let known: Vec<_> = PRESETS.iter().map(|(n, _)| *n).collect();
-                Error::Invalid(format!("unknown preset `{name}`; known presets: {}", known.join(", ")))
+                Error::Unknown {
+                    what: "preset",
+                    name: name.to_string(),
+                    known: known.iter().map(|k| k.to_string()).collect(),
+                }
             })
     }
 }
@@ -444,7 +448,7 @@ impl Config {
                 .or_else(|| origin.get("search.lyrics_weight"))
                 .cloned()
                 .unwrap_or_else(|| "config/default.toml".into());
-            return Err(Error::Config { file, message });
+            return Err(Error::Config { file, message: message.to_string() });
         }
         let search_checks: Vec<(&str, String, bool, &str)> = vec![
             ("search.top", self.search.top.to_string(), self.search.top >= 1, "must be at least 1"),
@@ -465,21 +469,30 @@ impl Config {
     }
 }
 
-/// Checks fusion weights: both finite, not negative, not both zero. The error names the settings
-/// as the user gave them (`--visual`, `search.visual_weight`, …).
+/// Fusion weights that cannot be used, named as the user gave them (`--visual`,
+/// `search.visual_weight`, …).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadWeights {
+    #[error("{name} = {value} must be a number of at least 0")]
+    Negative { name: String, value: f32 },
+    #[error("{visual} and {lyrics} are both 0; at least one must be more than 0")]
+    BothZero { visual: String, lyrics: String },
+}
+
+/// Checks fusion weights: both finite, not negative, not both zero.
 pub fn check_weights(
     visual: f32,
     lyrics: f32,
     visual_name: &str,
     lyrics_name: &str,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), BadWeights> {
     for (name, w) in [(visual_name, visual), (lyrics_name, lyrics)] {
         if !w.is_finite() || w < 0.0 {
-            return Err(format!("{name} = {w} must be a number of at least 0"));
+            return Err(BadWeights::Negative { name: name.to_string(), value: w });
         }
     }
     if visual + lyrics <= 0.0 {
-        return Err(format!("{visual_name} and {lyrics_name} are both 0; at least one must be more than 0"));
+        return Err(BadWeights::BothZero { visual: visual_name.to_string(), lyrics: lyrics_name.to_string() });
     }
     Ok(())
 }

@@ -1,6 +1,60 @@
 //! Typed errors of the reelmatch library, each written for the person who will read it.
 
+use crate::types::Role;
 use std::path::PathBuf;
+
+/// What a person can do about an error. The CLI words it as a command (the error's own text),
+/// the dashboard as keys to press or a setting; each frontend picks its wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Ingest videos (the library has none ready).
+    Ingest,
+    /// Ingest with an image model configured, so frames get features.
+    IngestWithImageModel,
+    /// Add more videos to the library.
+    IngestMore,
+    /// Let the running ingestion finish.
+    WaitForIngest,
+    /// Start a new training run.
+    NewRun,
+    /// Look at the list of runs.
+    ListRuns,
+    /// Train again (the stored head does not fit).
+    TrainAgain,
+    /// Run on the CPU.
+    UseCpu,
+    /// Name a folder for the library.
+    ChooseLibraryFolder,
+}
+
+impl Remedy {
+    /// The command-line wording.
+    pub fn cli(self) -> &'static str {
+        match self {
+            Remedy::Ingest => "run `reelmatch ingest DIR` first",
+            Remedy::IngestWithImageModel => "run `reelmatch ingest DIR` with an image model first",
+            Remedy::IngestMore => "ingest more videos first",
+            Remedy::WaitForIngest => "let ingestion finish first (or run `reelmatch ingest` on it)",
+            Remedy::NewRun => "start a new run with `reelmatch train`",
+            Remedy::ListRuns => "`reelmatch runs` lists the runs",
+            Remedy::TrainAgain => "train again with `reelmatch train`",
+            Remedy::UseCpu => "this build runs on the CPU: pass --device cpu",
+            Remedy::ChooseLibraryFolder => "pass --library with a folder (it is created if missing)",
+        }
+    }
+}
+
+fn known_ones(what: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!("; known {what}s: {}", known.join(", "))
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+}
 
 /// Everything the reelmatch library can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +96,42 @@ pub enum Error {
 
     /// A model role the work needs cannot be loaded.
     #[error("the {} model is not available: {reason}", role.name())]
-    ModelMissing { role: crate::types::Role, reason: String },
+    ModelMissing { role: Role, reason: String },
+
+    /// A role's model files cannot be found or are incomplete (the message says where it looked
+    /// and the ways to provide them).
+    #[error("{detail}")]
+    ModelUnavailable { role: Role, detail: String },
+
+    /// A model file is there but is not what the role needs.
+    #[error("{}: cannot load the {what} ({reason}); {expected}", path.display())]
+    BadModelFile { path: PathBuf, what: &'static str, reason: String, expected: &'static str },
+
+    /// A forward pass, the trainer or a tokeniser failed.
+    #[error("{what} failed: {reason}")]
+    Compute { what: &'static str, reason: String },
 
     #[error(transparent)]
     UnknownDevice(#[from] crate::types::UnknownDevice),
 
+    /// The library is not ready for what was asked; `remedy` says what gets it there.
+    #[error("{problem}; {}", remedy.cli())]
+    NotReady { problem: String, remedy: Remedy },
+
+    #[error("no video in the library is called \"{asked}\"; did you mean {}?", quoted(near))]
+    NoSuchVideo { asked: String, near: Vec<String> },
+
+    #[error("\"{asked}\" matches several videos: {}; give the id or the full title", matches.join(", "))]
+    AmbiguousVideo { asked: String, matches: Vec<String> },
+
+    #[error("unknown {what} `{name}`{}", known_ones(what, known))]
+    Unknown { what: &'static str, name: String, known: Vec<String> },
+
+    /// A file reelmatch was asked to read or write (not a media file, not the library's own).
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+
+    /// What was asked makes no sense as given; the message says why.
     #[error("{0}")]
     Invalid(String),
 
@@ -97,6 +182,16 @@ impl Error {
             Error::Io { path, source } if path.starts_with(library_root) => Error::Storage { path, source },
             other => other,
         }
+    }
+
+    /// The library is not ready: `problem`, and what gets it there.
+    pub fn not_ready(problem: impl Into<String>, remedy: Remedy) -> Self {
+        Error::NotReady { problem: problem.into(), remedy }
+    }
+
+    /// `what` (a model, the trainer) failed with `reason`.
+    pub fn compute(what: &'static str, reason: impl std::fmt::Display) -> Self {
+        Error::Compute { what, reason: reason.to_string() }
     }
 
     /// A problem with one media file, with a reason a user can act on.

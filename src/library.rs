@@ -1,6 +1,6 @@
 //! The library directory: where the catalog, frame images, audio and logs live.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use std::path::{Path, PathBuf};
 
 /// A library directory on disk.
@@ -19,10 +19,10 @@ impl Library {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         if root.exists() && !root.is_dir() {
-            return Err(Error::Invalid(format!(
-                "the library {} is a file, not a folder; pass --library with a folder (it is created if missing)",
-                root.display()
-            )));
+            return Err(Error::not_ready(
+                format!("the library {} is a file, not a folder", root.display()),
+                Remedy::ChooseLibraryFolder,
+            ));
         }
         for dir in [root.clone(), root.join("frames"), root.join("audio"), root.join("logs")] {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

@@ -1,4 +1,5 @@
 //! The real sample videos from the test assets: one with audio, one without.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The `reelmatch` binary as a user or a script drives it: exit codes, JSON contract, config
 //! errors, export, and resuming after the process is killed mid-ingest.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A folder of damaged copies of a real clip (truncations, bit flips, header damage), ingested
 //! together with good clips: no panic, no hang, every failed file named with a reason, every
 //! good file ready.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

@@ -3,10 +3,11 @@
 //! with real ffmpeg and Candle, and the frames that come out are checked with insta snapshots.
 //! The loop runs on this test's thread, which it marks as the drawing thread: a catalog or
 //! folder read there panics (see `reelmatch::blocking`), so this test also shows that none runs.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 
-use common::{make_video, random_resnet, test_config, Gen};
+use common::{random_resnet, test_config, three_clips};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
@@ -126,11 +127,7 @@ fn stable(screen: &str, numbers: bool) -> String {
 #[test]
 fn the_event_loop_ingests_trains_and_answers_a_query() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media videos");
-    std::fs::create_dir_all(&media).unwrap();
-    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
-        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
-    }
+    three_clips(&work.path().join("media videos"));
     let weights = work.path().join("resnet.safetensors");
     random_resnet(&weights);
     let config = test_config("[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n");

@@ -1,5 +1,6 @@
 //! Ingestion through the library API: good and bad files side by side, re-runs, renames,
 //! changed files and missing files.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

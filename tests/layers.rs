@@ -2,6 +2,7 @@
 //! lower layers (so there is no cycle between them, and the CLI and the dashboard never import
 //! each other), and within a module its files import each other without cycles. The layers are
 //! the ones the README's architecture section describes; a new module must be placed here.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Ingestion with models: frame embeddings (random-weight ResNet-50), transcripts (whisper-tiny.en
 //! on espeak-ng lyrics) and lyrics embeddings (MiniLM); re-runs do nothing; changing one model
 //! recomputes only its outputs; an instrumental video is fine.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

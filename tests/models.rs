@@ -1,5 +1,6 @@
 //! The image and text embedders: real weights from the test assets where they exist, and tiny or
 //! randomly initialised models written to safetensors here.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

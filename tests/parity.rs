@@ -4,6 +4,7 @@
 //! on random weights (the reference follows torchvision's resnet50), and reelmatch's CPU ResNet-50
 //! against candle-transformers' stock one. Needs
 //! python3 with numpy and safetensors, which preparing the test assets installs.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! loops, Ctrl-C to the whole process group, two ingests at once, a full disk, an unreadable
 //! folder, very short, rotated and extreme-aspect videos, and numbers out of range. Every
 //! command runs under a time limit, so a hang fails the test instead of stalling the suite.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

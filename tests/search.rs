@@ -1,5 +1,6 @@
 //! Similarity search end to end on generated music videos (distinct visuals, espeak-ng lyrics)
 //! with a random-weight ResNet-50, whisper-tiny.en and MiniLM; evaluation; bad input.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

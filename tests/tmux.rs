@@ -1,9 +1,10 @@
 //! The real binary's dashboard in tmux, driven as a person would: switch panes, start training,
 //! run a query, read the screen with `capture-pane`, quit.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 
-use common::{bin, make_video, random_resnet, Gen};
+use common::{bin, random_resnet, three_clips};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -87,10 +88,7 @@ fn quote(p: &Path) -> String {
 fn dashboard_in_tmux_trains_and_answers_a_query() {
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
-        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
-    }
+    three_clips(&media);
     let weights = work.path().join("resnet");
     std::fs::create_dir_all(&weights).unwrap();
     random_resnet(&weights.join("model.safetensors"));

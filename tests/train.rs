@@ -1,6 +1,7 @@
 //! Training the video classifier: the trainer on synthetic features (separable classes learn,
 //! random labels do not), stop and resume, bad libraries, and an end-to-end run on generated
 //! videos with a random-weight ResNet-50 through the binary, ending with a saved run and a plot.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

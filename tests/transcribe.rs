@@ -1,5 +1,6 @@
 //! Whisper transcription with the real tiny.en weights from the test assets, on speech made
 //! by espeak-ng.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
 

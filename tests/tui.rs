@@ -1,5 +1,6 @@
 //! The dashboard drawn into ratatui's `TestBackend` from scripted events, checked with insta
 //! snapshots (review changes with `cargo insta review`).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use image::{DynamicImage, Rgb, RgbImage};
 use ratatui::backend::TestBackend;

@@ -105,7 +105,7 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
                 visual: visual.unwrap_or(config.search.visual_weight),
                 lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
             };
-            weights.check("--visual", "--lyrics-weight").map_err(|e| anyhow::anyhow!("{e}"))?;
+            weights.check("--visual", "--lyrics-weight")?;
             let top = top.unwrap_or(config.search.top);
             let a = search::SimilarArgs {
                 video,
@@ -177,7 +177,7 @@ pub fn demo_media(library: &Library, config: &Config) -> anyhow::Result<std::pat
 pub fn model_note(note: &ModelNote) -> String {
     match note {
         ModelNote::Missing { role, reason } => {
-            format!("{} this run: {reason} (pass {} DIR)", note.consequence(), role.flag())
+            format!("{} this run (pass {} DIR): {reason}", note.consequence(), role.flag())
         }
         ModelNote::RandomImage { .. } => note.consequence().to_string(),
     }

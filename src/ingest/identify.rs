@@ -47,8 +47,8 @@ pub fn plan(
         }
         let (size, mtime_ns) = match stat(&f.path) {
             Ok(s) => s,
-            Err(reason) => {
-                fail_unreadable(catalog, &f.path, &title, reason, sink, &mut plan)?;
+            Err(e) => {
+                fail_unreadable(catalog, &f.path, &title, unreadable(&f.path, e), sink, &mut plan)?;
                 continue;
             }
         };
@@ -64,8 +64,8 @@ pub fn plan(
             .and_then(|v| v.content_hash.clone());
         let hash = match cached_hash.map(Ok).unwrap_or_else(|| hash_file(&f.path)) {
             Ok(h) => h,
-            Err(reason) => {
-                fail_unreadable(catalog, &f.path, &title, reason, sink, &mut plan)?;
+            Err(e) => {
+                fail_unreadable(catalog, &f.path, &title, unreadable(&f.path, e), sink, &mut plan)?;
                 continue;
             }
         };
@@ -173,8 +173,8 @@ pub fn title_of(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
-fn stat(path: &Path) -> std::result::Result<(i64, i64), String> {
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
+fn stat(path: &Path) -> std::io::Result<(i64, i64)> {
+    let meta = std::fs::metadata(path)?;
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos() as i64);
     Ok((meta.len() as i64, mtime.unwrap_or(0)))
 }
@@ -189,12 +189,12 @@ fn unreadable(path: &Path, e: std::io::Error) -> String {
 }
 
 /// The blake3 hash of a file's content, hex.
-pub fn hash_file(path: &Path) -> std::result::Result<String, String> {
-    let mut file = std::fs::File::open(path).map_err(|e| unreadable(path, e))?;
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
+        let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }

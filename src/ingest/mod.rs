@@ -52,7 +52,7 @@ impl std::fmt::Display for IngestReport {
 }
 
 /// Ingests every video under `roots` into `library`, running the model stages of the roles in
-/// `models`. Files that fail are recorded with their reason and the rest go on; a fatal problem
+/// `models` (loaded first; each role that is missing is reported as an [`Event::Model`]). Files that fail are recorded with their reason and the rest go on; a fatal problem
 /// (ffmpeg missing, catalog unusable, the library's disk full) is an error. Holds the library's
 /// writer lock, waiting (with a note) while another process writes it.
 pub fn ingest(
@@ -64,6 +64,9 @@ pub fn ingest(
     cancel: &Cancel,
 ) -> Result<IngestReport> {
     check_tools(&config.tools)?;
+    for note in models.load_all() {
+        sink.emit(Event::Model { note });
+    }
     let _writer = WriterLock::acquire(library, "ingesting", cancel, |holder| {
         let message = format!("{holder}; waiting for it to finish (stop with Ctrl-C or s)");
         sink.emit(Event::Note { path: library.root().to_path_buf(), message });

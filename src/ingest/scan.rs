@@ -43,8 +43,9 @@ pub struct Scan {
 pub fn scan(roots: &[PathBuf], extensions: &[String], skip: &[PathBuf]) -> Result<Scan> {
     let mut walk = Walk { extensions, skip, seen: HashSet::new(), out: Scan::default() };
     for root in roots {
-        let meta = std::fs::metadata(root).map_err(|e| {
-            Error::Invalid(format!("{}: cannot read it ({e}); check the path and try again", root.display()))
+        let meta = std::fs::metadata(root).map_err(|e| Error::File {
+            path: root.clone(),
+            reason: format!("cannot read it ({e}); check the path and try again"),
         })?;
         let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
         if meta.is_dir() {

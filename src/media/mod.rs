@@ -10,7 +10,7 @@ mod tools;
 pub use audio::{decode_audio, extract_audio, read_pcm, AUDIO_SAMPLE_RATE};
 pub use frames::{sample_frames, RgbFrame, SampleSpec, MAX_ASPECT};
 pub use input::{not_regular_reason, require_regular_file, special_kind};
-pub use probe::{parse_probe, probe, Probe};
+pub use probe::{parse_probe, probe, NotAVideo, Probe};
 pub use tools::check_tools;
 
 /// How long audio extraction may take for a video of `duration_s` seconds before it is taken

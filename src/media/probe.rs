@@ -97,13 +97,25 @@ pub fn probe(ffprobe: &str, path: &Path) -> Result<Probe> {
             format!("not a readable video (ffprobe: {said}); the file may be truncated, corrupt or not a video. Re-download or re-encode it."),
         ));
     }
-    parse_probe(&stdout).map_err(|reason| Error::media(path, reason))
+    parse_probe(&stdout).map_err(|reason| Error::media(path, reason.to_string()))
 }
 
-/// Reads ffprobe's JSON. The error is a reason fit to show against the file.
-pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, String> {
-    let doc: Doc =
-        serde_json::from_slice(json).map_err(|e| format!("ffprobe gave output reelmatch cannot read: {e}"))?;
+/// Why ffprobe's report makes a file no video reelmatch can ingest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAVideo {
+    #[error("ffprobe gave output reelmatch cannot read: {0}")]
+    Unreadable(String),
+    #[error("has no video stream (audio only, an image, or not a video); only videos can be ingested")]
+    NoVideoStream,
+    #[error("has no duration (ffprobe reports none); the file may be damaged. Re-encode it with ffmpeg.")]
+    NoDuration,
+    #[error("its video stream has no picture size; the file may be damaged")]
+    NoPictureSize,
+}
+
+/// Reads ffprobe's JSON.
+pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, NotAVideo> {
+    let doc: Doc = serde_json::from_slice(json).map_err(|e| NotAVideo::Unreadable(e.to_string()))?;
     let format = doc.format.as_ref();
     let format_name = format.and_then(|f| f.format_name.clone()).unwrap_or_default();
     // An animated GIF is a video (whatever its name says); a one-frame GIF is an image.
@@ -115,7 +127,7 @@ pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, String> {
     };
     let video = doc.streams.iter().find(|s| s.codec_type.as_deref() == Some("video") && !is_still(s));
     let Some(video) = video else {
-        return Err("has no video stream (audio only, an image, or not a video); only videos can be ingested".into());
+        return Err(NotAVideo::NoVideoStream);
     };
     let has_audio = doc.streams.iter().any(|s| s.codec_type.as_deref() == Some("audio"));
     let duration = format
@@ -123,10 +135,10 @@ pub fn parse_probe(json: &[u8]) -> std::result::Result<Probe, String> {
         .or(video.duration.as_deref())
         .and_then(|d| d.parse::<f64>().ok())
         .filter(|d| d.is_finite() && *d > 0.0)
-        .ok_or("has no duration (ffprobe reports none); the file may be damaged. Re-encode it with ffmpeg.")?;
+        .ok_or(NotAVideo::NoDuration)?;
     let (width, height) = match (video.width, video.height) {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
-        _ => return Err("its video stream has no picture size; the file may be damaged".into()),
+        _ => return Err(NotAVideo::NoPictureSize),
     };
     // ffmpeg turns rotated video upright when decoding, so the catalog records what is shown.
     let (width, height) = if quarter_turned(video) { (height, width) } else { (width, height) };
@@ -179,9 +191,9 @@ mod tests {
     #[test]
     fn rejects_audio_only_and_cover_art() {
         let audio = br#"{"streams":[{"codec_type":"audio"}],"format":{"duration":"3.0"}}"#;
-        assert!(parse_probe(audio).unwrap_err().contains("no video stream"));
+        assert!(parse_probe(audio).unwrap_err().to_string().contains("no video stream"));
         let cover = br#"{"streams":[{"codec_type":"audio"},{"codec_type":"video","width":500,"height":500,"disposition":{"attached_pic":1}}],"format":{"duration":"3.0"}}"#;
-        assert!(parse_probe(cover).unwrap_err().contains("no video stream"));
+        assert!(parse_probe(cover).unwrap_err().to_string().contains("no video stream"));
     }
 
     #[test]
@@ -199,12 +211,12 @@ mod tests {
         let anim = br#"{"streams":[{"codec_type":"video","width":96,"height":64,"nb_frames":"20"}],"format":{"format_name":"gif","duration":"2.0"}}"#;
         assert_eq!(parse_probe(anim).unwrap().width, 96);
         let still = br#"{"streams":[{"codec_type":"video","width":96,"height":64,"nb_frames":"1"}],"format":{"format_name":"gif","duration":"0.1"}}"#;
-        assert!(parse_probe(still).unwrap_err().contains("no video stream"));
+        assert!(parse_probe(still).unwrap_err().to_string().contains("no video stream"));
     }
 
     #[test]
     fn rejects_missing_duration() {
         let json = br#"{"streams":[{"codec_type":"video","width":10,"height":10}],"format":{}}"#;
-        assert!(parse_probe(json).unwrap_err().contains("no duration"));
+        assert!(parse_probe(json).unwrap_err().to_string().contains("no duration"));
     }
 }

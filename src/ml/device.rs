@@ -1,6 +1,6 @@
 //! Choosing the device models run on.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 pub use crate::types::{parse_device, DeviceSpec};
 use candle_core::Device;
 
@@ -8,9 +8,9 @@ use candle_core::Device;
 pub fn device(spec: DeviceSpec) -> Result<Device> {
     match spec {
         DeviceSpec::Cpu => Ok(Device::Cpu),
-        DeviceSpec::Cuda(n) => Device::new_cuda(n).map_err(|e| {
-            Error::Invalid(format!("cannot use cuda:{n} ({e}); this build runs on the CPU: pass --device cpu"))
-        }),
+        DeviceSpec::Cuda(n) => {
+            Device::new_cuda(n).map_err(|e| Error::not_ready(format!("cannot use cuda:{n} ({e})"), Remedy::UseCpu))
+        }
     }
 }
 

@@ -40,7 +40,7 @@ enum Backbone {
 pub fn write_random_weights(path: &Path) -> Result<()> {
     let varmap = candle_nn::VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let fail = |e: candle_core::Error| Error::Invalid(format!("cannot make random ResNet-50 weights: {e}"));
+    let fail = |e: candle_core::Error| Error::compute("making random ResNet-50 weights", e);
     candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(fail)?;
     {
         let data = varmap.data().lock().expect("the var map is not shared yet");
@@ -100,11 +100,11 @@ impl ImageEmbedder {
         batch_size: usize,
         model_id: String,
     ) -> Result<Self> {
-        let bad = |e: &dyn std::fmt::Display| {
-            Error::Invalid(format!(
-                "{}: cannot load ResNet-50 ({e}); it needs torchvision-layout tensor names (conv1, bn1, layer1…layer4)",
-                weights.display()
-            ))
+        let bad = |e: &dyn std::fmt::Display| Error::BadModelFile {
+            path: weights.to_path_buf(),
+            what: "ResNet-50",
+            reason: e.to_string(),
+            expected: "it needs torchvision-layout tensor names (conv1, bn1, layer1…layer4)",
         };
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }.map_err(|e| bad(&e))?;
@@ -125,7 +125,7 @@ impl ImageEmbedder {
     pub fn embed(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(self.batch_size) {
-            let vecs = self.forward(chunk).map_err(|e| Error::Invalid(format!("image model failed: {e}")))?;
+            let vecs = self.forward(chunk).map_err(|e| Error::compute("the image model", e))?;
             out.extend(vecs);
         }
         Ok(out)

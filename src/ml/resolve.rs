@@ -34,11 +34,10 @@ pub struct ModelFiles {
 impl ModelFiles {
     /// The path of one of the manifest's files.
     pub fn file(&self, name: &str) -> Result<&Path> {
-        self.files
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p.as_path())
-            .ok_or_else(|| Error::Invalid(format!("the {} model has no {name}", self.role.name())))
+        self.files.iter().find(|(n, _)| n == name).map(|(_, p)| p.as_path()).ok_or_else(|| Error::ModelUnavailable {
+            role: self.role,
+            detail: format!("the {} model has no {name}", self.role.name()),
+        })
     }
 }
 
@@ -47,14 +46,15 @@ impl ModelFiles {
 pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offline: bool) -> Result<ModelFiles> {
     let m = role.manifest();
     if let Some(dir) = explicit {
-        return from_dir(role, &m, dir, Source::Path).map_err(|missing| {
-            Error::Invalid(format!(
+        return from_dir(role, &m, dir, Source::Path).map_err(|missing| Error::ModelUnavailable {
+            role,
+            detail: format!(
                 "the {} model directory {} lacks {}; it must be in Hugging Face layout ({})",
                 role.name(),
                 dir.display(),
                 missing.join(", "),
                 m.files.join(", ")
-            ))
+            ),
         });
     }
     for dir in model_dirs {
@@ -74,7 +74,7 @@ pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offl
     if offline {
         return Err(unavailable(role, &m, &missing, model_dirs, "offline mode is on"));
     }
-    download(role, &m, repo).map_err(|why| unavailable(role, &m, &missing, model_dirs, &why))
+    download(role, &m, repo).map_err(|why| unavailable(role, &m, &missing, model_dirs, &why.to_string()))
 }
 
 fn from_dir(role: Role, m: &Manifest, dir: &Path, source: Source) -> std::result::Result<ModelFiles, Vec<String>> {
@@ -86,12 +86,23 @@ fn from_dir(role: Role, m: &Manifest, dir: &Path, source: Source) -> std::result
     Ok(ModelFiles { role, source, id: dir.display().to_string(), files })
 }
 
-fn download(role: Role, m: &Manifest, repo: Repo) -> std::result::Result<ModelFiles, String> {
-    let api = hf_hub::api::sync::ApiBuilder::from_env().with_progress(true).build().map_err(|e| e.to_string())?;
+/// Why a download from the hub failed: the file it was fetching, if it got that far.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{source}", file.as_ref().map(|f| format!("downloading {f} failed: ")).unwrap_or_default())]
+struct DownloadFailed {
+    file: Option<String>,
+    source: hf_hub::api::sync::ApiError,
+}
+
+fn download(role: Role, m: &Manifest, repo: Repo) -> std::result::Result<ModelFiles, DownloadFailed> {
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|source| DownloadFailed { file: None, source })?;
     let api = api.repo(repo);
     let mut files = Vec::new();
     for f in &m.files {
-        let path = api.get(f).map_err(|e| format!("downloading {f} failed: {e}"))?;
+        let path = api.get(f).map_err(|source| DownloadFailed { file: Some(f.clone()), source })?;
         files.push((f.clone(), path));
     }
     Ok(ModelFiles { role, source: Source::Hub, id: m.repo.clone(), files })
@@ -99,7 +110,7 @@ fn download(role: Role, m: &Manifest, repo: Repo) -> std::result::Result<ModelFi
 
 fn unavailable(role: Role, m: &Manifest, missing: &[String], dirs: &[PathBuf], why: &str) -> Error {
     let dirs: Vec<String> = dirs.iter().map(|d| d.join(&m.name).display().to_string()).collect();
-    Error::Invalid(format!(
+    let detail = format!(
         "the {role} model ({repo}) is not available ({why}); missing: {missing}. Provide it one of three ways: \
          (1) pass {flag} DIR or set [models.{role}] path to a Hugging Face-layout directory with {files}; \
          (2) put those files in {dirs}; (3) download it into the Hugging Face cache with `reelmatch models fetch` \
@@ -110,7 +121,8 @@ fn unavailable(role: Role, m: &Manifest, missing: &[String], dirs: &[PathBuf], w
         flag = role.flag(),
         files = m.files.join(", "),
         dirs = dirs.join(" or "),
-    ))
+    );
+    Error::ModelUnavailable { role, detail }
 }
 
 #[cfg(test)]

@@ -59,11 +59,11 @@ impl TextEmbedder {
         overlap: usize,
     ) -> Result<Self> {
         let config_path = files.file("config.json")?;
-        let bad = |path: &Path, e: &dyn std::fmt::Display| {
-            Error::Invalid(format!(
-                "{}: cannot load the text model ({e}); is it a BERT-family checkpoint?",
-                path.display()
-            ))
+        let bad = |path: &Path, e: &dyn std::fmt::Display| Error::BadModelFile {
+            path: path.to_path_buf(),
+            what: "text model",
+            reason: e.to_string(),
+            expected: "is it a BERT-family checkpoint?",
         };
         let text = std::fs::read_to_string(config_path).map_err(|e| Error::io(config_path, e))?;
         let config: BertConfig = serde_json::from_str(&text).map_err(|e| bad(config_path, &e))?;
@@ -113,10 +113,7 @@ impl TextEmbedder {
         let mut all_windows = Vec::new();
         let mut owner = Vec::new();
         for (i, text) in texts.iter().enumerate() {
-            let enc = self
-                .tokenizer
-                .encode(*text, false)
-                .map_err(|e| Error::Invalid(format!("cannot tokenise text: {e}")))?;
+            let enc = self.tokenizer.encode(*text, false).map_err(|e| Error::compute("tokenising text", e))?;
             for w in windows(enc.get_ids(), self.max_tokens, self.overlap, self.cls, self.sep) {
                 all_windows.push(w);
                 owner.push(i);
@@ -126,7 +123,7 @@ impl TextEmbedder {
         let mut counts = vec![0usize; texts.len()];
         const BATCH: usize = 8;
         for (chunk, owners) in all_windows.chunks(BATCH).zip(owner.chunks(BATCH)) {
-            let pooled = self.forward(chunk).map_err(|e| Error::Invalid(format!("text model failed: {e}")))?;
+            let pooled = self.forward(chunk).map_err(|e| Error::compute("the text model", e))?;
             for (vec, &o) in pooled.into_iter().zip(owners) {
                 sums[o].iter_mut().zip(&vec).for_each(|(s, v)| *s += v);
                 counts[o] += 1;

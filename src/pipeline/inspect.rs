@@ -1,7 +1,7 @@
 //! Gathering what there is to know about one video: metadata, transcript and a few thumbnails.
 
 use crate::catalog::{Catalog, TranscriptInfo, VideoRow};
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::library::Library;
 use crate::search::library::spread;
 use crate::types::Segment;
@@ -19,7 +19,9 @@ pub struct Inspection {
 /// Reads a video's metadata, transcript and a few thumbnails from the catalog.
 pub fn inspect_video(library: &Library, id: i64) -> Result<Inspection> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let video = catalog.video(id)?.ok_or_else(|| Error::Invalid(format!("video {id} is no longer in the catalog")))?;
+    let video = catalog
+        .video(id)?
+        .ok_or_else(|| Error::not_ready(format!("video {id} is no longer in the catalog"), Remedy::Ingest))?;
     let transcript = catalog.latest_transcript(id)?;
     let segments = match &transcript {
         Some(t) => catalog.segments(id, &t.model)?,

@@ -1,29 +1,15 @@
 //! Ingestion and training as jobs: the models they need are loaded (once, and kept) before the
-//! work starts, and what is missing is reported as an event rather than printed.
+//! work starts, and what is missing is reported as an event rather than printed. Ingestion is
+//! the ingest layer's own job; training adds the choice of the image model for augmented views.
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Cancel, Event, EventSink};
-use crate::ingest::IngestReport;
 use crate::library::Library;
 use crate::ml::Models;
 use crate::train::RunSummary;
-use std::path::PathBuf;
 
-/// Ingests `roots` with every model role `models` can provide (see [`crate::ingest::ingest`]).
-pub fn ingest(
-    library: &Library,
-    config: &Config,
-    roots: &[PathBuf],
-    models: &Models,
-    sink: &dyn EventSink,
-    cancel: &Cancel,
-) -> Result<IngestReport> {
-    for note in models.load_all() {
-        sink.emit(Event::Model { note });
-    }
-    crate::ingest::ingest(library, config, roots, models, sink, cancel)
-}
+pub use crate::ingest::ingest;
 
 /// Trains a run (or resumes `resume`); the image model is loaded only when augmented views are
 /// asked for, and their absence is said, not fatal.

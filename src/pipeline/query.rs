@@ -3,7 +3,7 @@
 
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::events::Cancel;
 use crate::library::Library;
 use crate::media::{audio_time_limit, decode_audio, probe, sample_frames, SampleSpec};
@@ -52,7 +52,7 @@ pub fn answer_query(
     let query = match request {
         QueryRequest::Video(id) => {
             let video = lib.videos.iter().find(|v| v.id == *id).ok_or_else(|| {
-                Error::Invalid(format!("video {id} has no frames to search with yet; let ingestion finish first"))
+                Error::not_ready(format!("video {id} has no frames to search with yet"), Remedy::WaitForIngest)
             })?;
             Query::from_library(&lib, library.root(), video)?
         }

@@ -208,7 +208,11 @@ mod x86 {
                 for g in (0..n_queries).step_by(QUERY_GROUP) {
                     let mut i = 0;
                     while i + 2 <= n_rows {
-                        let sums = tile::<2>([&rows[i * dim..], &rows[(i + 1) * dim..]], &q[g * dim..], dim, k0, k1);
+                        // SAFETY: this function runs only where AVX2, FMA and F16C are enabled (its
+                        // caller checked), and each row slice holds a whole row from its start.
+                        let sums = unsafe {
+                            tile::<2>([&rows[i * dim..], &rows[(i + 1) * dim..]], &q[g * dim..], dim, k0, k1)
+                        };
                         for (r, s) in sums.iter().enumerate() {
                             let o = &mut outs[(i + r) * n_queries + g..];
                             o.iter_mut().zip(s).for_each(|(o, s)| *o += s);
@@ -216,7 +220,8 @@ mod x86 {
                         i += 2;
                     }
                     if i < n_rows {
-                        let [s] = tile::<1>([&rows[i * dim..]], &q[g * dim..], dim, k0, k1);
+                        // SAFETY: as above.
+                        let [s] = unsafe { tile::<1>([&rows[i * dim..]], &q[g * dim..], dim, k0, k1) };
                         let o = &mut outs[i * n_queries + g..];
                         o.iter_mut().zip(&s).for_each(|(o, s)| *o += s);
                     }
@@ -245,10 +250,13 @@ mod x86 {
         for k in (k0..k1).step_by(8) {
             // SAFETY: k + 8 <= k1 <= dim, each row slice starts at a row, and `q` holds
             // QUERY_GROUP queries of `dim` floats from its start.
-            let r: [__m256; R] =
-                std::array::from_fn(|i| _mm256_cvtph_ps(_mm_loadu_si128(rows[i].as_ptr().add(k) as *const __m128i)));
+            let r: [__m256; R] = std::array::from_fn(|i| {
+                // SAFETY: see above; 8 halves from `k` lie inside the row.
+                _mm256_cvtph_ps(unsafe { _mm_loadu_si128(rows[i].as_ptr().add(k) as *const __m128i) })
+            });
             for j in 0..QUERY_GROUP {
-                let qv = _mm256_loadu_ps(q.as_ptr().add(j * dim + k));
+                // SAFETY: see above; 8 floats from `j * dim + k` lie inside query `j`.
+                let qv = unsafe { _mm256_loadu_ps(q.as_ptr().add(j * dim + k)) };
                 for i in 0..R {
                     acc[i][j] = _mm256_fmadd_ps(r[i], qv, acc[i][j]);
                 }
@@ -257,7 +265,8 @@ mod x86 {
         std::array::from_fn(|i| {
             std::array::from_fn(|j| {
                 let mut lanes = [0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[i][j]);
+                // SAFETY: `lanes` holds the 8 floats stored.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[i][j]) };
                 lanes.iter().sum()
             })
         })

@@ -4,7 +4,7 @@
 use super::index::{FlatIndex, VectorIndex};
 use super::rank::VideoSpan;
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::train::head::Head;
 use image::RgbImage;
 use std::path::PathBuf;
@@ -106,11 +106,14 @@ impl SearchLibrary {
         };
         let dim = match head {
             Some((_, h)) if h.dim() != dim && dim > 0 => {
-                return Err(Error::Invalid(format!(
-                    "the trained head takes {}-d features but the image model {} gives {dim}-d ones; train again",
-                    h.dim(),
-                    image_model.as_deref().unwrap_or("?")
-                )))
+                return Err(Error::not_ready(
+                    format!(
+                        "the trained head takes {}-d features but the image model {} gives {dim}-d ones",
+                        h.dim(),
+                        image_model.as_deref().unwrap_or("?")
+                    ),
+                    Remedy::TrainAgain,
+                ))
             }
             _ => dim,
         };

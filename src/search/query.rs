@@ -4,7 +4,7 @@
 pub use super::library::QueryFrame;
 use super::library::{Line, Lyrics, SearchLibrary};
 use crate::catalog::VideoRow;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::ml::image::ImageEmbedder;
 use crate::ml::text::TextEmbedder;
 
@@ -28,7 +28,7 @@ pub struct Query {
 /// near matches suggested; an ambiguous one lists the candidates.
 pub fn find_video<'a>(videos: &'a [VideoRow], what: &str) -> Result<&'a VideoRow> {
     if videos.is_empty() {
-        return Err(Error::Invalid("the library has no ingested videos yet; run `reelmatch ingest DIR` first".into()));
+        return Err(Error::not_ready("the library has no ingested videos yet", Remedy::Ingest));
     }
     if let Ok(id) = what.parse::<i64>() {
         if let Some(v) = videos.iter().find(|v| v.id == id) {
@@ -49,18 +49,14 @@ pub fn find_video<'a>(videos: &'a [VideoRow], what: &str) -> Result<&'a VideoRow
             let mut near: Vec<_> =
                 videos.iter().map(|v| (edit_distance(&v.title.to_lowercase(), &lower), &v.title)).collect();
             near.sort();
-            let names: Vec<String> = near.iter().take(3).map(|(_, t)| format!("\"{t}\"")).collect();
-            Err(Error::Invalid(format!(
-                "no video in the library is called \"{what}\"; did you mean {}?",
-                names.join(", ")
-            )))
+            Err(Error::NoSuchVideo {
+                asked: what.to_string(),
+                near: near.iter().take(3).map(|(_, t)| t.to_string()).collect(),
+            })
         }
         many => {
             let names: Vec<String> = many.iter().map(|v| format!("{} (id {})", v.title, v.id)).collect();
-            Err(Error::Invalid(format!(
-                "\"{what}\" matches several videos: {}; give the id or the full title",
-                names.join(", ")
-            )))
+            Err(Error::AmbiguousVideo { asked: what.to_string(), matches: names })
         }
     }
 }
@@ -89,7 +85,7 @@ impl Query {
     /// A library video: 10 of its indexed frames, evenly spread, and its lyrics.
     pub fn from_library(lib: &SearchLibrary, library_root: &Path, video: &VideoRow) -> Result<Query> {
         let pos = lib.position(video.id).ok_or_else(|| {
-            Error::Invalid(format!("\"{}\" has no frames to search with; run `reelmatch ingest` on it", video.title))
+            Error::not_ready(format!("\"{}\" has no frames to search with", video.title), Remedy::WaitForIngest)
         })?;
         let frames = lib
             .spread_frames(pos, QUERY_FRAMES)

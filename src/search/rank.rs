@@ -65,7 +65,7 @@ pub struct Weights {
 impl Weights {
     /// Checks that both weights are finite, not negative and not both zero; the error names the
     /// settings as the user gave them (`--visual`, `search.visual_weight`, …).
-    pub fn check(&self, visual_name: &str, lyrics_name: &str) -> Result<(), String> {
+    pub fn check(&self, visual_name: &str, lyrics_name: &str) -> Result<(), crate::config::BadWeights> {
         crate::config::check_weights(self.visual, self.lyrics, visual_name, lyrics_name)
     }
 }

@@ -3,7 +3,7 @@
 
 use super::fit::{Dataset, Samples};
 use crate::catalog::{Catalog, Split};
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use std::collections::HashMap;
 
 /// A dataset with where its classes come from.
@@ -23,9 +23,10 @@ pub struct Loaded {
 pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32) -> Result<Loaded> {
     let features = catalog.frame_features(model)?;
     if features.is_empty() {
-        return Err(Error::Invalid(format!(
-            "no frame features from the image model {model} to train on; run `reelmatch ingest DIR` with an image model first"
-        )));
+        return Err(Error::not_ready(
+            format!("no frame features from the image model {model} to train on"),
+            Remedy::IngestWithImageModel,
+        ));
     }
     let mut train_count: HashMap<i64, usize> = HashMap::new();
     for f in features.iter().filter(|f| f.split == Split::Train) {

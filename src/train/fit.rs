@@ -5,7 +5,7 @@ use super::head::{feature_stats, standardise, Head};
 use super::metrics::{summarise, ConfusionMatrix, EpochMetrics};
 use super::optim::Optim;
 use crate::config::{Optimizer, Train};
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::events::Cancel;
 use crate::rng::SplitMix64;
 pub use crate::types::FitSettings;
@@ -103,16 +103,15 @@ pub fn fit(
 ) -> Result<Fitted> {
     let classes = data.titles.len();
     if classes < 2 {
-        return Err(Error::Invalid(format!(
-            "training needs at least two videos with train frames; this library has {classes}. Ingest more videos first"
-        )));
-    }
-    if data.train.is_empty() {
-        return Err(Error::Invalid(
-            "there are no train frames to learn from; ingest videos with an image model first".into(),
+        return Err(Error::not_ready(
+            format!("training needs at least two videos with train frames; this library has {classes}"),
+            Remedy::IngestMore,
         ));
     }
-    let fail = |e: candle_core::Error| Error::Invalid(format!("training failed: {e}"));
+    if data.train.is_empty() {
+        return Err(Error::not_ready("there are no train frames to learn from", Remedy::IngestWithImageModel));
+    }
+    let fail = |e: candle_core::Error| Error::compute("training", e);
     let dev = Device::Cpu;
     let dim = data.dim;
     let (mean, std) = match &resume {

@@ -1,7 +1,7 @@
 //! The trained classifier: a linear layer over standardised backbone features
 //! (2048 → one logit per video), saved as safetensors with its run.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
@@ -69,7 +69,7 @@ impl Head {
             let x = Tensor::from_vec(flat, (rows.len(), self.dim()), self.weight.device())?;
             self.logits(&x)?.to_vec2()
         };
-        run().map_err(|e| Error::Invalid(format!("the trained head failed: {e}")))
+        run().map_err(|e| Error::compute("the trained head", e))
     }
 
     /// Writes the head as safetensors (`weight`, `bias`, `feature_mean`, `feature_std`).
@@ -84,17 +84,14 @@ impl Head {
                 .collect();
         let partial = path.with_extension("partial");
         candle_core::safetensors::save(&tensors, &partial)
-            .map_err(|e| Error::Invalid(format!("{}: cannot save the head: {e}", path.display())))?;
+            .map_err(|e| Error::File { path: path.to_path_buf(), reason: format!("cannot save the head: {e}") })?;
         std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
     }
 
     /// Reads a head written by [`Head::save`].
     pub fn load(path: &Path, device: &Device) -> Result<Head> {
         let bad = |why: String| {
-            Error::Invalid(format!(
-                "{}: not a reelmatch head ({why}); train again with `reelmatch train`",
-                path.display()
-            ))
+            Error::not_ready(format!("{}: not a reelmatch head ({why})", path.display()), Remedy::TrainAgain)
         };
         let mut t = candle_core::safetensors::load(path, device).map_err(|e| bad(e.to_string()))?;
         let mut take = |name: &str| {

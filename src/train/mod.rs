@@ -13,7 +13,7 @@ pub mod views;
 
 use crate::catalog::{Catalog, NewRun, RunRow, RunStatus};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::ml::image::ImageEmbedder;
@@ -69,12 +69,8 @@ impl std::fmt::Display for RunSummary {
 /// The image model to train on: the embedder's if the catalog has its features, else the most used.
 fn image_model(catalog: &Catalog, embedder: Option<&ImageEmbedder>) -> Result<String> {
     let preferred = embedder.map(|e| e.model_id.as_str());
-    crate::catalog::preferred_model(catalog.image_models()?, preferred).ok_or_else(|| {
-        Error::Invalid(
-            "the library has no frame features to train on; run `reelmatch ingest DIR` with an image model first"
-                .into(),
-        )
-    })
+    crate::catalog::preferred_model(catalog.image_models()?, preferred)
+        .ok_or_else(|| Error::not_ready("the library has no frame features to train on", Remedy::IngestWithImageModel))
 }
 
 /// Marks runs left `running` by a process that died as stopped, when no process (this one
@@ -132,22 +128,29 @@ pub fn train(
     let (run, head_before) = match previous {
         Some((run, head)) => {
             if run.class_ids != loaded.class_ids {
-                return Err(Error::Invalid(format!(
-                    "the library's videos changed since run {} (its classes differ); start a new run with `reelmatch train`",
-                    run.id
-                )));
+                return Err(Error::not_ready(
+                    format!("the library's videos changed since run {} (its classes differ)", run.id),
+                    Remedy::NewRun,
+                ));
             }
             catalog.reopen_run(run.id)?;
             (run, Some(head))
         }
         None => {
             if data.titles.len() < 2 {
-                return Err(Error::Invalid(format!(
-                    "training needs at least two videos with {} or more train frames; this library has {}{}. Ingest more videos first",
-                    config.train.min_train_frames,
-                    data.titles.len(),
-                    if loaded.left_out.is_empty() { String::new() } else { format!(" (left out: {})", loaded.left_out.join("; ")) }
-                )));
+                return Err(Error::not_ready(
+                    format!(
+                        "training needs at least two videos with {} or more train frames; this library has {}{}",
+                        config.train.min_train_frames,
+                        data.titles.len(),
+                        if loaded.left_out.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (left out: {})", loaded.left_out.join("; "))
+                        }
+                    ),
+                    Remedy::IngestMore,
+                ));
             }
             let id = catalog.insert_run(&NewRun {
                 image_model: &model,
@@ -223,19 +226,16 @@ pub fn train(
 
 /// A run that can be continued, with its head.
 fn resumable(library: &Library, catalog: &Catalog, id: i64) -> Result<(RunRow, Head)> {
-    let run = catalog
-        .run(id)?
-        .ok_or_else(|| Error::Invalid(format!("there is no run {id}; `reelmatch runs` lists the runs")))?;
+    let run = catalog.run(id)?.ok_or_else(|| Error::not_ready(format!("there is no run {id}"), Remedy::ListRuns))?;
     let epochs = run.settings.epochs;
     if run.status == RunStatus::Done && run.epochs_done >= epochs {
-        return Err(Error::Invalid(format!(
-            "run {id} already finished its {epochs} epochs; start a new run with `reelmatch train`"
-        )));
+        return Err(Error::not_ready(format!("run {id} already finished its {epochs} epochs"), Remedy::NewRun));
     }
     let Some(file) = &run.head_file else {
-        return Err(Error::Invalid(format!(
-            "run {id} stopped before its first epoch ended, so it has nothing to resume; start a new run"
-        )));
+        return Err(Error::not_ready(
+            format!("run {id} stopped before its first epoch ended, so it has nothing to resume"),
+            Remedy::NewRun,
+        ));
     };
     let head = Head::load(&library.resolve(file), &candle_core::Device::Cpu)?;
     Ok((run, head))

@@ -163,7 +163,7 @@ pub fn render(title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -
 pub fn save_png(path: &Path, title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -> Result<()> {
     render(title, steps, epochs)
         .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| Error::Invalid(format!("{}: cannot write the plot ({e})", path.display())))
+        .map_err(|e| Error::File { path: path.to_path_buf(), reason: format!("cannot write the plot ({e})") })
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ impl QueryState {
     pub fn best_pair(&self) -> Option<BestPair<'_>> {
         let a = self.answer.as_ref()?;
         let hit = self.selected()?;
-        let best = hit.frames.iter().max_by(|x, y| x.similarity.total_cmp(&y.similarity))?;
+        let best = hit.best_frame()?;
         let query = a
             .query_frames
             .iter()

@@ -38,6 +38,15 @@ pub fn make_video(path: &Path, g: Gen) {
     assert!(out.status.success(), "ffmpeg failed making {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
 }
 
+/// Three silent 4 s clips that look nothing alike (`Bars`, `Spiral`, `Pattern`) in a new folder
+/// `dir`: a library small enough to ingest and train on in seconds.
+pub fn three_clips(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
+        make_video(&dir.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
+    }
+}
+
 /// Writes an audio-only MP4 (no video stream).
 pub fn make_audio_only(path: &Path, seconds: f64) {
     let out = Command::new("ffmpeg")

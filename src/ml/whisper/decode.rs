@@ -43,7 +43,7 @@ pub fn compression_ratio(text: &str) -> f64 {
 }
 
 fn failed(e: candle_core::Error) -> Error {
-    Error::Invalid(format!("speech model failed: {e}"))
+    Error::compute("the speech model", e)
 }
 
 impl Transcriber {
@@ -76,8 +76,10 @@ impl Transcriber {
                 let (code, token) = match language {
                     Some(code) => {
                         let found = self.specials.languages.iter().find(|(c, _)| c == code);
-                        found.cloned().ok_or_else(|| {
-                            Error::Invalid(format!("unknown language `{code}` for this Whisper model"))
+                        found.cloned().ok_or_else(|| Error::Unknown {
+                            what: "language",
+                            name: code.to_string(),
+                            known: Vec::new(),
                         })?
                     }
                     None => self.detect_language(&features).map_err(failed)?,

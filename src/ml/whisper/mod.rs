@@ -51,11 +51,11 @@ impl Transcriber {
     /// Loads a Whisper checkpoint in Hugging Face layout.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
         let config_path = files.file("config.json")?;
-        let bad = |path: &Path, e: &dyn std::fmt::Display| {
-            Error::Invalid(format!(
-                "{}: cannot load the speech model ({e}); is it a Whisper checkpoint?",
-                path.display()
-            ))
+        let bad = |path: &Path, e: &dyn std::fmt::Display| Error::BadModelFile {
+            path: path.to_path_buf(),
+            what: "speech model",
+            reason: e.to_string(),
+            expected: "is it a Whisper checkpoint?",
         };
         let text = std::fs::read_to_string(config_path).map_err(|e| Error::io(config_path, e))?;
         let config: WhisperConfig = serde_json::from_str(&text).map_err(|e| bad(config_path, &e))?;
@@ -96,9 +96,14 @@ impl Transcriber {
     }
 }
 
-fn specials(tok: &Tokenizer, vocab: usize) -> std::result::Result<Specials, String> {
+/// A special token a Whisper tokenizer must have.
+#[derive(Debug, thiserror::Error)]
+#[error("the tokenizer has no {0} token")]
+struct MissingToken(&'static str);
+
+fn specials(tok: &Tokenizer, vocab: usize) -> std::result::Result<Specials, MissingToken> {
     let id = |t: &str| tok.token_to_id(t);
-    let need = |t: &str| id(t).ok_or_else(|| format!("the tokenizer has no {t} token"));
+    let need = |t: &'static str| id(t).ok_or(MissingToken(t));
     let sot = need("<|startoftranscript|>")?;
     let no_timestamps = need("<|notimestamps|>")?;
     let translate = id("<|translate|>");
