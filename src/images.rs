@@ -40,6 +40,13 @@ impl std::str::FromStr for Graphics {
     }
 }
 
+/// Reads and decodes an image file, or `None` when it cannot be (a frame a view shows is
+/// optional). Never on the dashboard's drawing thread.
+pub fn open(path: &std::path::Path) -> Option<DynamicImage> {
+    crate::blocking::off_drawing_thread("decode an image file");
+    image::open(path).ok()
+}
+
 /// Whether this looks like a terminal inside tmux or screen.
 fn in_tmux() -> bool {
     std::env::var_os("TMUX").is_some()

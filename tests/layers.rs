@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may import any module in a lower layer, none in its own or above.
 const LAYERS: &[&[&str]] = &[
-    &["types", "rng", "blocking", "images"],
-    &["error"],
+    &["types", "rng", "blocking"],
+    &["error", "images"],
     &["library", "events", "config"],
     &["lock", "media", "catalog"],
     &["ml"],

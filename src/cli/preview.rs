@@ -17,10 +17,10 @@ pub fn show(library: &Library, query: &Query, results: &Results, graphics: Graph
         );
         let query_image = match query.frame_near(best.query_t) {
             Some(f) if f.image.is_some() => f.image.clone().map(DynamicImage::ImageRgb8),
-            Some(f) => f.file.as_ref().and_then(|p| image::open(p).ok()),
+            Some(f) => f.file.as_deref().and_then(crate::images::open),
             None => None,
         };
-        let match_image = image::open(library.resolve(&best.match_file)).ok();
+        let match_image = crate::images::open(&library.resolve(&best.match_file));
         print_pair(&side_by_side(query_image.as_ref(), match_image.as_ref()), &caption, graphics, 120)?;
     }
     Ok(())

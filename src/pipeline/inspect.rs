@@ -30,7 +30,7 @@ pub fn inspect_video(library: &Library, id: i64) -> Result<Inspection> {
     let frames = catalog.frames(id)?;
     let thumbnails = spread(frames.len(), 3)
         .into_iter()
-        .filter_map(|i| image::open(library.resolve(&frames[i].file)).ok().map(|img| (frames[i].t_s, img)))
+        .filter_map(|i| crate::images::open(&library.resolve(&frames[i].file)).map(|img| (frames[i].t_s, img)))
         .collect();
     Ok(Inspection { video, transcript, segments, thumbnails })
 }

@@ -59,7 +59,7 @@ pub fn answer_query(
         QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
     };
     let results = search(&lib, &query, weights, usize::MAX, false);
-    let open = |path: &std::path::Path| image::open(path).ok();
+    let open = crate::images::open;
     let query_frames = query.frames.iter().map(|f| (f.t_s, f.file.as_deref().and_then(open))).collect();
     let mut matches = HashMap::new();
     for hit in results.results.iter().take(50) {
