@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may import any module in a lower layer, none in its own or above.
 const LAYERS: &[&[&str]] = &[
-    &["types", "rng", "blocking"],
+    &["types", "rng", "blocking", "scan"],
     &["error", "images"],
     &["library", "events", "config"],
     &["lock", "media", "catalog"],
-    &["ml"],
+    &["ml", "store"],
     &["train", "ingest", "export", "demo"],
     &["search"],
     &["pipeline"],

@@ -4,11 +4,13 @@ mod frames;
 mod outputs;
 mod runs;
 mod schema;
+mod stream;
 mod videos;
 
 pub use frames::{FrameRecord, Split};
 pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
 pub use runs::{FrameFeature, NewRun, RunRow, RunStatus};
+pub use stream::{EmbeddingRow, Stamp};
 pub use videos::{Stage, Status, VideoRow};
 
 use crate::error::{Error, Result};
@@ -48,6 +50,11 @@ impl Catalog {
     /// The SQLite journal mode in force (`wal` for a catalog opened here).
     pub fn journal_mode(&self) -> Result<String> {
         self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
+    /// The catalog's file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub(crate) fn err(&self, source: rusqlite::Error) -> Error {

@@ -120,6 +120,8 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 4: the vector store (`store`) asks how many embeddings a model has and the newest rowid.
+    "CREATE INDEX frame_embeddings_by_model ON frame_embeddings(model);",
 ];
 
 /// The newest schema version this build knows.

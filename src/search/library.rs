@@ -1,12 +1,14 @@
 //! The library as search sees it: every video's frame embeddings in one index (loaded from the
 //! catalog once), and its lyrics embeddings with the transcript lines they came from.
 
-use super::index::{FlatIndex, VectorIndex};
+use super::index::FlatIndex;
 use super::rank::VideoSpan;
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
 use crate::error::{Error, Remedy, Result};
+use crate::store::FrameStore;
 use crate::train::head::Head;
 use image::RgbImage;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// One transcript line with its embedding.
@@ -60,6 +62,8 @@ pub struct SearchLibrary {
     pub frames: FlatIndex,
     pub frame_refs: Vec<FrameRef>,
     pub spans: Vec<VideoSpan>,
+    /// Each video's rows, in time order.
+    pub rows_of: Vec<Vec<usize>>,
     pub lyrics: Vec<Option<Lyrics>>,
     /// The image model whose embeddings are indexed, if any.
     pub image_model: Option<String>,
@@ -97,15 +101,11 @@ impl SearchLibrary {
         let text_model = preferred_model(catalog.text_models()?, text_model);
         let videos: Vec<VideoRow> =
             catalog.videos()?.into_iter().filter(|v| v.frames_train + v.frames_test > 0).collect();
-        let dim = match &image_model {
-            Some(m) => videos
-                .iter()
-                .find_map(|v| catalog.frame_embeddings(v.id, m).ok()?.first().map(|e| e.vector.len()))
-                .unwrap_or(0),
-            None => 0,
-        };
-        let dim = match head {
-            Some((_, h)) if h.dim() != dim && dim > 0 => {
+        let position: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+        let store = image_model.as_deref().map(|m| FrameStore::open(catalog, m)).transpose()?;
+        let dim = store.as_ref().map_or(0, |s| s.dim());
+        if let Some((_, h)) = head {
+            if h.dim() != dim && dim > 0 {
                 return Err(Error::not_ready(
                     format!(
                         "the trained head takes {}-d features but the image model {} gives {dim}-d ones",
@@ -113,45 +113,79 @@ impl SearchLibrary {
                         image_model.as_deref().unwrap_or("?")
                     ),
                     Remedy::TrainAgain,
-                ))
+                ));
             }
-            _ => dim,
+        }
+        // The store's rows of the listed videos (and of the split asked for).
+        let keep: Vec<usize> = store.as_ref().map_or_else(Vec::new, |s| {
+            (0..s.len())
+                .filter(|&r| {
+                    let m = &s.meta()[r];
+                    position.contains_key(&m.video_id) && only.is_none_or(|split| split == m.split)
+                })
+                .collect()
+        });
+        let frames = match (&store, head) {
+            // The whole store as it is: mapped, with the mean and norms it keeps.
+            (Some(s), None) if keep.len() == s.len() => FlatIndex::from_store(s),
+            // The head's projection of the whole store, computed once per head and kept.
+            (Some(s), Some((_, h))) if keep.len() == s.len() => {
+                let key = format!("head-{}", h.fingerprint()?);
+                FlatIndex::from_store(&s.projected(&key, &|v| h.project(v))?)
+            }
+            (Some(s), head) => {
+                let source = FlatIndex::from_store(s);
+                let mut index = FlatIndex::new(head.map_or(dim, |(_, h)| h.classes()).max(1));
+                for rows in keep.chunks(4096) {
+                    let mut vectors = source.rows(rows);
+                    let vectors = match head {
+                        // The head takes the backbone's features as they came, not normalised.
+                        Some((_, h)) => {
+                            for (v, &r) in vectors.iter_mut().zip(rows) {
+                                let scale = s.centre().row_scale[r];
+                                v.iter_mut().for_each(|x| *x *= scale);
+                            }
+                            h.project(&vectors)?
+                        }
+                        None => vectors,
+                    };
+                    vectors.iter().for_each(|v| {
+                        index.push(v);
+                    });
+                }
+                index.center();
+                index
+            }
+            (None, _) => FlatIndex::new(1),
         };
-        let index_dim = head.map_or(dim, |(_, h)| h.classes());
-        let mut frames = FlatIndex::new(index_dim.max(1));
-        let mut frame_refs = Vec::new();
-        let mut spans = Vec::new();
-        let mut lyrics = Vec::new();
-        for (i, v) in videos.iter().enumerate() {
-            let start = frames.len();
-            if let Some(m) = &image_model {
-                let files = catalog.frames(v.id)?;
-                let kept: Vec<_> = catalog
-                    .frame_embeddings(v.id, m)?
-                    .into_iter()
-                    .filter(|e| only.is_none_or(|s| s == e.split) && e.vector.len() == dim)
-                    .collect();
-                let vectors: Vec<Vec<f32>> = kept.iter().map(|e| e.vector.clone()).collect();
-                let vectors = match head {
-                    Some((_, h)) => h.project(&vectors)?,
-                    None => vectors,
-                };
-                for (e, vector) in kept.iter().zip(&vectors) {
-                    frames.push(vector);
-                    let file = files.iter().find(|f| f.idx == e.idx).map(|f| f.file.clone()).unwrap_or_default();
-                    frame_refs.push(FrameRef { video: i, t_s: e.t_s, file });
+        let mut frame_refs = Vec::with_capacity(keep.len());
+        let mut spans: Vec<VideoSpan> = Vec::new();
+        let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); videos.len()];
+        if let Some(s) = &store {
+            for (row, &r) in keep.iter().enumerate() {
+                let m = &s.meta()[r];
+                let video = position[&m.video_id];
+                frame_refs.push(FrameRef { video, t_s: m.t_s, file: s.files()[r].clone() });
+                rows_of[video].push(row);
+                match spans.last_mut() {
+                    Some(span) if span.video == video && span.end == row => span.end = row + 1,
+                    _ => spans.push(VideoSpan { video, start: row, end: row + 1 }),
                 }
             }
-            spans.push(VideoSpan { video: i, start, end: frames.len() });
+        }
+        for rows in &mut rows_of {
+            rows.sort_by(|a, b| frame_refs[*a].t_s.total_cmp(&frame_refs[*b].t_s));
+        }
+        let mut lyrics = Vec::with_capacity(videos.len());
+        for v in &videos {
             lyrics.push(match &text_model {
                 Some(m) => load_lyrics(catalog, v.id, m)?,
                 None => None,
             });
         }
-        frames.center();
         let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
         let head = head.map(|(_, h)| h.clone());
-        Ok(SearchLibrary { videos, frames, frame_refs, spans, lyrics, image_model, text_model, space, head })
+        Ok(SearchLibrary { videos, frames, frame_refs, spans, rows_of, lyrics, image_model, text_model, space, head })
     }
 
     /// Query frames' vectors in this library's space: frames from the index as they are, backbone
@@ -174,8 +208,8 @@ impl SearchLibrary {
 
     /// Up to `n` of a video's indexed frame embeddings, evenly spread over its length, with times.
     pub fn spread_frames(&self, video: usize, n: usize) -> Vec<(f64, Vec<f32>, String)> {
-        let span = &self.spans[video];
-        let rows: Vec<usize> = spread(span.end - span.start, n).into_iter().map(|i| span.start + i).collect();
+        let own = &self.rows_of[video];
+        let rows: Vec<usize> = spread(own.len(), n).into_iter().map(|i| own[i]).collect();
         let all = self.frames.rows(&rows);
         rows.iter().zip(all).map(|(&r, v)| (self.frame_refs[r].t_s, v, self.frame_refs[r].file.clone())).collect()
     }

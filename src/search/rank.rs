@@ -29,19 +29,27 @@ pub struct VisualScore {
     pub matches: Vec<FrameMatch>,
 }
 
-/// Aggregates `scores` (query frames × index rows) per video span.
+/// Aggregates `scores` (query frames × index rows) per video; a video may own several spans.
 pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
-    spans
-        .iter()
-        .filter(|s| s.end > s.start)
-        .map(|span| {
+    let mut videos: Vec<usize> = Vec::new();
+    for s in spans.iter().filter(|s| s.end > s.start) {
+        if !videos.contains(&s.video) {
+            videos.push(s.video);
+        }
+    }
+    videos
+        .into_iter()
+        .map(|video| {
+            let own: Vec<&VideoSpan> = spans.iter().filter(|s| s.video == video && s.end > s.start).collect();
             let matches: Vec<FrameMatch> = scores
                 .iter()
                 .enumerate()
                 .map(|(q, row)| {
-                    let (best, sim) = (span.start..span.end)
+                    let (best, sim) = own
+                        .iter()
+                        .flat_map(|span| span.start..span.end)
                         .map(|r| (r, row[r]))
-                        .fold((span.start, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+                        .fold((own[0].start, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
                     FrameMatch { query: q, row: best, similarity: sim }
                 })
                 .collect();
@@ -50,7 +58,7 @@ pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
             } else {
                 matches.iter().map(|m| m.similarity).sum::<f32>() / matches.len() as f32
             };
-            VisualScore { video: span.video, score, matches }
+            VisualScore { video, score, matches }
         })
         .collect()
 }

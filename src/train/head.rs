@@ -53,6 +53,20 @@ impl Head {
         self.weight.dims()[1]
     }
 
+    /// A short hash of the head's parameters: two heads with the same fingerprint project alike
+    /// (the vector store keeps one projection of the library per fingerprint).
+    pub fn fingerprint(&self) -> Result<String> {
+        let mut hasher = blake3::Hasher::new();
+        for t in [&self.weight, &self.bias, &self.mean, &self.std] {
+            let values: Vec<f32> =
+                t.flatten_all().and_then(|t| t.to_vec1()).map_err(|e| Error::compute("the trained head", e))?;
+            values.iter().for_each(|v| {
+                hasher.update(&v.to_le_bytes());
+            });
+        }
+        Ok(hasher.finalize().to_hex()[..16].to_string())
+    }
+
     /// Logits for raw (unstandardised) features, `n × dim` → `n × classes`.
     pub fn logits(&self, features: &Tensor) -> candle_core::Result<Tensor> {
         let x = features.broadcast_sub(&self.mean)?.broadcast_div(&self.std)?;

@@ -1,0 +1,177 @@
+//! The persistent vector store against the catalog it copies: a round trip, catching up by
+//! appending, recovery from a crash in the middle of an append, a rebuild when rows were
+//! replaced, and scores identical to an index built in memory from the catalog.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+use reelmatch::catalog::{Catalog, FrameRecord, Split};
+use reelmatch::rng::SplitMix64;
+use reelmatch::search::index::{FlatIndex, VectorIndex};
+use reelmatch::store::{store_dir, FrameStore};
+use std::io::Write;
+use std::path::Path;
+
+const DIM: usize = 24;
+const MODEL: &str = "test/model";
+
+/// Adds a video with `frames` frames and random non-negative embeddings; returns them.
+fn add_video(cat: &Catalog, name: &str, frames: usize, rng: &mut SplitMix64) -> Vec<Vec<f32>> {
+    let id = cat.insert_video(Path::new(&format!("/m/{name}.mp4")), name, name, 1, 1).unwrap();
+    let records: Vec<FrameRecord> = (0..frames)
+        .map(|i| FrameRecord {
+            video_id: id,
+            idx: i as i64,
+            t_s: i as f64 * 0.5,
+            split: if i % 10 == 9 { Split::Test } else { Split::Train },
+            file: format!("frames/{id}/{i:04}.jpg"),
+        })
+        .collect();
+    cat.store_frames(id, &records).unwrap();
+    embed(cat, id, rng)
+}
+
+/// (Re-)embeds every frame of video `id` with fresh random vectors.
+fn embed(cat: &Catalog, id: i64, rng: &mut SplitMix64) -> Vec<Vec<f32>> {
+    let mut ids: Vec<i64> = cat.frames_without_embedding(id, "none").unwrap().into_iter().map(|(f, _)| f).collect();
+    ids.sort();
+    let rows: Vec<(i64, Vec<f32>)> = ids.iter().map(|&f| (f, (0..DIM).map(|_| rng.unit() as f32).collect())).collect();
+    cat.store_frame_embeddings(MODEL, &rows).unwrap();
+    rows.into_iter().map(|(_, v)| v).collect()
+}
+
+/// An index built in memory from `vectors`, the way a library without a store would be.
+fn in_memory(vectors: &[Vec<f32>]) -> FlatIndex {
+    in_memory_dim(vectors, DIM)
+}
+
+fn assert_same_scores(a: &FlatIndex, b: &FlatIndex, rng: &mut SplitMix64) {
+    assert_same_scores_dim(a, b, DIM, rng)
+}
+
+#[test]
+fn the_store_copies_catches_up_survives_a_crash_and_rebuilds_when_rows_change() {
+    let work = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
+    let mut rng = SplitMix64(3);
+    let mut all = Vec::new();
+    for name in ["a", "b", "c"] {
+        all.extend(add_video(&cat, name, 20, &mut rng));
+    }
+
+    // First open: built from the catalog, rows as stored there (normalised, half precision).
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!((store.len(), store.dim(), store.generation()), (60, DIM, 1));
+    assert_eq!(store.files()[21], "frames/2/0001.jpg");
+    assert_eq!(store.meta()[9].split, Split::Test);
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+    let first_stamp = store.stamp();
+    drop(store);
+
+    // A new video: appended, not rebuilt, and the mean and norms follow.
+    all.extend(add_video(&cat, "d", 20, &mut rng));
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!((store.len(), store.generation()), (80, 1), "caught up by appending");
+    assert_ne!(store.stamp(), first_stamp);
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+    drop(store);
+
+    // A crash in the middle of the next append: bytes past the valid rows, header not written.
+    let dir = store_dir(cat.path(), MODEL);
+    for file in ["vectors.f16", "rows.bin", "files.txt", "norms.f32"] {
+        let mut f = std::fs::OpenOptions::new().append(true).open(dir.join(file)).unwrap();
+        f.write_all(&[0xAB; 77]).unwrap();
+    }
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!(store.len(), 80, "the header's rows are the valid ones");
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+    drop(store);
+    all.extend(add_video(&cat, "e", 20, &mut rng));
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!((store.len(), store.generation()), (100, 1), "the leftover is cut before appending");
+    assert_eq!(store.files()[99], "frames/5/0019.jpg");
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+    drop(store);
+
+    // Video b embedded again (a model re-run): rows replaced, so the store is rebuilt.
+    let b = cat.videos().unwrap().into_iter().find(|v| v.title == "b").unwrap();
+    let fresh = embed(&cat, b.id, &mut rng);
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!((store.len(), store.generation()), (100, 2), "rebuilt");
+    let mut expected: Vec<Vec<f32>> = all[..20].to_vec();
+    expected.extend(all[40..].iter().cloned());
+    expected.extend(fresh);
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&expected), &mut rng);
+    drop(store);
+
+    // A damaged header is not trusted: the store is built again from the catalog.
+    std::fs::write(dir.join("header.json"), b"{ not json").unwrap();
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!(store.len(), 100);
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&expected), &mut rng);
+}
+
+#[test]
+fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
+    use candle_core::{Device, Tensor};
+    use reelmatch::train::head::Head;
+    let work = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
+    let mut rng = SplitMix64(9);
+    let mut all = Vec::new();
+    for name in ["a", "b", "c"] {
+        all.extend(add_video(&cat, name, 15, &mut rng));
+    }
+    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
+    let classes = 5;
+    let head = Head {
+        weight: Tensor::from_vec(random(classes * DIM), (classes, DIM), &Device::Cpu).unwrap(),
+        bias: Tensor::from_vec(random(classes), classes, &Device::Cpu).unwrap(),
+        mean: Tensor::from_vec(random(DIM), DIM, &Device::Cpu).unwrap(),
+        std: Tensor::from_vec(vec![0.5f32; DIM], DIM, &Device::Cpu).unwrap(),
+    };
+    let key = format!("head-{}", head.fingerprint().unwrap());
+    let project = |v: &[Vec<f32>]| head.project(v);
+
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    let projected = store.projected(&key, &project).unwrap();
+    assert_eq!((projected.len(), projected.dim()), (45, classes));
+    let at_query_time = in_memory_dim(&head.project(&all).unwrap(), classes);
+    assert_same_scores_dim(&FlatIndex::from_store(&projected), &at_query_time, classes, &mut SplitMix64(1));
+    let dir = projected.dir().to_path_buf();
+    let written = std::fs::metadata(dir.join("vectors.f16")).unwrap().modified().unwrap();
+    drop((store, projected));
+
+    // Opened again with nothing new: the projection on disk is used as it is.
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    let again = store.projected(&key, &project).unwrap();
+    assert_eq!(std::fs::metadata(dir.join("vectors.f16")).unwrap().modified().unwrap(), written);
+    assert_eq!(again.len(), 45);
+    drop((store, again));
+
+    // A new video: only its rows are projected and appended.
+    let mut rng = SplitMix64(10);
+    all.extend(add_video(&cat, "d", 15, &mut rng));
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    let extended = store.projected(&key, &project).unwrap();
+    assert_eq!((extended.len(), extended.generation()), (60, 1));
+    let at_query_time = in_memory_dim(&head.project(&all).unwrap(), classes);
+    assert_same_scores_dim(&FlatIndex::from_store(&extended), &at_query_time, classes, &mut SplitMix64(2));
+}
+
+fn in_memory_dim(vectors: &[Vec<f32>], dim: usize) -> FlatIndex {
+    let mut idx = FlatIndex::new(dim);
+    vectors.iter().for_each(|v| {
+        idx.push(v);
+    });
+    idx.center();
+    idx
+}
+
+fn assert_same_scores_dim(a: &FlatIndex, b: &FlatIndex, dim: usize, rng: &mut SplitMix64) {
+    let queries: Vec<Vec<f32>> = (0..6).map(|_| (0..dim).map(|_| rng.unit() as f32 - 0.5).collect()).collect();
+    for (x, y) in a.scores(&queries).iter().zip(&b.scores(&queries)) {
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(y) {
+            assert!((p - q).abs() < 2e-3, "{p} vs {q}");
+        }
+    }
+}
