@@ -23,6 +23,7 @@ pub mod rng;
 pub mod scan;
 pub mod search;
 pub mod store;
+pub mod synth;
 pub mod train;
 pub mod tui;
 pub mod types;

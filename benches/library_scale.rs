@@ -1,0 +1,138 @@
+//! What a user waits for at library sizes real archives have, end to end, beside faiss on the
+//! same vectors in the same run:
+//!
+//! - `reelmatch similar TITLE --json` as a new process (cold: a fresh process, the page cache as
+//!   it is), in the backbone space and through the active run's head;
+//! - the dashboard's Enter → answer (`pipeline::answer_query`, as its job runs it);
+//! - faiss `IndexFlatIP` on the same half-float rows: a Python process that loads them and
+//!   answers the same 10 query frames (the best alternative on this machine), and its search alone.
+//!
+//! Libraries come from `reelmatch::synth` (400 × 250 = 100k frames; add `1m` to
+//! `REELMATCH_SCALE=100k,1m` for 4000 × 250) and are kept in `target/bench-libraries`. Medians of
+//! 5 runs after one run that brings the vector store up to date (timed and reported on its own).
+//! Needs python3 with numpy and faiss-cpu for the faiss rows (`pip install faiss-cpu numpy`).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+use reelmatch::config::Config;
+use reelmatch::ml::Models;
+use reelmatch::pipeline::{answer_query, QueryRequest};
+use reelmatch::search::Weights;
+use reelmatch::store::store_dir;
+use reelmatch::synth::{generate, Spec, MODEL};
+use reelmatch::Library;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const RUNS: usize = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let out = f();
+    (t.elapsed().as_secs_f64(), out)
+}
+
+fn library(videos: usize) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-libraries/{videos}x250"));
+    if !dir.join("ready").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let lib = Library::open(&dir).unwrap();
+        let spec = Spec { videos, frames_per_video: 250, dim: 2048, seed: 7, head: true };
+        let (s, frames) = time(|| generate(&lib, &spec).unwrap());
+        eprintln!("generated {frames} frames in {s:.0}s");
+        std::fs::write(dir.join("ready"), "").unwrap();
+    }
+    dir
+}
+
+fn similar(bin: &Path, lib: &Path, space: &str) -> f64 {
+    let (s, out) = time(|| {
+        Command::new(bin)
+            .arg("--library")
+            .arg(lib)
+            .args(["--offline", "similar", "Synthetic 00001", "--json", "--top", "10", "--space", space])
+            .output()
+            .unwrap()
+    });
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// faiss on the store's rows: (whole process, search alone) in seconds, or why not.
+fn faiss(lib: &Path, frames: usize) -> Result<(f64, f64), String> {
+    let vectors = store_dir(&lib.join("catalog.sqlite"), MODEL).join("vectors.f16");
+    let script = format!(
+        r#"
+import time, sys
+t0 = time.perf_counter()
+import numpy as np, faiss
+x = np.fromfile("{}", dtype=np.float16).astype(np.float32).reshape({frames}, 2048)
+index = faiss.IndexFlatIP(2048)
+index.add(x)
+q = x[250:500:25].copy()
+t1 = time.perf_counter()
+index.search(q, 250)
+t2 = time.perf_counter()
+print(t2 - t1)
+"#,
+        vectors.display()
+    );
+    let (s, out) = time(|| Command::new("python3").arg("-c").arg(&script).output());
+    let out = out.map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_string());
+    }
+    let search: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|e| format!("{e}"))?;
+    Ok((s, search))
+}
+
+fn main() {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_reelmatch"));
+    let scales = std::env::var("REELMATCH_SCALE").unwrap_or_else(|_| "100k".into());
+    let mut rows = Vec::new();
+    for scale in scales.split(',') {
+        let videos = match scale.trim() {
+            "100k" => 400,
+            "1m" => 4000,
+            other => panic!("unknown scale {other}: use 100k or 1m"),
+        };
+        let frames = videos * 250;
+        let lib = library(videos);
+        let (catch_up, _) = time(|| similar(&bin, &lib, "head"));
+        let cold_backbone = median((0..RUNS).map(|_| similar(&bin, &lib, "backbone")).collect());
+        let cold_head = median((0..RUNS).map(|_| similar(&bin, &lib, "head")).collect());
+        let library = Library::open(&lib).unwrap();
+        let config = Config::default();
+        let models = Models::none();
+        let weights = Weights::default();
+        let warm = median(
+            (0..RUNS)
+                .map(|_| time(|| answer_query(&library, &config, &QueryRequest::Video(2), &models, weights).unwrap()).0)
+                .collect(),
+        );
+        let faiss = (0..RUNS).map(|_| faiss(&lib, frames)).collect::<Result<Vec<_>, _>>();
+        let (faiss_process, faiss_search) = match &faiss {
+            Ok(runs) => (
+                format!("{:.2} s", median(runs.iter().map(|r| r.0).collect())),
+                format!("{:.0} ms", 1000.0 * median(runs.iter().map(|r| r.1).collect())),
+            ),
+            Err(e) => (format!("n/a ({e})"), "n/a".into()),
+        };
+        let ratio = match &faiss {
+            Ok(runs) => format!("{:.2}×", cold_backbone / median(runs.iter().map(|r| r.0).collect())),
+            Err(_) => "n/a".into(),
+        };
+        rows.push(format!(
+            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms | {faiss_process} | {faiss_search} | {ratio} | {catch_up:.1} s |",
+            warm * 1000.0
+        ));
+    }
+    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch / faiss process | first query after generation (store built) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    rows.iter().for_each(|r| println!("{r}"));
+}
