@@ -193,6 +193,7 @@ pub struct Train {
     pub batch_size: usize,
     pub loss: Loss,
     pub augmented_views: u32,
+    pub views_ask_over_minutes: f64,
     pub min_train_frames: usize,
     pub seed: u64,
 }
@@ -409,6 +410,12 @@ impl Config {
                 self.train.augmented_views.to_string(),
                 self.train.augmented_views <= 32,
                 "must be from 0 to 32",
+            ),
+            (
+                "train.views_ask_over_minutes",
+                self.train.views_ask_over_minutes.to_string(),
+                self.train.views_ask_over_minutes.is_finite() && self.train.views_ask_over_minutes >= 0.0,
+                "must be a number of minutes, 0 or more",
             ),
             (
                 "train.min_train_frames",

@@ -25,6 +25,8 @@ pub enum Remedy {
     UseCpu,
     /// Name a folder for the library.
     ChooseLibraryFolder,
+    /// Confirm a long computation of augmented views (or switch them off).
+    ConfirmViews,
 }
 
 impl Remedy {
@@ -40,6 +42,9 @@ impl Remedy {
             Remedy::TrainAgain => "train again with `reelmatch train`",
             Remedy::UseCpu => "this build runs on the CPU: pass --device cpu",
             Remedy::ChooseLibraryFolder => "pass --library with a folder (it is created if missing)",
+            Remedy::ConfirmViews => {
+                "run `reelmatch train --yes` to compute them (they are cached for every later run), or set train.augmented_views = 0 to train without them"
+            }
         }
     }
 }

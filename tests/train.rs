@@ -286,3 +286,53 @@ fn one_class_library_fails_with_a_clear_message() {
     let e = train(&fx.lib, &fx.config, None, None, &discard(), &Cancel::new()).err().unwrap().to_string();
     assert!(e.contains("at least two videos") && e.contains("left out"), "{e}");
 }
+
+#[test]
+fn a_long_computation_of_augmented_views_asks_first_and_keeps_what_it_did() {
+    let fx = library(5);
+    let model = embedder(&fx.config, &fx.weights);
+    // A threshold so low that the pace measured on the first batch is always over it.
+    let mut config = fx.config.clone();
+    config.train.views_ask_over_minutes = 0.000_01;
+    config.train.augmented_views = 3; // more views than one batch, so there is a pace to measure
+    let e = train(&fx.lib, &config, Some(&model), None, &discard(), &Cancel::new()).err().unwrap();
+    assert!(matches!(e, reelmatch::Error::NotReady { remedy: reelmatch::error::Remedy::ConfirmViews, .. }), "{e}");
+    let said = e.to_string();
+    assert!(said.contains("augmented views") && said.contains("train --yes") && said.contains("kept"), "{said}");
+    let cat = Catalog::open(&fx.lib.catalog_path()).unwrap();
+    let blip = cat.videos().unwrap().into_iter().find(|v| v.title == "blip").unwrap().id;
+    let views = |cat: &Catalog| cat.frame_views(&model.model_id, 3).unwrap().len();
+    let missing = cat.frames_missing_views(&model.model_id, 3).unwrap();
+    assert!(missing.iter().any(|m| m.0 != blip), "it stopped before computing them all");
+    assert_eq!(views(&cat), 16, "the first batch it measured is kept");
+    drop(cat);
+
+    // The binary: without --yes it stops with exit 1 and says how; with --yes it trains.
+    let lib = fx.lib.root().to_str().unwrap();
+    let conf = fx._work.path().join("ask.toml");
+    std::fs::write(
+        &conf,
+        "[train]\nviews_ask_over_minutes = 0.00001\naugmented_views = 3\nepochs = 2\nbatch_size = 8\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        bin()
+            .args(["--library", lib, "--offline", "--image-model"])
+            .arg(fx.weights.parent().unwrap())
+            .arg("--config")
+            .arg(&conf)
+            .arg("train")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let asked = run(&[]);
+    let err = String::from_utf8_lossy(&asked.stderr);
+    assert_eq!(asked.status.code(), Some(1), "{err}");
+    assert!(err.contains("reelmatch train --yes"), "{err}");
+    let yes = run(&["--yes"]);
+    assert!(yes.status.success(), "{}", String::from_utf8_lossy(&yes.stderr));
+    let cat = Catalog::open(&fx.lib.catalog_path()).unwrap();
+    let missing = cat.frames_missing_views(&model.model_id, 3).unwrap();
+    assert!(missing.iter().all(|m| m.0 == blip), "every trained video's views computed with --yes: {missing:?}");
+}

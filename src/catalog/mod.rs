@@ -42,6 +42,12 @@ impl Catalog {
             .map_err(|e| self.err(e))
     }
 
+    /// A number that changes whenever another connection commits to the catalog (SQLite's
+    /// `data_version`): a long-lived reader compares it to know whether what it read is current.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
     /// The schema version this catalog is at.
     pub fn schema_version(&self) -> Result<i64> {
         self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(e))

@@ -152,6 +152,9 @@ pub enum Command {
         /// Continue a stopped run instead of starting a new one.
         #[arg(long, value_name = "RUN")]
         resume: Option<i64>,
+        /// Compute the augmented views however long they take (no question first).
+        #[arg(long)]
+        yes: bool,
         /// Print `{"run", "epochs", "test_accuracy", "top10_class_accuracy", "macro_accuracy", "classes", …}` at the end.
         #[arg(long)]
         json: bool,
@@ -169,6 +172,19 @@ pub enum Command {
         #[command(subcommand)]
         what: ExportWhat,
     },
+    /// The vector store searches read: bring it up to date, or build it again from the catalog.
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexAction {
+    /// Catch up with the catalog (what ingest and train do when they finish); prints what is stored.
+    Update,
+    /// Build every store again from the catalog (after a disk problem, or to reclaim space).
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]

@@ -124,10 +124,21 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         }
         Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
         Some(Command::Dupes { threshold, json }) => search::dupes(&library, &config, threshold, json),
-        Some(Command::Train { resume, json }) => train::run(&library, &config, resume, json),
+        Some(Command::Train { resume, yes, json }) => {
+            let mut config = config.clone();
+            if yes {
+                config.train.views_ask_over_minutes = 0.0;
+            }
+            train::run(&library, &config, resume, json)
+        }
         Some(Command::Runs { action, json }) => train::runs(&library, action, json),
         Some(Command::Library { json }) => library::list(&library, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
+        Some(Command::Index { action }) => {
+            let rebuild = matches!(action, args::IndexAction::Rebuild);
+            println!("{}", crate::pipeline::refresh_index(&library, &config, rebuild)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Tui) | None => anyhow::bail!("the dashboard is not a headless command"),
     }
 }

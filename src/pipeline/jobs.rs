@@ -9,7 +9,31 @@ use crate::library::Library;
 use crate::ml::Models;
 use crate::train::RunSummary;
 
-pub use crate::ingest::ingest;
+use crate::ingest::IngestReport;
+use std::path::PathBuf;
+
+/// Ingests `roots` with every model role `models` can provide (see [`crate::ingest::ingest`]),
+/// then brings the vector store up to date, so the first query after it pays nothing.
+pub fn ingest(
+    library: &Library,
+    config: &Config,
+    roots: &[PathBuf],
+    models: &Models,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<IngestReport> {
+    let report = crate::ingest::ingest(library, config, roots, models, sink, cancel)?;
+    refresh(library, config, sink);
+    Ok(report)
+}
+
+/// Updates the vector store after a job; a failure is said, and the next query tries again.
+fn refresh(library: &Library, config: &Config, sink: &dyn EventSink) {
+    if let Err(e) = super::refresh_index(library, config, false) {
+        let message = format!("the search index could not be updated ({e}); the next query tries again");
+        sink.emit(Event::Note { path: library.root().to_path_buf(), message });
+    }
+}
 
 /// Trains a run (or resumes `resume`); the image model is loaded only when augmented views are
 /// asked for, and their absence is said, not fatal.
@@ -31,5 +55,7 @@ pub fn train(
             sink.emit(Event::Note { path: library.root().to_path_buf(), message });
         }
     }
-    crate::train::train(library, config, embedder, resume, sink, cancel)
+    let summary = crate::train::train(library, config, embedder, resume, sink, cancel)?;
+    refresh(library, config, sink);
+    Ok(summary)
 }

@@ -4,14 +4,16 @@
 //! stops at a [`Cancel`](crate::Cancel), and returns a typed result whose `Display` is the
 //! summary both frontends print. The dashboard calls them on blocking threads.
 
+mod index;
 mod inspect;
 mod jobs;
 mod overview;
 mod paths;
 mod query;
 
+pub use index::{refresh_index, IndexSummary};
 pub use inspect::{inspect_video, Inspection};
 pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};
 pub use paths::{complete_path, expand_home};
-pub use query::{answer_query, query_from_file, QueryAnswer, QueryRequest};
+pub use query::{answer_query, query_from_file, QueryAnswer, QueryCache, QueryRequest};

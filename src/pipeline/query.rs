@@ -38,7 +38,8 @@ pub struct QueryAnswer {
     pub note: Option<String>,
 }
 
-/// Answers `request` against the library; a lyrics query loads the text model (only that one).
+/// Answers `request` against the library, opening it for this one query (a command-line run);
+/// a lyrics query loads the text model (only that one).
 pub fn answer_query(
     library: &Library,
     config: &Config,
@@ -46,19 +47,76 @@ pub fn answer_query(
     models: &Models,
     weights: Weights,
 ) -> Result<QueryAnswer> {
-    let catalog = Catalog::open(&library.catalog_path())?;
-    let space = Space::choose(library, &catalog, config, None)?;
-    let lib = space.load(&catalog, None)?;
+    let opened = Opened::open(library, config)?;
+    answer_in(library, &opened, request, models, weights)
+}
+
+/// A library opened for search and kept between queries by a long-lived frontend (the
+/// dashboard): reused while the catalog is unchanged, opened again once another connection has
+/// committed to it (an ingest, a training run). One query runs at a time.
+#[derive(Default)]
+pub struct QueryCache {
+    held: std::sync::Mutex<Option<Opened>>,
+}
+
+/// The catalog connection, the space and the library as one query found them.
+struct Opened {
+    catalog: Catalog,
+    version: i64,
+    space: Space,
+    lib: crate::search::SearchLibrary,
+}
+
+impl Opened {
+    fn open(library: &Library, config: &Config) -> Result<Opened> {
+        let catalog = Catalog::open(&library.catalog_path())?;
+        // Read before loading: a commit during the load makes the next query load again.
+        let version = catalog.data_version()?;
+        let space = Space::choose(library, &catalog, config, None)?;
+        let lib = space.load(&catalog, None)?;
+        Ok(Opened { catalog, version, space, lib })
+    }
+}
+
+impl QueryCache {
+    /// Like [`answer_query`], with the library kept open between calls.
+    pub fn answer(
+        &self,
+        library: &Library,
+        config: &Config,
+        request: &QueryRequest,
+        models: &Models,
+        weights: Weights,
+    ) -> Result<QueryAnswer> {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = match held.take() {
+            Some(h) if h.catalog.data_version()? == h.version => h,
+            _ => Opened::open(library, config)?,
+        };
+        let answer = answer_in(library, &current, request, models, weights);
+        *held = Some(current);
+        answer
+    }
+}
+
+fn answer_in(
+    library: &Library,
+    opened: &Opened,
+    request: &QueryRequest,
+    models: &Models,
+    weights: Weights,
+) -> Result<QueryAnswer> {
+    let lib = &opened.lib;
     let query = match request {
         QueryRequest::Video(id) => {
             let video = lib.videos.iter().find(|v| v.id == *id).ok_or_else(|| {
                 Error::not_ready(format!("video {id} has no frames to search with yet"), Remedy::WaitForIngest)
             })?;
-            Query::from_library(&lib, library.root(), video)?
+            Query::from_library(lib, library.root(), video)?
         }
         QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
     };
-    let results = search(&lib, &query, weights, usize::MAX, false);
+    let results = search(lib, &query, weights, usize::MAX, false);
     let open = crate::images::open;
     let query_frames = query.frames.iter().map(|f| (f.t_s, f.file.as_deref().and_then(open))).collect();
     let mut matches = HashMap::new();
@@ -69,7 +127,7 @@ pub fn answer_query(
             }
         }
     }
-    Ok(QueryAnswer { results, query_frames, matches, note: space.note })
+    Ok(QueryAnswer { results, query_frames, matches, note: opened.space.note.clone() })
 }
 
 /// A video file outside the library: probed, 10 frames sampled and embedded, its audio

@@ -75,6 +75,20 @@ pub struct SearchLibrary {
     head: Option<Head>,
 }
 
+/// The name a head's projection of the library is kept under: one per head's parameters.
+pub fn projection_key(head: &Head) -> Result<String> {
+    Ok(format!("head-{}", head.fingerprint()?))
+}
+
+/// How many times a library has been loaded for search in this process (a warm frontend's
+/// second query must not load again; its tests count).
+static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times [`SearchLibrary::load_in_space`] has run in this process.
+pub fn loads() -> usize {
+    LOADS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 impl SearchLibrary {
     /// Loads the ready videos' embeddings. The image and text models are the preferred ones if
     /// the catalog has embeddings from them, else the most used. `only` keeps frames of one
@@ -97,6 +111,7 @@ impl SearchLibrary {
         only: Option<Split>,
         head: Option<(i64, &Head)>,
     ) -> Result<Self> {
+        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let image_model = preferred_model(catalog.image_models()?, image_model);
         let text_model = preferred_model(catalog.text_models()?, text_model);
         let videos: Vec<VideoRow> =
@@ -130,8 +145,7 @@ impl SearchLibrary {
             (Some(s), None) if keep.len() == s.len() => FlatIndex::from_store(s),
             // The head's projection of the whole store, computed once per head and kept.
             (Some(s), Some((_, h))) if keep.len() == s.len() => {
-                let key = format!("head-{}", h.fingerprint()?);
-                FlatIndex::from_store(&s.projected(&key, &|v| h.project(v))?)
+                FlatIndex::from_store(&s.projected(&projection_key(h)?, &|v| h.project(v))?)
             }
             (Some(s), head) => {
                 let source = FlatIndex::from_store(s);

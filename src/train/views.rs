@@ -4,7 +4,7 @@
 use super::augment::Augmentation;
 use crate::catalog::Catalog;
 use crate::config::Train;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::ml::image::ImageEmbedder;
@@ -34,7 +34,11 @@ pub fn ensure_views(
     let total = todo.len() as u32;
     sink.emit(Event::AugmentProgress { done: 0, total });
     let mut done = 0;
-    for chunk in todo.chunks(16) {
+    let started = std::time::Instant::now();
+    for (i, chunk) in todo.chunks(16).enumerate() {
+        if i == 1 {
+            ask_if_long(settings, started.elapsed().as_secs_f64() / done as f64, done, total)?;
+        }
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -58,4 +62,23 @@ pub fn ensure_views(
         sink.emit(Event::AugmentProgress { done, total });
     }
     Ok(todo.len())
+}
+
+/// After the first batch: when the views left would take longer than
+/// `views_ask_over_minutes` at the pace measured, stop and say so (what is done is kept).
+fn ask_if_long(settings: &Train, per_view: f64, done: u32, total: u32) -> Result<()> {
+    let limit = settings.views_ask_over_minutes * 60.0;
+    let left = per_view * (total - done) as f64;
+    if limit <= 0.0 || left <= limit {
+        return Ok(());
+    }
+    Err(Error::not_ready(
+        format!(
+            "the {total} augmented views of the train frames would take about {} more ({per_view:.2} s each, \
+             over train.views_ask_over_minutes = {}); the {done} computed so far are kept",
+            crate::types::short_duration(left),
+            settings.views_ask_over_minutes
+        ),
+        Remedy::ConfirmViews,
+    ))
 }

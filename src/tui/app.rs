@@ -37,6 +37,10 @@ pub enum Command {
     Train {
         preset: String,
     },
+    /// Train, computing the augmented views however long they take (asked first).
+    TrainAnyway {
+        preset: String,
+    },
     Stop,
     Query(QueryRequest),
     Inspect(i64),
@@ -270,7 +274,12 @@ impl App {
             }
             Action::StartTraining => {
                 let preset = self.training.preset_name().to_string();
-                return self.start(JobKind::Train, Command::Train { preset });
+                let command = if std::mem::take(&mut self.training.confirm_views) {
+                    Command::TrainAnyway { preset }
+                } else {
+                    Command::Train { preset }
+                };
+                return self.start(JobKind::Train, command);
             }
             Action::NextPreset => {
                 self.training.preset = (self.training.preset + 1) % self.training.presets.len().max(1);
@@ -424,7 +433,7 @@ impl App {
         let command = self.then.pop_front()?;
         match &command {
             Command::Ingest(_) => self.start(JobKind::Ingest, command),
-            Command::Train { .. } => self.start(JobKind::Train, command),
+            Command::Train { .. } | Command::TrainAnyway { .. } => self.start(JobKind::Train, command),
             Command::Query(QueryRequest::Video(_)) => {
                 // The demo's first query: the first video, once the library has it.
                 let (id, title) = self.query.chosen_video()?;
@@ -455,6 +464,10 @@ impl App {
                     }
                     Err(e) => {
                         self.status = format!("{} failed", kind.name());
+                        if matches!(e, Error::NotReady { remedy: crate::error::Remedy::ConfirmViews, .. }) {
+                            self.status = "training waits for a yes: t computes the views anyway".into();
+                            self.training.confirm_views = true;
+                        }
                         self.last_error = Some(super::messages::error_text(&e));
                         self.then.clear();
                         None
@@ -732,6 +745,19 @@ mod tests {
         app.chain(vec![Command::Ingest(vec!["/m".into()]), Command::Train { preset: "default".into() }]);
         let next = app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Ok("ingest finished".into()) });
         assert_eq!(next, Some(Command::Train { preset: "default".into() }), "the demo goes on to training");
+    }
+
+    #[test]
+    fn a_long_view_computation_is_confirmed_with_t() {
+        let mut app = app();
+        app.pane = Pane::Training;
+        assert_eq!(press(&mut app, KeyCode::Char('t')), Some(Command::Train { preset: "default".into() }));
+        let asked = Error::not_ready("the views would take about 2h", crate::error::Remedy::ConfirmViews);
+        app.on_msg(Msg::JobDone { kind: JobKind::Train, result: Err(asked) });
+        assert!(app.training.confirm_views && app.status.contains("t computes the views anyway"), "{}", app.status);
+        assert!(app.last_error.as_deref().unwrap_or_default().contains("press t again"));
+        assert_eq!(press(&mut app, KeyCode::Char('t')), Some(Command::TrainAnyway { preset: "default".into() }));
+        assert!(!app.training.confirm_views, "asked once");
     }
 
     #[test]

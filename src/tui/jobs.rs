@@ -6,9 +6,10 @@ use crate::config::Config;
 use crate::events::{Cancel, Event};
 use crate::library::Library;
 use crate::ml::Models;
+use crate::pipeline::QueryCache;
 use crate::pipeline::{self, QueryRequest};
 use crate::search::Weights;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -22,7 +23,18 @@ pub struct Jobs {
     cancel: Cancel,
     /// One model set for every job: each role loads the first time a job needs it.
     models: Arc<Models>,
+    /// The library kept open for queries between keypresses.
+    cache: Arc<QueryCache>,
+    /// The query waiting to run, and whether one is running (see [`Jobs::query`]).
+    queries: Arc<Mutex<Queries>>,
     long: Option<JoinHandle<()>>,
+}
+
+/// Queries asked for while one runs: only the newest waits, the ones it replaced are dropped.
+#[derive(Default)]
+struct Queries {
+    next: Option<(QueryRequest, Weights)>,
+    running: bool,
 }
 
 impl Jobs {
@@ -36,7 +48,17 @@ impl Jobs {
         models: Option<Models>,
     ) -> Self {
         let models = Arc::new(models.unwrap_or_else(|| Models::configured(&config, Some(&library))));
-        Jobs { library, config, presets, tx, cancel: Cancel::new(), models, long: None }
+        Jobs {
+            library,
+            config,
+            presets,
+            tx,
+            cancel: Cancel::new(),
+            models,
+            cache: Arc::default(),
+            queries: Arc::default(),
+            long: None,
+        }
     }
 
     /// Starts the work `command` asks for.
@@ -44,7 +66,8 @@ impl Jobs {
         let (library, tx) = (self.library.clone(), self.tx.clone());
         match command {
             Command::Ingest(roots) => self.ingest(roots),
-            Command::Train { preset } => self.train(&preset),
+            Command::Train { preset } => self.train(&preset, false),
+            Command::TrainAnyway { preset } => self.train(&preset, true),
             Command::Stop => self.cancel.cancel(),
             Command::Query(request) => self.query(request, weights),
             Command::Inspect(id) => {
@@ -84,10 +107,13 @@ impl Jobs {
         }));
     }
 
-    fn train(&mut self, preset: &str) {
+    fn train(&mut self, preset: &str, anyway: bool) {
         self.cancel = Cancel::new();
-        let config =
+        let mut config =
             self.presets.iter().find(|(n, _)| n == preset).map_or_else(|| self.config.clone(), |(_, c)| c.clone());
+        if anyway {
+            config.train.views_ask_over_minutes = 0.0;
+        }
         let (library, tx, cancel, models) =
             (self.library.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
         let sink = self.sink();
@@ -97,10 +123,35 @@ impl Jobs {
         }));
     }
 
+    /// Runs a query on the kept library. Asked while one runs, it waits; a newer one replaces
+    /// it (a person pressing Enter on one video after another wants the last answer).
     fn query(&self, request: QueryRequest, weights: Weights) {
-        let (library, config, models) = (self.library.clone(), self.config.clone(), self.models.clone());
-        blocking(self.tx.clone(), move || {
-            Msg::Answer(pipeline::answer_query(&library, &config, &request, &models, weights).map(Box::new))
+        {
+            let mut q = lock(&self.queries);
+            q.next = Some((request, weights));
+            if q.running {
+                return;
+            }
+            q.running = true;
+        }
+        let (library, config, models, cache, queries, tx) = (
+            self.library.clone(),
+            self.config.clone(),
+            self.models.clone(),
+            self.cache.clone(),
+            self.queries.clone(),
+            self.tx.clone(),
+        );
+        tokio::task::spawn_blocking(move || loop {
+            let job = {
+                let mut q = lock(&queries);
+                let job = q.next.take();
+                q.running = job.is_some();
+                job
+            };
+            let Some((request, weights)) = job else { break };
+            let answer = cache.answer(&library, &config, &request, &models, weights).map(Box::new);
+            let _ = tx.send(Msg::Answer(answer));
         });
     }
 
@@ -111,6 +162,10 @@ impl Jobs {
             let _ = job.await;
         }
     }
+}
+
+fn lock(q: &Mutex<Queries>) -> MutexGuard<'_, Queries> {
+    q.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `job` on a blocking thread and sends what it returns.

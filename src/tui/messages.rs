@@ -26,6 +26,9 @@ fn remedy(r: Remedy) -> &'static str {
         Remedy::TrainAgain => "press t in the Training pane to train again",
         Remedy::UseCpu => "set models.device = \"cpu\" in the config",
         Remedy::ChooseLibraryFolder => "start reelmatch with --library set to a folder",
+        Remedy::ConfirmViews => {
+            "press t again to compute them anyway (they are cached), or set train.augmented_views = 0"
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub struct TrainingState {
     pub preset: usize,
     /// The stored run last asked for (so it is read once).
     pub requested: Option<i64>,
+    /// The last start stopped to ask before a long computation of augmented views; `t` says yes.
+    pub confirm_views: bool,
 }
 
 impl TrainingState {
