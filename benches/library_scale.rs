@@ -15,7 +15,7 @@
 
 use reelmatch::config::Config;
 use reelmatch::ml::Models;
-use reelmatch::pipeline::{answer_query, QueryRequest};
+use reelmatch::pipeline::{QueryCache, QueryRequest};
 use reelmatch::search::Weights;
 use reelmatch::store::store_dir;
 use reelmatch::synth::{generate, Spec, MODEL};
@@ -60,6 +60,13 @@ fn similar(bin: &Path, lib: &Path, space: &str) -> f64 {
             .unwrap()
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// A command's wall time as a new process (once: these take seconds to minutes).
+fn run_timed(bin: &Path, lib: &Path, args: &[&str]) -> f64 {
+    let (s, out) = time(|| Command::new(bin).arg("--library").arg(lib).arg("--offline").args(args).output().unwrap());
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     s
 }
 
@@ -110,11 +117,13 @@ fn main() {
         let config = Config::default();
         let models = Models::none();
         let weights = Weights::default();
-        let warm = median(
-            (0..RUNS)
-                .map(|_| time(|| answer_query(&library, &config, &QueryRequest::Video(2), &models, weights).unwrap()).0)
-                .collect(),
-        );
+        // The dashboard: the library kept open between Enters (the first one opens it).
+        let cache = QueryCache::default();
+        let ask = |id: i64| cache.answer(&library, &config, &QueryRequest::Video(id), &models, weights).unwrap();
+        let (first_enter, _) = time(|| ask(2));
+        let warm = median((0..RUNS).map(|i| time(|| ask(3 + i as i64)).0).collect());
+        let eval = run_timed(&bin, &lib, &["eval", "--json"]);
+        let dupes = run_timed(&bin, &lib, &["dupes", "--json"]);
         let faiss = (0..RUNS).map(|_| faiss(&lib, frames)).collect::<Result<Vec<_>, _>>();
         let (faiss_process, faiss_search) = match &faiss {
             Ok(runs) => (
@@ -128,11 +137,12 @@ fn main() {
             Err(_) => "n/a".into(),
         };
         rows.push(format!(
-            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms | {faiss_process} | {faiss_search} | {ratio} | {catch_up:.1} s |",
-            warm * 1000.0
+            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms ({:.2} s for the first) | {faiss_process} | {faiss_search} | {ratio} | {eval:.1} s / {dupes:.1} s | {catch_up:.1} s |",
+            warm * 1000.0,
+            first_enter
         ));
     }
-    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch / faiss process | first query after generation (store built) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | first query after generation (store and projection built) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     rows.iter().for_each(|r| println!("{r}"));
 }

@@ -6,7 +6,7 @@ use super::index::VectorIndex;
 use super::library::{Lyrics, SearchLibrary};
 use super::query::{Query, QueryFrame, QUERY_FRAMES};
 use super::rank::Weights;
-use super::search;
+use super::search_batch;
 use crate::catalog::{Catalog, Split};
 use crate::error::Result;
 use crate::ml::text::TextEmbedder;
@@ -31,6 +31,13 @@ pub struct EvalReport {
     pub visual: Option<Metrics>,
     pub lyrics: Option<Metrics>,
     pub fused: Option<Metrics>,
+}
+
+/// Which side of a video's evaluation a query measures.
+enum Side {
+    Visual,
+    Lyrics,
+    Fused,
 }
 
 /// Metrics from the 1-based rank of the right answer for each query.
@@ -64,9 +71,9 @@ pub fn evaluate(
         Some(model) => train.videos.iter().map(|v| halves(catalog, v.id, model)).collect::<Result<_>>()?,
         None => vec![None; train.videos.len()],
     };
-    let (mut visual, mut lyrics, mut fused) = (Vec::new(), Vec::new(), Vec::new());
     let mut lib = train;
     lib.lyrics = halves.iter().map(|h| h.as_ref().map(|(_, second)| second.clone())).collect();
+    let mut asked: Vec<(Side, i64, Query)> = Vec::new();
     for (i, v) in lib.videos.iter().enumerate() {
         let frames: Vec<QueryFrame> = match test.position(v.id) {
             Some(p) => test
@@ -77,20 +84,29 @@ pub fn evaluate(
             None => Vec::new(),
         };
         let first = halves[i].as_ref().map(|(f, _)| f.clone());
-        let rank_of = |q: &Query| {
-            search(&lib, q, weights, usize::MAX, true).results.iter().find(|h| h.id == v.id).map(|h| h.rank)
-        };
         let visual_q = Query { label: v.title.clone(), exclude: None, frames: frames.clone(), lyrics: None };
         let lyrics_q = Query { label: v.title.clone(), exclude: None, frames: Vec::new(), lyrics: first.clone() };
         let fused_q = Query { label: v.title.clone(), exclude: None, frames, lyrics: first };
         if !visual_q.frames.is_empty() && !lib.frames.is_empty() {
-            visual.extend(rank_of(&visual_q));
+            asked.push((Side::Visual, v.id, visual_q));
         }
         if lyrics_q.lyrics.is_some() {
-            lyrics.extend(rank_of(&lyrics_q));
+            asked.push((Side::Lyrics, v.id, lyrics_q));
         }
         if !fused_q.frames.is_empty() || fused_q.lyrics.is_some() {
-            fused.extend(rank_of(&fused_q));
+            asked.push((Side::Fused, v.id, fused_q));
+        }
+    }
+    // Every query at once: their frames share passes over the index.
+    let queries: Vec<Query> = asked.iter().map(|(_, _, q)| q.clone()).collect();
+    let answers = search_batch(&lib, &queries, weights, usize::MAX, true);
+    let (mut visual, mut lyrics, mut fused) = (Vec::new(), Vec::new(), Vec::new());
+    for ((side, id, _), answer) in asked.iter().zip(answers) {
+        let rank = answer.results.iter().find(|h| h.id == *id).map(|h| h.rank);
+        match side {
+            Side::Visual => visual.extend(rank),
+            Side::Lyrics => lyrics.extend(rank),
+            Side::Fused => fused.extend(rank),
         }
     }
     Ok(EvalReport {
@@ -120,19 +136,24 @@ fn halves(catalog: &Catalog, id: i64, model: &TextEmbedder) -> Result<Option<(Ly
 /// against the others, the two directions averaged; pairs at or above `threshold`.
 pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f32)> {
     let mut one_way: HashMap<(usize, usize), f32> = HashMap::new();
+    let mut asked: Vec<(usize, Query)> = Vec::new();
     for (i, video) in lib.videos.iter().enumerate() {
         let frames: Vec<QueryFrame> = lib
             .spread_frames(i, QUERY_FRAMES)
             .into_iter()
             .map(|(t_s, vector, _)| QueryFrame::indexed(t_s, vector, None))
             .collect();
-        if frames.is_empty() {
-            continue;
+        if !frames.is_empty() {
+            asked.push((i, Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None }));
         }
-        let q = Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None };
-        for hit in search(lib, &q, Weights { visual: 1.0, lyrics: 0.0 }, usize::MAX, false).results {
-            if let (Some(j), Some(v)) = (lib.position(hit.id), hit.visual) {
-                one_way.insert((i, j), v);
+    }
+    let queries: Vec<Query> = asked.iter().map(|(_, q)| q.clone()).collect();
+    let answers = search_batch(lib, &queries, Weights { visual: 1.0, lyrics: 0.0 }, usize::MAX, false);
+    let position: HashMap<i64, usize> = lib.videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+    for ((i, _), answer) in asked.iter().zip(answers) {
+        for hit in answer.results {
+            if let (Some(&j), Some(v)) = (position.get(&hit.id), hit.visual) {
+                one_way.insert((*i, j), v);
             }
         }
     }

@@ -147,25 +147,20 @@ impl SearchLibrary {
             (Some(s), Some((_, h))) if keep.len() == s.len() => {
                 FlatIndex::from_store(&s.projected(&projection_key(h)?, &|v| h.project(v))?)
             }
+            // A part of it (one split, for `eval`): those rows copied out, from the head's
+            // projection in the head space, and centred on their own mean.
             (Some(s), head) => {
-                let source = FlatIndex::from_store(s);
-                let mut index = FlatIndex::new(head.map_or(dim, |(_, h)| h.classes()).max(1));
+                let projected = match head {
+                    Some((_, h)) => Some(s.projected(&projection_key(h)?, &|v| h.project(v))?),
+                    None => None,
+                };
+                let from = projected.as_ref().unwrap_or(s);
+                let source = FlatIndex::from_store(from);
+                let mut index = FlatIndex::new(from.dim().max(1));
                 for rows in keep.chunks(4096) {
-                    let mut vectors = source.rows(rows);
-                    let vectors = match head {
-                        // The head takes the backbone's features as they came, not normalised.
-                        Some((_, h)) => {
-                            for (v, &r) in vectors.iter_mut().zip(rows) {
-                                let scale = s.centre().row_scale[r];
-                                v.iter_mut().for_each(|x| *x *= scale);
-                            }
-                            h.project(&vectors)?
-                        }
-                        None => vectors,
-                    };
-                    vectors.iter().for_each(|v| {
-                        index.push(v);
-                    });
+                    for v in source.rows(rows) {
+                        index.push(&v);
+                    }
                 }
                 index.center();
                 index

@@ -85,16 +85,71 @@ pub struct Results {
 /// Ranks the library against `query`: at most `top` videos, the query's own video left out
 /// unless `include_self`.
 pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, include_self: bool) -> Results {
-    let vectors = lib.query_vectors(&query.frames).unwrap_or_else(|e| {
-        tracing::warn!("query frames cannot be compared in {}: {e}", lib.space);
-        Vec::new()
-    });
-    let visual: HashMap<usize, rank::VisualScore> =
-        if vectors.is_empty() || lib.frames.is_empty() || lib.frames.dim() != vectors[0].len() {
-            HashMap::new()
-        } else {
-            aggregate(&lib.frames.scores(&vectors), &lib.spans).into_iter().map(|s| (s.video, s)).collect()
-        };
+    search_batch(lib, std::slice::from_ref(query), weights, top, include_self).remove(0)
+}
+
+/// Query vectors scored per pass over the index when many queries are answered together: each
+/// pass reads every stored vector once for all of them (`eval` and `dupes` ask hundreds).
+const PASS_VECTORS: usize = 100;
+
+/// Ranks the library against each of `queries` (see [`search`]), scoring their frames together
+/// in passes of up to [`PASS_VECTORS`] vectors.
+pub fn search_batch(
+    lib: &SearchLibrary,
+    queries: &[Query],
+    weights: Weights,
+    top: usize,
+    include_self: bool,
+) -> Vec<Results> {
+    let vectors: Vec<Vec<Vec<f32>>> = queries
+        .iter()
+        .map(|q| {
+            let v = lib.query_vectors(&q.frames).unwrap_or_else(|e| {
+                tracing::warn!("query frames cannot be compared in {}: {e}", lib.space);
+                Vec::new()
+            });
+            let usable = !v.is_empty() && !lib.frames.is_empty() && lib.frames.dim() == v[0].len();
+            if usable {
+                v
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut visual: Vec<HashMap<usize, rank::VisualScore>> = vec![HashMap::new(); queries.len()];
+    let mut start = 0;
+    while start < queries.len() {
+        let (mut end, mut count) = (start, 0);
+        while end < queries.len() && (end == start || count + vectors[end].len() <= PASS_VECTORS) {
+            count += vectors[end].len();
+            end += 1;
+        }
+        if count > 0 {
+            let flat: Vec<Vec<f32>> = vectors[start..end].iter().flatten().cloned().collect();
+            let scores = lib.frames.scores(&flat);
+            let mut at = 0;
+            for (q, own) in vectors[start..end].iter().enumerate() {
+                if !own.is_empty() {
+                    let mine = &scores[at..at + own.len()];
+                    visual[start + q] = aggregate(mine, &lib.spans).into_iter().map(|s| (s.video, s)).collect();
+                }
+                at += own.len();
+            }
+        }
+        start = end;
+    }
+    queries.iter().zip(&visual).map(|(q, vis)| rank_one(lib, q, vis, weights, top, include_self)).collect()
+}
+
+/// One query's ranking from its visual scores per video and the lyrics.
+fn rank_one(
+    lib: &SearchLibrary,
+    query: &Query,
+    visual: &HashMap<usize, rank::VisualScore>,
+    weights: Weights,
+    top: usize,
+    include_self: bool,
+) -> Results {
     let mut hits: Vec<Hit> = lib
         .videos
         .iter()

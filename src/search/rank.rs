@@ -31,16 +31,20 @@ pub struct VisualScore {
 
 /// Aggregates `scores` (query frames × index rows) per video; a video may own several spans.
 pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
-    let mut videos: Vec<usize> = Vec::new();
+    // Each video's spans, videos in the order they first appear.
+    let mut order: Vec<usize> = Vec::new();
+    let mut own: std::collections::HashMap<usize, Vec<&VideoSpan>> = std::collections::HashMap::new();
     for s in spans.iter().filter(|s| s.end > s.start) {
-        if !videos.contains(&s.video) {
-            videos.push(s.video);
-        }
+        own.entry(s.video).or_insert_with(|| {
+            order.push(s.video);
+            Vec::new()
+        });
+        own.entry(s.video).or_default().push(s);
     }
-    videos
+    order
         .into_iter()
         .map(|video| {
-            let own: Vec<&VideoSpan> = spans.iter().filter(|s| s.video == video && s.end > s.start).collect();
+            let own = &own[&video];
             let matches: Vec<FrameMatch> = scores
                 .iter()
                 .enumerate()
