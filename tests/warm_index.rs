@@ -7,7 +7,7 @@
 use reelmatch::catalog::{Catalog, FrameRecord, Split};
 use reelmatch::config::Config;
 use reelmatch::ml::Models;
-use reelmatch::pipeline::{answer_query, QueryCache, QueryRequest};
+use reelmatch::pipeline::{QueryCache, QueryRequest};
 use reelmatch::search::library::loads;
 use reelmatch::search::Weights;
 use reelmatch::synth::{generate, Spec, MODEL};
@@ -28,7 +28,7 @@ fn a_kept_library_answers_again_without_loading_and_reloads_after_a_change() {
     assert_eq!(first.results.space, "head of run 1");
     let second = cache.answer(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
     assert_eq!(loads(), before + 1, "the second query reuses the kept library");
-    let cold = answer_query(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
+    let cold = QueryCache::default().answer(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
     let ids = |a: &reelmatch::pipeline::QueryAnswer| a.results.results.iter().map(|h| h.id).collect::<Vec<_>>();
     assert_eq!(ids(&second), ids(&cold), "a warm answer is the cold one");
     assert_eq!(second.results.results.len(), 5);

@@ -16,4 +16,4 @@ pub use inspect::{inspect_video, Inspection};
 pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};
 pub use paths::{complete_path, expand_home};
-pub use query::{answer_query, query_from_file, QueryAnswer, QueryCache, QueryRequest};
+pub use query::{query_from_file, QueryAnswer, QueryCache, QueryRequest};

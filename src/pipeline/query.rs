@@ -38,22 +38,10 @@ pub struct QueryAnswer {
     pub note: Option<String>,
 }
 
-/// Answers `request` against the library, opening it for this one query (a command-line run);
-/// a lyrics query loads the text model (only that one).
-pub fn answer_query(
-    library: &Library,
-    config: &Config,
-    request: &QueryRequest,
-    models: &Models,
-    weights: Weights,
-) -> Result<QueryAnswer> {
-    let opened = Opened::open(library, config)?;
-    answer_in(library, &opened, request, models, weights)
-}
-
 /// A library opened for search and kept between queries by a long-lived frontend (the
 /// dashboard): reused while the catalog is unchanged, opened again once another connection has
-/// committed to it (an ingest, a training run). One query runs at a time.
+/// committed to it (an ingest, a training run). One query runs at a time; a fresh cache answers
+/// one query cold.
 #[derive(Default)]
 pub struct QueryCache {
     held: std::sync::Mutex<Option<Opened>>,
@@ -79,7 +67,8 @@ impl Opened {
 }
 
 impl QueryCache {
-    /// Like [`answer_query`], with the library kept open between calls.
+    /// Answers `request` against the library, opening it first unless it is kept and current; a
+    /// lyrics query loads the text model (only that one).
     pub fn answer(
         &self,
         library: &Library,
@@ -93,41 +82,43 @@ impl QueryCache {
             Some(h) if h.catalog.data_version()? == h.version => h,
             _ => Opened::open(library, config)?,
         };
-        let answer = answer_in(library, &current, request, models, weights);
+        let answer = current.answer(library, request, models, weights);
         *held = Some(current);
         answer
     }
 }
 
-fn answer_in(
-    library: &Library,
-    opened: &Opened,
-    request: &QueryRequest,
-    models: &Models,
-    weights: Weights,
-) -> Result<QueryAnswer> {
-    let lib = &opened.lib;
-    let query = match request {
-        QueryRequest::Video(id) => {
-            let video = lib.videos.iter().find(|v| v.id == *id).ok_or_else(|| {
-                Error::not_ready(format!("video {id} has no frames to search with yet"), Remedy::WaitForIngest)
-            })?;
-            Query::from_library(lib, library.root(), video)?
-        }
-        QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
-    };
-    let results = search(lib, &query, weights, usize::MAX, false);
-    let open = crate::images::open;
-    let query_frames = query.frames.iter().map(|f| (f.t_s, f.file.as_deref().and_then(open))).collect();
-    let mut matches = HashMap::new();
-    for hit in results.results.iter().take(50) {
-        if let Some(best) = hit.best_frame() {
-            if let Some(img) = open(&library.resolve(&best.match_file)) {
-                matches.insert(best.match_file.clone(), img);
+impl Opened {
+    fn answer(
+        &self,
+        library: &Library,
+        request: &QueryRequest,
+        models: &Models,
+        weights: Weights,
+    ) -> Result<QueryAnswer> {
+        let lib = &self.lib;
+        let query = match request {
+            QueryRequest::Video(id) => {
+                let video = lib.videos.iter().find(|v| v.id == *id).ok_or_else(|| {
+                    Error::not_ready(format!("video {id} has no frames to search with yet"), Remedy::WaitForIngest)
+                })?;
+                Query::from_library(lib, library.root(), video)?
+            }
+            QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
+        };
+        let results = search(lib, &query, weights, usize::MAX, false);
+        let open = crate::images::open;
+        let query_frames = query.frames.iter().map(|f| (f.t_s, f.file.as_deref().and_then(open))).collect();
+        let mut matches = HashMap::new();
+        for hit in results.results.iter().take(50) {
+            if let Some(best) = hit.best_frame() {
+                if let Some(img) = open(&library.resolve(&best.match_file)) {
+                    matches.insert(best.match_file.clone(), img);
+                }
             }
         }
+        Ok(QueryAnswer { results, query_frames, matches, note: self.space.note.clone() })
     }
-    Ok(QueryAnswer { results, query_frames, matches, note: opened.space.note.clone() })
 }
 
 /// A video file outside the library: probed, 10 frames sampled and embedded, its audio

@@ -318,6 +318,7 @@ fn rebuild(catalog: &Catalog, dir: &Path, model: &str, generation: u64) -> Resul
     // mapped keeps them, and a crash leaves the old store.
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    remove_leftovers(dir);
     let fresh = dir.with_extension(format!("new-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&fresh);
     std::fs::create_dir_all(&fresh).map_err(|e| Error::io(&fresh, e))?;
@@ -396,6 +397,23 @@ fn append_rows(dir: &Path, mut header: Header, mut next: impl FnMut() -> Result<
         if n == 0 { Vec::new() } else { crate::scan::dot_all(rows.as_slice(), &mean, header.dim, 1).remove(0) };
     files::write_centre(&dir.join("center.f32"), &sum, &row_dot)?;
     Ok(header)
+}
+
+/// Removes the half-built or swapped-out folders (`<store>.new-PID`, `<store>.old-PID`) that a
+/// process which has since died left beside the store.
+fn remove_leftovers(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else { return };
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(name)) else { continue };
+        let pid = rest.strip_prefix(".new-").or_else(|| rest.strip_prefix(".old-"));
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 fn map_rows(path: &Path, len: usize) -> Result<Rows> {
