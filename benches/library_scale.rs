@@ -44,7 +44,7 @@ fn library(videos: usize) -> PathBuf {
     if !dir.join("ready").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let lib = Library::open(&dir).unwrap();
-        let spec = Spec { videos, frames_per_video: 250, dim: 2048, seed: 7, head: true };
+        let spec = Spec { videos, frames_per_video: 250, dim: 2048, seed: 7, head: true, first_video: 0 };
         let (s, frames) = time(|| generate(&lib, &spec).unwrap());
         eprintln!("generated {frames} frames in {s:.0}s");
         std::fs::write(dir.join("ready"), "").unwrap();
@@ -62,6 +62,30 @@ fn similar(bin: &Path, lib: &Path, space: &str) -> f64 {
             .unwrap()
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+/// The largest resident set of any child process so far, KiB (`getrusage`).
+fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
+/// A copy of the library grown by 10 videos (2,500 frames); how long `index update` then takes
+/// (the store appends them, recomputes the row dots, and the head's projection takes the new rows).
+fn grow_by_ten(bin: &Path, lib: &Path, videos: usize) -> f64 {
+    let copy = lib.with_extension("grown");
+    let _ = std::fs::remove_dir_all(&copy);
+    let ok = Command::new("cp").arg("-a").arg(lib).arg(&copy).status().unwrap();
+    assert!(ok.success());
+    let grown = Library::open(&copy).unwrap();
+    let spec = Spec { videos: 10, frames_per_video: 250, dim: 2048, seed: 8, head: false, first_video: videos };
+    generate(&grown, &spec).unwrap();
+    let s = run_timed(bin, &copy, &["index", "update"]);
+    let _ = std::fs::remove_dir_all(&copy);
     s
 }
 
@@ -134,6 +158,9 @@ fn main() {
             }
         };
         let (eval, dupes) = (timed("eval"), timed("dupes"));
+        let peak_mib = children_peak_rss_kib() as f64 / 1024.0;
+        let vector_mib = (frames * 2048 * 2) as f64 / (1 << 20) as f64;
+        let grow = grow_by_ten(&bin, &lib, videos);
         let faiss = (0..RUNS).map(|_| faiss(&lib, frames)).collect::<Result<Vec<_>, _>>();
         let (faiss_process, faiss_search) = match &faiss {
             Ok(runs) => (
@@ -147,12 +174,13 @@ fn main() {
             Err(_) => "n/a".into(),
         };
         rows.push(format!(
-            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms ({:.2} s for the first) | {faiss_process} | {faiss_search} | {ratio} | {eval} / {dupes} | {catch_up:.1} s |",
+            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms ({:.2} s for the first) | {faiss_process} | {faiss_search} | {ratio} | {eval} / {dupes} | {catch_up:.1} s | {grow:.2} s | {peak_mib:.0} MiB ({:.2}× the {vector_mib:.0} MiB of vectors) |",
             warm * 1000.0,
-            first_enter
+            first_enter,
+            peak_mib / vector_mib
         ));
     }
-    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | first query after generation (store and projection built) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | first query after generation (store and projection built) | 10 videos added: `index update` (new process) | peak RSS of the commands above |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     rows.iter().for_each(|r| println!("{r}"));
 }

@@ -22,6 +22,8 @@ pub struct Spec {
     pub seed: u64,
     /// Also write an active run with a random head over the videos.
     pub head: bool,
+    /// The number of the first video (a library grown in steps numbers its videos on).
+    pub first_video: usize,
 }
 
 /// The model id the synthetic vectors are stored under.
@@ -37,7 +39,7 @@ pub fn generate(library: &Library, spec: &Spec) -> Result<usize> {
     let mut rng = SplitMix64(spec.seed);
     let mut total = 0;
     let mut pending: Vec<(i64, Vec<f32>)> = Vec::new();
-    for v in 0..spec.videos {
+    for v in spec.first_video..spec.first_video + spec.videos {
         let title = format!("Synthetic {v:05}");
         let path = Path::new("/synthetic").join(format!("{title}.mp4"));
         let id = catalog.insert_video(&path, &title, &format!("synthetic-{}-{v}", spec.seed), 1, 0)?;
