@@ -74,9 +74,11 @@ fn children_peak_rss_kib() -> i64 {
     usage.ru_maxrss
 }
 
-/// A copy of the library grown by 10 videos (2,500 frames); how long `index update` then takes
-/// (the store appends them, recomputes the row dots, and the head's projection takes the new rows).
-fn grow_by_ten(bin: &Path, lib: &Path, videos: usize) -> f64 {
+/// A copy of the library grown by 10 videos (2,500 frames): how long `index update` then takes
+/// (the store appends them, recomputes the row dots, and the head's projection takes the new
+/// rows), and how long `train` (20 epochs, no augmented views) takes on it, with the largest
+/// resident set of any command so far once it has run (KiB).
+fn grow_and_train(bin: &Path, lib: &Path, videos: usize) -> (f64, f64, i64) {
     let copy = lib.with_extension("grown");
     let _ = std::fs::remove_dir_all(&copy);
     let ok = Command::new("cp").arg("-a").arg(lib).arg(&copy).status().unwrap();
@@ -84,9 +86,13 @@ fn grow_by_ten(bin: &Path, lib: &Path, videos: usize) -> f64 {
     let grown = Library::open(&copy).unwrap();
     let spec = Spec { videos: 10, frames_per_video: 250, dim: 2048, seed: 8, head: false, first_video: videos };
     generate(&grown, &spec).unwrap();
-    let s = run_timed(bin, &copy, &["index", "update"]);
+    let update = run_timed(bin, &copy, &["index", "update"]);
+    let conf = copy.join("no-views.toml");
+    std::fs::write(&conf, "[train]\naugmented_views = 0\nepochs = 20\n").unwrap();
+    let train = run_timed(bin, &copy, &["--config", conf.to_str().unwrap(), "train", "--json"]);
+    let peak = children_peak_rss_kib();
     let _ = std::fs::remove_dir_all(&copy);
-    s
+    (update, train, peak)
 }
 
 /// A command's wall time as a new process (once: these take seconds to minutes).
@@ -160,7 +166,8 @@ fn main() {
         let (eval, dupes) = (timed("eval"), timed("dupes"));
         let peak_mib = children_peak_rss_kib() as f64 / 1024.0;
         let vector_mib = (frames * 2048 * 2) as f64 / (1 << 20) as f64;
-        let grow = grow_by_ten(&bin, &lib, videos);
+        let (grow, train, train_peak) = grow_and_train(&bin, &lib, videos);
+        let train_peak_mib = train_peak as f64 / 1024.0;
         let faiss = (0..RUNS).map(|_| faiss(&lib, frames)).collect::<Result<Vec<_>, _>>();
         let (faiss_process, faiss_search) = match &faiss {
             Ok(runs) => (
@@ -174,13 +181,13 @@ fn main() {
             Err(_) => "n/a".into(),
         };
         rows.push(format!(
-            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms ({:.2} s for the first) | {faiss_process} | {faiss_search} | {ratio} | {eval} / {dupes} | {catch_up:.1} s | {grow:.2} s | {peak_mib:.0} MiB ({:.2}× the {vector_mib:.0} MiB of vectors) |",
+            "| {scale} ({frames} frames) | {cold_backbone:.2} s | {cold_head:.2} s | {:.0} ms ({:.2} s for the first) | {faiss_process} | {faiss_search} | {ratio} | {eval} / {dupes} | {catch_up:.1} s | {grow:.2} s | {peak_mib:.0} MiB ({:.2}× the {vector_mib:.0} MiB of vectors) | {train:.0} s, peak RSS ≤ {train_peak_mib:.0} MiB |",
             warm * 1000.0,
             first_enter,
             peak_mib / vector_mib
         ));
     }
-    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | first query after generation (store and projection built) | 10 videos added: `index update` (new process) | peak RSS of the commands above |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | first query after generation (store and projection built) | 10 videos added: `index update` (new process) | peak RSS of the commands above | `train`, 20 epochs, no views (new process) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     rows.iter().for_each(|r| println!("{r}"));
 }

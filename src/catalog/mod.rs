@@ -9,7 +9,7 @@ mod videos;
 
 pub use frames::{FrameRecord, Split};
 pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
-pub use runs::{FrameFeature, NewRun, RunRow, RunStatus};
+pub use runs::{NewRun, RunRow, RunStatus};
 pub use stream::{EmbeddingRow, Stamp};
 pub use videos::{Stage, Status, VideoRow};
 

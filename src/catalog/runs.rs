@@ -2,21 +2,12 @@
 //! losses and per-epoch metrics, and which run is active for queries.
 
 use super::outputs::{from_blob, to_blob};
-use super::{Catalog, Split};
+use super::Catalog;
 use crate::error::Result;
 pub use crate::types::RunStatus;
 use crate::types::{EpochMetrics, FitSettings};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-
-/// One frame's features with what training needs to know about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FrameFeature {
-    pub video_id: i64,
-    pub frame_id: i64,
-    pub split: Split,
-    pub vector: Vec<f32>,
-}
 
 /// A training run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,28 +67,6 @@ fn run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
 }
 
 impl Catalog {
-    /// Every frame's features from `model`, with video, frame id and split, in video and time order.
-    pub fn frame_features(&self, model: &str) -> Result<Vec<FrameFeature>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.video_id, f.id, f.split, e.vector FROM frames f JOIN frame_embeddings e ON e.frame_id = f.id
-                 WHERE e.model = ?1 ORDER BY f.video_id, f.idx",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![model], |r| {
-                Ok(FrameFeature {
-                    video_id: r.get(0)?,
-                    frame_id: r.get(1)?,
-                    split: if r.get::<_, String>(2)? == "test" { Split::Test } else { Split::Train },
-                    vector: from_blob(&r.get::<_, Vec<u8>>(3)?),
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
-    }
-
     /// Cached features of augmented views from `model`, views below `views`: (frame id, vector).
     pub fn frame_views(&self, model: &str, views: u32) -> Result<Vec<(i64, Vec<f32>)>> {
         let mut stmt = self

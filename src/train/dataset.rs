@@ -1,9 +1,11 @@
-//! The training set from the catalog: one class per video with enough train frames, each frame's
-//! cached backbone features (plus the features of its augmented views), and the test frames.
+//! The training set: one class per video with enough train frames, each frame's backbone
+//! features (read from the vector store, which maps them, rather than decoded from the catalog)
+//! plus the cached features of its augmented views, and the test frames.
 
 use super::fit::{Dataset, Samples};
 use crate::catalog::{Catalog, Split};
 use crate::error::{Error, Remedy, Result};
+use crate::store::FrameStore;
 use std::collections::HashMap;
 
 /// A dataset with where its classes come from.
@@ -21,15 +23,15 @@ pub struct Loaded {
 /// Loads the features of `model`: videos with at least `min_train_frames` train frames become
 /// classes (labelled in title order); `views` augmented views per train frame are added where cached.
 pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32) -> Result<Loaded> {
-    let features = catalog.frame_features(model)?;
-    if features.is_empty() {
+    let store = FrameStore::open(catalog, model)?;
+    if store.is_empty() {
         return Err(Error::not_ready(
             format!("no frame features from the image model {model} to train on"),
             Remedy::IngestWithImageModel,
         ));
     }
     let mut train_count: HashMap<i64, usize> = HashMap::new();
-    for f in features.iter().filter(|f| f.split == Split::Train) {
+    for f in store.meta().iter().filter(|f| f.split == Split::Train) {
         *train_count.entry(f.video_id).or_default() += 1;
     }
     let videos = catalog.videos()?;
@@ -50,7 +52,7 @@ pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32)
         class_ids.push(v.id);
     }
     let label: HashMap<i64, u32> = class_ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
-    let dim = features[0].vector.len();
+    let dim = store.dim();
     let mut views_of: HashMap<i64, Vec<Vec<f32>>> = HashMap::new();
     if views > 0 {
         for (frame, v) in catalog.frame_views(model, views)? {
@@ -59,19 +61,19 @@ pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32)
     }
     let (mut train, mut test) = (Samples::default(), Samples::default());
     let mut augmented = 0;
-    for f in &features {
-        let Some(&y) = label.get(&f.video_id) else { continue };
-        if f.vector.len() != dim {
-            continue;
-        }
-        let side = if f.split == Split::Train { &mut train } else { &mut test };
-        side.x.extend_from_slice(&f.vector);
-        side.y.push(y);
-        if f.split == Split::Train {
-            for v in views_of.get(&f.frame_id).into_iter().flatten().filter(|v| v.len() == dim) {
-                train.x.extend_from_slice(v);
-                train.y.push(y);
-                augmented += 1;
+    for start in (0..store.len()).step_by(4096) {
+        let end = (start + 4096).min(store.len());
+        for (f, vector) in store.meta()[start..end].iter().zip(store.raw_rows(start..end)) {
+            let Some(&y) = label.get(&f.video_id) else { continue };
+            let side = if f.split == Split::Train { &mut train } else { &mut test };
+            side.x.extend_from_slice(&vector);
+            side.y.push(y);
+            if f.split == Split::Train {
+                for v in views_of.get(&f.frame_id).into_iter().flatten().filter(|v| v.len() == dim) {
+                    train.x.extend_from_slice(v);
+                    train.y.push(y);
+                    augmented += 1;
+                }
             }
         }
     }
