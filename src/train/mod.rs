@@ -110,11 +110,11 @@ pub fn train(
         None => FitSettings::from_config(&config.train, config.train.seed),
     };
     let views = config.train.augmented_views;
-    let probe = dataset::load(&catalog, &model, config.train.min_train_frames, 0)?;
+    let class_ids = dataset::class_ids(&catalog, &model, config.train.min_train_frames)?;
     if views > 0 {
         match embedder.filter(|e| e.model_id == model) {
             Some(e) => {
-                let videos: HashSet<i64> = probe.class_ids.iter().copied().collect();
+                let videos: HashSet<i64> = class_ids.iter().copied().collect();
                 views::ensure_views(library, &catalog, e, &config.train, &videos, sink, cancel)?;
             }
             None => sink.emit(Event::Note {
