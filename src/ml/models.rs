@@ -158,16 +158,12 @@ impl Models {
 
     /// The image role, or an error saying why it cannot be had.
     pub fn require_image(&self) -> Result<&ImageEmbedder> {
-        self.image().ok_or_else(|| self.missing(Role::Image, self.image.get().and_then(Slot::why)))
+        self.image().ok_or_else(|| missing(Role::Image, self.image.get().and_then(Slot::why)))
     }
 
     /// The text role, or an error saying why it cannot be had.
     pub fn require_text(&self) -> Result<&TextEmbedder> {
-        self.text().ok_or_else(|| self.missing(Role::Text, self.text.get().and_then(Slot::why)))
-    }
-
-    fn missing(&self, role: Role, why: Option<&String>) -> Error {
-        Error::ModelMissing { role, reason: why.cloned().unwrap_or_else(|| "no model is configured".into()) }
+        self.text().ok_or_else(|| missing(Role::Text, self.text.get().and_then(Slot::why)))
     }
 
     fn load<T>(&self, f: impl FnOnce(&Source) -> Result<T>) -> Slot<T> {
@@ -208,6 +204,11 @@ impl Models {
         let _ = self.random_image.set(configured.to_string());
         Ok(model)
     }
+}
+
+/// The error for a role that cannot be had, with why when it was tried.
+fn missing(role: Role, why: Option<&String>) -> Error {
+    Error::ModelMissing { role, reason: why.cloned().unwrap_or_else(|| "no model is configured".into()) }
 }
 
 impl<T> Slot<T> {

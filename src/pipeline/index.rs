@@ -40,17 +40,17 @@ impl std::fmt::Display for IndexSummary {
 /// `rebuild`), and the active run's projection with it.
 pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Result<IndexSummary> {
     let catalog = Catalog::open(&library.catalog_path())?;
+    let space = Space::choose(library, &catalog, config, Some(crate::config::SearchSpace::Head))?;
     let mut summary = IndexSummary { stores: Vec::new(), head: None };
     for (model, _) in catalog.image_models()? {
         let store = if rebuild { FrameStore::rebuild(&catalog, &model)? } else { FrameStore::open(&catalog, &model)? };
-        summary.stores.push((model, store.len(), store.dim()));
-    }
-    let space = Space::choose(library, &catalog, config, Some(crate::config::SearchSpace::Head))?;
-    if let (Some((run, head)), Some(model)) = (&space.head, &space.image_model) {
-        let store = FrameStore::open(&catalog, model)?;
-        if store.dim() == head.dim() {
-            let projected = store.projected(&projection_key(head)?, &|v| head.project(v))?;
-            summary.head = Some((*run, projected.len(), projected.dim()));
+        summary.stores.push((model.clone(), store.len(), store.dim()));
+        // The active run's projection follows the store of the model it was trained on.
+        if let Some((run, head)) = &space.head {
+            if space.image_model.as_deref() == Some(model.as_str()) && store.dim() == head.dim() {
+                let projected = store.projected(&projection_key(head)?, &|v| head.project(v))?;
+                summary.head = Some((*run, projected.len(), projected.dim()));
+            }
         }
     }
     Ok(summary)

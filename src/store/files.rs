@@ -48,11 +48,11 @@ impl Sink {
 
 impl Appender {
     /// Opens the files of the store in `dir` for appending after `header`'s rows.
-    pub fn open(dir: &Path, header: &Header, row_bytes: usize) -> Result<Appender> {
+    pub fn open(dir: &Path, header: &Header) -> Result<Appender> {
         let n = header.rows as u64;
         Ok(Appender {
             vectors: Sink::open(dir.join("vectors.f16"), n * header.dim as u64 * 2)?,
-            meta: Sink::open(dir.join("rows.bin"), n * row_bytes as u64)?,
+            meta: Sink::open(dir.join("rows.bin"), n * ROW_BYTES as u64)?,
             files: Sink::open(dir.join("files.txt"), header.files_bytes)?,
             norms: Sink::open(dir.join("norms.f32"), n * 8)?,
             files_bytes: header.files_bytes,

@@ -180,10 +180,6 @@ impl FrameStore {
         Ok(FrameStore { dir, header, rows, meta, files, centre: Centre { mean, row_dot, row_sq, row_scale } })
     }
 
-    pub fn model(&self) -> &str {
-        &self.header.model
-    }
-
     pub fn dim(&self) -> usize {
         self.header.dim
     }
@@ -362,7 +358,7 @@ fn append(catalog: &Catalog, dir: &Path, header: Header) -> Result<Header> {
 /// Appends the batches `next` returns (until an empty one) after `header`'s rows, then writes
 /// the centre; the caller writes the header, which commits them.
 fn append_rows(dir: &Path, mut header: Header, mut next: impl FnMut() -> Result<Vec<EmbeddingRow>>) -> Result<Header> {
-    let mut out = Appender::open(dir, &header, ROW_BYTES)?;
+    let mut out = Appender::open(dir, &header)?;
     let mut sum = if header.rows > 0 {
         files::read_centre(&dir.join("center.f32"), header.dim, header.rows)?.0
     } else {
