@@ -25,6 +25,7 @@ pub struct Config {
     pub train: Train,
     pub models: Models,
     pub search: Search,
+    pub player: Player,
 }
 
 /// Search settings.
@@ -36,6 +37,25 @@ pub struct Search {
     pub top: usize,
     pub duplicate_threshold: f32,
     pub space: SearchSpace,
+    pub traps: Traps,
+}
+
+/// Which frames are set aside as saying nothing about their video (`[search.traps]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Traps {
+    pub set_aside: bool,
+    pub shared_videos: usize,
+    pub shared_similarity: f32,
+    pub flat_below: f32,
+    pub shared_max_frames: usize,
+}
+
+/// The video player (`[player]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Player {
+    pub command: String,
 }
 
 /// The space frames are compared in.
@@ -464,6 +484,30 @@ impl Config {
                 self.search.duplicate_threshold.to_string(),
                 self.search.duplicate_threshold.is_finite() && (-1.0..=1.0).contains(&self.search.duplicate_threshold),
                 "must be a similarity from -1 to 1",
+            ),
+            (
+                "search.traps.shared_videos",
+                self.search.traps.shared_videos.to_string(),
+                self.search.traps.shared_videos >= 1,
+                "must be at least 1",
+            ),
+            (
+                "search.traps.shared_similarity",
+                self.search.traps.shared_similarity.to_string(),
+                (-1.0..=1.0).contains(&self.search.traps.shared_similarity),
+                "must be a similarity from -1 to 1",
+            ),
+            (
+                "search.traps.flat_below",
+                self.search.traps.flat_below.to_string(),
+                (0.0..=255.0).contains(&self.search.traps.flat_below),
+                "must be a brightness spread from 0 to 255",
+            ),
+            (
+                "player.command",
+                format!("{:?}", self.player.command),
+                !self.player.command.trim().is_empty(),
+                "must name a player (mpv)",
             ),
         ];
         for (key, value, ok, rule) in checks.into_iter().chain(search_checks) {

@@ -1,16 +1,29 @@
 //! `reelmatch library` and `reelmatch export`.
 
 use crate::catalog::{Catalog, VideoRow};
+use crate::config::Config;
 use crate::export::export_imagefolder;
 use crate::library::Library;
+use crate::pipeline::SetAsideCount;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn list(library: &Library, json: bool) -> anyhow::Result<ExitCode> {
+/// A row of `library --json`: the video, and its frames search sets aside.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    video: &'a VideoRow,
+    set_aside: SetAsideCount,
+}
+
+pub fn list(library: &Library, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let videos = catalog.videos()?;
+    let aside = crate::pipeline::set_aside_counts(&catalog, library, config)?;
+    let aside_of = |id: i64| aside.get(&id).copied().unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string_pretty(&videos)?);
+        let rows: Vec<Listed> = videos.iter().map(|v| Listed { video: v, set_aside: aside_of(v.id) }).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if videos.is_empty() {
@@ -19,7 +32,7 @@ pub fn list(library: &Library, json: bool) -> anyhow::Result<ExitCode> {
     }
     println!("{}", line(COLUMNS.iter().map(|c| c.0.to_string())));
     for v in &videos {
-        println!("{}", row(v));
+        println!("{}", row(v, aside_of(v.id)));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -51,7 +64,7 @@ fn line(cells: impl Iterator<Item = String>) -> String {
     padded.join(" ").trim_end().to_string()
 }
 
-fn row(v: &VideoRow) -> String {
+fn row(v: &VideoRow, aside: SetAsideCount) -> String {
     let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
     let rate = v.sample_fps.map(|r| format!("{r}")).unwrap_or_else(|| "-".into());
     let audio = match v.has_audio {
@@ -64,7 +77,12 @@ fn row(v: &VideoRow) -> String {
         (None, Some(false)) => "none".into(),
         _ => "-".into(),
     };
-    let note = [v.error.as_deref(), v.transcript_flag.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    let aside = (aside.total() > 0).then(|| aside.to_string());
+    let note = [v.error.as_deref(), v.transcript_flag.as_deref(), aside.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
     let cells = [
         v.id.to_string(),
         v.title.clone(),

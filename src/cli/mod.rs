@@ -132,7 +132,7 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             train::run(&library, &config, resume, json)
         }
         Some(Command::Runs { action, json }) => train::runs(&library, action, json),
-        Some(Command::Library { json }) => library::list(&library, json),
+        Some(Command::Library { json }) => library::list(&library, &config, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Index { action }) => {
             let rebuild = matches!(action, args::IndexAction::Rebuild);
@@ -166,7 +166,7 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let has_image = models.image().is_some();
     let code = ingest::run(library, config, vec![media], models)?;
-    library::list(library, false)?;
+    library::list(library, config, false)?;
     if has_image {
         train::run(library, config, None, false)?;
     }

@@ -1,13 +1,16 @@
 //! The vector store as a job: brought up to date when ingestion or training finishes (so the
 //! first query after them pays nothing), and built again on request.
 
+use crate::catalog::preferred_model;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::Result;
 use crate::library::Library;
 use crate::search::library::projection_key;
 use crate::search::space::Space;
+use crate::search::traps::{FrameTraps, SetAside};
 use crate::store::FrameStore;
+use std::collections::HashMap;
 
 /// What the stores hold after a refresh.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +19,44 @@ pub struct IndexSummary {
     pub stores: Vec<(String, usize, usize)>,
     /// The active run's projection: (run, rows, dimensions).
     pub head: Option<(i64, usize, usize)>,
+    /// Frames set aside as saying nothing about their video, over all stores.
+    pub set_aside: SetAsideCount,
+}
+
+/// How many of a video's (or the library's) frames are set aside, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SetAsideCount {
+    /// Near-identical to frames of many other videos (a shared intro, a logo card).
+    pub shared: usize,
+    /// Black or one flat colour.
+    pub flat: usize,
+}
+
+impl SetAsideCount {
+    fn add(&mut self, why: Option<SetAside>) {
+        match why {
+            Some(SetAside::Shared(_)) => self.shared += 1,
+            Some(SetAside::Flat) => self.flat += 1,
+            None => {}
+        }
+    }
+
+    /// Frames set aside in all.
+    pub fn total(&self) -> usize {
+        self.shared + self.flat
+    }
+}
+
+impl std::fmt::Display for SetAsideCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} frame(s) set aside: {} shared with other videos, {} flat or black",
+            self.total(),
+            self.shared,
+            self.flat
+        )
+    }
 }
 
 impl std::fmt::Display for IndexSummary {
@@ -32,6 +73,9 @@ impl std::fmt::Display for IndexSummary {
         if let Some((run, rows, dim)) = self.head {
             write!(f, "\nhead of run {run}: {rows} projections of {dim} dimensions")?;
         }
+        if self.set_aside.total() > 0 {
+            write!(f, "\n{}", self.set_aside)?;
+        }
         Ok(())
     }
 }
@@ -41,10 +85,15 @@ impl std::fmt::Display for IndexSummary {
 pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Result<IndexSummary> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let space = Space::choose(library, &catalog, config, Some(crate::config::SearchSpace::Head))?;
-    let mut summary = IndexSummary { stores: Vec::new(), head: None };
+    let mut summary = IndexSummary { stores: Vec::new(), head: None, set_aside: SetAsideCount::default() };
     for (model, _) in catalog.image_models()? {
         let store = if rebuild { FrameStore::rebuild(&catalog, &model)? } else { FrameStore::open(&catalog, &model)? };
         summary.stores.push((model.clone(), store.len(), store.dim()));
+        // Which frames say nothing, judged now so the first query does not wait for it.
+        if let Some(rules) = &space.traps {
+            let judged = FrameTraps::open(&store, rules)?;
+            (0..store.len()).for_each(|r| summary.set_aside.add(judged.judge(rules, r)));
+        }
         // The active run's projection follows the store of the model it was trained on.
         if let Some((run, head)) = &space.head {
             if space.image_model.as_deref() == Some(model.as_str()) && store.dim() == head.dim() {
@@ -54,4 +103,22 @@ pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Resul
         }
     }
     Ok(summary)
+}
+
+/// How many frames of each video (by id) are set aside in search, by the configured image
+/// model's store; empty when `[search.traps] set_aside` is off or nothing is indexed.
+pub fn set_aside_counts(catalog: &Catalog, library: &Library, config: &Config) -> Result<HashMap<i64, SetAsideCount>> {
+    let space = Space::choose(library, catalog, config, Some(crate::config::SearchSpace::Backbone))?;
+    let mut counts: HashMap<i64, SetAsideCount> = HashMap::new();
+    let (Some(rules), Some(model)) =
+        (&space.traps, preferred_model(catalog.image_models()?, space.image_model.as_deref()))
+    else {
+        return Ok(counts);
+    };
+    let store = FrameStore::open(catalog, &model)?;
+    let judged = FrameTraps::open(&store, rules)?;
+    for (r, m) in store.meta().iter().enumerate() {
+        counts.entry(m.video_id).or_default().add(judged.judge(rules, r));
+    }
+    Ok(counts)
 }

@@ -1,6 +1,9 @@
-//! Gathering what there is to know about one video: metadata, transcript and a few thumbnails.
+//! Gathering what there is to know about one video: metadata, transcript, a few thumbnails and
+//! the frames search sets aside.
 
+use super::SetAsideCount;
 use crate::catalog::{Catalog, TranscriptInfo, VideoRow};
+use crate::config::Config;
 use crate::error::{Error, Remedy, Result};
 use crate::library::Library;
 use crate::search::library::spread;
@@ -14,10 +17,12 @@ pub struct Inspection {
     pub segments: Vec<Segment>,
     /// A few frames spread over the video, with their times.
     pub thumbnails: Vec<(f64, DynamicImage)>,
+    /// Its frames that search sets aside, and why.
+    pub set_aside: SetAsideCount,
 }
 
 /// Reads a video's metadata, transcript and a few thumbnails from the catalog.
-pub fn inspect_video(library: &Library, id: i64) -> Result<Inspection> {
+pub fn inspect_video(library: &Library, config: &Config, id: i64) -> Result<Inspection> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let video = catalog
         .video(id)?
@@ -32,5 +37,6 @@ pub fn inspect_video(library: &Library, id: i64) -> Result<Inspection> {
         .into_iter()
         .filter_map(|i| crate::images::open(&library.resolve(&frames[i].file)).map(|img| (frames[i].t_s, img)))
         .collect();
-    Ok(Inspection { video, transcript, segments, thumbnails })
+    let set_aside = super::set_aside_counts(&catalog, library, config)?.remove(&id).unwrap_or_default();
+    Ok(Inspection { video, transcript, segments, thumbnails, set_aside })
 }

@@ -11,7 +11,7 @@ mod overview;
 mod paths;
 mod query;
 
-pub use index::{refresh_index, IndexSummary};
+pub use index::{refresh_index, set_aside_counts, IndexSummary, SetAsideCount};
 pub use inspect::{inspect_video, Inspection};
 pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};

@@ -7,6 +7,7 @@ use super::library::{Lyrics, SearchLibrary};
 use super::query::{Query, QueryFrame, QUERY_FRAMES};
 use super::rank::Weights;
 use super::search_batch;
+use super::traps::TrapRules;
 use crate::catalog::{Catalog, Split};
 use crate::error::Result;
 use crate::ml::text::TextEmbedder;
@@ -56,16 +57,18 @@ pub fn metrics(ranks: &[usize]) -> Option<Metrics> {
 
 /// Evaluates the library. `text` embeds half-transcripts for the lyrics side; without it the
 /// lyrics side is null.
-/// With `head` (run id, head), frames are compared in that head's output space.
+/// With `head` (run id, head), frames are compared in that head's output space; with `traps`,
+/// the frames those rules set aside are neither asked with nor matched.
 pub fn evaluate(
     catalog: &Catalog,
     image_model: Option<&str>,
     text: Option<&TextEmbedder>,
     weights: Weights,
     head: Option<(i64, &Head)>,
+    traps: Option<&TrapRules>,
 ) -> Result<EvalReport> {
-    let train = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Train), head)?;
-    let test = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Test), head)?;
+    let train = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Train), head, traps)?;
+    let test = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Test), head, traps)?;
     // Lyrics: first halves as queries, second halves as the library.
     let halves: Vec<Option<(Lyrics, Lyrics)>> = match text {
         Some(model) => train.videos.iter().map(|v| halves(catalog, v.id, model)).collect::<Result<_>>()?,

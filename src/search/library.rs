@@ -3,6 +3,7 @@
 
 use super::index::FlatIndex;
 use super::rank::VideoSpan;
+use super::traps::{FrameTraps, SetAside, TrapRules};
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
 use crate::error::{Error, Remedy, Result};
 use crate::store::FrameStore;
@@ -73,6 +74,10 @@ pub struct SearchLibrary {
     pub space: String,
     /// The trained head frames are projected through, in the head space.
     head: Option<Head>,
+    /// The rules frames are set aside by, when they are (`[search.traps] set_aside`).
+    pub traps: Option<TrapRules>,
+    /// Why each row is set aside, if it is (empty when no rules were given).
+    pub set_aside: Vec<Option<SetAside>>,
 }
 
 /// The name a head's projection of the library is kept under: one per head's parameters.
@@ -99,17 +104,19 @@ impl SearchLibrary {
         text_model: Option<&str>,
         only: Option<Split>,
     ) -> Result<Self> {
-        Self::load_in_space(catalog, image_model, text_model, only, None)
+        Self::load_in_space(catalog, image_model, text_model, only, None, None)
     }
 
     /// Like [`SearchLibrary::load`], with frames compared in a trained head's output space when
-    /// `head` is given as (run id, head); the image model is then the run's.
+    /// `head` is given as (run id, head); the image model is then the run's. With `traps`, the
+    /// frames those rules set aside take no part in visual scores.
     pub fn load_in_space(
         catalog: &Catalog,
         image_model: Option<&str>,
         text_model: Option<&str>,
         only: Option<Split>,
         head: Option<(i64, &Head)>,
+        traps: Option<&TrapRules>,
     ) -> Result<Self> {
         LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let image_model = preferred_model(catalog.image_models()?, image_model);
@@ -167,6 +174,13 @@ impl SearchLibrary {
             }
             (None, _) => FlatIndex::new(1),
         };
+        let set_aside = match (&store, traps) {
+            (Some(s), Some(rules)) => {
+                let judged = FrameTraps::open(s, rules)?;
+                keep.iter().map(|&r| judged.judge(rules, r)).collect()
+            }
+            _ => Vec::new(),
+        };
         let mut frame_refs = Vec::with_capacity(keep.len());
         let mut spans: Vec<VideoSpan> = Vec::new();
         let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); videos.len()];
@@ -194,7 +208,20 @@ impl SearchLibrary {
         }
         let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
         let head = head.map(|(_, h)| h.clone());
-        Ok(SearchLibrary { videos, frames, frame_refs, spans, rows_of, lyrics, image_model, text_model, space, head })
+        Ok(SearchLibrary {
+            videos,
+            frames,
+            frame_refs,
+            spans,
+            rows_of,
+            lyrics,
+            image_model,
+            text_model,
+            space,
+            head,
+            traps: traps.cloned(),
+            set_aside,
+        })
     }
 
     /// Query frames' vectors in this library's space: frames from the index as they are, backbone
@@ -215,9 +242,20 @@ impl SearchLibrary {
         self.videos.iter().position(|v| v.id == id)
     }
 
-    /// Up to `n` of a video's indexed frame embeddings, evenly spread over its length, with times.
+    /// Why row `row` is set aside, if it is.
+    pub fn set_aside_at(&self, row: usize) -> Option<SetAside> {
+        self.set_aside.get(row).copied().flatten()
+    }
+
+    /// The catalog id of each row's video.
+    pub fn row_videos(&self) -> Vec<i64> {
+        self.frame_refs.iter().map(|f| self.videos[f.video].id).collect()
+    }
+
+    /// Up to `n` of a video's indexed frame embeddings, evenly spread over its length, with
+    /// times; frames set aside are not chosen.
     pub fn spread_frames(&self, video: usize, n: usize) -> Vec<(f64, Vec<f32>, String)> {
-        let own = &self.rows_of[video];
+        let own: Vec<usize> = self.rows_of[video].iter().copied().filter(|&r| self.set_aside_at(r).is_none()).collect();
         let rows: Vec<usize> = spread(own.len(), n).into_iter().map(|i| own[i]).collect();
         let all = self.frames.rows(&rows);
         rows.iter().zip(all).map(|(&r, v)| (self.frame_refs[r].t_s, v, self.frame_refs[r].file.clone())).collect()

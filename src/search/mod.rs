@@ -7,6 +7,7 @@ pub mod library;
 pub mod query;
 pub mod rank;
 pub mod space;
+pub mod traps;
 
 pub use library::SearchLibrary;
 pub use query::{find_video, Query};
@@ -117,6 +118,8 @@ pub fn search_batch(
         })
         .collect();
     let mut visual: Vec<HashMap<usize, rank::VisualScore>> = vec![HashMap::new(); queries.len()];
+    let row_videos = if lib.traps.is_some() { lib.row_videos() } else { Vec::new() };
+    let masked: Vec<usize> = (0..lib.set_aside.len()).filter(|&r| lib.set_aside_at(r).is_some()).collect();
     let mut start = 0;
     while start < queries.len() {
         let (mut end, mut count) = (start, 0);
@@ -126,11 +129,12 @@ pub fn search_batch(
         }
         if count > 0 {
             let flat: Vec<Vec<f32>> = vectors[start..end].iter().flatten().cloned().collect();
-            let scores = lib.frames.scores(&flat);
+            let mut scores = lib.frames.scores(&flat);
             let mut at = 0;
             for (q, own) in vectors[start..end].iter().enumerate() {
                 if !own.is_empty() {
-                    let mine = &scores[at..at + own.len()];
+                    let mine = &mut scores[at..at + own.len()];
+                    set_aside_traps(lib, &queries[start + q], mine, &row_videos, &masked);
                     visual[start + q] = aggregate(mine, &lib.spans).into_iter().map(|s| (s.video, s)).collect();
                 }
                 at += own.len();
@@ -139,6 +143,26 @@ pub fn search_batch(
         start = end;
     }
     queries.iter().zip(&visual).map(|(q, vis)| rank_one(lib, q, vis, weights, top, include_self)).collect()
+}
+
+/// Takes the frames that say nothing out of one query's scores (a row per query frame): a new
+/// query frame (not from the index) that is flat or shared by many library videos scores
+/// nothing, and no query frame can match a library frame set aside.
+fn set_aside_traps(lib: &SearchLibrary, query: &Query, scores: &mut [Vec<f32>], row_videos: &[i64], masked: &[usize]) {
+    let Some(rules) = &lib.traps else { return };
+    for (frame, row) in query.frames.iter().zip(scores.iter_mut()) {
+        if !frame.from_index {
+            let spread = frame.image.as_ref().map_or(f32::NAN, traps::brightness_spread);
+            let shared = rules.shared_in(row, row_videos, query.exclude);
+            if rules.judge(Some(shared), spread).is_some() {
+                row.iter_mut().for_each(|s| *s = f32::NEG_INFINITY);
+                continue;
+            }
+        }
+        for &r in masked {
+            row[r] = f32::NEG_INFINITY;
+        }
+    }
 }
 
 /// One query's ranking from its visual scores per video and the lyrics.

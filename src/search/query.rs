@@ -102,6 +102,7 @@ impl Query {
             .map_err(|e| Error::media(path, format!("cannot decode this image ({e}); use a JPEG or PNG file")))?
             .to_rgb8();
         let vector = image.embed(std::slice::from_ref(&img))?.remove(0);
+        // Kept, so search can tell a flat picture (a black frame) from one that says something.
         let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Query {
             label,
@@ -110,7 +111,7 @@ impl Query {
                 t_s: 0.0,
                 vector,
                 file: Some(path.to_path_buf()),
-                image: None,
+                image: Some(img),
                 from_index: false,
             }],
             lyrics: None,

@@ -30,6 +30,8 @@ pub struct VisualScore {
 }
 
 /// Aggregates `scores` (query frames × index rows) per video; a video may own several spans.
+/// Scores of minus infinity are frames set aside: they never match, a query frame with none left
+/// in a video is not counted there, and a video with no frame left to match is left out.
 pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
     // Each video's spans, videos in the order they first appear.
     let mut order: Vec<usize> = Vec::new();
@@ -43,7 +45,7 @@ pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
     }
     order
         .into_iter()
-        .map(|video| {
+        .filter_map(|video| {
             let own = &own[&video];
             let matches: Vec<FrameMatch> = scores
                 .iter()
@@ -56,13 +58,17 @@ pub fn aggregate(scores: &[Vec<f32>], spans: &[VideoSpan]) -> Vec<VisualScore> {
                         .fold((own[0].start, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
                     FrameMatch { query: q, row: best, similarity: sim }
                 })
+                .filter(|m| m.similarity > f32::NEG_INFINITY)
                 .collect();
+            if matches.is_empty() && !scores.is_empty() {
+                return None;
+            }
             let score = if matches.is_empty() {
                 0.0
             } else {
                 matches.iter().map(|m| m.similarity).sum::<f32>() / matches.len() as f32
             };
-            VisualScore { video, score, matches }
+            Some(VisualScore { video, score, matches })
         })
         .collect()
 }

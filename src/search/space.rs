@@ -2,6 +2,7 @@
 //! catalog's most used), in the backbone space or through the active training run's head.
 
 use super::library::SearchLibrary;
+use super::traps::TrapRules;
 use crate::catalog::{Catalog, Split};
 use crate::config::{Config, SearchSpace};
 use crate::error::Result;
@@ -19,6 +20,8 @@ pub struct Space {
     pub head: Option<(i64, Head)>,
     /// Something to tell the user (e.g. the head space was asked for but no run is active).
     pub note: Option<String>,
+    /// The frames set aside, unless `[search.traps] set_aside` is off.
+    pub traps: Option<TrapRules>,
 }
 
 impl Space {
@@ -26,8 +29,17 @@ impl Space {
     /// the configured roles offline (nothing is loaded); the head space takes the run's image model.
     pub fn choose(library: &Library, catalog: &Catalog, config: &Config, flag: Option<SearchSpace>) -> Result<Space> {
         let preferred = |role| resolve_role(config, role, true).ok().map(|f| f.id);
-        let mut space =
-            Space { image_model: preferred(Role::Image), text_model: preferred(Role::Text), head: None, note: None };
+        let mut space = Space {
+            image_model: preferred(Role::Image),
+            text_model: preferred(Role::Text),
+            head: None,
+            note: None,
+            traps: config
+                .search
+                .traps
+                .set_aside
+                .then(|| TrapRules { settings: config.search.traps.clone(), root: library.root().to_path_buf() }),
+        };
         if flag.unwrap_or(config.search.space) == SearchSpace::Head {
             match active_head(library, catalog)? {
                 Some((run, head)) => {
@@ -58,6 +70,7 @@ impl Space {
             self.text_model.as_deref(),
             only,
             self.head(),
+            self.traps.as_ref(),
         )
     }
 }

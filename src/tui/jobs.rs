@@ -71,7 +71,8 @@ impl Jobs {
             Command::Stop => self.cancel.cancel(),
             Command::Query(request) => self.query(request, weights),
             Command::Inspect(id) => {
-                blocking(tx, move || Msg::Inspected(pipeline::inspect_video(&library, id).map(Box::new)))
+                let config = self.config.clone();
+                blocking(tx, move || Msg::Inspected(pipeline::inspect_video(&library, &config, id).map(Box::new)))
             }
             Command::Reload { runs, settle } => blocking(tx, move || {
                 if settle {

@@ -122,7 +122,7 @@ pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, 
     frame.render_widget(block, area);
     let thumbs_height = if images && !inspector.thumbnails.is_empty() { (inner.height / 3).clamp(4, 12) } else { 0 };
     let [meta, thumbs, words] =
-        Layout::vertical([Constraint::Length(4), Constraint::Length(thumbs_height), Constraint::Min(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(5), Constraint::Length(thumbs_height), Constraint::Min(1)]).areas(inner);
     let duration = v.duration_s.map(|d| format!("{d:.1}s")).unwrap_or_else(|| "?".into());
     let size = match (v.width, v.height) {
         (Some(w), Some(h)) => format!("{w}×{h}"),
@@ -149,6 +149,9 @@ pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, 
         ))),
         None if v.has_audio == Some(false) => lines.push(Line::from("no audio stream: an instrumental")),
         None => lines.push(Line::from("not transcribed")),
+    }
+    if inspector.info.set_aside.total() > 0 {
+        lines.push(Line::from(format!("search: {}", inspector.info.set_aside)).fg(Color::Yellow));
     }
     if let Some(e) = &v.error {
         lines.push(Line::from(format!("error: {e}")).fg(Color::Red));
