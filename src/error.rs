@@ -136,6 +136,10 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
 
+    /// The video player cannot be found.
+    #[error("no video player: `{player}` is not installed or not on PATH; install mpv (`apt-get install mpv`, `brew install mpv`) or name a player in `[player] command`")]
+    PlayerMissing { player: String },
+
     /// What was asked makes no sense as given; the message says why.
     #[error("{0}")]
     Invalid(String),

@@ -23,6 +23,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         models,
         start,
         banner,
+        handover: None, // tui::run lends its own terminal
     };
     match cli.command {
         Some(Command::Tui) | None => {

@@ -19,6 +19,8 @@ pub mod lock;
 pub mod media;
 pub mod ml;
 pub mod pipeline;
+pub mod play;
+pub mod playlist;
 pub mod rng;
 pub mod scan;
 pub mod search;

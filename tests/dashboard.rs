@@ -8,7 +8,7 @@
 mod common;
 
 use common::{random_resnet, test_config, three_clips};
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
@@ -77,8 +77,48 @@ impl Person {
         self.keys.send(Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))).unwrap();
     }
 
+    fn click(&self, kind: MouseEventKind, column: u16, row: u16) {
+        let ev = MouseEvent { kind, column, row, modifiers: KeyModifiers::NONE };
+        self.keys.send(Ok(TermEvent::Mouse(ev))).unwrap();
+    }
+
+    fn screen(&self) -> String {
+        self.screen.lock().unwrap().clone()
+    }
+
+    /// Waits until the stand-in player was started `n` times; returns each start's arguments.
+    async fn played(&self, log: &std::path::Path, n: usize, seconds: u64) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let calls: Vec<String> = text.lines().map(str::to_string).collect();
+            if calls.len() >= n {
+                return calls;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(seconds),
+                "the player was not started {n} time(s): {calls:?}\n{}",
+                self.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn type_text(&self, text: &str) {
         text.chars().for_each(|c| self.press(KeyCode::Char(c)));
+    }
+
+    /// Waits until the screen no longer shows `gone`; returns it.
+    async fn wait_without(&self, gone: &str, seconds: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if !screen.contains(gone) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(seconds), "waited {seconds}s for {gone:?} to go:\n{screen}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the screen shows every one of `parts`; returns it.
@@ -127,19 +167,36 @@ fn stable(screen: &str, numbers: bool) -> String {
 #[test]
 fn the_event_loop_ingests_trains_and_answers_a_query() {
     let work = tempfile::tempdir().unwrap();
-    three_clips(&work.path().join("media videos"));
+    let media = work.path().join("media videos");
+    three_clips(&media);
+    std::fs::create_dir_all(media.join("sub")).unwrap();
+    std::fs::rename(media.join("Pattern.mp4"), media.join("sub/Pattern.mp4")).unwrap();
     let weights = work.path().join("resnet.safetensors");
     random_resnet(&weights);
-    let config = test_config("[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n");
+    // A stand-in player that writes down how it was started.
+    let played = work.path().join("played.txt");
+    let player = work.path().join("stub mpv");
+    std::fs::write(
+        &player,
+        format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\necho >> '{}'\n", played.display(), played.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&player, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = test_config(&format!(
+        "[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n[search]\nduplicate_threshold = -1.0\n[player]\ncommand = {:?}\n",
+        player.display().to_string()
+    ));
     let image =
         ImageEmbedder::load_weights(&weights, &candle_core::Device::Cpu, &config.image, 16, "random".into()).unwrap();
     let library = Library::open(work.path().join("lib")).unwrap();
+    let lib_root = library.root().to_path_buf();
     let options = Options {
         graphics: reelmatch::images::Graphics::Halfblocks,
         presets: vec![("default".into(), config.clone())],
         models: Some(Models::none().with_image(image)),
         start: Vec::new(),
         banner: Vec::new(),
+        handover: None,
     };
 
     let screen = Arc::new(Mutex::new(String::new()));
@@ -182,6 +239,7 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             let s = person.wait_for(&["Most similar to Bars", "Spiral", "Pattern", "query @"], 60).await;
             assert!(s.contains('▀') || s.contains('▄'), "frames are drawn in half blocks: {s}");
             shots.push(("answered", stable(&s, true)));
+            let answered = s.clone();
 
             // The full-screen preview is drawn by the same picker; any key returns.
             person.press(KeyCode::Enter);
@@ -189,6 +247,79 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             assert!(!s.contains("Most similar to"), "the preview covers the dashboard: {s}");
             person.press(KeyCode::Char('x'));
             person.wait_for(&["Most similar to Bars"], 10).await;
+
+            // Around a result: o plays the match from its moment, O the query from its frame.
+            let first = answered
+                .lines()
+                .nth(3)
+                .unwrap()
+                .split('│')
+                .nth(3)
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .to_string();
+            person.press(KeyCode::Char('o'));
+            let calls = person.played(&played, 1, 20).await;
+            let args: Vec<&str> = calls[0].split('|').collect();
+            assert!(args[0].starts_with("--start="), "{args:?}");
+            assert!(
+                args.contains(&"--") && args.iter().any(|a| a.ends_with(&format!("{first}.mp4"))),
+                "{first}: {args:?}"
+            );
+            if !reelmatch::play::has_display() {
+                assert!(args.contains(&"--vo=tct"), "no display: the player draws in the terminal: {args:?}");
+            }
+            person.press(KeyCode::Char('O'));
+            let calls = person.played(&played, 2, 20).await;
+            assert!(calls[1].contains("Bars.mp4"), "{calls:?}");
+            person.wait_for(&["back from the player"], 10).await;
+
+            // s saves the ranking as a playlist in the library.
+            person.press(KeyCode::Char('s'));
+            person.wait_for(&["playlist saved:"], 10).await;
+            let m3u = std::fs::read_to_string(lib_root.join("playlists/similar-to-bars.m3u")).unwrap();
+            assert!(m3u.starts_with("#EXTM3U\n") && m3u.matches("#EXTINF:4,").count() == 2, "{m3u}");
+            assert!(m3u.contains(&format!("{}/sub/Pattern.mp4", media.canonicalize().unwrap().display())), "{m3u}");
+
+            // i keeps the results under a folder; x says the one there is not a duplicate.
+            assert_eq!(person.screen().matches("≈dup").count(), 2, "every result is over a threshold of -1");
+            person.press(KeyCode::Char('i'));
+            person.type_text(&format!("{}/su", media.canonicalize().unwrap().display()));
+            person.press(KeyCode::Tab);
+            person.wait_for(&["/sub/"], 10).await;
+            person.press(KeyCode::Enter);
+            let s = person.wait_for(&["Pattern ≈dup"], 10).await;
+            assert_eq!(s.matches("≈dup").count(), 1, "only the video under sub/ is shown: {s}");
+            person.press(KeyCode::Char('x'));
+            let s = person.wait_for(&["marked not a duplicate"], 10).await;
+            assert_eq!(s.matches("≈dup").count(), 0, "{s}");
+            person.press(KeyCode::Char('i'));
+            (0..200).for_each(|_| person.press(KeyCode::Backspace));
+            person.press(KeyCode::Enter);
+            let s = person.wait_for(&["Spiral ≈dup"], 10).await;
+            assert_eq!(s.matches("≈dup").count(), 1, "the decision is kept for Pattern only: {s}");
+
+            // The mouse: a tab, a row clicked twice (inspect), the wheel, another tab.
+            person.click(MouseEventKind::Down(MouseButton::Left), 3, 0);
+            let s = person.wait_for(&["Library · 3 videos"], 10).await;
+            let row = |s: &str, title: &str| s.lines().position(|l| l.contains(&format!("│{title} "))).unwrap() as u16;
+            let spiral = row(&s, "Spiral");
+            person.click(MouseEventKind::Down(MouseButton::Left), 5, spiral);
+            person.click(MouseEventKind::Down(MouseButton::Left), 5, spiral);
+            person.wait_for(&["Spiral · any key closes"], 20).await;
+            person.click(MouseEventKind::Down(MouseButton::Left), 5, spiral);
+            let s = person.wait_without("any key closes", 10).await; // a click closes the inspector
+                                                                     // Spiral is the last row (titles in order): the wheel moves up to the one above.
+            let above = s.lines().nth(spiral as usize - 1).unwrap().to_string();
+            person.click(MouseEventKind::ScrollUp, 5, spiral);
+            person.press(KeyCode::Enter);
+            let next = ["Bars", "Pattern"].into_iter().find(|t| above.contains(&format!("│{t} "))).unwrap();
+            person.wait_for(&[&format!("{next} · any key closes")], 20).await;
+            person.press(KeyCode::Esc);
+            person.click(MouseEventKind::Down(MouseButton::Left), 14, 0);
+            person.wait_for(&["Runs (* active"], 10).await;
             person.press(KeyCode::Char('q'));
             shots
         };

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["types", "rng", "blocking", "scan"],
     &["error", "images"],
     &["library", "events", "config"],
-    &["lock", "media", "catalog"],
+    &["lock", "media", "catalog", "play", "playlist"],
     &["ml", "store"],
     &["train", "ingest", "export", "demo"],
     &["search"],

@@ -1,5 +1,6 @@
 //! The embedded catalog: one SQLite database (WAL mode) per library, versioned by migrations.
 
+mod decisions;
 mod frames;
 mod outputs;
 mod runs;
@@ -7,6 +8,7 @@ mod schema;
 mod stream;
 mod videos;
 
+pub use decisions::is_decided;
 pub use frames::{FrameRecord, Split};
 pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
 pub use runs::{NewRun, RunRow, RunStatus};

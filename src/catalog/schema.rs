@@ -122,6 +122,14 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 4: the vector store (`store`) asks how many embeddings a model has and the newest rowid.
     "CREATE INDEX frame_embeddings_by_model ON frame_embeddings(model);",
+    // 5: pairs of videos a person said are not duplicates (`a` < `b`), so `dupes` stops listing them.
+    "CREATE TABLE not_duplicates (
+        a          INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        b          INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+        decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        PRIMARY KEY (a, b),
+        CHECK (a < b)
+    );",
 ];
 
 /// The newest schema version this build knows.

@@ -127,6 +127,15 @@ pub enum Command {
         /// Compare frames as backbone features or through the active run's head (default from config).
         #[arg(long, value_parser = space())]
         space: Option<SearchSpace>,
+        /// Rank only the videos under this folder.
+        #[arg(long = "in", value_name = "FOLDER")]
+        within: Option<PathBuf>,
+        /// Save the results as an extended M3U playlist (titles, durations, absolute paths).
+        #[arg(long, value_name = "FILE")]
+        m3u: Option<PathBuf>,
+        /// Play result N (1 is the best) from its matched moment with the player (mpv).
+        #[arg(long, value_name = "N", value_parser = count)]
+        play: Option<usize>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -139,11 +148,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Pairs of videos that look like near-duplicates.
+    /// Pairs of videos that look like near-duplicates (pairs marked not duplicates are hidden).
     Dupes {
         /// Visual similarity at or above which a pair is listed (default from config).
         #[arg(long, value_parser = similarity)]
         threshold: Option<f32>,
+        /// Mark two videos (title, id or path) as not duplicates: the pair is hidden from now on.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "undo")]
+        not_duplicate: Vec<String>,
+        /// Forget that two videos were marked not duplicates.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        undo: Vec<String>,
+        /// List the pairs marked not duplicates too.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },

@@ -99,6 +99,9 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             include_self,
             preview,
             space,
+            within,
+            m3u,
+            play,
             json,
         }) => {
             let weights = crate::search::Weights {
@@ -118,12 +121,22 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
                 preview,
                 graphics: cli.graphics,
                 space,
+                within,
+                m3u,
+                play,
                 json,
             };
             search::similar(&library, &config, a)
         }
         Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
-        Some(Command::Dupes { threshold, json }) => search::dupes(&library, &config, threshold, json),
+        Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
+            let decide = match (not_duplicate.as_slice(), undo.as_slice()) {
+                ([a, b], _) => Some(search::Decide::NotDuplicate(a.clone(), b.clone())),
+                (_, [a, b]) => Some(search::Decide::Undo(a.clone(), b.clone())),
+                _ => None,
+            };
+            search::dupes(&library, &config, search::DupesArgs { threshold, decide, all, json })
+        }
         Some(Command::Train { resume, yes, json }) => {
             let mut config = config.clone();
             if yes {

@@ -1,6 +1,6 @@
 //! `reelmatch similar`, `eval` and `dupes`.
 
-use crate::catalog::Catalog;
+use crate::catalog::{is_decided, Catalog};
 use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
 use crate::images::Graphics;
@@ -9,6 +9,7 @@ use crate::ml::Models;
 use crate::search::eval::{evaluate, near_duplicates};
 use crate::search::space::Space;
 use crate::search::{find_video, search, Query, Results, Weights};
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,12 @@ pub struct SimilarArgs {
     pub preview: bool,
     pub graphics: Graphics,
     pub space: Option<SearchSpace>,
+    /// Rank only videos under this folder.
+    pub within: Option<PathBuf>,
+    /// Save the results here as an M3U playlist.
+    pub m3u: Option<PathBuf>,
+    /// Play this result (1-based) from its matched moment.
+    pub play: Option<usize>,
     pub json: bool,
 }
 
@@ -56,7 +63,8 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     }
     let mut models = Models::configured(config, Some(library));
     models.expected_language = None;
-    let query = if let Some(what) = &a.video {
+    let within = a.within.as_deref().map(folder).transpose()?;
+    let mut query = if let Some(what) = &a.video {
         Query::from_library(&lib, library.root(), find_video(&lib.videos, what)?)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
@@ -72,6 +80,7 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     if query.frames.is_empty() && query.lyrics.is_none() {
         anyhow::bail!("\"{}\" gave nothing to search with (no frame embeddings and no lyrics)", query.label);
     }
+    query.within = within;
     let results = search(&lib, &query, a.weights, a.top, a.include_self);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -81,7 +90,27 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     if a.preview && a.graphics != Graphics::None {
         super::preview::show(library, &query, &results, a.graphics)?;
     }
+    if let Some(path) = &a.m3u {
+        let entries = crate::pipeline::playlist_entries(&results.results, &lib.videos);
+        crate::playlist::write(path, &crate::pipeline::playlist_heading(&results), &entries)?;
+        eprintln!("playlist: {} ({} videos)", path.display(), entries.len());
+    }
+    if let Some(n) = a.play {
+        let Some(hit) = results.results.get(n - 1) else {
+            anyhow::bail!("--play {n}: there are only {} result(s)", results.results.len());
+        };
+        let video = lib.videos.iter().find(|v| v.id == hit.id).context("the result's video is in the library")?;
+        let moment = crate::pipeline::match_moment(hit, video);
+        eprintln!("playing {}", moment.title);
+        crate::play::play(&config.player, a.graphics, &moment)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The folder `--in` names, as the library records paths (absolute, links resolved).
+fn folder(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let resolved = crate::pipeline::expand_home(&path.to_string_lossy()).canonicalize().ok().filter(|p| p.is_dir());
+    resolved.with_context(|| format!("--in {}: no such folder; give a folder holding library videos", path.display()))
 }
 
 fn print_results(r: &Results) {
@@ -135,25 +164,82 @@ pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn dupes(library: &Library, config: &Config, threshold: Option<f32>, json: bool) -> anyhow::Result<ExitCode> {
+/// A decision about a pair, given as two video references (title, id or path).
+pub enum Decide {
+    NotDuplicate(String, String),
+    Undo(String, String),
+}
+
+/// What `dupes` was asked.
+pub struct DupesArgs {
+    pub threshold: Option<f32>,
+    pub decide: Option<Decide>,
+    /// List pairs marked not duplicates too.
+    pub all: bool,
+    pub json: bool,
+}
+
+pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::open(&library.catalog_path())?;
-    let lib = choose_space(library, &catalog, config, Some(SearchSpace::Backbone))?.load(&catalog, None)?;
-    let threshold = threshold.unwrap_or(config.search.duplicate_threshold);
-    let pairs = near_duplicates(&lib, threshold);
+    if let Some(decide) = &a.decide {
+        let videos = catalog.videos()?;
+        let (x, y) = match decide {
+            Decide::NotDuplicate(x, y) | Decide::Undo(x, y) => (find_video(&videos, x)?, find_video(&videos, y)?),
+        };
+        if x.id == y.id {
+            anyhow::bail!("\"{}\" and \"{}\" are the same video", x.title, y.title);
+        }
+        match decide {
+            Decide::NotDuplicate(..) => {
+                catalog.set_not_duplicate(x.id, y.id)?;
+                println!(
+                    "marked \"{}\" and \"{}\" as not duplicates; `dupes` hides the pair from now on",
+                    x.title, y.title
+                );
+            }
+            Decide::Undo(..) => match catalog.clear_not_duplicate(x.id, y.id)? {
+                true => println!("\"{}\" and \"{}\" may be listed as duplicates again", x.title, y.title),
+                false => println!("\"{}\" and \"{}\" were not marked", x.title, y.title),
+            },
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let space = choose_space(library, &catalog, config, Some(SearchSpace::Backbone))?;
+    let lib = space.load(&catalog, None)?;
+    let threshold = a.threshold.unwrap_or(config.search.duplicate_threshold);
+    let decided = catalog.not_duplicates()?;
+    let all_pairs = near_duplicates(&lib, threshold);
+    let hidden = all_pairs.iter().filter(|(x, y, _)| is_decided(&decided, *x, *y)).count();
+    let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _)| a.all || !is_decided(&decided, *x, *y)).collect();
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();
-    if json {
+    if a.json {
         let rows: Vec<_> = pairs
             .iter()
-            .map(
-                |(a, b, s)| serde_json::json!({"a": a, "a_title": title(*a), "b": b, "b_title": title(*b), "score": s}),
-            )
+            .map(|(x, y, s)| {
+                serde_json::json!({"a": x, "a_title": title(*x), "b": y, "b_title": title(*y), "score": s,
+                    "not_duplicate": is_decided(&decided, *x, *y)})
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else if pairs.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if pairs.is_empty() {
         println!("no pairs of videos at or above {threshold} visual similarity");
-    } else {
-        for (a, b, s) in &pairs {
-            println!("{s:.3}  {} (id {a})  ≈  {} (id {b})", title(*a), title(*b));
+    }
+    for (x, y, s) in &pairs {
+        let mark = if is_decided(&decided, *x, *y) { "  (marked not duplicates)" } else { "" };
+        println!("{s:.3}  {} (id {x})  ≈  {} (id {y}){mark}", title(*x), title(*y));
+    }
+    if hidden > 0 && !a.all {
+        println!("{hidden} pair(s) marked not duplicates are hidden; --all lists them");
+    }
+    if let Some(rules) = &space.traps {
+        let aside = lib.set_aside.iter().filter(|s| s.is_some()).count();
+        if aside > 0 {
+            println!(
+                "{aside} frame(s) that say nothing (a shared intro or logo, black or flat) were set aside (alike to frames of {}+ other videos, or a brightness spread under {})",
+                rules.settings.shared_videos, rules.settings.flat_below
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ mod jobs;
 mod overview;
 mod paths;
 mod query;
+mod watch;
 
 pub use index::{refresh_index, set_aside_counts, IndexSummary, SetAsideCount};
 pub use inspect::{inspect_video, Inspection};
@@ -17,3 +18,4 @@ pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};
 pub use paths::{complete_path, expand_home};
 pub use query::{query_from_file, QueryAnswer, QueryCache, QueryRequest};
+pub use watch::{match_moment, playlist_entries, playlist_heading, query_moment};

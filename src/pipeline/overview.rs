@@ -1,5 +1,5 @@
 //! What the dashboard's lists show, read from the catalog in one go: the videos, the past runs
-//! with their last metrics, and one run's curves.
+//! with their last metrics, the pairs marked not duplicates, and one run's curves.
 
 use crate::catalog::{Catalog, RunRow, VideoRow};
 use crate::error::Result;
@@ -25,6 +25,8 @@ pub struct RunItem {
 pub struct Overview {
     pub videos: Vec<VideoRow>,
     pub runs: Option<Vec<RunItem>>,
+    /// Pairs of videos marked not duplicates, lower id first.
+    pub not_duplicates: std::collections::HashSet<(i64, i64)>,
 }
 
 /// A stored run with everything its curves need.
@@ -41,7 +43,7 @@ pub fn load_overview(library: &Library, runs: bool) -> Result<Overview> {
     let catalog = Catalog::open(&library.catalog_path())?;
     let videos = catalog.videos()?;
     let runs = if runs { Some(run_items(&catalog)?) } else { None };
-    Ok(Overview { videos, runs })
+    Ok(Overview { videos, runs, not_duplicates: catalog.not_duplicates()? })
 }
 
 /// Marks runs that a process which died left `running` as stopped (when nobody holds the

@@ -157,5 +157,5 @@ pub fn query_from_file(config: &Config, models: &Models, path: &Path, cancel: &C
         }
     }
     let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(Query { label, exclude: None, frames, lyrics })
+    Ok(Query { label, exclude: None, frames, lyrics, within: None })
 }

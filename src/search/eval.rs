@@ -87,9 +87,11 @@ pub fn evaluate(
             None => Vec::new(),
         };
         let first = halves[i].as_ref().map(|(f, _)| f.clone());
-        let visual_q = Query { label: v.title.clone(), exclude: None, frames: frames.clone(), lyrics: None };
-        let lyrics_q = Query { label: v.title.clone(), exclude: None, frames: Vec::new(), lyrics: first.clone() };
-        let fused_q = Query { label: v.title.clone(), exclude: None, frames, lyrics: first };
+        let visual_q =
+            Query { label: v.title.clone(), exclude: None, frames: frames.clone(), lyrics: None, within: None };
+        let lyrics_q =
+            Query { label: v.title.clone(), exclude: None, frames: Vec::new(), lyrics: first.clone(), within: None };
+        let fused_q = Query { label: v.title.clone(), exclude: None, frames, lyrics: first, within: None };
         if !visual_q.frames.is_empty() && !lib.frames.is_empty() {
             asked.push((Side::Visual, v.id, visual_q));
         }
@@ -147,7 +149,8 @@ pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f3
             .map(|(t_s, vector, _)| QueryFrame::indexed(t_s, vector, None))
             .collect();
         if !frames.is_empty() {
-            asked.push((i, Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None }));
+            asked
+                .push((i, Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None, within: None }));
         }
     }
     let queries: Vec<Query> = asked.iter().map(|(_, q)| q.clone()).collect();

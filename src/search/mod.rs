@@ -179,6 +179,7 @@ fn rank_one(
         .iter()
         .enumerate()
         .filter(|(_, v)| include_self || Some(v.id) != query.exclude)
+        .filter(|(_, v)| query.within.as_ref().is_none_or(|folder| v.path.starts_with(folder)))
         .filter_map(|(i, v)| {
             let vis = visual.get(&i);
             let (lyr, lines) = match (&query.lyrics, &lib.lyrics[i]) {

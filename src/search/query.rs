@@ -22,6 +22,8 @@ pub struct Query {
     pub exclude: Option<i64>,
     pub frames: Vec<QueryFrame>,
     pub lyrics: Option<Lyrics>,
+    /// Only videos under this folder are ranked (`similar --in FOLDER`).
+    pub within: Option<std::path::PathBuf>,
 }
 
 /// Finds a library video by id, path or title (exact, then unique part). An unknown title gets
@@ -92,7 +94,13 @@ impl Query {
             .into_iter()
             .map(|(t_s, vector, file)| QueryFrame::indexed(t_s, vector, Some(library_root.join(file))))
             .collect();
-        Ok(Query { label: video.title.clone(), exclude: Some(video.id), frames, lyrics: lib.lyrics[pos].clone() })
+        Ok(Query {
+            label: video.title.clone(),
+            exclude: Some(video.id),
+            frames,
+            lyrics: lib.lyrics[pos].clone(),
+            within: None,
+        })
     }
 
     /// One image.
@@ -115,6 +123,7 @@ impl Query {
                 from_index: false,
             }],
             lyrics: None,
+            within: None,
         })
     }
 
@@ -130,6 +139,7 @@ impl Query {
             exclude: None,
             frames: Vec::new(),
             lyrics: Some(embed_lyrics(model, text, &lines)?),
+            within: None,
         })
     }
 }

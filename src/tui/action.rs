@@ -51,6 +51,16 @@ pub enum Action {
     TypeLyrics,
     MoreVisual,
     MoreLyrics,
+    /// `o`: play the selected result from its matched moment.
+    PlayMatch,
+    /// `O`: play the query video from the query frame that matched.
+    PlayQuery,
+    /// `s` in the query pane: save the ranking shown as an M3U playlist.
+    SavePlaylist,
+    /// `i`: show only results under a folder.
+    Scope,
+    /// `x`: the selected result is not a duplicate of the query video.
+    NotDuplicate,
     Input(char),
     Backspace,
     Complete,

@@ -21,6 +21,8 @@ pub enum PromptKind {
     AddFolder,
     Filter,
     Lyrics,
+    /// The folder results are limited to.
+    Scope,
 }
 
 /// Text being typed at the bottom of the screen.
@@ -54,6 +56,16 @@ pub enum Command {
     LoadRun(i64),
     /// Complete a typed path.
     Complete(String),
+    /// Hand the terminal to the player for this moment, and take it back when it ends.
+    Play(crate::play::Moment),
+    /// Write the ranking shown as a playlist in the library's `playlists/` folder.
+    SavePlaylist {
+        label: String,
+        heading: String,
+        entries: Vec<crate::playlist::Entry>,
+    },
+    /// Store that two videos are not duplicates.
+    NotDuplicate(i64, i64),
 }
 
 /// Which long job is running.
@@ -88,6 +100,12 @@ pub enum Msg {
         typed: String,
         completed: String,
     },
+    /// The player ended (or could not start).
+    Played(Result<(), Error>),
+    /// A playlist was written there.
+    Saved(Result<std::path::PathBuf, Error>),
+    /// A pair was stored as not duplicates.
+    Decided(Result<(i64, i64), Error>),
 }
 
 impl Msg {
@@ -100,6 +118,9 @@ impl Msg {
                 | Msg::Overview(_)
                 | Msg::Run(_)
                 | Msg::Completed { .. }
+                | Msg::Played(_)
+                | Msg::Saved(_)
+                | Msg::Decided(_)
                 | Msg::Job(Event::TrainStep { .. })
         )
     }
@@ -175,6 +196,8 @@ pub struct App {
     pub picker: Option<Picker>,
     /// Commands to run, one after another, as each job ends well (the demo's ingest → train → query).
     pub then: VecDeque<Command>,
+    /// Where the last frame drew what the mouse can click.
+    pub areas: super::mouse::Areas,
 }
 
 impl App {
@@ -200,6 +223,7 @@ impl App {
             banner: Vec::new(),
             picker: None,
             then: VecDeque::new(),
+            areas: super::mouse::Areas::default(),
         };
         app.set_videos(videos);
         app
@@ -292,6 +316,14 @@ impl App {
             Action::TypeLyrics => self.prompt = Some(Prompt { kind: PromptKind::Lyrics, text: String::new() }),
             Action::MoreVisual => self.shift_weight(0.1),
             Action::MoreLyrics => self.shift_weight(-0.1),
+            Action::PlayMatch => return self.play(false),
+            Action::PlayQuery => return self.play(true),
+            Action::SavePlaylist => return self.save_playlist(),
+            Action::Scope => {
+                let text = self.query.scope.clone();
+                self.prompt = Some(Prompt { kind: PromptKind::Scope, text });
+            }
+            Action::NotDuplicate => return self.not_duplicate(),
             Action::Input(c) => {
                 if let Some(p) = &mut self.prompt {
                     p.text.push(c);
@@ -305,7 +337,9 @@ impl App {
                 }
             }
             Action::Complete => match &self.prompt {
-                Some(p) if p.kind == PromptKind::AddFolder => return Some(Command::Complete(p.text.clone())),
+                Some(p) if matches!(p.kind, PromptKind::AddFolder | PromptKind::Scope) => {
+                    return Some(Command::Complete(p.text.clone()))
+                }
                 _ => {}
             },
             Action::CancelInput => {
@@ -325,13 +359,21 @@ impl App {
     }
 
     fn prompt_changed(&mut self) {
-        if let Some(Prompt { kind: PromptKind::Filter, text }) = &self.prompt {
-            self.query.filter = text.clone();
-            self.query.selected_video = 0;
+        match &self.prompt {
+            Some(Prompt { kind: PromptKind::Filter, text }) => {
+                self.query.filter = text.clone();
+                self.query.selected_video = 0;
+            }
+            Some(Prompt { kind: PromptKind::Scope, text }) => {
+                self.query.scope = text.clone();
+                self.query.selected_hit = 0;
+                self.query.refresh_previews(self.picker.as_ref());
+            }
+            _ => {}
         }
     }
 
-    fn move_selection(&mut self, by: i64) {
+    pub(super) fn move_selection(&mut self, by: i64) {
         let step = |i: usize, len: usize| (i as i64 + by).clamp(0, len.saturating_sub(1) as i64) as usize;
         match self.pane {
             Pane::Library => self.selected = step(self.selected, self.videos.len()),
@@ -348,7 +390,7 @@ impl App {
         }
     }
 
-    fn select(&mut self) -> Option<Command> {
+    pub(super) fn select(&mut self) -> Option<Command> {
         match (self.pane, self.query.focus) {
             (Pane::Library, _) => self.videos.get(self.selected).map(|v| Command::Inspect(v.id)),
             (Pane::Query, Focus::Videos) => {
@@ -377,13 +419,17 @@ impl App {
 
     fn ask(&mut self, request: QueryRequest, label: String) -> Command {
         self.query.pending = Some(label);
+        self.query.asked_video = match request {
+            QueryRequest::Video(id) => Some(id),
+            QueryRequest::Lyrics(_) => None,
+        };
         Command::Query(request)
     }
 
     fn submit(&mut self) -> Option<Command> {
         let prompt = self.prompt.take()?;
         match prompt.kind {
-            PromptKind::Filter => None,
+            PromptKind::Filter | PromptKind::Scope => None,
             PromptKind::Lyrics if prompt.text.trim().is_empty() => None,
             PromptKind::Lyrics => {
                 let label = format!("lyrics \"{}\"", prompt.text.trim());
@@ -507,6 +553,7 @@ impl App {
             }
             Msg::Overview(Ok(overview)) => {
                 self.set_videos(overview.videos);
+                self.query.decided = overview.not_duplicates;
                 if let Some(runs) = overview.runs {
                     self.training.runs = runs;
                     self.training.selected_run =
@@ -525,9 +572,34 @@ impl App {
             }
             Msg::Completed { typed, completed } => {
                 if let Some(p) = &mut self.prompt {
-                    if p.kind == PromptKind::AddFolder && p.text == typed {
+                    if matches!(p.kind, PromptKind::AddFolder | PromptKind::Scope) && p.text == typed {
                         p.text = completed;
+                        self.prompt_changed();
                     }
+                }
+                None
+            }
+            Msg::Played(result) => {
+                match result {
+                    Ok(()) => self.status = "back from the player".into(),
+                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                }
+                None
+            }
+            Msg::Saved(result) => {
+                match result {
+                    Ok(path) => self.status = format!("playlist saved: {}", path.display()),
+                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                }
+                None
+            }
+            Msg::Decided(result) => {
+                match result {
+                    Ok((a, b)) => {
+                        self.query.decided.insert((a.min(b), a.max(b)));
+                        self.status = "marked not a duplicate; `reelmatch dupes` hides the pair from now on".into();
+                    }
+                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
                 }
                 None
             }
@@ -599,6 +671,7 @@ impl App {
 
     /// Replaces the library list (after the catalog changed), keeping the selections in range.
     pub fn set_videos(&mut self, videos: Vec<VideoRow>) {
+        self.query.paths = videos.iter().map(|v| (v.id, v.path.clone())).collect();
         self.query.videos = videos.iter().filter(|v| v.frames_embedded > 0).map(|v| (v.id, v.title.clone())).collect();
         self.videos = videos;
         self.selected = self.selected.min(self.videos.len().saturating_sub(1));

@@ -28,6 +28,8 @@ pub struct Jobs {
     /// The query waiting to run, and whether one is running (see [`Jobs::query`]).
     queries: Arc<Mutex<Queries>>,
     long: Option<JoinHandle<()>>,
+    /// How the player draws when there is no display (as the inline images are drawn).
+    pub graphics: crate::images::Graphics,
 }
 
 /// Queries asked for while one runs: only the newest waits, the ones it replaced are dropped.
@@ -58,6 +60,7 @@ impl Jobs {
             cache: Arc::default(),
             queries: Arc::default(),
             long: None,
+            graphics: crate::images::Graphics::Auto,
         }
     }
 
@@ -86,6 +89,20 @@ impl Jobs {
             Command::Complete(typed) => blocking(tx, move || {
                 let completed = pipeline::complete_path(&typed);
                 Msg::Completed { typed, completed }
+            }),
+            // With no terminal to hand over (a test's backend), the player runs beside the view.
+            Command::Play(moment) => {
+                let (player, graphics) = (self.config.player.clone(), self.graphics);
+                blocking(tx, move || Msg::Played(crate::play::play(&player, graphics, &moment)))
+            }
+            Command::SavePlaylist { label, heading, entries } => blocking(tx, move || {
+                let path = library.root().join("playlists").join(crate::playlist::file_name(&label));
+                Msg::Saved(crate::playlist::write(&path, &heading, &entries).map(|()| path))
+            }),
+            Command::NotDuplicate(a, b) => blocking(tx, move || {
+                let stored =
+                    crate::catalog::Catalog::open(&library.catalog_path()).and_then(|c| c.set_not_duplicate(a, b));
+                Msg::Decided(stored.map(|()| (a, b)))
             }),
         }
     }

@@ -77,8 +77,12 @@ pub const KEYMAP: &[Group] = &[
     },
     Group {
         keys: "s",
-        what: "stop the running ingest or training (resumable)",
-        binds: &[hinted(TRAINING, Char('s'), Action::Stop, 2, "stop"), bind(Global, Char('s'), Action::Stop)],
+        what: "stop ingest or training (resumable) · query: playlist",
+        binds: &[
+            hinted(TRAINING, Char('s'), Action::Stop, 2, "stop"),
+            hinted(QUERY, Char('s'), Action::SavePlaylist, 3, "playlist"),
+            bind(Global, Char('s'), Action::Stop),
+        ],
     },
     Group {
         keys: "a / r",
@@ -108,6 +112,22 @@ pub const KEYMAP: &[Group] = &[
             bind(QUERY, Left, Action::Left),
             bind(QUERY, Char('h'), Action::Left),
             bind(QUERY, Right, Action::Right),
+        ],
+    },
+    Group {
+        keys: "o / O",
+        what: "query: play the match at its moment / the query (mpv)",
+        binds: &[
+            hinted(QUERY, Char('o'), Action::PlayMatch, 1, "play"),
+            hinted(QUERY, Char('O'), Action::PlayQuery, 2, "play query"),
+        ],
+    },
+    Group {
+        keys: "i / x",
+        what: "query: only results in a folder / not a duplicate",
+        binds: &[
+            hinted(QUERY, Char('i'), Action::Scope, 4, "in folder"),
+            hinted(QUERY, Char('x'), Action::NotDuplicate, 5, "not a dup"),
         ],
     },
     Group {
@@ -175,5 +195,8 @@ mod tests {
         assert_eq!(action(Pane::Library, KeyEvent::new(Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert_eq!(hint(Pane::Library), "a add folder · r re-ingest · Enter inspect");
         assert_eq!(hint(Pane::Training), "t train · s stop · p preset");
+        assert_eq!(hint(Pane::Query), "o play · O play query · s playlist · i in folder · x not a dup");
+        assert_eq!(action(Pane::Query, key('s')), Some(Action::SavePlaylist));
+        assert_eq!(action(Pane::Library, key('s')), Some(Action::Stop));
     }
 }

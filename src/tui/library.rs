@@ -3,18 +3,19 @@
 //! add-folder prompt's path completion.
 
 use super::app::{App, Inspector, Live, Pane};
+use super::mouse::RowArea;
 use super::widgets::{short_duration, text_bar};
 use crate::catalog::{Status, VideoRow};
 use crate::types::clock;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 use ratatui_image::{Resize, StatefulImage};
 
-/// Draws the pane.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+/// Draws the pane; returns where the videos' rows went.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     let (gauge_area, table_area) = match app.ingest {
         Some(_) => {
             let [g, t] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
@@ -41,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if app.videos.is_empty() {
         let text = "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.";
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), table_area);
-        return;
+        return None;
     }
     let wide = table_area.width >= 100;
     let header = if wide {
@@ -70,8 +71,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         vec![Constraint::Min(16), Constraint::Length(10), Constraint::Length(22)]
     };
+    let inner = block.inner(table_area);
     let table = Table::new(rows, widths).header(Row::new(header).bold()).block(block);
-    frame.render_widget(table, table_area);
+    // Scrolled so the selection is in view; the header takes the first line.
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, table_area, &mut state);
+    let rows = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    Some(RowArea { area: rows, offset: state.offset(), len: app.videos.len() })
 }
 
 fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {

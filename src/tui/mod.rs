@@ -5,11 +5,14 @@
 
 mod action;
 pub mod app;
+mod around;
 pub mod jobs;
 pub mod keys;
 pub mod library;
 mod messages;
+pub mod mouse;
 pub mod query;
+mod terminal;
 pub mod training;
 pub mod view;
 pub mod widgets;
@@ -19,7 +22,7 @@ use crate::images::Graphics;
 use crate::library::Library;
 use crate::ml::Models;
 use app::{App, Command, JobKind, Msg};
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::event::{Event as TermEvent, KeyEventKind};
 use futures::{Stream, StreamExt};
 use jobs::Jobs;
 pub use messages::{error_text, model_note};
@@ -46,6 +49,17 @@ pub struct Options {
     pub start: Vec<Command>,
     /// Warnings that stay on screen.
     pub banner: Vec<String>,
+    /// Lends the terminal to the video player and takes it back (`None`: the player runs beside
+    /// the view, as in a test's backend).
+    pub handover: Option<Box<dyn Handover>>,
+}
+
+/// A terminal that can be lent to another program (the player) and taken back.
+pub trait Handover: Send {
+    /// Gives the terminal up: the normal screen, cooked mode, no mouse, no key reading.
+    fn suspend(&mut self) -> std::io::Result<()>;
+    /// Takes it back for the dashboard.
+    fn resume(&mut self) -> std::io::Result<()>;
 }
 
 /// Opens the dashboard on the terminal. Closing it stops running work cleanly (the catalog
@@ -64,8 +78,12 @@ pub fn run(library: Library, config: Config, options: Options) -> anyhow::Result
     }));
     let picker = crate::images::picker(options.graphics);
     let mut terminal = ratatui::init();
-    let keys = EventStream::new();
+    let mut options = options;
+    let (keys, handover) = terminal::events();
+    options.handover = Some(Box::new(handover));
+    terminal::mouse(true)?;
     let result = runtime.block_on(event_loop(&mut terminal, keys, library, config, options, picker));
+    let _ = terminal::mouse(false);
     ratatui::restore();
     result
 }
@@ -90,10 +108,14 @@ where
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
         crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
+    app.query.duplicate_threshold = config.search.duplicate_threshold;
     app.banner = options.banner;
     app.picker = picker;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let player = config.player.clone();
     let mut jobs = Jobs::new(library, config, options.presets, tx, options.models);
+    jobs.graphics = app.picker.as_ref().map_or(options.graphics, |p| terminal::graphics_of(p.protocol_type()));
+    let mut handover = options.handover;
     // The first read settles runs a dead process left `running`; the start commands wait for it.
     let mut pending: VecDeque<Command> = VecDeque::from([Command::Reload { runs: true, settle: true }]);
     let mut start = Some(options.start);
@@ -102,8 +124,21 @@ where
     let mut last_reload = Instant::now();
     while !app.should_quit {
         while let Some(command) = pending.pop_front() {
-            jobs.run(command, app.query.weights);
             dirty = true;
+            match (command, handover.as_mut()) {
+                (Command::Play(moment), Some(terminal_side)) => {
+                    // The player has the terminal until it ends; job messages wait in the channel.
+                    terminal_side.suspend()?;
+                    let (player, graphics) = (player.clone(), jobs.graphics);
+                    let played = tokio::task::spawn_blocking(move || crate::play::play(&player, graphics, &moment))
+                        .await
+                        .unwrap_or_else(|e| Err(crate::error::Error::Invalid(format!("the player job failed: {e}"))));
+                    terminal_side.resume()?;
+                    terminal.clear()?;
+                    pending.extend(app.on_msg(Msg::Played(played)));
+                }
+                (command, _) => jobs.run(command, app.query.weights),
+            }
         }
         tokio::select! {
             event = events.next() => match event {
@@ -113,6 +148,11 @@ where
                         pending.extend(app.wanted_run());
                         dirty = true;
                     }
+                }
+                Some(Ok(TermEvent::Mouse(m))) => {
+                    pending.extend(app.mouse(m));
+                    pending.extend(app.wanted_run());
+                    dirty = true;
                 }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,
                 Some(Err(_)) | None => break,

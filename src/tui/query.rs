@@ -1,18 +1,22 @@
 //! The query pane: pick a library video (`/` filters by title) or type lyrics (`l`); the results
-//! table (rank, title, fused, visual, lyrics); the selected result's query frame beside its
-//! matched frame with timestamps, and its matched lyric lines; `+`/`-` re-weight and re-rank live.
+//! table (rank, title, fused, visual, lyrics, a flag on likely duplicates), limited to a folder
+//! with `i`; the selected result's query frame beside its matched frame with timestamps, and its
+//! matched lyric lines; `+`/`-` re-weight and re-rank live.
 
+use super::mouse::{List, RowArea};
 use crate::pipeline::QueryAnswer;
 use crate::search::{rerank, Hit, Weights};
 use image::DynamicImage;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, List, ListItem, ListState, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, ListItem, ListState, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{Resize, StatefulImage};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 /// Which list the arrow keys move in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +56,16 @@ pub struct QueryState {
     /// The query being answered, if one is.
     pub pending: Option<String>,
     pub previews: Previews,
+    /// The library video the answer was asked with, if it was one.
+    pub asked_video: Option<i64>,
+    /// Only results under this folder are shown (empty: all).
+    pub scope: String,
+    /// Each library video's file, by id (for the scope and the player).
+    pub paths: HashMap<i64, PathBuf>,
+    /// Pairs marked not duplicates (lower id first): their duplicate flag is not shown.
+    pub decided: HashSet<(i64, i64)>,
+    /// Visual similarity from which a result is flagged as a likely duplicate.
+    pub duplicate_threshold: f32,
 }
 
 impl QueryState {
@@ -66,23 +80,35 @@ impl QueryState {
         self.filtered().get(self.selected_video).map(|v| (*v).clone())
     }
 
-    pub fn hits(&self) -> &[Hit] {
-        self.answer.as_ref().map(|a| a.results.results.as_slice()).unwrap_or_default()
+    /// The results shown: all of them, or those under the scope folder.
+    pub fn hits(&self) -> Vec<&Hit> {
+        let all = self.answer.as_ref().map(|a| a.results.results.as_slice()).unwrap_or_default();
+        let folder = crate::pipeline::expand_home(self.scope.trim());
+        all.iter()
+            .filter(|h| self.scope.trim().is_empty() || self.paths.get(&h.id).is_some_and(|p| p.starts_with(&folder)))
+            .collect()
     }
 
     pub fn selected(&self) -> Option<&Hit> {
-        self.hits().get(self.selected_hit)
+        self.hits().get(self.selected_hit).copied()
+    }
+
+    /// Whether `hit` looks like a duplicate of the query video and nobody said it is not.
+    pub fn likely_duplicate(&self, hit: &Hit) -> bool {
+        let asked = self.asked_video.filter(|_| self.answer.is_some());
+        hit.visual.is_some_and(|v| v >= self.duplicate_threshold)
+            && asked.is_some_and(|q| !crate::catalog::is_decided(&self.decided, q, hit.id))
     }
 
     /// Moves weight between visual and lyrics by `delta` (visual + lyrics stays 1) and re-ranks.
     pub fn shift_weight(&mut self, delta: f32) {
         let visual = ((self.weights.visual + delta) * 10.0).round().clamp(0.0, 10.0) / 10.0;
         self.weights = Weights { visual, lyrics: ((1.0 - visual) * 10.0).round() / 10.0 };
+        let keep = self.selected().map(|h| h.id);
         if let Some(a) = &mut self.answer {
-            let keep = a.results.results.get(self.selected_hit).map(|h| h.id);
             rerank(&mut a.results, self.weights);
-            self.selected_hit = keep.and_then(|id| a.results.results.iter().position(|h| h.id == id)).unwrap_or(0);
         }
+        self.selected_hit = keep.and_then(|id| self.hits().iter().position(|h| h.id == id)).unwrap_or(0);
     }
 
     /// The selected result's best frame match.
@@ -121,19 +147,21 @@ fn score(v: Option<f32>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
 }
 
-/// Draws the pane; `typing` is the lyrics or filter text being typed, if any.
-pub fn draw(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) {
+/// Draws the pane; returns where its lists' rows went (the video list, the results).
+pub fn draw(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) -> Vec<(List, RowArea)> {
     let list_width = if area.width >= 100 { 30 } else { 22 };
     let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(20)]).areas(area);
-    draw_videos(frame, left, s);
+    let mut lists = Vec::new();
+    lists.extend(draw_videos(frame, left, s).map(|rows| (List::QueryVideos, rows)));
     let wanted = s.hits().len() as u16 + 4;
     let results_height = wanted.clamp(5, (right.height * 45 / 100).max(5));
     let [results, preview] = Layout::vertical([Constraint::Length(results_height), Constraint::Min(6)]).areas(right);
-    draw_results(frame, results, s);
+    lists.extend(draw_results(frame, results, s).map(|rows| (List::Results, rows)));
     draw_preview(frame, preview, s, images);
+    lists
 }
 
-fn draw_videos(frame: &mut Frame, area: Rect, s: &QueryState) {
+fn draw_videos(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea> {
     let title = if s.filter.is_empty() { " Query: a video ".to_string() } else { format!(" /{} ", s.filter) };
     let focused = s.focus == Focus::Videos;
     let block = Block::new().borders(Borders::ALL).title(title).border_style(if focused {
@@ -145,17 +173,21 @@ fn draw_videos(frame: &mut Frame, area: Rect, s: &QueryState) {
     if items.is_empty() {
         let text = if s.videos.is_empty() { "No ingested videos yet." } else { "No title matches the filter." };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
-        return;
+        return None;
     }
-    let list = List::new(items).block(block).highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let (inner, len) = (block.inner(area), items.len());
+    let list =
+        ratatui::widgets::List::new(items).block(block).highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = ListState::default().with_selected(Some(s.selected_video));
     frame.render_stateful_widget(list, area, &mut state);
+    Some(RowArea { area: inner, offset: state.offset(), len })
 }
 
-fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) {
+fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea> {
+    let scope = if s.scope.trim().is_empty() { String::new() } else { format!(" in {}", s.scope.trim()) };
     let label = match (&s.pending, &s.answer) {
         (Some(q), _) => format!(" Searching with {q}… "),
-        (None, Some(a)) => format!(" Most similar to {} ({}) ", a.results.query, a.results.space),
+        (None, Some(a)) => format!(" Most similar to {}{scope} ({}) ", a.results.query, a.results.space),
         (None, None) => " Results ".to_string(),
     };
     let focused = s.focus == Focus::Results;
@@ -170,12 +202,18 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) {
     if s.answer.is_none() {
         let text = "Enter searches with the selected video; l types lyrics; ← → move between lists.";
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
-        return;
+        return None;
     }
-    let rows = s.hits().iter().enumerate().map(|(i, h)| {
+    let hits = s.hits();
+    let inner = block.inner(area);
+    // The header takes the first line inside the border; the table shows rows from the top.
+    let rows_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+    let len = hits.len();
+    let rows = hits.iter().enumerate().map(|(i, h)| {
+        let title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
         let row = Row::new(vec![
-            Cell::from(h.rank.to_string()),
-            Cell::from(h.title.clone()),
+            Cell::from((i + 1).to_string()),
+            Cell::from(title),
             Cell::from(format!("{:.3}", h.score)).bold(),
             Cell::from(score(h.visual)),
             Cell::from(score(h.lyrics)),
@@ -196,7 +234,9 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) {
         Constraint::Length(7),
     ];
     let header = Row::new(["#", "Title", "Fused", "Visual", "Lyrics"]).bold();
-    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+    let table = Table::new(rows, widths).header(header).block(block);
+    frame.render_widget(table, area);
+    Some(RowArea { area: rows_area, offset: 0, len })
 }
 
 fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool) {
@@ -249,6 +289,9 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
     } else {
         lines
     };
-    let wblock = Block::new().borders(Borders::ALL).title(" Matched lyrics · Enter: full-screen ");
+    let wblock = Block::new()
+        .borders(Borders::ALL)
+        .title(" Matched lyrics · Enter: full-screen ")
+        .title_bottom(Line::from(format!(" {} ", super::keys::hint(super::action::Pane::Query))).right_aligned());
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(wblock), words);
 }

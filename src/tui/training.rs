@@ -2,6 +2,7 @@
 //! as big numbers, per-class test accuracy as sorted bars (the 10 best highlighted), progress
 //! with an ETA, and the past runs.
 
+use super::mouse::RowArea;
 use super::widgets::{pct, short_duration, text_bar, BigText};
 use crate::events::Event;
 use crate::pipeline::RunDetail;
@@ -152,7 +153,8 @@ impl TrainingState {
 }
 
 /// Draws the pane.
-pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) {
+/// Draws the pane; returns where the runs' rows went, when they are shown.
+pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) -> Option<RowArea> {
     let title = match (s.run, s.running, s.ended) {
         (Some(run), true, _) => format!(" Training · run {run} · running "),
         (Some(run), false, Some(status)) => format!(" Training · run {run} · {} ", status.as_str()),
@@ -185,9 +187,7 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) {
         draw_accuracy(frame, acc, s);
         draw_numbers(frame, numbers, s);
     }
-    if runs.height > 0 {
-        draw_runs(frame, runs, s);
-    }
+    (runs.height > 0).then(|| draw_runs(frame, runs, s))
 }
 
 fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
@@ -316,7 +316,7 @@ fn draw_numbers(frame: &mut Frame, area: Rect, s: &TrainingState) {
     frame.render_widget(chart, inner);
 }
 
-fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) {
+fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) -> RowArea {
     let header = Row::new(["Run", "Status", "Epochs", "Classes", "Settings", "Test", "Top-10", "Macro"]).bold();
     let rows = s.runs.iter().enumerate().map(|(i, r)| {
         let id = format!("{}{}", if r.active { "*" } else { " " }, r.id);
@@ -341,4 +341,7 @@ fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) {
         .header(header)
         .block(Block::new().borders(Borders::TOP).title(" Runs (* active for queries · ↑ ↓ shows one) "));
     frame.render_widget(table, area);
+    // Below the top border and the header.
+    let rows = Rect { y: area.y + 2, height: area.height.saturating_sub(2), ..area };
+    RowArea { area: rows, offset: 0, len: s.runs.len() }
 }

@@ -4,6 +4,7 @@
 
 use super::app::{App, FullPreview, Pane, PromptKind};
 use super::keys::KEYMAP;
+use super::mouse::List;
 use super::{library, query, training};
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -26,11 +27,13 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let lines: Vec<Line> = app.banner.iter().map(|b| Line::from(format!("⚠ {b}")).fg(Color::Yellow)).collect();
     frame.render_widget(Paragraph::new(lines), banner);
     let images = app.picker.is_some();
-    match app.pane {
-        Pane::Library => library::draw(frame, body, app),
-        Pane::Training => training::draw(frame, body, &app.training),
+    app.areas.lists = match app.pane {
+        Pane::Library => library::draw(frame, body, app).map(|rows| (List::Library, rows)).into_iter().collect(),
+        Pane::Training => {
+            training::draw(frame, body, &app.training).map(|rows| (List::Runs, rows)).into_iter().collect()
+        }
         Pane::Query => query::draw(frame, body, &mut app.query, images),
-    }
+    };
     match &app.prompt {
         Some(p) => draw_prompt(frame, status, p.kind, &p.text),
         None => draw_status(frame, status, app),
@@ -67,7 +70,7 @@ fn draw_preview(frame: &mut Frame, preview: &mut FullPreview) {
     }
 }
 
-fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &mut App) {
     let selected = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
     let tabs = Tabs::new(Pane::ALL.iter().map(|p| p.title()))
         .select(selected)
@@ -75,6 +78,8 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
         .divider("│");
     let [left, right] = Layout::horizontal([Constraint::Length(36), Constraint::Min(0)]).areas(area);
     frame.render_widget(tabs, left);
+    let titles: Vec<(Pane, &str)> = Pane::ALL.iter().map(|p| (*p, p.title())).collect();
+    app.areas.lay_tabs(left.x, &titles);
     let lib = Paragraph::new(format!("reelmatch · {}", app.library)).right_aligned().dim();
     frame.render_widget(lib, right);
 }
@@ -84,6 +89,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
         PromptKind::AddFolder => ("add folder: ", "  (Tab completes · Enter ingests · Esc cancels)"),
         PromptKind::Filter => ("filter: /", "  (Enter keeps · Esc clears)"),
         PromptKind::Lyrics => ("lyrics: ", "  (Enter searches · Esc cancels)"),
+        PromptKind::Scope => ("results in folder: ", "  (Tab completes · Enter keeps · empty shows all)"),
     };
     let line =
         Line::from(vec![Span::raw(label).bold(), Span::raw(text.to_string()), Span::raw("▏"), Span::raw(hint).dim()]);

@@ -1,0 +1,98 @@
+//! Watching a result: the configured player (mpv) started at the matched moment. With a display
+//! it opens a window; without one (over SSH) it draws in the terminal itself, with the same
+//! graphics the inline images use (`--vo=kitty`, `--vo=sixel`, else `--vo=tct`).
+
+use crate::config::Player;
+use crate::error::{Error, Result};
+use crate::images::Graphics;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A moment of a video to watch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moment {
+    pub path: PathBuf,
+    /// Where to start, in seconds.
+    pub start_s: f64,
+    /// What the player's window is called.
+    pub title: String,
+}
+
+/// Whether a graphical display is there to open a window on.
+pub fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// The terminal video output that matches how inline images are drawn.
+pub fn terminal_output(graphics: Graphics) -> &'static str {
+    let kitty =
+        std::env::var_os("KITTY_WINDOW_ID").is_some() || std::env::var("TERM").is_ok_and(|t| t.contains("kitty"));
+    match graphics {
+        Graphics::Kitty => "kitty",
+        Graphics::Sixel => "sixel",
+        Graphics::Auto if kitty => "kitty",
+        _ => "tct",
+    }
+}
+
+/// The player's program, found: a path as given, or a name looked up on `PATH`.
+pub fn find_player(player: &Player) -> Result<PathBuf> {
+    let program = player.command.trim();
+    let missing = || Error::PlayerMissing { player: program.to_string() };
+    if program.contains('/') {
+        let path = Path::new(program);
+        return if path.is_file() { Ok(path.to_path_buf()) } else { Err(missing()) };
+    }
+    let path = std::env::var_os("PATH").ok_or_else(missing)?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).ok_or_else(missing)
+}
+
+/// The player's command line for `moment`: in a window when `display`, else in the terminal.
+pub fn command(player: &Player, graphics: Graphics, display: bool, moment: &Moment) -> Result<Command> {
+    let mut cmd = Command::new(find_player(player)?);
+    cmd.arg(format!("--start={:.2}", moment.start_s.max(0.0)));
+    cmd.arg(format!("--title=reelmatch: {}", moment.title));
+    if !display {
+        cmd.arg(format!("--vo={}", terminal_output(graphics))).arg("--really-quiet");
+    }
+    cmd.arg("--").arg(&moment.path);
+    Ok(cmd)
+}
+
+/// Plays `moment` and waits until the player ends (the terminal is the player's meanwhile).
+pub fn play(player: &Player, graphics: Graphics, moment: &Moment) -> Result<()> {
+    crate::blocking::off_drawing_thread("wait for the video player");
+    let mut cmd = command(player, graphics, has_display(), moment)?;
+    let status = cmd.status().map_err(|e| Error::io(&moment.path, e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "the player `{}` stopped with {status} while playing {}",
+            player.command,
+            moment.path.display()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_starts_at_the_moment_and_draws_in_the_terminal_without_a_display() {
+        let player = Player { command: "sh".into() };
+        let m = Moment { path: "/v/a b.mp4".into(), start_s: 12.345, title: "A".into() };
+        let args = |display, g| {
+            let cmd = command(&player, g, display, &m).unwrap();
+            cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(args(true, Graphics::Sixel), ["--start=12.35", "--title=reelmatch: A", "--", "/v/a b.mp4"]);
+        assert!(args(false, Graphics::Sixel).contains(&"--vo=sixel".to_string()));
+        assert!(args(false, Graphics::Kitty).contains(&"--vo=kitty".to_string()));
+        assert!(args(false, Graphics::Halfblocks).contains(&"--vo=tct".to_string()));
+        let missing = Player { command: "no-such-player-here".into() };
+        let e = command(&missing, Graphics::Auto, true, &m).unwrap_err().to_string();
+        assert!(e.contains("no-such-player-here") && e.contains("install"), "{e}");
+    }
+}
