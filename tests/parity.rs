@@ -174,3 +174,77 @@ fn folded_resnet50_matches_candle_transformers_on_a_mixed_batch() {
     let spread = relative_error(&got[0], &want[1].iter().map(|&v| v as f64).collect::<Vec<_>>());
     assert!(spread > 1e-3, "different images give different features ({spread})");
 }
+
+#[test]
+fn whisper_encoder_matches_a_numpy_encoder_with_exact_gelu_within_1e_3() {
+    use reelmatch::ml::whisper::{encoder::Encoder, mel};
+    let dir = assets().join("models/whisper-tiny.en");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let n = |k: &str| cfg[k].as_u64().unwrap() as usize;
+    // 4 s of a rising chirp over a low hum: something for every layer to work on, no files needed.
+    let pcm: Vec<f32> = (0..mel::SAMPLE_RATE * 4)
+        .map(|i| {
+            let t = i as f32 / mel::SAMPLE_RATE as f32;
+            0.3 * (2.0 * std::f32::consts::PI * (200.0 + 300.0 * t) * t).sin()
+                + 0.1 * (2.0 * std::f32::consts::PI * 110.0 * t).sin()
+        })
+        .collect();
+    let filters = mel::mel_filters(n("num_mel_bins"), mel::N_FFT, mel::SAMPLE_RATE);
+    let full = mel::log_mel(&pcm, &filters, n("num_mel_bins"), &Device::Cpu).unwrap();
+    let frames = 600; // 6 s: the speech and some of the padding, kept short for the numpy side
+    let window = full.narrow(1, 0, frames).unwrap();
+    // SAFETY: the test assets' weights are mapped read-only and not written while mapped.
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(
+            &[dir.join("model.safetensors")],
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )
+    }
+    .unwrap();
+    let encoder = Encoder::load(
+        vb.pp("model.encoder"),
+        n("num_mel_bins"),
+        n("d_model"),
+        n("encoder_attention_heads"),
+        n("encoder_layers"),
+        n("max_source_positions"),
+    )
+    .unwrap();
+    let got = encoder.forward(&window.unsqueeze(0).unwrap()).unwrap().squeeze(0).unwrap();
+    let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
+    let mel_rows: Vec<Vec<f32>> = window.to_vec2().unwrap();
+    let want = reference("whisper_encoder.py", &dir, serde_json::json!({ "mel": mel_rows }));
+    let want: Vec<f64> = want["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(got.len(), want.len(), "{} states of {}", frames / 2, n("d_model"));
+    let worst = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+    let largest = want.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    println!("whisper encoder: largest |difference| {worst:.2e} over values up to {largest:.1}");
+    assert!(worst < 1e-3, "largest difference {worst} (values up to {largest})");
+}
+
+#[test]
+fn compression_ratio_is_pythons_zlib_ratio() {
+    // Whisper's temperature fallback compares len(text) / len(zlib.compress(text)) with 2.4:
+    // the same text must give the same ratio here, repetitive text above all.
+    let texts = [
+        "I can't feel my face when I'm with you, but I love it",
+        &"la la la la ".repeat(40),
+        &" Thank you. Thank you. Thank you.".repeat(12),
+        "Seven bars of gold and blue, standing still and waiting for you",
+    ];
+    let script = "import json, sys, zlib\nfor t in json.load(sys.stdin):\n    b = t.encode()\n    print(len(b) / len(zlib.compress(b)))";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&texts).unwrap().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let python: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.parse().unwrap()).collect();
+    let ours: Vec<f64> = texts.iter().map(|t| reelmatch::ml::whisper::compression_ratio(t)).collect();
+    assert_eq!(ours, python, "ratios of {texts:?}");
+}

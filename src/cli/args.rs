@@ -151,7 +151,7 @@ pub enum Command {
     /// Pairs of videos that look like near-duplicates (pairs marked not duplicates are hidden).
     Dupes {
         /// Visual similarity at or above which a pair is listed (default from config).
-        #[arg(long, value_parser = similarity)]
+        #[arg(long, value_parser = similarity, allow_negative_numbers = true)]
         threshold: Option<f32>,
         /// Mark two videos (title, id or path) as not duplicates: the pair is hidden from now on.
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "undo")]

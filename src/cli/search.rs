@@ -35,6 +35,16 @@ pub struct SimilarArgs {
 }
 
 /// The search space as configured, saying so when the head space falls back.
+/// Says when frames are waiting to be judged for saying nothing.
+fn note_unjudged(lib: &crate::search::SearchLibrary) {
+    if lib.unjudged > 0 {
+        eprintln!(
+            "note: {} new frame(s) are not yet checked for shared intros and black frames; `reelmatch index update` checks them (once)",
+            lib.unjudged
+        );
+    }
+}
+
 fn choose_space(
     library: &Library,
     catalog: &Catalog,
@@ -55,6 +65,7 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     }
     let catalog = Catalog::open(&library.catalog_path())?;
     let lib = choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?;
+    note_unjudged(&lib);
     if lib.videos.is_empty() {
         anyhow::bail!(
             "the library at {} has no ingested videos; run `reelmatch ingest DIR` first",
@@ -78,7 +89,13 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         anyhow::bail!("say what to search with: a library video's title, --file PATH, --image PATH or --lyrics TEXT");
     };
     if query.frames.is_empty() && query.lyrics.is_none() {
-        anyhow::bail!("\"{}\" gave nothing to search with (no frame embeddings and no lyrics)", query.label);
+        let aside = a.video.is_some() && !lib.set_aside.is_empty() && lib.set_aside.iter().any(Option::is_some);
+        let why = if aside {
+            "its frames are all black, flat or shared with many videos, so they are set aside (`[search.traps] set_aside = false` counts them), and it has no lyrics"
+        } else {
+            "no frame embeddings and no lyrics"
+        };
+        anyhow::bail!("\"{}\" gave nothing to search with ({why})", query.label);
     }
     query.within = within;
     let results = search(&lib, &query, a.weights, a.top, a.include_self);
@@ -206,6 +223,7 @@ pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result
     }
     let space = choose_space(library, &catalog, config, Some(SearchSpace::Backbone))?;
     let lib = space.load(&catalog, None)?;
+    note_unjudged(&lib);
     let threshold = a.threshold.unwrap_or(config.search.duplicate_threshold);
     let decided = catalog.not_duplicates()?;
     let all_pairs = near_duplicates(&lib, threshold);

@@ -63,7 +63,7 @@ pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offl
         }
     }
     let repo = Repo::with_revision(m.repo.clone(), RepoType::Model, m.revision.clone());
-    let cache = hf_hub::Cache::from_env().repo(repo.clone());
+    let cache = hub_cache().repo(repo.clone());
     let cached: Vec<_> = m.files.iter().map(|f| cache.get(f).map(|p| (f.clone(), p))).collect();
     if cached.iter().all(Option::is_some) {
         let files = cached.into_iter().flatten().collect();
@@ -75,6 +75,17 @@ pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offl
         return Err(unavailable(role, &m, &missing, model_dirs, "offline mode is on"));
     }
     download(role, &m, repo).map_err(|why| unavailable(role, &m, &missing, model_dirs, &why.to_string()))
+}
+
+/// The Hugging Face cache, where the hub's own tools put it: `HF_HUB_CACHE` (or the older
+/// `HUGGINGFACE_HUB_CACHE`) names it directly, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+pub fn hub_cache() -> hf_hub::Cache {
+    let named =
+        ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"].iter().find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()));
+    match named {
+        Some(dir) => hf_hub::Cache::new(dir.into()),
+        None => hf_hub::Cache::from_env(),
+    }
 }
 
 fn from_dir(role: Role, m: &Manifest, dir: &Path, source: Source) -> std::result::Result<ModelFiles, Vec<String>> {
@@ -95,7 +106,7 @@ struct DownloadFailed {
 }
 
 fn download(role: Role, m: &Manifest, repo: Repo) -> std::result::Result<ModelFiles, DownloadFailed> {
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(hub_cache())
         .with_progress(true)
         .build()
         .map_err(|source| DownloadFailed { file: None, source })?;
@@ -161,5 +172,15 @@ mod tests {
         }
         let found = resolve(Role::Speech, None, &[dir.path().to_path_buf()], true).unwrap();
         assert_eq!(found.source, Source::Local);
+        std::env::remove_var("HF_HOME");
+    }
+
+    #[test]
+    fn hf_hub_cache_names_the_cache_itself() {
+        let hub = tempfile::tempdir().unwrap();
+        std::env::set_var("HF_HUB_CACHE", hub.path());
+        assert_eq!(hub_cache().path(), hub.path());
+        std::env::remove_var("HF_HUB_CACHE");
+        assert_ne!(hub_cache().path(), hub.path());
     }
 }

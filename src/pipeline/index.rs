@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::library::Library;
 use crate::search::library::projection_key;
 use crate::search::space::Space;
-use crate::search::traps::{FrameTraps, SetAside};
+use crate::search::traps::{Effort, FrameTraps, SetAside};
 use crate::store::FrameStore;
 use std::collections::HashMap;
 
@@ -91,7 +91,7 @@ pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Resul
         summary.stores.push((model.clone(), store.len(), store.dim()));
         // Which frames say nothing, judged now so the first query does not wait for it.
         if let Some(rules) = &space.traps {
-            let judged = FrameTraps::open(&store, rules)?;
+            let judged = FrameTraps::open(&store, rules, Effort::Full)?;
             (0..store.len()).for_each(|r| summary.set_aside.add(judged.judge(rules, r)));
         }
         // The active run's projection follows the store of the model it was trained on.
@@ -116,7 +116,7 @@ pub fn set_aside_counts(catalog: &Catalog, library: &Library, config: &Config) -
         return Ok(counts);
     };
     let store = FrameStore::open(catalog, &model)?;
-    let judged = FrameTraps::open(&store, rules)?;
+    let judged = FrameTraps::open(&store, rules, Effort::Query)?;
     for (r, m) in store.meta().iter().enumerate() {
         counts.entry(m.video_id).or_default().add(judged.judge(rules, r));
     }

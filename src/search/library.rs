@@ -3,7 +3,7 @@
 
 use super::index::FlatIndex;
 use super::rank::VideoSpan;
-use super::traps::{FrameTraps, SetAside, TrapRules};
+use super::traps::{Effort, FrameTraps, SetAside, TrapRules};
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
 use crate::error::{Error, Remedy, Result};
 use crate::store::FrameStore;
@@ -78,6 +78,8 @@ pub struct SearchLibrary {
     pub traps: Option<TrapRules>,
     /// Why each row is set aside, if it is (empty when no rules were given).
     pub set_aside: Vec<Option<SetAside>>,
+    /// Frames not judged yet for saying nothing (`reelmatch index update` judges them).
+    pub unjudged: usize,
 }
 
 /// The name a head's projection of the library is kept under: one per head's parameters.
@@ -174,12 +176,12 @@ impl SearchLibrary {
             }
             (None, _) => FlatIndex::new(1),
         };
-        let set_aside = match (&store, traps) {
+        let (set_aside, unjudged) = match (&store, traps) {
             (Some(s), Some(rules)) => {
-                let judged = FrameTraps::open(s, rules)?;
-                keep.iter().map(|&r| judged.judge(rules, r)).collect()
+                let judged = FrameTraps::open(s, rules, Effort::Query)?;
+                (keep.iter().map(|&r| judged.judge(rules, r)).collect(), judged.pending)
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), 0),
         };
         let mut frame_refs = Vec::with_capacity(keep.len());
         let mut spans: Vec<VideoSpan> = Vec::new();
@@ -221,6 +223,7 @@ impl SearchLibrary {
             head,
             traps: traps.cloned(),
             set_aside,
+            unjudged,
         })
     }
 

@@ -86,14 +86,31 @@ struct Header {
 pub struct FrameTraps {
     pub shared: Option<Vec<u16>>,
     pub spread: Vec<f32>,
+    /// Rows at the end not judged yet (left for `index update`: too many to judge for a query).
+    pub pending: usize,
 }
+
+/// How much judging a caller waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Everything not judged yet (`ingest` and `index update`, as they finish).
+    Full,
+    /// What a query can afford: new rows are judged only if comparing them with every row is
+    /// cheap (under [`QUERY_PAIRS`] pairs); otherwise they count as saying something for now.
+    Query,
+}
+
+/// Frame pairs a query compares at most to judge new rows itself (a few seconds on two cores;
+/// a whole 100k-frame library is 10¹⁰ pairs, about 8 minutes, done once by `index update`).
+pub const QUERY_PAIRS: usize = 50_000_000;
 
 /// Bytes per row in `traps.bin`: the shared count (u16, 0xFFFF untested), then the spread (f32).
 const ROW: usize = 6;
 
 impl FrameTraps {
-    /// The traps of every row of `store`, read from beside it and brought up to date first.
-    pub fn open(store: &FrameStore, rules: &TrapRules) -> Result<FrameTraps> {
+    /// The traps of every row of `store`, read from beside it and brought up to date first (as
+    /// far as `effort` allows).
+    pub fn open(store: &FrameStore, rules: &TrapRules, effort: Effort) -> Result<FrameTraps> {
         let dir = store.dir();
         let header = read_header(dir).filter(|h| {
             h.generation == store.generation()
@@ -103,7 +120,7 @@ impl FrameTraps {
         let test_shared = store.len() <= rules.settings.shared_max_frames;
         let mut old = match &header {
             Some(h) if h.shared_tested == test_shared || !test_shared => read_rows(&dir.join("traps.bin"), h.rows)?,
-            _ => FrameTraps { shared: test_shared.then(Vec::new), spread: Vec::new() },
+            _ => FrameTraps { shared: test_shared.then(Vec::new), spread: Vec::new(), pending: 0 },
         };
         if !test_shared {
             old.shared = None;
@@ -115,8 +132,19 @@ impl FrameTraps {
         // New rows' videos must be new: otherwise an old row's count cannot simply grow.
         let old_videos: HashSet<i64> = store.meta()[..from].iter().map(|m| m.video_id).collect();
         let from = if store.meta()[from..].iter().any(|m| old_videos.contains(&m.video_id)) { 0 } else { from };
+        let pairs = (store.len() - from).saturating_mul(if test_shared { store.len() } else { 0 });
+        if effort == Effort::Query && pairs > QUERY_PAIRS {
+            let pending = store.len() - old.spread.len();
+            tracing::warn!(
+                "{pending} frames are not judged yet for frames that say nothing; `reelmatch index update` judges them"
+            );
+            old.shared.iter_mut().for_each(|s| s.resize(store.len(), 0));
+            old.spread.resize(store.len(), f32::NAN);
+            old.pending = pending;
+            return Ok(old);
+        }
         if from == 0 {
-            old = FrameTraps { shared: test_shared.then(Vec::new), spread: Vec::new() };
+            old = FrameTraps { shared: test_shared.then(Vec::new), spread: Vec::new(), pending: 0 };
         }
         let started = std::time::Instant::now();
         let spreads: Vec<f32> = store.files()[from..]
@@ -194,7 +222,7 @@ fn read_header(dir: &Path) -> Option<Header> {
 fn read_rows(path: &Path, n: usize) -> Result<FrameTraps> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.len() < n * ROW {
-        return Ok(FrameTraps { shared: Some(Vec::new()), spread: Vec::new() });
+        return Ok(FrameTraps { shared: Some(Vec::new()), spread: Vec::new(), pending: 0 });
     }
     let mut shared = Vec::with_capacity(n);
     let mut spread = Vec::with_capacity(n);
@@ -205,7 +233,7 @@ fn read_rows(path: &Path, n: usize) -> Result<FrameTraps> {
         shared.push(s);
         spread.push(f32::from_le_bytes([b[2], b[3], b[4], b[5]]));
     }
-    Ok(FrameTraps { shared: tested.then_some(shared), spread })
+    Ok(FrameTraps { shared: tested.then_some(shared), spread, pending: 0 })
 }
 
 fn write_rows(path: &Path, t: &FrameTraps) -> Result<()> {

@@ -42,6 +42,15 @@ pub fn compression_ratio(text: &str) -> f64 {
     text.len() as f64 / compressed as f64
 }
 
+/// Keeps segment times inside the audio: a window's last timestamp can point past its end (a
+/// 10 s clip decoded in a 30 s window gave an end of 29.92 s).
+fn clamp_to(segments: &mut [Segment], duration_s: f64) {
+    for s in segments {
+        s.end = s.end.min(duration_s);
+        s.start = s.start.min(s.end);
+    }
+}
+
 fn failed(e: candle_core::Error) -> Error {
     Error::compute("the speech model", e)
 }
@@ -71,7 +80,7 @@ impl Transcriber {
             } else {
                 window
             };
-            let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?, true).map_err(failed)?;
+            let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?).map_err(failed)?;
             if self.is_multilingual() && language_token.is_none() {
                 let (code, token) = match language {
                     Some(code) => {
@@ -95,6 +104,7 @@ impl Transcriber {
             }
             seek += self.split_segments(&d, seek, time_offset, size, &mut segments);
         }
+        clamp_to(&mut segments, pcm.len() as f64 / super::mel::SAMPLE_RATE as f64);
         Ok(Transcript { language: language_code, segments })
     }
 
@@ -340,6 +350,26 @@ mod tests {
         assert!(normal < 2.0, "{normal}");
         assert!(looped > COMPRESSION_RATIO_THRESHOLD, "{looped}");
         assert_eq!(compression_ratio(""), 0.0);
+    }
+
+    #[test]
+    fn segment_times_stay_inside_the_audio() {
+        let seg = |start, end| Segment {
+            id: 0,
+            seek: 0,
+            start,
+            end,
+            text: "x".into(),
+            tokens: vec![],
+            temperature: 0.0,
+            avg_logprob: 0.0,
+            compression_ratio: 1.0,
+            no_speech_prob: 0.0,
+        };
+        let mut s = vec![seg(1.0, 4.0), seg(8.0, 29.92), seg(11.0, 12.0)];
+        clamp_to(&mut s, 10.0);
+        let times: Vec<(f64, f64)> = s.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, [(1.0, 4.0), (8.0, 10.0), (10.0, 10.0)]);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Lyrics transcription: the full Whisper loop on candle's encoder and our cached decoder:
+//! Lyrics transcription: the full Whisper loop on our encoder (exact GELU) and cached decoder:
 //! 30 s windows with `seek` advanced to the last timestamp, timestamp rules, greedy decoding
 //! with temperature fallback, and no-speech detection.
 
+mod attention;
 mod decode;
 mod decoder;
+pub mod encoder;
 pub mod mel;
 
 pub use decode::{compression_ratio, Segment, Transcript};
@@ -12,8 +14,9 @@ use super::resolve::ModelFiles;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::{model::AudioEncoder, model::Whisper, Config as WhisperConfig};
+use candle_transformers::models::whisper::Config as WhisperConfig;
 use decoder::Decoder;
+use encoder::Encoder;
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -33,7 +36,7 @@ pub(crate) struct Specials {
 
 /// A loaded Whisper checkpoint.
 pub struct Transcriber {
-    pub(crate) encoder: AudioEncoder,
+    pub(crate) encoder: Encoder,
     pub(crate) decoder: Decoder,
     pub(crate) tokenizer: Tokenizer,
     pub(crate) config: WhisperConfig,
@@ -66,7 +69,15 @@ impl Transcriber {
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }
             .map_err(|e| bad(weights, &e))?;
-        let encoder = Whisper::load(&vb, config.clone()).map_err(|e| bad(weights, &e))?.encoder;
+        let encoder = Encoder::load(
+            vb.pp("model.encoder"),
+            config.num_mel_bins,
+            config.d_model,
+            config.encoder_attention_heads,
+            config.encoder_layers,
+            config.max_source_positions,
+        )
+        .map_err(|e| bad(weights, &e))?;
         let decoder = Decoder::load(
             vb.pp("model.decoder"),
             config.vocab_size,
