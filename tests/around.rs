@@ -146,7 +146,7 @@ fn scope_playlist_player_decisions_and_set_aside_frames() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not duplicates"), "{out:?}");
     let left = pairs(&[]);
     assert_eq!(left.len(), 2);
-    let pair = |p: &Value| [p["a_title"].as_str().unwrap(), p["b_title"].as_str().unwrap()];
+    let pair = |p: &Value| [p["a_title"].as_str().unwrap().to_string(), p["b_title"].as_str().unwrap().to_string()];
     assert!(left.iter().all(|p| pair(p) != ["Bars", "Spiral"] && pair(p) != ["Spiral", "Bars"]), "{left:?}");
     let text = String::from_utf8_lossy(&f.run(&["dupes", "--threshold", "-1"]).stdout).into_owned();
     assert!(text.contains("1 pair(s) marked not duplicates are hidden"), "{text}");
