@@ -134,7 +134,10 @@ where
                         .await
                         .unwrap_or_else(|e| Err(crate::error::Error::Invalid(format!("the player job failed: {e}"))));
                     terminal_side.resume()?;
-                    terminal.clear()?;
+                    // The screen was cleared on resume: a blank frame makes ratatui's previous
+                    // buffer blank too, so the next draw writes every cell (`Terminal::clear`
+                    // would ask the terminal for the cursor, racing the key reader).
+                    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
                     pending.extend(app.on_msg(Msg::Played(played)));
                 }
                 (command, _) => jobs.run(command, app.query.weights),

@@ -5,7 +5,9 @@ use super::Handover;
 use crate::images::Graphics;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use futures::{Stream, StreamExt};
 use ratatui_image::picker::ProtocolType;
 use std::pin::Pin;
@@ -56,7 +58,7 @@ impl Handover for Lender {
 
     fn resume(&mut self) -> std::io::Result<()> {
         enable_raw_mode()?;
-        execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        execute!(std::io::stdout(), EnterAlternateScreen, Clear(ClearType::All), EnableMouseCapture)?;
         let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         slot.reader = Some(EventStream::new());
         if let Some(w) = slot.waiting.take() {
