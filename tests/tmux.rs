@@ -112,8 +112,20 @@ fn dashboard_in_tmux_trains_and_answers_a_query() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // A stand-in `mpv` on PATH: writes down how it was started, reads a line from the terminal
+    // it was lent, writes that down too.
+    let stub = work.path().join("stub bin");
+    std::fs::create_dir_all(&stub).unwrap();
+    let played = work.path().join("played.txt");
+    std::fs::write(
+        stub.join("mpv"),
+        format!("#!/bin/sh\necho \"$*\" >> {0}\nread -r line\necho \"player got: $line\" >> {0}\n", quote(&played)),
+    )
+    .unwrap();
+    std::fs::set_permissions(stub.join("mpv"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let dashboard = format!(
-        "{} --library {} --config {} --offline --image-model {} --graphics halfblocks",
+        "env -u DISPLAY -u WAYLAND_DISPLAY PATH={}:\"$PATH\" {} --library {} --config {} --offline --image-model {} --graphics halfblocks",
+        quote(&stub),
         quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
         quote(&lib),
         quote(&config),
@@ -138,6 +150,20 @@ fn dashboard_in_tmux_trains_and_answers_a_query() {
     assert!(s.contains('▀') || s.contains('▄'), "frames are drawn in half blocks: {s}");
     tmux.keys(&["-"]);
     tmux.wait_for(&["visual 0.6 · lyrics 0.4"], 10);
+
+    // o lends the terminal to the player: what is typed meanwhile goes to the player, none of it
+    // to the dashboard ("l" would open the lyrics prompt), and the dashboard comes back.
+    tmux.keys(&["o"]);
+    let log = || std::fs::read_to_string(&played).unwrap_or_default();
+    let start = Instant::now();
+    while !log().contains("--vo=tct") && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(log().contains("--start=") && log().contains("--vo=tct"), "the player's arguments: {}", log());
+    tmux.keys(&["hello", "Enter"]);
+    let s = tmux.wait_for(&["back from the player", "Most similar to Bars", "visual 0.6 · lyrics 0.4"], 20);
+    assert!(log().contains("player got: hello"), "{}", log());
+    assert!(!s.contains("lyrics: "), "no key reached the dashboard: {s}");
 
     tmux.keys(&["?"]);
     tmux.wait_for(&["Keys · any key closes"], 10);
