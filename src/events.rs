@@ -1,7 +1,7 @@
 //! The typed event stream every long job reports through, and cooperative cancellation.
 //! The CLI renders events as progress bars or lines; the dashboard renders them as panes.
 
-use crate::types::{EpochMetrics, ModelNote, RunStatus, Step};
+use crate::types::{EpochMetrics, ModelNote, RunStatus, StageRate, Step};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +19,8 @@ pub enum Event {
     VideoStage { id: i64, stage: Step },
     /// Frames sampled so far out of the number the duration promises.
     VideoFrames { id: i64, done: u32, expected: u32 },
+    /// A stage of one video finished: how much work it was and how long it took.
+    StageRate { id: i64, rate: StageRate },
     /// Every stage of a video is done.
     VideoDone { id: i64, title: String, frames: u32 },
     /// A file failed; the rest of the library goes on.

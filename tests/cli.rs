@@ -32,6 +32,9 @@ fn ingest_library_json_and_export() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "some files failed → exit 2: {stderr}");
     assert!(stderr.contains("broken.mp4") && stderr.contains("not a readable video"), "{stderr}");
+    // Each stage's pace, per video and for the whole ingest (no image model here: sampling only).
+    assert!(stderr.contains("] frames ") && stderr.contains(" frames/s"), "{stderr}");
+    assert!(stderr.contains("pace per stage: frames "), "{stderr}");
 
     let rows = library_json(&lib);
     assert_eq!(rows.len(), 3);

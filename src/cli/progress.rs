@@ -1,6 +1,7 @@
 //! Rendering ingestion events: indicatif bars on a terminal, plain lines otherwise.
 
 use crate::events::{Event, EventSink};
+use crate::types::StageRates;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -10,6 +11,8 @@ use std::sync::Mutex;
 pub struct Progress {
     bars: Option<(MultiProgress, Mutex<HashMap<i64, ProgressBar>>)>,
     total: Mutex<Option<ProgressBar>>,
+    /// Each stage's pace over the ingest so far.
+    rates: Mutex<StageRates>,
 }
 
 impl Progress {
@@ -18,7 +21,7 @@ impl Progress {
         let bars = std::io::stderr().is_terminal().then(|| {
             (MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)), Mutex::new(HashMap::new()))
         });
-        Progress { bars, total: Mutex::new(None) }
+        Progress { bars, total: Mutex::new(None), rates: Mutex::new(StageRates::default()) }
     }
 
     fn line(&self, text: String) {
@@ -48,7 +51,7 @@ impl EventSink for Progress {
                     let bar = multi.add(ProgressBar::new(to_process as u64));
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "{prefix:30!} {msg:7} [{bar:30}] {pos}/{len} videos, {elapsed} elapsed, ETA {eta}",
+                            "{msg:7} [{bar:30}] {pos}/{len} videos, {elapsed} elapsed, ETA {eta} · {prefix}",
                         )
                         .expect("template is valid")
                         .progress_chars("## "),
@@ -78,6 +81,15 @@ impl EventSink for Progress {
                 b.set_length(expected.max(done) as u64);
                 b.set_position(done as u64);
             }),
+            Event::StageRate { id, rate } => {
+                let mut rates = self.rates.lock().expect("progress lock");
+                rates.add(rate);
+                match self.total.lock().expect("progress lock").as_ref() {
+                    Some(total) => total.set_prefix(format!("library · {}", rates.summary())),
+                    None if self.bars.is_none() => eprintln!("[{id}] {}", rate.short()),
+                    None => {}
+                }
+            }
             Event::VideoDone { id, title, frames } => {
                 self.finish(id);
                 self.line(format!("[{id}] {title}: done, {frames} frames"));
@@ -90,9 +102,13 @@ impl EventSink for Progress {
             }
             Event::Note { path, message } => self.line(format!("note: {} {message}", path.display())),
             Event::IngestFinished { .. } => {
-                // The job's report is the summary (printed by `reelmatch ingest`).
+                // The job's report is the summary (printed by `reelmatch ingest`), after the pace.
                 if let Some(total) = self.total.lock().expect("progress lock").take() {
                     total.finish_and_clear();
+                }
+                let rates = self.rates.lock().expect("progress lock");
+                if !rates.is_empty() {
+                    self.line(format!("pace per stage: {}", rates.summary()));
                 }
             }
             Event::Model { note } => self.line(format!("note: {}", super::model_note(&note))),

@@ -8,7 +8,7 @@ use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::media::read_pcm;
 use crate::ml::Models;
-use crate::types::{Step, Transcript};
+use crate::types::{StageRate, Step, Transcript};
 
 /// Whether a video still needs any model stage.
 pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
@@ -57,6 +57,7 @@ pub fn run(
         let todo = catalog.frames_without_embedding(id, &image.model_id)?;
         if !todo.is_empty() {
             sink.emit(Event::VideoStage { id, stage: Step::Embed });
+            let started = std::time::Instant::now();
             let total = todo.len() as u32;
             let mut done = 0;
             // One forward pass per commit: a stop is seen within one pass, and a crash loses at
@@ -73,6 +74,8 @@ pub fn run(
                 done += chunk.len() as u32;
                 sink.emit(Event::VideoFrames { id, done, expected: total });
             }
+            let seconds = started.elapsed().as_secs_f64();
+            sink.emit(Event::StageRate { id, rate: StageRate { stage: Step::Embed, amount: total as f64, seconds } });
         }
     }
     let speech = if video.has_audio == Some(true) { models.lock_speech() } else { None };
@@ -80,7 +83,14 @@ pub fn run(
         if catalog.transcript(id, &model.model_id)?.is_none() {
             sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
             let pcm = read_pcm(&library.audio_path(id))?;
+            let started = std::time::Instant::now();
             let t = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
+            let rate = StageRate {
+                stage: Step::Transcribe,
+                amount: pcm.len() as f64 / crate::ml::whisper::mel::SAMPLE_RATE as f64,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            sink.emit(Event::StageRate { id, rate });
             let flag = transcript_flag(&t, models.expected_language.as_deref());
             catalog.store_transcript(id, &model.model_id, &t, flag.as_deref())?;
         }

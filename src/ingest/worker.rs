@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::media::{audio_time_limit, extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
-use crate::types::Step;
+use crate::types::{StageRate, Step};
 use image::codecs::jpeg::JpegEncoder;
 use image::ExtendedColorType;
 use std::path::{Path, PathBuf};
@@ -98,10 +98,13 @@ fn stages(
     let mut frames = (probed.frames_train + probed.frames_test) as u32;
     if stage < Stage::Frames {
         sink.emit(Event::VideoStage { id, stage: Step::Frames });
+        let started = std::time::Instant::now();
         // Nothing is left on disk that no row records when sampling fails or is stopped.
         frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(library.frames_dir(id));
         })?;
+        let rate = StageRate { stage: Step::Frames, amount: frames as f64, seconds: started.elapsed().as_secs_f64() };
+        sink.emit(Event::StageRate { id, rate });
     }
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);

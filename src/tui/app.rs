@@ -153,6 +153,8 @@ pub struct IngestProgress {
     pub total: usize,
     pub done: usize,
     pub started: Instant,
+    /// Each stage's pace so far.
+    pub rates: crate::types::StageRates,
 }
 
 impl IngestProgress {
@@ -613,7 +615,12 @@ impl App {
         }
         match event {
             Event::IngestPlanned { to_process, .. } => {
-                self.ingest = Some(IngestProgress { total: *to_process, done: 0, started: Instant::now() });
+                self.ingest = Some(IngestProgress {
+                    total: *to_process,
+                    done: 0,
+                    started: Instant::now(),
+                    rates: Default::default(),
+                });
                 self.status = format!("ingesting {to_process} video(s)");
                 true
             }
@@ -629,6 +636,12 @@ impl App {
                 let live = self.live.entry(*id).or_insert(Live { stage: "frames", done: 0, expected: 0 });
                 live.done = *done;
                 live.expected = *expected;
+                false
+            }
+            Event::StageRate { rate, .. } => {
+                if let Some(p) = &mut self.ingest {
+                    p.rates.add(*rate);
+                }
                 false
             }
             Event::VideoDone { id, .. } => {
@@ -839,6 +852,9 @@ mod tests {
         app.on_event(&Event::IngestPlanned { files: 2, to_process: 2, up_to_date: 0 });
         app.on_event(&Event::VideoStarted { id: 1, title: "a".into() });
         app.on_event(&Event::VideoFrames { id: 1, done: 3, expected: 10 });
+        let rate = crate::types::StageRate { stage: crate::types::Step::Embed, amount: 30.0, seconds: 2.0 };
+        app.on_event(&Event::StageRate { id: 1, rate });
+        assert_eq!(app.ingest.as_ref().unwrap().rates.summary(), "embed 15.0 frames/s");
         assert_eq!(app.live[&1], Live { stage: "start", done: 3, expected: 10 });
         app.on_event(&Event::VideoFailed { id: Some(2), path: "b.mp4".into(), reason: "broken".into() });
         assert_eq!(app.ingest.as_ref().map(|p| (p.total, p.done)), Some((2, 1)));

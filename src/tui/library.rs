@@ -25,10 +25,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     };
     if let (Some(area), Some(p)) = (gauge_area, &app.ingest) {
         let ratio = if p.total == 0 { 1.0 } else { p.done as f64 / p.total as f64 };
-        let pace = match p.eta_seconds() {
+        let mut pace = match p.eta_seconds() {
             Some(eta) => format!(" · {:.1} videos/min · ETA {}", p.per_minute().unwrap_or(0.0), short_duration(eta)),
             None => String::new(),
         };
+        if !p.rates.is_empty() {
+            pace.push_str(&format!(" · {}", p.rates.summary()));
+        }
         let gauge = Gauge::default()
             .ratio(ratio.clamp(0.0, 1.0))
             .label(format!("ingesting: {}/{} videos{pace}", p.done, p.total))

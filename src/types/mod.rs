@@ -15,6 +15,6 @@ pub use metrics::{pct, ClassAccuracy, Confused, EpochMetrics, FitSettings};
 pub use probe::Probe;
 pub use role::{ModelNote, Role};
 pub use run::RunStatus;
-pub use step::Step;
+pub use step::{StageRate, StageRates, Step};
 pub use time::{clock, short_duration};
 pub use transcript::{Segment, Transcript};
