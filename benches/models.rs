@@ -12,7 +12,7 @@ use reelmatch::config::{Config, Pooling};
 use reelmatch::events::Cancel;
 use reelmatch::ml::image::{preprocess, ImageEmbedder};
 use reelmatch::ml::text::TextEmbedder;
-use reelmatch::ml::whisper::Transcriber;
+use reelmatch::ml::whisper::{Precision, Transcriber};
 use reelmatch::ml::{resolve, Role};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -71,8 +71,13 @@ fn spread(rates: &mut [f64]) -> String {
 fn speech_clip() -> Vec<f32> {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("s.wav");
-    // Varied lines: repeated ones would trip the compression-ratio fallback and time that instead.
-    let text = "I have been waiting all night for the summer rain to fall on the city. \
+    std::process::Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(SPOKEN).status().unwrap();
+    read_clip(dir.path(), &wav)
+}
+
+/// The bench clip's words. Varied lines: repeated ones would trip the compression-ratio
+/// fallback and time that instead.
+const SPOKEN: &str = "I have been waiting all night for the summer rain to fall on the city. \
         Hold me close and tell me that you will never let me go. \
         Every colour on the screen, every line I have never seen, you are the signal in the noise. \
         Seven bars of gold and blue, standing still and waiting for you, tune me in tonight. \
@@ -81,11 +86,12 @@ fn speech_clip() -> Vec<f32> {
         Rule one hundred and ten, starting over again, a simple rule that grows forever. \
         We drove along the river road with the windows down and the radio loud. \
         Nobody told us that the morning would come so soon and take the stars away.";
-    std::process::Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(text).status().unwrap();
-    let pcm = dir.path().join("s.f32");
+
+fn read_clip(dir: &Path, wav: &Path) -> Vec<f32> {
+    let pcm = dir.join("s.f32");
     reelmatch::media::extract_audio(
         "ffmpeg",
-        &wav,
+        wav,
         &pcm,
         std::time::Duration::from_secs(600),
         &reelmatch::Cancel::new(),
@@ -98,6 +104,27 @@ fn speech_clip() -> Vec<f32> {
 
 fn whisper(dir: &Path, clip: &[f32]) {
     let files = resolve(Role::Speech, Some(dir), &[], true).unwrap();
+    // The decoder's weights in f32 and in 8 bits, in turns (this machine's speed drifts): wall
+    // time for the clip, and each transcript's word error rate against the spoken text.
+    let mut models = [Precision::F32, Precision::Int8]
+        .map(|p| (p, Transcriber::load_with(&files, &Device::Cpu, p).unwrap(), Vec::new(), 0.0));
+    for _ in 0..3 {
+        for (_, model, times, wer) in &mut models {
+            let t = Instant::now();
+            let out = model.transcribe(clip, None, &Cancel::new()).unwrap();
+            times.push(t.elapsed().as_secs_f64());
+            *wer = reelmatch::types::word_error_rate(SPOKEN, &out.text());
+        }
+    }
+    for (precision, _, times, wer) in &mut models {
+        times.sort_by(f64::total_cmp);
+        let secs = times[times.len() / 2];
+        println!(
+            "whisper {} decoder {precision:?}: 60 s of audio in {secs:.2} s (median of 3), real-time factor {:.1}x, WER {wer:.3}",
+            dir.file_name().unwrap().to_string_lossy(),
+            60.0 / secs
+        );
+    }
     let mut model = Transcriber::load(&files, &Device::Cpu).unwrap();
     for cache in [true, false] {
         model.use_kv_cache = cache;

@@ -127,6 +127,16 @@ pub enum Pooling {
 pub struct SpeechModel {
     pub path: PathBuf,
     pub language: String,
+    pub precision: Precision,
+}
+
+/// How Whisper's decoder holds its weights.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    /// 8-bit blocks (Q8_0), quantised when the model loads.
+    Int8,
 }
 
 /// How densely frames are sampled, by video length, and how they are stored.

@@ -28,28 +28,7 @@ fn speak(text: &str, dir: &Path, name: &str) -> Vec<f32> {
     read_pcm(&pcm).unwrap()
 }
 
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate: word-level edit distance over the reference length.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut prev = row[0];
-        row[0] = i;
-        for j in 1..=h.len() {
-            let cur = row[j];
-            row[j] = if r[i - 1] == h[j - 1] { prev } else { 1 + prev.min(row[j]).min(row[j - 1]) };
-            prev = cur;
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}
+use reelmatch::types::word_error_rate as wer;
 
 fn tiny() -> Transcriber {
     let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], true).unwrap();
@@ -70,6 +49,14 @@ fn espeak_sentence_comes_back_with_a_low_word_error_rate() {
     eprintln!("whisper-tiny.en heard: {text:?} (WER {rate:.2})");
     assert_eq!(t.language, "en");
     assert!(rate <= 0.15, "word error rate {rate:.2} > 0.15 (measured 0.04 when written): {text:?}");
+
+    // The decoder in 8 bits (quantised from the same file) keeps the words.
+    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], true).unwrap();
+    let mut int8 = Transcriber::load_with(&files, &Device::Cpu, reelmatch::ml::whisper::Precision::Int8).unwrap();
+    let heard = int8.transcribe(&pcm, None, &Cancel::new()).unwrap().text();
+    let int8_rate = wer(sentence, &heard);
+    eprintln!("int8 decoder heard: {heard:?} (WER {int8_rate:.2})");
+    assert!(int8_rate <= rate + 0.05, "int8 WER {int8_rate:.2} against f32's {rate:.2}: {heard:?}");
 
     let audio_s = pcm.len() as f64 / 16_000.0;
     let mut prev_start = -1.0;

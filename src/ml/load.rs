@@ -57,5 +57,5 @@ pub fn load_image(config: &Config) -> Result<ImageEmbedder> {
 /// Loads the transcriber as configured.
 pub fn load_speech(config: &Config) -> Result<Transcriber> {
     let files = resolve_role(config, Role::Speech, false)?;
-    Transcriber::load(&files, &configured_device(config)?)
+    Transcriber::load_with(&files, &configured_device(config)?, config.models.speech.precision)
 }

@@ -17,4 +17,4 @@ pub use role::{ModelNote, Role};
 pub use run::RunStatus;
 pub use step::{StageRate, StageRates, Step};
 pub use time::{clock, short_duration};
-pub use transcript::{Segment, Transcript};
+pub use transcript::{word_error_rate, Segment, Transcript};

@@ -31,3 +31,39 @@ impl Transcript {
         self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
     }
 }
+
+/// Words as a transcript is scored: split on whitespace, letters and digits only, lower case.
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: the word-level edit distance from `reference` to `hypothesis`, over the
+/// reference's length.
+pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=h.len() {
+            let cur = row[j];
+            row[j] = if r[i - 1] == h[j - 1] { prev } else { 1 + prev.min(row[j]).min(row[j - 1]) };
+            prev = cur;
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_error_rate;
+
+    #[test]
+    fn word_error_rate_counts_edits_over_the_reference() {
+        assert_eq!(word_error_rate("Hold me close, tonight", "hold me close tonight"), 0.0);
+        assert_eq!(word_error_rate("a b c d", "a x c"), 0.5);
+    }
+}

@@ -1,24 +1,26 @@
 //! Whisper's multi-head attention (Hugging Face tensor names: `q_proj`, `k_proj` without bias,
 //! `v_proj`, `out_proj`), shared by the encoder and the decoder.
 
+use super::proj::Proj;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{linear, linear_no_bias, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 pub(super) struct Attention {
-    pub q: Linear,
-    pub k: Linear,
-    pub v: Linear,
-    pub out: Linear,
+    pub q: Proj,
+    pub k: Proj,
+    pub v: Proj,
+    pub out: Proj,
     heads: usize,
 }
 
 impl Attention {
-    pub fn load(n: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+    /// Loads `n`-wide attention with `heads` heads, its projections in 8 bits when `int8`.
+    pub fn load(n: usize, heads: usize, vb: VarBuilder, int8: bool) -> Result<Self> {
         Ok(Attention {
-            q: linear(n, n, vb.pp("q_proj"))?,
-            k: linear_no_bias(n, n, vb.pp("k_proj"))?,
-            v: linear(n, n, vb.pp("v_proj"))?,
-            out: linear(n, n, vb.pp("out_proj"))?,
+            q: Proj::load(n, n, true, vb.pp("q_proj"), int8)?,
+            k: Proj::load(n, n, false, vb.pp("k_proj"), int8)?,
+            v: Proj::load(n, n, true, vb.pp("v_proj"), int8)?,
+            out: Proj::load(n, n, true, vb.pp("out_proj"), int8)?,
             heads,
         })
     }

@@ -2,16 +2,18 @@
 //! so each decoding step runs only the newest token. Loads the Hugging Face tensor names.
 
 use super::attention::Attention;
+use super::proj::{quantised, Proj};
+use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
 struct Block {
     self_attn: Attention,
     self_ln: LayerNorm,
     cross_attn: Attention,
     cross_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Proj,
+    fc2: Proj,
     mlp_ln: LayerNorm,
 }
 
@@ -21,6 +23,8 @@ pub struct Decoder {
     positions: Tensor,
     blocks: Vec<Block>,
     ln: LayerNorm,
+    /// The output projection (the token embeddings, transposed) in 8 bits, when int8.
+    logits: Option<QMatMul>,
 }
 
 /// Per-sequence cache: self-attention keys/values so far and the cross-attention ones.
@@ -32,7 +36,8 @@ pub struct Cache {
 }
 
 impl Decoder {
-    /// Loads `model.decoder.*` from a Hugging Face Whisper checkpoint.
+    /// Loads `model.decoder.*` from a Hugging Face Whisper checkpoint; with `int8`, every matrix
+    /// product's weights (attention, MLP, output projection) are quantised to 8 bits.
     pub fn load(
         vb: VarBuilder,
         vocab: usize,
@@ -40,26 +45,30 @@ impl Decoder {
         heads: usize,
         layers: usize,
         n_ctx: usize,
+        int8: bool,
     ) -> Result<Self> {
         let blocks = (0..layers)
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(Block {
-                    self_attn: Attention::load(n_state, heads, vb.pp("self_attn"))?,
+                    self_attn: Attention::load(n_state, heads, vb.pp("self_attn"), int8)?,
                     self_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    cross_attn: Attention::load(n_state, heads, vb.pp("encoder_attn"))?,
+                    cross_attn: Attention::load(n_state, heads, vb.pp("encoder_attn"), int8)?,
                     cross_ln: layer_norm(n_state, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
-                    fc1: linear(n_state, 4 * n_state, vb.pp("fc1"))?,
-                    fc2: linear(4 * n_state, n_state, vb.pp("fc2"))?,
+                    fc1: Proj::load(n_state, 4 * n_state, true, vb.pp("fc1"), int8)?,
+                    fc2: Proj::load(4 * n_state, n_state, true, vb.pp("fc2"), int8)?,
                     mlp_ln: layer_norm(n_state, 1e-5, vb.pp("final_layer_norm"))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let embed = embedding(vocab, n_state, vb.pp("embed_tokens"))?;
+        let logits = if int8 { Some(quantised(embed.embeddings())?) } else { None };
         Ok(Decoder {
-            embed: embedding(vocab, n_state, vb.pp("embed_tokens"))?,
+            embed,
             positions: vb.get((n_ctx, n_state), "embed_positions.weight")?,
             blocks,
             ln: layer_norm(n_state, 1e-5, vb.pp("layer_norm"))?,
+            logits,
         })
     }
 
@@ -106,6 +115,9 @@ impl Decoder {
         }
         cache.len += n;
         let x = self.ln.forward(&x)?.squeeze(0)?;
-        x.matmul(&self.embed.embeddings().t()?)
+        match &self.logits {
+            Some(q) => q.forward(&x),
+            None => x.matmul(&self.embed.embeddings().t()?),
+        }
     }
 }

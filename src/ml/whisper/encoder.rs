@@ -41,7 +41,7 @@ impl Encoder {
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(Block {
-                    attn: Attention::load(n_state, heads, vb.pp("self_attn"))?,
+                    attn: Attention::load(n_state, heads, vb.pp("self_attn"), false)?,
                     attn_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
                     fc1: linear(n_state, 4 * n_state, vb.pp("fc1"))?,
                     fc2: linear(4 * n_state, n_state, vb.pp("fc2"))?,

@@ -7,10 +7,12 @@ mod decode;
 mod decoder;
 pub mod encoder;
 pub mod mel;
+mod proj;
 
 pub use decode::{compression_ratio, Segment, Transcript};
 
 use super::resolve::ModelFiles;
+pub use crate::config::Precision;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -51,8 +53,14 @@ pub struct Transcriber {
 }
 
 impl Transcriber {
-    /// Loads a Whisper checkpoint in Hugging Face layout.
+    /// Loads a Whisper checkpoint in Hugging Face layout, in f32.
     pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        Self::load_with(files, device, Precision::F32)
+    }
+
+    /// Loads a Whisper checkpoint with the decoder's weights at `precision` (the encoder stays
+    /// f32: its products are large and bound by arithmetic, not by reading weights).
+    pub fn load_with(files: &ModelFiles, device: &Device, precision: Precision) -> Result<Self> {
         let config_path = files.file("config.json")?;
         let bad = |path: &Path, e: &dyn std::fmt::Display| Error::BadModelFile {
             path: path.to_path_buf(),
@@ -85,6 +93,7 @@ impl Transcriber {
             config.decoder_attention_heads,
             config.decoder_layers,
             config.max_target_positions,
+            precision == Precision::Int8 && device.is_cpu(),
         )
         .map_err(|e| bad(weights, &e))?;
         let filters = mel::mel_filters(config.num_mel_bins, mel::N_FFT, mel::SAMPLE_RATE);
