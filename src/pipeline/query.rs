@@ -117,7 +117,11 @@ impl Opened {
                 }
             }
         }
-        Ok(QueryAnswer { results, query_frames, matches, note: self.space.note.clone() })
+        let unjudged = (lib.unjudged > 0).then(|| {
+            format!("{} new frame(s) are not yet checked for shared intros and black frames; `reelmatch index update` checks them", lib.unjudged)
+        });
+        let note = [self.space.note.clone(), unjudged].into_iter().flatten().collect::<Vec<_>>().join("; ");
+        Ok(QueryAnswer { results, query_frames, matches, note: (!note.is_empty()).then_some(note) })
     }
 }
 
