@@ -87,6 +87,40 @@ const SPOKEN: &str = "I have been waiting all night for the summer rain to fall 
         We drove along the river road with the windows down and the radio loud. \
         Nobody told us that the morning would come so soon and take the stars away.";
 
+/// Runs `benches/whisper_yardstick.py` (faster-whisper) on `wav`: (transcription seconds, WER),
+/// or `None` when python3 or faster-whisper is missing.
+fn faster_whisper(wav: &Path, compute: &str, threads: &str) -> Option<(f64, f64)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/whisper_yardstick.py");
+    let out =
+        std::process::Command::new("python3").arg(script).arg(wav).args([SPOKEN, compute, threads]).output().ok()?;
+    if !out.status.success() {
+        eprintln!("faster-whisper: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default());
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some((v["seconds"].as_f64()?, v["wer"].as_f64()?))
+}
+
+/// 16 kHz mono `pcm` as a 16-bit PCM WAV file.
+fn write_wav(path: &Path, pcm: &[f32]) {
+    let data: Vec<u8> = pcm.iter().flat_map(|x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
+    let mut out = Vec::with_capacity(44 + data.len());
+    out.extend(b"RIFF");
+    out.extend((36 + data.len() as u32).to_le_bytes());
+    out.extend(b"WAVEfmt ");
+    out.extend(16u32.to_le_bytes());
+    out.extend(1u16.to_le_bytes()); // PCM
+    out.extend(1u16.to_le_bytes()); // mono
+    out.extend(16_000u32.to_le_bytes());
+    out.extend(32_000u32.to_le_bytes()); // bytes per second
+    out.extend(2u16.to_le_bytes()); // bytes per frame
+    out.extend(16u16.to_le_bytes()); // bits per sample
+    out.extend(b"data");
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend(data);
+    std::fs::write(path, out).unwrap();
+}
+
 fn read_clip(dir: &Path, wav: &Path) -> Vec<f32> {
     let pcm = dir.join("s.f32");
     reelmatch::media::extract_audio(
@@ -104,25 +138,61 @@ fn read_clip(dir: &Path, wav: &Path) -> Vec<f32> {
 
 fn whisper(dir: &Path, clip: &[f32]) {
     let files = resolve(Role::Speech, Some(dir), &[], true).unwrap();
-    // The decoder's weights in f32 and in 8 bits, in turns (this machine's speed drifts): wall
-    // time for the clip, and each transcript's word error rate against the spoken text.
-    let mut models = [Precision::F32, Precision::Int8]
-        .map(|p| (p, Transcriber::load_with(&files, &Device::Cpu, p).unwrap(), Vec::new(), 0.0));
+    // The decoder's weights in f32 and in 8 bits, and faster-whisper (int8 and float32) on the
+    // same clip and weights, in turns (this machine's speed drifts): transcription time with the
+    // model loaded, and each transcript's word error rate against the spoken text.
+    let wav = tempfile::Builder::new().suffix(".wav").tempfile().unwrap();
+    write_wav(wav.path(), clip);
+    let mut ours = [Precision::F32, Precision::Int8].map(|p| {
+        (format!("reelmatch {p:?}"), Some(Transcriber::load_with(&files, &Device::Cpu, p).unwrap()), Vec::new(), 0.0)
+    });
+    let mut theirs = ["int8", "float32"].map(|c| (format!("faster-whisper {c}"), None, Vec::new(), 0.0));
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    let mut yardstick = true;
     for _ in 0..3 {
-        for (_, model, times, wer) in &mut models {
+        for (_, model, times, wer) in &mut ours {
+            let model = model.as_mut().unwrap();
             let t = Instant::now();
             let out = model.transcribe(clip, None, &Cancel::new()).unwrap();
             times.push(t.elapsed().as_secs_f64());
             *wer = reelmatch::types::word_error_rate(SPOKEN, &out.text());
         }
+        for (name, _, times, wer) in &mut theirs {
+            if !yardstick {
+                break;
+            }
+            let compute = name.rsplit(' ').next().unwrap();
+            match faster_whisper(wav.path(), compute, &threads) {
+                Some((secs, w)) => {
+                    times.push(secs);
+                    *wer = w;
+                }
+                None => yardstick = false,
+            }
+        }
     }
-    for (precision, _, times, wer) in &mut models {
+    let median = |times: &mut Vec<f64>| {
         times.sort_by(f64::total_cmp);
-        let secs = times[times.len() / 2];
+        times.get(times.len() / 2).copied()
+    };
+    let mut rows: Vec<(String, f64, f64)> = Vec::new();
+    for (name, _, times, wer) in ours.iter_mut().chain(theirs.iter_mut()) {
+        if let Some(secs) = median(times) {
+            rows.push((name.clone(), secs, *wer));
+        }
+    }
+    let anchor = rows.iter().find(|r| r.0 == "faster-whisper int8").map(|r| r.1);
+    for (name, secs, wer) in &rows {
+        let ratio = anchor.map(|a| format!(", {:.2}× faster-whisper int8's time", secs / a)).unwrap_or_default();
         println!(
-            "whisper {} decoder {precision:?}: 60 s of audio in {secs:.2} s (median of 3), real-time factor {:.1}x, WER {wer:.3}",
+            "whisper {} {name}: 60 s of audio in {secs:.2} s (median of 3), real-time factor {:.1}x, WER {wer:.3}{ratio}",
             dir.file_name().unwrap().to_string_lossy(),
             60.0 / secs
+        );
+    }
+    if !yardstick {
+        println!(
+            "(faster-whisper was not run: `pip install faster-whisper` adds it, see benches/whisper_yardstick.py)"
         );
     }
     let mut model = Transcriber::load(&files, &Device::Cpu).unwrap();
