@@ -1,6 +1,8 @@
-//! Model throughput on CPU: ResNet-50 images/s at batch 1, 8 and 32 (random weights: speed does
-//! not depend on their values); Whisper real-time factor on a 60 s clip with and without the
-//! decoder's key-value cache; text-encoder documents/s at 512 tokens.
+//! Model throughput on CPU, beside the yardsticks in the same run: ResNet-50 images/s at batch
+//! 1, 8 and 32 (random weights: speed does not depend on their values) and ONNX Runtime's on the
+//! same weights (`benches/onnx_resnet50.py`); Whisper on a 60 s clip (f32 and int8 decoders, with
+//! and without the key-value cache) and faster-whisper on the same weights
+//! (`benches/whisper_yardstick.py`); text-encoder documents/s at 512 tokens.
 //!
 //! `cargo bench --bench models [-- resnet|whisper|text]`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
@@ -37,6 +39,7 @@ fn resnet() {
     let stock = candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
     // This machine's speed drifts (shared cores): the two models take turns, five rounds each,
     // and the median and the range are reported.
+    let mut ours = Vec::new();
     for batch in [1usize, 8, 32] {
         let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
         let n = batch.max(8);
@@ -59,6 +62,32 @@ fn resnet() {
             spread(&mut folded),
             spread(&mut before)
         );
+        ours.push((batch, folded[folded.len() / 2]));
+    }
+    // ONNX Runtime on the same weights, right after: the yardstick, as a ratio.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_resnet50.py");
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    let out =
+        std::process::Command::new("python3").arg(script).arg(&weights).args([threads.as_str(), "8", "32"]).output();
+    match out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+    {
+        Some(v) => {
+            for (batch, mine) in ours.iter().filter(|(b, _)| *b >= 8) {
+                if let Some(theirs) = v["batches"][batch.to_string()].as_f64() {
+                    println!(
+                        "resnet50 batch {batch:>2}: ONNX Runtime {} {theirs:.1} images/s; reelmatch / ONNX Runtime = {:.2}",
+                        v["onnxruntime"].as_str().unwrap_or("?"),
+                        mine / theirs
+                    );
+                }
+            }
+        }
+        None => {
+            println!("(ONNX Runtime was not run: `pip install onnx onnxruntime` adds it, see benches/onnx_resnet50.py)")
+        }
     }
 }
 

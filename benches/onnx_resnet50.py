@@ -1,0 +1,105 @@
+"""The ResNet-50 yardstick: ONNX Runtime on the same weights as reelmatch's bench. The network is
+torchvision's resnet50 (v1.5: the stride on each bottleneck's 3×3 convolution) without its final
+layer, built as an ONNX graph (opset 17) straight from the safetensors file (torchvision tensor
+names), so no PyTorch is needed; ONNX Runtime fuses batch norm and ReLU into the convolutions
+itself (graph optimisation level "all"). `cargo bench --bench models -- resnet` runs it beside
+reelmatch's in the same run.
+
+usage: python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS BATCH [BATCH ...]
+       (pip install onnx onnxruntime numpy safetensors)
+prints: {"onnxruntime": version, "batches": {"8": images_per_second, ...}} (median of 5 runs)
+"""
+import json
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from safetensors.numpy import load_file
+
+w = load_file(sys.argv[1])
+threads = int(sys.argv[2])
+batches = [int(b) for b in sys.argv[3:]]
+nodes, inits = [], []
+count = [0]
+
+
+def name(prefix):
+    count[0] += 1
+    return f"{prefix}_{count[0]}"
+
+
+def init(key):
+    inits.append(numpy_helper.from_array(w[key].astype(np.float32), key))
+    return key
+
+
+def conv(x, key, stride=1, padding=0):
+    k = w[f"{key}.weight"].shape[-1]
+    out = name("conv")
+    nodes.append(helper.make_node("Conv", [x, init(f"{key}.weight")], [out], kernel_shape=[k, k],
+                                  strides=[stride, stride], pads=[padding] * 4))
+    return out
+
+
+def bn(x, key):
+    out = name("bn")
+    ins = [x] + [init(f"{key}.{p}") for p in ("weight", "bias", "running_mean", "running_var")]
+    nodes.append(helper.make_node("BatchNormalization", ins, [out], epsilon=1e-5))
+    return out
+
+
+def relu(x):
+    out = name("relu")
+    nodes.append(helper.make_node("Relu", [x], [out]))
+    return out
+
+
+def add(a, b):
+    out = name("add")
+    nodes.append(helper.make_node("Add", [a, b], [out]))
+    return out
+
+
+def bottleneck(x, key, stride):
+    out = relu(bn(conv(x, f"{key}.conv1"), f"{key}.bn1"))
+    out = relu(bn(conv(out, f"{key}.conv2", stride, 1), f"{key}.bn2"))
+    out = bn(conv(out, f"{key}.conv3"), f"{key}.bn3")
+    if f"{key}.downsample.0.weight" in w:
+        x = bn(conv(x, f"{key}.downsample.0", stride), f"{key}.downsample.1")
+    return relu(add(out, x))
+
+
+x = relu(bn(conv("input", "conv1", 2, 3), "bn1"))
+pooled = name("maxpool")
+nodes.append(helper.make_node("MaxPool", [x], [pooled], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+x = pooled
+for layer, blocks, stride in [(1, 3, 1), (2, 4, 2), (3, 6, 2), (4, 3, 2)]:
+    for b in range(blocks):
+        x = bottleneck(x, f"layer{layer}.{b}", stride if b == 0 else 1)
+nodes.append(helper.make_node("GlobalAveragePool", [x], ["pooled"]))
+nodes.append(helper.make_node("Flatten", ["pooled"], ["features"]))
+graph = helper.make_graph(
+    nodes, "resnet50", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+    [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 2048])], inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+options = ort.SessionOptions()
+options.intra_op_num_threads = threads
+options.inter_op_num_threads = 1
+options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+rates = {}
+for batch in batches:
+    n = max(batch, 8)
+    x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
+    session.run(None, {"input": x[:batch]})  # warm-up
+    runs = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for start in range(0, n, batch):
+            session.run(None, {"input": x[start:start + batch]})
+        runs.append(n / (time.perf_counter() - t))
+    rates[str(batch)] = sorted(runs)[len(runs) // 2]
+print(json.dumps({"onnxruntime": ort.__version__, "batches": rates}))
