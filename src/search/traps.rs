@@ -163,16 +163,16 @@ impl FrameTraps {
             store.len(),
             started.elapsed().as_secs_f64()
         );
-        write_rows(&dir.join("traps.bin"), &old)?;
         let header = Header {
             generation: store.generation(),
             rows: store.len(),
             shared_similarity: rules.settings.shared_similarity,
             shared_tested: old.shared.is_some(),
         };
-        let text =
-            serde_json::to_vec_pretty(&header).map_err(|e| Error::File { path: dir.into(), reason: e.to_string() })?;
-        write_file(&dir.join("traps.json"), &text)?;
+        // Kept for next time if the library can be written; a read-only one is judged again.
+        if let Err(e) = save(dir, &old, &header) {
+            tracing::warn!("the frames' judgements could not be kept ({e}); they are worked out again next time");
+        }
         Ok(old)
     }
 
@@ -213,6 +213,13 @@ fn add_shared(store: &FrameStore, from: usize, shared: &mut Vec<u16>, similarity
     for (r, videos) in new_alike {
         shared[r] = shared[r].saturating_add(videos.len().min(u16::MAX as usize) as u16);
     }
+}
+
+fn save(dir: &Path, judged: &FrameTraps, header: &Header) -> Result<()> {
+    write_rows(&dir.join("traps.bin"), judged)?;
+    let text =
+        serde_json::to_vec_pretty(header).map_err(|e| Error::File { path: dir.into(), reason: e.to_string() })?;
+    write_file(&dir.join("traps.json"), &text)
 }
 
 fn read_header(dir: &Path) -> Option<Header> {

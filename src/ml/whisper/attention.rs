@@ -26,7 +26,7 @@ impl Attention {
     }
 
     /// (batch, seq, state) → (batch, heads, seq, head_dim)
-    fn split(&self, x: &Tensor) -> Result<Tensor> {
+    pub fn split(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, n) = x.dims3()?;
         x.reshape((b, t, self.heads, n / self.heads))?.transpose(1, 2)?.contiguous()
     }
@@ -34,9 +34,16 @@ impl Attention {
     /// Scaled dot-product attention of `q` over `k`/`v` (batch, seq, state), with an additive
     /// mask, through the output projection.
     pub fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (q, k, v) = (self.split(q)?, self.split(k)?, self.split(v)?);
+        self.attend_heads(q, &self.split(k)?, &self.split(v)?, mask)
+    }
+
+    /// Like [`Attention::attend`], with `k` and `v` already split into heads (a decoder's
+    /// cached keys and values, split once instead of at every step).
+    pub fn attend_heads(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let q = self.split(q)?;
         let scale = 1.0 / ((q.dim(D::Minus1)? as f64).sqrt());
-        let mut w = (q.matmul(&k.transpose(2, 3)?.contiguous()?)? * scale)?;
+        // The transposed keys as a view: the product reads them by stride, no copy.
+        let mut w = (q.matmul(&k.transpose(2, 3)?)? * scale)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }

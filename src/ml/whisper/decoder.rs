@@ -27,7 +27,8 @@ pub struct Decoder {
     logits: Option<QMatMul>,
 }
 
-/// Per-sequence cache: self-attention keys/values so far and the cross-attention ones.
+/// Per-sequence cache: self-attention keys/values so far and the cross-attention ones, each
+/// split into heads (batch, heads, seq, head_dim).
 pub struct Cache {
     selfs: Vec<Option<(Tensor, Tensor)>>,
     cross: Vec<(Tensor, Tensor)>,
@@ -77,7 +78,10 @@ impl Decoder {
         let cross = self
             .blocks
             .iter()
-            .map(|b| Ok((b.cross_attn.k.forward(xa)?, b.cross_attn.v.forward(xa)?)))
+            .map(|b| {
+                let a = &b.cross_attn;
+                Ok((a.split(&a.k.forward(xa)?)?, a.split(&a.v.forward(xa)?)?))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Cache { selfs: vec![None; self.blocks.len()], cross, len: 0 })
     }
@@ -99,17 +103,20 @@ impl Decoder {
         };
         for (i, b) in self.blocks.iter().enumerate() {
             let h = b.self_ln.forward(&x)?;
-            let (q, k, v) = (b.self_attn.q.forward(&h)?, b.self_attn.k.forward(&h)?, b.self_attn.v.forward(&h)?);
+            let a = &b.self_attn;
+            let (q, k, v) = (a.q.forward(&h)?, a.split(&a.k.forward(&h)?)?, a.split(&a.v.forward(&h)?)?);
+            // Keys and values are kept split into heads: each step adds its own along the
+            // sequence, and nothing cached is re-laid out.
             let (k, v) = match &cache.selfs[i] {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
+                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
                 None => (k, v),
             };
             cache.selfs[i] = Some((k.clone(), v.clone()));
-            x = (x + b.self_attn.attend(&q, &k, &v, mask.as_ref())?)?;
+            x = (x + a.attend_heads(&q, &k, &v, mask.as_ref())?)?;
             let h = b.cross_ln.forward(&x)?;
             let q = b.cross_attn.q.forward(&h)?;
             let (ck, cv) = &cache.cross[i];
-            x = (&x + b.cross_attn.attend(&q, ck, cv, None)?)?;
+            x = (&x + b.cross_attn.attend_heads(&q, ck, cv, None)?)?;
             let h = b.fc2.forward(&b.fc1.forward(&b.mlp_ln.forward(&x)?)?.gelu_erf()?)?;
             x = (x + h)?;
         }
