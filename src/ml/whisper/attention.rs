@@ -49,7 +49,7 @@ impl Attention {
         }
         let w = candle_nn::ops::softmax_last_dim(&w)?;
         let (b, _, t, _) = w.dims4()?;
-        let out = w.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
+        let out = w.matmul(v)?.transpose(1, 2)?.reshape((b, t, ()))?;
         self.out.forward(&out)
     }
 }
