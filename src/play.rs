@@ -47,22 +47,32 @@ pub fn find_player(player: &Player) -> Result<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).ok_or_else(missing)
 }
 
-/// The player's command line for `moment`: in a window when `display`, else in the terminal.
+/// The player's command line for `moment`: in a window when `display` (not reading the
+/// terminal's keys), else in the terminal.
 pub fn command(player: &Player, graphics: Graphics, display: bool, moment: &Moment) -> Result<Command> {
     let mut cmd = Command::new(find_player(player)?);
     cmd.arg(format!("--start={:.2}", moment.start_s.max(0.0)));
     cmd.arg(format!("--title=reelmatch: {}", moment.title));
-    if !display {
+    if display {
+        cmd.arg("--input-terminal=no");
+    } else {
         cmd.arg(format!("--vo={}", terminal_output(graphics))).arg("--really-quiet");
     }
     cmd.arg("--").arg(&moment.path);
     Ok(cmd)
 }
 
-/// Plays `moment` and waits until the player ends (the terminal is the player's meanwhile).
+/// Plays `moment` and waits until the player ends. Without a display the terminal is the
+/// player's meanwhile; with one, the player keeps to its window and leaves the terminal alone.
 pub fn play(player: &Player, graphics: Graphics, moment: &Moment) -> Result<()> {
     crate::blocking::off_drawing_thread("wait for the video player");
-    let mut cmd = command(player, graphics, has_display(), moment)?;
+    let display = has_display();
+    let mut cmd = command(player, graphics, display, moment)?;
+    if display {
+        // In its own window: nothing of it on the terminal, which stays the dashboard's.
+        use std::process::Stdio;
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    }
     let status = cmd.status().map_err(|e| Error::io(&moment.path, e))?;
     if status.success() {
         Ok(())
@@ -87,7 +97,10 @@ mod tests {
             let cmd = command(&player, g, display, &m).unwrap();
             cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()
         };
-        assert_eq!(args(true, Graphics::Sixel), ["--start=12.35", "--title=reelmatch: A", "--", "/v/a b.mp4"]);
+        assert_eq!(
+            args(true, Graphics::Sixel),
+            ["--start=12.35", "--title=reelmatch: A", "--input-terminal=no", "--", "/v/a b.mp4"]
+        );
         assert!(args(false, Graphics::Sixel).contains(&"--vo=sixel".to_string()));
         assert!(args(false, Graphics::Kitty).contains(&"--vo=kitty".to_string()));
         assert!(args(false, Graphics::Halfblocks).contains(&"--vo=tct".to_string()));

@@ -584,7 +584,10 @@ impl App {
             Msg::Played(result) => {
                 match result {
                     Ok(()) => self.status = "back from the player".into(),
-                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                    Err(e) => {
+                        self.status = "nothing was played".into();
+                        self.last_error = Some(super::messages::error_text(&e));
+                    }
                 }
                 None
             }

@@ -126,8 +126,15 @@ where
         while let Some(command) = pending.pop_front() {
             dirty = true;
             match (command, handover.as_mut()) {
-                (Command::Play(moment), Some(terminal_side)) => {
-                    // The player has the terminal until it ends; job messages wait in the channel.
+                // No player: say so without handing the terminal over and back.
+                (Command::Play(_), _) if crate::play::find_player(&player).is_err() => {
+                    let missing = crate::play::find_player(&player).map(|_| ());
+                    pending.extend(app.on_msg(Msg::Played(missing)));
+                }
+                // Without a display the player draws in the terminal: it has it until it ends,
+                // and job messages wait in the channel. (With one, it plays in its own window as
+                // a job, and the dashboard stays live.)
+                (Command::Play(moment), Some(terminal_side)) if !crate::play::has_display() => {
                     terminal_side.suspend()?;
                     let (player, graphics) = (player.clone(), jobs.graphics);
                     let played = tokio::task::spawn_blocking(move || crate::play::play(&player, graphics, &moment))
