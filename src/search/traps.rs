@@ -11,7 +11,7 @@
 use super::index::{FlatIndex, VectorIndex};
 use crate::config::Traps as Settings;
 use crate::error::{Error, Result};
-use crate::store::FrameStore;
+use crate::store::{write_atomic as write_file, FrameStore};
 use image::RgbImage;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -119,7 +119,7 @@ impl FrameTraps {
         });
         let test_shared = store.len() <= rules.settings.shared_max_frames;
         let mut old = match &header {
-            Some(h) if h.shared_tested == test_shared || !test_shared => read_rows(&dir.join("traps.bin"), h.rows)?,
+            Some(h) if h.shared_tested || !test_shared => read_rows(&dir.join("traps.bin"), h.rows)?,
             _ => FrameTraps { shared: test_shared.then(Vec::new), spread: Vec::new(), pending: 0 },
         };
         if !test_shared {
@@ -251,13 +251,6 @@ fn write_rows(path: &Path, t: &FrameTraps) -> Result<()> {
         bytes.extend(s.to_le_bytes());
     }
     write_file(path, &bytes)
-}
-
-/// Writes through a temporary file and a rename, so a reader never sees half a file.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

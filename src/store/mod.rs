@@ -17,7 +17,8 @@ mod files;
 
 use crate::catalog::{Catalog, EmbeddingRow, Split, Stamp};
 use crate::error::{Error, Result};
-use files::{read_f32s, write_atomic, Appender};
+pub use files::write_atomic;
+use files::{read_f32s, Appender};
 use memmap2::Mmap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

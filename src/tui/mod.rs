@@ -125,12 +125,14 @@ where
     while !app.should_quit {
         while let Some(command) = pending.pop_front() {
             dirty = true;
-            match (command, handover.as_mut()) {
-                // No player: say so without handing the terminal over and back.
-                (Command::Play(_), _) if crate::play::find_player(&player).is_err() => {
-                    let missing = crate::play::find_player(&player).map(|_| ());
-                    pending.extend(app.on_msg(Msg::Played(missing)));
+            // No player: say so without handing the terminal over and back.
+            if let Command::Play(_) = command {
+                if let Err(missing) = crate::play::find_player(&player) {
+                    pending.extend(app.on_msg(Msg::Played(Err(missing))));
+                    continue;
                 }
+            }
+            match (command, handover.as_mut()) {
                 // Without a display the player draws in the terminal: it has it until it ends,
                 // and job messages wait in the channel. (With one, it plays in its own window as
                 // a job, and the dashboard stays live.)

@@ -1,9 +1,10 @@
-//! Whisper's multi-head attention (Hugging Face tensor names: `q_proj`, `k_proj` without bias,
-//! `v_proj`, `out_proj`), shared by the encoder and the decoder.
+//! What Whisper's encoder and decoder blocks share: multi-head attention (Hugging Face tensor
+//! names: `q_proj`, `k_proj` without bias, `v_proj`, `out_proj`) and the pre-LayerNorm GELU MLP
+//! (`final_layer_norm`, `fc1`, `fc2`).
 
 use super::proj::Proj;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_nn::{layer_norm, LayerNorm, VarBuilder};
 
 pub(super) struct Attention {
     pub q: Proj,
@@ -51,5 +52,29 @@ impl Attention {
         let (b, _, t, _) = w.dims4()?;
         let out = w.matmul(v)?.transpose(1, 2)?.reshape((b, t, ()))?;
         self.out.forward(&out)
+    }
+}
+
+/// `fc2(gelu(fc1(layer_norm(x))))`, with the exact (erf) GELU.
+pub(super) struct Mlp {
+    ln: LayerNorm,
+    fc1: Proj,
+    fc2: Proj,
+}
+
+impl Mlp {
+    /// Loads an `n`-wide MLP (4n inside) from a block's `vb`, in 8 bits when `int8`.
+    pub fn load(n: usize, vb: VarBuilder, int8: bool) -> Result<Self> {
+        Ok(Mlp {
+            ln: layer_norm(n, 1e-5, vb.pp("final_layer_norm"))?,
+            fc1: Proj::load(n, 4 * n, true, vb.pp("fc1"), int8)?,
+            fc2: Proj::load(4 * n, n, true, vb.pp("fc2"), int8)?,
+        })
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.fc2.forward(&self.fc1.forward(&self.ln.forward(x)?)?.gelu_erf()?)
     }
 }

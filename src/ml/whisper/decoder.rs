@@ -1,8 +1,8 @@
 //! Whisper's text decoder with a key-value cache for self-attention as well as cross-attention,
 //! so each decoding step runs only the newest token. Loads the Hugging Face tensor names.
 
-use super::attention::Attention;
-use super::proj::{quantised, Proj};
+use super::attention::{Attention, Mlp};
+use super::proj::quantised;
 use candle_core::quantized::QMatMul;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
@@ -12,9 +12,7 @@ struct Block {
     self_ln: LayerNorm,
     cross_attn: Attention,
     cross_ln: LayerNorm,
-    fc1: Proj,
-    fc2: Proj,
-    mlp_ln: LayerNorm,
+    mlp: Mlp,
 }
 
 /// The decoder's weights.
@@ -56,9 +54,7 @@ impl Decoder {
                     self_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
                     cross_attn: Attention::load(n_state, heads, vb.pp("encoder_attn"), int8)?,
                     cross_ln: layer_norm(n_state, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
-                    fc1: Proj::load(n_state, 4 * n_state, true, vb.pp("fc1"), int8)?,
-                    fc2: Proj::load(4 * n_state, n_state, true, vb.pp("fc2"), int8)?,
-                    mlp_ln: layer_norm(n_state, 1e-5, vb.pp("final_layer_norm"))?,
+                    mlp: Mlp::load(n_state, vb.clone(), int8)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -117,8 +113,7 @@ impl Decoder {
             let q = b.cross_attn.q.forward(&h)?;
             let (ck, cv) = &cache.cross[i];
             x = (&x + b.cross_attn.attend_heads(&q, ck, cv, None)?)?;
-            let h = b.fc2.forward(&b.fc1.forward(&b.mlp_ln.forward(&x)?)?.gelu_erf()?)?;
-            x = (x + h)?;
+            x = (&x + b.mlp.forward(&x)?)?;
         }
         cache.len += n;
         let x = self.ln.forward(&x)?.squeeze(0)?;

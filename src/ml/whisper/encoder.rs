@@ -3,16 +3,14 @@
 //! encoder uses the tanh approximation (up to 1.9 apart on the output of real tiny.en weights).
 //! Loads the Hugging Face tensor names (`model.encoder.*`).
 
-use super::attention::Attention;
+use super::attention::{Attention, Mlp};
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{conv1d, layer_norm, linear, Conv1d, Conv1dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{conv1d, layer_norm, Conv1d, Conv1dConfig, LayerNorm, VarBuilder};
 
 struct Block {
     attn: Attention,
     attn_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
-    mlp_ln: LayerNorm,
+    mlp: Mlp,
 }
 
 /// The encoder's weights.
@@ -43,9 +41,7 @@ impl Encoder {
                 Ok(Block {
                     attn: Attention::load(n_state, heads, vb.pp("self_attn"), false)?,
                     attn_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    fc1: linear(n_state, 4 * n_state, vb.pp("fc1"))?,
-                    fc2: linear(4 * n_state, n_state, vb.pp("fc2"))?,
-                    mlp_ln: layer_norm(n_state, 1e-5, vb.pp("final_layer_norm"))?,
+                    mlp: Mlp::load(n_state, vb.clone(), false)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -68,8 +64,7 @@ impl Encoder {
             let h = b.attn_ln.forward(&x)?;
             let (q, k, v) = (b.attn.q.forward(&h)?, b.attn.k.forward(&h)?, b.attn.v.forward(&h)?);
             x = (&x + b.attn.attend(&q, &k, &v, None)?)?;
-            let h = b.fc2.forward(&b.fc1.forward(&b.mlp_ln.forward(&x)?)?.gelu_erf()?)?;
-            x = (x + h)?;
+            x = (&x + b.mlp.forward(&x)?)?;
         }
         self.ln_post.forward(&x)
     }
