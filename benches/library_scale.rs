@@ -18,6 +18,8 @@
 use reelmatch::config::Config;
 use reelmatch::ml::Models;
 use reelmatch::pipeline::{QueryCache, QueryRequest};
+use reelmatch::search::approx::{IndexChoice, IndexMode};
+use reelmatch::search::recall::recall_at_10;
 use reelmatch::search::Weights;
 use reelmatch::store::store_dir;
 use reelmatch::synth::{generate, Spec, MODEL};
@@ -44,7 +46,7 @@ fn library(videos: usize) -> PathBuf {
     if !dir.join("ready").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let lib = Library::open(&dir).unwrap();
-        let spec = Spec { videos, frames_per_video: 250, dim: 2048, seed: 7, head: true, first_video: 0 };
+        let spec = Spec { videos, frames_per_video: 250, dim: 2048, seed: 7, head: true, first_video: 0, family: 1 };
         let (s, frames) = time(|| generate(&lib, &spec).unwrap());
         eprintln!("generated {frames} frames in {s:.0}s");
         std::fs::write(dir.join("ready"), "").unwrap();
@@ -53,10 +55,16 @@ fn library(videos: usize) -> PathBuf {
 }
 
 fn similar(bin: &Path, lib: &Path, space: &str) -> f64 {
+    similar_with(bin, lib, space, &[])
+}
+
+/// `similar` as a new process with `extra` arguments first (a `--config`).
+fn similar_with(bin: &Path, lib: &Path, space: &str, extra: &[&str]) -> f64 {
     let (s, out) = time(|| {
         Command::new(bin)
             .arg("--library")
             .arg(lib)
+            .args(extra)
             .args(["--offline", "similar", "Synthetic 00001", "--json", "--top", "10", "--space", space])
             .output()
             .unwrap()
@@ -84,7 +92,8 @@ fn grow_and_train(bin: &Path, lib: &Path, videos: usize) -> (f64, f64, i64) {
     let ok = Command::new("cp").arg("-a").arg(lib).arg(&copy).status().unwrap();
     assert!(ok.success());
     let grown = Library::open(&copy).unwrap();
-    let spec = Spec { videos: 10, frames_per_video: 250, dim: 2048, seed: 8, head: false, first_video: videos };
+    let spec =
+        Spec { videos: 10, frames_per_video: 250, dim: 2048, seed: 8, head: false, first_video: videos, family: 1 };
     generate(&grown, &spec).unwrap();
     let update = run_timed(bin, &copy, &["index", "update"]);
     let conf = copy.join("no-views.toml");
@@ -131,9 +140,60 @@ print(t2 - t1)
     Ok((s, search))
 }
 
+/// The approximate index on a library: the first query (which builds the sketches), cold
+/// queries exact and approximate in both spaces, recall@10 against the full scan with 20 videos as
+/// the queries, and the faiss process for the ratio.
+fn approximate_row(bin: &Path, lib: &Path, scale: &str, frames: usize) -> String {
+    let write = |name: &str, index: &str| {
+        let path = lib.join(name);
+        std::fs::write(&path, format!("[search]\nindex = \"{index}\"\n")).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (exact, approx) = (write("exact.toml", "exact"), write("approximate.toml", "approximate"));
+    let store = store_dir(&lib.join("catalog.sqlite"), MODEL);
+    let _ = std::fs::remove_file(store.join("sketch.bin"));
+    for entry in std::fs::read_dir(&store).unwrap().flatten() {
+        let _ = std::fs::remove_file(entry.path().join("sketch.bin"));
+    }
+    let (first, _) = time(|| similar_with(bin, lib, "backbone", &["--config", &approx]));
+    let (first_head, _) = time(|| similar_with(bin, lib, "head", &["--config", &approx]));
+    let cold = |space: &str, conf: &str| {
+        median((0..RUNS).map(|_| similar_with(bin, lib, space, &["--config", conf])).collect())
+    };
+    let (exact_backbone, approx_backbone) = (cold("backbone", &exact), cold("backbone", &approx));
+    let (exact_head, approx_head) = (cold("head", &exact), cold("head", &approx));
+    let catalog = reelmatch::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
+    let load = |mode| {
+        let index = IndexChoice { mode, ..IndexChoice::default() };
+        reelmatch::search::SearchLibrary::load_in_space(&catalog, Some(MODEL), None, None, None, None, index).unwrap()
+    };
+    let (full, fast) = (load(IndexMode::Exact), load(IndexMode::Approximate));
+    let n = full.videos.len();
+    let positions: Vec<usize> = (0..20).map(|i| i * n / 20).collect();
+    let (recall_s, r) = time(|| recall_at_10(&full, &fast, lib, &positions).unwrap());
+    let faiss = (0..3).map(|_| faiss(lib, frames)).collect::<Result<Vec<_>, _>>();
+    let ratio = match &faiss {
+        Ok(runs) => format!("{:.2}×", approx_backbone / median(runs.iter().map(|r| r.0).collect())),
+        Err(e) => format!("n/a ({e})"),
+    };
+    format!(
+        "| {scale} ({frames} frames) | {first:.2} s / {first_head:.2} s | {exact_backbone:.2} s → {approx_backbone:.2} s | {exact_head:.2} s → {approx_head:.2} s | {:.3} / {:.3} ({} queries, {recall_s:.0} s) | {ratio} |",
+        r.videos, r.frames, r.queries
+    )
+}
+
 fn main() {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_reelmatch"));
     let scales = std::env::var("REELMATCH_SCALE").unwrap_or_else(|_| "100k".into());
+    if std::env::var("REELMATCH_SCALE_PART").is_ok_and(|p| p == "approximate") {
+        println!("| library | first query, backbone / head (builds the sketch) | `similar --json` new process, backbone: exact → approximate | same, head space | recall@10 videos / frames vs the full scan | approximate backbone / faiss process |");
+        println!("|---|---|---|---|---|---|");
+        for scale in scales.split(',') {
+            let videos = if scale.trim() == "1m" { 4000 } else { 400 };
+            println!("{}", approximate_row(&bin, &library(videos), scale.trim(), videos * 250));
+        }
+        return;
+    }
     let mut rows = Vec::new();
     for scale in scales.split(',') {
         let videos = match scale.trim() {

@@ -109,7 +109,7 @@ fn main() {
     println!("\neval (visual; {} videos, 10 test frames each against the train frames):", CLIPS.len() + 4);
     println!("{:<24} {:>9} {:>9} {:>7}", "space", "recall@1", "recall@5", "mAP");
     for (name, h) in [("backbone", None), ("head (default run)", Some((run.run, &head)))] {
-        let e = evaluate(&catalog, Some("random"), None, Weights::default(), h, None).unwrap();
+        let e = evaluate(&catalog, Some("random"), None, Weights::default(), h, None, Default::default()).unwrap();
         let m = e.visual.expect("visual side evaluated");
         println!("{name:<24} {:>9.3} {:>9.3} {:>7.3}", m.recall_at_1, m.recall_at_5, m.map);
     }

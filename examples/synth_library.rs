@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
-    let mut spec = Spec { videos: 400, frames_per_video: 250, dim: 2048, seed: 7, head: false, first_video: 0 };
+    let mut spec =
+        Spec { videos: 400, frames_per_video: 250, dim: 2048, seed: 7, head: false, first_video: 0, family: 1 };
     let mut library: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

@@ -37,7 +37,20 @@ pub struct Search {
     pub top: usize,
     pub duplicate_threshold: f32,
     pub space: SearchSpace,
+    pub index: IndexKind,
+    pub approximate_from: usize,
+    pub candidates: usize,
     pub traps: Traps,
+}
+
+/// Which index scores frames (`[search] index`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// Exact below `approximate_from` rows, approximate from there on.
+    Auto,
+    Exact,
+    Approximate,
 }
 
 /// Which frames are set aside as saying nothing about their video (`[search.traps]`).
@@ -101,6 +114,18 @@ pub struct Models {
 pub struct ImageModel {
     pub path: PathBuf,
     pub batch_size: usize,
+    pub gpu_batch_size: usize,
+}
+
+impl ImageModel {
+    /// Images per forward pass on `device`: `gpu_batch_size` on a CUDA device, else `batch_size`.
+    pub fn batch_for(&self, device: &candle_core::Device) -> usize {
+        if device.is_cuda() {
+            self.gpu_batch_size
+        } else {
+            self.batch_size
+        }
+    }
 }
 
 /// The text role's settings.
@@ -457,13 +482,25 @@ impl Config {
                 "models.device",
                 format!("{:?}", self.models.device),
                 crate::types::parse_device(&self.models.device).is_ok(),
-                "must be \"cpu\" or \"cuda:N\"",
+                "must be \"auto\", \"cpu\" or \"cuda:N\"",
             ),
             (
                 "models.image.batch_size",
                 self.models.image.batch_size.to_string(),
                 (1..=1024).contains(&self.models.image.batch_size),
                 "must be from 1 to 1024",
+            ),
+            (
+                "search.candidates",
+                self.search.candidates.to_string(),
+                (1..=1_000_000).contains(&self.search.candidates),
+                "must be from 1 to 1000000",
+            ),
+            (
+                "models.image.gpu_batch_size",
+                self.models.image.gpu_batch_size.to_string(),
+                (1..=4096).contains(&self.models.image.gpu_batch_size),
+                "must be from 1 to 4096",
             ),
             (
                 "models.text.max_tokens",

@@ -23,6 +23,8 @@ pub enum Remedy {
     TrainAgain,
     /// Run on the CPU.
     UseCpu,
+    /// Build reelmatch with CUDA (or run on the CPU).
+    CudaBuild,
     /// Name a folder for the library.
     ChooseLibraryFolder,
     /// Confirm a long computation of augmented views (or switch them off).
@@ -40,7 +42,10 @@ impl Remedy {
             Remedy::NewRun => "start a new run with `reelmatch train`",
             Remedy::ListRuns => "`reelmatch runs` lists the runs",
             Remedy::TrainAgain => "train again with `reelmatch train`",
-            Remedy::UseCpu => "this build runs on the CPU: pass --device cpu",
+            Remedy::UseCpu => "pass --device cpu (or auto) to run on the CPU",
+            Remedy::CudaBuild => {
+                "build a CUDA one with `scripts/build-cuda.sh --release` (README: \"A GPU build\"), or pass --device cpu (or auto)"
+            }
             Remedy::ChooseLibraryFolder => "pass --library with a folder (it is created if missing)",
             Remedy::ConfirmViews => {
                 "run `reelmatch train --yes` to compute them (they are cached for every later run), or set train.augmented_views = 0 to train without them"

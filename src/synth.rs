@@ -24,6 +24,9 @@ pub struct Spec {
     pub head: bool,
     /// The number of the first video (a library grown in steps numbers its videos on).
     pub first_video: usize,
+    /// Videos come in families of this many that look alike (their centres share a parent):
+    /// a video's nearest videos are then its family, as an artist's videos are. 1: all apart.
+    pub family: usize,
 }
 
 /// The model id the synthetic vectors are stored under.
@@ -39,6 +42,7 @@ pub fn generate(library: &Library, spec: &Spec) -> Result<usize> {
     let mut rng = SplitMix64(spec.seed);
     let mut total = 0;
     let mut pending: Vec<(i64, Vec<f32>)> = Vec::new();
+    let mut parent: Vec<f32> = vec![0.0; spec.dim];
     for v in spec.first_video..spec.first_video + spec.videos {
         let title = format!("Synthetic {v:05}");
         let path = Path::new("/synthetic").join(format!("{title}.mp4"));
@@ -66,8 +70,16 @@ pub fn generate(library: &Library, spec: &Spec) -> Result<usize> {
             .collect();
         catalog.store_frames(id, &frames)?;
         catalog.set_audio_done(id, None)?;
-        // A cluster per video: a non-negative centre, frames spread around it.
-        let centre: Vec<f32> = (0..spec.dim).map(|_| (gaussian(&mut rng) as f32).max(0.0)).collect();
+        // A cluster per video: a non-negative centre, frames spread around it; in a family, the
+        // centre is the family's parent moved a little.
+        let centre: Vec<f32> = if spec.family <= 1 {
+            (0..spec.dim).map(|_| (gaussian(&mut rng) as f32).max(0.0)).collect()
+        } else {
+            if (v - spec.first_video).is_multiple_of(spec.family) {
+                parent = (0..spec.dim).map(|_| gaussian(&mut rng) as f32).collect();
+            }
+            parent.iter().map(|p| (0.7 * p + 0.7 * gaussian(&mut rng) as f32).max(0.0)).collect()
+        };
         let ids = catalog.frames_without_embedding(id, MODEL)?;
         for (frame_id, _) in ids {
             let v: Vec<f32> = centre.iter().map(|c| (c + 0.35 * gaussian(&mut rng) as f32).max(0.0)).collect();

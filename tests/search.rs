@@ -117,7 +117,7 @@ fn excerpts_and_other_voices_find_their_song_and_eval_is_perfect() {
 
     // Evaluation: a perfect or near-perfect library.
     let text = load_text(&config).unwrap();
-    let e = evaluate(&cat, Some("random"), Some(&text), w, None, None).unwrap();
+    let e = evaluate(&cat, Some("random"), Some(&text), w, None, None, Default::default()).unwrap();
     let visual = e.visual.unwrap();
     assert_eq!(visual.queries, 4);
     assert!(visual.recall_at_1 >= 0.75 && visual.recall_at_5 == 1.0, "{visual:?}");

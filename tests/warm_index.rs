@@ -18,7 +18,8 @@ use std::path::Path;
 fn a_kept_library_answers_again_without_loading_and_reloads_after_a_change() {
     let work = tempfile::tempdir().unwrap();
     let lib = Library::open(work.path().join("lib")).unwrap();
-    generate(&lib, &Spec { videos: 6, frames_per_video: 30, dim: 32, seed: 1, head: true, first_video: 0 }).unwrap();
+    generate(&lib, &Spec { videos: 6, frames_per_video: 30, dim: 32, seed: 1, head: true, first_video: 0, family: 1 })
+        .unwrap();
     let (config, models, weights) = (Config::default(), Models::none(), Weights::default());
     let cache = QueryCache::default();
 

@@ -209,6 +209,25 @@ pub enum IndexAction {
 pub enum ModelsAction {
     /// Download every configured model into the Hugging Face cache, with progress.
     Fetch,
+    /// Run every role on the configured device (`--device`) and report its outputs and pace:
+    /// what `scripts/gpu-check.sh` compares between the CPU and a GPU.
+    Check {
+        /// Images to embed (repeated in turn up to the largest batch size × 2).
+        #[arg(long, num_args = 1.., value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+        /// Texts to embed.
+        #[arg(long, num_args = 1.., value_name = "TEXT")]
+        text: Vec<String>,
+        /// Audio to transcribe: a media file (decoded with ffmpeg) or 16 kHz mono f32le `.pcm`.
+        #[arg(long, value_name = "FILE")]
+        audio: Option<PathBuf>,
+        /// Batch sizes to time the image and text models at.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        batches: Vec<usize>,
+        /// Where to write the report (JSON).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

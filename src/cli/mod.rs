@@ -1,6 +1,7 @@
 //! The headless command line: argument parsing and one small module per subcommand.
 
 mod args;
+mod check;
 mod ingest;
 mod library;
 mod models;
@@ -9,7 +10,7 @@ mod progress;
 mod search;
 mod train;
 
-pub use args::{Cli, Command, RunsAction};
+pub use args::{Cli, Command, ModelsAction, RunsAction};
 
 use crate::config::Config;
 use crate::library::Library;
@@ -85,6 +86,9 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             ingest::run(&library, &config, paths, Models::configured(&config, Some(&library)))
         }
         Some(Command::Demo) => demo(&library, &config),
+        Some(Command::Models { action: Some(ModelsAction::Check { images, text, audio, batches, out }), .. }) => {
+            check::run(&config, &check::Inputs { images, text, audio, batches }, &out)
+        }
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),

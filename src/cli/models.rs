@@ -15,6 +15,13 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
     let fetch = matches!(action, Some(ModelsAction::Fetch));
     let mut rows = Vec::new();
     let mut all_ok = true;
+    let device = match crate::ml::parse_device(&config.models.device)
+        .map_err(crate::error::Error::from)
+        .and_then(crate::ml::device::describe)
+    {
+        Ok(chosen) => chosen.to_string(),
+        Err(e) => format!("{} unavailable: {e}", config.models.device),
+    };
     for role in Role::ALL {
         let m = role.manifest();
         let found = resolve_role(config, role, !fetch);
@@ -23,11 +30,11 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
             Ok(f) => serde_json::json!({
                 "role": role, "repo": m.repo, "revision": m.revision, "source": f.source, "id": f.id,
                 "files": f.files.iter().map(|(n, p)| serde_json::json!({"name": n, "path": p})).collect::<Vec<_>>(),
-                "status": "ready", "error": null,
+                "status": "ready", "error": null, "device": device,
             }),
             Err(e) => serde_json::json!({
                 "role": role, "repo": m.repo, "revision": m.revision, "source": null, "id": null,
-                "files": m.files, "status": "missing", "error": e.to_string(),
+                "files": m.files, "status": "missing", "error": e.to_string(), "device": device,
             }),
         };
         if !json {
@@ -40,6 +47,8 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("device  {device}");
     }
     Ok(if all_ok || !fetch { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

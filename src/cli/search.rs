@@ -163,7 +163,15 @@ pub fn eval(library: &Library, config: &Config, space: Option<SearchSpace>, json
     let text = models.text();
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
     let space = choose_space(library, &catalog, config, space)?;
-    let report = evaluate(&catalog, space.image_model.as_deref(), text, weights, space.head(), space.traps.as_ref())?;
+    let report = evaluate(
+        &catalog,
+        space.image_model.as_deref(),
+        text,
+        weights,
+        space.head(),
+        space.traps.as_ref(),
+        space.index,
+    )?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);

@@ -116,6 +116,11 @@ impl ImageEmbedder {
         Ok(ImageEmbedder { model, device: device.clone(), pre: pre.clone(), batch_size: batch_size.max(1), model_id })
     }
 
+    /// Sets how many images one forward pass takes (at least 1).
+    pub fn set_batch_size(&mut self, images: usize) {
+        self.batch_size = images.max(1);
+    }
+
     /// How many images one forward pass takes (`models.image.batch_size`).
     pub fn batch_size(&self) -> usize {
         self.batch_size

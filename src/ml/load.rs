@@ -51,7 +51,8 @@ pub fn load_text(config: &Config) -> Result<TextEmbedder> {
 /// Loads the image embedder as configured.
 pub fn load_image(config: &Config) -> Result<ImageEmbedder> {
     let files = resolve_role(config, Role::Image, false)?;
-    ImageEmbedder::load(&files, &configured_device(config)?, &config.image, config.models.image.batch_size)
+    let device = configured_device(config)?;
+    ImageEmbedder::load(&files, &device, &config.image, config.models.image.batch_for(&device))
 }
 
 /// Loads the transcriber as configured.

@@ -1,7 +1,7 @@
 //! The models, all in Candle: weight resolution, device choice, the ResNet-50 image embedder,
 //! the BERT text embedder and the Whisper transcriber.
 
-mod device;
+pub mod device;
 pub mod image;
 pub mod load;
 mod manifest;

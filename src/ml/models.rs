@@ -197,7 +197,7 @@ impl Models {
             &weights,
             &device,
             &s.config.image,
-            s.config.models.image.batch_size,
+            s.config.models.image.batch_for(&device),
             "random-resnet50".into(),
         )?;
         tracing::info!("configured image model unavailable ({configured}); using the library's random stand-in");

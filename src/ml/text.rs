@@ -24,6 +24,8 @@ pub struct TextEmbedder {
     sep: u32,
     pad: u32,
     dim: usize,
+    /// Token windows per forward pass.
+    batch: usize,
     /// The model's identity, stored with every embedding.
     pub model_id: String,
 }
@@ -93,6 +95,7 @@ impl TextEmbedder {
             sep,
             pad,
             dim: config.hidden_size,
+            batch: if device.is_cuda() { 64 } else { 8 },
             model_id: files.id.clone(),
         })
     }
@@ -100,6 +103,11 @@ impl TextEmbedder {
     /// The embedding dimension.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Sets how many token windows one forward pass takes (8 unless set; at least 1).
+    pub fn set_batch(&mut self, windows: usize) {
+        self.batch = windows.max(1);
     }
 
     /// Embeds one text.
@@ -121,8 +129,7 @@ impl TextEmbedder {
         }
         let mut sums = vec![vec![0f32; self.dim]; texts.len()];
         let mut counts = vec![0usize; texts.len()];
-        const BATCH: usize = 8;
-        for (chunk, owners) in all_windows.chunks(BATCH).zip(owner.chunks(BATCH)) {
+        for (chunk, owners) in all_windows.chunks(self.batch).zip(owner.chunks(self.batch)) {
             let pooled = self.forward(chunk).map_err(|e| Error::compute("the text model", e))?;
             for (vec, &o) in pooled.into_iter().zip(owners) {
                 sums[o].iter_mut().zip(&vec).for_each(|(s, v)| *s += v);

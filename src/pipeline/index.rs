@@ -89,6 +89,10 @@ pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Resul
     for (model, _) in catalog.image_models()? {
         let store = if rebuild { FrameStore::rebuild(&catalog, &model)? } else { FrameStore::open(&catalog, &model)? };
         summary.stores.push((model.clone(), store.len(), store.dim()));
+        // The approximate index's sketch, kept current so the first query does not build it.
+        if space.index.approximate(store.len()) {
+            crate::search::sketch::Sketch::of_store(&store);
+        }
         // Which frames say nothing, judged now so the first query does not wait for it.
         if let Some(rules) = &space.traps {
             let judged = FrameTraps::open(&store, rules, Effort::Full)?;
@@ -98,6 +102,9 @@ pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Resul
         if let Some((run, head)) = &space.head {
             if space.image_model.as_deref() == Some(model.as_str()) && store.dim() == head.dim() {
                 let projected = store.projected(&projection_key(head)?, &|v| head.project(v))?;
+                if space.index.approximate(projected.len()) {
+                    crate::search::sketch::Sketch::of_store(&projected);
+                }
                 summary.head = Some((*run, projected.len(), projected.dim()));
             }
         }

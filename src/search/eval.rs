@@ -2,7 +2,7 @@
 //! an index of train frames, and with the first half of its lyrics against the second halves;
 //! recall@1, recall@5 and mean average precision (one relevant video per query: AP = 1/rank).
 
-use super::index::VectorIndex;
+use super::approx::IndexChoice;
 use super::library::{Lyrics, SearchLibrary};
 use super::query::{Query, QueryFrame, QUERY_FRAMES};
 use super::rank::Weights;
@@ -66,9 +66,10 @@ pub fn evaluate(
     weights: Weights,
     head: Option<(i64, &Head)>,
     traps: Option<&TrapRules>,
+    index: IndexChoice,
 ) -> Result<EvalReport> {
-    let train = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Train), head, traps)?;
-    let test = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Test), head, traps)?;
+    let train = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Train), head, traps, index)?;
+    let test = SearchLibrary::load_in_space(catalog, image_model, None, Some(Split::Test), head, traps, index)?;
     // Lyrics: first halves as queries, second halves as the library.
     let halves: Vec<Option<(Lyrics, Lyrics)>> = match text {
         Some(model) => train.videos.iter().map(|v| halves(catalog, v.id, model)).collect::<Result<_>>()?,

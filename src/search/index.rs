@@ -1,5 +1,5 @@
 //! Exhaustive nearest-neighbour search over L2-normalised vectors (every stored vector scored),
-//! behind a trait so an approximate index can replace it when a library outgrows a full scan.
+//! behind a trait that the approximate index (`approx.rs`) also implements for large libraries.
 //! Vectors are stored as IEEE half floats: a scan is bound by memory bandwidth, and halving the
 //! bytes halves the time; a unit vector's components lose under 0.05% each, which moves a cosine
 //! by about 10⁻⁴ (the `half_precision_scores_match_f32` test bounds it).
@@ -19,8 +19,13 @@ pub trait VectorIndex: Send + Sync {
         self.len() == 0
     }
     /// Cosine similarity of each query (rows of `queries`, any norm) with every stored vector:
-    /// `queries.len()` rows of `len()` scores.
+    /// `queries.len()` rows of `len()` scores. An approximate index scores only the rows it
+    /// takes for candidates; the others get minus infinity (they match nothing).
     fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>>;
+    /// Copies of the stored (normalised) vectors at `rows`.
+    fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>>;
+    /// "exact" or "approximate", for reports.
+    fn kind(&self) -> &'static str;
 }
 
 /// Every vector in one row-major matrix of half floats (their bit patterns), normalised on
@@ -128,7 +133,44 @@ impl VectorIndex for FlatIndex {
     }
 
     fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        if queries.is_empty() || self.is_empty() {
+        self.scores_in(queries, 0..self.len())
+    }
+
+    fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>> {
+        FlatIndex::rows(self, rows)
+    }
+
+    fn kind(&self) -> &'static str {
+        "exact"
+    }
+}
+
+impl FlatIndex {
+    /// Cosine similarity of each query with the stored vectors `range`: `queries.len()` rows of
+    /// `range.len()` scores.
+    pub fn scores_in(&self, queries: &[Vec<f32>], range: std::ops::Range<usize>) -> Vec<Vec<f32>> {
+        let data = &self.slice()[range.start * self.dim..range.end * self.dim];
+        self.score_data(queries, data, range)
+    }
+
+    /// Cosine similarity of each query with the stored vectors at `rows` (gathered first, so
+    /// the scan kernel reads them as one block): `queries.len()` rows of `rows.len()` scores.
+    pub fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+        let mut data = Vec::with_capacity(rows.len() * self.dim);
+        for &r in rows {
+            data.extend_from_slice(&self.slice()[r * self.dim..(r + 1) * self.dim]);
+        }
+        self.score_data(queries, &data, rows.iter().copied())
+    }
+
+    /// Scores of `queries` against `data` (rows of this index, in the order `rows` names them).
+    fn score_data(
+        &self,
+        queries: &[Vec<f32>],
+        data: &[u16],
+        rows: impl Iterator<Item = usize> + Clone,
+    ) -> Vec<Vec<f32>> {
+        if queries.is_empty() || data.is_empty() {
             return vec![Vec::new(); queries.len()];
         }
         let mut q = Vec::with_capacity(queries.len() * self.dim);
@@ -136,17 +178,22 @@ impl VectorIndex for FlatIndex {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             q.extend(v.iter().map(|x| x / norm));
         }
-        let mut scores = dot_all(self.slice(), &q, self.dim, queries.len());
+        let mut scores = dot_all(data, &q, self.dim, queries.len());
         if let Some(c) = &self.center {
             for (row, qv) in scores.iter_mut().zip(q.chunks_exact(self.dim)) {
                 let q_dot: f32 = qv.iter().zip(&c.mean).map(|(a, b)| a * b).sum();
                 let q_norm = (1.0 - 2.0 * q_dot + c.mean_sq).max(1e-12).sqrt();
-                for (j, s) in row.iter_mut().enumerate() {
+                for (s, j) in row.iter_mut().zip(rows.clone()) {
                     *s = (*s - q_dot - c.row_dot[j] + c.mean_sq) / (q_norm * c.row_norm[j]);
                 }
             }
         }
         scores
+    }
+
+    /// The stored (normalised) rows, half floats, row-major.
+    pub fn halves(&self) -> &[u16] {
+        self.slice()
     }
 }
 

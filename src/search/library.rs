@@ -1,8 +1,10 @@
 //! The library as search sees it: every video's frame embeddings in one index (loaded from the
 //! catalog once), and its lyrics embeddings with the transcript lines they came from.
 
-use super::index::FlatIndex;
+use super::approx::{ApproxIndex, IndexChoice};
+use super::index::{FlatIndex, VectorIndex};
 use super::rank::VideoSpan;
+use super::sketch::Sketch;
 use super::traps::{Effort, FrameTraps, SetAside, TrapRules};
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
 use crate::error::{Error, Remedy, Result};
@@ -60,7 +62,8 @@ pub struct FrameRef {
 /// Everything search needs, held in memory.
 pub struct SearchLibrary {
     pub videos: Vec<VideoRow>,
-    pub frames: FlatIndex,
+    /// The frames' vectors: the full scan, or past a size the approximate index.
+    pub frames: Box<dyn VectorIndex>,
     pub frame_refs: Vec<FrameRef>,
     pub spans: Vec<VideoSpan>,
     /// Each video's rows, in time order.
@@ -106,7 +109,7 @@ impl SearchLibrary {
         text_model: Option<&str>,
         only: Option<Split>,
     ) -> Result<Self> {
-        Self::load_in_space(catalog, image_model, text_model, only, None, None)
+        Self::load_in_space(catalog, image_model, text_model, only, None, None, IndexChoice::default())
     }
 
     /// Like [`SearchLibrary::load`], with frames compared in a trained head's output space when
@@ -119,6 +122,7 @@ impl SearchLibrary {
         only: Option<Split>,
         head: Option<(i64, &Head)>,
         traps: Option<&TrapRules>,
+        index: IndexChoice,
     ) -> Result<Self> {
         LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let image_model = preferred_model(catalog.image_models()?, image_model);
@@ -149,12 +153,13 @@ impl SearchLibrary {
                 })
                 .collect()
         });
-        let frames = match (&store, head) {
+        let (frames, sketch_store) = match (&store, head) {
             // The whole store as it is: mapped, with the mean and norms it keeps.
-            (Some(s), None) if keep.len() == s.len() => FlatIndex::from_store(s),
+            (Some(s), None) if keep.len() == s.len() => (FlatIndex::from_store(s), Some(None)),
             // The head's projection of the whole store, computed once per head and kept.
             (Some(s), Some((_, h))) if keep.len() == s.len() => {
-                FlatIndex::from_store(&s.projected(&projection_key(h)?, &|v| h.project(v))?)
+                let projected = s.projected(&projection_key(h)?, &|v| h.project(v))?;
+                (FlatIndex::from_store(&projected), Some(Some(projected)))
             }
             // A part of it (one split, for `eval`): those rows copied out, from the head's
             // projection in the head space, and centred on their own mean.
@@ -172,9 +177,9 @@ impl SearchLibrary {
                     }
                 }
                 index.center();
-                index
+                (index, None)
             }
-            (None, _) => FlatIndex::new(1),
+            (None, _) => (FlatIndex::new(1), None),
         };
         let (set_aside, unjudged) = match (&store, traps) {
             (Some(s), Some(rules)) => {
@@ -201,6 +206,18 @@ impl SearchLibrary {
         for rows in &mut rows_of {
             rows.sort_by(|a, b| frame_refs[*a].t_s.total_cmp(&frame_refs[*b].t_s));
         }
+        let frames: Box<dyn VectorIndex> = if index.approximate(frames.len()) && !frames.is_empty() {
+            // The whole store (or its head projection) has its sketch kept beside it; a part
+            // of it (one split) is sketched here.
+            let sketch = match (&sketch_store, &store) {
+                (Some(Some(projected)), _) => Sketch::of_store(projected),
+                (Some(None), Some(s)) => Sketch::of_store(s),
+                _ => Sketch::build(frames.halves(), frames.dim()),
+            };
+            Box::new(ApproxIndex::new(frames, sketch, &spans, index.candidates))
+        } else {
+            Box::new(frames)
+        };
         let mut lyrics = Vec::with_capacity(videos.len());
         for v in &videos {
             lyrics.push(match &text_model {

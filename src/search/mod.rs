@@ -1,11 +1,14 @@
 //! Similarity search: frames by cosine similarity aggregated per video, lyrics by cosine
 //! similarity of their embeddings, fused into one ranking that explains itself.
 
+pub mod approx;
 pub mod eval;
 pub mod index;
 pub mod library;
 pub mod query;
 pub mod rank;
+pub mod recall;
+pub mod sketch;
 pub mod space;
 pub mod traps;
 
@@ -14,7 +17,6 @@ pub use query::{find_video, Query};
 pub use rank::Weights;
 
 use crate::ml::cosine;
-use index::VectorIndex;
 use rank::{aggregate, fuse, order};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -94,7 +96,7 @@ pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, 
 const PASS_VECTORS: usize = 100;
 
 /// Ranks the library against each of `queries` (see [`search`]), scoring their frames together
-/// in passes of up to [`PASS_VECTORS`] vectors.
+/// in passes of up to [`PASS_VECTORS`] vectors (one query at a time in the approximate index).
 pub fn search_batch(
     lib: &SearchLibrary,
     queries: &[Query],
@@ -120,10 +122,12 @@ pub fn search_batch(
     let mut visual: Vec<HashMap<usize, rank::VisualScore>> = vec![HashMap::new(); queries.len()];
     let row_videos = if lib.traps.is_some() { lib.row_videos() } else { Vec::new() };
     let masked: Vec<usize> = (0..lib.set_aside.len()).filter(|&r| lib.set_aside_at(r).is_some()).collect();
+    // The approximate index picks candidate videos for one query's frames together.
+    let together = lib.frames.kind() == "exact";
     let mut start = 0;
     while start < queries.len() {
         let (mut end, mut count) = (start, 0);
-        while end < queries.len() && (end == start || count + vectors[end].len() <= PASS_VECTORS) {
+        while end < queries.len() && (end == start || together && count + vectors[end].len() <= PASS_VECTORS) {
             count += vectors[end].len();
             end += 1;
         }

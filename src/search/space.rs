@@ -1,6 +1,7 @@
 //! Which embeddings a search compares: the configured image and text models' outputs (or the
 //! catalog's most used), in the backbone space or through the active training run's head.
 
+use super::approx::{IndexChoice, IndexMode};
 use super::library::SearchLibrary;
 use super::traps::TrapRules;
 use crate::catalog::{Catalog, Split};
@@ -22,6 +23,8 @@ pub struct Space {
     pub note: Option<String>,
     /// The frames set aside, unless `[search.traps] set_aside` is off.
     pub traps: Option<TrapRules>,
+    /// Exact or approximate search (`[search] index`).
+    pub index: IndexChoice,
 }
 
 impl Space {
@@ -34,6 +37,7 @@ impl Space {
             text_model: preferred(Role::Text),
             head: None,
             note: None,
+            index: index_choice(config),
             traps: config
                 .search
                 .traps
@@ -71,6 +75,18 @@ impl Space {
             only,
             self.head(),
             self.traps.as_ref(),
+            self.index,
         )
     }
+}
+
+/// The index choice `[search]` configures.
+pub fn index_choice(config: &Config) -> IndexChoice {
+    let s = &config.search;
+    let mode = match s.index {
+        crate::config::IndexKind::Auto => IndexMode::Auto,
+        crate::config::IndexKind::Exact => IndexMode::Exact,
+        crate::config::IndexKind::Approximate => IndexMode::Approximate,
+    };
+    IndexChoice { mode, approximate_from: s.approximate_from, candidates: s.candidates }
 }

@@ -93,8 +93,26 @@ pub fn steps_per_epoch(n: usize, batch_size: usize) -> u64 {
     n.div_ceil(batch_size.max(1)) as u64
 }
 
-/// Trains a linear head on `data`. `on` sees every step and epoch (an error from it stops the run).
+/// Trains a linear head on `data` on the CPU. `on` sees every step and epoch (an error from it
+/// stops the run).
 pub fn fit(
+    data: &Dataset,
+    s: &FitSettings,
+    resume: Option<Resume>,
+    on: &mut dyn FnMut(Progress) -> Result<()>,
+    cancel: &Cancel,
+) -> Result<Fitted> {
+    fit_on(&Device::Cpu, data, s, resume, on, cancel)
+}
+
+/// Rows × features from which training's products run on a CUDA device when one is configured:
+/// below it, copying each batch over costs more than the products save.
+pub const GPU_TRAINING_FROM: usize = 10_000 * 2048;
+
+/// [`fit`], with each step's two products (logits and the weight's gradient) on `device`; the
+/// parameters, the optimiser and the head stay on the CPU.
+pub fn fit_on(
+    device: &Device,
     data: &Dataset,
     s: &FitSettings,
     resume: Option<Resume>,
@@ -180,7 +198,7 @@ pub fn fit(
                 xb.extend_from_slice(&x_train[i as usize * dim..(i as usize + 1) * dim]);
             }
             let yb: Vec<u32> = batch.iter().map(|&i| data.train.y[i as usize]).collect();
-            let step = cross_entropy_step(&params, &xb, &yb, dim, classes).map_err(fail)?;
+            let step = cross_entropy_step(device, &params, &xb, &yb, dim, classes).map_err(fail)?;
             opt.step(&mut params, &step.grads);
             loss_sum += step.loss * batch.len() as f64;
             right += step.correct;
@@ -234,11 +252,17 @@ struct Step {
 /// The loss and its exact gradient for `xb` (rows × dim) with labels `yb`: with softmax
 /// probabilities P and one-hot labels Y, dL/dlogits = (P − Y)/rows, dW = that transposed · X,
 /// db = its column sums. The two products run in Candle.
-fn cross_entropy_step(params: &[f32], xb: &[f32], yb: &[u32], dim: usize, classes: usize) -> candle_core::Result<Step> {
+fn cross_entropy_step(
+    dev: &Device,
+    params: &[f32],
+    xb: &[f32],
+    yb: &[u32],
+    dim: usize,
+    classes: usize,
+) -> candle_core::Result<Step> {
     let rows = yb.len();
-    let dev = Device::Cpu;
-    let x = Tensor::from_slice(xb, (rows, dim), &dev)?;
-    let w = Tensor::from_slice(&params[..classes * dim], (classes, dim), &dev)?;
+    let x = Tensor::from_slice(xb, (rows, dim), dev)?;
+    let w = Tensor::from_slice(&params[..classes * dim], (classes, dim), dev)?;
     let bias = &params[classes * dim..];
     let mut logits = x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
     let (mut loss, mut correct) = (0f64, 0usize);
@@ -254,7 +278,7 @@ fn cross_entropy_step(params: &[f32], xb: &[f32], yb: &[u32], dim: usize, classe
             *v = ((*v - max).exp() / sum - (i == y as usize) as u32 as f32) / rows as f32;
         }
     }
-    let g = Tensor::from_vec(logits.clone(), (rows, classes), &dev)?;
+    let g = Tensor::from_vec(logits.clone(), (rows, classes), dev)?;
     let mut grads = g.t()?.matmul(&x)?.flatten_all()?.to_vec1::<f32>()?;
     let mut db = vec![0f32; classes];
     for row in logits.chunks_exact(classes) {
@@ -301,13 +325,13 @@ mod tests {
         let params: Vec<f32> = (0..classes * dim + classes).map(|_| rng.unit() as f32 - 0.5).collect();
         let xb: Vec<f32> = (0..2 * dim).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
         let yb = [1u32, 3];
-        let step = cross_entropy_step(&params, &xb, &yb, dim, classes).unwrap();
+        let step = cross_entropy_step(&Device::Cpu, &params, &xb, &yb, dim, classes).unwrap();
         for i in 0..params.len() {
             let h = 1e-3;
             let (mut up, mut down) = (params.clone(), params.clone());
             up[i] += h;
             down[i] -= h;
-            let l = |p: &[f32]| cross_entropy_step(p, &xb, &yb, dim, classes).unwrap().loss;
+            let l = |p: &[f32]| cross_entropy_step(&Device::Cpu, p, &xb, &yb, dim, classes).unwrap().loss;
             let numeric = (l(&up) - l(&down)) / (2.0 * h as f64);
             assert!((numeric - step.grads[i] as f64).abs() < 1e-3, "parameter {i}: {numeric} vs {}", step.grads[i]);
         }

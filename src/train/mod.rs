@@ -18,7 +18,7 @@ use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::ml::image::ImageEmbedder;
 use crate::types::pct;
-use fit::{fit, steps_per_epoch, FitSettings, Progress, Resume};
+use fit::{fit_on, steps_per_epoch, FitSettings, Progress, Resume, GPU_TRAINING_FROM};
 use head::Head;
 use metrics::{Confused, EpochMetrics};
 use serde::Serialize;
@@ -192,7 +192,8 @@ pub fn train(
         Ok(())
     };
     let resume = head_before.as_ref().map(|h| Resume { head: h, epochs_done: run.epochs_done });
-    let outcome = fit(data, &settings, resume, &mut on, cancel);
+    let device = training_device(config, data);
+    let outcome = fit_on(&device, data, &settings, resume, &mut on, cancel);
     let fitted = match outcome {
         Ok(f) => f,
         Err(e) => {
@@ -247,4 +248,23 @@ pub fn active_head(library: &Library, catalog: &Catalog) -> Result<Option<(RunRo
     let Some(file) = &run.head_file else { return Ok(None) };
     let head = Head::load(&library.resolve(file), &candle_core::Device::Cpu)?;
     Ok(Some((run, head)))
+}
+
+/// Where training's products run: the configured CUDA device for a large enough dataset, else
+/// the CPU (a device that cannot be opened is the CPU, with a note in the log).
+fn training_device(config: &Config, data: &fit::Dataset) -> candle_core::Device {
+    if data.train.len() * data.dim < GPU_TRAINING_FROM {
+        return candle_core::Device::Cpu;
+    }
+    match crate::ml::load::configured_device(config) {
+        Ok(d) if d.is_cuda() => {
+            tracing::info!("training on {d:?}: {} train frames", data.train.len());
+            d
+        }
+        Ok(_) => candle_core::Device::Cpu,
+        Err(e) => {
+            tracing::warn!("training on the CPU: {e}");
+            candle_core::Device::Cpu
+        }
+    }
 }

@@ -192,6 +192,8 @@ pub struct App {
     pub status: String,
     /// The library path, for the header.
     pub library: String,
+    /// The device models run on (`cpu`, `cuda:0`), for the status bar; empty shows none.
+    pub device: String,
     /// Warnings that stay on screen (e.g. the demo running with a random image model).
     pub banner: Vec<String>,
     /// How inline images are drawn; `None` draws none.
@@ -222,6 +224,7 @@ impl App {
             last_error: None,
             status: "ready".into(),
             library,
+            device: String::new(),
             banner: Vec::new(),
             picker: None,
             then: VecDeque::new(),

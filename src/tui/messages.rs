@@ -24,7 +24,10 @@ fn remedy(r: Remedy) -> &'static str {
         Remedy::NewRun => "press t in the Training pane to start a new run",
         Remedy::ListRuns => "the Training pane lists the runs",
         Remedy::TrainAgain => "press t in the Training pane to train again",
-        Remedy::UseCpu => "set models.device = \"cpu\" in the config",
+        Remedy::UseCpu => "set models.device = \"cpu\" (or \"auto\") in the config",
+        Remedy::CudaBuild => {
+            "build a CUDA one with scripts/build-cuda.sh --release, or set models.device = \"auto\" in the config"
+        }
         Remedy::ChooseLibraryFolder => "start reelmatch with --library set to a folder",
         Remedy::ConfirmViews => {
             "press t again to compute them anyway (they are cached), or set train.augmented_views = 0"

@@ -103,8 +103,11 @@ where
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
 {
+    // Opening a CUDA device takes a moment: once, before the first frame.
+    let device = crate::ml::device::label(&config.models.device);
     let _drawing = crate::blocking::mark_drawing_thread();
     let mut app = App::new(library.root().display().to_string(), Vec::new());
+    app.device = device;
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
         crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };

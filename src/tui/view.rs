@@ -106,9 +106,12 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::raw("  ·  "));
         spans.push(Span::styled(format!("last error: {e}"), Style::new().fg(Color::Red)));
     }
-    let [left, right] = Layout::horizontal([Constraint::Min(10), Constraint::Length(17)]).areas(area);
+    let keys =
+        if app.device.is_empty() { "? help  q quit".to_string() } else { format!("{}  ? help  q quit", app.device) };
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(keys.chars().count() as u16 + 3)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
-    frame.render_widget(Paragraph::new("? help  q quit").right_aligned().dim(), right);
+    frame.render_widget(Paragraph::new(keys).right_aligned().dim(), right);
 }
 
 fn popup(frame: &mut Frame, width: u16, height: u16) -> Rect {

@@ -3,18 +3,21 @@
 /// A device as the user names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceSpec {
+    /// The first CUDA device when this build has CUDA and one answers, else the CPU.
+    Auto,
     Cpu,
     Cuda(usize),
 }
 
-/// A device name that is neither `cpu` nor `cuda:N`.
+/// A device name that is neither `auto`, `cpu` nor `cuda:N`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown device `{0}`; use `cpu` or `cuda:N`")]
+#[error("unknown device `{0}`; use `auto`, `cpu` or `cuda:N`")]
 pub struct UnknownDevice(pub String);
 
-/// Parses `cpu` or `cuda:N` (`cuda` alone means `cuda:0`).
+/// Parses `auto`, `cpu` or `cuda:N` (`cuda` alone means `cuda:0`).
 pub fn parse_device(s: &str) -> Result<DeviceSpec, UnknownDevice> {
     match s.trim() {
+        "auto" => Ok(DeviceSpec::Auto),
         "cpu" => Ok(DeviceSpec::Cpu),
         "cuda" => Ok(DeviceSpec::Cuda(0)),
         other => other

@@ -1,0 +1,345 @@
+//! A one-bit sketch of every stored row, for finding candidates fast in large libraries: bit d of
+//! a row is whether its component d lies above the mean row's (the sign of the centred vector),
+//! so the Hamming distance between two sketches follows the angle between their centred vectors.
+//! 2048-d rows take 256 bytes instead of 4096, and a query's candidates are the rows nearest in
+//! Hamming distance, scored exactly afterwards (`approx.rs`).
+//!
+//! Kept beside the store as `sketch.bin` (little-endian): a 64-byte header (magic, version, the
+//! store generation it follows, rows, dim, the row count its mean was taken over), the mean as
+//! f32, then each row's bits as u64 words. New rows are appended and the header rewritten after
+//! them; a sketch of another generation, or whose mean was taken over fewer than half of today's
+//! rows, is built again. The file is a cache: when it cannot be read or written, the sketch is
+//! built in memory and the search goes on.
+
+use crate::error::{Error, Result};
+use crate::scan::from_half;
+use crate::store::FrameStore;
+use memmap2::Mmap;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"RMSKETCH";
+const VERSION: u32 = 1;
+const HEADER_BYTES: usize = 64;
+
+/// Row sketches and the mean they were taken against.
+pub struct Sketch {
+    dim: usize,
+    words: usize,
+    mean: Vec<f32>,
+    codes: Codes,
+}
+
+enum Codes {
+    Owned(Vec<u64>),
+    Mapped { map: Mmap, offset: usize, len: usize },
+}
+
+impl Codes {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            Codes::Owned(v) => v,
+            Codes::Mapped { map, offset, len } => {
+                // SAFETY: the map is page-aligned and `offset` a multiple of 8, so the words are
+                // aligned; `offset + 8 * len` was checked against the file's size when mapped,
+                // and the file is only ever appended to past the header's rows, or replaced by
+                // rename, so the mapped words never change.
+                unsafe { std::slice::from_raw_parts(map.as_ptr().add(*offset) as *const u64, *len) }
+            }
+        }
+    }
+}
+
+/// What the header says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Header {
+    generation: u64,
+    rows: usize,
+    dim: usize,
+    mean_rows: usize,
+}
+
+impl Sketch {
+    /// The sketch of unit rows (half floats, row-major), taken against their own mean.
+    pub fn build(rows: &[u16], dim: usize) -> Sketch {
+        let n = rows.len() / dim.max(1);
+        let mut mean = vec![0f64; dim];
+        for row in rows.chunks_exact(dim) {
+            mean.iter_mut().zip(row).for_each(|(m, &h)| *m += from_half(h) as f64);
+        }
+        let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
+        let mut sketch = Sketch { dim, words: dim.div_ceil(64), mean, codes: Codes::Owned(Vec::new()) };
+        sketch.codes = Codes::Owned(sketch.encode_rows(rows));
+        sketch
+    }
+
+    /// The sketch of a store's rows, from its `sketch.bin` when that is current (extended by the
+    /// rows added since), else built and written there.
+    pub fn of_store(store: &FrameStore) -> Sketch {
+        let path = store.dir().join("sketch.bin");
+        match Self::open(&path, store) {
+            Ok(Some(s)) => return s,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("the sketch {} cannot be used ({e}); building it again", path.display()),
+        }
+        let sketch = Self::build(store.rows().as_slice(), store.dim().max(1));
+        if let Err(e) = sketch.write(&path, store.generation()) {
+            tracing::warn!("the sketch cannot be kept ({e}); it is built again by the next search");
+        }
+        match Self::open(&path, store) {
+            Ok(Some(mapped)) => mapped,
+            _ => sketch,
+        }
+    }
+
+    /// The kept sketch, extended to the store's rows; `None` when it is missing or out of date.
+    fn open(path: &Path, store: &FrameStore) -> Result<Option<Sketch>> {
+        let Some(h) = read_header(path)? else { return Ok(None) };
+        let dim = store.dim().max(1);
+        if h.generation != store.generation() || h.dim != dim || h.rows > store.len() || h.mean_rows * 2 < store.len() {
+            return Ok(None);
+        }
+        let words = dim.div_ceil(64);
+        if h.rows < store.len() {
+            let mean = read_mean(path, dim)?;
+            let partial = Sketch { dim, words, mean, codes: Codes::Owned(Vec::new()) };
+            let added = partial.encode_rows(&store.rows().as_slice()[h.rows * dim..store.len() * dim]);
+            append(path, &h, store.len(), &added)?;
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the file is only appended to past its valid rows, or replaced by rename.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let offset = codes_offset(dim);
+        let len = store.len() * words;
+        if map.len() < offset + len * 8 {
+            return Ok(None);
+        }
+        let mean = map[HEADER_BYTES..HEADER_BYTES + dim * 4]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(Some(Sketch { dim, words, mean, codes: Codes::Mapped { map, offset, len } }))
+    }
+
+    /// Writes the whole sketch to `path` (by rename).
+    fn write(&self, path: &Path, generation: u64) -> Result<()> {
+        let rows = self.len();
+        let mut bytes = Vec::with_capacity(codes_offset(self.dim) + rows * self.words * 8);
+        bytes.extend_from_slice(&header_bytes(&Header { generation, rows, dim: self.dim, mean_rows: rows }));
+        self.mean.iter().for_each(|m| bytes.extend_from_slice(&m.to_le_bytes()));
+        bytes.resize(codes_offset(self.dim), 0);
+        self.codes.as_slice().iter().for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
+        crate::store::write_atomic(path, &bytes)
+    }
+
+    /// Rows sketched.
+    pub fn len(&self) -> usize {
+        self.codes.as_slice().len() / self.words.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sketch of a query vector (any norm).
+    pub fn code_of(&self, v: &[f32]) -> Vec<u64> {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        self.encode(v.iter().map(|x| x / norm))
+    }
+
+    fn encode(&self, row: impl Iterator<Item = f32>) -> Vec<u64> {
+        let mut code = vec![0u64; self.words];
+        for (d, (x, m)) in row.zip(&self.mean).enumerate() {
+            if x > *m {
+                code[d / 64] |= 1 << (d % 64);
+            }
+        }
+        code
+    }
+
+    fn encode_rows(&self, rows: &[u16]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(rows.len() / self.dim.max(1) * self.words);
+        for row in rows.chunks_exact(self.dim) {
+            out.extend(self.encode(row.iter().map(|&h| from_half(h))));
+        }
+        out
+    }
+
+    /// For each query sketch, the `take` rows nearest to it in Hamming distance (all rows when
+    /// there are fewer), in no particular order.
+    pub fn nearest(&self, queries: &[Vec<u64>], take: usize) -> Vec<Vec<u32>> {
+        let n = self.len();
+        if take >= n {
+            return vec![(0..n as u32).collect(); queries.len()];
+        }
+        let distances = self.distances(queries);
+        distances.iter().map(|d| nearest_of(d, take, self.dim)).collect()
+    }
+
+    /// Hamming distances from every query to every row (a row of `len()` per query).
+    pub fn distances(&self, queries: &[Vec<u64>]) -> Vec<Vec<u16>> {
+        let (n, words, codes) = (self.len(), self.words, self.codes.as_slice());
+        let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.max(1));
+        let per = n.div_ceil(threads);
+        let mut by_row = vec![0u16; n * queries.len()];
+        let kernel = hamming_kernel();
+        std::thread::scope(|scope| {
+            for (chunk, out) in codes.chunks(per * words).zip(by_row.chunks_mut(per * queries.len())) {
+                scope.spawn(move || kernel(chunk, queries, words, out));
+            }
+        });
+        (0..queries.len()).map(|q| (0..n).map(|r| by_row[r * queries.len() + q]).collect()).collect()
+    }
+}
+
+/// The `take` smallest distances' rows: the distance below which fewer than `take` rows lie is
+/// found by counting, then rows are taken up to it (ties in row order).
+fn nearest_of(d: &[u16], take: usize, dim: usize) -> Vec<u32> {
+    let mut counts = vec![0usize; dim + 2];
+    d.iter().for_each(|&x| counts[x as usize] += 1);
+    let (mut cut, mut below) = (0usize, 0usize);
+    while below + counts[cut] < take {
+        below += counts[cut];
+        cut += 1;
+    }
+    let mut at_cut = take - below;
+    let mut out = Vec::with_capacity(take);
+    for (r, &x) in d.iter().enumerate() {
+        let x = x as usize;
+        if x < cut {
+            out.push(r as u32);
+        } else if x == cut && at_cut > 0 {
+            out.push(r as u32);
+            at_cut -= 1;
+        }
+    }
+    out
+}
+
+type HammingKernel = fn(&[u64], &[Vec<u64>], usize, &mut [u16]);
+
+/// The popcount instruction where the CPU has it (the portable count is several times slower).
+fn hamming_kernel() -> HammingKernel {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        return |codes, queries, words, out| {
+            // SAFETY: the CPU was just checked to have the popcnt instruction.
+            unsafe { hamming_popcnt(codes, queries, words, out) }
+        };
+    }
+    hamming
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_popcnt(codes: &[u64], queries: &[Vec<u64>], words: usize, out: &mut [u16]) {
+    hamming(codes, queries, words, out)
+}
+
+#[inline(always)]
+fn hamming(codes: &[u64], queries: &[Vec<u64>], words: usize, out: &mut [u16]) {
+    for (row, out) in codes.chunks_exact(words).zip(out.chunks_exact_mut(queries.len())) {
+        for (o, q) in out.iter_mut().zip(queries) {
+            *o = row.iter().zip(q).map(|(a, b)| (a ^ b).count_ones()).sum::<u32>() as u16;
+        }
+    }
+}
+
+fn codes_offset(dim: usize) -> usize {
+    (HEADER_BYTES + dim * 4).div_ceil(8) * 8
+}
+
+fn header_bytes(h: &Header) -> [u8; HEADER_BYTES] {
+    let mut b = [0u8; HEADER_BYTES];
+    b[..8].copy_from_slice(MAGIC);
+    b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    b[16..24].copy_from_slice(&h.generation.to_le_bytes());
+    b[24..32].copy_from_slice(&(h.rows as u64).to_le_bytes());
+    b[32..40].copy_from_slice(&(h.dim as u64).to_le_bytes());
+    b[40..48].copy_from_slice(&(h.mean_rows as u64).to_le_bytes());
+    b
+}
+
+fn read_header(path: &Path) -> Result<Option<Header>> {
+    let mut b = [0u8; HEADER_BYTES];
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if std::io::Read::read_exact(&mut file, &mut b).is_err() || &b[..8] != MAGIC {
+        return Ok(None);
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    if u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")) != VERSION {
+        return Ok(None);
+    }
+    Ok(Some(Header {
+        generation: u64_at(16),
+        rows: u64_at(24) as usize,
+        dim: u64_at(32) as usize,
+        mean_rows: u64_at(40) as usize,
+    }))
+}
+
+fn read_mean(path: &Path, dim: usize) -> Result<Vec<f32>> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut b = vec![0u8; dim * 4];
+    file.seek(SeekFrom::Start(HEADER_BYTES as u64)).map_err(|e| Error::io(path, e))?;
+    std::io::Read::read_exact(&mut file, &mut b).map_err(|e| Error::io(path, e))?;
+    Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Appends `added` (rows `h.rows..rows`) after the valid rows, then records them in the header.
+fn append(path: &Path, h: &Header, rows: usize, added: &[u64]) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+    let valid = (codes_offset(h.dim) + h.rows * h.dim.div_ceil(64) * 8) as u64;
+    file.set_len(valid).map_err(io)?;
+    file.seek(SeekFrom::Start(valid)).map_err(io)?;
+    let bytes: Vec<u8> = added.iter().flat_map(|w| w.to_le_bytes()).collect();
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(&header_bytes(&Header { rows, ..*h })).map_err(io)?;
+    file.sync_data().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::to_half;
+
+    fn unit_rows(rows: &[Vec<f32>]) -> Vec<u16> {
+        rows.iter()
+            .flat_map(|r| {
+                let n = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+                r.iter().map(move |x| to_half(x / n)).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nearest_rows_by_hamming_distance() {
+        let mut rng = crate::rng::SplitMix64(3);
+        let dim = 130; // three words, the last one partly used
+        let rows: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| rng.unit() as f32 - 0.5).collect()).collect();
+        let sketch = Sketch::build(&unit_rows(&rows), dim);
+        assert_eq!(sketch.len(), 200);
+        // A row's own vector is at distance 0 from its sketch: it comes first.
+        let q = sketch.code_of(&rows[17]);
+        let near = sketch.nearest(std::slice::from_ref(&q), 1);
+        assert_eq!(near, vec![vec![17]]);
+        let five = sketch.nearest(&[q], 5).remove(0);
+        assert_eq!(five.len(), 5);
+        assert!(five.contains(&17));
+        assert_eq!(sketch.nearest(&[sketch.code_of(&rows[0])], 500)[0].len(), 200, "all rows when fewer");
+    }
+
+    #[test]
+    fn ties_are_cut_at_exactly_the_count_asked_for() {
+        let d = [3u16, 1, 1, 1, 0, 2, 1];
+        let got = nearest_of(&d, 3, 8);
+        assert_eq!(got, vec![1, 2, 4]);
+    }
+}
