@@ -39,6 +39,8 @@ if [ -z "${CUDA_COMPUTE_CAP:-}" ]; then
   fi
 fi
 say "compiling kernels for compute capability $CUDA_COMPUTE_CAP"
+# nvcc jobs at once (candle's kernel build runs them in parallel).
+export CUDAFORGE_THREADS="${CUDAFORGE_THREADS:-$(nproc)}"
 
 root="${CUDA_ROOT:-${CUDA_HOME:-}}"
 stubs=""

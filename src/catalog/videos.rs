@@ -113,6 +113,10 @@ pub struct VideoRow {
     pub mtime_ns: Option<i64>,
 }
 
+/// The embedded-frames column of [`SELECT`].
+const EMBEDDED_COUNT: &str =
+    "(SELECT COUNT(DISTINCT e.frame_id) FROM frame_embeddings e JOIN frames f ON f.id = e.frame_id WHERE f.video_id = v.id)";
+
 const SELECT: &str = "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
         (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'train'),
         (SELECT COUNT(*) FROM frames f WHERE f.video_id = v.id AND f.split = 'test'),
@@ -158,8 +162,19 @@ fn path_str(path: &Path) -> String {
 impl Catalog {
     /// Every video, ordered by title then id.
     pub fn videos(&self) -> Result<Vec<VideoRow>> {
+        self.videos_selected(SELECT)
+    }
+
+    /// [`Catalog::videos`] without counting each video's embedded frames (`frames_embedded` is
+    /// -1): search takes its frames from the vector store, and the count is one index probe per
+    /// frame (a second at a million frames).
+    pub fn videos_for_search(&self) -> Result<Vec<VideoRow>> {
+        self.videos_selected(&SELECT.replace(EMBEDDED_COUNT, "-1"))
+    }
+
+    fn videos_selected(&self, select: &str) -> Result<Vec<VideoRow>> {
         let mut stmt =
-            self.conn.prepare(&format!("{SELECT} ORDER BY v.title COLLATE NOCASE, v.id")).map_err(|e| self.err(e))?;
+            self.conn.prepare(&format!("{select} ORDER BY v.title COLLATE NOCASE, v.id")).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], from_row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
@@ -296,5 +311,20 @@ impl Catalog {
 
     fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<()> {
         self.conn.execute(sql, p).map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_listing_leaves_out_only_the_embedded_count() {
+        assert_eq!(SELECT.matches(EMBEDDED_COUNT).count(), 1, "the column to leave out is in the query");
+        let cat = Catalog::open(std::path::Path::new(":memory:")).unwrap();
+        let id = cat.insert_video(Path::new("/v/a.mp4"), "a", "h", 1, 0).unwrap();
+        let (full, light) = (cat.videos().unwrap(), cat.videos_for_search().unwrap());
+        assert_eq!((full[0].id, full[0].frames_embedded), (id, 0));
+        assert_eq!((light[0].id, light[0].frames_embedded), (id, -1));
     }
 }

@@ -128,7 +128,7 @@ impl SearchLibrary {
         let image_model = preferred_model(catalog.image_models()?, image_model);
         let text_model = preferred_model(catalog.text_models()?, text_model);
         let videos: Vec<VideoRow> =
-            catalog.videos()?.into_iter().filter(|v| v.frames_train + v.frames_test > 0).collect();
+            catalog.videos_for_search()?.into_iter().filter(|v| v.frames_train + v.frames_test > 0).collect();
         let position: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
         let store = image_model.as_deref().map(|m| FrameStore::open(catalog, m)).transpose()?;
         let dim = store.as_ref().map_or(0, |s| s.dim());

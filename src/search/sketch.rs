@@ -12,7 +12,7 @@
 //! built in memory and the search goes on.
 
 use crate::error::{Error, Result};
-use crate::scan::from_half;
+use crate::scan::{from_half, to_half};
 use crate::store::FrameStore;
 use memmap2::Mmap;
 use std::io::{Seek, SeekFrom, Write};
@@ -62,12 +62,11 @@ struct Header {
 impl Sketch {
     /// The sketch of unit rows (half floats, row-major), taken against their own mean.
     pub fn build(rows: &[u16], dim: usize) -> Sketch {
-        let n = rows.len() / dim.max(1);
-        let mut mean = vec![0f64; dim];
-        for row in rows.chunks_exact(dim) {
-            mean.iter_mut().zip(row).for_each(|(m, &h)| *m += from_half(h) as f64);
-        }
-        let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
+        Self::build_with_mean(rows, dim, mean_of(rows, dim))
+    }
+
+    /// The sketch of unit rows taken against `mean`.
+    fn build_with_mean(rows: &[u16], dim: usize, mean: Vec<f32>) -> Sketch {
         let mut sketch = Sketch { dim, words: dim.div_ceil(64), mean, codes: Codes::Owned(Vec::new()) };
         sketch.codes = Codes::Owned(sketch.encode_rows(rows));
         sketch
@@ -82,7 +81,8 @@ impl Sketch {
             Ok(None) => {}
             Err(e) => tracing::warn!("the sketch {} cannot be used ({e}); building it again", path.display()),
         }
-        let sketch = Self::build(store.rows().as_slice(), store.dim().max(1));
+        // The store keeps its mean: no pass over the rows for it.
+        let sketch = Self::build_with_mean(store.rows().as_slice(), store.dim().max(1), store.centre().mean.clone());
         if let Err(e) = sketch.write(&path, store.generation()) {
             tracing::warn!("the sketch cannot be kept ({e}); it is built again by the next search");
         }
@@ -141,27 +141,38 @@ impl Sketch {
         self.len() == 0
     }
 
-    /// The sketch of a query vector (any norm).
+    /// The sketch of a query vector (any norm), rounded to half floats as stored rows are.
     pub fn code_of(&self, v: &[f32]) -> Vec<u64> {
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-        self.encode(v.iter().map(|x| x / norm))
-    }
-
-    fn encode(&self, row: impl Iterator<Item = f32>) -> Vec<u64> {
+        let halves: Vec<u16> = v.iter().map(|x| to_half(x / norm)).collect();
         let mut code = vec![0u64; self.words];
-        for (d, (x, m)) in row.zip(&self.mean).enumerate() {
-            if x > *m {
-                code[d / 64] |= 1 << (d % 64);
-            }
-        }
+        encode(&halves, &self.mean_keys(), &mut code);
         code
     }
 
+    /// The mean as ordered half-float keys (see [`ordered`]).
+    fn mean_keys(&self) -> Vec<u16> {
+        self.mean.iter().map(|&m| ordered(to_half(m))).collect()
+    }
+
+    /// Sketches of rows of half floats, split across the cores.
     fn encode_rows(&self, rows: &[u16]) -> Vec<u64> {
-        let mut out = Vec::with_capacity(rows.len() / self.dim.max(1) * self.words);
-        for row in rows.chunks_exact(self.dim) {
-            out.extend(self.encode(row.iter().map(|&h| from_half(h))));
-        }
+        let (dim, words) = (self.dim.max(1), self.words);
+        let n = rows.len() / dim;
+        let mut out = vec![0u64; n * words];
+        let keys = self.mean_keys();
+        let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.max(1));
+        let per = n.div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for (chunk, codes) in rows.chunks(per * dim).zip(out.chunks_mut(per * words)) {
+                let keys = &keys;
+                scope.spawn(move || {
+                    for (row, code) in chunk.chunks_exact(dim).zip(codes.chunks_exact_mut(words)) {
+                        encode(row, keys, code);
+                    }
+                });
+            }
+        });
         out
     }
 
@@ -189,6 +200,50 @@ impl Sketch {
             }
         });
         (0..queries.len()).map(|q| (0..n).map(|r| by_row[r * queries.len() + q]).collect()).collect()
+    }
+}
+
+/// The mean of rows of half floats, summed on every core.
+fn mean_of(rows: &[u16], dim: usize) -> Vec<f32> {
+    let n = rows.len() / dim.max(1);
+    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.max(1));
+    let per = n.div_ceil(threads).max(1);
+    let sums: Vec<Vec<f64>> = std::thread::scope(|scope| {
+        let parts: Vec<_> = rows
+            .chunks(per * dim.max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut sum = vec![0f64; dim];
+                    for row in chunk.chunks_exact(dim) {
+                        sum.iter_mut().zip(row).for_each(|(s, &h)| *s += from_half(h) as f64);
+                    }
+                    sum
+                })
+            })
+            .collect();
+        parts.into_iter().map(|p| p.join().unwrap_or_else(|_| vec![0.0; dim])).collect()
+    });
+    (0..dim).map(|d| (sums.iter().map(|s| s[d]).sum::<f64>() / n.max(1) as f64) as f32).collect()
+}
+
+/// A half float's bit pattern as an integer that orders as its value does (minus zero just
+/// below zero), so rows are compared with the mean without converting them.
+fn ordered(h: u16) -> u16 {
+    if h & 0x8000 != 0 {
+        !h
+    } else {
+        h | 0x8000
+    }
+}
+
+/// One row's bits: component d above the mean's (`keys`, ordered) sets bit d.
+fn encode(row: &[u16], keys: &[u16], code: &mut [u64]) {
+    for ((word, row), keys) in code.iter_mut().zip(row.chunks(64)).zip(keys.chunks(64)) {
+        let mut bits = 0u64;
+        for (i, (&h, &k)) in row.iter().zip(keys).enumerate() {
+            bits |= ((ordered(h) > k) as u64) << i;
+        }
+        *word = bits;
     }
 }
 
@@ -308,7 +363,6 @@ fn append(path: &Path, h: &Header, rows: usize, added: &[u64]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::to_half;
 
     fn unit_rows(rows: &[Vec<f32>]) -> Vec<u16> {
         rows.iter()
@@ -334,6 +388,13 @@ mod tests {
         assert_eq!(five.len(), 5);
         assert!(five.contains(&17));
         assert_eq!(sketch.nearest(&[sketch.code_of(&rows[0])], 500)[0].len(), 200, "all rows when fewer");
+    }
+
+    #[test]
+    fn ordered_keys_order_as_the_values_do() {
+        let values = [-3.5f32, -1.0, -0.001, -0.0, 0.0, 0.0001, 0.5, 2.0, 60000.0];
+        let keys: Vec<u16> = values.iter().map(|&v| ordered(to_half(v))).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
     }
 
     #[test]
