@@ -336,3 +336,48 @@ fn a_long_computation_of_augmented_views_asks_first_and_keeps_what_it_did() {
     let missing = cat.frames_missing_views(&model.model_id, 3).unwrap();
     assert!(missing.iter().all(|m| m.0 == blip), "every trained video's views computed with --yes: {missing:?}");
 }
+
+/// The training set reads its frames where the vector store maps them: no copy of the features
+/// is held, every sample reads back as the store's raw vector, and training on it gives exactly
+/// the head that training on a held copy of the same samples gives.
+#[test]
+fn the_dataset_streams_frames_from_the_store() {
+    use reelmatch::synth::{generate, Spec, MODEL};
+    let work = tempfile::tempdir().unwrap();
+    let lib = Library::open(work.path().join("lib")).unwrap();
+    let spec = Spec { videos: 6, frames_per_video: 40, dim: 48, seed: 5, head: false, first_video: 0, family: 1 };
+    let frames = generate(&lib, &spec).unwrap();
+    let cat = Catalog::open(&lib.catalog_path()).unwrap();
+    let loaded = reelmatch::train::dataset::load(&cat, MODEL, 1, 0).unwrap();
+    let data = &loaded.data;
+    assert_eq!(data.train.len() + data.test.len(), frames);
+    assert_eq!(data.titles.len(), 6);
+    // Labels and indexes only: 4 bytes of row index and 4 of label per sample, the row scales.
+    assert!(data.train.x.is_empty(), "no features held");
+    assert!(data.train.held_bytes() < frames * 48, "held {} bytes", data.train.held_bytes());
+
+    // Every sample reads back as the store's raw vector of its frame.
+    let store = reelmatch::store::FrameStore::open(&cat, MODEL).unwrap();
+    let raw = store.raw_rows(0..store.len());
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..data.train.len() {
+        let mut row = Vec::new();
+        data.train.row_into(i, 48, &mut row);
+        let r = raw.iter().position(|v| v == &row).expect("a stored row");
+        assert!(seen.insert(r), "each frame once");
+    }
+
+    // The same samples held in memory train to the same head.
+    let held = |s: &Samples| {
+        let mut h = Samples::default();
+        (0..s.len()).for_each(|i| s.row_into(i, 48, &mut h.x));
+        h.y = s.y.clone();
+        h
+    };
+    let copy = Dataset { dim: 48, titles: data.titles.clone(), train: held(&data.train), test: held(&data.test) };
+    let streamed = fit(data, &settings(5), None, &mut |_| Ok(()), &Cancel::new()).unwrap();
+    let in_memory = fit(&copy, &settings(5), None, &mut |_| Ok(()), &Cancel::new()).unwrap();
+    let weights = |f: &reelmatch::train::fit::Fitted| f.head.weight.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(weights(&streamed), weights(&in_memory));
+    assert!(streamed.history.last().unwrap().test_accuracy.unwrap() > 0.9, "{:?}", streamed.history.last());
+}

@@ -46,24 +46,25 @@ pub fn load(catalog: &Catalog, model: &str, min_train_frames: usize, views: u32)
             views_of.entry(frame).or_default().push(v);
         }
     }
-    let (mut train, mut test) = (Samples::default(), Samples::default());
-    let mut augmented = 0;
-    for start in (0..store.len()).step_by(4096) {
-        let end = (start + 4096).min(store.len());
-        for (f, vector) in store.meta()[start..end].iter().zip(store.raw_rows(start..end)) {
-            let Some(&y) = label.get(&f.video_id) else { continue };
-            let side = if f.split == Split::Train { &mut train } else { &mut test };
-            side.x.extend_from_slice(&vector);
-            side.y.push(y);
-            if f.split == Split::Train {
-                for v in views_of.get(&f.frame_id).into_iter().flatten().filter(|v| v.len() == dim) {
-                    train.x.extend_from_slice(v);
-                    train.y.push(y);
-                    augmented += 1;
-                }
+    // Frames are read from the store where it maps them, batch by batch as training draws
+    // them; only augmented views (from the catalog) are held.
+    let (mut train, mut test) = (Samples::over(&store), Samples::over(&store));
+    let (mut views_x, mut views_y) = (Vec::new(), Vec::new());
+    for (r, f) in store.meta().iter().enumerate() {
+        let Some(&y) = label.get(&f.video_id) else { continue };
+        if f.split == Split::Train {
+            train.push_stored(r, y);
+            for v in views_of.remove(&f.frame_id).into_iter().flatten().filter(|v| v.len() == dim) {
+                views_x.extend_from_slice(&v);
+                views_y.push(y);
             }
+        } else {
+            test.push_stored(r, y);
         }
     }
+    let augmented = views_y.len();
+    train.x = views_x;
+    train.y.extend(views_y);
     Ok(Loaded { data: Dataset { dim, titles, train, test }, class_ids, left_out, augmented })
 }
 

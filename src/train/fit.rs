@@ -1,7 +1,7 @@
 //! Training the linear head on features held in memory: mini-batch cross-entropy with SGD or
 //! AdamW, a test evaluation after every epoch, and a cooperative stop between batches.
 
-use super::head::{feature_stats, standardise, Head};
+use super::head::{standardise, Head};
 use super::metrics::{summarise, ConfusionMatrix, EpochMetrics};
 use super::optim::Optim;
 use crate::config::{Optimizer, Train};
@@ -12,22 +12,7 @@ pub use crate::types::FitSettings;
 use candle_core::{Device, Tensor, D};
 use std::time::Instant;
 
-/// Row-major features with one label each.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Samples {
-    pub x: Vec<f32>,
-    pub y: Vec<u32>,
-}
-
-impl Samples {
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
-}
+pub use super::samples::Samples;
 
 /// Everything the trainer needs: the classes' titles and the train and test samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,18 +119,17 @@ pub fn fit_on(
     let dim = data.dim;
     let (mean, std) = match &resume {
         Some(r) => (r.head.mean.to_vec1::<f32>().map_err(fail)?, r.head.std.to_vec1::<f32>().map_err(fail)?),
-        None => feature_stats(&data.train.x, dim),
+        None => data.train.feature_stats(dim),
     };
-    let standardised = |samples: &Samples| {
-        let mut x = samples.x.clone();
-        standardise(&mut x, &mean, &std);
-        x
-    };
-    let x_train = standardised(&data.train);
+    // Only the test frames are standardised ahead (a tenth of the frames); train batches are
+    // read and standardised as they are drawn.
     let test = if data.test.is_empty() {
         None
     } else {
-        let x = Tensor::from_vec(standardised(&data.test), (data.test.len(), dim), &dev).map_err(fail)?;
+        let mut x = Vec::with_capacity(data.test.len() * dim);
+        (0..data.test.len()).for_each(|i| data.test.row_into(i, dim, &mut x));
+        standardise(&mut x, &mean, &std);
+        let x = Tensor::from_vec(x, (data.test.len(), dim), &dev).map_err(fail)?;
         Some((x, Tensor::new(data.test.y.as_slice(), &dev).map_err(fail)?))
     };
 
@@ -195,8 +179,9 @@ pub fn fit_on(
             }
             xb.clear();
             for &i in batch {
-                xb.extend_from_slice(&x_train[i as usize * dim..(i as usize + 1) * dim]);
+                data.train.row_into(i as usize, dim, &mut xb);
             }
+            standardise(&mut xb, &mean, &std);
             let yb: Vec<u32> = batch.iter().map(|&i| data.train.y[i as usize]).collect();
             let step = cross_entropy_step(device, &params, &xb, &yb, dim, classes).map_err(fail)?;
             opt.step(&mut params, &step.grads);

@@ -18,23 +18,6 @@ pub struct Head {
     pub std: Tensor,
 }
 
-/// Per-dimension mean and standard deviation of row-major `x` (`dim` wide). A dimension that
-/// never varies gets a standard deviation of 1, so it passes through as zero.
-pub fn feature_stats(x: &[f32], dim: usize) -> (Vec<f32>, Vec<f32>) {
-    let n = (x.len() / dim).max(1) as f64;
-    let mut mean = vec![0f64; dim];
-    for row in x.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += *v as f64);
-    }
-    mean.iter_mut().for_each(|m| *m /= n);
-    let mut var = vec![0f64; dim];
-    for row in x.chunks_exact(dim) {
-        var.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (*v as f64 - m).powi(2));
-    }
-    let std = var.iter().map(|s| (s / n).sqrt()).map(|s| if s > 1e-6 { s as f32 } else { 1.0 }).collect();
-    (mean.into_iter().map(|m| m as f32).collect(), std)
-}
-
 /// Standardises row-major `x` in place with `mean` and `std`.
 pub fn standardise(x: &mut [f32], mean: &[f32], std: &[f32]) {
     for row in x.chunks_exact_mut(mean.len()) {
@@ -134,7 +117,10 @@ mod tests {
     #[test]
     fn stats_standardise_and_constant_dimensions_pass_as_zero() {
         let x = vec![1.0, 5.0, 3.0, 5.0];
-        let (mean, std) = feature_stats(&x, 2);
+        let mut samples = crate::train::samples::Samples::default();
+        samples.x = x.clone();
+        samples.y = vec![0, 0];
+        let (mean, std) = samples.feature_stats(2);
         assert_eq!(mean, vec![2.0, 5.0]);
         assert_eq!(std, vec![1.0, 1.0]);
         let mut y = x.clone();

@@ -9,6 +9,7 @@ pub mod head;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
+pub mod samples;
 pub mod views;
 
 use crate::catalog::{Catalog, NewRun, RunRow, RunStatus};
