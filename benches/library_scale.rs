@@ -21,7 +21,7 @@
 use reelmatch::config::{Config, IndexKind};
 use reelmatch::ml::Models;
 use reelmatch::pipeline::{QueryCache, QueryRequest};
-use reelmatch::search::approx::{IndexChoice, IndexMode};
+use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::recall::recall_at_10;
 use reelmatch::search::Weights;
 use reelmatch::store::store_dir;
@@ -191,7 +191,7 @@ fn approximate_row(bin: &Path, lib: &Path, scale: &str, frames: usize) -> String
         let index = IndexChoice { mode, ..IndexChoice::default() };
         reelmatch::search::SearchLibrary::load_in_space(&catalog, Some(MODEL), None, None, None, None, index).unwrap()
     };
-    let (full, fast) = (load(IndexMode::Exact), load(IndexMode::Approximate));
+    let (full, fast) = (load(IndexKind::Exact), load(IndexKind::Approximate));
     let n = full.videos.len();
     let positions: Vec<usize> = (0..20).map(|i| i * n / 20).collect();
     let (recall_s, r) = time(|| recall_at_10(&full, &fast, lib, &positions).unwrap());

@@ -5,14 +5,15 @@
 //! of the library; the sketch kept beside the store is reused and extended, never stale.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+mod common;
+
 use reelmatch::catalog::Catalog;
-use reelmatch::search::approx::{IndexChoice, IndexMode};
+use reelmatch::search::approx::{IndexChoice, IndexKind};
 use reelmatch::search::recall::recall_at_10;
 use reelmatch::search::SearchLibrary;
 use reelmatch::synth::{generate, Spec, MODEL};
-use reelmatch::Library;
 
-fn choice(mode: IndexMode, candidates: usize) -> IndexChoice {
+fn choice(mode: IndexKind, candidates: usize) -> IndexChoice {
     IndexChoice { mode, approximate_from: usize::MAX, candidates }
 }
 
@@ -30,15 +31,12 @@ fn recall(exact: &SearchLibrary, approx: &SearchLibrary, root: &std::path::Path)
 
 #[test]
 fn approximate_search_finds_what_the_full_scan_finds() {
-    let work = tempfile::tempdir().unwrap();
-    let lib = Library::open(work.path().join("lib")).unwrap();
     let spec = Spec { videos: 96, frames_per_video: 60, dim: 256, seed: 3, head: false, first_video: 0, family: 8 };
-    let rows = generate(&lib, &spec).unwrap();
-    let cat = Catalog::open(&lib.catalog_path()).unwrap();
-    let exact = load(&cat, choice(IndexMode::Exact, 1));
+    let (_work, lib, cat, rows) = common::synthetic_library(&spec);
+    let exact = load(&cat, choice(IndexKind::Exact, 1));
     assert_eq!(exact.frames.kind(), "exact");
     // 16 candidate videos of 96 scored exactly.
-    let approx = load(&cat, choice(IndexMode::Approximate, 16));
+    let approx = load(&cat, choice(IndexKind::Approximate, 16));
     assert_eq!(approx.frames.kind(), "approximate");
     assert_eq!(approx.frames.len(), rows);
     let (videos, frames) = recall(&exact, &approx, lib.root());
@@ -47,21 +45,21 @@ fn approximate_search_finds_what_the_full_scan_finds() {
     assert!(frames >= 0.95, "frame recall@10 {frames}");
 
     // Fewer candidates than the ten results: recall falls, so the measurement can fail.
-    let starved = load(&cat, choice(IndexMode::Approximate, 4));
+    let starved = load(&cat, choice(IndexKind::Approximate, 4));
     let (videos_starved, _) = recall(&exact, &starved, lib.root());
     assert!(videos_starved < 0.9, "4 candidates {videos_starved} vs 16 {videos}");
 
     // The sketch is kept beside the store and reused.
     let sketch = reelmatch::store::store_dir(&lib.catalog_path(), MODEL).join("sketch.bin");
     let kept = std::fs::metadata(&sketch).unwrap().modified().unwrap();
-    drop(load(&cat, choice(IndexMode::Approximate, 16)));
+    drop(load(&cat, choice(IndexKind::Approximate, 16)));
     assert_eq!(std::fs::metadata(&sketch).unwrap().modified().unwrap(), kept, "an unchanged library reuses it");
 
     // Ten more videos (one family more and a bit): added to the sketch, not rebuilt, and found.
     let more = Spec { videos: 10, first_video: 96, seed: 4, ..spec };
     generate(&lib, &more).unwrap();
-    let approx = load(&cat, choice(IndexMode::Approximate, 16));
-    let exact = load(&cat, choice(IndexMode::Exact, 1));
+    let approx = load(&cat, choice(IndexKind::Approximate, 16));
+    let exact = load(&cat, choice(IndexKind::Exact, 1));
     assert_eq!(approx.frames.len(), rows + 600);
     let (videos, frames) = recall(&exact, &approx, lib.root());
     assert!(videos >= 0.95 && frames >= 0.95, "after adding: videos {videos}, frames {frames}");
@@ -74,7 +72,7 @@ fn approximate_search_finds_what_the_full_scan_finds() {
     );
 
     // `auto` is exact below its threshold and approximate from it on.
-    let auto = |from| load(&cat, IndexChoice { mode: IndexMode::Auto, approximate_from: from, candidates: 16 });
+    let auto = |from| load(&cat, IndexChoice { mode: IndexKind::Auto, approximate_from: from, candidates: 16 });
     assert_eq!(auto(rows + 601).frames.kind(), "exact");
     assert_eq!(auto(rows + 600).frames.kind(), "approximate");
 }

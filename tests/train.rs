@@ -342,12 +342,9 @@ fn a_long_computation_of_augmented_views_asks_first_and_keeps_what_it_did() {
 /// the head that training on a held copy of the same samples gives.
 #[test]
 fn the_dataset_streams_frames_from_the_store() {
-    use reelmatch::synth::{generate, Spec, MODEL};
-    let work = tempfile::tempdir().unwrap();
-    let lib = Library::open(work.path().join("lib")).unwrap();
+    use reelmatch::synth::{Spec, MODEL};
     let spec = Spec { videos: 6, frames_per_video: 40, dim: 48, seed: 5, head: false, first_video: 0, family: 1 };
-    let frames = generate(&lib, &spec).unwrap();
-    let cat = Catalog::open(&lib.catalog_path()).unwrap();
+    let (_work, _lib, cat, frames) = common::synthetic_library(&spec);
     let loaded = reelmatch::train::dataset::load(&cat, MODEL, 1, 0).unwrap();
     let data = &loaded.data;
     assert_eq!(data.train.len() + data.test.len(), frames);

@@ -3,9 +3,9 @@
 
 use crate::config::Config;
 use crate::events::Cancel;
+use crate::ml::device;
 use crate::ml::image::{write_random_weights, ImageEmbedder};
 use crate::ml::load::{configured_device, load_image, load_speech, load_text};
-use crate::ml::{device, parse_device};
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub struct Inputs {
 const KEPT: usize = 16;
 
 pub fn run(config: &Config, inputs: &Inputs, out: &Path) -> anyhow::Result<ExitCode> {
-    let chosen = device::describe(parse_device(&config.models.device)?)?;
+    let chosen = device::describe_configured(&config.models.device)?;
     eprintln!("models check on {chosen}");
     let mut report = json!({ "device": chosen.name, "chosen": chosen.to_string() });
     if !inputs.images.is_empty() {

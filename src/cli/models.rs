@@ -15,10 +15,7 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
     let fetch = matches!(action, Some(ModelsAction::Fetch));
     let mut rows = Vec::new();
     let mut all_ok = true;
-    let device = match crate::ml::parse_device(&config.models.device)
-        .map_err(crate::error::Error::from)
-        .and_then(crate::ml::device::describe)
-    {
+    let device = match crate::ml::device::describe_configured(&config.models.device) {
         Ok(chosen) => chosen.to_string(),
         Err(e) => format!("{} unavailable: {e}", config.models.device),
     };

@@ -37,10 +37,15 @@ pub fn device(spec: DeviceSpec) -> Result<Device> {
 /// The device a configured name (`models.device`) stands for, in a word: `cpu`, `cuda:0`, or
 /// `cuda:0 unavailable`.
 pub fn label(configured: &str) -> String {
-    match parse_device(configured).map_err(Error::from).and_then(describe) {
+    match describe_configured(configured) {
         Ok(chosen) => chosen.name,
         Err(_) => format!("{} unavailable", configured.trim()),
     }
+}
+
+/// The device a configured name (`models.device`) stands for, with how it was chosen.
+pub fn describe_configured(configured: &str) -> Result<Chosen> {
+    describe(parse_device(configured)?)
 }
 
 /// The device `spec` names, with how it was chosen.

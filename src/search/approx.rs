@@ -1,35 +1,29 @@
 //! The approximate index for large libraries: the videos nearest to a query by one-bit sketch
-//! (`sketch.rs`) are the candidates, and every frame of those videos is then scored exactly, so a candidate video's score is the one the full scan gives it. Rows of
-//! videos that are not candidates score minus infinity (they match nothing). What is approximate
+//! (`sketch.rs`) are the candidates, and every frame of those videos is then scored exactly, so
+//! a candidate video's score is the one the full scan gives it. Rows of videos that are not
+//! candidates score minus infinity (they match nothing). What is approximate
 //! is only which videos are looked at; recall against the full scan is measured in
 //! `tests/approx.rs` and `benches/library_scale.rs`.
 
 use super::index::{FlatIndex, VectorIndex};
 use super::rank::VideoSpan;
 use super::sketch::Sketch;
+pub use crate::config::IndexKind;
 use std::collections::{BTreeSet, HashMap};
 
 /// How the index is chosen (`[search] index`, `approximate_from`, `candidates`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IndexChoice {
-    pub mode: IndexMode,
+    pub mode: IndexKind,
     /// From this many rows on, `auto` is approximate.
     pub approximate_from: usize,
     /// Videos a query scores exactly, chosen by sketch.
     pub candidates: usize,
 }
 
-/// Which index scores frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexMode {
-    Auto,
-    Exact,
-    Approximate,
-}
-
 impl Default for IndexChoice {
     fn default() -> Self {
-        IndexChoice { mode: IndexMode::Auto, approximate_from: 250_000, candidates: 64 }
+        IndexChoice { mode: IndexKind::Auto, approximate_from: 250_000, candidates: 64 }
     }
 }
 
@@ -37,9 +31,9 @@ impl IndexChoice {
     /// Whether a library of `rows` rows is searched approximately.
     pub fn approximate(&self, rows: usize) -> bool {
         match self.mode {
-            IndexMode::Auto => rows >= self.approximate_from,
-            IndexMode::Exact => false,
-            IndexMode::Approximate => true,
+            IndexKind::Auto => rows >= self.approximate_from,
+            IndexKind::Exact => false,
+            IndexKind::Approximate => true,
         }
     }
 }
@@ -107,15 +101,9 @@ impl ApproxIndex {
         // Each frame's sketch-nearest row of each shortlisted video, scored exactly.
         let rows: Vec<usize> = shortlist.iter().flat_map(|&v| best_rows.iter().map(move |b| b[v] as usize)).collect();
         let exact = self.flat.scores_at(queries, &rows);
-        let per_video: Vec<std::cmp::Reverse<OrderedScore>> = shortlist
-            .iter()
-            .enumerate()
-            .map(|(i, _)| {
-                let sum: f32 = (0..queries.len()).map(|q| exact[q][i * queries.len() + q]).sum();
-                std::cmp::Reverse(OrderedScore(sum))
-            })
-            .collect();
-        chosen.extend(smallest(&per_video, self.candidates).into_iter().map(|i| shortlist[i]));
+        let per_video: Vec<f32> =
+            (0..shortlist.len()).map(|i| (0..queries.len()).map(|q| exact[q][i * queries.len() + q]).sum()).collect();
+        chosen.extend(largest(&per_video, self.candidates).into_iter().map(|i| shortlist[i]));
         chosen.into_iter().collect()
     }
 
@@ -138,22 +126,14 @@ impl ApproxIndex {
 /// How many times `candidates` videos are shortlisted by sketch for a closer look.
 pub const SHORTLIST: usize = 8;
 
-/// A score that orders totally (NaN last), for selecting.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct OrderedScore(f32);
-
-impl Eq for OrderedScore {}
-
-impl PartialOrd for OrderedScore {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// The indexes of the `k` highest scores (minus infinity never counts), in no particular order.
+pub(crate) fn largest(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] > f32::NEG_INFINITY).collect();
+    if idx.len() > k && k > 0 {
+        idx.select_nth_unstable_by(k - 1, |a, b| scores[*b].total_cmp(&scores[*a]));
+        idx.truncate(k);
     }
-}
-
-impl Ord for OrderedScore {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
+    idx
 }
 
 /// The indexes of the `k` smallest values (ties broken by index).
@@ -196,11 +176,24 @@ impl VectorIndex for ApproxIndex {
     fn kind(&self) -> &'static str {
         "approximate"
     }
+
+    fn scores_queries_together(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_highest_scores_are_taken() {
+        let s = [0.1, 0.9, f32::NEG_INFINITY, 0.5, 0.7];
+        let mut got = largest(&s, 2);
+        got.sort();
+        assert_eq!(got, vec![1, 4]);
+        assert_eq!(largest(&s, 10).len(), 4, "minus infinity never counts");
+    }
 
     #[test]
     fn candidate_videos_are_scored_exactly_and_the_rest_not_at_all() {

@@ -26,6 +26,12 @@ pub trait VectorIndex: Send + Sync {
     fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>>;
     /// "exact" or "approximate", for reports.
     fn kind(&self) -> &'static str;
+    /// Whether queries of several searches may share one `scores` call (the full scan reads
+    /// the store once for all of them); the approximate index picks its candidates for one
+    /// search's frames at a time.
+    fn scores_queries_together(&self) -> bool {
+        true
+    }
 }
 
 /// Every vector in one row-major matrix of half floats (their bit patterns), normalised on

@@ -85,6 +85,14 @@ pub struct SearchLibrary {
     pub unjudged: usize,
 }
 
+/// Where a search library's rows are: a whole store (mapped), a whole head projection (a store
+/// of its own), or rows copied out of one (a split).
+enum RowsFrom<'a> {
+    Store(&'a FrameStore),
+    Projection(Box<FrameStore>),
+    Copied,
+}
+
 /// The name a head's projection of the library is kept under: one per head's parameters.
 pub fn projection_key(head: &Head) -> Result<String> {
     Ok(format!("head-{}", head.fingerprint()?))
@@ -153,13 +161,13 @@ impl SearchLibrary {
                 })
                 .collect()
         });
-        let (frames, sketch_store) = match (&store, head) {
+        let (frames, rows_from) = match (&store, head) {
             // The whole store as it is: mapped, with the mean and norms it keeps.
-            (Some(s), None) if keep.len() == s.len() => (FlatIndex::from_store(s), Some(None)),
+            (Some(s), None) if keep.len() == s.len() => (FlatIndex::from_store(s), RowsFrom::Store(s)),
             // The head's projection of the whole store, computed once per head and kept.
             (Some(s), Some((_, h))) if keep.len() == s.len() => {
                 let projected = s.projected(&projection_key(h)?, &|v| h.project(v))?;
-                (FlatIndex::from_store(&projected), Some(Some(projected)))
+                (FlatIndex::from_store(&projected), RowsFrom::Projection(Box::new(projected)))
             }
             // A part of it (one split, for `eval`): those rows copied out, from the head's
             // projection in the head space, and centred on their own mean.
@@ -177,9 +185,9 @@ impl SearchLibrary {
                     }
                 }
                 index.center();
-                (index, None)
+                (index, RowsFrom::Copied)
             }
-            (None, _) => (FlatIndex::new(1), None),
+            (None, _) => (FlatIndex::new(1), RowsFrom::Copied),
         };
         let (set_aside, unjudged) = match (&store, traps) {
             (Some(s), Some(rules)) => {
@@ -209,10 +217,10 @@ impl SearchLibrary {
         let frames: Box<dyn VectorIndex> = if index.approximate(frames.len()) && !frames.is_empty() {
             // The whole store (or its head projection) has its sketch kept beside it; a part
             // of it (one split) is sketched here.
-            let sketch = match (&sketch_store, &store) {
-                (Some(Some(projected)), _) => Sketch::of_store(projected),
-                (Some(None), Some(s)) => Sketch::of_store(s),
-                _ => Sketch::build(frames.halves(), frames.dim()),
+            let sketch = match &rows_from {
+                RowsFrom::Store(s) => Sketch::of_store(s),
+                RowsFrom::Projection(p) => Sketch::of_store(p),
+                RowsFrom::Copied => Sketch::build(frames.halves(), frames.dim()),
             };
             Box::new(ApproxIndex::new(frames, sketch, &spans, index.candidates))
         } else {

@@ -122,8 +122,7 @@ pub fn search_batch(
     let mut visual: Vec<HashMap<usize, rank::VisualScore>> = vec![HashMap::new(); queries.len()];
     let row_videos = if lib.traps.is_some() { lib.row_videos() } else { Vec::new() };
     let masked: Vec<usize> = (0..lib.set_aside.len()).filter(|&r| lib.set_aside_at(r).is_some()).collect();
-    // The approximate index picks candidate videos for one query's frames together.
-    let together = lib.frames.kind() == "exact";
+    let together = lib.frames.scores_queries_together();
     let mut start = 0;
     while start < queries.len() {
         let (mut end, mut count) = (start, 0);

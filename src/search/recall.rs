@@ -2,6 +2,7 @@
 //! full scan ranks first, and of each query frame's ten nearest frames, with library videos as
 //! the queries (`tests/approx.rs` and `benches/library_scale.rs` measure it).
 
+use super::approx::largest;
 use super::{search_batch, Query, SearchLibrary, Weights};
 use crate::error::Result;
 use std::collections::HashSet;
@@ -31,35 +32,11 @@ pub fn recall_at_10(exact: &SearchLibrary, approx: &SearchLibrary, root: &Path, 
         video_total += truth.len();
         let vectors: Vec<Vec<f32>> = q.frames.iter().map(|f| f.vector.clone()).collect();
         for (e, s) in exact.frames.scores(&vectors).iter().zip(&approx.frames.scores(&vectors)) {
-            let truth: HashSet<usize> = top_rows(e, 10).into_iter().collect();
-            frames += top_rows(s, 10).iter().filter(|r| truth.contains(r)).count();
+            let truth: HashSet<usize> = largest(e, 10).into_iter().collect();
+            frames += largest(s, 10).iter().filter(|r| truth.contains(r)).count();
             frame_total += truth.len();
         }
     }
     let share = |found: usize, total: usize| if total == 0 { 1.0 } else { found as f64 / total as f64 };
     Ok(Recall { videos: share(videos, video_total), frames: share(frames, frame_total), queries: queries.len() })
-}
-
-/// The `k` rows with the highest scores (minus infinity never counts), in no particular order.
-fn top_rows(scores: &[f32], k: usize) -> Vec<usize> {
-    let mut rows: Vec<usize> = (0..scores.len()).filter(|&r| scores[r] > f32::NEG_INFINITY).collect();
-    if rows.len() > k {
-        rows.select_nth_unstable_by(k - 1, |a, b| scores[*b].total_cmp(&scores[*a]));
-        rows.truncate(k);
-    }
-    rows
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_rows_are_the_highest_scores() {
-        let s = [0.1, 0.9, f32::NEG_INFINITY, 0.5, 0.7];
-        let mut got = top_rows(&s, 2);
-        got.sort();
-        assert_eq!(got, vec![1, 4]);
-        assert_eq!(top_rows(&s, 10).len(), 4, "minus infinity never counts");
-    }
 }

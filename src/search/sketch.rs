@@ -1,8 +1,8 @@
 //! A one-bit sketch of every stored row, for finding candidates fast in large libraries: bit d of
 //! a row is whether its component d lies above the mean row's (the sign of the centred vector),
 //! so the Hamming distance between two sketches follows the angle between their centred vectors.
-//! 2048-d rows take 256 bytes instead of 4096, and a query's candidates are the rows nearest in
-//! Hamming distance, scored exactly afterwards (`approx.rs`).
+//! 2048-d rows take 256 bytes instead of 4096; `approx.rs` picks a query's candidate videos by
+//! these distances and scores their frames exactly.
 //!
 //! Kept beside the store as `sketch.bin` (little-endian): a 64-byte header (magic, version, the
 //! store generation it follows, rows, dim, the row count its mean was taken over), the mean as
@@ -176,17 +176,6 @@ impl Sketch {
         out
     }
 
-    /// For each query sketch, the `take` rows nearest to it in Hamming distance (all rows when
-    /// there are fewer), in no particular order.
-    pub fn nearest(&self, queries: &[Vec<u64>], take: usize) -> Vec<Vec<u32>> {
-        let n = self.len();
-        if take >= n {
-            return vec![(0..n as u32).collect(); queries.len()];
-        }
-        let distances = self.distances(queries);
-        distances.iter().map(|d| nearest_of(d, take, self.dim)).collect()
-    }
-
     /// Hamming distances from every query to every row (a row of `len()` per query).
     pub fn distances(&self, queries: &[Vec<u64>]) -> Vec<Vec<u16>> {
         let (n, words, codes) = (self.len(), self.words, self.codes.as_slice());
@@ -245,30 +234,6 @@ fn encode(row: &[u16], keys: &[u16], code: &mut [u64]) {
         }
         *word = bits;
     }
-}
-
-/// The `take` smallest distances' rows: the distance below which fewer than `take` rows lie is
-/// found by counting, then rows are taken up to it (ties in row order).
-fn nearest_of(d: &[u16], take: usize, dim: usize) -> Vec<u32> {
-    let mut counts = vec![0usize; dim + 2];
-    d.iter().for_each(|&x| counts[x as usize] += 1);
-    let (mut cut, mut below) = (0usize, 0usize);
-    while below + counts[cut] < take {
-        below += counts[cut];
-        cut += 1;
-    }
-    let mut at_cut = take - below;
-    let mut out = Vec::with_capacity(take);
-    for (r, &x) in d.iter().enumerate() {
-        let x = x as usize;
-        if x < cut {
-            out.push(r as u32);
-        } else if x == cut && at_cut > 0 {
-            out.push(r as u32);
-            at_cut -= 1;
-        }
-    }
-    out
 }
 
 type HammingKernel = fn(&[u64], &[Vec<u64>], usize, &mut [u16]);
@@ -374,20 +339,21 @@ mod tests {
     }
 
     #[test]
-    fn nearest_rows_by_hamming_distance() {
+    fn hamming_distances_follow_the_centred_vectors() {
         let mut rng = crate::rng::SplitMix64(3);
         let dim = 130; // three words, the last one partly used
         let rows: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| rng.unit() as f32 - 0.5).collect()).collect();
         let sketch = Sketch::build(&unit_rows(&rows), dim);
         assert_eq!(sketch.len(), 200);
-        // A row's own vector is at distance 0 from its sketch: it comes first.
-        let q = sketch.code_of(&rows[17]);
-        let near = sketch.nearest(std::slice::from_ref(&q), 1);
-        assert_eq!(near, vec![vec![17]]);
-        let five = sketch.nearest(&[q], 5).remove(0);
-        assert_eq!(five.len(), 5);
-        assert!(five.contains(&17));
-        assert_eq!(sketch.nearest(&[sketch.code_of(&rows[0])], 500)[0].len(), 200, "all rows when fewer");
+        // A row's own vector is at distance 0 from its sketch, and the only one there.
+        let d = sketch.distances(&[sketch.code_of(&rows[17])]).remove(0);
+        assert_eq!(d.len(), 200);
+        assert_eq!(d.iter().filter(|&&x| x == 0).count(), 1);
+        assert_eq!(d[17], 0);
+        // The negated vector sits on the other side of every component the mean does not split.
+        let flipped: Vec<f32> = rows[17].iter().map(|x| -x).collect();
+        let far = sketch.distances(&[sketch.code_of(&flipped)]).remove(0);
+        assert!(far[17] as usize > dim / 2, "{}", far[17]);
     }
 
     #[test]
@@ -395,12 +361,5 @@ mod tests {
         let values = [-3.5f32, -1.0, -0.001, -0.0, 0.0, 0.0001, 0.5, 2.0, 60000.0];
         let keys: Vec<u16> = values.iter().map(|&v| ordered(to_half(v))).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
-    }
-
-    #[test]
-    fn ties_are_cut_at_exactly_the_count_asked_for() {
-        let d = [3u16, 1, 1, 1, 0, 2, 1];
-        let got = nearest_of(&d, 3, 8);
-        assert_eq!(got, vec![1, 2, 4]);
     }
 }

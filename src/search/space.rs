@@ -1,7 +1,7 @@
 //! Which embeddings a search compares: the configured image and text models' outputs (or the
 //! catalog's most used), in the backbone space or through the active training run's head.
 
-use super::approx::{IndexChoice, IndexMode};
+use super::approx::IndexChoice;
 use super::library::SearchLibrary;
 use super::traps::TrapRules;
 use crate::catalog::{Catalog, Split};
@@ -83,10 +83,5 @@ impl Space {
 /// The index choice `[search]` configures.
 pub fn index_choice(config: &Config) -> IndexChoice {
     let s = &config.search;
-    let mode = match s.index {
-        crate::config::IndexKind::Auto => IndexMode::Auto,
-        crate::config::IndexKind::Exact => IndexMode::Exact,
-        crate::config::IndexKind::Approximate => IndexMode::Approximate,
-    };
-    IndexChoice { mode, approximate_from: s.approximate_from, candidates: s.candidates }
+    IndexChoice { mode: s.index, approximate_from: s.approximate_from, candidates: s.candidates }
 }

@@ -155,3 +155,15 @@ pub fn library_json(lib: &Path) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("library --json is a JSON array")
 }
+
+/// A synthetic library (`reelmatch::synth`) in a temporary folder: the folder (kept while it
+/// lives), the library, its catalog and the number of frames written.
+pub fn synthetic_library(
+    spec: &reelmatch::synth::Spec,
+) -> (tempfile::TempDir, reelmatch::Library, reelmatch::catalog::Catalog, usize) {
+    let work = tempfile::tempdir().unwrap();
+    let lib = reelmatch::Library::open(work.path().join("lib")).unwrap();
+    let frames = reelmatch::synth::generate(&lib, spec).unwrap();
+    let cat = reelmatch::catalog::Catalog::open(&lib.catalog_path()).unwrap();
+    (work, lib, cat, frames)
+}
