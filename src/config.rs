@@ -26,6 +26,32 @@ pub struct Config {
     pub models: Models,
     pub search: Search,
     pub player: Player,
+    pub catalog: CatalogSettings,
+}
+
+/// Where the catalog is (`[catalog]`): the embedded one in the library folder, or a shared
+/// PostgreSQL one.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// `postgres://…` for a shared catalog; empty for the library's own SQLite file.
+    pub url: String,
+    /// How long an ingest worker's claim on a video holds without renewal, in seconds.
+    pub lease_s: f64,
+    /// Claims a video may take (workers dying on it) before it is marked failed.
+    pub max_claims: u32,
+}
+
+/// Whether `s` names a PostgreSQL catalog (`postgres://…` or `postgresql://…`).
+pub fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+impl CatalogSettings {
+    /// The shared catalog's URL, if one is set.
+    pub fn shared(&self) -> Option<&str> {
+        (!self.url.trim().is_empty()).then_some(self.url.trim())
+    }
 }
 
 /// Search settings.
@@ -397,6 +423,24 @@ impl Config {
                 self.split.test_blocks.to_string(),
                 self.split.test_blocks >= 1,
                 "must be at least 1",
+            ),
+            (
+                "catalog.url",
+                self.catalog.url.clone(),
+                self.catalog.shared().is_none_or(is_postgres_url),
+                "must be empty (the library's own SQLite catalog) or a postgres://USER@HOST/DATABASE connection string",
+            ),
+            (
+                "catalog.lease_s",
+                self.catalog.lease_s.to_string(),
+                self.catalog.lease_s.is_finite() && (1.0..=86_400.0).contains(&self.catalog.lease_s),
+                "must be from 1 to 86400 seconds",
+            ),
+            (
+                "catalog.max_claims",
+                self.catalog.max_claims.to_string(),
+                (1..=1000).contains(&self.catalog.max_claims),
+                "must be from 1 to 1000",
             ),
             (
                 "ingest.concurrency",

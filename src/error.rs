@@ -88,6 +88,29 @@ pub enum Error {
     #[error("catalog {} was written by a newer reelmatch (schema {found}, this build knows up to {known}); upgrade reelmatch.", path.display())]
     CatalogTooNew { path: PathBuf, found: i64, known: i64 },
 
+    #[error("cannot reach the PostgreSQL server of {url}: {detail}. Check that it is running and that the URL's host and port are right (`pg_isready -d URL` tells).")]
+    SharedUnreachable { url: String, detail: String },
+
+    #[error("the PostgreSQL server of {url} refused the login: {detail}. Check the user and password in the URL (postgres://USER:PASSWORD@HOST/DATABASE) and the server's pg_hba.conf.")]
+    SharedAuth { url: String, detail: String },
+
+    #[error("the PostgreSQL database {url} has no pgvector extension ({detail}). Install pgvector on the server (Debian/Ubuntu: `apt-get install postgresql-NN-pgvector` for your server's version NN; or run the `pgvector/pgvector` container image), then run `CREATE EXTENSION vector;` in the database as its owner and `reelmatch --catalog URL migrate`.")]
+    SharedNoVector { url: String, detail: String },
+
+    #[error("the catalog {url} was set up by a newer reelmatch (schema {found}, this build knows up to {known}); upgrade reelmatch.")]
+    SharedTooNew { url: String, found: i64, known: i64 },
+
+    #[error(
+        "the catalog {url} is not set up for reelmatch yet (no schema); run `reelmatch --catalog URL migrate` once."
+    )]
+    SharedNotMigrated { url: String },
+
+    #[error("{}: this worker's claim on it ran out ({}); it was left to the other worker", path.display(), by.as_deref().map_or_else(|| "nobody holds it now".to_string(), |w| format!("{w} holds it now")))]
+    ClaimLost { path: PathBuf, by: Option<String> },
+
+    #[error("PostgreSQL catalog {url}: {detail}")]
+    Shared { url: String, detail: String },
+
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

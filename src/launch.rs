@@ -25,6 +25,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         banner,
         handover: None, // tui::run lends its own terminal
     };
+    if config.catalog.shared().is_some() {
+        // Every command on a shared catalog is headless for now (it says which ones run there).
+        return cli::run(cli, &library, &config);
+    }
     match cli.command {
         Some(Command::Tui) | None => {
             tui::run(library, config.clone(), options(None, Vec::new(), Vec::new()))?;

@@ -24,6 +24,7 @@ pub mod playlist;
 pub mod rng;
 pub mod scan;
 pub mod search;
+pub mod shared;
 pub mod store;
 pub mod synth;
 pub mod train;

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["ml", "store"],
     &["train", "ingest", "export", "demo"],
     &["search"],
-    &["pipeline", "synth"],
+    &["pipeline", "shared", "synth"],
     &["cli", "tui"],
     &["launch"],
 ];

@@ -14,6 +14,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "REELMATCH_LIBRARY", value_name = "DIR")]
     pub library: Option<PathBuf>,
 
+    /// A shared catalog on PostgreSQL (`postgres://USER@HOST/DATABASE`, with pgvector) instead
+    /// of the library folder's own SQLite one; as `[catalog] url` in the config.
+    #[arg(long, global = true, env = "REELMATCH_CATALOG", value_name = "URL")]
+    pub catalog: Option<String>,
+
     /// A config file layered over the defaults and your user config.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -61,7 +66,21 @@ pub enum Command {
         /// Folders or files to ingest.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Work the shared catalog's queue with other workers (needs `--catalog URL`): register
+        /// what is found, then claim videos one at a time until none is left. The library
+        /// folder is this worker's own local cache.
+        #[arg(long)]
+        worker: bool,
+        /// Where the catalog's paths are on this machine: SHARED=LOCAL (repeatable), e.g.
+        /// `--path-map /mnt/nas=/Volumes/nas`.
+        #[arg(long, value_name = "SHARED=LOCAL")]
+        path_map: Vec<crate::shared::worker::PathMap>,
+        /// With --worker: set the videos that failed pending again first.
+        #[arg(long, requires = "worker")]
+        retry_failed: bool,
     },
+    /// Set up (or bring up to date) the shared catalog's schema on PostgreSQL (`--catalog URL`).
+    Migrate,
     /// Open the dashboard (the default when no command is given).
     Tui,
     /// Make a small demo library (generated clips with spoken lyrics) and ingest it.
@@ -69,6 +88,8 @@ pub enum Command {
     Demo,
     /// List the library: one row per video.
     Library {
+        #[command(subcommand)]
+        action: Option<LibraryAction>,
         /// Print JSON (an array with one object per video) instead of a table.
         #[arg(long)]
         json: bool,
@@ -194,6 +215,20 @@ pub enum Command {
     Index {
         #[command(subcommand)]
         action: IndexAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibraryAction {
+    /// Copy this (embedded) library into a shared PostgreSQL catalog: videos, frames with their
+    /// images, transcripts and embeddings. Resumable: what is there already is skipped.
+    Export {
+        /// The shared catalog: `postgres://USER@HOST/DATABASE`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Store paths as other machines see them: LOCAL paths under SHARED=LOCAL become SHARED.
+        #[arg(long, value_name = "SHARED=LOCAL")]
+        path_map: Vec<crate::shared::worker::PathMap>,
     },
 }
 

@@ -8,6 +8,7 @@ mod models;
 mod preview;
 mod progress;
 mod search;
+mod shared;
 mod train;
 
 pub use args::{Cli, Command, ModelsAction, RunsAction};
@@ -49,6 +50,14 @@ pub fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
 pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
     let mut config = Config::load(cli.preset.as_deref(), cli.config.as_deref())?;
     config.models.offline |= cli.offline;
+    if let Some(url) = &cli.catalog {
+        if !url.is_empty() && !crate::shared::is_url(url) {
+            anyhow::bail!(
+                "--catalog {url}: give a PostgreSQL connection string (postgres://USER@HOST/DATABASE); the embedded catalog is the library folder's own (--library DIR)"
+            );
+        }
+        config.catalog.url = url.clone();
+    }
     if let Some(d) = &cli.device {
         crate::ml::parse_device(d)?;
         config.models.device = d.clone();
@@ -81,9 +90,21 @@ pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
 /// Runs a headless command (anything but the dashboard).
 pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     let (library, config) = (library.clone(), config.clone());
+    if let Some(url) = config.catalog.shared().map(str::to_string) {
+        return run_shared(cli, &library, &config, &url);
+    }
     match cli.command {
-        Some(Command::Ingest { paths }) => {
+        Some(Command::Ingest { worker: true, .. }) => anyhow::bail!(
+            "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)"
+        ),
+        Some(Command::Ingest { paths, .. }) => {
             ingest::run(&library, &config, paths, Models::configured(&config, Some(&library)))
+        }
+        Some(Command::Migrate) => anyhow::bail!(
+            "migrate sets up a shared catalog: pass --catalog postgres://USER@HOST/DATABASE (the embedded catalog migrates itself when opened)"
+        ),
+        Some(Command::Library { action: Some(args::LibraryAction::Export { to, path_map }), .. }) => {
+            shared::export(&library, &config, &to, path_map)
         }
         Some(Command::Demo) => demo(&library, &config),
         Some(Command::Models { action: Some(ModelsAction::Check { images, text, audio, batches, out }), .. }) => {
@@ -115,6 +136,7 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             weights.check("--visual", "--lyrics-weight")?;
             let top = top.unwrap_or(config.search.top);
             let a = search::SimilarArgs {
+                shared: None,
                 video,
                 file,
                 image,
@@ -149,7 +171,7 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             train::run(&library, &config, resume, json)
         }
         Some(Command::Runs { action, json }) => train::runs(&library, action, json),
-        Some(Command::Library { json }) => library::list(&library, &config, json),
+        Some(Command::Library { json, .. }) => library::list(&library, &config, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Index { action }) => {
             let rebuild = matches!(action, args::IndexAction::Rebuild);
@@ -157,6 +179,78 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Tui) | None => anyhow::bail!("the dashboard is not a headless command"),
+    }
+}
+
+/// A command on the shared catalog at `url`.
+fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Migrate) => shared::migrate(url),
+        Some(Command::Ingest { paths, worker: true, path_map, retry_failed }) => {
+            shared::worker(library, config, url, paths, path_map, retry_failed)
+        }
+        Some(Command::Ingest { .. }) => anyhow::bail!(
+            "on a shared catalog ingestion runs as workers: `reelmatch --catalog URL ingest --worker PATH…` (as many as you like, on any machine)"
+        ),
+        Some(Command::Library { action: None, json }) => shared::list(url, json),
+        Some(Command::Library { action: Some(args::LibraryAction::Export { .. }), .. }) => anyhow::bail!(
+            "library export copies an embedded library: run it without --catalog, with --library DIR and --to {}",
+            crate::shared::shown(url)
+        ),
+        Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
+        Some(Command::Similar { video, file, image, lyrics, visual, lyrics_weight, top, include_self, space, within, m3u, json, .. }) => {
+            let weights = crate::search::Weights {
+                visual: visual.unwrap_or(config.search.visual_weight),
+                lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
+            };
+            weights.check("--visual", "--lyrics-weight")?;
+            let a = search::SimilarArgs {
+                shared: Some(url.to_string()),
+                video,
+                file,
+                image,
+                lyrics,
+                weights,
+                top: top.unwrap_or(config.search.top),
+                include_self,
+                preview: false,
+                graphics: crate::images::Graphics::None,
+                space,
+                within,
+                m3u,
+                play: None,
+                json,
+            };
+            search::similar(library, config, a)
+        }
+        Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. }) => {
+            let mut config = config.clone();
+            config.catalog.url.clear();
+            run(cli, library, &config)
+        }
+        None | Some(Command::Tui) => Err(shared::unsupported("the dashboard")),
+        Some(other) => Err(shared::unsupported(command_name(&other))),
+    }
+}
+
+/// A command's name as typed.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Ingest { .. } => "ingest",
+        Command::Tui => "tui",
+        Command::Demo => "demo",
+        Command::Library { .. } => "library",
+        Command::Models { .. } => "models",
+        Command::Transcribe { .. } => "transcribe",
+        Command::Embed { .. } => "embed",
+        Command::Similar { .. } => "similar",
+        Command::Eval { .. } => "eval",
+        Command::Dupes { .. } => "dupes",
+        Command::Train { .. } => "train",
+        Command::Runs { .. } => "runs",
+        Command::Export { .. } => "export",
+        Command::Index { .. } => "index",
+        Command::Migrate => "migrate",
     }
 }
 

@@ -15,6 +15,8 @@ use std::process::ExitCode;
 
 /// What `similar` was asked.
 pub struct SimilarArgs {
+    /// A shared catalog's URL: the library is searched there, in SQL.
+    pub shared: Option<String>,
     pub video: Option<String>,
     pub file: Option<PathBuf>,
     pub image: Option<PathBuf>,
@@ -63,14 +65,20 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     for path in a.file.iter().chain(&a.image) {
         crate::media::require_regular_file(path)?;
     }
-    let catalog = Catalog::open(&library.catalog_path())?;
-    let lib = choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?;
+    let lib = match &a.shared {
+        Some(url) => shared_library(url, config, a.space)?,
+        None => {
+            let catalog = Catalog::open(&library.catalog_path())?;
+            choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?
+        }
+    };
     note_unjudged(&lib);
     if lib.videos.is_empty() {
-        anyhow::bail!(
-            "the library at {} has no ingested videos; run `reelmatch ingest DIR` first",
-            library.root().display()
-        );
+        let (at, how) = match &a.shared {
+            Some(url) => (crate::shared::shown(url), "reelmatch --catalog URL ingest --worker DIR"),
+            None => (library.root().display().to_string(), "reelmatch ingest DIR"),
+        };
+        anyhow::bail!("the library at {at} has no ingested videos; run `{how}` first");
     }
     let mut models = Models::configured(config, Some(library));
     models.expected_language = None;
@@ -122,6 +130,31 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         crate::play::play(&config.player, a.graphics, &moment)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A shared catalog's library, searched in SQL in the backbone space (it keeps no training
+/// runs yet, so the head space falls back, saying so).
+fn shared_library(
+    url: &str,
+    config: &Config,
+    space: Option<SearchSpace>,
+) -> anyhow::Result<crate::search::SearchLibrary> {
+    if space.unwrap_or(config.search.space) == SearchSpace::Head {
+        eprintln!("note: the shared catalog keeps no training runs yet, so frames are compared as backbone features");
+    }
+    let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
+    let how = crate::shared::search::SharedSearch {
+        approximate_from: match config.search.index {
+            crate::config::IndexKind::Exact => usize::MAX,
+            crate::config::IndexKind::Approximate => 0,
+            crate::config::IndexKind::Auto => config.search.approximate_from,
+        },
+        ..Default::default()
+    };
+    let catalog = crate::shared::SharedCatalog::open(url)?;
+    let image = preferred(crate::ml::Role::Image);
+    let text = preferred(crate::ml::Role::Text);
+    Ok(crate::shared::search::load(catalog, image.as_deref(), text.as_deref(), how)?)
 }
 
 /// The folder `--in` names, as the library records paths (absolute, links resolved).

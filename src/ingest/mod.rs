@@ -7,6 +7,7 @@ mod scan;
 pub mod split;
 mod worker;
 
+pub use identify::{hash_file, title_of};
 pub use models::transcript_flag;
 pub use scan::{scan, Found, Scan};
 

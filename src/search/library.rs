@@ -197,23 +197,13 @@ impl SearchLibrary {
             _ => (Vec::new(), 0),
         };
         let mut frame_refs = Vec::with_capacity(keep.len());
-        let mut spans: Vec<VideoSpan> = Vec::new();
-        let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); videos.len()];
         if let Some(s) = &store {
-            for (row, &r) in keep.iter().enumerate() {
+            for &r in &keep {
                 let m = &s.meta()[r];
-                let video = position[&m.video_id];
-                frame_refs.push(FrameRef { video, t_s: m.t_s, file: s.files()[r].clone() });
-                rows_of[video].push(row);
-                match spans.last_mut() {
-                    Some(span) if span.video == video && span.end == row => span.end = row + 1,
-                    _ => spans.push(VideoSpan { video, start: row, end: row + 1 }),
-                }
+                frame_refs.push(FrameRef { video: position[&m.video_id], t_s: m.t_s, file: s.files()[r].clone() });
             }
         }
-        for rows in &mut rows_of {
-            rows.sort_by(|a, b| frame_refs[*a].t_s.total_cmp(&frame_refs[*b].t_s));
-        }
+        let (spans, rows_of) = layout(&frame_refs, videos.len());
         let frames: Box<dyn VectorIndex> = if index.approximate(frames.len()) && !frames.is_empty() {
             // The whole store (or its head projection) has its sketch kept beside it; a part
             // of it (one split) is sketched here.
@@ -252,6 +242,35 @@ impl SearchLibrary {
         })
     }
 
+    /// A library in the backbone space over `frames`, an index whose row `r` is `frame_refs[r]`
+    /// (the shared catalog's index scores in SQL); no frames are set aside.
+    pub fn assemble(
+        videos: Vec<VideoRow>,
+        frames: Box<dyn VectorIndex>,
+        frame_refs: Vec<FrameRef>,
+        lyrics: Vec<Option<Lyrics>>,
+        image_model: Option<String>,
+        text_model: Option<String>,
+    ) -> Self {
+        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (spans, rows_of) = layout(&frame_refs, videos.len());
+        SearchLibrary {
+            videos,
+            frames,
+            frame_refs,
+            spans,
+            rows_of,
+            lyrics,
+            image_model,
+            text_model,
+            space: "backbone".into(),
+            head: None,
+            traps: None,
+            set_aside: Vec::new(),
+            unjudged: 0,
+        }
+    }
+
     /// Query frames' vectors in this library's space: frames from the index as they are, backbone
     /// features of new frames through the head when the library is in a head's space.
     pub fn query_vectors(&self, frames: &[QueryFrame]) -> Result<Vec<Vec<f32>>> {
@@ -288,6 +307,23 @@ impl SearchLibrary {
         let all = self.frames.rows(&rows);
         rows.iter().zip(all).map(|(&r, v)| (self.frame_refs[r].t_s, v, self.frame_refs[r].file.clone())).collect()
     }
+}
+
+/// Each video's spans of rows (runs of consecutive rows) and its rows in time order.
+fn layout(frame_refs: &[FrameRef], videos: usize) -> (Vec<VideoSpan>, Vec<Vec<usize>>) {
+    let mut spans: Vec<VideoSpan> = Vec::new();
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); videos];
+    for (row, f) in frame_refs.iter().enumerate() {
+        rows_of[f.video].push(row);
+        match spans.last_mut() {
+            Some(span) if span.video == f.video && span.end == row => span.end = row + 1,
+            _ => spans.push(VideoSpan { video: f.video, start: row, end: row + 1 }),
+        }
+    }
+    for rows in &mut rows_of {
+        rows.sort_by(|a, b| frame_refs[*a].t_s.total_cmp(&frame_refs[*b].t_s));
+    }
+    (spans, rows_of)
 }
 
 fn load_lyrics(catalog: &Catalog, id: i64, model: &str) -> Result<Option<Lyrics>> {

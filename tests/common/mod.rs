@@ -108,9 +108,14 @@ pub fn assets() -> PathBuf {
 }
 
 fn complete(dir: &Path) -> bool {
-    ["models/all-minilm-l6-v2/model.safetensors", "models/whisper-tiny.en/model.safetensors", "videos/bikes.mp4"]
-        .iter()
-        .all(|f| dir.join(f).is_file())
+    [
+        "models/all-minilm-l6-v2/model.safetensors",
+        "models/whisper-tiny.en/model.safetensors",
+        "videos/bikes.mp4",
+        "postgres/pgserver/pginstall/bin/initdb",
+    ]
+    .iter()
+    .all(|f| dir.join(f).is_file())
 }
 
 /// The built `reelmatch` binary.
@@ -166,4 +171,12 @@ pub fn synthetic_library(
     let frames = reelmatch::synth::generate(&lib, spec).unwrap();
     let cat = reelmatch::catalog::Catalog::open(&lib.catalog_path()).unwrap();
     (work, lib, cat, frames)
+}
+
+/// A throwaway PostgreSQL 18 + pgvector cluster from the test assets, stopped when dropped.
+/// Fails the test (never skips it) when it cannot start.
+pub fn postgres() -> reelmatch::shared::cluster::LocalCluster {
+    let install = assets().join("postgres/pgserver/pginstall");
+    reelmatch::shared::cluster::LocalCluster::start(&install)
+        .unwrap_or_else(|e| panic!("the test PostgreSQL cluster did not start: {e}"))
 }

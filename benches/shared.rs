@@ -1,0 +1,209 @@
+//! The shared catalog on PostgreSQL + pgvector beside the embedded one, end to end, on one
+//! machine, with a throwaway PostgreSQL 18 cluster from the test assets:
+//!
+//! - **query**: `reelmatch similar TITLE --json` as a new process on the 100k-frame synthetic
+//!   library (`target/bench-libraries/400x250`, as `library_scale` makes it): embedded, on
+//!   PostgreSQL with exact SQL scoring, and with HNSW candidates; recall@10 of HNSW against
+//!   exact; what the export to PostgreSQL and the HNSW build took.
+//! - **ingest**: real ingestion (ffprobe, ffmpeg sampling, random-weight ResNet-50 embedding) of
+//!   generated clips, embedded (one process) against 1, 2 and 3 `ingest --worker` processes.
+//!
+//! `REELMATCH_SHARED_PART=query` or `ingest` runs one part. Medians of 5 runs for queries.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+use reelmatch::search::{search, Query, SearchLibrary, Weights};
+use reelmatch::shared::cluster::LocalCluster;
+use reelmatch::shared::search::{load, SharedSearch};
+use reelmatch::shared::SharedCatalog;
+use reelmatch::synth::MODEL;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const RUNS: usize = 5;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_reelmatch"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn timed(cmd: &mut Command) -> f64 {
+    let t = Instant::now();
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    t.elapsed().as_secs_f64()
+}
+
+fn cluster() -> LocalCluster {
+    let assets = std::env::var_os("REELMATCH_TEST_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reelmatch-test-assets"));
+    LocalCluster::start(&assets.join("postgres/pgserver/pginstall")).unwrap()
+}
+
+fn config_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn query_part(work: &Path) {
+    let lib_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-libraries/400x250");
+    assert!(
+        lib_dir.join("ready").exists(),
+        "run `cargo bench --bench library_scale` first: it makes {}",
+        lib_dir.display()
+    );
+    let lib = reelmatch::Library::open(&lib_dir).unwrap();
+    let pg = cluster();
+    let t = Instant::now();
+    let report =
+        reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), 0, &|_, _, _| {}).unwrap();
+    let export_s = t.elapsed().as_secs_f64();
+    println!(
+        "export to PostgreSQL: {} videos, {} frames in {export_s:.0} s ({:.0} frames/s), HNSW build included",
+        report.uploaded,
+        report.frames,
+        report.frames as f64 / export_s
+    );
+    let exact = config_file(work, "exact.toml", "[search]\nindex = \"exact\"\n[search.traps]\nset_aside = false\n");
+    let approx =
+        config_file(work, "approx.toml", "[search]\nindex = \"approximate\"\n[search.traps]\nset_aside = false\n");
+    let title = "Synthetic 00007";
+    let similar = |config: &Path, catalog: Option<&str>| {
+        let mut c = Command::new(bin());
+        c.arg("--library").arg(&lib_dir).arg("--config").arg(config);
+        if let Some(url) = catalog {
+            c.args(["--catalog", url]);
+        }
+        c.args(["similar", title, "--json", "--space", "backbone"]);
+        c
+    };
+    let mut rows = Vec::new();
+    for (label, config, catalog) in [
+        ("embedded (SQLite + vector store), exact", &exact, None),
+        ("PostgreSQL, exact SQL scoring", &exact, Some(pg.url())),
+        ("PostgreSQL, HNSW candidates", &approx, Some(pg.url())),
+    ] {
+        timed(&mut similar(config, catalog.as_deref())); // warm the page cache once
+        let s = median((0..RUNS).map(|_| timed(&mut similar(config, catalog.as_deref()))).collect());
+        rows.push((label, s));
+    }
+    let base = rows[0].1;
+    println!("\n| `similar` at 100k frames, new process | median s | × embedded |\n|---|---|---|");
+    for (label, s) in &rows {
+        println!("| {label} | {s:.2} | {:.2} |", s / base);
+    }
+    // Recall@10 of HNSW candidates against exact SQL scoring, over 20 query videos.
+    let open = || SharedCatalog::open(&pg.url()).unwrap();
+    let x =
+        load(open(), Some(MODEL), None, SharedSearch { approximate_from: usize::MAX, ..Default::default() }).unwrap();
+    let h = load(open(), Some(MODEL), None, SharedSearch { approximate_from: 0, ..Default::default() }).unwrap();
+    let w = Weights { visual: 1.0, lyrics: 0.0 };
+    let (mut found, mut wanted) = (0, 0);
+    let top = |l: &SearchLibrary, title: &str| -> Vec<i64> {
+        let v = l.videos.iter().find(|v| v.title == title).unwrap();
+        search(l, &Query::from_library(l, lib.root(), v).unwrap(), w, 10, false).results.iter().map(|r| r.id).collect()
+    };
+    for v in x.videos.iter().step_by(20) {
+        let (a, b) = (top(&x, &v.title), top(&h, &v.title));
+        wanted += a.len();
+        found += b.iter().filter(|id| a.contains(id)).count();
+    }
+    println!("\nrecall@10 of HNSW candidates against exact SQL scoring: {:.3}", found as f64 / wanted as f64);
+}
+
+fn ingest_part(work: &Path) {
+    let media = work.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let sources = ["testsrc2", "smptebars", "mandelbrot", "rgbtestsrc", "cellauto", "life"];
+    for i in 0..24 {
+        let out = media.join(format!("clip {i:02}.mp4"));
+        let status = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("{}=size=320x240:rate=25", sources[i % sources.len()]))
+            .args([
+                "-t",
+                &format!("{}", 10.0 + i as f64 * 0.1),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let resnet = work.join("resnet");
+    std::fs::create_dir_all(&resnet).unwrap();
+    reelmatch::ml::image::write_random_weights(&resnet.join("model.safetensors")).unwrap();
+    let none = work.join("none");
+    let config = config_file(
+        work,
+        "ingest.toml",
+        &format!(
+            "[models]\noffline = true\n[models.image]\npath = {resnet:?}\n[models.speech]\npath = {none:?}\n[models.text]\npath = {none:?}\n"
+        ),
+    );
+    let frames = |lib: &Path| -> i64 {
+        let cat = reelmatch::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
+        cat.videos().unwrap().iter().map(|v| v.frames_train + v.frames_test).sum()
+    };
+    let embedded = work.join("embedded");
+    let s = timed(
+        Command::new(bin()).arg("--library").arg(&embedded).arg("--config").arg(&config).arg("ingest").arg(&media),
+    );
+    let n = frames(&embedded);
+    let mut rows = vec![("embedded, one process".to_string(), s, n)];
+    let pg = cluster();
+    for workers in 1..=3 {
+        let url = pg.create_database(&format!("w{workers}")).unwrap();
+        let t = Instant::now();
+        assert!(Command::new(bin()).args(["--catalog", &url, "migrate"]).output().unwrap().status.success());
+        let children: Vec<_> = (0..workers)
+            .map(|i| {
+                Command::new(bin())
+                    .arg("--library")
+                    .arg(work.join(format!("w{workers}-{i}")))
+                    .arg("--config")
+                    .arg(&config)
+                    .args(["--catalog", &url, "ingest", "--worker"])
+                    .arg(&media)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let s = t.elapsed().as_secs_f64();
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let n: i64 = client.query_one("SELECT count(*) FROM frame_embeddings", &[]).unwrap().get(0);
+        rows.push((format!("PostgreSQL, {workers} worker(s)"), s, n));
+    }
+    println!("\n| ingest 24 clips (10–12 s, 320×240) with ResNet-50 | wall s | frames embedded | frames/s |\n|---|---|---|---|");
+    for (label, s, n) in &rows {
+        println!("| {label} | {s:.1} | {n} | {:.1} |", *n as f64 / s);
+    }
+}
+
+fn main() {
+    let work = tempfile::tempdir().unwrap();
+    let part = std::env::var("REELMATCH_SHARED_PART").unwrap_or_default();
+    if part.is_empty() || part == "query" {
+        query_part(work.path());
+    }
+    if part.is_empty() || part == "ingest" {
+        ingest_part(work.path());
+    }
+}

@@ -1,0 +1,133 @@
+//! The commands on a shared PostgreSQL catalog (`--catalog URL`): `migrate`, `ingest --worker`,
+//! `library` (with the queue's state), `library export --to URL` and `index update`.
+
+use super::progress::Progress;
+use crate::config::Config;
+use crate::events::Cancel;
+use crate::library::Library;
+use crate::ml::Models;
+use crate::shared::worker::{PathMap, Paths, WorkerSettings};
+use crate::shared::SharedCatalog;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `migrate`: sets up or updates the schema.
+pub fn migrate(url: &str) -> anyhow::Result<ExitCode> {
+    let (catalog, before) = SharedCatalog::open_and_migrate(url)?;
+    let now = crate::shared::LATEST;
+    if before == now {
+        println!("{}: schema {now}, up to date", catalog.url());
+    } else {
+        println!("{}: schema {before} → {now}", catalog.url());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ingest --worker PATH…`.
+pub fn worker(
+    library: &Library,
+    config: &Config,
+    url: &str,
+    paths: Vec<PathBuf>,
+    path_map: Vec<PathMap>,
+    retry_failed: bool,
+) -> anyhow::Result<ExitCode> {
+    if retry_failed {
+        let n = crate::shared::worker::retry_failed(url)?;
+        eprintln!("{n} failed video(s) set pending again");
+    }
+    let settings = WorkerSettings::new(
+        Duration::from_secs_f64(config.catalog.lease_s),
+        config.catalog.max_claims,
+        Paths(path_map),
+    );
+    eprintln!("worker {} on {}", settings.name, crate::shared::shown(url));
+    let (library, config, url) = (library.clone(), config.clone(), url.to_string());
+    let models = Models::configured(&config, Some(&library));
+    let report = super::until_ctrl_c("video", move |cancel: Cancel| {
+        crate::shared::worker::run(&url, &library, &config, &paths, &models, &settings, &Progress::new(), &cancel)
+    })??;
+    eprintln!("{report}");
+    Ok(if report.failed > 0 { ExitCode::from(super::EXIT_SOME_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// `library export --to URL`.
+pub fn export(library: &Library, config: &Config, to: &str, path_map: Vec<PathMap>) -> anyhow::Result<ExitCode> {
+    let progress = |done: usize, total: usize, title: &str| {
+        if !title.is_empty() {
+            eprintln!("[{}/{total}] {title}", done + 1);
+        }
+    };
+    let report = crate::shared::export::export_library(
+        library,
+        to,
+        &Paths(path_map),
+        config.search.approximate_from,
+        &progress,
+    )?;
+    eprintln!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `library` on a shared catalog: every video with its place in the queue.
+pub fn list(url: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let mut catalog = SharedCatalog::open(url)?;
+    let rows = crate::shared::worker::queue(&mut catalog)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!(
+            "the catalog {} has no videos; add them with `reelmatch --catalog URL ingest --worker DIR`",
+            catalog.url()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>5} {:<32} {:>8} {:>7} {:<8} {:<20} NOTE", "ID", "TITLE", "DURATION", "FRAMES", "STATUS", "WORKER");
+    for v in &rows {
+        let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
+        let title: String = v.title.chars().take(32).collect();
+        println!(
+            "{:>5} {:<32} {:>8} {:>7} {:<8} {:<20} {}",
+            v.id,
+            title,
+            duration,
+            v.frames,
+            v.status,
+            v.claimed_by.as_deref().unwrap_or("-"),
+            v.error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `index update` on a shared catalog: builds the HNSW index of each image model past the size
+/// where search uses it.
+pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = SharedCatalog::open(url)?;
+    for (model, count) in crate::shared::search::model_counts(&mut catalog, "frame_embeddings")? {
+        let built = count as usize >= config.search.approximate_from
+            && crate::shared::search::ensure_hnsw(&mut catalog, &model)?;
+        let how = if count as usize >= config.search.approximate_from {
+            if built {
+                "HNSW index built"
+            } else {
+                "HNSW index present"
+            }
+        } else {
+            "exact search (below search.approximate_from)"
+        };
+        println!("{model}: {count} frames, {how}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The error for a command that has no shared-catalog version yet.
+pub fn unsupported(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{what}` does not run on a PostgreSQL catalog yet; on it run `migrate`, `ingest --worker`, `library`, \
+         `similar` and `index update`, or run `{what}` on an embedded library (drop --catalog / REELMATCH_CATALOG)"
+    )
+}

@@ -1,0 +1,163 @@
+//! The shared catalog: a library on PostgreSQL + pgvector that several ingest workers and
+//! viewers on several machines use at once (the embedded SQLite catalog stays the default).
+//! Everything a second machine needs is in the database: videos, frames with their JPEG bytes,
+//! transcripts, embeddings (`halfvec`, searched with HNSW past a size) and the work queue.
+
+pub mod cluster;
+pub mod export;
+mod schema;
+pub mod search;
+pub mod upload;
+pub mod worker;
+
+pub use schema::LATEST;
+
+use crate::error::{Error, Result};
+use postgres::error::SqlState;
+use std::time::Duration;
+
+pub use crate::config::is_postgres_url as is_url;
+
+/// `url` with its password replaced by `***`, for messages.
+pub fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            format!("{scheme}://{}:***@{host}", user.split(':').next().unwrap_or_default())
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// An open connection to a shared catalog.
+pub struct SharedCatalog {
+    client: postgres::Client,
+    url: String,
+}
+
+impl SharedCatalog {
+    /// Connects and checks the schema: one set up by `migrate`, not newer than this build.
+    pub fn open(url: &str) -> Result<Self> {
+        let mut catalog = Self::connect(url)?;
+        match catalog.schema_version()? {
+            0 => Err(Error::SharedNotMigrated { url: catalog.url.clone() }),
+            v if v > LATEST => Err(Error::SharedTooNew { url: catalog.url.clone(), found: v, known: LATEST }),
+            v if v < LATEST => {
+                // An older schema is brought up to date (as the embedded catalog is).
+                schema::migrate(&mut catalog)?;
+                Ok(catalog)
+            }
+            _ => Ok(catalog),
+        }
+    }
+
+    /// Connects and brings the schema up to date; returns the version it was at before.
+    pub fn open_and_migrate(url: &str) -> Result<(Self, i64)> {
+        let mut catalog = Self::connect(url)?;
+        let before = schema::migrate(&mut catalog)?;
+        Ok((catalog, before))
+    }
+
+    /// A connection, with a 10 s limit on reaching the server unless the URL sets one.
+    fn connect(url: &str) -> Result<Self> {
+        crate::blocking::off_drawing_thread("connect to the PostgreSQL catalog");
+        let shown = shown(url);
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Shared { url: shown.clone(), detail: format!("not a valid connection string: {e}") })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("reelmatch");
+        let client = config.connect(postgres::NoTls).map_err(|e| connect_error(&shown, &e))?;
+        Ok(SharedCatalog { client, url: shown })
+    }
+
+    /// The schema version set up in this database (0: none yet).
+    pub fn schema_version(&mut self) -> Result<i64> {
+        schema::version(self)
+    }
+
+    /// The connection string, password hidden.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    pub(crate) fn err(&self, e: postgres::Error) -> Error {
+        error_of(&self.url, &e)
+    }
+}
+
+/// A query's error, worded for the person: the server's own message when it sent one.
+pub(crate) fn error_of(url: &str, e: &postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::UNDEFINED_FILE && db.message().contains("vector") => {
+            Error::SharedNoVector { url: url.into(), detail: db.message().into() }
+        }
+        Some(db) => Error::Shared {
+            url: url.into(),
+            detail: format!("{}{}", db.message(), db.detail().map(|d| format!(" ({d})")).unwrap_or_default()),
+        },
+        None if e.is_closed() => {
+            Error::SharedUnreachable { url: url.into(), detail: "the connection was closed".into() }
+        }
+        None => Error::Shared { url: url.into(), detail: chain(e) },
+    }
+}
+
+fn connect_error(url: &str, e: &postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) if [SqlState::INVALID_PASSWORD, SqlState::INVALID_AUTHORIZATION_SPECIFICATION].contains(db.code()) => {
+            Error::SharedAuth { url: url.into(), detail: db.message().into() }
+        }
+        Some(db) if db.code() == &SqlState::INVALID_CATALOG_NAME => Error::Shared {
+            url: url.into(),
+            detail: format!("{}; create it first (`createdb NAME` on the server)", db.message()),
+        },
+        Some(_) => error_of(url, e),
+        None => Error::SharedUnreachable { url: url.into(), detail: chain(e) },
+    }
+}
+
+/// An error and its causes in one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_and_urls_recognised() {
+        assert_eq!(shown("postgres://me:secret@db:5432/lib"), "postgres://me:***@db:5432/lib");
+        assert_eq!(shown("postgres://me@db/lib"), "postgres://me@db/lib");
+        assert!(is_url("postgresql://db/lib") && is_url("postgres://db/lib"));
+        assert!(!is_url("/home/me/library"));
+    }
+
+    #[test]
+    fn an_unreachable_server_is_named_with_what_to_check() {
+        // A loopback port nothing listens on: refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("postgres://me:pw@127.0.0.1:{port}/lib");
+        let err = SharedCatalog::open(&url).err().expect("nothing listens there");
+        let text = err.to_string();
+        assert!(matches!(err, Error::SharedUnreachable { .. }), "{text}");
+        assert!(text.contains("me:***@127.0.0.1") && !text.contains("pw@"), "{text}");
+        assert!(text.contains("pg_isready"), "{text}");
+    }
+}

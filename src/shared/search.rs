@@ -1,0 +1,429 @@
+//! Search on the shared catalog: the library's frame list, mean and lyrics are read once, and
+//! each query's frames are scored in SQL (pgvector) by the same centred cosine the embedded
+//! index uses, keeping each video's best frame per query frame. Past a size, an HNSW index on
+//! the frames picks candidate videos first (a k-NN per query frame), and only their frames are
+//! scored. The ranking itself is the embedded backend's (`search::search`), so both give the
+//! same answer on the same library.
+
+use super::SharedCatalog;
+use crate::catalog::{preferred_model, Stage, Status, VideoRow, WHOLE};
+use crate::error::Result;
+use crate::search::index::VectorIndex;
+use crate::search::library::{FrameRef, Line, Lyrics, SearchLibrary};
+use pgvector::{HalfVector, Vector};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// How a shared library is searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedSearch {
+    /// From this many frames on, candidates come from the HNSW index (when it is built).
+    pub approximate_from: usize,
+    /// Frames each query frame's k-NN returns (HNSW `ef_search` is at least this; at most 1000).
+    pub neighbours: usize,
+    /// Videos whose frames are then scored exactly: those nearest over all query frames.
+    pub candidates: usize,
+}
+
+impl Default for SharedSearch {
+    fn default() -> Self {
+        SharedSearch { approximate_from: 250_000, neighbours: 400, candidates: 64 }
+    }
+}
+
+/// The file name a frame's image has in search results: its JPEG is in the database.
+pub fn frame_file(frame_id: i64) -> String {
+    format!("frame:{frame_id}")
+}
+
+/// Loads the ready videos, their frames (ids and times, not vectors) and lyrics, and returns a
+/// search library whose frame index scores in SQL over this connection.
+pub fn load(
+    mut shared: SharedCatalog,
+    image_model: Option<&str>,
+    text_model: Option<&str>,
+    how: SharedSearch,
+) -> Result<SearchLibrary> {
+    let image_model = preferred_model(model_counts(&mut shared, "frame_embeddings")?, image_model);
+    let text_model = preferred_model(model_counts(&mut shared, "lyrics_embeddings")?, text_model);
+    let videos = ready_videos(&mut shared)?;
+    let position: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+    let mut frame_refs = Vec::new();
+    let mut frame_ids = Vec::new();
+    let (mut dim, mut mean) = (0, Vec::new());
+    if let Some(model) = &image_model {
+        let rows = shared
+            .client()
+            .query(
+                "SELECT frame_id, video_id, t_s FROM frame_embeddings WHERE model = $1 ORDER BY video_id, t_s, frame_id",
+                &[model],
+            )
+            .map_err(|e| shared.err(e))?;
+        for r in rows {
+            let Some(&video) = position.get(&r.get::<_, i64>(1)) else { continue };
+            let id: i64 = r.get(0);
+            frame_ids.push(id);
+            frame_refs.push(FrameRef { video, t_s: r.get(2), file: frame_file(id) });
+        }
+        let row = shared
+            .client()
+            .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[model])
+            .map_err(|e| shared.err(e))?;
+        if let (Some(sum), Some(n)) = (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) {
+            mean = sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect();
+            dim = mean.len();
+        }
+    }
+    let lyrics = match &text_model {
+        Some(m) => lyrics_of(&mut shared, m, &position, videos.len())?,
+        None => vec![None; videos.len()],
+    };
+    let hnsw = match &image_model {
+        Some(m) if frame_ids.len() >= how.approximate_from => hnsw_of(&mut shared, m)?,
+        _ => None,
+    };
+    let index = SqlIndex {
+        shared: Mutex::new(shared),
+        model: image_model.clone().unwrap_or_default(),
+        dim: dim.max(1),
+        row_of: frame_ids.iter().enumerate().map(|(r, &id)| (id, r)).collect(),
+        frame_ids,
+        mean,
+        hnsw,
+        how,
+    };
+    Ok(SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model))
+}
+
+pub fn model_counts(shared: &mut SharedCatalog, table: &str) -> Result<Vec<(String, i64)>> {
+    let rows = shared
+        .client()
+        .query(&format!("SELECT model, count(*) FROM {table} GROUP BY model ORDER BY model"), &[])
+        .map_err(|e| shared.err(e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The videos with frames, ordered by title then id (as the embedded catalog lists them).
+pub fn ready_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
+    let rows = shared
+        .client()
+        .query(
+            "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
+                count(*) FILTER (WHERE f.split = 'train'), count(*) FILTER (WHERE f.split = 'test'),
+                v.content_hash, v.size_bytes, v.fps, v.width, v.height, v.has_audio, v.audio_samples, v.mtime_ns,
+                (SELECT t.language FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
+                (SELECT t.flag FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
+                EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id)
+             FROM videos v JOIN frames f ON f.video_id = v.id
+             WHERE v.status = 'ready'
+             GROUP BY v.id ORDER BY lower(v.title), v.id",
+            &[],
+        )
+        .map_err(|e| shared.err(e))?;
+    Ok(rows
+        .iter()
+        .map(|r| VideoRow {
+            id: r.get(0),
+            title: r.get(1),
+            path: PathBuf::from(r.get::<_, String>(2)),
+            duration_s: r.get(3),
+            sample_fps: r.get(4),
+            frames_train: r.get(5),
+            frames_test: r.get(6),
+            status: Status::Ready,
+            error: None,
+            stage: Stage::DONE,
+            content_hash: r.get(7),
+            size_bytes: r.get(8),
+            fps: r.get(9),
+            width: r.get(10),
+            height: r.get(11),
+            has_audio: r.get(12),
+            audio_samples: r.get(13),
+            mtime_ns: r.get(14),
+            frames_embedded: -1,
+            transcript_language: r.get(15),
+            transcript_flag: r.get(16),
+            lyrics_embedded: r.get(17),
+        })
+        .collect())
+}
+
+/// Each video's lyrics (whole text and lines) from the text model `model`.
+fn lyrics_of(
+    shared: &mut SharedCatalog,
+    model: &str,
+    position: &HashMap<i64, usize>,
+    videos: usize,
+) -> Result<Vec<Option<Lyrics>>> {
+    let rows = shared
+        .client()
+        .query(
+            "SELECT l.video_id, l.segment, l.vector, s.text, s.start_s, s.end_s
+             FROM lyrics_embeddings l
+             LEFT JOIN segments s ON s.video_id = l.video_id AND s.model = l.transcript_model AND s.id = l.segment
+             WHERE l.model = $1 ORDER BY l.video_id, l.segment",
+            &[&model],
+        )
+        .map_err(|e| shared.err(e))?;
+    let mut wholes: Vec<Option<Vec<f32>>> = vec![None; videos];
+    let mut lines: Vec<Vec<Line>> = vec![Vec::new(); videos];
+    for r in rows {
+        let Some(&at) = position.get(&r.get::<_, i64>(0)) else { continue };
+        let vector = r.get::<_, Vector>(2).to_vec();
+        if i64::from(r.get::<_, i32>(1)) == WHOLE {
+            wholes[at] = Some(vector);
+        } else if let Some(text) = r.get::<_, Option<String>>(3) {
+            lines[at].push(Line { text: text.trim().to_string(), start: r.get(4), end: r.get(5), vector });
+        }
+    }
+    Ok(wholes.into_iter().zip(lines).map(|(whole, lines)| whole.map(|whole| Lyrics { whole, lines })).collect())
+}
+
+/// A model's HNSW index: the function its vectors are centred by, and the mean it subtracts.
+#[derive(Debug, Clone)]
+struct Hnsw {
+    centre_fn: String,
+    mean: Vec<f32>,
+}
+
+/// The names of a model's HNSW index and of its centring function.
+fn hnsw_names(model: &str) -> (String, String) {
+    let tag = &blake3::hash(model.as_bytes()).to_hex()[..12];
+    (format!("frame_hnsw_{tag}"), format!("reelmatch_centred_{tag}"))
+}
+
+fn hnsw_of(shared: &mut SharedCatalog, model: &str) -> Result<Option<Hnsw>> {
+    let row = shared
+        .client()
+        .query_opt("SELECT mean FROM frame_indexes WHERE model = $1 AND to_regclass(name) IS NOT NULL", &[&model])
+        .map_err(|e| shared.err(e))?;
+    Ok(row.map(|r| Hnsw { centre_fn: hnsw_names(model).1, mean: r.get(0) }))
+}
+
+/// Builds the HNSW index over a model's frames if it is not there: cosine distance between
+/// vectors centred on the library mean of now (as search ranks them; uncentred, features
+/// every frame shares would decide the neighbours). Returns whether it was built now.
+pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<bool> {
+    if hnsw_of(shared, model)?.is_some() {
+        return Ok(false);
+    }
+    let row = shared
+        .client()
+        .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[&model])
+        .map_err(|e| shared.err(e))?;
+    let (Some(sum), Some(n)) = (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) else {
+        return Ok(false);
+    };
+    let mean: Vec<f32> = sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect();
+    let (index, centre_fn) = hnsw_names(model);
+    // Index builds run functions with only pg_catalog on the search path (PostgreSQL 17 on),
+    // so the body names pgvector's schema.
+    let schema: String = shared
+        .client()
+        .query_one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'", &[])
+        .map_err(|e| shared.err(e))?
+        .get(0);
+    let literal_mean = format!("[{}]", mean.iter().map(|x| format!("{x:e}")).collect::<Vec<_>>().join(","));
+    let sql = format!(
+        "CREATE OR REPLACE FUNCTION {centre_fn}(v halfvec) RETURNS halfvec
+            AS $$ SELECT v OPERATOR({schema}.-) '{literal_mean}'::{schema}.halfvec $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE;
+         CREATE INDEX IF NOT EXISTS {index} ON frame_embeddings
+            USING hnsw (({centre_fn}(vector)::halfvec({dim})) halfvec_cosine_ops)
+            WITH (m = 16, ef_construction = 64) WHERE model = {model_literal}",
+        dim = mean.len(),
+        model_literal = literal(model)
+    );
+    shared.client().batch_execute("ANALYZE frame_embeddings").map_err(|e| shared.err(e))?;
+    shared.client().batch_execute(&sql).map_err(|e| shared.err(e))?;
+    shared
+        .client()
+        .execute(
+            "INSERT INTO frame_indexes (model, name, mean, frames) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (model) DO UPDATE SET name = EXCLUDED.name, mean = EXCLUDED.mean, frames = EXCLUDED.frames, built_at = now()",
+            &[&model, &index, &mean, &n],
+        )
+        .map_err(|e| shared.err(e))?;
+    Ok(true)
+}
+
+/// Each video's nearest frame among the `k` frames nearest to `$1` (centred) by the HNSW index.
+fn knn_sql(centre_fn: &str, dim: usize, model: &str, k: usize) -> String {
+    format!(
+        "SELECT video_id, min(distance) FROM (
+            SELECT video_id, {centre_fn}(vector)::halfvec({dim}) <=> $1 AS distance FROM frame_embeddings
+            WHERE model = {model} ORDER BY distance LIMIT {k}) nearest
+         GROUP BY video_id",
+        model = literal(model),
+    )
+}
+
+/// The session settings a k-NN query runs under: the search breadth, and the index taken even
+/// where the planner's row estimates are off (just after a bulk load, before autovacuum has
+/// analysed the table, it would scan and sort).
+fn knn_settings(k: usize) -> String {
+    format!(
+        "SET LOCAL hnsw.ef_search = {}; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
+        k.max(40)
+    )
+}
+
+/// The plan PostgreSQL makes for a model's k-NN query (`EXPLAIN`), to see that it takes the
+/// HNSW index; `None` when the model has no index.
+pub fn knn_plan(shared: &mut SharedCatalog, model: &str) -> Result<Option<String>> {
+    let Some(h) = hnsw_of(shared, model)? else { return Ok(None) };
+    let sql = format!("EXPLAIN {}", knn_sql(&h.centre_fn, h.mean.len(), model, 100));
+    let probe = HalfVector::from_f32_slice(&vec![0.01; h.mean.len()]);
+    let url = shared.url().to_string();
+    let db = |e: postgres::Error| super::error_of(&url, &e);
+    let mut tx = shared.client().transaction().map_err(db)?;
+    tx.batch_execute(&knn_settings(100)).map_err(db)?;
+    let rows = tx.query(&sql, &[&probe]).map_err(db)?;
+    // Each line without the mean's long literal.
+    Ok(Some(
+        rows.iter().map(|r| r.get::<_, String>(0).chars().take(160).collect::<String>()).collect::<Vec<_>>().join("\n"),
+    ))
+}
+
+/// A SQL string literal (the model name in a partial index's predicate, which a query must
+/// repeat as a literal for the planner to use that index).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Frame vectors kept in PostgreSQL, scored there.
+struct SqlIndex {
+    shared: Mutex<SharedCatalog>,
+    model: String,
+    dim: usize,
+    /// Each row's frame id, and back.
+    frame_ids: Vec<i64>,
+    row_of: HashMap<i64, usize>,
+    /// The library mean (of the normalised vectors) that scores are centred on.
+    mean: Vec<f32>,
+    hnsw: Option<Hnsw>,
+    how: SharedSearch,
+}
+
+impl SqlIndex {
+    /// The candidate videos: each query frame's nearest frames by the HNSW index, each video
+    /// scored by its nearest frame per query frame summed over the query frames; the best
+    /// `candidates` of them.
+    fn candidates(&self, shared: &mut SharedCatalog, hnsw: &Hnsw, units: &[Vec<f32>]) -> Result<Vec<i64>> {
+        let url = shared.url().to_string();
+        let db = |e: postgres::Error| super::error_of(&url, &e);
+        let k = self.how.neighbours.clamp(1, 1000);
+        let mut tx = shared.client().transaction().map_err(db)?;
+        tx.batch_execute(&knn_settings(k)).map_err(db)?;
+        let sql = knn_sql(&hnsw.centre_fn, self.dim, &self.model, k);
+        let mut closeness: HashMap<i64, f64> = HashMap::new();
+        for q in units {
+            let centred: Vec<f32> = q.iter().zip(&hnsw.mean).map(|(a, m)| a - m).collect();
+            for r in tx.query(&sql, &[&HalfVector::from_f32_slice(&centred)]).map_err(db)? {
+                *closeness.entry(r.get(0)).or_default() += 1.0 - r.get::<_, f64>(1);
+            }
+        }
+        tx.commit().map_err(db)?;
+        let mut ranked: Vec<(i64, f64)> = closeness.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(ranked.into_iter().take(self.how.candidates.max(1)).map(|(v, _)| v).collect())
+    }
+
+    fn score(&self, queries: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![vec![f32::NEG_INFINITY; self.frame_ids.len()]; queries.len()];
+        if queries.is_empty() || self.frame_ids.is_empty() {
+            return Ok(out);
+        }
+        let units: Vec<Vec<f32>> = queries.iter().map(|q| unit(q)).collect();
+        let centred: Vec<Vector> = units
+            .iter()
+            .map(|u| Vector::from(u.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>()))
+            .collect();
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let within = match &self.hnsw {
+            Some(h) => Some(self.candidates(&mut shared, h, &units)?),
+            None => None,
+        };
+        let sql = format!(
+            "SELECT DISTINCT ON (q.i, e.video_id) q.i::int, e.frame_id,
+                (1 - ((e.vector::vector - $1) <=> q.v))::real AS similarity
+             FROM frame_embeddings e, unnest($2::vector[]) WITH ORDINALITY AS q(v, i)
+             WHERE e.model = $3 {}
+             ORDER BY q.i, e.video_id, similarity DESC, e.frame_id",
+            if within.is_some() { "AND e.video_id = ANY($4)" } else { "" }
+        );
+        let mean = Vector::from(self.mean.clone());
+        let rows = match &within {
+            Some(videos) => shared.client().query(&sql, &[&mean, &centred, &self.model, videos]),
+            None => shared.client().query(&sql, &[&mean, &centred, &self.model]),
+        }
+        .map_err(|e| shared.err(e))?;
+        for r in rows {
+            let (q, frame, similarity) = (r.get::<_, i32>(0) as usize - 1, r.get::<_, i64>(1), r.get::<_, f32>(2));
+            if let Some(&row) = self.row_of.get(&frame) {
+                out[q][row] = similarity;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    v.iter().map(|x| x / norm).collect()
+}
+
+impl VectorIndex for SqlIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn len(&self) -> usize {
+        self.frame_ids.len()
+    }
+
+    fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        self.score(queries).unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            vec![vec![f32::NEG_INFINITY; self.frame_ids.len()]; queries.len()]
+        })
+    }
+
+    fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>> {
+        let ids: Vec<i64> = rows.iter().map(|&r| self.frame_ids[r]).collect();
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let found = shared
+            .client()
+            .query(
+                "SELECT frame_id, vector FROM frame_embeddings WHERE model = $1 AND frame_id = ANY($2)",
+                &[&self.model, &ids],
+            )
+            .unwrap_or_default();
+        let by_id: HashMap<i64, Vec<f32>> = found
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, HalfVector>(1).to_vec().iter().map(|h| h.to_f32()).collect()))
+            .collect();
+        ids.iter().map(|id| by_id.get(id).cloned().unwrap_or_else(|| vec![0.0; self.dim])).collect()
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.hnsw.is_some() {
+            "approximate (HNSW)"
+        } else {
+            "exact"
+        }
+    }
+
+    fn scores_queries_together(&self) -> bool {
+        // Candidates are chosen per search.
+        self.hnsw.is_none()
+    }
+}
+
+/// A frame's JPEG bytes (for previews: the viewer needs no shared file system).
+pub fn frame_jpeg(shared: &mut SharedCatalog, frame_id: i64) -> Result<Option<Vec<u8>>> {
+    let row =
+        shared.client().query_opt("SELECT jpeg FROM frames WHERE id = $1", &[&frame_id]).map_err(|e| shared.err(e))?;
+    Ok(row.map(|r| r.get(0)))
+}

@@ -1,0 +1,368 @@
+//! Distributed ingestion (`ingest --worker`): every worker registers the files it finds, then
+//! claims one pending video at a time (`FOR UPDATE SKIP LOCKED`) under a lease it renews while
+//! it works. It ingests the video into its own local library (probe, frames, audio, models:
+//! the embedded pipeline, unchanged), then uploads the result in one transaction that checks
+//! the claim is still its own. A worker that dies stops renewing; once its lease runs out
+//! another worker takes the video over. Nothing is stored twice (an upload replaces) and
+//! nothing is lost (a video is ready only once its upload committed).
+
+use super::upload::{upload_video, Uploaded};
+use super::SharedCatalog;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::{Cancel, EventSink};
+use crate::library::Library;
+use crate::ml::Models;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the shared paths are mounted on this machine: `--path-map SHARED=LOCAL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMap {
+    pub shared: PathBuf,
+    pub local: PathBuf,
+}
+
+impl std::str::FromStr for PathMap {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once('=') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok(PathMap { shared: a.into(), local: b.into() }),
+            _ => Err(format!("`{s}` is not SHARED=LOCAL (e.g. /mnt/nas=/Volumes/nas)")),
+        }
+    }
+}
+
+/// Turns paths between the shared form (stored in the catalog) and this machine's.
+#[derive(Debug, Clone, Default)]
+pub struct Paths(pub Vec<PathMap>);
+
+impl Paths {
+    pub fn to_local(&self, shared: &Path) -> PathBuf {
+        self.0
+            .iter()
+            .find_map(|m| shared.strip_prefix(&m.shared).ok().map(|rest| m.local.join(rest)))
+            .unwrap_or_else(|| shared.to_path_buf())
+    }
+
+    pub fn to_shared(&self, local: &Path) -> PathBuf {
+        self.0
+            .iter()
+            .find_map(|m| local.strip_prefix(&m.local).ok().map(|rest| m.shared.join(rest)))
+            .unwrap_or_else(|| local.to_path_buf())
+    }
+}
+
+/// How one worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// This worker's name in claims (`host:pid` by default).
+    pub name: String,
+    /// How long a claim holds without renewal.
+    pub lease: Duration,
+    /// Claims taken over from dead workers before a video is marked failed.
+    pub max_attempts: i32,
+    pub paths: Paths,
+}
+
+impl WorkerSettings {
+    pub fn new(lease: Duration, max_claims: u32, paths: Paths) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let host = if host.is_empty() { "localhost".to_string() } else { host };
+        WorkerSettings { name: format!("{host}:{}", std::process::id()), lease, max_attempts: max_claims as i32, paths }
+    }
+}
+
+/// What one worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WorkerReport {
+    /// Files this worker found and registered (new to the catalog).
+    pub registered: usize,
+    /// Videos it ingested and uploaded.
+    pub uploaded: usize,
+    pub frames: usize,
+    /// Videos it marked failed (with the reason, in the catalog).
+    pub failed: usize,
+    /// Claims it lost to another worker (its lease ran out while it worked).
+    pub lost: usize,
+}
+
+impl std::fmt::Display for WorkerReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "worker finished: {} registered, {} ingested ({} frames), {} failed, {} claim(s) lost",
+            self.registered, self.uploaded, self.frames, self.failed, self.lost
+        )
+    }
+}
+
+/// Registers the video files under `roots`, then works the queue until no video is pending
+/// or held by a live claim. `library` is this worker's own local library (a cache of what it
+/// ingested: a video claimed again on this machine is not ingested twice).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    url: &str,
+    library: &Library,
+    config: &Config,
+    roots: &[PathBuf],
+    models: &Models,
+    settings: &WorkerSettings,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<WorkerReport> {
+    let mut shared = SharedCatalog::open(url)?;
+    let mut report =
+        WorkerReport { registered: register(&mut shared, config, roots, &settings.paths)?, ..Default::default() };
+    while !cancel.is_cancelled() {
+        match claim(&mut shared, settings)? {
+            Claim::Video { id, path } => {
+                let renewal = Renewal::start(url, id, settings)?;
+                let outcome = ingest_one(&mut shared, library, config, models, id, &path, settings, sink, cancel);
+                let held = renewal.stop();
+                match outcome {
+                    Ok(Some(up)) => {
+                        report.uploaded += 1;
+                        report.frames += up.frames;
+                    }
+                    Ok(None) => report.failed += 1,
+                    Err(Error::ClaimLost { .. }) => report.lost += 1,
+                    Err(e) if !held => {
+                        tracing::warn!("claim on video {id} lost: {e}");
+                        report.lost += 1;
+                    }
+                    Err(e) => {
+                        release(&mut shared, id, settings)?;
+                        return Err(e);
+                    }
+                }
+            }
+            Claim::Wait => {
+                std::thread::sleep((settings.lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)))
+            }
+            Claim::Done => break,
+        }
+    }
+    Ok(report)
+}
+
+/// Inserts each video file found under `roots` as pending (by its shared path); files another
+/// worker registered already are left as they are. Returns how many were new.
+fn register(shared: &mut SharedCatalog, config: &Config, roots: &[PathBuf], paths: &Paths) -> Result<usize> {
+    let scanned = crate::ingest::scan(roots, &config.ingest.extensions, &[])?;
+    let mut new = 0;
+    for found in scanned.found.iter().filter(|f| f.by_extension && f.special.is_none()) {
+        let path = paths.to_shared(&found.path);
+        let title = crate::ingest::title_of(&found.path);
+        new += shared
+            .client()
+            .execute(
+                "INSERT INTO videos (path, title) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING",
+                &[&path.to_string_lossy().as_ref(), &title],
+            )
+            .map_err(|e| shared.err(e))? as usize;
+    }
+    Ok(new)
+}
+
+enum Claim {
+    Video {
+        id: i64,
+        path: PathBuf,
+    },
+    /// Nothing to claim now, but other workers hold live claims (one may die).
+    Wait,
+    Done,
+}
+
+/// Takes the oldest pending video, or one whose claim expired, for this worker.
+fn claim(shared: &mut SharedCatalog, s: &WorkerSettings) -> Result<Claim> {
+    let lease = s.lease.as_secs_f64();
+    // Videos whose workers died too often are failed, with the reason.
+    shared
+        .client()
+        .execute(
+            "UPDATE videos SET status = 'failed', claimed_by = NULL, lease_until = NULL, updated_at = now(),
+                error = 'its ingestion was claimed ' || attempts || ' times and never finished (catalog.max_claims): its workers died on it (out of memory?); see their logs, then set it pending again with `reelmatch ingest --worker --retry-failed`'
+             WHERE status = 'working' AND lease_until < now() AND attempts >= $1",
+            &[&s.max_attempts],
+        )
+        .map_err(|e| shared.err(e))?;
+    let row = shared
+        .client()
+        .query_opt(
+            "UPDATE videos SET status = 'working', claimed_by = $1, lease_until = now() + make_interval(secs => $2),
+                attempts = attempts + 1, updated_at = now()
+             WHERE id = (SELECT id FROM videos
+                         WHERE status = 'pending' OR (status = 'working' AND lease_until < now())
+                         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+             RETURNING id, path",
+            &[&s.name, &lease],
+        )
+        .map_err(|e| shared.err(e))?;
+    if let Some(r) = row {
+        return Ok(Claim::Video { id: r.get(0), path: PathBuf::from(r.get::<_, String>(1)) });
+    }
+    let busy: i64 = shared
+        .client()
+        .query_one("SELECT count(*) FROM videos WHERE status = 'working'", &[])
+        .map_err(|e| shared.err(e))?
+        .get(0);
+    Ok(if busy > 0 { Claim::Wait } else { Claim::Done })
+}
+
+/// Gives a claim back (this worker stops for a reason not the video's).
+fn release(shared: &mut SharedCatalog, id: i64, s: &WorkerSettings) -> Result<()> {
+    shared
+        .client()
+        .execute(
+            "UPDATE videos SET status = 'pending', claimed_by = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0)
+             WHERE id = $1 AND claimed_by = $2",
+            &[&id, &s.name],
+        )
+        .map_err(|e| shared.err(e))?;
+    Ok(())
+}
+
+/// Ingests the claimed video locally and uploads it; `None` when the video itself failed
+/// (recorded in the shared catalog with the reason).
+#[allow(clippy::too_many_arguments)]
+fn ingest_one(
+    shared: &mut SharedCatalog,
+    library: &Library,
+    config: &Config,
+    models: &Models,
+    id: i64,
+    path: &Path,
+    s: &WorkerSettings,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<Option<Uploaded>> {
+    let local_path = s.paths.to_local(path);
+    let report = crate::ingest::ingest(library, config, std::slice::from_ref(&local_path), models, sink, cancel)?;
+    if report.cancelled {
+        return Err(Error::Cancelled);
+    }
+    let local = Catalog::open(&library.catalog_path())?;
+    let canonical = local_path.canonicalize().unwrap_or_else(|_| local_path.clone());
+    let video = local.video_by_path(&canonical)?;
+    let reason = report.failed.iter().map(|(_, r)| r.clone()).next();
+    match (video, reason) {
+        (Some(v), None) if v.status == crate::catalog::Status::Ready => {
+            let up = upload_video(shared, library, &local, &v, path, Some(&s.name))?;
+            Ok(Some(up))
+        }
+        (v, reason) => {
+            let reason =
+                reason.or_else(|| v.and_then(|v| v.error)).unwrap_or_else(|| why_not_ingested(&local, &local_path));
+            shared
+                .client()
+                .execute(
+                    "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
+                     WHERE id = $1 AND claimed_by = $2",
+                    &[&id, &s.name, &reason],
+                )
+                .map_err(|e| shared.err(e))?;
+            Ok(None)
+        }
+    }
+}
+
+/// Why a file the local ingest skipped was not ingested: a copy of another video (the library
+/// keeps one of each), or not a video at all.
+fn why_not_ingested(local: &Catalog, path: &Path) -> String {
+    let same = crate::ingest::hash_file(path).ok().and_then(|h| local.video_by_hash(&h).ok().flatten());
+    match same {
+        Some(other) => format!("same content as {}; the library keeps it once", other.path.display()),
+        None => "it was not ingested: no video stream was found in it".to_string(),
+    }
+}
+
+/// Renews a claim from a thread of its own (own connection) every third of the lease.
+struct Renewal {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Renewal {
+    fn start(url: &str, id: i64, s: &WorkerSettings) -> Result<Self> {
+        let mut shared = SharedCatalog::open(url)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (name, lease) = (s.name.clone(), s.lease);
+        let thread = std::thread::spawn(move || loop {
+            match stopped.recv_timeout(lease / 3) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return true,
+            }
+            let renewed = shared.client().execute(
+                "UPDATE videos SET lease_until = now() + make_interval(secs => $3)
+                 WHERE id = $1 AND claimed_by = $2 AND status = 'working'",
+                &[&id, &name, &lease.as_secs_f64()],
+            );
+            if !matches!(renewed, Ok(1)) {
+                return false;
+            }
+        });
+        Ok(Renewal { stop, thread })
+    }
+
+    /// Stops renewing; whether the claim was held throughout.
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// One video as `library` on a shared catalog lists it: where it stands in the queue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub title: String,
+    pub path: String,
+    pub duration_s: Option<f64>,
+    pub frames: i64,
+    /// pending, working, ready or failed.
+    pub status: String,
+    pub error: Option<String>,
+    /// The worker holding it, while one does.
+    pub claimed_by: Option<String>,
+    /// Claims taken on it so far.
+    pub attempts: i32,
+}
+
+/// Every video of the shared catalog, by title.
+pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
+    let rows = shared
+        .client()
+        .query(
+            "SELECT v.id, v.title, v.path, v.duration_s, (SELECT count(*) FROM frames f WHERE f.video_id = v.id),
+                v.status, v.error, v.claimed_by, v.attempts
+             FROM videos v ORDER BY lower(v.title), v.id",
+            &[],
+        )
+        .map_err(|e| shared.err(e))?;
+    Ok(rows
+        .iter()
+        .map(|r| QueueRow {
+            id: r.get(0),
+            title: r.get(1),
+            path: r.get(2),
+            duration_s: r.get(3),
+            frames: r.get(4),
+            status: r.get(5),
+            error: r.get(6),
+            claimed_by: r.get(7),
+            attempts: r.get(8),
+        })
+        .collect())
+}
+
+/// Sets every failed video pending again (`ingest --worker --retry-failed`); how many.
+pub fn retry_failed(url: &str) -> Result<u64> {
+    let mut shared = SharedCatalog::open(url)?;
+    shared
+        .client()
+        .execute("UPDATE videos SET status = 'pending', error = NULL, attempts = 0 WHERE status = 'failed'", &[])
+        .map_err(|e| shared.err(e))
+}

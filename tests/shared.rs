@@ -1,0 +1,320 @@
+//! The shared catalog on a real PostgreSQL 18 + pgvector server (a throwaway cluster from the
+//! test assets): schema set-up and its errors, a library exported from SQLite answering as the
+//! embedded backend does (exact, and HNSW against exact), and distributed ingestion by several
+//! worker processes, killed at random, that loses and duplicates nothing.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
+
+mod common;
+
+use common::{assets, bin, make_video, postgres, random_resnet, song, Gen};
+use reelmatch::search::{search, Query, SearchLibrary, Weights};
+use reelmatch::shared::search::{load, SharedSearch};
+use reelmatch::shared::SharedCatalog;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn json_of(cmd: &mut Command) -> Value {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (id order, title, score) of `similar --json`.
+fn ranking(v: &Value) -> Vec<(String, f64)> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["title"].as_str().unwrap().to_string(), h["score"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn schema_set_up_is_versioned_and_its_errors_say_what_to_do() {
+    let pg = postgres();
+    // Not set up yet: queries say to migrate.
+    let err = SharedCatalog::open(&pg.url()).err().unwrap().to_string();
+    assert!(err.contains("migrate"), "{err}");
+    let out = run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    assert!(out.contains("schema 0 → 1"), "{out}");
+    let out = run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    assert!(out.contains("up to date"), "{out}");
+    let mut cat = SharedCatalog::open(&pg.url()).unwrap();
+    assert_eq!(cat.schema_version().unwrap(), reelmatch::shared::LATEST);
+
+    // A schema from a newer build is refused, naming what to do.
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin.batch_execute("UPDATE reelmatch_schema SET version = 99").unwrap();
+    let err = SharedCatalog::open(&pg.url()).err().unwrap().to_string();
+    assert!(err.contains("schema 99") && err.contains("upgrade reelmatch"), "{err}");
+
+    // A user who may not enable pgvector is told how to get it.
+    let url = pg.create_database("plain").unwrap();
+    let mut plain = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    plain.batch_execute("CREATE ROLE visitor LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC").unwrap();
+    let visitor = url.replace("postgres@", "visitor@");
+    let out = bin().args(["--catalog", &visitor, "migrate"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("pgvector") && err.contains("CREATE EXTENSION vector"), "{err}");
+
+    // A server that is not there, and a database that is not there.
+    drop(cat);
+    let gone = "postgres://postgres@127.0.0.1:1/reelmatch";
+    let out = bin().args(["--catalog", gone, "library"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the PostgreSQL server") && err.contains("pg_isready"), "{err}");
+    let out = bin().args(["--catalog", &pg.url_of("nosuchdb"), "migrate"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nosuchdb") && err.contains("createdb"), "{err}");
+    // Commands that have no shared version yet say so instead of using the local library.
+    let out = bin().args(["--catalog", &pg.url(), "train"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not run on a PostgreSQL catalog yet"));
+}
+
+#[test]
+fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
+    let pg = postgres();
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media with spaces");
+    std::fs::create_dir_all(&media).unwrap();
+    for (name, source, lyrics) in [
+        ("rain", "testsrc2", "Waiting all night for the summer rain to fall on the city"),
+        ("gold", "smptebars", "Seven bars of gold and blue standing still and waiting for you"),
+        ("spiral", "mandelbrot", "Falling deeper into the spiral the closer I get the more I find"),
+        ("cells", "cellauto", "Cells are born and cells decay the patterns change from day to day"),
+    ] {
+        song(&media, name, lyrics, source, None);
+    }
+    make_video(&media.join("Ünïcode silent.mp4"), Gen { source: "rgbtestsrc", tone_hz: None, ..Gen::default() });
+    let resnet = work.path().join("resnet");
+    std::fs::create_dir_all(&resnet).unwrap();
+    random_resnet(&resnet.join("model.safetensors"));
+    let m = assets().join("models");
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[models.image]\npath = {:?}\n\
+             [models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n[search.traps]\nset_aside = false\n",
+            resnet,
+            m.join("whisper-tiny.en"),
+            m.join("all-minilm-l6-v2")
+        ),
+    )
+    .unwrap();
+    let lib = work.path().join("lib");
+    let local = || {
+        let mut c = bin();
+        c.arg("--library").arg(&lib).arg("--config").arg(&config);
+        c
+    };
+    run_ok(local().arg("ingest").arg(&media));
+    let out = run_ok(local().args(["library", "export", "--to", &pg.url()]));
+    assert!(out.contains("5 video(s) uploaded"), "{out}");
+    let out = run_ok(local().args(["library", "export", "--to", &pg.url()]));
+    assert!(out.contains("0 video(s) uploaded") && out.contains("5 already there"), "a second export skips: {out}");
+
+    let shared = || {
+        let mut c = local();
+        c.args(["--catalog", &pg.url()]);
+        c
+    };
+    let listed = json_of(shared().args(["library", "--json"]));
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|v| v["status"] == "ready" && v["frames"].as_i64().unwrap() > 0), "{listed:?}");
+
+    for query in [vec!["rain"], vec!["spiral"], vec!["Ünïcode silent"], vec!["--lyrics", "summer rain on the city"]] {
+        let mut a = local();
+        let mut b = shared();
+        for c in [&mut a, &mut b] {
+            c.arg("similar").args(&query).args(["--json", "--space", "backbone"]);
+        }
+        let (embedded, on_pg) = (json_of(&mut a), json_of(&mut b));
+        let (e, p) = (ranking(&embedded), ranking(&on_pg));
+        assert_eq!(e.len(), p.len(), "{query:?}: {e:?} vs {p:?}");
+        assert!(e.len() >= 4 || query[0] == "--lyrics", "{query:?}: {e:?}");
+        for ((te, se), (tp, sp)) in e.iter().zip(&p) {
+            assert_eq!(te, tp, "{query:?}: the same order: {e:?} vs {p:?}");
+            // The embedded index takes centred cosines from uncentred products in f32; with
+            // random ResNet weights frames barely differ after centring (cosines of 0.9999
+            // before it), and that loses digits: up to 1.4e-3 was seen. Results are 0.04 apart.
+            assert!((se - sp).abs() < 5e-3, "{query:?}: the same scores: {e:?} vs {p:?}");
+        }
+        assert_eq!(embedded["space"], on_pg["space"]);
+    }
+    // The best frame's image is in the database, named by its frame id.
+    let on_pg = json_of(shared().args(["similar", "rain", "--json"]));
+    let file = on_pg["results"][0]["frames"][0]["match_file"].as_str().unwrap().to_string();
+    let id: i64 = file.strip_prefix("frame:").unwrap().parse().unwrap();
+    let mut cat = SharedCatalog::open(&pg.url()).unwrap();
+    let jpeg = reelmatch::shared::search::frame_jpeg(&mut cat, id).unwrap().unwrap();
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+}
+
+#[test]
+fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
+    let pg = postgres();
+    let spec = reelmatch::synth::Spec {
+        videos: 80,
+        frames_per_video: 40,
+        dim: 2048,
+        seed: 11,
+        head: false,
+        first_video: 0,
+        family: 4,
+    };
+    let (_work, lib, cat, frames) = common::synthetic_library(&spec);
+    assert_eq!(frames, 3200);
+    let report =
+        reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), 1000, &|_, _, _| {}).unwrap();
+    assert_eq!((report.uploaded, report.frames), (80, 3200));
+    assert_eq!(report.indexed, vec![reelmatch::synth::MODEL.to_string()], "past 1000 frames the HNSW index is built");
+
+    let model = Some(reelmatch::synth::MODEL);
+    let embedded = SearchLibrary::load(&cat, model, None, None).unwrap();
+    let open = || SharedCatalog::open(&pg.url()).unwrap();
+    let exact = load(open(), model, None, SharedSearch { approximate_from: usize::MAX, ..Default::default() }).unwrap();
+    // A quarter of the videos as candidates: the index must find the right ones.
+    let hnsw =
+        load(open(), model, None, SharedSearch { approximate_from: 1000, neighbours: 200, candidates: 20 }).unwrap();
+    assert_eq!(exact.frames.kind(), "exact");
+    assert_eq!(hnsw.frames.kind(), "approximate (HNSW)");
+    let plan = reelmatch::shared::search::knn_plan(&mut open(), reelmatch::synth::MODEL).unwrap().unwrap();
+    assert!(plan.contains("Index Scan using frame_hnsw_"), "the k-NN takes the HNSW index: {plan}");
+    let w = Weights { visual: 1.0, lyrics: 0.0 };
+    let (mut found, mut wanted) = (0, 0);
+    for v in embedded.videos.iter().step_by(4) {
+        let ids = |l: &SearchLibrary| {
+            let q = Query::from_library(l, lib.root(), l.videos.iter().find(|x| x.title == v.title).unwrap()).unwrap();
+            search(l, &q, w, 10, false).results.iter().map(|h| (h.title.clone(), h.score)).collect::<Vec<_>>()
+        };
+        let (e, x, h) = (ids(&embedded), ids(&exact), ids(&hnsw));
+        assert_eq!(
+            e.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            x.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            "exact SQL search ranks as the embedded index does"
+        );
+        for (a, b) in e.iter().zip(&x) {
+            assert!((a.1 - b.1).abs() < 2e-4, "{a:?} vs {b:?}");
+        }
+        wanted += x.len();
+        found += h.iter().filter(|r| x.iter().any(|t| t.0 == r.0)).count();
+    }
+    let recall = found as f64 / wanted as f64;
+    eprintln!("recall@10 of HNSW (20 of 80 videos as candidates) against exact: {recall:.3}");
+    assert!(recall >= 0.95, "recall@10 of HNSW against exact: {recall}");
+}
+
+/// Generated clips (1.2 to 2.7 s, silent: two to six frames each) for the workers.
+fn clips(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let sources = ["testsrc2", "smptebars", "mandelbrot", "rgbtestsrc", "cellauto", "life"];
+    for i in 0..n {
+        let source = sources[i % sources.len()];
+        // Lengths differ, so no two clips have the same content (the library keeps copies once).
+        let seconds = 1.2 + 0.05 * i as f64;
+        make_video(&dir.join(format!("clip {i:02}.mp4")), Gen { source, seconds, tone_hz: None, ..Gen::default() });
+    }
+}
+
+#[test]
+fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
+    let pg = postgres();
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    clips(&media, 30);
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sampling]\nframe_short_side = 64\n[catalog]\nlease_s = 2\nmax_claims = 12\n[models]\noffline = true\n\
+             [models.image]\npath = {0:?}\n[models.speech]\npath = {0:?}\n[models.text]\npath = {0:?}\n",
+            work.path().join("no-models")
+        ),
+    )
+    .unwrap();
+    run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    // What one embedded ingest stores for the same clips: the reference.
+    let reference = work.path().join("reference");
+    run_ok(bin().arg("--library").arg(&reference).arg("--config").arg(&config).arg("ingest").arg(&media));
+    let want: std::collections::BTreeMap<String, i64> = common::library_json(&reference)
+        .iter()
+        .map(|v| {
+            (
+                v["title"].as_str().unwrap().to_string(),
+                v["frames_train"].as_i64().unwrap() + v["frames_test"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 30);
+
+    let start = |i: usize| -> Child {
+        bin()
+            .arg("--library")
+            .arg(work.path().join(format!("worker-{i}")))
+            .arg("--config")
+            .arg(&config)
+            .args(["--catalog", &pg.url(), "ingest", "--worker"])
+            .arg(&media)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut workers: Vec<Child> = (0..3).map(start).collect();
+    let mut rng = reelmatch::rng::SplitMix64(std::process::id() as u64);
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(200 + rng.below(600) as u64));
+        let i = rng.below(3);
+        workers[i].kill().unwrap(); // SIGKILL: no clean-up of any kind
+        workers[i].wait().unwrap();
+        workers[i] = start(i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    for w in &mut workers {
+        loop {
+            if let Some(status) = w.try_wait().unwrap() {
+                assert!(status.success(), "a worker failed: {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "workers did not finish");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let rows = admin
+        .query(
+            "SELECT v.title, v.status, v.attempts, count(f.id), count(DISTINCT f.idx), v.error
+             FROM videos v LEFT JOIN frames f ON f.video_id = v.id GROUP BY v.id ORDER BY v.title",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 30, "every clip registered once");
+    let mut took_over = 0;
+    for r in &rows {
+        let (title, status, attempts, n, distinct): (String, String, i32, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        assert_eq!(status, "ready", "{title}: {:?}", r.get::<_, Option<String>>(5));
+        assert_eq!(n, want[&title], "{title}: each frame stored once, none lost");
+        assert_eq!(n, distinct, "{title}");
+        took_over += usize::from(attempts > 1);
+    }
+    assert!(took_over > 0, "at least one kill landed mid-video and its claim was taken over");
+}
