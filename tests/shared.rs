@@ -158,6 +158,40 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
         }
         assert_eq!(embedded["space"], on_pg["space"]);
     }
+    // And back down: a new embedded library imported from the catalog answers the same.
+    let back = work.path().join("back");
+    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args(["library", "import", "--from", &pg.url()]));
+    assert!(out.contains("5 video(s) imported"), "{out}");
+    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args(["library", "import", "--from", &pg.url()]));
+    assert!(out.contains("0 video(s) imported") && out.contains("5 already here"), "a second import skips: {out}");
+    let original = common::library_json(&lib);
+    let imported = common::library_json(&back);
+    let summary = |rows: &[Value]| -> Vec<(String, i64, i64, Value)> {
+        let mut v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let n = |k: &str| r[k].as_i64().unwrap();
+                (r["title"].as_str().unwrap().to_string(), n("frames_train"), n("frames_test"), r["transcript_language"].clone())
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(summary(&original), summary(&imported), "the same videos, splits and transcripts");
+    for query in [vec!["gold"], vec!["--lyrics", "seven bars of gold"]] {
+        let mut a = local();
+        let mut b = bin();
+        b.arg("--library").arg(&back).arg("--config").arg(&config);
+        for c in [&mut a, &mut b] {
+            c.arg("similar").args(&query).args(["--json", "--space", "backbone"]);
+        }
+        let (e, p) = (ranking(&json_of(&mut a)), ranking(&json_of(&mut b)));
+        assert_eq!(e.iter().map(|r| &r.0).collect::<Vec<_>>(), p.iter().map(|r| &r.0).collect::<Vec<_>>(), "{query:?}");
+        for ((_, se), (_, sp)) in e.iter().zip(&p) {
+            assert!((se - sp).abs() < 5e-3, "{query:?}: {e:?} vs {p:?}");
+        }
+    }
+
     // The best frame's image is in the database, named by its frame id.
     let on_pg = json_of(shared().args(["similar", "rain", "--json"]));
     let file = on_pg["results"][0]["frames"][0]["match_file"].as_str().unwrap().to_string();
@@ -272,6 +306,9 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
             .arg(&config)
             .args(["--catalog", &pg.url(), "ingest", "--worker"])
             .arg(&media)
+            // The catalog knows the clips by the path other machines mount them at.
+            .arg("--path-map")
+            .arg(format!("/mnt/nas/media={}", media.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -301,7 +338,7 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
     let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
     let rows = admin
         .query(
-            "SELECT v.title, v.status, v.attempts, count(f.id), count(DISTINCT f.idx), v.error
+            "SELECT v.title, v.status, v.attempts, count(f.id), count(DISTINCT f.idx), v.error, v.path
              FROM videos v LEFT JOIN frames f ON f.video_id = v.id GROUP BY v.id ORDER BY v.title",
             &[],
         )
@@ -314,6 +351,7 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
         assert_eq!(status, "ready", "{title}: {:?}", r.get::<_, Option<String>>(5));
         assert_eq!(n, want[&title], "{title}: each frame stored once, none lost");
         assert_eq!(n, distinct, "{title}");
+        assert_eq!(r.get::<_, String>(6), format!("/mnt/nas/media/{title}.mp4"), "stored by its shared path");
         took_over += usize::from(attempts > 1);
     }
     assert!(took_over > 0, "at least one kill landed mid-video and its claim was taken over");

@@ -230,6 +230,16 @@ pub enum LibraryAction {
         #[arg(long, value_name = "SHARED=LOCAL")]
         path_map: Vec<crate::shared::worker::PathMap>,
     },
+    /// Copy a shared PostgreSQL catalog down into this (embedded) library: the way back from
+    /// `export`. Resumable: what is here already is skipped.
+    Import {
+        /// The shared catalog: `postgres://USER@HOST/DATABASE`.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Where the catalog's paths are on this machine: SHARED=LOCAL.
+        #[arg(long, value_name = "SHARED=LOCAL")]
+        path_map: Vec<crate::shared::worker::PathMap>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

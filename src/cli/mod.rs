@@ -106,6 +106,9 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         Some(Command::Library { action: Some(args::LibraryAction::Export { to, path_map }), .. }) => {
             shared::export(&library, &config, &to, path_map)
         }
+        Some(Command::Library { action: Some(args::LibraryAction::Import { from, path_map }), .. }) => {
+            shared::import(&library, &config, &from, path_map)
+        }
         Some(Command::Demo) => demo(&library, &config),
         Some(Command::Models { action: Some(ModelsAction::Check { images, text, audio, batches, out }), .. }) => {
             check::run(&config, &check::Inputs { images, text, audio, batches }, &out)
@@ -193,10 +196,12 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
             "on a shared catalog ingestion runs as workers: `reelmatch --catalog URL ingest --worker PATH…` (as many as you like, on any machine)"
         ),
         Some(Command::Library { action: None, json }) => shared::list(url, json),
-        Some(Command::Library { action: Some(args::LibraryAction::Export { .. }), .. }) => anyhow::bail!(
-            "library export copies an embedded library: run it without --catalog, with --library DIR and --to {}",
-            crate::shared::shown(url)
-        ),
+        Some(Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }) => {
+            anyhow::bail!(
+                "library export and import move an embedded library up and back: run them without --catalog, with --library DIR and --to/--from {}",
+                crate::shared::shown(url)
+            )
+        }
         Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
         Some(Command::Similar { video, file, image, lyrics, visual, lyrics_weight, top, include_self, space, within, m3u, json, .. }) => {
             let weights = crate::search::Weights {

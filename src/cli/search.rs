@@ -149,6 +149,7 @@ fn shared_library(
             crate::config::IndexKind::Approximate => 0,
             crate::config::IndexKind::Auto => config.search.approximate_from,
         },
+        candidates: config.search.candidates,
         ..Default::default()
     };
     let catalog = crate::shared::SharedCatalog::open(url)?;

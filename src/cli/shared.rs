@@ -1,5 +1,6 @@
 //! The commands on a shared PostgreSQL catalog (`--catalog URL`): `migrate`, `ingest --worker`,
-//! `library` (with the queue's state), `library export --to URL` and `index update`.
+//! `library` (with the queue's state), `library export --to URL` / `import --from URL` and
+//! `index update`.
 
 use super::progress::Progress;
 use crate::config::Config;
@@ -67,6 +68,19 @@ pub fn export(library: &Library, config: &Config, to: &str, path_map: Vec<PathMa
         &progress,
     )?;
     eprintln!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `library import --from URL`, then the vector store brought up to date.
+pub fn import(library: &Library, config: &Config, from: &str, path_map: Vec<PathMap>) -> anyhow::Result<ExitCode> {
+    let progress = |done: usize, total: usize, title: &str| {
+        if !title.is_empty() {
+            eprintln!("[{}/{total}] {title}", done + 1);
+        }
+    };
+    let report = crate::shared::import::import_library(library, from, &Paths(path_map), &progress)?;
+    eprintln!("{report}");
+    eprintln!("{}", crate::pipeline::refresh_index(library, config, false)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -74,6 +74,11 @@ pub fn export_library(
         report.embeddings += up.embeddings;
     }
     progress(videos.len(), videos.len(), "");
+    if report.uploaded > 0 {
+        // Statistics for the planner, and the visibility map that lets search list frames from
+        // the index alone (autovacuum would get there too, later).
+        shared.client().batch_execute("VACUUM (ANALYZE) frame_embeddings").map_err(|e| shared.err(e))?;
+    }
     for (model, count) in model_counts(&mut shared, "frame_embeddings")? {
         if count as usize >= hnsw_from && ensure_hnsw(&mut shared, &model)? {
             report.indexed.push(model);

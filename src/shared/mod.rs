@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod export;
+pub mod import;
 mod schema;
 pub mod search;
 pub mod upload;

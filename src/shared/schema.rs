@@ -46,11 +46,14 @@ const MIGRATIONS: &[&str] = &[
         video_id  BIGINT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
         t_s       DOUBLE PRECISION NOT NULL,
         vector    halfvec NOT NULL,
+        -- The norm the model's vector had before it was normalised (training uses raw features).
+        scale     REAL NOT NULL,
         PRIMARY KEY (frame_id, model)
     );
     -- Scans read vectors in place: no compression or out-of-line storage to undo per row.
     ALTER TABLE frame_embeddings ALTER COLUMN vector SET STORAGE PLAIN;
-    CREATE INDEX frame_embeddings_by_video ON frame_embeddings (model, video_id, t_s);
+    -- The frame list search reads (an index-only scan, not the 4 KB rows).
+    CREATE INDEX frame_embeddings_by_video ON frame_embeddings (model, video_id, t_s, frame_id);
     -- Each video's sum of its (normalised) frame vectors per model: the library mean that
     -- search centres on, kept exact as videos come and go.
     CREATE TABLE embedding_sums (

@@ -20,7 +20,8 @@ use std::sync::Mutex;
 pub struct SharedSearch {
     /// From this many frames on, candidates come from the HNSW index (when it is built).
     pub approximate_from: usize,
-    /// Frames each query frame's k-NN returns (HNSW `ef_search` is at least this; at most 1000).
+    /// Frames each query frame's k-NN returns (HNSW `ef_search` is at least this; at most 1000:
+    /// a query video's own frames fill the first of them).
     pub neighbours: usize,
     /// Videos whose frames are then scored exactly: those nearest over all query frames.
     pub candidates: usize,
@@ -28,7 +29,7 @@ pub struct SharedSearch {
 
 impl Default for SharedSearch {
     fn default() -> Self {
-        SharedSearch { approximate_from: 250_000, neighbours: 400, candidates: 64 }
+        SharedSearch { approximate_from: 250_000, neighbours: 1000, candidates: 64 }
     }
 }
 
@@ -235,7 +236,12 @@ pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<bool> {
         dim = mean.len(),
         model_literal = literal(model)
     );
-    shared.client().batch_execute("ANALYZE frame_embeddings").map_err(|e| shared.err(e))?;
+    // The graph is built in memory when it fits (a 100k-frame library's is about 0.9 GB);
+    // otherwise pgvector builds it on disk, many times slower.
+    shared
+        .client()
+        .batch_execute("ANALYZE frame_embeddings; SET maintenance_work_mem = '2GB'")
+        .map_err(|e| shared.err(e))?;
     shared.client().batch_execute(&sql).map_err(|e| shared.err(e))?;
     shared
         .client()
@@ -245,6 +251,7 @@ pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<bool> {
             &[&model, &index, &mean, &n],
         )
         .map_err(|e| shared.err(e))?;
+    shared.client().batch_execute("RESET maintenance_work_mem").map_err(|e| shared.err(e))?;
     Ok(true)
 }
 
@@ -336,33 +343,39 @@ impl SqlIndex {
             return Ok(out);
         }
         let units: Vec<Vec<f32>> = queries.iter().map(|q| unit(q)).collect();
+        // Centred and normalised here, so a cosine is one inner product in SQL.
         let centred: Vec<Vector> = units
             .iter()
-            .map(|u| Vector::from(u.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>()))
+            .map(|u| Vector::from(unit(&u.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>())))
             .collect();
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let within = match &self.hnsw {
             Some(h) => Some(self.candidates(&mut shared, h, &units)?),
             None => None,
         };
+        // Each row is centred and normalised once (the lateral subquery, kept from being folded
+        // into the select list by OFFSET 0), then its inner product with every query frame.
+        let products: Vec<String> =
+            (0..centred.len()).map(|k| format!("(-(c.v <#> ${}))::real", k + 3)).collect();
         let sql = format!(
-            "SELECT DISTINCT ON (q.i, e.video_id) q.i::int, e.frame_id,
-                (1 - ((e.vector::vector - $1) <=> q.v))::real AS similarity
-             FROM frame_embeddings e, unnest($2::vector[]) WITH ORDINALITY AS q(v, i)
-             WHERE e.model = $3 {}
-             ORDER BY q.i, e.video_id, similarity DESC, e.frame_id",
-            if within.is_some() { "AND e.video_id = ANY($4)" } else { "" }
+            "SELECT e.frame_id, ARRAY[{}]
+             FROM frame_embeddings e
+             CROSS JOIN LATERAL (SELECT l2_normalize(e.vector::vector - $1) AS v OFFSET 0) c
+             WHERE e.model = $2 {}",
+            products.join(", "),
+            if within.is_some() { format!("AND e.video_id = ANY(${})", centred.len() + 3) } else { String::new() }
         );
         let mean = Vector::from(self.mean.clone());
-        let rows = match &within {
-            Some(videos) => shared.client().query(&sql, &[&mean, &centred, &self.model, videos]),
-            None => shared.client().query(&sql, &[&mean, &centred, &self.model]),
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&mean, &self.model];
+        params.extend(centred.iter().map(|c| c as &(dyn postgres::types::ToSql + Sync)));
+        if let Some(videos) = &within {
+            params.push(videos);
         }
-        .map_err(|e| shared.err(e))?;
+        let rows = shared.client().query(&sql, &params).map_err(|e| shared.err(e))?;
         for r in rows {
-            let (q, frame, similarity) = (r.get::<_, i32>(0) as usize - 1, r.get::<_, i64>(1), r.get::<_, f32>(2));
-            if let Some(&row) = self.row_of.get(&frame) {
-                out[q][row] = similarity;
+            let Some(&row) = self.row_of.get(&r.get::<_, i64>(0)) else { continue };
+            for (q, s) in r.get::<_, Vec<f32>>(1).into_iter().enumerate() {
+                out[q][row] = s;
             }
         }
         Ok(out)

@@ -101,7 +101,9 @@ pub fn upload_video(
         frame_ids.insert(f.idx, row.get::<_, i64>(0));
     }
     let insert_embedding = tx
-        .prepare("INSERT INTO frame_embeddings (frame_id, model, video_id, t_s, vector) VALUES ($1, $2, $3, $4, $5)")
+        .prepare(
+            "INSERT INTO frame_embeddings (frame_id, model, video_id, t_s, vector, scale) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .map_err(db)?;
     for (model, _) in local.image_models()? {
         let rows = local.frame_embeddings(video.id, &model)?;
@@ -111,11 +113,11 @@ pub fn upload_video(
         let mut sum = vec![0f32; rows[0].vector.len()];
         for r in &rows {
             let Some(frame_id) = frame_ids.get(&r.idx) else { continue };
-            let unit = normalised(&r.vector);
-            let halves = HalfVector::from_f32_slice(&unit);
+            let scale = r.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let halves = HalfVector::from_f32_slice(&normalised(&r.vector));
             // The sum is of the stored (rounded) values, as the embedded index's mean is.
             sum.iter_mut().zip(halves.as_slice()).for_each(|(s, h)| *s += h.to_f32());
-            tx.execute(&insert_embedding, &[frame_id, &model, &id, &r.t_s, &halves]).map_err(db)?;
+            tx.execute(&insert_embedding, &[frame_id, &model, &id, &r.t_s, &halves, &scale]).map_err(db)?;
             done.embeddings += 1;
         }
         tx.execute(
