@@ -64,7 +64,8 @@ fn query_part(work: &Path) {
     let pg = cluster();
     let t = Instant::now();
     let report =
-        reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), 0, &|_, _, _| {}).unwrap();
+        reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), usize::MAX, &|_, _, _| {})
+            .unwrap();
     let export_s = t.elapsed().as_secs_f64();
     println!(
         "export to PostgreSQL: {} videos, {} frames in {export_s:.0} s ({:.0} frames/s)",

@@ -160,9 +160,19 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
     }
     // And back down: a new embedded library imported from the catalog answers the same.
     let back = work.path().join("back");
-    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args(["library", "import", "--from", &pg.url()]));
+    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args([
+        "library",
+        "import",
+        "--from",
+        &pg.url(),
+    ]));
     assert!(out.contains("5 video(s) imported"), "{out}");
-    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args(["library", "import", "--from", &pg.url()]));
+    let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args([
+        "library",
+        "import",
+        "--from",
+        &pg.url(),
+    ]));
     assert!(out.contains("0 video(s) imported") && out.contains("5 already here"), "a second import skips: {out}");
     let original = common::library_json(&lib);
     let imported = common::library_json(&back);
@@ -171,7 +181,12 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
             .iter()
             .map(|r| {
                 let n = |k: &str| r[k].as_i64().unwrap();
-                (r["title"].as_str().unwrap().to_string(), n("frames_train"), n("frames_test"), r["transcript_language"].clone())
+                (
+                    r["title"].as_str().unwrap().to_string(),
+                    n("frames_train"),
+                    n("frames_test"),
+                    r["transcript_language"].clone(),
+                )
             })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));

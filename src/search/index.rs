@@ -22,6 +22,12 @@ pub trait VectorIndex: Send + Sync {
     /// `queries.len()` rows of `len()` scores. An approximate index scores only the rows it
     /// takes for candidates; the others get minus infinity (they match nothing).
     fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>>;
+    /// [`VectorIndex::scores`] for one search whose own video (catalog id) is left out of the
+    /// results: an index that picks candidates may skip it (the shared catalog's HNSW k-NN,
+    /// which the query's own frames would otherwise fill). Scores are the same either way.
+    fn scores_leaving_out(&self, queries: &[Vec<f32>], _own_video: Option<i64>) -> Vec<Vec<f32>> {
+        self.scores(queries)
+    }
     /// Copies of the stored (normalised) vectors at `rows`.
     fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>>;
     /// "exact" or "approximate", for reports.

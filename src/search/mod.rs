@@ -132,7 +132,9 @@ pub fn search_batch(
         }
         if count > 0 {
             let flat: Vec<Vec<f32>> = vectors[start..end].iter().flatten().cloned().collect();
-            let mut scores = lib.frames.scores(&flat);
+            // A search scored on its own may tell the index which video it leaves out.
+            let own = if end == start + 1 && !include_self { queries[start].exclude } else { None };
+            let mut scores = lib.frames.scores_leaving_out(&flat, own);
             let mut at = 0;
             for (q, own) in vectors[start..end].iter().enumerate() {
                 if !own.is_empty() {

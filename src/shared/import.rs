@@ -72,12 +72,18 @@ pub fn import_library(
         progress(i, remote.len(), &r.title);
         let path = paths.to_local(&r.path);
         if r.status == "failed" {
-            local.record_unreadable(&path, &r.title, r.error.as_deref().unwrap_or("it failed in the shared catalog"))?;
+            local.record_unreadable(
+                &path,
+                &r.title,
+                r.error.as_deref().unwrap_or("it failed in the shared catalog"),
+            )?;
             report.failed += 1;
             continue;
         }
         if let Some(here) = local.video_by_path(&path)? {
-            let same = here.content_hash == r.hash && here.status == Status::Ready && here.frames_train + here.frames_test == r.frames;
+            let same = here.content_hash == r.hash
+                && here.status == Status::Ready
+                && here.frames_train + here.frames_test == r.frames;
             if same {
                 report.unchanged += 1;
                 continue;
@@ -195,7 +201,10 @@ fn import_one(
     // The transcript with its segments, then the lyrics embeddings made from it.
     let transcript = shared
         .client()
-        .query_opt("SELECT model, language, flag FROM transcripts WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1", &[&r.id])
+        .query_opt(
+            "SELECT model, language, flag FROM transcripts WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1",
+            &[&r.id],
+        )
         .map_err(db)?;
     if let Some(t) = transcript {
         let model: String = t.get(0);

@@ -20,8 +20,8 @@ use std::sync::Mutex;
 pub struct SharedSearch {
     /// From this many frames on, candidates come from the HNSW index (when it is built).
     pub approximate_from: usize,
-    /// Frames each query frame's k-NN returns (HNSW `ef_search` is at least this; at most 1000:
-    /// a query video's own frames fill the first of them).
+    /// Frames each query frame's k-NN returns, the query's own video left out (HNSW
+    /// `ef_search` is at least this; at most 1000).
     pub neighbours: usize,
     /// Videos whose frames are then scored exactly: those nearest over all query frames.
     pub candidates: usize,
@@ -29,7 +29,7 @@ pub struct SharedSearch {
 
 impl Default for SharedSearch {
     fn default() -> Self {
-        SharedSearch { approximate_from: 250_000, neighbours: 1000, candidates: 64 }
+        SharedSearch { approximate_from: 250_000, neighbours: 200, candidates: 64 }
     }
 }
 
@@ -84,6 +84,10 @@ pub fn load(
         Some(m) if frame_ids.len() >= how.approximate_from => hnsw_of(&mut shared, m)?,
         _ => None,
     };
+    let centroids = match (&hnsw, &image_model) {
+        (Some(_), Some(m)) => centroids(&mut shared, m, &mean, &position)?,
+        _ => Vec::new(),
+    };
     let index = SqlIndex {
         shared: Mutex::new(shared),
         model: image_model.clone().unwrap_or_default(),
@@ -92,9 +96,33 @@ pub fn load(
         frame_ids,
         mean,
         hnsw,
+        centroids,
         how,
     };
     Ok(SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model))
+}
+
+/// Each listed video's mean frame, centred on the library mean and normalised (from the kept
+/// per-video sums): the candidates' second source, which sees every video.
+fn centroids(
+    shared: &mut SharedCatalog,
+    model: &str,
+    mean: &[f32],
+    position: &HashMap<i64, usize>,
+) -> Result<Vec<(i64, Vec<f32>)>> {
+    let rows = shared
+        .client()
+        .query("SELECT video_id, n, sum FROM embedding_sums WHERE model = $1", &[&model])
+        .map_err(|e| shared.err(e))?;
+    Ok(rows
+        .iter()
+        .filter(|r| position.contains_key(&r.get::<_, i64>(0)))
+        .map(|r| {
+            let n = r.get::<_, i64>(1).max(1) as f32;
+            let c: Vec<f32> = r.get::<_, Vector>(2).to_vec().iter().zip(mean).map(|(s, m)| s / n - m).collect();
+            (r.get(0), unit(&c))
+        })
+        .collect())
 }
 
 pub fn model_counts(shared: &mut SharedCatalog, table: &str) -> Result<Vec<(String, i64)>> {
@@ -255,12 +283,13 @@ pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Each video's nearest frame among the `k` frames nearest to `$1` (centred) by the HNSW index.
+/// Each video's nearest frame among the `k` frames nearest to `$1` (centred) by the HNSW index,
+/// leaving out the video `$2` (the query's own; -1 for none).
 fn knn_sql(centre_fn: &str, dim: usize, model: &str, k: usize) -> String {
     format!(
         "SELECT video_id, min(distance) FROM (
             SELECT video_id, {centre_fn}(vector)::halfvec({dim}) <=> $1 AS distance FROM frame_embeddings
-            WHERE model = {model} ORDER BY distance LIMIT {k}) nearest
+            WHERE model = {model} AND video_id <> $2 ORDER BY distance LIMIT {k}) nearest
          GROUP BY video_id",
         model = literal(model),
     )
@@ -269,9 +298,12 @@ fn knn_sql(centre_fn: &str, dim: usize, model: &str, k: usize) -> String {
 /// The session settings a k-NN query runs under: the search breadth, and the index taken even
 /// where the planner's row estimates are off (just after a bulk load, before autovacuum has
 /// analysed the table, it would scan and sort).
+/// The scan goes on past a filtered-out video's frames (`iterative_scan`, pgvector 0.8; an
+/// older pgvector takes the setting as an unknown custom one and ignores it).
 fn knn_settings(k: usize) -> String {
     format!(
-        "SET LOCAL hnsw.ef_search = {}; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
+        "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order; \
+         SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
         k.max(40)
     )
 }
@@ -286,7 +318,7 @@ pub fn knn_plan(shared: &mut SharedCatalog, model: &str) -> Result<Option<String
     let db = |e: postgres::Error| super::error_of(&url, &e);
     let mut tx = shared.client().transaction().map_err(db)?;
     tx.batch_execute(&knn_settings(100)).map_err(db)?;
-    let rows = tx.query(&sql, &[&probe]).map_err(db)?;
+    let rows = tx.query(&sql, &[&probe, &-1i64]).map_err(db)?;
     // Each line without the mean's long literal.
     Ok(Some(
         rows.iter().map(|r| r.get::<_, String>(0).chars().take(160).collect::<String>()).collect::<Vec<_>>().join("\n"),
@@ -310,14 +342,21 @@ struct SqlIndex {
     /// The library mean (of the normalised vectors) that scores are centred on.
     mean: Vec<f32>,
     hnsw: Option<Hnsw>,
+    /// Every video's centred mean frame, when the HNSW index is used.
+    centroids: Vec<(i64, Vec<f32>)>,
     how: SharedSearch,
 }
 
 impl SqlIndex {
-    /// The candidate videos: each query frame's nearest frames by the HNSW index, each video
-    /// scored by its nearest frame per query frame summed over the query frames; the best
-    /// `candidates` of them.
-    fn candidates(&self, shared: &mut SharedCatalog, hnsw: &Hnsw, units: &[Vec<f32>]) -> Result<Vec<i64>> {
+    /// The candidate videos: by the HNSW index, each video scored by its nearest frame per query
+    /// frame summed over the query frames; and by each video's mean frame.
+    fn candidates(
+        &self,
+        shared: &mut SharedCatalog,
+        hnsw: &Hnsw,
+        units: &[Vec<f32>],
+        own_video: Option<i64>,
+    ) -> Result<Vec<i64>> {
         let url = shared.url().to_string();
         let db = |e: postgres::Error| super::error_of(&url, &e);
         let k = self.how.neighbours.clamp(1, 1000);
@@ -327,17 +366,40 @@ impl SqlIndex {
         let mut closeness: HashMap<i64, f64> = HashMap::new();
         for q in units {
             let centred: Vec<f32> = q.iter().zip(&hnsw.mean).map(|(a, m)| a - m).collect();
-            for r in tx.query(&sql, &[&HalfVector::from_f32_slice(&centred)]).map_err(db)? {
+            for r in tx.query(&sql, &[&HalfVector::from_f32_slice(&centred), &own_video.unwrap_or(-1)]).map_err(db)? {
                 *closeness.entry(r.get(0)).or_default() += 1.0 - r.get::<_, f64>(1);
             }
         }
         tx.commit().map_err(db)?;
-        let mut ranked: Vec<(i64, f64)> = closeness.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ok(ranked.into_iter().take(self.how.candidates.max(1)).map(|(v, _)| v).collect())
+        // Half the candidates from the frames' neighbours (a scene shared with the query),
+        // the rest from the videos' mean frames (every video is seen: the k-NN's horizon is a
+        // few videos' worth of frames, and the query's own frames fill the first of it).
+        let want = self.how.candidates.max(1);
+        let mut chosen: Vec<i64> = ranked(closeness).into_iter().take(want.div_ceil(2)).collect();
+        // The query's own video is left out of the results: no candidate slot for it.
+        chosen.retain(|v| Some(*v) != own_video);
+        let centred: Vec<Vec<f32>> =
+            units.iter().map(|q| unit(&q.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>())).collect();
+        let by_mean: HashMap<i64, f64> = self
+            .centroids
+            .iter()
+            .map(|(video, c)| {
+                let sum: f32 = centred.iter().map(|q| q.iter().zip(c).map(|(a, b)| a * b).sum::<f32>()).sum();
+                (*video, f64::from(sum))
+            })
+            .collect();
+        for video in ranked(by_mean) {
+            if chosen.len() >= want {
+                break;
+            }
+            if !chosen.contains(&video) && Some(video) != own_video {
+                chosen.push(video);
+            }
+        }
+        Ok(chosen)
     }
 
-    fn score(&self, queries: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    fn score(&self, queries: &[Vec<f32>], own_video: Option<i64>) -> Result<Vec<Vec<f32>>> {
         let mut out = vec![vec![f32::NEG_INFINITY; self.frame_ids.len()]; queries.len()];
         if queries.is_empty() || self.frame_ids.is_empty() {
             return Ok(out);
@@ -350,13 +412,12 @@ impl SqlIndex {
             .collect();
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let within = match &self.hnsw {
-            Some(h) => Some(self.candidates(&mut shared, h, &units)?),
+            Some(h) => Some(self.candidates(&mut shared, h, &units, own_video)?),
             None => None,
         };
         // Each row is centred and normalised once (the lateral subquery, kept from being folded
         // into the select list by OFFSET 0), then its inner product with every query frame.
-        let products: Vec<String> =
-            (0..centred.len()).map(|k| format!("(-(c.v <#> ${}))::real", k + 3)).collect();
+        let products: Vec<String> = (0..centred.len()).map(|k| format!("(-(c.v <#> ${}))::real", k + 3)).collect();
         let sql = format!(
             "SELECT e.frame_id, ARRAY[{}]
              FROM frame_embeddings e
@@ -382,6 +443,13 @@ impl SqlIndex {
     }
 }
 
+/// Keys by score, best first (ties by key).
+fn ranked(scores: HashMap<i64, f64>) -> Vec<i64> {
+    let mut v: Vec<(i64, f64)> = scores.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(k, _)| k).collect()
+}
+
 fn unit(v: &[f32]) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
     v.iter().map(|x| x / norm).collect()
@@ -397,7 +465,11 @@ impl VectorIndex for SqlIndex {
     }
 
     fn scores(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        self.score(queries).unwrap_or_else(|e| {
+        self.scores_leaving_out(queries, None)
+    }
+
+    fn scores_leaving_out(&self, queries: &[Vec<f32>], own_video: Option<i64>) -> Vec<Vec<f32>> {
+        self.score(queries, own_video).unwrap_or_else(|e| {
             tracing::error!("{e}");
             vec![vec![f32::NEG_INFINITY; self.frame_ids.len()]; queries.len()]
         })
