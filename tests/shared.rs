@@ -330,6 +330,19 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
             .spawn()
             .unwrap()
     };
+    // A viewer on another connection sees every worker's progress as it commits.
+    let mut viewer = bin()
+        .args(["--catalog", &pg.url(), "library", "--follow"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = std::io::BufReader::new(viewer.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut seen, &mut first).unwrap();
+    assert!(first.contains("has no videos"), "the table comes once the viewer listens: {first}");
+    let lines = std::thread::spawn(move || std::io::BufRead::lines(seen).map(Result::unwrap).collect::<Vec<String>>());
     let mut workers: Vec<Child> = (0..3).map(start).collect();
     let mut rng = reelmatch::rng::SplitMix64(std::process::id() as u64);
     for _ in 0..10 {
@@ -370,4 +383,14 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
         took_over += usize::from(attempts > 1);
     }
     assert!(took_over > 0, "at least one kill landed mid-video and its claim was taken over");
+    viewer.kill().unwrap();
+    viewer.wait().unwrap();
+    let lines = lines.join().unwrap();
+    for title in want.keys() {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{title}: ready ({} frames) by ", want[title]))),
+            "the viewer saw {title} become ready: {lines:?}"
+        );
+        assert!(lines.iter().any(|l| l.starts_with(&format!("{title}: working by "))), "{title} claimed");
+    }
 }

@@ -93,6 +93,10 @@ pub enum Command {
         /// Print JSON (an array with one object per video) instead of a table.
         #[arg(long)]
         json: bool,
+        /// On a shared catalog: after the table, print each video's progress as workers make
+        /// it (claimed, ready, failed), until interrupted.
+        #[arg(long)]
+        follow: bool,
     },
     /// Each model role: where its weights come from, and whether they are there.
     Models {

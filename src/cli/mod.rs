@@ -174,6 +174,9 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             train::run(&library, &config, resume, json)
         }
         Some(Command::Runs { action, json }) => train::runs(&library, action, json),
+        Some(Command::Library { follow: true, .. }) => anyhow::bail!(
+            "library --follow shows the progress of workers on a shared catalog: pass --catalog postgres://USER@HOST/DATABASE"
+        ),
         Some(Command::Library { json, .. }) => library::list(&library, &config, json),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
         Some(Command::Index { action }) => {
@@ -195,7 +198,11 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         Some(Command::Ingest { .. }) => anyhow::bail!(
             "on a shared catalog ingestion runs as workers: `reelmatch --catalog URL ingest --worker PATH…` (as many as you like, on any machine)"
         ),
-        Some(Command::Library { action: None, json }) => shared::list(url, json),
+        Some(Command::Library { action: None, json, follow: false }) => shared::list(url, json),
+        Some(Command::Library { action: None, json, follow: true }) => {
+            shared::follow(url, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }) => {
             anyhow::bail!(
                 "library export and import move an embedded library up and back: run them without --catalog, with --library DIR and --to/--from {}",

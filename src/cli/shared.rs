@@ -117,6 +117,19 @@ pub fn list(url: &str, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `library --follow`: the table once listening, then each announcement as a line (a JSON
+/// object per line with `--json`).
+pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let mut table = || list(url, json).map(|_| ()).map_err(|e| crate::Error::Invalid(format!("{e:#}")));
+    crate::shared::progress::follow(url, &mut table, &mut |p| {
+        let line = if json { serde_json::to_string(&p).unwrap_or_default() } else { p.to_string() };
+        writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+    })?;
+    Ok(())
+}
+
 /// `index update` on a shared catalog: builds the HNSW index of each image model past the size
 /// where search uses it.
 pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {

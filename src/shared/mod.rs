@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod export;
 pub mod import;
+pub mod progress;
 mod schema;
 pub mod search;
 pub mod upload;

@@ -3,6 +3,7 @@
 //! with their sum, its transcript with segments, and its lyrics embeddings. Uploading a video
 //! again replaces what was there, so a retry never stores a frame twice.
 
+use super::progress::{announce, Progress};
 use super::SharedCatalog;
 use crate::catalog::{Catalog, Status, VideoRow};
 use crate::error::{Error, Result};
@@ -172,6 +173,15 @@ pub fn upload_video(
             }
         }
     }
+    let p = Progress {
+        video: id,
+        title: video.title.clone(),
+        status: status.into(),
+        worker: claim.map(str::to_string),
+        frames: frames.len() as i64,
+        error: video.error.clone(),
+    };
+    announce(&mut tx, &p).map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(done)
 }

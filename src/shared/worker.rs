@@ -6,6 +6,7 @@
 //! another worker takes the video over. Nothing is stored twice (an upload replaces) and
 //! nothing is lost (a video is ready only once its upload committed).
 
+use super::progress::{announce, Progress};
 use super::upload::{upload_video, Uploaded};
 use super::SharedCatalog;
 use crate::catalog::Catalog;
@@ -197,12 +198,22 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings) -> Result<Claim> {
              WHERE id = (SELECT id FROM videos
                          WHERE status = 'pending' OR (status = 'working' AND lease_until < now())
                          ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
-             RETURNING id, path",
+             RETURNING id, path, title",
             &[&s.name, &lease],
         )
         .map_err(|e| shared.err(e))?;
     if let Some(r) = row {
-        return Ok(Claim::Video { id: r.get(0), path: PathBuf::from(r.get::<_, String>(1)) });
+        let (id, title) = (r.get(0), r.get(2));
+        let p = Progress {
+            video: id,
+            title,
+            status: "working".into(),
+            worker: Some(s.name.clone()),
+            frames: 0,
+            error: None,
+        };
+        announce(shared.client(), &p).map_err(|e| shared.err(e))?;
+        return Ok(Claim::Video { id, path: PathBuf::from(r.get::<_, String>(1)) });
     }
     let busy: i64 = shared
         .client()
@@ -256,14 +267,26 @@ fn ingest_one(
         (v, reason) => {
             let reason =
                 reason.or_else(|| v.and_then(|v| v.error)).unwrap_or_else(|| why_not_ingested(&local, &local_path));
-            shared
-                .client()
-                .execute(
-                    "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
-                     WHERE id = $1 AND claimed_by = $2",
-                    &[&id, &s.name, &reason],
-                )
-                .map_err(|e| shared.err(e))?;
+            let title = crate::ingest::title_of(path);
+            let url = shared.url().to_string();
+            let db = |e: postgres::Error| super::error_of(&url, &e);
+            let mut tx = shared.client().transaction().map_err(db)?;
+            tx.execute(
+                "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
+                 WHERE id = $1 AND claimed_by = $2",
+                &[&id, &s.name, &reason],
+            )
+            .map_err(db)?;
+            let p = Progress {
+                video: id,
+                title,
+                status: "failed".into(),
+                worker: Some(s.name.clone()),
+                frames: 0,
+                error: Some(reason),
+            };
+            announce(&mut tx, &p).map_err(db)?;
+            tx.commit().map_err(db)?;
             Ok(None)
         }
     }
