@@ -13,6 +13,8 @@
 //! `REELMATCH_SHARED_PART=query` or `ingest` runs one part. Medians of 5 runs for queries.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+use reelmatch::config::IndexKind;
+use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::{search, Query, SearchLibrary, Weights};
 use reelmatch::shared::cluster::LocalCluster;
 use reelmatch::shared::search::{load, SharedSearch};
@@ -107,9 +109,23 @@ fn query_part(work: &Path) {
     }
     // Recall@10 of HNSW candidates against exact SQL scoring, over 20 query videos.
     let open = || SharedCatalog::open(&pg.url()).unwrap();
-    let x =
-        load(open(), Some(MODEL), None, SharedSearch { approximate_from: usize::MAX, ..Default::default() }).unwrap();
-    let h = load(open(), Some(MODEL), None, SharedSearch { approximate_from: 0, ..Default::default() }).unwrap();
+    let x = load(
+        open(),
+        Some(MODEL),
+        None,
+        SharedSearch { index: IndexChoice { mode: IndexKind::Exact, ..Default::default() }, ..Default::default() },
+    )
+    .unwrap();
+    let h = load(
+        open(),
+        Some(MODEL),
+        None,
+        SharedSearch {
+            index: IndexChoice { mode: IndexKind::Approximate, ..Default::default() },
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let w = Weights { visual: 1.0, lyrics: 0.0 };
     let (mut found, mut wanted) = (0, 0);
     let top = |l: &SearchLibrary, title: &str| -> Vec<i64> {

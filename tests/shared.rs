@@ -7,6 +7,8 @@
 mod common;
 
 use common::{assets, bin, make_video, postgres, random_resnet, song, Gen};
+use reelmatch::config::IndexKind;
+use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::{search, Query, SearchLibrary, Weights};
 use reelmatch::shared::search::{load, SharedSearch};
 use reelmatch::shared::SharedCatalog;
@@ -238,10 +240,24 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
     let model = Some(reelmatch::synth::MODEL);
     let embedded = SearchLibrary::load(&cat, model, None, None).unwrap();
     let open = || SharedCatalog::open(&pg.url()).unwrap();
-    let exact = load(open(), model, None, SharedSearch { approximate_from: usize::MAX, ..Default::default() }).unwrap();
+    let exact = load(
+        open(),
+        model,
+        None,
+        SharedSearch { index: IndexChoice { mode: IndexKind::Exact, ..Default::default() }, ..Default::default() },
+    )
+    .unwrap();
     // A quarter of the videos as candidates: the index must find the right ones.
-    let hnsw =
-        load(open(), model, None, SharedSearch { approximate_from: 1000, neighbours: 200, candidates: 20 }).unwrap();
+    let hnsw = load(
+        open(),
+        model,
+        None,
+        SharedSearch {
+            index: IndexChoice { mode: IndexKind::Auto, approximate_from: 1000, candidates: 20 },
+            neighbours: 200,
+        },
+    )
+    .unwrap();
     assert_eq!(exact.frames.kind(), "exact");
     assert_eq!(hnsw.frames.kind(), "approximate (HNSW)");
     let plan = reelmatch::shared::search::knn_plan(&mut open(), reelmatch::synth::MODEL).unwrap().unwrap();

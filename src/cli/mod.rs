@@ -132,11 +132,7 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
             play,
             json,
         }) => {
-            let weights = crate::search::Weights {
-                visual: visual.unwrap_or(config.search.visual_weight),
-                lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
-            };
-            weights.check("--visual", "--lyrics-weight")?;
+            let weights = search_weights(&config, visual, lyrics_weight)?;
             let top = top.unwrap_or(config.search.top);
             let a = search::SimilarArgs {
                 shared: None,
@@ -188,6 +184,16 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
     }
 }
 
+/// The fusion weights of `similar`: the flags over `[search]`, checked.
+fn search_weights(config: &Config, visual: Option<f32>, lyrics: Option<f32>) -> anyhow::Result<crate::search::Weights> {
+    let weights = crate::search::Weights {
+        visual: visual.unwrap_or(config.search.visual_weight),
+        lyrics: lyrics.unwrap_or(config.search.lyrics_weight),
+    };
+    weights.check("--visual", "--lyrics-weight")?;
+    Ok(weights)
+}
+
 /// A command on the shared catalog at `url`.
 fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -211,11 +217,7 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         }
         Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
         Some(Command::Similar { video, file, image, lyrics, visual, lyrics_weight, top, include_self, space, within, m3u, json, .. }) => {
-            let weights = crate::search::Weights {
-                visual: visual.unwrap_or(config.search.visual_weight),
-                lyrics: lyrics_weight.unwrap_or(config.search.lyrics_weight),
-            };
-            weights.check("--visual", "--lyrics-weight")?;
+            let weights = search_weights(config, visual, lyrics_weight)?;
             let a = search::SimilarArgs {
                 shared: Some(url.to_string()),
                 video,

@@ -143,15 +143,8 @@ fn shared_library(
         eprintln!("note: the shared catalog keeps no training runs yet, so frames are compared as backbone features");
     }
     let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
-    let how = crate::shared::search::SharedSearch {
-        approximate_from: match config.search.index {
-            crate::config::IndexKind::Exact => usize::MAX,
-            crate::config::IndexKind::Approximate => 0,
-            crate::config::IndexKind::Auto => config.search.approximate_from,
-        },
-        candidates: config.search.candidates,
-        ..Default::default()
-    };
+    let how =
+        crate::shared::search::SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
     let catalog = crate::shared::SharedCatalog::open(url)?;
     let image = preferred(crate::ml::Role::Image);
     let text = preferred(crate::ml::Role::Text);

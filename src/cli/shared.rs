@@ -55,17 +55,12 @@ pub fn worker(
 
 /// `library export --to URL`.
 pub fn export(library: &Library, config: &Config, to: &str, path_map: Vec<PathMap>) -> anyhow::Result<ExitCode> {
-    let progress = |done: usize, total: usize, title: &str| {
-        if !title.is_empty() {
-            eprintln!("[{}/{total}] {title}", done + 1);
-        }
-    };
     let report = crate::shared::export::export_library(
         library,
         to,
         &Paths(path_map),
         config.search.approximate_from,
-        &progress,
+        &one_video,
     )?;
     eprintln!("{report}");
     Ok(ExitCode::SUCCESS)
@@ -73,15 +68,17 @@ pub fn export(library: &Library, config: &Config, to: &str, path_map: Vec<PathMa
 
 /// `library import --from URL`, then the vector store brought up to date.
 pub fn import(library: &Library, config: &Config, from: &str, path_map: Vec<PathMap>) -> anyhow::Result<ExitCode> {
-    let progress = |done: usize, total: usize, title: &str| {
-        if !title.is_empty() {
-            eprintln!("[{}/{total}] {title}", done + 1);
-        }
-    };
-    let report = crate::shared::import::import_library(library, from, &Paths(path_map), &progress)?;
+    let report = crate::shared::import::import_library(library, from, &Paths(path_map), &one_video)?;
     eprintln!("{report}");
     eprintln!("{}", crate::pipeline::refresh_index(library, config, false)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line per video an export or import starts on (the last call, with no title, ends it).
+fn one_video(done: usize, total: usize, title: &str) {
+    if !title.is_empty() {
+        eprintln!("[{}/{total}] {title}", done + 1);
+    }
 }
 
 /// `library` on a shared catalog: every video with its place in the queue.

@@ -224,21 +224,13 @@ impl SearchLibrary {
             });
         }
         let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
-        let head = head.map(|(_, h)| h.clone());
         Ok(SearchLibrary {
-            videos,
-            frames,
-            frame_refs,
-            spans,
-            rows_of,
-            lyrics,
-            image_model,
-            text_model,
             space,
-            head,
+            head: head.map(|(_, h)| h.clone()),
             traps: traps.cloned(),
             set_aside,
             unjudged,
+            ..Self::backbone(videos, frames, frame_refs, (spans, rows_of), lyrics, image_model, text_model)
         })
     }
 
@@ -253,7 +245,20 @@ impl SearchLibrary {
         text_model: Option<String>,
     ) -> Self {
         LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let (spans, rows_of) = layout(&frame_refs, videos.len());
+        let layout = layout(&frame_refs, videos.len());
+        Self::backbone(videos, frames, frame_refs, layout, lyrics, image_model, text_model)
+    }
+
+    /// A library in the backbone space with nothing set aside, over rows laid out as `layout`.
+    fn backbone(
+        videos: Vec<VideoRow>,
+        frames: Box<dyn VectorIndex>,
+        frame_refs: Vec<FrameRef>,
+        (spans, rows_of): (Vec<VideoSpan>, Vec<Vec<usize>>),
+        lyrics: Vec<Option<Lyrics>>,
+        image_model: Option<String>,
+        text_model: Option<String>,
+    ) -> Self {
         SearchLibrary {
             videos,
             frames,

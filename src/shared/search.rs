@@ -8,6 +8,7 @@
 use super::SharedCatalog;
 use crate::catalog::{preferred_model, Stage, Status, VideoRow, WHOLE};
 use crate::error::Result;
+use crate::search::approx::IndexChoice;
 use crate::search::index::VectorIndex;
 use crate::search::library::{FrameRef, Line, Lyrics, SearchLibrary};
 use pgvector::{HalfVector, Vector};
@@ -16,20 +17,19 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// How a shared library is searched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SharedSearch {
-    /// From this many frames on, candidates come from the HNSW index (when it is built).
-    pub approximate_from: usize,
+    /// Exact or approximate, as `[search]` configures it for the embedded index: when it is
+    /// approximate (and the HNSW index is built), `candidates` videos are scored exactly.
+    pub index: IndexChoice,
     /// Frames each query frame's k-NN returns, the query's own video left out (HNSW
     /// `ef_search` is at least this; at most 1000).
     pub neighbours: usize,
-    /// Videos whose frames are then scored exactly: those nearest over all query frames.
-    pub candidates: usize,
 }
 
 impl Default for SharedSearch {
     fn default() -> Self {
-        SharedSearch { approximate_from: 250_000, neighbours: 200, candidates: 64 }
+        SharedSearch { index: IndexChoice::default(), neighbours: 200 }
     }
 }
 
@@ -67,13 +67,9 @@ pub fn load(
             frame_ids.push(id);
             frame_refs.push(FrameRef { video, t_s: r.get(2), file: frame_file(id) });
         }
-        let row = shared
-            .client()
-            .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[model])
-            .map_err(|e| shared.err(e))?;
-        if let (Some(sum), Some(n)) = (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) {
-            mean = sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect();
-            dim = mean.len();
+        if let Some((m, _)) = library_mean(&mut shared, model)? {
+            dim = m.len();
+            mean = m;
         }
     }
     let lyrics = match &text_model {
@@ -81,7 +77,7 @@ pub fn load(
         None => vec![None; videos.len()],
     };
     let hnsw = match &image_model {
-        Some(m) if frame_ids.len() >= how.approximate_from => hnsw_of(&mut shared, m)?,
+        Some(m) if how.index.approximate(frame_ids.len()) => hnsw_of(&mut shared, m)?,
         _ => None,
     };
     let centroids = match (&hnsw, &image_model) {
@@ -100,6 +96,19 @@ pub fn load(
         how,
     };
     Ok(SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model))
+}
+
+/// The mean of a model's (normalised) frame vectors over the library, from the per-video
+/// sums, and how many frames it is over; `None` when the model has none.
+fn library_mean(shared: &mut SharedCatalog, model: &str) -> Result<Option<(Vec<f32>, i64)>> {
+    let row = shared
+        .client()
+        .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[&model])
+        .map_err(|e| shared.err(e))?;
+    Ok(match (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) {
+        (Some(sum), Some(n)) => Some((sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect(), n)),
+        _ => None,
+    })
 }
 
 /// Each listed video's mean frame, centred on the library mean and normalised (from the kept
@@ -238,14 +247,7 @@ pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<bool> {
     if hnsw_of(shared, model)?.is_some() {
         return Ok(false);
     }
-    let row = shared
-        .client()
-        .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[&model])
-        .map_err(|e| shared.err(e))?;
-    let (Some(sum), Some(n)) = (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) else {
-        return Ok(false);
-    };
-    let mean: Vec<f32> = sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect();
+    let Some((mean, n)) = library_mean(shared, model)? else { return Ok(false) };
     let (index, centre_fn) = hnsw_names(model);
     // Index builds run functions with only pg_catalog on the search path (PostgreSQL 17 on),
     // so the body names pgvector's schema.
@@ -355,6 +357,7 @@ impl SqlIndex {
         shared: &mut SharedCatalog,
         hnsw: &Hnsw,
         units: &[Vec<f32>],
+        centred: &[Vec<f32>],
         own_video: Option<i64>,
     ) -> Result<Vec<i64>> {
         let url = shared.url().to_string();
@@ -374,12 +377,10 @@ impl SqlIndex {
         // Half the candidates from the frames' neighbours (a scene shared with the query),
         // the rest from the videos' mean frames (every video is seen: the k-NN's horizon is a
         // few videos' worth of frames, and the query's own frames fill the first of it).
-        let want = self.how.candidates.max(1);
+        let want = self.how.index.candidates.max(1);
         let mut chosen: Vec<i64> = ranked(closeness).into_iter().take(want.div_ceil(2)).collect();
         // The query's own video is left out of the results: no candidate slot for it.
         chosen.retain(|v| Some(*v) != own_video);
-        let centred: Vec<Vec<f32>> =
-            units.iter().map(|q| unit(&q.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>())).collect();
         let by_mean: HashMap<i64, f64> = self
             .centroids
             .iter()
@@ -406,13 +407,11 @@ impl SqlIndex {
         }
         let units: Vec<Vec<f32>> = queries.iter().map(|q| unit(q)).collect();
         // Centred and normalised here, so a cosine is one inner product in SQL.
-        let centred: Vec<Vector> = units
-            .iter()
-            .map(|u| Vector::from(unit(&u.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>())))
-            .collect();
+        let centred: Vec<Vec<f32>> =
+            units.iter().map(|u| unit(&u.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>())).collect();
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let within = match &self.hnsw {
-            Some(h) => Some(self.candidates(&mut shared, h, &units, own_video)?),
+            Some(h) => Some(self.candidates(&mut shared, h, &units, &centred, own_video)?),
             None => None,
         };
         // Each row is centred and normalised once (the lateral subquery, kept from being folded
@@ -427,8 +426,9 @@ impl SqlIndex {
             if within.is_some() { format!("AND e.video_id = ANY(${})", centred.len() + 3) } else { String::new() }
         );
         let mean = Vector::from(self.mean.clone());
+        let queries: Vec<Vector> = centred.iter().map(|c| Vector::from(c.clone())).collect();
         let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&mean, &self.model];
-        params.extend(centred.iter().map(|c| c as &(dyn postgres::types::ToSql + Sync)));
+        params.extend(queries.iter().map(|c| c as &(dyn postgres::types::ToSql + Sync)));
         if let Some(videos) = &within {
             params.push(videos);
         }
@@ -450,9 +450,11 @@ fn ranked(scores: HashMap<i64, f64>) -> Vec<i64> {
     v.into_iter().map(|(k, _)| k).collect()
 }
 
-fn unit(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-    v.iter().map(|x| x / norm).collect()
+/// `v` scaled to unit length (as the embedded index stores its rows).
+pub(super) fn unit(v: &[f32]) -> Vec<f32> {
+    let mut u = v.to_vec();
+    crate::ml::l2_normalize(&mut u);
+    u
 }
 
 impl VectorIndex for SqlIndex {

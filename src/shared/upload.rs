@@ -115,7 +115,7 @@ pub fn upload_video(
         for r in &rows {
             let Some(frame_id) = frame_ids.get(&r.idx) else { continue };
             let scale = r.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let halves = HalfVector::from_f32_slice(&normalised(&r.vector));
+            let halves = HalfVector::from_f32_slice(&super::search::unit(&r.vector));
             // The sum is of the stored (rounded) values, as the embedded index's mean is.
             sum.iter_mut().zip(halves.as_slice()).for_each(|(s, h)| *s += h.to_f32());
             tx.execute(&insert_embedding, &[frame_id, &model, &id, &r.t_s, &halves, &scale]).map_err(db)?;
@@ -184,10 +184,4 @@ pub fn upload_video(
     announce(&mut tx, &p).map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(done)
-}
-
-/// `v` scaled to unit length (as the embedded index stores it).
-fn normalised(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
-    v.iter().map(|x| x / norm).collect()
 }
