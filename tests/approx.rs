@@ -5,7 +5,7 @@
 //! of the library; the sketch kept beside the store is reused and extended, never stale.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use reelmatch::catalog::Catalog;
 use reelmatch::search::approx::{IndexChoice, IndexKind};

@@ -3,7 +3,7 @@
 //! in the catalog, and `library` saying which frames search sets aside.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{bin, make_video, random_resnet, Gen};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The real sample videos from the test assets: one with audio, one without.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{assets, test_config};
 use reelmatch::catalog::{Catalog, Status};

@@ -2,7 +2,7 @@
 //! errors, export, and resuming after the process is killed mid-ingest.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{bin, library_json, make_video, Gen};
 use reelmatch::catalog::Catalog;

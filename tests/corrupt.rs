@@ -3,7 +3,7 @@
 //! good file ready.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{bin, make_video, Gen};
 use reelmatch::rng::SplitMix64;

@@ -5,7 +5,7 @@
 //! folder read there panics (see `reelmatch::blocking`), so this test also shows that none runs.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{random_resnet, test_config, three_clips};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};

@@ -2,7 +2,7 @@
 //! prepared, every role runs on both "devices", parity passes, and a report that differs fails.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::Path;

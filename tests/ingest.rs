@@ -2,7 +2,7 @@
 //! changed files and missing files.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{make_audio_only, make_video, test_config, Gen};
 use reelmatch::catalog::{Catalog, Split, Stage, Status, VideoRow};

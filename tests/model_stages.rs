@@ -3,7 +3,7 @@
 //! recomputes only its outputs; an instrumental video is fine.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::{assets, make_video, random_resnet, song, test_config, Gen};

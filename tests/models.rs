@@ -2,7 +2,7 @@
 //! randomly initialised models written to safetensors here.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};

@@ -6,7 +6,7 @@
 //! python3 with numpy and safetensors, which preparing the test assets installs.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::assets;

@@ -4,7 +4,7 @@
 //! command runs under a time limit, so a hang fails the test instead of stalling the suite.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{bin, library_json, make_video, Gen};
 use serde_json::Value;

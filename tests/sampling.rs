@@ -1,7 +1,7 @@
 //! The duration-dependent sampling policy on real generated videos around each threshold.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{make_video, test_config, Gen};
 use reelmatch::media::{probe, sample_frames, SampleSpec};

@@ -2,7 +2,7 @@
 //! with a random-weight ResNet-50, whisper-tiny.en and MiniLM; evaluation; bad input.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::{assets, bin, make_audio_only, make_video, random_resnet, song, test_config, Gen};

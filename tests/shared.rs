@@ -4,7 +4,7 @@
 //! worker processes, killed at random, that loses and duplicates nothing.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{assets, bin, make_video, postgres, random_resnet, song, Gen};
 use reelmatch::config::IndexKind;

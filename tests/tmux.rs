@@ -2,7 +2,7 @@
 //! run a query, read the screen with `capture-pane`, quit.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use common::{bin, random_resnet, three_clips};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! videos with a random-weight ResNet-50 through the binary, ending with a saved run and a plot.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::{bin, make_video, random_resnet, test_config, Gen};

@@ -2,7 +2,7 @@
 //! by espeak-ng.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::assets;

@@ -3,7 +3,7 @@
 //! two clips alike (in `similar` and `dupes`); with it off, the trap shows.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use common::{random_resnet, test_config};

@@ -1,7 +1,7 @@
 //! The dashboard's query path keeps the library open: a second query loads nothing again (a
 //! counter, not a timer, says so), answers as a cold one would, and a change in the catalog
-//! (another connection committing) makes the next query load afresh. Its own test binary, so
-//! no other test moves the process-wide counter.
+//! (another connection committing) makes the next query load afresh. The counter is per catalog,
+//! so tests running beside it in the same process do not move it.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::catalog::{Catalog, FrameRecord, Split};
@@ -23,6 +23,7 @@ fn a_kept_library_answers_again_without_loading_and_reloads_after_a_change() {
     let (config, models, weights) = (Config::default(), Models::none(), Weights::default());
     let cache = QueryCache::default();
 
+    let loads = || loads(&lib.catalog_path());
     let before = loads();
     let first = cache.answer(&lib, &config, &QueryRequest::Video(1), &models, weights).unwrap();
     assert_eq!(loads(), before + 1);

@@ -12,7 +12,7 @@ use crate::store::FrameStore;
 use crate::train::head::Head;
 use image::RgbImage;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One transcript line with its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,13 +98,23 @@ pub fn projection_key(head: &Head) -> Result<String> {
     Ok(format!("head-{}", head.fingerprint()?))
 }
 
-/// How many times a library has been loaded for search in this process (a warm frontend's
-/// second query must not load again; its tests count).
-static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// How many times each catalog's library has been loaded for search in this process (a warm
+/// frontend's second query must not load again; its tests count, each on its own catalog).
+static LOADS: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
 
-/// How many times [`SearchLibrary::load_in_space`] has run in this process.
-pub fn loads() -> usize {
-    LOADS.load(std::sync::atomic::Ordering::SeqCst)
+fn count_load(catalog: &Path) {
+    let mut loads = LOADS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match loads.iter_mut().find(|(path, _)| path == catalog) {
+        Some((_, n)) => *n += 1,
+        None => loads.push((catalog.to_path_buf(), 1)),
+    }
+}
+
+/// How many times [`SearchLibrary::load_in_space`] has run on the catalog at `catalog` in this
+/// process.
+pub fn loads(catalog: &Path) -> usize {
+    let loads = LOADS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    loads.iter().find(|(path, _)| path == catalog).map_or(0, |(_, n)| *n)
 }
 
 impl SearchLibrary {
@@ -132,7 +142,7 @@ impl SearchLibrary {
         traps: Option<&TrapRules>,
         index: IndexChoice,
     ) -> Result<Self> {
-        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        count_load(catalog.path());
         let image_model = preferred_model(catalog.image_models()?, image_model);
         let text_model = preferred_model(catalog.text_models()?, text_model);
         let videos: Vec<VideoRow> =
@@ -244,7 +254,6 @@ impl SearchLibrary {
         image_model: Option<String>,
         text_model: Option<String>,
     ) -> Self {
-        LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let layout = layout(&frame_refs, videos.len());
         Self::backbone(videos, frames, frame_refs, layout, lyrics, image_model, text_model)
     }
