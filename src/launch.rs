@@ -25,8 +25,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         banner,
         handover: None, // tui::run lends its own terminal
     };
-    if config.catalog.shared().is_some() {
-        // Every command on a shared catalog is headless for now (it says which ones run there).
+    if let Some(url) = config.catalog.shared() {
+        // On a shared catalog the dashboard is the live view of its queue and search; every
+        // other command is headless (it says which ones run there).
+        if matches!(cli.command, None | Some(Command::Tui)) && on_terminal {
+            tui::watch::run(url, &config)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         return cli::run(cli, &library, &config);
     }
     match cli.command {

@@ -1,7 +1,8 @@
 //! The shared catalog on a real PostgreSQL 18 + pgvector server (a throwaway cluster from the
 //! test assets): schema set-up and its errors, a library exported from SQLite answering as the
-//! embedded backend does (exact, and HNSW against exact), and distributed ingestion by several
-//! worker processes, killed at random, that loses and duplicates nothing.
+//! embedded backend does (exact, and HNSW against exact), distributed ingestion by several
+//! worker processes, killed at random, that loses and duplicates nothing, and the dashboard of a
+//! second process showing what another process adds, live, and answering a query.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
 use crate::common;
@@ -409,4 +410,75 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
         );
         assert!(lines.iter().any(|l| l.starts_with(&format!("{title}: working by "))), "{title} claimed");
     }
+}
+
+#[test]
+fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_answers() {
+    use crate::tmux::{quote, Tmux};
+    let pg = postgres();
+    run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    let work = tempfile::tempdir().unwrap();
+    let dashboard = format!(
+        "{} --catalog '{}' --library {}",
+        quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
+        pg.url(),
+        quote(&work.path().join("view library"))
+    );
+    let tmux = Tmux::new(&dashboard, 120, 36);
+    tmux.wait_for(&["shared catalog", "0 videos, 0 frames: none yet", "no videos yet"], 30);
+
+    // This process moves a library up while the dashboard watches.
+    let spec = reelmatch::synth::Spec {
+        videos: 6,
+        frames_per_video: 20,
+        dim: 64,
+        seed: 5,
+        head: false,
+        first_video: 0,
+        family: 2,
+    };
+    let (_lib_dir, lib, cat, _) = common::synthetic_library(&spec);
+    reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), 1_000_000, &|_, _, _| {}).unwrap();
+    let titles: Vec<String> = cat.videos().unwrap().into_iter().map(|v| v.title).collect();
+    let mut parts = vec!["6 videos, 120 frames: 6 ready".to_string()];
+    parts.extend(titles.iter().map(|t| format!("{t}: ready (20 frames)")));
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    tmux.wait_for(&parts, 30);
+
+    // Enter on the first video: its most similar ones, as `similar --json` ranks them.
+    let expected =
+        json_of(bin().args(["--catalog", &pg.url(), "--library"]).arg(work.path().join("cli library")).args([
+            "similar",
+            &titles_sorted(&titles)[0],
+            "--json",
+        ]));
+    let top = ranking(&expected);
+    assert!(!top.is_empty());
+    tmux.keys(&["Enter"]);
+    let first = format!(" 1. {:>6.3}  {}", top[0].1, top[0].0);
+    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[0]), &first], 60);
+    assert!(
+        screen.contains(&format!("› {}", titles_sorted(&titles)[0])),
+        "the first video is the selected one:\n{screen}"
+    );
+    for (rank, (title, score)) in top.iter().enumerate().take(4) {
+        assert!(
+            screen.contains(&format!("{:>2}. {score:>6.3}  {title}", rank + 1)),
+            "rank {} missing:\n{screen}",
+            rank + 1
+        );
+    }
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while tmux.alive() {
+        assert!(start.elapsed() < Duration::from_secs(10), "q did not quit:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Titles as the catalog lists them (by lower-cased title).
+fn titles_sorted(titles: &[String]) -> Vec<String> {
+    let mut t = titles.to_vec();
+    t.sort_by_key(|t| t.to_lowercase());
+    t
 }

@@ -9,14 +9,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux server of the test's own, so a person's sessions are never touched.
-struct Tmux {
+/// A tmux server of the test's own (one per instance: tests share this process), so a person's
+/// sessions are never touched.
+pub struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn new(cmd: &str, width: u16, height: u16) -> Tmux {
-        let t = Tmux { socket: format!("reelmatch-test-{}", std::process::id()) };
+    pub fn new(cmd: &str, width: u16, height: u16) -> Tmux {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let t = Tmux { socket: format!("reelmatch-test-{}-{n}", std::process::id()) };
         let ok = t
             .cmd()
             .args(["new-session", "-d", "-s", "dash", "-x", &width.to_string(), "-y", &height.to_string(), cmd])
@@ -32,19 +35,19 @@ impl Tmux {
         c
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub fn keys(&self, keys: &[&str]) {
         let mut c = self.cmd();
         c.args(["send-keys", "-t", "dash"]).args(keys);
         assert!(c.status().unwrap().success());
     }
 
-    fn screen(&self) -> String {
+    pub fn screen(&self) -> String {
         let out = self.cmd().args(["capture-pane", "-p", "-t", "dash"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Waits until the screen shows every one of `parts`; panics with the screen after `secs`.
-    fn wait_for(&self, parts: &[&str], secs: u64) -> String {
+    pub fn wait_for(&self, parts: &[&str], secs: u64) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
@@ -59,7 +62,7 @@ impl Tmux {
     }
 
     /// Waits until the screen no longer shows `part`; panics with the screen after `secs`.
-    fn wait_gone(&self, part: &str, secs: u64) {
+    pub fn wait_gone(&self, part: &str, secs: u64) {
         let start = Instant::now();
         while self.screen().contains(part) {
             if start.elapsed() > Duration::from_secs(secs) {
@@ -69,7 +72,7 @@ impl Tmux {
         }
     }
 
-    fn alive(&self) -> bool {
+    pub fn alive(&self) -> bool {
         self.cmd().args(["has-session", "-t", "dash"]).output().is_ok_and(|o| o.status.success())
     }
 }
@@ -80,7 +83,7 @@ impl Drop for Tmux {
     }
 }
 
-fn quote(p: &Path) -> String {
+pub fn quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
 

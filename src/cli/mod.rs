@@ -242,7 +242,9 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
             config.catalog.url.clear();
             run(cli, library, &config)
         }
-        None | Some(Command::Tui) => Err(shared::unsupported("the dashboard")),
+        None | Some(Command::Tui) => anyhow::bail!(
+            "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch --catalog URL library --follow` shows every worker's progress as it happens"
+        ),
         Some(other) => Err(shared::unsupported(command_name(&other))),
     }
 }

@@ -142,13 +142,7 @@ fn shared_library(
     if space.unwrap_or(config.search.space) == SearchSpace::Head {
         eprintln!("note: the shared catalog keeps no training runs yet, so frames are compared as backbone features");
     }
-    let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
-    let how =
-        crate::shared::search::SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
-    let catalog = crate::shared::SharedCatalog::open(url)?;
-    let image = preferred(crate::ml::Role::Image);
-    let text = preferred(crate::ml::Role::Text);
-    Ok(crate::shared::search::load(catalog, image.as_deref(), text.as_deref(), how)?)
+    Ok(crate::shared::query::open_library(url, config)?)
 }
 
 /// The folder `--in` names, as the library records paths (absolute, links resolved).

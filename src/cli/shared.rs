@@ -151,7 +151,7 @@ pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
 /// The error for a command that has no shared-catalog version yet.
 pub fn unsupported(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "`{what}` does not run on a PostgreSQL catalog yet; on it run `migrate`, `ingest --worker`, `library`, \
-         `similar` and `index update`, or run `{what}` on an embedded library (drop --catalog / REELMATCH_CATALOG)"
+        "`{what}` does not run on a PostgreSQL catalog yet; on it run the dashboard, `migrate`, `ingest --worker`, \
+         `library`, `similar` and `index update`, or run `{what}` on an embedded library (drop --catalog / REELMATCH_CATALOG)"
     )
 }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod export;
 pub mod import;
 pub mod progress;
+pub mod query;
 mod schema;
 pub mod search;
 pub mod upload;

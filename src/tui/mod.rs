@@ -15,6 +15,7 @@ pub mod query;
 mod terminal;
 pub mod training;
 pub mod view;
+pub mod watch;
 pub mod widgets;
 
 use crate::config::Config;

@@ -1,0 +1,406 @@
+//! The dashboard on a shared catalog (PostgreSQL): every video with its place in the queue, kept
+//! live from the workers' announcements (LISTEN) and a re-read every few seconds, a log of what
+//! every worker did, and the selected video's most similar ones, searched in SQL. Each read runs
+//! on a blocking thread; the loop only takes keys and messages and draws.
+
+use crate::config::Config;
+use crate::search::Results;
+use crate::shared::progress::Progress;
+use crate::shared::worker::QueueRow;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::{Frame, Terminal};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often the queue is read again (leases run out and videos are registered without an
+/// announcement).
+const REREAD: Duration = Duration::from_secs(2);
+
+/// The most log lines kept.
+const LOG_LINES: usize = 200;
+
+/// What the reading threads hand the loop.
+#[derive(Debug)]
+pub enum Msg {
+    /// The whole queue, read again.
+    Rows(Result<Vec<QueueRow>, String>),
+    /// One worker's announcement.
+    Progress(Progress),
+    /// Listening stopped (the server went away), with why.
+    Unfollowed(String),
+    /// The answer to a query on a video.
+    Answer { title: String, answer: Result<Results, String> },
+}
+
+/// What the view shows.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The catalog, as shown (no password).
+    pub catalog: String,
+    pub rows: Vec<QueueRow>,
+    pub selected: usize,
+    /// Newest first.
+    pub log: VecDeque<String>,
+    /// The last answer: the query video's title and the results or why there are none.
+    pub answer: Option<(String, Result<Results, String>)>,
+    /// The video being searched for, while a query runs.
+    pub asking: Option<String>,
+    /// A query asked while another ran: it runs next (the newest one wins).
+    pub wanted: Option<i64>,
+    /// Why the queue could not be read, while it cannot.
+    pub error: Option<String>,
+    pub quit: bool,
+}
+
+impl Watch {
+    pub fn new(catalog: String) -> Self {
+        Watch { catalog, ..Default::default() }
+    }
+
+    /// Takes a message in; returns a video to search for when one waits for its turn.
+    pub fn on_msg(&mut self, msg: Msg) -> Option<i64> {
+        match msg {
+            Msg::Rows(Ok(rows)) => {
+                let keep = self.rows.get(self.selected).map(|r| r.id);
+                self.rows = rows;
+                self.selected = keep.and_then(|id| self.rows.iter().position(|r| r.id == id)).unwrap_or(0);
+                self.error = None;
+            }
+            Msg::Rows(Err(e)) => self.error = Some(e),
+            Msg::Progress(p) => {
+                if let Some(row) = self.rows.iter_mut().find(|r| r.id == p.video) {
+                    row.status = p.status.clone();
+                    row.frames = p.frames.max(row.frames);
+                    row.claimed_by = (p.status == "working").then(|| p.worker.clone()).flatten();
+                    row.error = p.error.clone();
+                }
+                self.push_log(p.to_string());
+            }
+            Msg::Unfollowed(e) => self.push_log(format!("stopped listening: {e}")),
+            Msg::Answer { title, answer } => {
+                self.asking = None;
+                self.answer = Some((title, answer));
+                return self.wanted.take();
+            }
+        }
+        None
+    }
+
+    fn push_log(&mut self, line: String) {
+        self.log.push_front(line);
+        self.log.truncate(LOG_LINES);
+    }
+
+    /// Takes a key; returns a video to search for now.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<i64> {
+        let last = self.rows.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
+            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::PageDown => self.selected = (self.selected + 10).min(last),
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
+            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
+            KeyCode::End | KeyCode::Char('G') => self.selected = last,
+            KeyCode::Enter => {
+                let row = self.rows.get(self.selected)?;
+                if row.status != "ready" {
+                    self.answer =
+                        Some((row.title.clone(), Err(format!("it is {}: only ready videos are searched", row.status))));
+                    return None;
+                }
+                if self.asking.is_some() {
+                    self.wanted = Some(row.id);
+                    return None;
+                }
+                self.asking = Some(row.title.clone());
+                return Some(row.id);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// "12 videos: 8 ready · 2 working · 1 pending · 1 failed".
+    pub fn counts(&self) -> String {
+        let n = |s: &str| self.rows.iter().filter(|r| r.status == s).count();
+        let parts: Vec<String> = ["ready", "working", "pending", "failed"]
+            .iter()
+            .filter(|s| n(s) > 0)
+            .map(|s| format!("{} {s}", n(s)))
+            .collect();
+        let frames: i64 = self.rows.iter().map(|r| r.frames).sum();
+        format!(
+            "{} videos, {frames} frames: {}",
+            self.rows.len(),
+            if parts.is_empty() { "none yet".into() } else { parts.join(" · ") }
+        )
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame, w: &Watch) {
+    let [top, middle, log, keys] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(6), Constraint::Length(8), Constraint::Length(1)])
+            .areas(f.area());
+    let title = format!("reelmatch · shared catalog {} · {}", w.catalog, w.counts());
+    f.render_widget(Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)), top);
+
+    let [videos, answer] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(middle);
+    let rows = w.rows.iter().map(|r| {
+        let note = r.claimed_by.clone().or_else(|| r.error.clone()).unwrap_or_default();
+        Row::new(vec![r.title.clone(), r.status.clone(), r.frames.to_string(), note])
+    });
+    let table =
+        Table::new(rows, [Constraint::Fill(3), Constraint::Length(8), Constraint::Length(7), Constraint::Fill(2)])
+            .header(
+                Row::new(["TITLE", "STATUS", "FRAMES", "WORKER / NOTE"])
+                    .style(Style::new().add_modifier(Modifier::DIM)),
+            )
+            .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+            .highlight_symbol("› ")
+            .block(Block::default().borders(Borders::ALL).title(" Library (live) "));
+    let mut state = TableState::default().with_selected((!w.rows.is_empty()).then_some(w.selected));
+    if w.rows.is_empty() {
+        let empty = match &w.error {
+            Some(e) => format!("cannot read the catalog: {e}"),
+            None => "no videos yet: add them with `reelmatch --catalog URL ingest --worker DIR` on any machine".into(),
+        };
+        f.render_widget(
+            Paragraph::new(empty)
+                .wrap(Wrap { trim: true })
+                .block(Block::default().borders(Borders::ALL).title(" Library (live) ")),
+            videos,
+        );
+    } else {
+        f.render_stateful_widget(table, videos, &mut state);
+    }
+    f.render_widget(answer_view(w), answer);
+
+    let lines: Vec<Line> = w.log.iter().map(|l| Line::from(l.as_str())).collect();
+    let log_title = match &w.error {
+        Some(e) if !w.rows.is_empty() => format!(" Workers · the catalog did not answer: {e} "),
+        _ => " Workers ".into(),
+    };
+    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(log_title)), log);
+    f.render_widget(
+        Paragraph::new("↑↓ select · Enter similar videos · q quit").style(Style::new().add_modifier(Modifier::DIM)),
+        keys,
+    );
+}
+
+fn answer_view(w: &Watch) -> Paragraph<'_> {
+    let block = Block::default().borders(Borders::ALL).title(" Similar ");
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(title) = &w.asking {
+        lines.push(Line::from(format!("searching for videos like {title}…")));
+    }
+    match &w.answer {
+        Some((title, Ok(results))) => {
+            lines.push(Line::from(format!("like {title} ({}):", results.space)));
+            for hit in &results.results {
+                lines.push(Line::from(format!("{:>2}. {:>6.3}  {}", hit.rank, hit.score, hit.title)));
+            }
+            if results.results.is_empty() {
+                lines.push(Line::from("no other video to compare with yet"));
+            }
+        }
+        Some((title, Err(e))) => lines.push(Line::from(format!("{title}: {e}"))),
+        None if w.asking.is_none() => lines.push(Line::from("Enter on a ready video lists the most similar ones")),
+        None => {}
+    }
+    Paragraph::new(lines).wrap(Wrap { trim: false }).block(block)
+}
+
+/// Opens the view on the terminal until the user quits.
+pub fn run(url: &str, config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut terminal = ratatui::init();
+    let events = crossterm::event::EventStream::new();
+    let result = runtime.block_on(event_loop(&mut terminal, events, url, config));
+    ratatui::restore();
+    result
+}
+
+/// The view's loop over any backend and stream of terminal events.
+pub async fn event_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    mut events: E,
+    url: &str,
+    config: &Config,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
+    let mut watch = Watch::new(crate::shared::shown(url));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let (tx_follow, tx_read) = (tx.clone(), tx.clone());
+    let (follow_url, read_url) = (url.to_string(), url.to_string());
+    std::thread::spawn(move || follow(&follow_url, &tx_follow));
+    std::thread::spawn(move || reread(&read_url, &tx_read));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut dirty = true;
+    while !watch.quit {
+        let ask = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    dirty = true;
+                    watch.on_key(k)
+                }
+                Some(Ok(TermEvent::Resize(..))) => {
+                    dirty = true;
+                    None
+                }
+                Some(Err(_)) | None => break,
+                _ => None,
+            },
+            Some(msg) = rx.recv() => {
+                dirty = true;
+                watch.on_msg(msg)
+            }
+            _ = tick.tick() => {
+                if dirty {
+                    terminal.draw(|f| draw(f, &watch))?;
+                    dirty = false;
+                }
+                None
+            }
+        };
+        if let Some(video) = ask {
+            let title = watch.rows.iter().find(|r| r.id == video).map(|r| r.title.clone()).unwrap_or_default();
+            watch.asking = Some(title.clone());
+            let (url, config, tx) = (url.to_string(), config.clone(), tx.clone());
+            tokio::task::spawn_blocking(move || {
+                let answer = crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Answer { title, answer });
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Listens for announcements until the view is gone (its channel closed), listening again a few
+/// seconds after the connection is lost.
+fn follow(url: &str, tx: &UnboundedSender<Msg>) {
+    loop {
+        let ended = crate::shared::progress::follow(url, &mut || Ok(()), &mut |p| tx.send(Msg::Progress(p)).is_ok());
+        match ended {
+            Err(e) if tx.send(Msg::Unfollowed(e.to_string())).is_ok() => std::thread::sleep(REREAD * 3),
+            _ => return,
+        }
+    }
+}
+
+/// Reads the queue every [`REREAD`] until the view is gone, reconnecting after an error.
+fn reread(url: &str, tx: &UnboundedSender<Msg>) {
+    let mut catalog = None;
+    loop {
+        let rows = match catalog.as_mut() {
+            Some(c) => crate::shared::worker::queue(c),
+            None => crate::shared::SharedCatalog::open(url).and_then(|mut c| {
+                let rows = crate::shared::worker::queue(&mut c);
+                catalog = Some(c);
+                rows
+            }),
+        };
+        if rows.is_err() {
+            catalog = None;
+        }
+        if tx.send(Msg::Rows(rows.map_err(|e| e.to_string()))).is_err() {
+            return;
+        }
+        std::thread::sleep(REREAD);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, title: &str, status: &str) -> QueueRow {
+        QueueRow {
+            id,
+            title: title.into(),
+            path: format!("/nas/{title}.mp4"),
+            duration_s: Some(10.0),
+            frames: 0,
+            status: status.into(),
+            error: None,
+            claimed_by: None,
+            attempts: 0,
+        }
+    }
+
+    fn progress(video: i64, title: &str, status: &str, worker: &str, frames: i64) -> Msg {
+        let (title, status, worker) = (title.into(), status.into(), Some(worker.into()));
+        Msg::Progress(Progress { video, title, status, worker, frames, error: None })
+    }
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn announcements_update_rows_and_the_selection_follows_its_video() {
+        let mut w = Watch::new("postgres://u@h/db".into());
+        w.on_msg(Msg::Rows(Ok(vec![row(1, "a", "pending"), row(2, "b", "pending")])));
+        w.on_key(key(KeyCode::Down));
+        assert_eq!(w.selected, 1);
+        w.on_msg(progress(2, "b", "working", "h:1", 0));
+        assert_eq!(w.rows[1].claimed_by.as_deref(), Some("h:1"));
+        assert_eq!(w.log[0], "b: working by h:1");
+        // A new video sorts first: the selection stays on "b".
+        w.on_msg(Msg::Rows(Ok(vec![row(3, "0", "pending"), row(1, "a", "pending"), row(2, "b", "working")])));
+        assert_eq!(w.rows[w.selected].id, 2);
+        w.on_msg(progress(2, "b", "ready", "h:1", 7));
+        assert_eq!((w.rows[2].status.as_str(), w.rows[2].frames, w.rows[2].claimed_by.as_deref()), ("ready", 7, None));
+        assert_eq!(w.counts(), "3 videos, 7 frames: 1 ready · 2 pending");
+    }
+
+    #[test]
+    fn enter_asks_for_ready_videos_only_and_the_newest_wish_waits_its_turn() {
+        let mut w = Watch::new("x".into());
+        w.on_msg(Msg::Rows(Ok(vec![row(1, "a", "ready"), row(2, "b", "pending"), row(3, "c", "ready")])));
+        assert_eq!(w.on_key(key(KeyCode::Enter)), Some(1));
+        w.on_key(key(KeyCode::Down));
+        assert_eq!(w.on_key(key(KeyCode::Enter)), None);
+        w.on_key(key(KeyCode::Down));
+        assert_eq!(w.on_key(key(KeyCode::Enter)), None, "one query at a time");
+        assert_eq!(w.wanted, Some(3));
+        let answer = Err("gone".into());
+        assert_eq!(w.on_msg(Msg::Answer { title: "a".into(), answer }), Some(3), "the waiting one runs next");
+        w.on_key(key(KeyCode::Up));
+        w.asking = None;
+        assert_eq!(w.on_key(key(KeyCode::Enter)), None);
+        assert!(matches!(&w.answer, Some((t, Err(e))) if t == "b" && e.contains("pending")));
+    }
+
+    #[test]
+    fn the_screen_shows_the_counts_rows_log_and_answer() {
+        let mut w = Watch::new("postgres://u@h/db".into());
+        w.on_msg(Msg::Rows(Ok(vec![row(1, "Bars of Gold", "ready"), row(2, "Night Drive", "working")])));
+        w.on_msg(progress(2, "Night Drive", "working", "nas-2:77", 0));
+        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(100, 20)).unwrap();
+        terminal.draw(|f| draw(f, &w)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        for part in [
+            "shared catalog postgres://u@h/db",
+            "2 videos, 0 frames: 1 ready · 1 working",
+            "Bars of Gold",
+            "nas-2:77",
+            "Night Drive: working by nas-2:77",
+        ] {
+            assert!(screen.contains(part), "{part:?} not on screen:\n{screen}");
+        }
+    }
+}
