@@ -249,16 +249,11 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
     )
     .unwrap();
     // A quarter of the videos as candidates: the index must find the right ones.
-    let hnsw = load(
-        open(),
-        model,
-        None,
-        SharedSearch {
-            index: IndexChoice { mode: IndexKind::Auto, approximate_from: 1000, candidates: 20 },
-            neighbours: 200,
-        },
-    )
-    .unwrap();
+    let approximate = |candidates| SharedSearch {
+        index: IndexChoice { mode: IndexKind::Auto, approximate_from: 1000, candidates },
+        neighbours: 200,
+    };
+    let hnsw = load(open(), model, None, approximate(20)).unwrap();
     assert_eq!(exact.frames.kind(), "exact");
     assert_eq!(hnsw.frames.kind(), "approximate (HNSW)");
     let plan = reelmatch::shared::search::knn_plan(&mut open(), reelmatch::synth::MODEL).unwrap().unwrap();
@@ -285,6 +280,36 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
     let recall = found as f64 / wanted as f64;
     eprintln!("recall@10 of HNSW (20 of 80 videos as candidates) against exact: {recall:.3}");
     assert!(recall >= 0.95, "recall@10 of HNSW against exact: {recall}");
+
+    // The library doubles: the next export builds the index again, centred on the new mean,
+    // and the new index replaces the old one.
+    let index_of =
+        |plan: &str| plan.split("Index Scan using ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let before = index_of(&plan);
+    let more = reelmatch::synth::Spec { first_video: 80, seed: 12, ..spec };
+    let (_more_dir, more_lib, _, _) = common::synthetic_library(&more);
+    let report =
+        reelmatch::shared::export::export_library(&more_lib, &pg.url(), &Default::default(), 1000, &|_, _, _| {})
+            .unwrap();
+    assert_eq!(report.uploaded, 80);
+    assert_eq!(report.indexed, vec![reelmatch::synth::MODEL.to_string()], "built again for twice the frames");
+    let plan = reelmatch::shared::search::knn_plan(&mut open(), reelmatch::synth::MODEL).unwrap().unwrap();
+    let after = index_of(&plan);
+    assert_ne!(before, after, "{plan}");
+    let indexes = postgres::Client::connect(&pg.url(), postgres::NoTls)
+        .unwrap()
+        .query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'frame_hnsw_%'", &[])
+        .unwrap();
+    assert_eq!(indexes.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), vec![after], "the old index is gone");
+    let config = _work.path().join("approximate.toml");
+    std::fs::write(&config, "[search]\napproximate_from = 1000\n").unwrap();
+    let update = run_ok(bin().args(["--catalog", &pg.url(), "--config"]).arg(&config).args(["index", "update"]));
+    assert!(update.contains("6400 frames, HNSW index present"), "{update}");
+    let grown = load(open(), model, None, approximate(40)).unwrap();
+    assert_eq!((grown.videos.len(), grown.frames.kind()), (160, "approximate (HNSW)"));
+    let v = grown.videos.iter().find(|v| v.title == "Synthetic 00084").unwrap();
+    let hits = search(&grown, &Query::from_library(&grown, lib.root(), v).unwrap(), w, 3, false);
+    assert_eq!(hits.results.len(), 3);
 }
 
 /// Generated clips (1.2 to 2.7 s, silent: two to six frames each) for the workers.

@@ -128,20 +128,19 @@ pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `index update` on a shared catalog: builds the HNSW index of each image model past the size
-/// where search uses it.
+/// where search uses it, and builds it again where the library has drifted from it.
 pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
+    use crate::shared::search::{ensure_hnsw, model_counts, HnswBuild};
     let mut catalog = SharedCatalog::open(url)?;
-    for (model, count) in crate::shared::search::model_counts(&mut catalog, "frame_embeddings")? {
-        let built = count as usize >= config.search.approximate_from
-            && crate::shared::search::ensure_hnsw(&mut catalog, &model)?;
-        let how = if count as usize >= config.search.approximate_from {
-            if built {
-                "HNSW index built"
-            } else {
-                "HNSW index present"
-            }
+    for (model, count) in model_counts(&mut catalog, "frame_embeddings")? {
+        let how = if (count as usize) < config.search.approximate_from {
+            "exact search (below search.approximate_from)".to_string()
         } else {
-            "exact search (below search.approximate_from)"
+            match ensure_hnsw(&mut catalog, &model)? {
+                HnswBuild::Kept => "HNSW index present".into(),
+                HnswBuild::Built => "HNSW index built".into(),
+                HnswBuild::Rebuilt(why) => format!("HNSW index built again ({why})"),
+            }
         };
         println!("{model}: {count} frames, {how}");
     }

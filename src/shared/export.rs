@@ -2,7 +2,7 @@
 //! transaction per video, so an interrupted export resumes where it stopped: a video already
 //! there with the same content and frames is skipped.
 
-use super::search::{ensure_hnsw, model_counts};
+use super::search::{ensure_hnsw, model_counts, HnswBuild};
 use super::upload::upload_video;
 use super::worker::Paths;
 use super::SharedCatalog;
@@ -80,7 +80,7 @@ pub fn export_library(
         shared.client().batch_execute("VACUUM (ANALYZE) frame_embeddings").map_err(|e| shared.err(e))?;
     }
     for (model, count) in model_counts(&mut shared, "frame_embeddings")? {
-        if count as usize >= hnsw_from && ensure_hnsw(&mut shared, &model)? {
+        if count as usize >= hnsw_from && ensure_hnsw(&mut shared, &model)? != HnswBuild::Kept {
             report.indexed.push(model);
         }
     }
