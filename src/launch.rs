@@ -29,7 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // On a shared catalog the dashboard is the live view of its queue and search; every
         // other command is headless (it says which ones run there).
         if matches!(cli.command, None | Some(Command::Tui)) && on_terminal {
-            tui::watch::run(url, &config)?;
+            tui::watch::run(url, &config, cli.graphics)?;
             return Ok(ExitCode::SUCCESS);
         }
         return cli::run(cli, &library, &config);

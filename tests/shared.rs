@@ -444,7 +444,7 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
     let work = tempfile::tempdir().unwrap();
     let dashboard = format!(
-        "{} --catalog '{}' --library {}",
+        "{} --catalog '{}' --library {} --graphics halfblocks",
         quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
         pg.url(),
         quote(&work.path().join("view library"))
@@ -481,7 +481,9 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     assert!(!top.is_empty());
     tmux.keys(&["Enter"]);
     let first = format!(" 1. {:>6.3}  {}", top[0].1, top[0].0);
-    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[0]), &first], 60);
+    // With the top hit's best pair of frames, read from the database, drawn in half blocks.
+    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[0]), &first, " query @ ", "▀"], 60);
+    assert!(screen.contains(&format!(" {} @ ", top[0].0)), "the matched frame's box:\n{screen}");
     assert!(
         screen.contains(&format!("› {}", titles_sorted(&titles)[0])),
         "the first video is the selected one:\n{screen}"

@@ -1,7 +1,8 @@
 //! A query on the shared catalog as a frontend asks it: the library opened with the configured
-//! models and index choice, and a library video's most similar ones.
+//! models and index choice, and a library video's most similar ones with the frames that
+//! matched best.
 
-use super::search::{load, SharedSearch};
+use super::search::{frame_id_of, frame_jpeg, load, SharedSearch};
 use super::SharedCatalog;
 use crate::config::Config;
 use crate::error::{Error, Remedy, Result};
@@ -19,13 +20,30 @@ pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
     load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how)
 }
 
+/// A query's answer, with the top hit's best-matching pair of frames as JPEG bytes from the
+/// database (the query's frame, the matched frame), where it has them.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub results: Results,
+    pub pair: (Option<Vec<u8>>, Option<Vec<u8>>),
+}
+
 /// The videos most similar to the catalog's video `video`, with `[search]`'s weights and top.
-pub fn similar_to(url: &str, config: &Config, video: i64) -> Result<Results> {
+pub fn similar_to(url: &str, config: &Config, video: i64) -> Result<Answer> {
     let lib = open_library(url, config)?;
     let row = lib.videos.iter().find(|v| v.id == video).ok_or_else(|| {
         Error::not_ready(format!("video {video} of the shared catalog is not ready to search"), Remedy::WaitForIngest)
     })?;
     let query = Query::from_library(&lib, Path::new(""), row)?;
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
-    Ok(search(&lib, &query, weights, config.search.top, false))
+    let results = search(&lib, &query, weights, config.search.top, false);
+    let Some(best) = results.results.first().and_then(|h| h.best_frame()) else {
+        return Ok(Answer { results, pair: (None, None) });
+    };
+    let query_frame = query.frames.iter().find(|f| f.t_s == best.query_t).and_then(|f| f.file.as_ref());
+    let ids = (query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file));
+    let mut catalog = SharedCatalog::open(url)?;
+    let mut jpeg = |id: Option<i64>| id.map_or(Ok(None), |id| frame_jpeg(&mut catalog, id));
+    let pair = (jpeg(ids.0)?, jpeg(ids.1)?);
+    Ok(Answer { results, pair })
 }

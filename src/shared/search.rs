@@ -38,6 +38,11 @@ pub fn frame_file(frame_id: i64) -> String {
     format!("frame:{frame_id}")
 }
 
+/// The frame id a [`frame_file`] name stands for.
+pub fn frame_id_of(file: &str) -> Option<i64> {
+    file.strip_prefix("frame:")?.parse().ok()
+}
+
 /// Loads the ready videos, their frames (ids and times, not vectors) and lyrics, and returns a
 /// search library whose frame index scores in SQL over this connection.
 pub fn load(

@@ -4,6 +4,7 @@
 //! on a blocking thread; the loop only takes keys and messages and draws.
 
 use crate::config::Config;
+use crate::images::Graphics;
 use crate::search::Results;
 use crate::shared::progress::Progress;
 use crate::shared::worker::QueueRow;
@@ -15,6 +16,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::{Frame, Terminal};
+use ratatui_image::picker::Picker;
+use ratatui_image::protocol::StatefulProtocol;
+use ratatui_image::{Resize, StatefulImage};
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -35,12 +39,15 @@ pub enum Msg {
     Progress(Progress),
     /// Listening stopped (the server went away), with why.
     Unfollowed(String),
-    /// The answer to a query on a video.
-    Answer { title: String, answer: Result<Results, String> },
+    /// The answer to a query on a video, with the top hit's best pair of frames (query, match).
+    Answer { title: String, answer: Result<(Results, Pair), String> },
 }
 
+/// The frames of a match, decoded: the query's and the matched one.
+pub type Pair = [Option<image::DynamicImage>; 2];
+
 /// What the view shows.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Watch {
     /// The catalog, as shown (no password).
     pub catalog: String,
@@ -56,6 +63,9 @@ pub struct Watch {
     pub wanted: Option<i64>,
     /// Why the queue could not be read, while it cannot.
     pub error: Option<String>,
+    /// The last answer's frame pair, ready to draw (with a picker for the terminal's graphics).
+    pub previews: [Option<StatefulProtocol>; 2],
+    pub picker: Option<Picker>,
     pub quit: bool,
 }
 
@@ -86,6 +96,14 @@ impl Watch {
             Msg::Unfollowed(e) => self.push_log(format!("stopped listening: {e}")),
             Msg::Answer { title, answer } => {
                 self.asking = None;
+                let (answer, pair) = match answer {
+                    Ok((results, pair)) => (Ok(results), pair),
+                    Err(e) => (Err(e), [None, None]),
+                };
+                self.previews = match &self.picker {
+                    Some(picker) => pair.map(|image| image.map(|i| picker.new_resize_protocol(i))),
+                    None => [None, None],
+                };
                 self.answer = Some((title, answer));
                 return self.wanted.take();
             }
@@ -147,7 +165,7 @@ impl Watch {
 }
 
 /// Draws the whole screen.
-pub fn draw(f: &mut Frame, w: &Watch) {
+pub fn draw(f: &mut Frame, w: &mut Watch) {
     let [top, middle, log, keys] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(6), Constraint::Length(8), Constraint::Length(1)])
             .areas(f.area());
@@ -183,7 +201,13 @@ pub fn draw(f: &mut Frame, w: &Watch) {
     } else {
         f.render_stateful_widget(table, videos, &mut state);
     }
-    f.render_widget(answer_view(w), answer);
+    let with_frames = w.previews.iter().any(Option::is_some);
+    let frames_height = if with_frames { (answer.height / 2).max(6) } else { 0 };
+    let [hits, frames] = Layout::vertical([Constraint::Min(3), Constraint::Length(frames_height)]).areas(answer);
+    f.render_widget(answer_view(w), hits);
+    if with_frames {
+        draw_pair(f, frames, w);
+    }
 
     let lines: Vec<Line> = w.log.iter().map(|l| Line::from(l.as_str())).collect();
     let log_title = match &w.error {
@@ -195,6 +219,32 @@ pub fn draw(f: &mut Frame, w: &Watch) {
         Paragraph::new("↑↓ select · Enter similar videos · q quit").style(Style::new().add_modifier(Modifier::DIM)),
         keys,
     );
+}
+
+/// The top hit's best pair of frames side by side, as the terminal can show images.
+fn draw_pair(f: &mut Frame, area: ratatui::layout::Rect, w: &mut Watch) {
+    let best = w.answer.as_ref().and_then(|(_, a)| a.as_ref().ok()).and_then(|r| r.results.first());
+    let (query_t, title, match_t) = match best.and_then(|h| h.best_frame().map(|b| (h, b))) {
+        Some((hit, b)) => (b.query_t, hit.title.clone(), b.match_t),
+        None => return,
+    };
+    let [q, m] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let blocks = [
+        (Block::default().borders(Borders::ALL).title(format!(" query @ {query_t:.1}s ")), q),
+        (Block::default().borders(Borders::ALL).title(format!(" {title} @ {match_t:.1}s ")), m),
+    ];
+    for ((block, rect), proto) in blocks.into_iter().zip(w.previews.iter_mut()) {
+        let inner = block.inner(rect);
+        f.render_widget(block, rect);
+        match proto {
+            Some(p) => f.render_stateful_widget(
+                StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
+                inner,
+                p,
+            ),
+            None => f.render_widget(Paragraph::new("(no image)"), inner),
+        }
+    }
 }
 
 fn answer_view(w: &Watch) -> Paragraph<'_> {
@@ -220,12 +270,13 @@ fn answer_view(w: &Watch) -> Paragraph<'_> {
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(block)
 }
 
-/// Opens the view on the terminal until the user quits.
-pub fn run(url: &str, config: &Config) -> anyhow::Result<()> {
+/// Opens the view on the terminal until the user quits, showing frames as `graphics` says.
+pub fn run(url: &str, config: &Config, graphics: Graphics) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let picker = crate::images::picker(graphics);
     let mut terminal = ratatui::init();
     let events = crossterm::event::EventStream::new();
-    let result = runtime.block_on(event_loop(&mut terminal, events, url, config));
+    let result = runtime.block_on(event_loop(&mut terminal, events, url, config, picker));
     ratatui::restore();
     result
 }
@@ -236,6 +287,7 @@ pub async fn event_loop<B, E>(
     mut events: E,
     url: &str,
     config: &Config,
+    picker: Option<Picker>,
 ) -> anyhow::Result<()>
 where
     B: Backend,
@@ -243,6 +295,7 @@ where
     E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
 {
     let mut watch = Watch::new(crate::shared::shown(url));
+    watch.picker = picker;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let (tx_follow, tx_read) = (tx.clone(), tx.clone());
     let (follow_url, read_url) = (url.to_string(), url.to_string());
@@ -270,7 +323,7 @@ where
             }
             _ = tick.tick() => {
                 if dirty {
-                    terminal.draw(|f| draw(f, &watch))?;
+                    terminal.draw(|f| draw(f, &mut watch))?;
                     dirty = false;
                 }
                 None
@@ -281,7 +334,11 @@ where
             watch.asking = Some(title.clone());
             let (url, config, tx) = (url.to_string(), config.clone(), tx.clone());
             tokio::task::spawn_blocking(move || {
-                let answer = crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string());
+                let answer =
+                    crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string()).map(|a| {
+                        let decode = |jpeg: Option<Vec<u8>>| jpeg.and_then(|b| image::load_from_memory(&b).ok());
+                        (a.results, [decode(a.pair.0), decode(a.pair.1)])
+                    });
                 let _ = tx.send(Msg::Answer { title, answer });
             });
         }
@@ -391,7 +448,7 @@ mod tests {
         w.on_msg(Msg::Rows(Ok(vec![row(1, "Bars of Gold", "ready"), row(2, "Night Drive", "working")])));
         w.on_msg(progress(2, "Night Drive", "working", "nas-2:77", 0));
         let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(100, 20)).unwrap();
-        terminal.draw(|f| draw(f, &w)).unwrap();
+        terminal.draw(|f| draw(f, &mut w)).unwrap();
         let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
         for part in [
             "shared catalog postgres://u@h/db",
