@@ -20,12 +20,12 @@ pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
     load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how)
 }
 
-/// A query's answer, with the top hit's best-matching pair of frames as JPEG bytes from the
-/// database (the query's frame, the matched frame), where it has them.
+/// A query's answer, with the top hit's best-matching pair of frames (the query's frame, the
+/// matched frame), decoded from the JPEG bytes in the database where it has them.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub results: Results,
-    pub pair: (Option<Vec<u8>>, Option<Vec<u8>>),
+    pub pair: [Option<image::DynamicImage>; 2],
 }
 
 /// The videos most similar to the catalog's video `video`, with `[search]`'s weights and top.
@@ -38,12 +38,15 @@ pub fn similar_to(url: &str, config: &Config, video: i64) -> Result<Answer> {
     let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
     let results = search(&lib, &query, weights, config.search.top, false);
     let Some(best) = results.results.first().and_then(|h| h.best_frame()) else {
-        return Ok(Answer { results, pair: (None, None) });
+        return Ok(Answer { results, pair: [None, None] });
     };
     let query_frame = query.frames.iter().find(|f| f.t_s == best.query_t).and_then(|f| f.file.as_ref());
-    let ids = (query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file));
+    let ids = [query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file)];
     let mut catalog = SharedCatalog::open(url)?;
-    let mut jpeg = |id: Option<i64>| id.map_or(Ok(None), |id| frame_jpeg(&mut catalog, id));
-    let pair = (jpeg(ids.0)?, jpeg(ids.1)?);
+    let mut pair = [None, None];
+    for (image, id) in pair.iter_mut().zip(ids) {
+        let jpeg = id.map_or(Ok(None), |id| frame_jpeg(&mut catalog, id))?;
+        *image = jpeg.and_then(|bytes| image::load_from_memory(&bytes).ok());
+    }
     Ok(Answer { results, pair })
 }

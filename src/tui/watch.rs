@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::images::Graphics;
 use crate::search::Results;
 use crate::shared::progress::Progress;
+use crate::shared::query::Answer;
 use crate::shared::worker::QueueRow;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::{Stream, StreamExt};
@@ -40,11 +41,8 @@ pub enum Msg {
     /// Listening stopped (the server went away), with why.
     Unfollowed(String),
     /// The answer to a query on a video, with the top hit's best pair of frames (query, match).
-    Answer { title: String, answer: Result<(Results, Pair), String> },
+    Answer { title: String, answer: Result<Answer, String> },
 }
-
-/// The frames of a match, decoded: the query's and the matched one.
-pub type Pair = [Option<image::DynamicImage>; 2];
 
 /// What the view shows.
 #[derive(Default)]
@@ -97,7 +95,7 @@ impl Watch {
             Msg::Answer { title, answer } => {
                 self.asking = None;
                 let (answer, pair) = match answer {
-                    Ok((results, pair)) => (Ok(results), pair),
+                    Ok(Answer { results, pair }) => (Ok(results), pair),
                     Err(e) => (Err(e), [None, None]),
                 };
                 self.previews = match &self.picker {
@@ -105,7 +103,9 @@ impl Watch {
                     None => [None, None],
                 };
                 self.answer = Some((title, answer));
-                return self.wanted.take();
+                let next = self.wanted.take()?;
+                self.asking = self.rows.iter().find(|r| r.id == next).map(|r| r.title.clone());
+                return Some(next);
             }
         }
         None
@@ -147,7 +147,7 @@ impl Watch {
         None
     }
 
-    /// "12 videos: 8 ready · 2 working · 1 pending · 1 failed".
+    /// "12 videos, 240 frames: 8 ready · 2 working · 1 pending · 1 failed".
     pub fn counts(&self) -> String {
         let n = |s: &str| self.rows.iter().filter(|r| r.status == s).count();
         let parts: Vec<String> = ["ready", "working", "pending", "failed"]
@@ -329,16 +329,12 @@ where
                 None
             }
         };
+        // The state marked the query as asked (`asking`); the search runs off the loop.
         if let Some(video) = ask {
-            let title = watch.rows.iter().find(|r| r.id == video).map(|r| r.title.clone()).unwrap_or_default();
-            watch.asking = Some(title.clone());
             let (url, config, tx) = (url.to_string(), config.clone(), tx.clone());
+            let title = watch.asking.clone().unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                let answer =
-                    crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string()).map(|a| {
-                        let decode = |jpeg: Option<Vec<u8>>| jpeg.and_then(|b| image::load_from_memory(&b).ok());
-                        (a.results, [decode(a.pair.0), decode(a.pair.1)])
-                    });
+                let answer = crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Answer { title, answer });
             });
         }
@@ -362,13 +358,11 @@ fn follow(url: &str, tx: &UnboundedSender<Msg>) {
 fn reread(url: &str, tx: &UnboundedSender<Msg>) {
     let mut catalog = None;
     loop {
-        let rows = match catalog.as_mut() {
+        let rows = match &mut catalog {
             Some(c) => crate::shared::worker::queue(c),
-            None => crate::shared::SharedCatalog::open(url).and_then(|mut c| {
-                let rows = crate::shared::worker::queue(&mut c);
-                catalog = Some(c);
-                rows
-            }),
+            None => {
+                crate::shared::SharedCatalog::open(url).and_then(|c| crate::shared::worker::queue(catalog.insert(c)))
+            }
         };
         if rows.is_err() {
             catalog = None;
