@@ -216,6 +216,7 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
             )
         }
         Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
+        Some(Command::Similar { preview: true, .. } | Command::Similar { play: Some(_), .. }) => Err(shared::unsupported("similar --preview / --play")),
         Some(Command::Similar { video, file, image, lyrics, visual, lyrics_weight, top, include_self, space, within, m3u, json, .. }) => {
             let weights = search_weights(config, visual, lyrics_weight)?;
             let a = search::SimilarArgs {

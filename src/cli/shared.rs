@@ -83,10 +83,16 @@ fn one_video(done: usize, total: usize, title: &str) {
 
 /// `library` on a shared catalog: every video with its place in the queue.
 pub fn list(url: &str, json: bool) -> anyhow::Result<ExitCode> {
+    list_as(url, json, false)
+}
+
+/// The table, or its JSON: pretty, or on one line where lines follow it (`--follow --json`).
+fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
     let mut catalog = SharedCatalog::open(url)?;
     let rows = crate::shared::worker::queue(&mut catalog)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let text = if one_line { serde_json::to_string(&rows)? } else { serde_json::to_string_pretty(&rows)? };
+        println!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
@@ -119,7 +125,7 @@ pub fn list(url: &str, json: bool) -> anyhow::Result<ExitCode> {
 pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout();
-    let mut table = || list(url, json).map(|_| ()).map_err(|e| crate::Error::Invalid(format!("{e:#}")));
+    let mut table = || list_as(url, json, true).map(|_| ()).map_err(|e| crate::Error::Invalid(format!("{e:#}")));
     crate::shared::progress::follow(url, &mut table, &mut |p| {
         let line = if json { serde_json::to_string(&p).unwrap_or_default() } else { p.to_string() };
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
@@ -130,11 +136,11 @@ pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
 /// `index update` on a shared catalog: builds the HNSW index of each image model past the size
 /// where search uses it, and builds it again where the library has drifted from it.
 pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
-    use crate::shared::search::{ensure_hnsw, model_counts, HnswBuild};
+    use crate::shared::search::{ensure_hnsw, image_models, HnswBuild};
     let mut catalog = SharedCatalog::open(url)?;
-    for (model, count) in model_counts(&mut catalog, "frame_embeddings")? {
-        let how = if (count as usize) < config.search.approximate_from {
-            "exact search (below search.approximate_from)".to_string()
+    for (model, count) in image_models(&mut catalog)? {
+        let how = if !crate::search::space::index_choice(config).approximate(count as usize) {
+            "exact search (below search.approximate_from, or search.index = \"exact\")".to_string()
         } else {
             match ensure_hnsw(&mut catalog, &model)? {
                 HnswBuild::Kept => "HNSW index present".into(),

@@ -2,7 +2,7 @@
 //! transaction per video, so an interrupted export resumes where it stopped: a video already
 //! there with the same content and frames is skipped.
 
-use super::search::{ensure_hnsw, model_counts, HnswBuild};
+use super::search::{ensure_hnsw, image_models, HnswBuild};
 use super::upload::upload_video;
 use super::worker::Paths;
 use super::SharedCatalog;
@@ -79,7 +79,7 @@ pub fn export_library(
         // the index alone (autovacuum would get there too, later).
         shared.client().batch_execute("VACUUM (ANALYZE) frame_embeddings").map_err(|e| shared.err(e))?;
     }
-    for (model, count) in model_counts(&mut shared, "frame_embeddings")? {
+    for (model, count) in image_models(&mut shared)? {
         if count as usize >= hnsw_from && ensure_hnsw(&mut shared, &model)? != HnswBuild::Kept {
             report.indexed.push(model);
         }

@@ -67,7 +67,10 @@ pub fn follow(
                     }
                 }
             }
-            Ok(None) => return Ok(()),
+            Ok(None) => {
+                let detail = "the server closed the connection".to_string();
+                return Err(crate::error::Error::SharedUnreachable { url: url.clone(), detail });
+            }
             Err(e) => return Err(super::error_of(&url, &e)),
         }
     }

@@ -144,8 +144,13 @@ pub fn migrate(catalog: &mut SharedCatalog) -> Result<i64> {
     let mut tx = catalog.client().transaction().map_err(|e| super::error_of(&url, &e))?;
     let step = |e: postgres::Error| super::error_of(&url, &e);
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(step)?;
-    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS vector")
-        .map_err(|e| Error::SharedNoVector { url: url.clone(), detail: message(&e) })?;
+    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS vector").map_err(|e| {
+        // What the server refused is about pgvector; a lost connection is not.
+        match e.as_db_error() {
+            Some(_) => Error::SharedNoVector { url: url.clone(), detail: message(&e) },
+            None => super::error_of(&url, &e),
+        }
+    })?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS reelmatch_schema (version BIGINT NOT NULL)").map_err(step)?;
     let found: i64 = tx.query_opt("SELECT version FROM reelmatch_schema", &[]).map_err(step)?.map_or(0, |r| r.get(0));
     if found > LATEST {

@@ -51,8 +51,8 @@ pub fn load(
     text_model: Option<&str>,
     how: SharedSearch,
 ) -> Result<SearchLibrary> {
-    let image_model = preferred_model(model_counts(&mut shared, "frame_embeddings")?, image_model);
-    let text_model = preferred_model(model_counts(&mut shared, "lyrics_embeddings")?, text_model);
+    let image_model = preferred_model(image_models(&mut shared)?, image_model);
+    let text_model = preferred_model(text_models(&mut shared)?, text_model);
     let videos = ready_videos(&mut shared)?;
     let position: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     let mut frame_refs = Vec::new();
@@ -139,11 +139,23 @@ fn centroids(
         .collect())
 }
 
-pub fn model_counts(shared: &mut SharedCatalog, table: &str) -> Result<Vec<(String, i64)>> {
-    let rows = shared
-        .client()
-        .query(&format!("SELECT model, count(*) FROM {table} GROUP BY model ORDER BY model"), &[])
-        .map_err(|e| shared.err(e))?;
+/// Image models with frame embeddings, most used first: (model, frames), as
+/// `Catalog::image_models` lists them.
+pub fn image_models(shared: &mut SharedCatalog) -> Result<Vec<(String, i64)>> {
+    model_counts(shared, "SELECT model, count(*) FROM frame_embeddings GROUP BY model ORDER BY 2 DESC, 1")
+}
+
+/// Text models with whole-lyrics embeddings, most used first: (model, videos), as
+/// `Catalog::text_models` lists them.
+pub fn text_models(shared: &mut SharedCatalog) -> Result<Vec<(String, i64)>> {
+    model_counts(
+        shared,
+        "SELECT model, count(*) FROM lyrics_embeddings WHERE segment = -1 GROUP BY model ORDER BY 2 DESC, 1",
+    )
+}
+
+fn model_counts(shared: &mut SharedCatalog, sql: &str) -> Result<Vec<(String, i64)>> {
+    let rows = shared.client().query(sql, &[]).map_err(|e| shared.err(e))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
@@ -319,16 +331,14 @@ pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<HnswBuild>
         model_literal = literal(model)
     );
     // The graph is built in memory when it fits (a 100k-frame library's is about 0.9 GB);
-    // otherwise pgvector builds it on disk, many times slower.
-    shared
-        .client()
-        .batch_execute("ANALYZE frame_embeddings; SET maintenance_work_mem = '2GB'")
-        .map_err(|e| shared.err(e))?;
-    shared.client().batch_execute(&sql).map_err(|e| shared.err(e))?;
-    shared.client().batch_execute("RESET maintenance_work_mem").map_err(|e| shared.err(e))?;
+    // otherwise pgvector builds it on disk, many times slower. The build, its record and the
+    // old index's removal are one transaction: a failure leaves the old index as it was.
+    shared.client().batch_execute("ANALYZE frame_embeddings").map_err(|e| shared.err(e))?;
     let url = shared.url().to_string();
     let db = |e: postgres::Error| super::error_of(&url, &e);
     let mut tx = shared.client().transaction().map_err(db)?;
+    tx.batch_execute("SET LOCAL maintenance_work_mem = '2GB'").map_err(db)?;
+    tx.batch_execute(&sql).map_err(db)?;
     tx.execute(
         "INSERT INTO frame_indexes (model, name, mean, frames) VALUES ($1, $2, $3, $4)
          ON CONFLICT (model) DO UPDATE SET name = EXCLUDED.name, mean = EXCLUDED.mean, frames = EXCLUDED.frames, built_at = now()",
@@ -440,8 +450,6 @@ impl SqlIndex {
         // few videos' worth of frames, and the query's own frames fill the first of it).
         let want = self.how.index.candidates.max(1);
         let mut chosen: Vec<i64> = ranked(closeness).into_iter().take(want.div_ceil(2)).collect();
-        // The query's own video is left out of the results: no candidate slot for it.
-        chosen.retain(|v| Some(*v) != own_video);
         let by_mean: HashMap<i64, f64> = self
             .centroids
             .iter()
@@ -547,7 +555,10 @@ impl VectorIndex for SqlIndex {
                 "SELECT frame_id, vector FROM frame_embeddings WHERE model = $1 AND frame_id = ANY($2)",
                 &[&self.model, &ids],
             )
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                tracing::error!("reading {} frame vectors from {}: {e}", ids.len(), shared.url());
+                Vec::new()
+            });
         let by_id: HashMap<i64, Vec<f32>> = found
             .iter()
             .map(|r| (r.get(0), r.get::<_, HalfVector>(1).to_vec().iter().map(|h| h.to_f32()).collect()))

@@ -271,12 +271,17 @@ fn ingest_one(
             let url = shared.url().to_string();
             let db = |e: postgres::Error| super::error_of(&url, &e);
             let mut tx = shared.client().transaction().map_err(db)?;
-            tx.execute(
-                "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
-                 WHERE id = $1 AND claimed_by = $2",
-                &[&id, &s.name, &reason],
-            )
-            .map_err(db)?;
+            let marked = tx
+                .execute(
+                    "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
+                     WHERE id = $1 AND claimed_by = $2",
+                    &[&id, &s.name, &reason],
+                )
+                .map_err(db)?;
+            if marked == 0 {
+                // The lease ran out and another worker holds the video now: its outcome counts.
+                return Err(Error::ClaimLost { path: path.into(), by: None });
+            }
             let p = Progress {
                 video: id,
                 title,
