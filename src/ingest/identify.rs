@@ -163,7 +163,7 @@ pub fn remove_orphans(library: &Library, catalog: &Catalog) -> Result<()> {
 }
 
 /// Deletes a video's frame images and audio (their catalog rows are handled by the caller).
-pub(super) fn remove_derived(library: &Library, id: i64) {
+pub(crate) fn remove_derived(library: &Library, id: i64) {
     let _ = std::fs::remove_dir_all(library.frames_dir(id));
     let _ = std::fs::remove_file(library.audio_path(id));
 }

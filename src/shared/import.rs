@@ -65,6 +65,10 @@ pub fn import_library(
     progress: &dyn Fn(usize, usize, &str),
 ) -> Result<ImportReport> {
     let mut shared = SharedCatalog::open(url)?;
+    // The library is written as ingestion writes it: one writer at a time.
+    let _writer = crate::lock::WriterLock::acquire(library, "importing", &crate::Cancel::new(), |holder| {
+        tracing::warn!("{holder}; the import waits for it to finish");
+    })?;
     let local = Catalog::open(&library.catalog_path())?;
     let remote = remote_videos(&mut shared)?;
     let mut report = ImportReport::default();
@@ -89,6 +93,14 @@ pub fn import_library(
                 continue;
             }
             local.delete_video(here.id)?;
+            crate::ingest::identify::remove_derived(library, here.id);
+        }
+        // The same content under another path (a copy the workers both ingested, or a video
+        // already here): the library keeps one of each.
+        if let Some(other) = r.hash.as_deref().map(|h| local.video_by_hash(h)).transpose()?.flatten() {
+            tracing::info!("{}: same content as {}, kept once", path.display(), other.path.display());
+            report.unchanged += 1;
+            continue;
         }
         let (frames, embeddings) = import_one(&mut shared, library, &local, r, &path)?;
         report.imported += 1;
