@@ -3,7 +3,8 @@
 //! default settings and the paper's; and the one-off cost of one augmented view of a frame
 //! (augmentation on a 455×256 frame, then a ResNet-50 forward pass with random weights).
 //!
-//! `cargo bench --bench train`.
+//! `cargo bench --bench train`; `REELMATCH_TRAIN_SHAPE=90000x400` times the 100k-frame library's
+//! train split (90,000 frames, 400 videos) instead, without the augmented view.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use candle_core::Device;
@@ -15,34 +16,41 @@ use reelmatch::train::augment::Augmentation;
 use reelmatch::train::fit::{fit, Dataset, FitSettings, Samples};
 use std::time::Instant;
 
-const FRAMES: usize = 27_000;
 const DIM: usize = 2048;
-const CLASSES: usize = 90;
 
-fn dataset() -> Dataset {
+/// Train frames and classes: 27,000 and 90 (the seed's library), or `REELMATCH_TRAIN_SHAPE=FRAMESxCLASSES`
+/// (`90000x400` is the 100k-frame library's train split).
+fn shape() -> (usize, usize) {
+    let raw = std::env::var("REELMATCH_TRAIN_SHAPE").unwrap_or_else(|_| "27000x90".into());
+    let (f, c) = raw.split_once('x').expect("REELMATCH_TRAIN_SHAPE is FRAMESxCLASSES");
+    (f.parse().unwrap(), c.parse().unwrap())
+}
+
+fn dataset(frames: usize, classes: usize) -> Dataset {
     let mut rng = SplitMix64(5);
-    let centres: Vec<Vec<f32>> = (0..CLASSES).map(|_| (0..DIM).map(|_| rng.unit() as f32).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..classes).map(|_| (0..DIM).map(|_| rng.unit() as f32).collect()).collect();
     let mut make = |n: usize| {
         let mut s = Samples::default();
         for i in 0..n {
-            let c = i % CLASSES;
+            let c = i % classes;
             s.x.extend(centres[c].iter().map(|v| v + (rng.unit() as f32 - 0.5) * 0.5));
             s.y.push(c as u32);
         }
         s
     };
-    let train = make(FRAMES);
-    let test = make(FRAMES / 9);
-    Dataset { dim: DIM, titles: (0..CLASSES).map(|c| format!("video {c}")).collect(), train, test }
+    let train = make(frames);
+    let test = make(frames / 9);
+    Dataset { dim: DIM, titles: (0..classes).map(|c| format!("video {c}")).collect(), train, test }
 }
 
 fn epochs(data: &Dataset, name: &str, config: &Config) {
     let s = FitSettings { epochs: 3, ..FitSettings::from_config(&config.train, 1) };
+    let (frames, classes) = (data.train.len(), data.titles.len());
     let f = fit(data, &s, None, &mut |_| Ok(()), &Cancel::new()).unwrap();
     let mut secs: Vec<f64> = f.history.iter().map(|m| m.seconds).collect();
     secs.sort_by(f64::total_cmp);
     println!(
-        "{name:<8} ({} lr {} batch {}): {:.2} s per epoch of {FRAMES} × {DIM} features, {CLASSES} classes (median of 3; incl. test pass)",
+        "{name:<8} ({} lr {} batch {}): {:.2} s per epoch of {frames} × {DIM} features, {classes} classes (median of 3; incl. test pass)",
         s.optimizer, s.learning_rate, s.batch_size, secs[1]
     );
 }
@@ -75,10 +83,13 @@ fn augmented_view() {
 
 fn main() {
     reelmatch::init_process(None);
-    let data = dataset();
+    let (frames, classes) = shape();
+    let data = dataset(frames, classes);
     let default = Config::default();
     epochs(&data, "default", &default);
     let paper = Config::from_layers(&[Layer::preset("paper").unwrap()]).unwrap();
     epochs(&data, "paper", &paper);
-    augmented_view();
+    if std::env::var_os("REELMATCH_TRAIN_SHAPE").is_none() {
+        augmented_view();
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod device;
 pub mod image;
+pub mod linalg;
 pub mod load;
 mod manifest;
 mod models;

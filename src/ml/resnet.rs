@@ -10,6 +10,7 @@
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
+use super::linalg::{matmul, Strided};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -106,7 +107,8 @@ impl Conv {
         let direct = self.k == 1 && self.stride == 1 && self.pad == 0;
         let cols = if direct { None } else { Some(self.im2col(x, oh, ow, buffers)) };
         let lhs = cols.as_deref().unwrap_or(&x.data);
-        matmul_acc(&mut out, lhs, &self.weight, rows, self.k * self.k * self.c_in, self.c_out);
+        let k = self.k * self.k * self.c_in;
+        matmul(&mut out, Strided::row_major(lhs, rows, k), Strided::row_major(&self.weight, k, self.c_out), true);
         if let Some(cols) = cols {
             buffers.give(cols);
         }
@@ -144,39 +146,6 @@ impl Conv {
             }
         });
         cols
-    }
-}
-
-/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, all row-major, on the rayon pool's threads.
-fn matmul_acc(dst: &mut [f32], lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
-    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n, "matrix shapes disagree");
-    let threads = rayon::current_num_threads();
-    let parallelism =
-        if threads > 1 && m * n * k > 1 << 16 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements (asserted above), laid out
-    // row-major with the strides given; dst does not alias lhs or rhs (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
     }
 }
 

@@ -1,8 +1,9 @@
 //! Optimisers for the head's parameters, held as one flat `f32` slice: SGD with momentum and
 //! weight decay, and AdamW (decoupled weight decay), each with PyTorch's update rule. Updates are
-//! fused loops over the parameters, so a step costs one pass.
+//! fused loops over the parameters on both cores, so a step costs one pass.
 
 use crate::config::Optimizer as Kind;
+use rayon::prelude::*;
 
 /// One of the optimisers the trainer offers, with its state.
 pub enum Optim {
@@ -33,29 +34,103 @@ impl Optim {
         }
     }
 
-    /// Updates `params` with their gradients `grads`.
+    /// Updates `params` with their gradients `grads`, in chunks spread over the rayon pool (the
+    /// update is a pass over several megabytes of parameters and state per step).
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
+        const CHUNK: usize = 1 << 14;
         match self {
             Optim::Sgd { lr, momentum, weight_decay, velocity, started } => {
-                for ((p, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-                    let g = g + *weight_decay * *p;
-                    *v = if *started && *momentum > 0.0 { *momentum * *v + g } else { g };
-                    *p -= *lr * *v;
-                }
+                let rule = SgdRule { lr: *lr, momentum: *momentum, weight_decay: *weight_decay, keep: *started };
+                params
+                    .par_chunks_mut(CHUNK)
+                    .zip(grads.par_chunks(CHUNK))
+                    .zip(velocity.par_chunks_mut(CHUNK))
+                    .for_each(|((p, g), v)| wide(|| rule.apply(p, g, v)));
                 *started = true;
             }
             Optim::AdamW { lr, weight_decay, beta1, beta2, eps, m, v, t } => {
                 *t += 1;
-                let (c1, c2) = (1.0 - beta1.powi(*t), 1.0 - beta2.powi(*t));
-                for (((p, g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
-                    *p -= *lr * *weight_decay * *p;
-                    *m = *beta1 * *m + (1.0 - *beta1) * g;
-                    *v = *beta2 * *v + (1.0 - *beta2) * g * g;
-                    *p -= *lr * (*m / c1) / ((*v / c2).sqrt() + *eps);
-                }
+                let rule = AdamRule {
+                    lr: *lr,
+                    weight_decay: *weight_decay,
+                    beta1: *beta1,
+                    beta2: *beta2,
+                    eps: *eps,
+                    step_size: *lr / (1.0 - beta1.powi(*t)),
+                    sqrt_c2: (1.0 - beta2.powi(*t)).sqrt(),
+                };
+                params
+                    .par_chunks_mut(CHUNK)
+                    .zip(grads.par_chunks(CHUNK))
+                    .zip(m.par_chunks_mut(CHUNK))
+                    .zip(v.par_chunks_mut(CHUNK))
+                    .for_each(|(((p, g), m), v)| wide(|| rule.apply(p, g, m, v)));
             }
         }
     }
+}
+
+/// One SGD step's constants.
+#[derive(Clone, Copy)]
+struct SgdRule {
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    /// Whether the velocity carries over (not on the first step, nor without momentum).
+    keep: bool,
+}
+
+impl SgdRule {
+    #[inline(always)]
+    fn apply(self, params: &mut [f32], grads: &[f32], velocity: &mut [f32]) {
+        let keep = self.keep && self.momentum > 0.0;
+        for ((p, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            let g = g + self.weight_decay * *p;
+            *v = if keep { self.momentum * *v + g } else { g };
+            *p -= self.lr * *v;
+        }
+    }
+}
+
+/// One AdamW step's constants, with the bias corrections folded as PyTorch folds them:
+/// `w ← w − (lr / c1) · m / (√v / √c2 + ε)`.
+#[derive(Clone, Copy)]
+struct AdamRule {
+    lr: f32,
+    weight_decay: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    step_size: f32,
+    sqrt_c2: f32,
+}
+
+impl AdamRule {
+    #[inline(always)]
+    fn apply(self, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) {
+        for (((p, g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *p -= self.lr * self.weight_decay * *p;
+            *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+            *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+            *p -= self.step_size * *m / (v.sqrt() / self.sqrt_c2 + self.eps);
+        }
+    }
+}
+
+/// Runs `f` compiled for AVX2 where the CPU has it: the update loops then take eight lanes at a
+/// time instead of four. The operations (and so the results) are the same IEEE ones either way.
+#[inline(always)]
+fn wide(f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(f: impl FnOnce()) {
+            f()
+        }
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { avx2(f) };
+    }
+    f()
 }
 
 #[cfg(test)]
