@@ -2,6 +2,7 @@
 //! the BERT text embedder and the Whisper transcriber.
 
 pub mod device;
+pub mod fastmath;
 pub mod image;
 pub mod linalg;
 pub mod load;

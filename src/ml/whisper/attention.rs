@@ -3,6 +3,7 @@
 //! (`final_layer_norm`, `fc1`, `fc2`).
 
 use super::proj::Proj;
+use crate::ml::fastmath;
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{layer_norm, LayerNorm, VarBuilder};
 
@@ -41,14 +42,15 @@ impl Attention {
     /// Like [`Attention::attend`], with `k` and `v` already split into heads (a decoder's
     /// cached keys and values, split once instead of at every step).
     pub fn attend_heads(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let q = self.split(q)?;
-        let scale = 1.0 / ((q.dim(D::Minus1)? as f64).sqrt());
+        // The scale is applied to the queries (seq × head_dim), not to the weights (seq × seq).
+        let scale = 1.0 / ((q.dim(D::Minus1)? as f64 / self.heads as f64).sqrt());
+        let q = self.split(&(q * scale)?)?;
         // The transposed keys as a view: the product reads them by stride, no copy.
-        let mut w = (q.matmul(&k.transpose(2, 3)?)? * scale)?;
+        let mut w = q.matmul(&k.transpose(2, 3)?)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
         }
-        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let w = fastmath::softmax_last_dim(&w)?;
         let (b, _, t, _) = w.dims4()?;
         let out = w.matmul(v)?.transpose(1, 2)?.reshape((b, t, ()))?;
         self.out.forward(&out)
@@ -75,6 +77,6 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.fc2.forward(&self.fc1.forward(&self.ln.forward(x)?)?.gelu_erf()?)
+        self.fc2.forward(&fastmath::gelu_erf(&self.fc1.forward(&self.ln.forward(x)?)?)?)
     }
 }

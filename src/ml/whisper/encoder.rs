@@ -4,6 +4,7 @@
 //! Loads the Hugging Face tensor names (`model.encoder.*`).
 
 use super::attention::{Attention, Mlp};
+use crate::ml::fastmath;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv1d, layer_norm, Conv1d, Conv1dConfig, LayerNorm, VarBuilder};
 
@@ -56,8 +57,8 @@ impl Encoder {
 
     /// Log-mel features (batch, mels, frames) → audio states (batch, frames / 2, state).
     pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?.transpose(1, 2)?;
+        let x = fastmath::gelu_erf(&self.conv1.forward(mel)?)?;
+        let x = fastmath::gelu_erf(&self.conv2.forward(&x)?)?.transpose(1, 2)?;
         let frames = x.dim(1)?;
         let mut x = x.broadcast_add(&self.positions.narrow(0, 0, frames)?)?;
         for b in &self.blocks {
