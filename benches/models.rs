@@ -4,7 +4,8 @@
 //! and without the key-value cache) and faster-whisper on the same weights
 //! (`benches/whisper_yardstick.py`); text-encoder documents/s at 512 tokens.
 //!
-//! `cargo bench --bench models [-- resnet|whisper|text]`. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
+//! `cargo bench --bench models [-- resnet|whisper|whisper-costs|text]`; `whisper-costs` times a
+//! window and a token of tiny.en and of a base.en-shaped checkpoint (random weights) alone. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
@@ -240,6 +241,73 @@ fn whisper(dir: &Path, clip: &[f32]) {
     }
 }
 
+/// What a window and a token cost tiny.en and a base.en-shaped checkpoint (tiny.en's tensors
+/// grown to base.en's sizes, random weights: the cost does not depend on their values), and the
+/// real-time factor that implies at 3 tokens per second of lyrics; tiny.en's estimate sits beside
+/// its measured transcription above as a check of the method.
+fn costs(tiny: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    base_en_shaped(tiny, dir.path());
+    for (name, path) in [("tiny.en", tiny), ("base.en-shaped (random weights)", dir.path())] {
+        let files = resolve(Role::Speech, Some(path), &[], true).unwrap();
+        for p in [Precision::Int8, Precision::F32] {
+            let model = Transcriber::load_with(&files, &Device::Cpu, p).unwrap();
+            model.costs(1, 4).unwrap(); // warm-up
+            let c = model.costs(3, 60).unwrap();
+            println!(
+                "whisper {name} {p:?}: encoder {:.2} s per 30 s window, decoder {:.1} ms per token: real-time factor {:.1}x at 3 tokens/s",
+                c.encoder_seconds_per_window,
+                c.decoder_ms_per_token,
+                c.real_time_factor(3.0)
+            );
+        }
+    }
+}
+
+/// Writes a checkpoint shaped like openai/whisper-base.en (d_model 512, 6 + 6 layers, 8 heads,
+/// MLP 2048) into `out`: tiny.en's config, tokenizer and tensor names, random normal weights.
+fn base_en_shaped(tiny: &Path, out: &Path) {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tiny.join("config.json")).unwrap()).unwrap();
+    for (key, value) in [
+        ("d_model", 512),
+        ("encoder_layers", 6),
+        ("decoder_layers", 6),
+        ("encoder_attention_heads", 8),
+        ("decoder_attention_heads", 8),
+        ("encoder_ffn_dim", 2048),
+        ("decoder_ffn_dim", 2048),
+    ] {
+        config[key] = value.into();
+    }
+    std::fs::write(out.join("config.json"), config.to_string()).unwrap();
+    std::fs::copy(tiny.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
+    let grow = |d: usize| match d {
+        384 => 512,
+        1536 => 2048,
+        d => d,
+    };
+    let mut tensors = std::collections::HashMap::new();
+    let mut params = 0;
+    for (name, t) in candle_core::safetensors::load(tiny.join("model.safetensors"), &Device::Cpu).unwrap() {
+        let names: Vec<String> = if name.contains(".layers.0.") {
+            (0..6).map(|i| name.replace(".layers.0.", &format!(".layers.{i}."))).collect()
+        } else if name.contains(".layers.") {
+            continue;
+        } else {
+            vec![name]
+        };
+        let shape: Vec<usize> = t.dims().iter().map(|&d| grow(d)).collect();
+        for n in names {
+            params += shape.iter().product::<usize>();
+            tensors.insert(n, Tensor::randn(0f32, 0.02, shape.as_slice(), &Device::Cpu).unwrap());
+        }
+    }
+    // The Whisper paper gives base as 74M parameters.
+    println!("base.en-shaped checkpoint: {:.1}M parameters", params as f64 / 1e6);
+    candle_core::safetensors::save(&tensors, out.join("model.safetensors")).unwrap();
+}
+
 fn text(dir: &Path) {
     let files = resolve(Role::Text, Some(dir), &[], true).unwrap();
     let model = TextEmbedder::load(&files, &Device::Cpu, Pooling::Mean, 512, 64).unwrap();
@@ -270,6 +338,10 @@ fn main() {
         if let Some(extra) = std::env::var_os("REELMATCH_BENCH_WHISPER") {
             whisper(Path::new(&extra), &clip);
         }
+        costs(&assets().join("models/whisper-tiny.en"));
+    }
+    if only.as_deref() == Some("whisper-costs") {
+        costs(&assets().join("models/whisper-tiny.en"));
     }
     if run("text") {
         text(&assets().join("models/all-minilm-l6-v2"));

@@ -51,7 +51,7 @@ fn clamp_to(segments: &mut [Segment], duration_s: f64) {
     }
 }
 
-fn failed(e: candle_core::Error) -> Error {
+pub(super) fn failed(e: candle_core::Error) -> Error {
     Error::compute("the speech model", e)
 }
 

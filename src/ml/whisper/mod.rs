@@ -3,12 +3,14 @@
 //! with temperature fallback, and no-speech detection.
 
 mod attention;
+mod cost;
 mod decode;
 mod decoder;
 pub mod encoder;
 pub mod mel;
 mod proj;
 
+pub use cost::Costs;
 pub use decode::{compression_ratio, Segment, Transcript};
 
 use super::resolve::ModelFiles;
