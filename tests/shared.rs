@@ -509,6 +509,21 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
             rank + 1
         );
     }
+    // The library was opened for this first query; a second query keeps it open.
+    let opened = "opened the library for search: ";
+    assert!(screen.contains(&format!("{opened}6 videos, 120 frames")), "the first query opens:\n{screen}");
+    tmux.keys(&["Down", "Enter"]);
+    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[1])], 60);
+    assert_eq!(screen.matches(opened).count(), 1, "the second query reopened the library:\n{screen}");
+    // Once another process adds a video, the next query opens the library again, with it.
+    let more = reelmatch::synth::Spec { videos: 1, first_video: 6, seed: 6, ..spec };
+    let (_more_dir, more_lib, _, _) = common::synthetic_library(&more);
+    reelmatch::shared::export::export_library(&more_lib, &pg.url(), &Default::default(), 1_000_000, &|_, _, _| {})
+        .unwrap();
+    tmux.wait_for(&["7 videos, 140 frames: 7 ready"], 30);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&[&format!("{opened}7 videos, 140 frames")], 60);
+    assert_eq!(screen.matches(opened).count(), 2, "opened once more:\n{screen}");
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.alive() {

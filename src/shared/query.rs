@@ -26,27 +26,98 @@ pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
 pub struct Answer {
     pub results: Results,
     pub pair: [Option<image::DynamicImage>; 2],
+    /// Set when this query had to open the library (first, or after the catalog changed): how
+    /// many videos and frames it holds.
+    pub opened: Option<(usize, usize)>,
 }
 
-/// The videos most similar to the catalog's video `video`, with `[search]`'s weights and top.
+/// The videos most similar to the catalog's video `video`, with `[search]`'s weights and top
+/// (a new process's one query: the library is opened for it).
 pub fn similar_to(url: &str, config: &Config, video: i64) -> Result<Answer> {
-    let lib = open_library(url, config)?;
-    let row = lib.videos.iter().find(|v| v.id == video).ok_or_else(|| {
-        Error::not_ready(format!("video {video} of the shared catalog is not ready to search"), Remedy::WaitForIngest)
-    })?;
-    let query = Query::from_library(&lib, Path::new(""), row)?;
-    let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
-    let results = search(&lib, &query, weights, config.search.top, false);
-    let Some(best) = results.results.first().and_then(|h| h.best_frame()) else {
-        return Ok(Answer { results, pair: [None, None] });
-    };
-    let query_frame = query.frames.iter().find(|f| f.t_s == best.query_t).and_then(|f| f.file.as_ref());
-    let ids = [query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file)];
-    let mut catalog = SharedCatalog::open(url)?;
-    let mut pair = [None, None];
-    for (image, id) in pair.iter_mut().zip(ids) {
-        let jpeg = id.map_or(Ok(None), |id| frame_jpeg(&mut catalog, id))?;
-        *image = jpeg.and_then(|bytes| image::load_from_memory(&bytes).ok());
+    Warm::new(url, config).similar_to(video)
+}
+
+/// The shared library held open between a long-lived frontend's queries (the dashboard): opened
+/// by the first query, and again only once the catalog has changed since (a video became ready
+/// or left, one was claimed or failed, an HNSW index was built), so a second query reads no
+/// frame list, mean or lyrics again.
+pub struct Warm {
+    url: String,
+    config: Config,
+    open: Option<(SearchLibrary, Stamp)>,
+    /// The connection for the stamp and the frames' JPEG bytes.
+    catalog: Option<SharedCatalog>,
+}
+
+/// What changes whenever the searchable library does: ready videos, the last change to any
+/// video, the HNSW indexes.
+#[derive(Debug, Clone, PartialEq)]
+struct Stamp(i64, Option<String>, Option<String>);
+
+impl Warm {
+    pub fn new(url: &str, config: &Config) -> Self {
+        Warm { url: url.to_string(), config: config.clone(), open: None, catalog: None }
     }
-    Ok(Answer { results, pair })
+
+    /// [`similar_to`], on the library kept open. A failed query drops the connections, so the
+    /// next one opens them again.
+    pub fn similar_to(&mut self, video: i64) -> Result<Answer> {
+        let answer = self.answer(video);
+        if answer.is_err() {
+            (self.open, self.catalog) = (None, None);
+        }
+        answer
+    }
+
+    fn answer(&mut self, video: i64) -> Result<Answer> {
+        let catalog = match &mut self.catalog {
+            Some(c) => c,
+            None => self.catalog.insert(SharedCatalog::open(&self.url)?),
+        };
+        let now = stamp(catalog)?;
+        let opened = match &self.open {
+            Some((_, at)) if *at == now => None,
+            _ => {
+                let lib = open_library(&self.url, &self.config)?;
+                let size = (lib.videos.len(), lib.frame_refs.len());
+                self.open = Some((lib, now));
+                Some(size)
+            }
+        };
+        let Some((lib, _)) = &self.open else { unreachable!("opened just above") };
+        let config = &self.config;
+        let row = lib.videos.iter().find(|v| v.id == video).ok_or_else(|| {
+            Error::not_ready(
+                format!("video {video} of the shared catalog is not ready to search"),
+                Remedy::WaitForIngest,
+            )
+        })?;
+        let query = Query::from_library(lib, Path::new(""), row)?;
+        let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
+        let results = search(lib, &query, weights, config.search.top, false);
+        let Some(best) = results.results.first().and_then(|h| h.best_frame()) else {
+            return Ok(Answer { results, pair: [None, None], opened });
+        };
+        let query_frame = query.frames.iter().find(|f| f.t_s == best.query_t).and_then(|f| f.file.as_ref());
+        let ids = [query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file)];
+        let mut pair = [None, None];
+        for (image, id) in pair.iter_mut().zip(ids) {
+            let jpeg = id.map_or(Ok(None), |id| frame_jpeg(catalog, id))?;
+            *image = jpeg.and_then(|bytes| image::load_from_memory(&bytes).ok());
+        }
+        Ok(Answer { results, pair, opened })
+    }
+}
+
+fn stamp(catalog: &mut SharedCatalog) -> Result<Stamp> {
+    let row = catalog
+        .client()
+        .query_one(
+            "SELECT (SELECT count(*) FROM videos WHERE status = 'ready'),
+                    (SELECT max(updated_at)::text FROM videos),
+                    (SELECT string_agg(name, ',' ORDER BY model) FROM frame_indexes)",
+            &[],
+        )
+        .map_err(|e| catalog.err(e))?;
+    Ok(Stamp(row.get(0), row.get(1), row.get(2)))
 }

@@ -95,7 +95,12 @@ impl Watch {
             Msg::Answer { title, answer } => {
                 self.asking = None;
                 let (answer, pair) = match answer {
-                    Ok(Answer { results, pair }) => (Ok(results), pair),
+                    Ok(Answer { results, pair, opened }) => {
+                        if let Some((videos, frames)) = opened {
+                            self.push_log(format!("opened the library for search: {videos} videos, {frames} frames"));
+                        }
+                        (Ok(results), pair)
+                    }
                     Err(e) => (Err(e), [None, None]),
                 };
                 self.previews = match &self.picker {
@@ -301,6 +306,7 @@ where
     let (follow_url, read_url) = (url.to_string(), url.to_string());
     std::thread::spawn(move || follow(&follow_url, &tx_follow));
     std::thread::spawn(move || reread(&read_url, &tx_read));
+    let warm = std::sync::Arc::new(std::sync::Mutex::new(crate::shared::query::Warm::new(url, config)));
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut dirty = true;
     while !watch.quit {
@@ -329,12 +335,14 @@ where
                 None
             }
         };
-        // The state marked the query as asked (`asking`); the search runs off the loop.
+        // The state marked the query as asked (`asking`); the search runs off the loop, on the
+        // library kept open from the last query (one query runs at a time).
         if let Some(video) = ask {
-            let (url, config, tx) = (url.to_string(), config.clone(), tx.clone());
+            let (warm, tx) = (warm.clone(), tx.clone());
             let title = watch.asking.clone().unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                let answer = crate::shared::query::similar_to(&url, &config, video).map_err(|e| e.to_string());
+                let mut warm = warm.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let answer = warm.similar_to(video).map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Answer { title, answer });
             });
         }
