@@ -18,6 +18,9 @@
 //! `REELMATCH_SCALE_FAMILY=8` on a library whose videos come in families of 8 look-alikes.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+mod common;
+use common::children_peak_rss_kib;
+
 use reelmatch::config::{Config, IndexKind};
 use reelmatch::ml::Models;
 use reelmatch::pipeline::{QueryCache, QueryRequest};
@@ -80,15 +83,6 @@ fn similar_with(bin: &Path, lib: &Path, space: &str, extra: &[&str]) -> f64 {
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     s
-}
-
-/// The largest resident set of any child process so far, KiB (`getrusage`).
-fn children_peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss
 }
 
 /// A copy of the library grown by 10 videos (2,500 frames): how long `index update` then takes

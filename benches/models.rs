@@ -9,6 +9,9 @@
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+mod common;
+use common::assets;
+
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use reelmatch::config::{Config, Pooling};
@@ -17,14 +20,8 @@ use reelmatch::ml::image::{preprocess, ImageEmbedder};
 use reelmatch::ml::text::TextEmbedder;
 use reelmatch::ml::whisper::{Precision, Transcriber};
 use reelmatch::ml::{resolve, Role};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
-
-fn assets() -> PathBuf {
-    std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/reelmatch-test-assets")
-    })
-}
 
 fn resnet() {
     let dir = tempfile::tempdir().unwrap();

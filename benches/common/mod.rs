@@ -1,0 +1,21 @@
+//! What several benches share: where the test assets are, and the peak memory of the commands
+//! they ran.
+#![allow(dead_code)] // each bench uses some of these
+
+use std::path::PathBuf;
+
+/// The test assets' directory (`REELMATCH_TEST_ASSETS`, else the cache the assets script fills).
+pub fn assets() -> PathBuf {
+    std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/reelmatch-test-assets")
+    })
+}
+
+/// The largest resident set of any child process so far, KiB (`getrusage`).
+pub fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}

@@ -1,0 +1,98 @@
+//! A whole video ingested as a user runs it: `reelmatch ingest` as a new process on a generated
+//! 4-minute 1080p video with spoken lyrics (testsrc2 at 30 fps, espeak-ng speech padded with
+//! silence), with a random-weight ResNet-50 (its cost does not depend on the weights), Whisper
+//! tiny.en and MiniLM from the test assets: the wall time, how many times real time that is
+//! (issue 13's target: at least 8×), the peak memory and the per-stage pace the command reports.
+//!
+//! `cargo bench --bench ingest_video`; `REELMATCH_BENCH_SECONDS` changes the video's length
+//! (default 240). Median of 3 runs, each into a fresh library.
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+mod common;
+use common::{assets, children_peak_rss_kib};
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const LYRICS: &str = "I have been waiting all night for the summer rain to fall on the city. \
+    Hold me close and tell me that you will never let me go. \
+    We drove along the river road with the windows down and the radio loud. \
+    Nobody told us that the morning would come so soon and take the stars away.";
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{cmd:?} failed");
+}
+
+/// The video: `seconds` of 1080p test pattern with the lyrics sung (spoken) over and over.
+fn make_video(dir: &Path, seconds: u32) -> PathBuf {
+    let wav = dir.join("lyrics.wav");
+    let verses = vec![LYRICS; (seconds as usize).div_ceil(20)].join(" ");
+    run(Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(verses));
+    let videos = dir.join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let video = videos.join("Four Minutes of Rain.mp4");
+    eprintln!("generating a {seconds} s 1080p video with speech (one-off, about a minute)…");
+    run(Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .args(["-i", &format!("testsrc2=size=1920x1080:rate=30:duration={seconds}")])
+        .arg("-i")
+        .arg(&wav)
+        .args(["-filter_complex", "[1:a]apad[a]", "-map", "0:v", "-map", "[a]", "-t", &seconds.to_string()])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k"])
+        .arg(&video));
+    videos
+}
+
+fn main() {
+    let seconds: u32 = std::env::var("REELMATCH_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(240);
+    let work = tempfile::tempdir().unwrap();
+    let videos = make_video(work.path(), seconds);
+    let resnet = work.path().join("resnet50");
+    std::fs::create_dir_all(&resnet).unwrap();
+    reelmatch::ml::image::write_random_weights(&resnet.join("model.safetensors")).unwrap();
+    let models = assets().join("models");
+    let config = work.path().join("models.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[models]\noffline = true\n[models.image]\npath = {:?}\n[models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n",
+            resnet,
+            models.join("whisper-tiny.en"),
+            models.join("all-minilm-l6-v2")
+        ),
+    )
+    .unwrap();
+    let mut walls = Vec::new();
+    let mut pace = String::new();
+    for round in 0..3 {
+        let lib = work.path().join(format!("library {round}"));
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_reelmatch"))
+            .arg("--library")
+            .arg(&lib)
+            .arg("--config")
+            .arg(&config)
+            .arg("ingest")
+            .arg(&videos)
+            .output()
+            .unwrap();
+        walls.push(start.elapsed().as_secs_f64());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.contains("1 ingested"), "ingest failed:\n{err}");
+        pace = err.lines().find(|l| l.starts_with("pace per stage")).unwrap_or_default().to_string();
+        std::fs::remove_dir_all(&lib).unwrap();
+    }
+    walls.sort_by(f64::total_cmp);
+    let wall = walls[1];
+    println!(
+        "{seconds} s 1080p video with speech, ingested in full (frames, ResNet-50, Whisper tiny.en, MiniLM): \
+         {wall:.1} s (median of 3; {:.1}–{:.1} s), {:.1}× real time (target ≥ 8×), peak RSS {} MiB",
+        walls[0],
+        walls[2],
+        seconds as f64 / wall,
+        children_peak_rss_kib() / 1024
+    );
+    println!("{pace}");
+}
