@@ -75,16 +75,12 @@ impl Warm {
             None => self.catalog.insert(SharedCatalog::open(&self.url)?),
         };
         let now = stamp(catalog)?;
-        let opened = match &self.open {
-            Some((_, at)) if *at == now => None,
-            _ => {
-                let lib = open_library(&self.url, &self.config)?;
-                let size = (lib.videos.len(), lib.frame_refs.len());
-                self.open = Some((lib, now));
-                Some(size)
-            }
-        };
-        let Some((lib, _)) = &self.open else { unreachable!("opened just above") };
+        let kept = self.open.as_ref().is_some_and(|(_, at)| *at == now);
+        if !kept {
+            self.open = Some((open_library(&self.url, &self.config)?, now));
+        }
+        let (lib, _) = self.open.as_ref().expect("the library was kept or opened just above");
+        let opened = (!kept).then_some((lib.videos.len(), lib.frame_refs.len()));
         let config = &self.config;
         let row = lib.videos.iter().find(|v| v.id == video).ok_or_else(|| {
             Error::not_ready(

@@ -263,13 +263,14 @@ fn cross_entropy_step(
     let (weight, bias) = params.split_at(classes * dim);
     scratch.logits.resize(rows * classes, 0.0);
     scratch.grads.resize(params.len(), 0.0);
-    let x_on_device = device.map(|d| Tensor::from_slice(xb, (rows, dim), d)).transpose()?;
-    match (&x_on_device, device) {
-        (Some(x), Some(d)) => {
+    // The batch, uploaded once for both products when they run on a device.
+    let on_device = device.map(|d| Tensor::from_slice(xb, (rows, dim), d).map(|x| (x, d))).transpose()?;
+    match &on_device {
+        Some((x, d)) => {
             let w = Tensor::from_slice(weight, (classes, dim), d)?;
             scratch.logits.copy_from_slice(&x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?);
         }
-        _ => {
+        None => {
             // As W · Xᵀ (classes × rows), then transposed: gemm runs this orientation about a
             // quarter faster here than X · Wᵀ, whose right operand it would repack every step.
             scratch.transposed.resize(rows * classes, 0.0);
@@ -298,12 +299,12 @@ fn cross_entropy_step(
         }
     }
     let (dw, db) = scratch.grads.split_at_mut(classes * dim);
-    match (&x_on_device, device) {
-        (Some(x), Some(d)) => {
+    match &on_device {
+        Some((x, d)) => {
             let g = Tensor::from_slice(&scratch.logits, (rows, classes), d)?;
             dw.copy_from_slice(&g.t()?.matmul(x)?.flatten_all()?.to_vec1::<f32>()?);
         }
-        _ => {
+        None => {
             matmul(dw, Strided::row_major(&scratch.logits, rows, classes).t(), Strided::row_major(xb, rows, dim), false)
         }
     }

@@ -6,7 +6,7 @@ use super::decode::failed;
 use super::mel::WINDOW_FRAMES;
 use super::Transcriber;
 use crate::error::Result;
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use std::time::Instant;
 
 /// Median seconds per encoder window and per decoding step (KV cache on, output projection
@@ -30,8 +30,7 @@ impl Transcriber {
     /// start-of-transcript token, each step timed; the medians.
     pub fn costs(&self, windows: usize, tokens: usize) -> Result<Costs> {
         let run = || -> candle_core::Result<Costs> {
-            let mel = Tensor::randn(0f32, 0.1, (1, self.config.num_mel_bins, WINDOW_FRAMES), &self.device)?
-                .to_dtype(DType::F32)?;
+            let mel = Tensor::randn(0f32, 0.1, (1, self.config.num_mel_bins, WINDOW_FRAMES), &self.device)?;
             let mut encoder = Vec::new();
             let mut features = None;
             for _ in 0..windows.max(1) {
