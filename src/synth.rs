@@ -130,12 +130,12 @@ fn write_head(library: &Library, catalog: &Catalog, spec: &Spec, rng: &mut Split
     let tensor = |v: Vec<f32>, shape: &[usize]| {
         Tensor::from_vec(v, shape, &Device::Cpu).map_err(|e| Error::compute("making a random head", e))
     };
-    let head = Head {
-        weight: tensor(random(classes * spec.dim, 0.02), &[classes, spec.dim])?,
-        bias: tensor(vec![0.0; classes], &[classes])?,
-        mean: tensor(vec![0.3; spec.dim], &[spec.dim])?,
-        std: tensor(vec![0.4; spec.dim], &[spec.dim])?,
-    };
+    let head = Head::new(
+        tensor(random(classes * spec.dim, 0.02), &[classes, spec.dim])?,
+        tensor(vec![0.0; classes], &[classes])?,
+        tensor(vec![0.3; spec.dim], &[spec.dim])?,
+        tensor(vec![0.4; spec.dim], &[spec.dim])?,
+    );
     let videos = catalog.videos()?;
     let titles: Vec<String> = videos.iter().map(|v| v.title.clone()).collect();
     let ids: Vec<i64> = videos.iter().map(|v| v.id).collect();

@@ -122,12 +122,12 @@ fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
     }
     let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
     let classes = 5;
-    let head = Head {
-        weight: Tensor::from_vec(random(classes * DIM), (classes, DIM), &Device::Cpu).unwrap(),
-        bias: Tensor::from_vec(random(classes), classes, &Device::Cpu).unwrap(),
-        mean: Tensor::from_vec(random(DIM), DIM, &Device::Cpu).unwrap(),
-        std: Tensor::from_vec(vec![0.5f32; DIM], DIM, &Device::Cpu).unwrap(),
-    };
+    let head = Head::new(
+        Tensor::from_vec(random(classes * DIM), (classes, DIM), &Device::Cpu).unwrap(),
+        Tensor::from_vec(random(classes), classes, &Device::Cpu).unwrap(),
+        Tensor::from_vec(random(DIM), DIM, &Device::Cpu).unwrap(),
+        Tensor::from_vec(vec![0.5f32; DIM], DIM, &Device::Cpu).unwrap(),
+    );
     let key = format!("head-{}", head.fingerprint().unwrap());
     let project = |v: &[Vec<f32>]| head.project(v);
 
@@ -155,6 +155,49 @@ fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
     assert_eq!((extended.len(), extended.generation()), (60, 1));
     let at_query_time = in_memory_dim(&head.project(&all).unwrap(), classes);
     assert_same_scores_dim(&FlatIndex::from_store(&extended), &at_query_time, classes, &mut SplitMix64(2));
+}
+
+#[test]
+fn a_head_with_more_videos_than_features_is_stored_compact_with_the_logits_scores() {
+    use candle_core::{Device, Tensor};
+    use reelmatch::search::library::projection_key;
+    use reelmatch::train::head::Head;
+    let work = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
+    let mut rng = SplitMix64(19);
+    let mut all = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        all.extend(add_video(&cat, name, 12, &mut rng));
+    }
+    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
+    let classes = 3 * DIM;
+    let d = Device::Cpu;
+    let head = Head::new(
+        Tensor::from_vec(random(classes * DIM), (classes, DIM), &d).unwrap(),
+        Tensor::from_vec(random(classes), classes, &d).unwrap(),
+        Tensor::from_vec(random(DIM), DIM, &d).unwrap(),
+        Tensor::from_vec(vec![0.5f32; DIM], DIM, &d).unwrap(),
+    );
+    let key = projection_key(&head).unwrap();
+    assert!(key.ends_with("-compact"), "{key}");
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    let projected = store.projected(&key, &|v: &[Vec<f32>]| head.project(v)).unwrap();
+    assert_eq!((projected.len(), projected.dim()), (48, DIM + 1));
+    // The same frames as logits (one dimension per class), scored in memory.
+    let logits = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+        let x = Tensor::from_vec(rows.iter().flatten().copied().collect::<Vec<f32>>(), (rows.len(), DIM), &d).unwrap();
+        head.logits(&x).unwrap().to_vec2().unwrap()
+    };
+    let full = in_memory_dim(&logits(&all), classes);
+    let queries: Vec<Vec<f32>> = (0..6).map(|_| random(DIM).iter().map(|x| x.abs()).collect()).collect();
+    let compact_scores = FlatIndex::from_store(&projected).scores(&head.project(&queries).unwrap());
+    let full_scores = full.scores(&logits(&queries));
+    for (x, y) in compact_scores.iter().zip(&full_scores) {
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(y) {
+            assert!((p - q).abs() < 3e-3, "{p} vs {q}");
+        }
+    }
 }
 
 fn in_memory_dim(vectors: &[Vec<f32>], dim: usize) -> FlatIndex {

@@ -74,6 +74,53 @@ pub fn matmul(dst: &mut [f32], lhs: Strided, rhs: Strided, accumulate: bool) {
     }
 }
 
+/// The lower-triangular `L` with `L·Lᵀ = g` for a symmetric positive semi-definite `n × n`
+/// matrix `g` (row-major, f64), overwritten with `L` (zeros above the diagonal). A pivot at or
+/// below `tolerance` times the largest diagonal entry is a direction `g` does not reach (or
+/// reaches only by rounding): its column of `L` is left zero, so `L·Lᵀ` differs from `g` by
+/// about that tolerance. Rows below the pivot are filled on every core.
+pub fn cholesky_semidefinite(g: &mut [f64], n: usize, tolerance: f64) {
+    assert_eq!(g.len(), n * n, "a square matrix");
+    let scale = (0..n).map(|i| g[i * n + i]).fold(0.0, f64::max);
+    let floor = tolerance * scale;
+    for j in 0..n {
+        let (done, rest) = g.split_at_mut((j + 1) * n);
+        let row_j = &mut done[j * n..];
+        let d = row_j[j] - dot64(&row_j[..j], &row_j[..j]);
+        let pivot = if d > floor { d.sqrt() } else { 0.0 };
+        row_j[j] = pivot;
+        row_j[j + 1..].fill(0.0);
+        let row_j = &row_j[..j];
+        // Row i's entry j needs rows i and j up to column j only: the rows below split freely.
+        let fill = |rows: &mut [f64]| {
+            for row in rows.chunks_exact_mut(n) {
+                row[j] = if pivot == 0.0 { 0.0 } else { (row[j] - dot64(&row[..j], row_j)) / pivot };
+            }
+        };
+        let below = (n - j - 1) * j;
+        if below > 1 << 15 {
+            use rayon::prelude::*;
+            let per = (n - j - 1).div_ceil(rayon::current_num_threads()).max(1);
+            rest.par_chunks_mut(per * n).for_each(fill);
+        } else {
+            fill(rest);
+        }
+    }
+}
+
+/// `a · b` in f64 with eight independent sums (so the compiler keeps it in vector registers).
+fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +165,33 @@ mod tests {
         let a = vec![0f32; 10];
         let mut out = vec![0f32; 4];
         matmul(&mut out, Strided::row_major(&a, 2, 6), Strided::row_major(&a, 6, 2), false);
+    }
+    #[test]
+    fn cholesky_rebuilds_definite_and_semidefinite_matrices() {
+        let mut rng = crate::rng::SplitMix64(5);
+        // g = a·aᵀ for a 30 × k matrix: definite with k = 40, rank 12 with k = 12.
+        for k in [40usize, 12] {
+            let n = 30;
+            let a: Vec<f64> = (0..n * k).map(|_| rng.unit() - 0.5).collect();
+            let mut g = vec![0f64; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    g[i * n + j] = (0..k).map(|t| a[i * k + t] * a[j * k + t]).sum();
+                }
+            }
+            let want = g.clone();
+            cholesky_semidefinite(&mut g, n, 1e-12);
+            let mut worst = 0f64;
+            for i in 0..n {
+                assert!(g[i * n + i + 1..(i + 1) * n].iter().all(|&x| x == 0.0), "lower triangular");
+                for j in 0..n {
+                    let back: f64 = (0..n).map(|t| g[i * n + t] * g[j * n + t]).sum();
+                    worst = worst.max((back - want[i * n + j]).abs());
+                }
+            }
+            assert!(worst < 1e-9, "rank {k}: L·Lᵀ off by {worst}");
+            let zero_pivots = (0..n).filter(|&i| g[i * n + i] == 0.0).count();
+            assert_eq!(zero_pivots, n.saturating_sub(k), "rank {k}");
+        }
     }
 }

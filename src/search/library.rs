@@ -93,9 +93,11 @@ enum RowsFrom<'a> {
     Copied,
 }
 
-/// The name a head's projection of the library is kept under: one per head's parameters.
+/// The name a head's projection of the library is kept under: one per head's parameters (and
+/// per space: logits, or their compact image past as many classes as features).
 pub fn projection_key(head: &Head) -> Result<String> {
-    Ok(format!("head-{}", head.fingerprint()?))
+    let space = if head.compact() { "-compact" } else { "" };
+    Ok(format!("head-{}{space}", head.fingerprint()?))
 }
 
 /// How many times each catalog's library has been loaded for search in this process (a warm
@@ -120,7 +122,9 @@ pub fn loads(catalog: &Path) -> usize {
 impl SearchLibrary {
     /// Loads the ready videos' embeddings. The image and text models are the preferred ones if
     /// the catalog has embeddings from them, else the most used. `only` keeps frames of one
-    /// split (evaluation indexes train frames and queries with test frames).
+    /// split (evaluation indexes train frames and queries with test frames): read in place from
+    /// the store, the other split's rows belonging to no video, so both are centred on the
+    /// whole library's mean.
     pub fn load(
         catalog: &Catalog,
         image_model: Option<&str>,
@@ -162,25 +166,25 @@ impl SearchLibrary {
                 ));
             }
         }
-        // The store's rows of the listed videos (and of the split asked for).
-        let keep: Vec<usize> = store.as_ref().map_or_else(Vec::new, |s| {
-            (0..s.len())
-                .filter(|&r| {
-                    let m = &s.meta()[r];
-                    position.contains_key(&m.video_id) && only.is_none_or(|split| split == m.split)
-                })
-                .collect()
+        // The store's rows of the listed videos, and which of them are in the split asked for.
+        let listed: Vec<usize> = store.as_ref().map_or_else(Vec::new, |s| {
+            (0..s.len()).filter(|&r| position.contains_key(&s.meta()[r].video_id)).collect()
         });
+        let in_split = |r: usize| store.as_ref().is_some_and(|s| only.is_none_or(|split| split == s.meta()[r].split));
+        // The index's rows (store rows): the whole store when every row is listed (a split is
+        // then the rows its spans cover, read in place), else the listed rows of the split.
+        let whole = store.as_ref().is_some_and(|s| listed.len() == s.len());
+        let index_rows: Vec<usize> = if whole { listed } else { listed.into_iter().filter(|&r| in_split(r)).collect() };
         let (frames, rows_from) = match (&store, head) {
             // The whole store as it is: mapped, with the mean and norms it keeps.
-            (Some(s), None) if keep.len() == s.len() => (FlatIndex::from_store(s), RowsFrom::Store(s)),
+            (Some(s), None) if whole => (FlatIndex::from_store(s), RowsFrom::Store(s)),
             // The head's projection of the whole store, computed once per head and kept.
-            (Some(s), Some((_, h))) if keep.len() == s.len() => {
+            (Some(s), Some((_, h))) if whole => {
                 let projected = s.projected(&projection_key(h)?, &|v| h.project(v))?;
                 (FlatIndex::from_store(&projected), RowsFrom::Projection(Box::new(projected)))
             }
-            // A part of it (one split, for `eval`): those rows copied out, from the head's
-            // projection in the head space, and centred on their own mean.
+            // Some of its videos only: those rows copied out (from the head's projection in the
+            // head space) and centred on their own mean.
             (Some(s), head) => {
                 let projected = match head {
                     Some((_, h)) => Some(s.projected(&projection_key(h)?, &|v| h.project(v))?),
@@ -189,7 +193,7 @@ impl SearchLibrary {
                 let from = projected.as_ref().unwrap_or(s);
                 let source = FlatIndex::from_store(from);
                 let mut index = FlatIndex::new(from.dim().max(1));
-                for rows in keep.chunks(4096) {
+                for rows in index_rows.chunks(4096) {
                     for v in source.rows(rows) {
                         index.push(&v);
                     }
@@ -202,21 +206,23 @@ impl SearchLibrary {
         let (set_aside, unjudged) = match (&store, traps) {
             (Some(s), Some(rules)) => {
                 let judged = FrameTraps::open(s, rules, Effort::Query)?;
-                (keep.iter().map(|&r| judged.judge(rules, r)).collect(), judged.pending)
+                (index_rows.iter().map(|&r| judged.judge(rules, r)).collect(), judged.pending)
             }
             _ => (Vec::new(), 0),
         };
-        let mut frame_refs = Vec::with_capacity(keep.len());
+        let mut frame_refs = Vec::with_capacity(index_rows.len());
+        let mut member = Vec::with_capacity(index_rows.len());
         if let Some(s) = &store {
-            for &r in &keep {
+            for &r in &index_rows {
                 let m = &s.meta()[r];
                 frame_refs.push(FrameRef { video: position[&m.video_id], t_s: m.t_s, file: s.files()[r].clone() });
+                member.push(in_split(r));
             }
         }
-        let (spans, rows_of) = layout(&frame_refs, videos.len());
+        let (spans, rows_of) = layout_of(&frame_refs, &member, videos.len());
         let frames: Box<dyn VectorIndex> = if index.approximate(frames.len()) && !frames.is_empty() {
-            // The whole store (or its head projection) has its sketch kept beside it; a part
-            // of it (one split) is sketched here.
+            // The whole store (or its head projection) has its sketch kept beside it; rows
+            // copied out of it (some videos only) are sketched here.
             let sketch = match &rows_from {
                 RowsFrom::Store(s) => Sketch::of_store(s),
                 RowsFrom::Projection(p) => Sketch::of_store(p),
@@ -325,9 +331,14 @@ impl SearchLibrary {
 
 /// Each video's spans of rows (runs of consecutive rows) and its rows in time order.
 fn layout(frame_refs: &[FrameRef], videos: usize) -> (Vec<VideoSpan>, Vec<Vec<usize>>) {
+    layout_of(frame_refs, &vec![true; frame_refs.len()], videos)
+}
+
+/// [`layout`] of the rows whose `member` is true only (the others belong to no video's span).
+fn layout_of(frame_refs: &[FrameRef], member: &[bool], videos: usize) -> (Vec<VideoSpan>, Vec<Vec<usize>>) {
     let mut spans: Vec<VideoSpan> = Vec::new();
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); videos];
-    for (row, f) in frame_refs.iter().enumerate() {
+    for (row, f) in frame_refs.iter().enumerate().filter(|(r, _)| member[*r]) {
         rows_of[f.video].push(row);
         match spans.last_mut() {
             Some(span) if span.video == f.video && span.end == row => span.end = row + 1,

@@ -99,8 +99,9 @@ pub struct FrameStore {
     dir: PathBuf,
     header: Header,
     rows: Rows,
-    meta: Vec<RowMeta>,
-    files: Vec<String>,
+    /// Shared with the stores derived from this one (their rows are this one's, in order).
+    meta: Arc<Vec<RowMeta>>,
+    files: Arc<Vec<String>>,
     centre: Centre,
 }
 
@@ -162,12 +163,23 @@ impl FrameStore {
     }
 
     fn load(dir: PathBuf, header: Header) -> Result<FrameStore> {
+        Self::load_with(dir, header, None)
+    }
+
+    /// [`FrameStore::load`], taking the row records and frame files from `source` (the store a
+    /// derived one follows, whose rows are its rows) instead of reading them again.
+    fn load_with(dir: PathBuf, header: Header, source: Option<&FrameStore>) -> Result<FrameStore> {
         let n = header.rows;
         let rows = map_rows(&dir.join("vectors.f16"), n * header.dim)?;
-        let meta = read_meta(&dir.join("rows.bin"), n)?;
-        let text = std::fs::read(dir.join("files.txt")).map_err(|e| Error::io(dir.join("files.txt"), e))?;
-        let text = String::from_utf8_lossy(&text[..(header.files_bytes as usize).min(text.len())]).into_owned();
-        let files: Vec<String> = text.lines().map(String::from).collect();
+        let (meta, files) = match source {
+            Some(s) if s.len() == n => (s.meta.clone(), s.files.clone()),
+            _ => {
+                let meta = read_meta(&dir.join("rows.bin"), n)?;
+                let text = std::fs::read(dir.join("files.txt")).map_err(|e| Error::io(dir.join("files.txt"), e))?;
+                let text = String::from_utf8_lossy(&text[..(header.files_bytes as usize).min(text.len())]).into_owned();
+                (Arc::new(meta), Arc::new(text.lines().map(String::from).collect::<Vec<String>>()))
+            }
+        };
         let norms = read_f32s(&dir.join("norms.f32"), 2 * n)?;
         let (row_sq, row_scale) = norms.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
         let (sum, row_dot) = files::read_centre(&dir.join("center.f32"), header.dim, n)?;
@@ -266,7 +278,7 @@ impl FrameStore {
             }
         };
         if header.rows == self.len() && header.stamp == self.header.stamp {
-            return Self::load(dir, header);
+            return Self::load_with(dir, header, Some(self));
         }
         let mut from = header.rows;
         let mut header = append_rows(&dir, header, || {
@@ -295,7 +307,7 @@ impl FrameStore {
         })?;
         header.stamp = self.header.stamp;
         write_header(&dir, &header)?;
-        Self::load(dir, header)
+        Self::load_with(dir, header, Some(self))
     }
 }
 

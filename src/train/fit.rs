@@ -150,12 +150,12 @@ pub fn fit_on(
     };
     let mut opt = Optim::new(s.kind(), params.len(), s.learning_rate, s.momentum, s.weight_decay);
     let head_of = |params: &[f32]| -> candle_core::Result<Head> {
-        Ok(Head {
-            weight: Tensor::from_slice(&params[..classes * dim], (classes, dim), &dev)?,
-            bias: Tensor::from_slice(&params[classes * dim..], classes, &dev)?,
-            mean: Tensor::new(mean.as_slice(), &dev)?,
-            std: Tensor::new(std.as_slice(), &dev)?,
-        })
+        Ok(Head::new(
+            Tensor::from_slice(&params[..classes * dim], (classes, dim), &dev)?,
+            Tensor::from_slice(&params[classes * dim..], classes, &dev)?,
+            Tensor::new(mean.as_slice(), &dev)?,
+            Tensor::new(std.as_slice(), &dev)?,
+        ))
     };
 
     let n = data.train.len();

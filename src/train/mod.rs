@@ -6,6 +6,7 @@ pub mod augment;
 pub mod dataset;
 pub mod fit;
 pub mod head;
+mod isometry;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
