@@ -181,21 +181,34 @@ fn approximate_row(bin: &Path, lib: &Path, scale: &str, frames: usize) -> String
     };
     let (warm_exact, warm_approx) = (warm(IndexKind::Exact), warm(IndexKind::Approximate));
     let catalog = reelmatch::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
-    let load = |mode| {
+    let head = reelmatch::train::active_head(&library, &catalog).unwrap().map(|(run, h)| (run.id, h));
+    let load = |mode, head: Option<(i64, &reelmatch::train::head::Head)>| {
         let index = IndexChoice { mode, ..IndexChoice::default() };
-        reelmatch::search::SearchLibrary::load_in_space(&catalog, Some(MODEL), None, None, None, None, index).unwrap()
+        let model = Some(MODEL);
+        reelmatch::search::SearchLibrary::load_in_space(&catalog, model, None, None, head, None, index).unwrap()
     };
-    let (full, fast) = (load(IndexKind::Exact), load(IndexKind::Approximate));
-    let n = full.videos.len();
-    let positions: Vec<usize> = (0..20).map(|i| i * n / 20).collect();
-    let (recall_s, r) = time(|| recall_at_10(&full, &fast, lib, &positions).unwrap());
+    let recall = |head: Option<(i64, &reelmatch::train::head::Head)>| {
+        let (full, fast) = (load(IndexKind::Exact, head), load(IndexKind::Approximate, head));
+        let n = full.videos.len();
+        let positions: Vec<usize> = (0..20).map(|i| i * n / 20).collect();
+        time(|| recall_at_10(&full, &fast, lib, &positions).unwrap())
+    };
+    let (recall_s, r) = recall(None);
+    // The head space too: past as many videos as features it is the compact image of the logits.
+    let head_recall = match &head {
+        Some((run, h)) => {
+            let (_, r) = recall(Some((*run, h)));
+            format!("{:.3} / {:.3}", r.videos, r.frames)
+        }
+        None => "no head".into(),
+    };
     let faiss = (0..3).map(|_| faiss(lib, frames)).collect::<Result<Vec<_>, _>>();
     let ratio = match &faiss {
         Ok(runs) => format!("{:.2}×", approx_backbone / median(runs.iter().map(|r| r.0).collect())),
         Err(e) => format!("n/a ({e})"),
     };
     format!(
-        "| {scale} ({frames} frames) | {first:.2} s / {first_head:.2} s | {exact_backbone:.2} s → {approx_backbone:.2} s | {exact_head:.2} s → {approx_head:.2} s | {warm_exact:.0} ms → {warm_approx:.0} ms | {:.3} / {:.3} ({} queries, {recall_s:.0} s) | {ratio} |",
+        "| {scale} ({frames} frames) | {first:.2} s / {first_head:.2} s | {exact_backbone:.2} s → {approx_backbone:.2} s | {exact_head:.2} s → {approx_head:.2} s | {warm_exact:.0} ms → {warm_approx:.0} ms | {:.3} / {:.3} ({} queries, {recall_s:.0} s) | {head_recall} | {ratio} |",
         r.videos, r.frames, r.queries
     )
 }
@@ -204,8 +217,8 @@ fn main() {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_reelmatch"));
     let scales = std::env::var("REELMATCH_SCALE").unwrap_or_else(|_| "100k".into());
     if std::env::var("REELMATCH_SCALE_PART").is_ok_and(|p| p == "approximate") {
-        println!("| library | first query, backbone / head (builds the sketch) | `similar --json` new process, backbone: exact → approximate | same, head space | dashboard Enter → answer, head, library open: exact → approximate | recall@10 videos / frames vs the full scan | approximate backbone / faiss process |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("| library | first query, backbone / head (builds the sketch) | `similar --json` new process, backbone: exact → approximate | same, head space | dashboard Enter → answer, head, library open: exact → approximate | recall@10 videos / frames vs the full scan | same, head space | approximate backbone / faiss process |");
+        println!("|---|---|---|---|---|---|---|---|");
         let family: usize = std::env::var("REELMATCH_SCALE_FAMILY").ok().and_then(|f| f.parse().ok()).unwrap_or(1);
         for scale in scales.split(',') {
             let videos = if scale.trim() == "1m" { 4000 } else { 400 };

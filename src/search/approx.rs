@@ -83,19 +83,10 @@ impl ApproxIndex {
         let mut best_rows: Vec<Vec<u32>> = Vec::with_capacity(queries.len());
         let mut chosen = BTreeSet::new();
         let per_frame = self.candidates.div_ceil(4);
-        for d in self.sketch.distances(&codes) {
-            let (mut nearest, mut row_of) = (vec![u16::MAX; videos], vec![0u32; videos]);
-            for (r, (&v, &x)) in self.video_of.iter().zip(&d).enumerate() {
-                if let Some(n) = nearest.get_mut(v as usize) {
-                    if x < *n {
-                        *n = x;
-                        row_of[v as usize] = r as u32;
-                    }
-                }
-            }
-            total.iter_mut().zip(&nearest).for_each(|(t, &n)| *t += n as u32);
-            chosen.extend(smallest(&nearest, per_frame));
-            best_rows.push(row_of);
+        for near in self.sketch.nearest_in_groups(&codes, &self.video_of, videos) {
+            total.iter_mut().zip(&near.distance).for_each(|(t, &n)| *t += n as u32);
+            chosen.extend(smallest(&near.distance, per_frame));
+            best_rows.push(near.row);
         }
         let shortlist = smallest(&total, SHORTLIST * self.candidates);
         // Each frame's sketch-nearest row of each shortlisted video, scored exactly.

@@ -77,7 +77,9 @@ pub fn evaluate(
     };
     let mut lib = train;
     lib.lyrics = halves.iter().map(|h| h.as_ref().map(|(_, second)| second.clone())).collect();
-    let mut asked: Vec<(Side, i64, Query)> = Vec::new();
+    // Each video's queries (its frames alone, both, its lyrics alone), in that order: the fused
+    // query asks with the frames the one before it asked with, and so shares its scores.
+    let (mut asked, mut queries): (Vec<(Side, i64)>, Vec<Query>) = (Vec::new(), Vec::new());
     for (i, v) in lib.videos.iter().enumerate() {
         let frames: Vec<QueryFrame> = match test.position(v.id) {
             Some(p) => test
@@ -88,26 +90,29 @@ pub fn evaluate(
             None => Vec::new(),
         };
         let first = halves[i].as_ref().map(|(f, _)| f.clone());
-        let visual_q =
-            Query { label: v.title.clone(), exclude: None, frames: frames.clone(), lyrics: None, within: None };
-        let lyrics_q =
-            Query { label: v.title.clone(), exclude: None, frames: Vec::new(), lyrics: first.clone(), within: None };
-        let fused_q = Query { label: v.title.clone(), exclude: None, frames, lyrics: first, within: None };
-        if !visual_q.frames.is_empty() && !lib.frames.is_empty() {
-            asked.push((Side::Visual, v.id, visual_q));
+        let query = |frames: Vec<QueryFrame>, lyrics: Option<Lyrics>| Query {
+            label: v.title.clone(),
+            exclude: None,
+            frames,
+            lyrics,
+            within: None,
+        };
+        if !frames.is_empty() && !lib.frames.is_empty() {
+            asked.push((Side::Visual, v.id));
+            queries.push(query(frames.clone(), None));
         }
-        if lyrics_q.lyrics.is_some() {
-            asked.push((Side::Lyrics, v.id, lyrics_q));
+        if !frames.is_empty() || first.is_some() {
+            asked.push((Side::Fused, v.id));
+            queries.push(query(frames, first.clone()));
         }
-        if !fused_q.frames.is_empty() || fused_q.lyrics.is_some() {
-            asked.push((Side::Fused, v.id, fused_q));
+        if first.is_some() {
+            asked.push((Side::Lyrics, v.id));
+            queries.push(query(Vec::new(), first));
         }
     }
-    // Every query at once: their frames share passes over the index.
-    let queries: Vec<Query> = asked.iter().map(|(_, _, q)| q.clone()).collect();
     let answers = search_batch(&lib, &queries, weights, usize::MAX, true);
     let (mut visual, mut lyrics, mut fused) = (Vec::new(), Vec::new(), Vec::new());
-    for ((side, id, _), answer) in asked.iter().zip(answers) {
+    for ((side, id), answer) in asked.iter().zip(answers) {
         let rank = answer.results.iter().find(|h| h.id == *id).map(|h| h.rank);
         match side {
             Side::Visual => visual.extend(rank),

@@ -95,6 +95,9 @@ pub fn search(lib: &SearchLibrary, query: &Query, weights: Weights, top: usize, 
 /// pass reads every stored vector once for all of them (`eval` and `dupes` ask hundreds).
 const PASS_VECTORS: usize = 100;
 
+/// One pass's queries (by position) with their visual scores per video.
+type Scored = Vec<(usize, HashMap<usize, rank::VisualScore>)>;
+
 /// Ranks the library against each of `queries` (see [`search`]), scoring their frames together
 /// in passes of up to [`PASS_VECTORS`] vectors (one query at a time in the approximate index).
 pub fn search_batch(
@@ -119,10 +122,25 @@ pub fn search_batch(
             }
         })
         .collect();
+    // A query asking with the same frames as the one before it (`eval` asks each video's test
+    // frames alone and fused with its lyrics) takes that one's visual scores.
+    let repeats: Vec<bool> = (0..queries.len())
+        .map(|i| {
+            i > 0
+                && !vectors[i].is_empty()
+                && vectors[i] == vectors[i - 1]
+                && queries[i].exclude == queries[i - 1].exclude
+                && queries[i].frames.iter().map(|f| f.from_index).eq(queries[i - 1].frames.iter().map(|f| f.from_index))
+        })
+        .collect();
+    let vectors: Vec<Vec<Vec<f32>>> =
+        vectors.into_iter().zip(&repeats).map(|(v, &again)| if again { Vec::new() } else { v }).collect();
     let mut visual: Vec<HashMap<usize, rank::VisualScore>> = vec![HashMap::new(); queries.len()];
     let row_videos = if lib.traps.is_some() { lib.row_videos() } else { Vec::new() };
     let masked: Vec<usize> = (0..lib.set_aside.len()).filter(|&r| lib.set_aside_at(r).is_some()).collect();
     let together = lib.frames.scores_queries_together();
+    // Queries in passes: as many as share one pass over the full scan, one at a time otherwise.
+    let mut passes: Vec<std::ops::Range<usize>> = Vec::new();
     let mut start = 0;
     while start < queries.len() {
         let (mut end, mut count) = (start, 0);
@@ -130,22 +148,43 @@ pub fn search_batch(
             count += vectors[end].len();
             end += 1;
         }
-        if count > 0 {
-            let flat: Vec<Vec<f32>> = vectors[start..end].iter().flatten().cloned().collect();
-            // A search scored on its own may tell the index which video it leaves out.
-            let own = if end == start + 1 && !include_self { queries[start].exclude } else { None };
-            let mut scores = lib.frames.scores_leaving_out(&flat, own);
-            let mut at = 0;
-            for (q, own) in vectors[start..end].iter().enumerate() {
-                if !own.is_empty() {
-                    let mine = &mut scores[at..at + own.len()];
-                    set_aside_traps(lib, &queries[start + q], mine, &row_videos, &masked);
-                    visual[start + q] = aggregate(mine, &lib.spans).into_iter().map(|s| (s.video, s)).collect();
-                }
-                at += own.len();
-            }
-        }
+        passes.push(start..end);
         start = end;
+    }
+    let pass = |range: &std::ops::Range<usize>| -> Scored {
+        let (start, end) = (range.start, range.end);
+        if vectors[start..end].iter().all(|v| v.is_empty()) {
+            return Vec::new();
+        }
+        let flat: Vec<Vec<f32>> = vectors[start..end].iter().flatten().cloned().collect();
+        // A search scored on its own may tell the index which video it leaves out.
+        let own = if end == start + 1 && !include_self { queries[start].exclude } else { None };
+        let mut scores = lib.frames.scores_leaving_out(&flat, own);
+        let mut at = 0;
+        let mut out = Vec::new();
+        for (q, own) in vectors[start..end].iter().enumerate() {
+            if !own.is_empty() {
+                let mine = &mut scores[at..at + own.len()];
+                set_aside_traps(lib, &queries[start + q], mine, &row_videos, &masked);
+                out.push((start + q, aggregate(mine, &lib.spans).into_iter().map(|s| (s.video, s)).collect()));
+            }
+            at += own.len();
+        }
+        out
+    };
+    // The approximate index takes one search at a time, and only part of each on every core
+    // (its sketch pass): several searches (`eval`, `dupes`) run side by side.
+    let scored: Vec<Scored> = if together || passes.len() < 2 {
+        passes.iter().map(pass).collect()
+    } else {
+        use rayon::prelude::*;
+        passes.par_iter().map(pass).collect()
+    };
+    for (q, v) in scored.into_iter().flatten() {
+        visual[q] = v;
+    }
+    for i in (0..queries.len()).filter(|&i| repeats[i]) {
+        visual[i] = visual[i - 1].clone();
     }
     queries.iter().zip(&visual).map(|(q, vis)| rank_one(lib, q, vis, weights, top, include_self)).collect()
 }

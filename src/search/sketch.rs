@@ -192,6 +192,240 @@ impl Sketch {
     }
 }
 
+/// Each group's nearest row to one query by sketch: its distance (`u16::MAX` for a group with
+/// no rows) and the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nearest {
+    pub distance: Vec<u16>,
+    pub row: Vec<u32>,
+}
+
+impl Sketch {
+    /// For each query code, each group's nearest row (`group_of[r]` is row r's group, `u32::MAX`
+    /// for none; ties go to the first row), in one pass over the codes on every core, without
+    /// keeping every row's distance.
+    pub fn nearest_in_groups(&self, queries: &[Vec<u64>], group_of: &[u32], groups: usize) -> Vec<Nearest> {
+        let (n, words, codes) = (self.len(), self.words, self.codes.as_slice());
+        assert_eq!(group_of.len(), n, "a group for every row");
+        let empty = || Nearest { distance: vec![u16::MAX; groups], row: vec![0; groups] };
+        if queries.is_empty() || n == 0 {
+            return vec![empty(); queries.len()];
+        }
+        let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n);
+        let per = n.div_ceil(threads);
+        let scan = nearest_kernel();
+        let parts: Vec<Vec<Nearest>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let rows = t * per..((t + 1) * per).min(n);
+                    scope.spawn(move || {
+                        let mut out = vec![empty(); queries.len()];
+                        let part = Part { codes: &codes[rows.start * words..rows.end * words], first: rows.start };
+                        scan(&part, queries, words, &group_of[rows], &mut out);
+                        out
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| vec![empty(); queries.len()])).collect()
+        });
+        // Chunks in row order, a later one winning only when strictly nearer: ties keep the first row.
+        let mut merged = vec![empty(); queries.len()];
+        for part in parts {
+            for (m, p) in merged.iter_mut().zip(part) {
+                for g in 0..groups {
+                    if p.distance[g] < m.distance[g] {
+                        m.distance[g] = p.distance[g];
+                        m.row[g] = p.row[g];
+                    }
+                }
+            }
+        }
+        merged
+    }
+}
+
+/// Rows `first..` of the codes, for one thread.
+struct Part<'a> {
+    codes: &'a [u64],
+    first: usize,
+}
+
+type NearestKernel = fn(&Part, &[Vec<u64>], usize, &[u32], &mut [Nearest]);
+
+/// The nearest-row scan with AVX2's byte shuffles counting bits where the CPU has them, else the
+/// popcount instruction, else the portable count.
+fn nearest_kernel() -> NearestKernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt") {
+            return |part, queries, words, group_of, out| {
+                // SAFETY: the CPU was just checked to have AVX2 and popcnt.
+                unsafe { nearest_avx2(part, queries, words, group_of, out) }
+            };
+        }
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            return |part, queries, words, group_of, out| {
+                // SAFETY: the CPU was just checked to have the popcnt instruction.
+                unsafe { nearest_popcnt(part, queries, words, group_of, out) }
+            };
+        }
+    }
+    |part, queries, words, group_of, out| nearest_with(part, queries, words, group_of, out, pair_distance)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn nearest_popcnt(part: &Part, queries: &[Vec<u64>], words: usize, group_of: &[u32], out: &mut [Nearest]) {
+    nearest_with(part, queries, words, group_of, out, pair_distance)
+}
+
+#[inline(always)]
+fn nearest_with(
+    part: &Part,
+    queries: &[Vec<u64>],
+    words: usize,
+    group_of: &[u32],
+    out: &mut [Nearest],
+    distance: impl Fn(&[u64], &[u64]) -> u32,
+) {
+    for (i, (row, &g)) in part.codes.chunks_exact(words).zip(group_of).enumerate() {
+        if g == u32::MAX {
+            continue;
+        }
+        let g = g as usize;
+        for (q, o) in queries.iter().zip(out.iter_mut()) {
+            let d = distance(row, q) as u16;
+            if d < o.distance[g] {
+                o.distance[g] = d;
+                o.row[g] = (part.first + i) as u32;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn nearest_avx2(part: &Part, queries: &[Vec<u64>], words: usize, group_of: &[u32], out: &mut [Nearest]) {
+    let fours = queries.len() / 4 * 4;
+    for (i, (row, &g)) in part.codes.chunks_exact(words).zip(group_of).enumerate() {
+        if g == u32::MAX {
+            continue;
+        }
+        let (g, r) = (g as usize, (part.first + i) as u32);
+        let keep = |o: &mut Nearest, d: u32| {
+            if (d as u16) < o.distance[g] {
+                o.distance[g] = d as u16;
+                o.row[g] = r;
+            }
+        };
+        for (qs, os) in queries[..fours].chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+            // SAFETY: this function runs only where AVX2 and popcnt are.
+            let d = unsafe { four_distances_avx2(row, [&qs[0], &qs[1], &qs[2], &qs[3]]) };
+            os.iter_mut().zip(d).for_each(|(o, d)| keep(o, d));
+        }
+        for (q, o) in queries[fours..].iter().zip(out[fours..].iter_mut()) {
+            // SAFETY: as above.
+            keep(o, unsafe { pair_distance_avx2(row, q) });
+        }
+    }
+}
+
+#[inline(always)]
+fn pair_distance(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// Bits that differ between `a` and `b` (as long), 256 at a time: each byte's bits counted by
+/// two nibble lookups (`vpshufb`), summed per byte for up to 31 blocks, then across bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[inline]
+unsafe fn pair_distance_avx2(a: &[u64], b: &[u64]) -> u32 {
+    use std::arch::x86_64::*;
+    let blocks = a.len().min(b.len()) / 4;
+    let lut = _mm256_setr_epi8(
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+    );
+    let low = _mm256_set1_epi8(0x0f);
+    let mut total = 0u64;
+    let mut i = 0;
+    while i < blocks {
+        // A byte counts at most 8 bits a block: 31 blocks stay below 256.
+        let end = (i + 31).min(blocks);
+        let mut acc = _mm256_setzero_si256();
+        while i < end {
+            // SAFETY: block i covers words 4i..4i + 4, inside both slices (i < blocks).
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_si256(a.as_ptr().add(4 * i) as *const __m256i),
+                    _mm256_loadu_si256(b.as_ptr().add(4 * i) as *const __m256i),
+                )
+            };
+            let v = _mm256_xor_si256(x, y);
+            let lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+            let hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+            acc = _mm256_add_epi8(acc, _mm256_add_epi8(lo, hi));
+            i += 1;
+        }
+        let sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
+        let half = _mm_add_epi64(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+        total += (_mm_cvtsi128_si64(half) + _mm_extract_epi64(half, 1)) as u64;
+    }
+    total as u32 + pair_distance(&a[blocks * 4..], &b[blocks * 4..])
+}
+
+/// Bits that differ between `row` and each of four queries (each as long as `row`): the row's
+/// blocks read once for the four, the four byte sums added across their lanes together.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+#[inline]
+unsafe fn four_distances_avx2(row: &[u64], queries: [&[u64]; 4]) -> [u32; 4] {
+    use std::arch::x86_64::*;
+    let blocks = queries.iter().fold(row.len(), |m, q| m.min(q.len())) / 4;
+    let lut = _mm256_setr_epi8(
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+    );
+    let low = _mm256_set1_epi8(0x0f);
+    let count = |v: __m256i| {
+        let lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+        let hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+        _mm256_add_epi8(lo, hi)
+    };
+    let mut totals = _mm256_setzero_si256();
+    let mut i = 0;
+    while i < blocks {
+        // A byte counts at most 8 bits a block: 31 blocks stay below 256.
+        let end = (i + 31).min(blocks);
+        let mut acc = [_mm256_setzero_si256(); 4];
+        while i < end {
+            // SAFETY: block i covers words 4i..4i + 4, inside the row and every query (i < blocks).
+            let r = unsafe { _mm256_loadu_si256(row.as_ptr().add(4 * i) as *const __m256i) };
+            for (a, q) in acc.iter_mut().zip(&queries) {
+                // SAFETY: as above.
+                let v = unsafe { _mm256_loadu_si256(q.as_ptr().add(4 * i) as *const __m256i) };
+                *a = _mm256_add_epi8(*a, count(_mm256_xor_si256(r, v)));
+            }
+            i += 1;
+        }
+        // Each query's four 64-bit byte sums, then the four queries' totals side by side.
+        let zero = _mm256_setzero_si256();
+        let s: [__m256i; 4] = acc.map(|a| _mm256_sad_epu8(a, zero));
+        let t01 = _mm256_add_epi64(_mm256_unpacklo_epi64(s[0], s[1]), _mm256_unpackhi_epi64(s[0], s[1]));
+        let t23 = _mm256_add_epi64(_mm256_unpacklo_epi64(s[2], s[3]), _mm256_unpackhi_epi64(s[2], s[3]));
+        let sums =
+            _mm256_add_epi64(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+        totals = _mm256_add_epi64(totals, sums);
+    }
+    let mut out = [0u64; 4];
+    // SAFETY: `out` holds four u64, 32 bytes.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, totals) };
+    let mut d = [0u32; 4];
+    for k in 0..4 {
+        d[k] = out[k] as u32 + pair_distance(&row[blocks * 4..], &queries[k][blocks * 4..]);
+    }
+    d
+}
+
 /// The mean of rows of half floats, summed on every core.
 fn mean_of(rows: &[u16], dim: usize) -> Vec<f32> {
     let n = rows.len() / dim.max(1);
@@ -336,6 +570,52 @@ mod tests {
                 r.iter().map(move |x| to_half(x / n)).collect::<Vec<_>>()
             })
             .collect()
+    }
+
+    #[test]
+    fn nearest_rows_per_group_match_the_distances_on_every_kernel() {
+        let mut rng = crate::rng::SplitMix64(8);
+        // 300 bits: a block of 256 and a tail word; 8200 bits: 32 blocks (past the 31 a byte
+        // sum holds) and a tail word.
+        for dim in [300usize, 8200] {
+            let rows: Vec<Vec<f32>> = (0..90).map(|_| (0..dim).map(|_| rng.unit() as f32 - 0.5).collect()).collect();
+            let sketch = Sketch::build(&unit_rows(&rows), dim);
+            let group_of: Vec<u32> = (0..90).map(|r| if r % 7 == 3 { u32::MAX } else { (r % 5) as u32 }).collect();
+            // Five queries: the AVX2 scan takes four together and the fifth alone.
+            let codes: Vec<Vec<u64>> = [5usize, 40, 77, 12, 60].iter().map(|&r| sketch.code_of(&rows[r])).collect();
+            let nearest = sketch.nearest_in_groups(&codes, &group_of, 6);
+            for (q, d) in sketch.distances(&codes).iter().enumerate() {
+                for g in 0..6 {
+                    let want = (0..90)
+                        .filter(|&r| group_of[r] == g as u32)
+                        .map(|r| (d[r], r as u32))
+                        .min()
+                        .unwrap_or((u16::MAX, 0));
+                    assert_eq!((nearest[q].distance[g], nearest[q].row[g]), want, "dim {dim}, query {q}, group {g}");
+                }
+            }
+            // The kernels agree pair by pair.
+            let words = dim.div_ceil(64);
+            let all = sketch.codes.as_slice();
+            for r in 0..90 {
+                let row = &all[r * words..(r + 1) * words];
+                let plain = pair_distance(row, &codes[1]);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt") {
+                    // SAFETY: the CPU has AVX2 and popcnt (just checked).
+                    assert_eq!(unsafe { pair_distance_avx2(row, &codes[1]) }, plain, "dim {dim}, row {r}");
+                    let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
+                    let want = four.map(|q| pair_distance(row, q));
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { four_distances_avx2(row, four) }, want, "dim {dim}, row {r}");
+                }
+                assert_eq!(plain, d_of(&sketch, &codes[1], r));
+            }
+        }
+    }
+
+    fn d_of(sketch: &Sketch, code: &[u64], r: usize) -> u32 {
+        sketch.distances(&[code.to_vec()])[0][r] as u32
     }
 
     #[test]
