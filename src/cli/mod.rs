@@ -116,42 +116,8 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
-        Some(Command::Similar {
-            video,
-            file,
-            image,
-            lyrics,
-            visual,
-            lyrics_weight,
-            top,
-            include_self,
-            preview,
-            space,
-            within,
-            m3u,
-            play,
-            json,
-        }) => {
-            let weights = search_weights(&config, visual, lyrics_weight)?;
-            let top = top.unwrap_or(config.search.top);
-            let a = search::SimilarArgs {
-                shared: None,
-                video,
-                file,
-                image,
-                lyrics,
-                weights,
-                top,
-                include_self,
-                preview,
-                graphics: cli.graphics,
-                space,
-                within,
-                m3u,
-                play,
-                json,
-            };
-            search::similar(&library, &config, a)
+        Some(similar @ Command::Similar { .. }) => {
+            search::similar(&library, &config, similar_args(similar, &config, None, cli.graphics)?)
         }
         Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
         Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
@@ -217,26 +183,8 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         }
         Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
         Some(Command::Similar { preview: true, .. } | Command::Similar { play: Some(_), .. }) => Err(shared::unsupported("similar --preview / --play")),
-        Some(Command::Similar { video, file, image, lyrics, visual, lyrics_weight, top, include_self, space, within, m3u, json, .. }) => {
-            let weights = search_weights(config, visual, lyrics_weight)?;
-            let a = search::SimilarArgs {
-                shared: Some(url.to_string()),
-                video,
-                file,
-                image,
-                lyrics,
-                weights,
-                top: top.unwrap_or(config.search.top),
-                include_self,
-                preview: false,
-                graphics: crate::images::Graphics::None,
-                space,
-                within,
-                m3u,
-                play: None,
-                json,
-            };
-            search::similar(library, config, a)
+        Some(similar @ Command::Similar { .. }) => {
+            search::similar(library, config, similar_args(similar, config, Some(url), crate::images::Graphics::None)?)
         }
         Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. }) => {
             let mut config = config.clone();
@@ -269,6 +217,52 @@ fn command_name(command: &Command) -> &'static str {
         Command::Index { .. } => "index",
         Command::Migrate => "migrate",
     }
+}
+
+/// `similar`'s arguments from its command line (`shared`: the catalog URL it searches, if any),
+/// with the config's defaults for what the command line leaves out.
+fn similar_args(
+    command: Command,
+    config: &Config,
+    shared: Option<&str>,
+    graphics: crate::images::Graphics,
+) -> anyhow::Result<search::SimilarArgs> {
+    let Command::Similar {
+        video,
+        file,
+        image,
+        lyrics,
+        visual,
+        lyrics_weight,
+        top,
+        include_self,
+        preview,
+        space,
+        within,
+        m3u,
+        play,
+        json,
+    } = command
+    else {
+        anyhow::bail!("not a `similar` command");
+    };
+    Ok(search::SimilarArgs {
+        shared: shared.map(String::from),
+        video,
+        file,
+        image,
+        lyrics,
+        weights: search_weights(config, visual, lyrics_weight)?,
+        top: top.unwrap_or(config.search.top),
+        include_self,
+        preview,
+        graphics,
+        space,
+        within,
+        m3u,
+        play,
+        json,
+    })
 }
 
 /// The configs the dashboard trains with: the one in force, then each shipped preset layered the

@@ -116,12 +116,13 @@ pub fn run(
     let mut shared = SharedCatalog::open(url)?;
     let mut report =
         WorkerReport { registered: register(&mut shared, config, roots, &settings.paths)?, ..Default::default() };
+    let renewal = Renewal::start(url, settings)?;
     while !cancel.is_cancelled() {
         match claim(&mut shared, settings)? {
             Claim::Video { id, path } => {
-                let renewal = Renewal::start(url, id, settings)?;
+                renewal.hold(id);
                 let outcome = ingest_one(&mut shared, library, config, models, id, &path, settings, sink, cancel);
-                let held = renewal.stop();
+                let held = renewal.release();
                 match outcome {
                     Ok(Some(up)) => {
                         report.uploaded += 1;
@@ -145,22 +146,32 @@ pub fn run(
             Claim::Done => break,
         }
     }
+    renewal.end();
     Ok(report)
 }
+
+/// Files registered per statement.
+const REGISTER_BATCH: usize = 2000;
 
 /// Inserts each video file found under `roots` as pending (by its shared path); files another
 /// worker registered already are left as they are. Returns how many were new.
 fn register(shared: &mut SharedCatalog, config: &Config, roots: &[PathBuf], paths: &Paths) -> Result<usize> {
     let scanned = crate::ingest::scan(roots, &config.ingest.extensions, &[])?;
+    let (shared_paths, titles): (Vec<String>, Vec<String>) = scanned
+        .found
+        .iter()
+        .filter(|f| f.by_extension && f.special.is_none())
+        .map(|f| (paths.to_shared(&f.path).to_string_lossy().into_owned(), crate::ingest::title_of(&f.path)))
+        .unzip();
+    // A few thousand files a statement, each statement one round trip.
     let mut new = 0;
-    for found in scanned.found.iter().filter(|f| f.by_extension && f.special.is_none()) {
-        let path = paths.to_shared(&found.path);
-        let title = crate::ingest::title_of(&found.path);
+    for (p, t) in shared_paths.chunks(REGISTER_BATCH).zip(titles.chunks(REGISTER_BATCH)) {
         new += shared
             .client()
             .execute(
-                "INSERT INTO videos (path, title) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING",
-                &[&path.to_string_lossy().as_ref(), &title],
+                "INSERT INTO videos (path, title) SELECT * FROM unnest($1::text[], $2::text[])
+                 ON CONFLICT (path) DO NOTHING",
+                &[&p, &t],
             )
             .map_err(|e| shared.err(e))? as usize;
     }
@@ -307,38 +318,78 @@ fn why_not_ingested(local: &Catalog, path: &Path) -> String {
     }
 }
 
-/// Renews a claim from a thread of its own (own connection) every third of the lease.
+/// Renews the claim being worked on from a thread of its own, every third of the lease, over
+/// one connection kept for the worker's life (opened again only after it broke).
 struct Renewal {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<bool>,
+    orders: std::sync::mpsc::Sender<Order>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+enum Order {
+    /// Renew the claim on this video from now on.
+    Hold(i64),
+    /// Stop renewing; answer whether the claim was held throughout.
+    Release(std::sync::mpsc::Sender<bool>),
 }
 
 impl Renewal {
-    fn start(url: &str, id: i64, s: &WorkerSettings) -> Result<Self> {
-        let mut shared = SharedCatalog::open(url)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let (name, lease) = (s.name.clone(), s.lease);
-        let thread = std::thread::spawn(move || loop {
-            match stopped.recv_timeout(lease / 3) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return true,
-            }
-            let renewed = shared.client().execute(
-                "UPDATE videos SET lease_until = now() + make_interval(secs => $3)
-                 WHERE id = $1 AND claimed_by = $2 AND status = 'working'",
-                &[&id, &name, &lease.as_secs_f64()],
-            );
-            if !matches!(renewed, Ok(1)) {
-                return false;
+    fn start(url: &str, s: &WorkerSettings) -> Result<Self> {
+        let mut shared = Some(SharedCatalog::open(url)?);
+        let (orders, inbox) = std::sync::mpsc::channel::<Order>();
+        let (url, name, lease) = (url.to_string(), s.name.clone(), s.lease);
+        let thread = std::thread::spawn(move || {
+            // The video held, and whether every renewal so far went through.
+            let mut holding: Option<(i64, bool)> = None;
+            loop {
+                let order = match holding {
+                    Some(_) => inbox.recv_timeout(lease / 3),
+                    None => inbox.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+                };
+                match order {
+                    Ok(Order::Hold(id)) => holding = Some((id, true)),
+                    Ok(Order::Release(answer)) => {
+                        let _ = answer.send(holding.take().is_some_and(|(_, held)| held));
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        // A claim already lost stays lost: nothing to renew until the next.
+                        let Some((id, held)) = holding.as_mut() else { continue };
+                        if !*held {
+                            continue;
+                        }
+                        if shared.as_mut().is_none_or(|c| c.client().is_closed()) {
+                            shared = SharedCatalog::open(&url).ok();
+                        }
+                        let renewed = shared.as_mut().map(|c| {
+                            c.client().execute(
+                                "UPDATE videos SET lease_until = now() + make_interval(secs => $3)
+                                 WHERE id = $1 AND claimed_by = $2 AND status = 'working'",
+                                &[&*id, &name, &lease.as_secs_f64()],
+                            )
+                        });
+                        *held = matches!(renewed, Some(Ok(1)));
+                    }
+                }
             }
         });
-        Ok(Renewal { stop, thread })
+        Ok(Renewal { orders, thread })
+    }
+
+    /// Renews the claim on video `id` until [`Renewal::release`].
+    fn hold(&self, id: i64) {
+        let _ = self.orders.send(Order::Hold(id));
     }
 
     /// Stops renewing; whether the claim was held throughout.
-    fn stop(self) -> bool {
-        let _ = self.stop.send(());
-        self.thread.join().unwrap_or(false)
+    fn release(&self) -> bool {
+        let (answer, answered) = std::sync::mpsc::channel();
+        self.orders.send(Order::Release(answer)).is_ok() && answered.recv().unwrap_or(false)
+    }
+
+    /// Ends the renewing thread.
+    fn end(self) {
+        drop(self.orders);
+        let _ = self.thread.join();
     }
 }
 
