@@ -111,8 +111,6 @@ fn the_store_copies_catches_up_survives_a_crash_and_rebuilds_when_rows_change() 
 
 #[test]
 fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
-    use candle_core::{Device, Tensor};
-    use reelmatch::train::head::Head;
     let work = tempfile::tempdir().unwrap();
     let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
     let mut rng = SplitMix64(9);
@@ -120,14 +118,8 @@ fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
     for name in ["a", "b", "c"] {
         all.extend(add_video(&cat, name, 15, &mut rng));
     }
-    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
     let classes = 5;
-    let head = Head::new(
-        Tensor::from_vec(random(classes * DIM), (classes, DIM), &Device::Cpu).unwrap(),
-        Tensor::from_vec(random(classes), classes, &Device::Cpu).unwrap(),
-        Tensor::from_vec(random(DIM), DIM, &Device::Cpu).unwrap(),
-        Tensor::from_vec(vec![0.5f32; DIM], DIM, &Device::Cpu).unwrap(),
-    );
+    let head = random_head(classes, &mut rng);
     let key = format!("head-{}", head.fingerprint().unwrap());
     let project = |v: &[Vec<f32>]| head.project(v);
 
@@ -161,7 +153,6 @@ fn the_head_space_is_projected_once_and_matches_projecting_at_query_time() {
 fn a_head_with_more_videos_than_features_is_stored_compact_with_the_logits_scores() {
     use candle_core::{Device, Tensor};
     use reelmatch::search::library::projection_key;
-    use reelmatch::train::head::Head;
     let work = tempfile::tempdir().unwrap();
     let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
     let mut rng = SplitMix64(19);
@@ -169,15 +160,10 @@ fn a_head_with_more_videos_than_features_is_stored_compact_with_the_logits_score
     for name in ["a", "b", "c", "d"] {
         all.extend(add_video(&cat, name, 12, &mut rng));
     }
-    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
     let classes = 3 * DIM;
     let d = Device::Cpu;
-    let head = Head::new(
-        Tensor::from_vec(random(classes * DIM), (classes, DIM), &d).unwrap(),
-        Tensor::from_vec(random(classes), classes, &d).unwrap(),
-        Tensor::from_vec(random(DIM), DIM, &d).unwrap(),
-        Tensor::from_vec(vec![0.5f32; DIM], DIM, &d).unwrap(),
-    );
+    let head = random_head(classes, &mut rng);
+    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
     let key = projection_key(&head).unwrap();
     assert!(key.ends_with("-compact"), "{key}");
     let store = FrameStore::open(&cat, MODEL).unwrap();
@@ -198,6 +184,18 @@ fn a_head_with_more_videos_than_features_is_stored_compact_with_the_logits_score
             assert!((p - q).abs() < 3e-3, "{p} vs {q}");
         }
     }
+}
+
+/// A head of `classes` over `DIM` features with random weight, bias and feature means.
+fn random_head(classes: usize, rng: &mut SplitMix64) -> reelmatch::train::head::Head {
+    use candle_core::{Device, Tensor};
+    let mut random = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
+    reelmatch::train::head::Head::new(
+        Tensor::from_vec(random(classes * DIM), (classes, DIM), &Device::Cpu).unwrap(),
+        Tensor::from_vec(random(classes), classes, &Device::Cpu).unwrap(),
+        Tensor::from_vec(random(DIM), DIM, &Device::Cpu).unwrap(),
+        Tensor::from_vec(vec![0.5f32; DIM], DIM, &Device::Cpu).unwrap(),
+    )
 }
 
 fn in_memory_dim(vectors: &[Vec<f32>], dim: usize) -> FlatIndex {

@@ -135,7 +135,7 @@ impl Head {
                 .map(|(k, t)| (k.to_string(), t.clone()))
                 .collect();
         if self.compact() {
-            tensors.extend(self.isometry()?.tensors());
+            tensors.extend(self.isometry()?.tensors()?);
         }
         let partial = path.with_extension("partial");
         candle_core::safetensors::save(&tensors, &partial)

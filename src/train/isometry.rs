@@ -72,13 +72,14 @@ impl Isometry {
     }
 
     /// The tensors a head's file keeps it in.
-    pub fn tensors(&self) -> Vec<(String, Tensor)> {
-        let extra = Tensor::new(&[self.extra], self.lower.device()).expect("a one-element tensor");
-        vec![
+    pub fn tensors(&self) -> Result<Vec<(String, Tensor)>> {
+        let extra = Tensor::new(&[self.extra], self.lower.device())
+            .map_err(|e| Error::compute("the trained head's compact space", e))?;
+        Ok(vec![
             ("isometry_lower".into(), self.lower.clone()),
             ("isometry_offset".into(), self.offset.clone()),
             ("isometry_extra".into(), extra),
-        ]
+        ])
     }
 
     /// The isometry a head's file kept, when it has one of features × features.
@@ -145,17 +146,23 @@ mod tests {
         check(50, 12, 5);
     }
 
+    /// A head of `weight` (classes × `dim`) and `bias` over features standardised as they are.
+    fn plain_head(weight: Vec<f32>, bias: Vec<f32>, dim: usize) -> Head {
+        let (d, classes) = (Device::Cpu, bias.len());
+        Head::new(
+            Tensor::from_vec(weight, (classes, dim), &d).unwrap(),
+            Tensor::from_vec(bias, classes, &d).unwrap(),
+            Tensor::zeros(dim, candle_core::DType::F32, &d).unwrap(),
+            Tensor::ones(dim, candle_core::DType::F32, &d).unwrap(),
+        )
+    }
+
     #[test]
     fn a_bias_the_weight_reaches_takes_no_dimension() {
         let d = Device::Cpu;
         let mut rng = crate::rng::SplitMix64(4);
         let mut r = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
-        let head = Head::new(
-            Tensor::from_vec(r(30 * 6), (30, 6), &d).unwrap(),
-            Tensor::zeros(30, candle_core::DType::F32, &d).unwrap(),
-            Tensor::zeros(6, candle_core::DType::F32, &d).unwrap(),
-            Tensor::ones(6, candle_core::DType::F32, &d).unwrap(),
-        );
+        let head = plain_head(r(30 * 6), vec![0.0; 30], 6);
         let rows = vec![r(6), r(6)];
         let z = head.project(&rows).unwrap();
         assert_eq!(z[0].len(), 6);
@@ -170,12 +177,7 @@ mod tests {
         let d = Device::Cpu;
         let mut rng = crate::rng::SplitMix64(9);
         let mut r = |n: usize| (0..n).map(|_| rng.unit() as f32 - 0.5).collect::<Vec<f32>>();
-        let head = Head::new(
-            Tensor::from_vec(r(40 * 8), (40, 8), &d).unwrap(),
-            Tensor::from_vec(r(40), 40, &d).unwrap(),
-            Tensor::zeros(8, candle_core::DType::F32, &d).unwrap(),
-            Tensor::ones(8, candle_core::DType::F32, &d).unwrap(),
-        );
+        let head = plain_head(r(40 * 8), r(40), 8);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("head.safetensors");
         head.save(&path).unwrap();
