@@ -31,8 +31,19 @@ impl<'a> Strided<'a> {
     }
 }
 
-/// `dst = lhs · rhs` (or `dst += lhs · rhs` with `accumulate`), `dst` row-major `lhs.rows × rhs.cols`.
+/// `dst = lhs · rhs` (or `dst += lhs · rhs` with `accumulate`), `dst` row-major `lhs.rows × rhs.cols`,
+/// on every core of the pool when the product is large enough.
 pub fn matmul(dst: &mut [f32], lhs: Strided, rhs: Strided, accumulate: bool) {
+    product(dst, lhs, rhs, accumulate, rayon::current_num_threads())
+}
+
+/// `dst = lhs · rhs` on the calling thread only: for callers that already split their work
+/// over the pool (one product per task).
+pub fn matmul_serial(dst: &mut [f32], lhs: Strided, rhs: Strided) {
+    product(dst, lhs, rhs, false, 1)
+}
+
+fn product(dst: &mut [f32], lhs: Strided, rhs: Strided, accumulate: bool, threads: usize) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(rhs.rows == k && dst.len() == m * n && lhs.fits() && rhs.fits(), "matrix shapes disagree");
     if m == 0 || n == 0 {
@@ -44,7 +55,6 @@ pub fn matmul(dst: &mut [f32], lhs: Strided, rhs: Strided, accumulate: bool) {
         }
         return;
     }
-    let threads = rayon::current_num_threads();
     let parallelism =
         if threads > 1 && m * n * k > 1 << 16 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: every element the strides reach lies inside its slice (asserted above: `fits`, and

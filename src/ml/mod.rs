@@ -12,6 +12,7 @@ mod resnet;
 mod resolve;
 pub mod text;
 pub mod whisper;
+mod winograd;
 
 pub use crate::types::ModelNote;
 pub use device::{device, parse_device, DeviceSpec};

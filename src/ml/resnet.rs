@@ -1,16 +1,18 @@
 //! ResNet-50 feature extraction tuned for the CPU. Weights load through Candle (torchvision v1.5
 //! names, the same file candle-transformers' ResNet-50 reads); at load every batch norm is folded
 //! into the convolution before it (`w·γ/σ`, `β − μ·γ/σ`). Activations are kept channels-last as
-//! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a single matrix product
-//! and a k×k one an im2col gather plus one product, run on `gemm` (Candle's own CPU matrix
-//! engine). Bias and residual are written before the product accumulates onto them; ReLU is one
-//! parallel pass.
+//! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a single matrix product,
+//! a stride-1 3×3 one Winograd's F(2×2, 3×3) (`ml::winograd`: 16 products per 2×2 outputs
+//! instead of 36), and any other an im2col gather plus one product, all on `gemm` (Candle's own
+//! CPU matrix engine). Bias and residual are written before the products accumulate onto them;
+//! ReLU is one parallel pass.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
 use super::linalg::{matmul, Strided};
+use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -50,6 +52,8 @@ struct Conv {
     pad: usize,
     c_in: usize,
     c_out: usize,
+    /// The same kernel in the Winograd domain, for a 3×3 convolution with stride 1 and padding 1.
+    winograd: Option<Winograd3x3>,
 }
 
 /// Channels-last activations: `data` is `[b·h·w, c]`.
@@ -79,15 +83,19 @@ impl Conv {
         let bias = (beta - mean.mul(&scale)?)?;
         // [c_out, c_in, kh, kw] → [kh, kw, c_in, c_out]: the im2col column order, row-major.
         let weight = w.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?.permute((2, 3, 1, 0))?;
-        Ok(Conv {
-            weight: weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
-            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
-            k,
-            stride,
-            pad,
-            c_in,
-            c_out,
-        })
+        Ok(Conv::new(
+            weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+            bias.to_dtype(DType::F32)?.to_vec1()?,
+            (k, stride, pad),
+        ))
+    }
+
+    /// A convolution from its folded weight (`[kh, kw, c_in, c_out]`) and bias.
+    fn new(weight: Vec<f32>, bias: Vec<f32>, (k, stride, pad): (usize, usize, usize)) -> Conv {
+        let c_out = bias.len();
+        let c_in = weight.len() / (k * k * c_out);
+        let winograd = (k == 3 && stride == 1 && pad == 1).then(|| Winograd3x3::from_im2col(&weight, c_in, c_out));
+        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd }
     }
 
     /// `relu(conv(x) + bias + residual)`; the residual, when given, has the output's shape.
@@ -104,18 +112,28 @@ impl Conv {
                 row.iter_mut().zip(&res.data[r * self.c_out..(r + 1) * self.c_out]).for_each(|(o, v)| *o += v);
             }
         });
-        let direct = self.k == 1 && self.stride == 1 && self.pad == 0;
-        let cols = if direct { None } else { Some(self.im2col(x, oh, ow, buffers)) };
-        let lhs = cols.as_deref().unwrap_or(&x.data);
-        let k = self.k * self.k * self.c_in;
-        matmul(&mut out, Strided::row_major(lhs, rows, k), Strided::row_major(&self.weight, k, self.c_out), true);
-        if let Some(cols) = cols {
-            buffers.give(cols);
+        match &self.winograd {
+            Some(wino) => wino.accumulate(&x.data, (x.b, x.h, x.w), &mut out),
+            None => self.accumulate_im2col(x, (oh, ow), &mut out, buffers),
         }
         if relu {
             out.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
         }
         Act { data: out, b: x.b, h: oh, w: ow, c: self.c_out }
+    }
+
+    /// `out += conv(x)` as one product: of `x` itself for a 1×1 convolution with stride 1, else
+    /// of its patch matrix.
+    fn accumulate_im2col(&self, x: &Act, (oh, ow): (usize, usize), out: &mut [f32], buffers: &Buffers) {
+        let rows = x.b * oh * ow;
+        let direct = self.k == 1 && self.stride == 1 && self.pad == 0;
+        let cols = if direct { None } else { Some(self.im2col(x, oh, ow, buffers)) };
+        let lhs = cols.as_deref().unwrap_or(&x.data);
+        let k = self.k * self.k * self.c_in;
+        matmul(out, Strided::row_major(lhs, rows, k), Strided::row_major(&self.weight, k, self.c_out), true);
+        if let Some(cols) = cols {
+            buffers.give(cols);
+        }
     }
 
     /// The `[b·oh·ow, k·k·c_in]` patch matrix (zero outside the image).
