@@ -38,15 +38,23 @@ impl Optim {
     /// update is a pass over several megabytes of parameters and state per step).
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         const CHUNK: usize = 1 << 14;
-        match self {
+        let bounds: Vec<usize> = (0..params.len()).step_by(CHUNK).chain([params.len()]).collect();
+        self.parts(params, &bounds)
+            .into_par_iter()
+            .zip(grads.par_chunks(CHUNK))
+            .for_each(|(mut part, g)| part.apply(g));
+    }
+
+    /// Starts a step and splits it at `bounds` (ascending offsets, from 0 to `params.len()`):
+    /// part `i` updates `params[bounds[i]..bounds[i + 1]]` and its state when given its
+    /// gradients, so parts can be updated on different threads, each as soon as its gradients
+    /// are known. Every part must be applied for the step to be whole.
+    pub fn parts<'a>(&'a mut self, params: &'a mut [f32], bounds: &[usize]) -> Vec<Part<'a>> {
+        let (rule, first, second): (Rule, &mut [f32], Option<&mut [f32]>) = match self {
             Optim::Sgd { lr, momentum, weight_decay, velocity, started } => {
                 let rule = SgdRule { lr: *lr, momentum: *momentum, weight_decay: *weight_decay, keep: *started };
-                params
-                    .par_chunks_mut(CHUNK)
-                    .zip(grads.par_chunks(CHUNK))
-                    .zip(velocity.par_chunks_mut(CHUNK))
-                    .for_each(|((p, g), v)| wide(|| rule.apply(p, g, v)));
                 *started = true;
+                (Rule::Sgd(rule), velocity, None)
             }
             Optim::AdamW { lr, weight_decay, beta1, beta2, eps, m, v, t } => {
                 *t += 1;
@@ -59,15 +67,55 @@ impl Optim {
                     step_size: *lr / (1.0 - beta1.powi(*t)),
                     sqrt_c2: (1.0 - beta2.powi(*t)).sqrt(),
                 };
-                params
-                    .par_chunks_mut(CHUNK)
-                    .zip(grads.par_chunks(CHUNK))
-                    .zip(m.par_chunks_mut(CHUNK))
-                    .zip(v.par_chunks_mut(CHUNK))
-                    .for_each(|(((p, g), m), v)| wide(|| rule.apply(p, g, m, v)));
+                (Rule::Adam(rule), m, Some(v))
             }
+        };
+        assert!(bounds.first() == Some(&0) && bounds.last() == Some(&params.len()), "bounds cover the parameters");
+        let (mut params, mut first, mut second) = (params, first, second);
+        let mut parts = Vec::with_capacity(bounds.len().saturating_sub(1));
+        for w in bounds.windows(2) {
+            let len = w[1] - w[0];
+            let (p, rest) = std::mem::take(&mut params).split_at_mut(len);
+            params = rest;
+            let (a, rest) = std::mem::take(&mut first).split_at_mut(len);
+            first = rest;
+            let b = second.as_mut().map(|s| {
+                let (b, rest) = std::mem::take(s).split_at_mut(len);
+                *s = rest;
+                b
+            });
+            parts.push(Part { rule, params: p, first: a, second: b });
+        }
+        parts
+    }
+}
+
+/// A step's update of one slice of the parameters, with the matching slices of the state.
+pub struct Part<'a> {
+    rule: Rule,
+    params: &'a mut [f32],
+    /// SGD's velocity, or AdamW's first moment.
+    first: &'a mut [f32],
+    /// AdamW's second moment.
+    second: Option<&'a mut [f32]>,
+}
+
+impl Part<'_> {
+    /// Updates the slice with its gradients (as many as the slice has parameters).
+    pub fn apply(&mut self, grads: &[f32]) {
+        assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
+        match (self.rule, self.second.as_deref_mut()) {
+            (Rule::Sgd(rule), _) => wide(|| rule.apply(self.params, grads, self.first)),
+            (Rule::Adam(rule), Some(v)) => wide(|| rule.apply(self.params, grads, self.first, v)),
+            (Rule::Adam(_), None) => unreachable!("AdamW parts carry both moments"),
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Rule {
+    Sgd(SgdRule),
+    Adam(AdamRule),
 }
 
 /// One SGD step's constants.
@@ -117,10 +165,20 @@ impl AdamRule {
     }
 }
 
-/// Runs `f` compiled for AVX2 where the CPU has it: the update loops then take eight lanes at a
-/// time instead of four. The operations (and so the results) are the same IEEE ones either way.
+/// Runs `f` compiled for AVX-512 or AVX2 where the CPU has it: the update loops then take
+/// sixteen or eight lanes at a time instead of four. The operations (and so the results) are the
+/// same IEEE ones either way.
 #[inline(always)]
 fn wide(f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(f: impl FnOnce()) {
+            f()
+        }
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return unsafe { avx512(f) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         #[target_feature(enable = "avx2")]
