@@ -1,5 +1,6 @@
-//! Training the linear head on features held in memory: mini-batch cross-entropy with SGD or
-//! AdamW, a test evaluation after every epoch, and a cooperative stop between batches.
+//! Training the linear head on frame features, read batch by batch where the store maps them:
+//! mini-batch cross-entropy with SGD or AdamW, a test evaluation after every epoch, and a
+//! cooperative stop between batches.
 
 use super::head::{standardise, Head};
 use super::metrics::{summarise, ConfusionMatrix, EpochMetrics};
@@ -235,7 +236,7 @@ pub fn fit_on(
 }
 
 /// One mini-batch of a linear layer under softmax cross-entropy.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Step {
     /// Mean cross-entropy over the batch.
     loss: f64,
