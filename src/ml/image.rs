@@ -10,6 +10,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Func, VarBuilder};
 use image::imageops::FilterType;
 use image::RgbImage;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// The embedding dimension of ResNet-50's pooled features.
@@ -73,16 +74,20 @@ pub fn write_random_weights(path: &Path) -> Result<()> {
 
 /// An image as a normalised CHW tensor of `size`×`size`.
 pub fn preprocess(img: &RgbImage, pre: &ImageSettings, device: &Device) -> candle_core::Result<Tensor> {
-    let s = pre.size;
-    let resized = image::imageops::resize(img, s, s, FilterType::Triangle);
-    let plane = (s * s) as usize;
-    let mut data = vec![0f32; 3 * plane];
-    for (i, p) in resized.pixels().enumerate() {
+    let s = pre.size as usize;
+    let mut hwc = vec![0f32; s * s * 3];
+    normalise_hwc(img, pre, &mut hwc);
+    Tensor::from_vec(hwc, (s, s, 3), device)?.permute((2, 0, 1))?.contiguous()
+}
+
+/// An image resized to `size`×`size` and normalised, channels-last (`[h, w, 3]`), into `dst`.
+fn normalise_hwc(img: &RgbImage, pre: &ImageSettings, dst: &mut [f32]) {
+    let resized = image::imageops::resize(img, pre.size, pre.size, FilterType::Triangle);
+    for (p, out) in resized.pixels().zip(dst.chunks_exact_mut(3)) {
         for c in 0..3 {
-            data[c * plane + i] = (p[c] as f32 / 255.0 - pre.mean[c]) / pre.std[c];
+            out[c] = (p[c] as f32 / 255.0 - pre.mean[c]) / pre.std[c];
         }
     }
-    Tensor::from_vec(data, (3, s as usize, s as usize), device)
 }
 
 impl ImageEmbedder {
@@ -151,12 +156,22 @@ impl ImageEmbedder {
     }
 
     fn forward(&self, images: &[RgbImage]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let tensors =
-            images.iter().map(|i| preprocess(i, &self.pre, &self.device)).collect::<candle_core::Result<Vec<_>>>()?;
-        let batch = Tensor::stack(&tensors, 0)?;
         match &self.model {
-            Backbone::Folded(m) => m.forward(&batch)?.to_vec2(),
-            Backbone::Stock(m) => m.forward(&batch)?.to_vec2(),
+            Backbone::Folded(m) => {
+                // Resized and normalised on every core, straight into the channels-last batch.
+                let s = self.pre.size as usize;
+                let mut batch = vec![0f32; images.len() * s * s * 3];
+                batch.par_chunks_mut(s * s * 3).zip(images).for_each(|(dst, img)| normalise_hwc(img, &self.pre, dst));
+                let pooled = m.forward_hwc(batch, (images.len(), s, s));
+                Ok(pooled.chunks(IMAGE_DIM).map(<[f32]>::to_vec).collect())
+            }
+            Backbone::Stock(m) => {
+                let tensors = images
+                    .iter()
+                    .map(|i| preprocess(i, &self.pre, &self.device))
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                m.forward(&Tensor::stack(&tensors, 0)?)?.to_vec2()
+            }
         }
     }
 }

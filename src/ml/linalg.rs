@@ -43,6 +43,11 @@ pub fn matmul_serial(dst: &mut [f32], lhs: Strided, rhs: Strided) {
     product(dst, lhs, rhs, false, 1)
 }
 
+/// `dst += lhs · rhs` on the calling thread only (see [`matmul_serial`]).
+pub fn matmul_serial_onto(dst: &mut [f32], lhs: Strided, rhs: Strided) {
+    product(dst, lhs, rhs, true, 1)
+}
+
 fn product(dst: &mut [f32], lhs: Strided, rhs: Strided, accumulate: bool, threads: usize) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(rhs.rows == k && dst.len() == m * n && lhs.fits() && rhs.fits(), "matrix shapes disagree");
