@@ -1,11 +1,11 @@
 //! ResNet-50 feature extraction tuned for the CPU. Weights load through Candle (torchvision v1.5
 //! names, the same file candle-transformers' ResNet-50 reads); at load every batch norm is folded
 //! into the convolution before it (`w·γ/σ`, `β − μ·γ/σ`). Activations are kept channels-last as
-//! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a single matrix product,
-//! a stride-1 3×3 one Winograd's F(2×2, 3×3) (`ml::winograd`: 16 products per 2×2 outputs
-//! instead of 36), and any other an im2col gather plus one product, all on `gemm` (Candle's own
-//! CPU matrix engine). Bias and residual are written before the products accumulate onto them;
-//! ReLU is one parallel pass.
+//! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a matrix product, a
+//! stride-1 3×3 one Winograd's F(2×2, 3×3) (`ml::winograd`: 16 products per 2×2 outputs instead
+//! of 36), and any other an im2col gather plus a product, all on `gemm` (Candle's own CPU matrix
+//! engine). Each core takes a block of output rows at a time and, while the block is in its
+//! cache, writes bias (+ residual), adds the product on and applies ReLU.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
@@ -107,15 +107,17 @@ impl Conv {
         let rows = x.b * oh * ow;
         let mut out = buffers.take(rows * self.c_out);
         match &self.winograd {
-            Some(wino) => {
-                out.par_chunks_mut(ROWS_PER_TASK * self.c_out).enumerate().for_each(|(i, dst)| {
-                    self.start(dst, i * ROWS_PER_TASK, residual);
-                });
-                wino.accumulate(&x.data, (x.b, x.h, x.w), &mut out);
-                if relu {
-                    out.par_chunks_mut(ROWS_PER_TASK * self.c_out).for_each(relu_in_place);
-                }
-            }
+            Some(wino) => wino.convolve(
+                &x.data,
+                (x.b, x.h, x.w),
+                &mut out,
+                |dst, first| self.start(dst, first, residual),
+                |dst| {
+                    if relu {
+                        relu_in_place(dst)
+                    }
+                },
+            ),
             None => match self.rows_per_block(rows) {
                 Some(block) => {
                     out.par_chunks_mut(block * self.c_out).enumerate().for_each_init(Vec::new, |patches, (i, dst)| {
@@ -237,7 +239,7 @@ impl Conv {
     }
 }
 
-/// Rows per task of the element-wise passes around a Winograd convolution.
+/// Rows per task of the element-wise passes around a whole-matrix product.
 const ROWS_PER_TASK: usize = 256;
 
 fn relu_in_place(v: &mut [f32]) {

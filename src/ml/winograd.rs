@@ -52,7 +52,22 @@ impl Winograd3x3 {
     }
 
     /// `out += conv(x)` for `x` channels-last `[b, h, w, c_in]` and `out` `[b, h, w, c_out]`.
-    pub fn accumulate(&self, x: &[f32], (b, h, w): (usize, usize, usize), out: &mut [f32]) {
+    #[cfg(test)]
+    fn accumulate(&self, x: &[f32], dims: (usize, usize, usize), out: &mut [f32]) {
+        self.convolve(x, dims, out, |_, _| {}, |_| {});
+    }
+
+    /// `conv(x)` written into `out` between two passes over each group's output rows while they
+    /// are in cache: `prepare(rows, first)` before the products are added on (`first` is the
+    /// index of the rows' first pixel in `out`), `finish(rows)` after.
+    pub fn convolve(
+        &self,
+        x: &[f32],
+        (b, h, w): (usize, usize, usize),
+        out: &mut [f32],
+        prepare: impl Fn(&mut [f32], usize) + Sync,
+        finish: impl Fn(&mut [f32]) + Sync,
+    ) {
         let (ci, co) = (self.c_in, self.c_out);
         assert!(x.len() == b * h * w * ci && out.len() == b * h * w * co, "activation shapes disagree");
         let tiles_w = w.div_ceil(2);
@@ -64,11 +79,13 @@ impl Winograd3x3 {
         let threads = rayon::current_num_threads().max(1);
         let per_group = (GROUP_TILES / tiles_w).max(1).min(rows.len().div_ceil(threads)).max(1);
         let zeros = vec![0f32; ci];
-        rows.par_chunks_mut(per_group).for_each(|group| {
+        // Each task's buffers are reused from group to group: fresh ones were fresh pages.
+        let buffers = || (Vec::new(), Vec::new(), vec![0f32; 16 * ci.max(co)]);
+        rows.par_chunks_mut(per_group).for_each_init(buffers, |(v, m, scratch), group| {
             let tiles = group.len() * tiles_w;
-            let mut v = vec![0f32; 16 * tiles * ci];
-            let mut m = vec![0f32; 16 * tiles * co];
-            let mut scratch = vec![0f32; 16 * ci.max(co)];
+            v.resize(16 * tiles * ci, 0.0);
+            m.resize(16 * tiles * co, 0.0);
+            let (v, m, scratch) = (&mut v[..16 * tiles * ci], &mut m[..16 * tiles * co], &mut scratch[..]);
             // Input transform: Bᵀ·d·B per channel, written to matrix ξ at row `t`.
             for (g, &mut (img, ty, _)) in group.iter_mut().enumerate() {
                 for tx in 0..tiles_w {
@@ -83,7 +100,7 @@ impl Winograd3x3 {
                         }
                     };
                     let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|s| pixel(r, s)));
-                    input_transform(&d, &mut v, t, tiles, &mut scratch);
+                    input_transform(&d, v, t, tiles, scratch);
                 }
             }
             for xi in 0..16 {
@@ -94,14 +111,16 @@ impl Winograd3x3 {
                 );
             }
             // Output transform: Aᵀ·m·A, added onto the (one or two) output rows of the tile row.
-            for (g, (_, _, dst)) in group.iter_mut().enumerate() {
+            for (g, (img, ty, dst)) in group.iter_mut().enumerate() {
+                prepare(dst, (*img * h + 2 * *ty) * w);
                 let out_rows = dst.len() / (w * co);
                 for tx in 0..tiles_w {
                     let t = g * tiles_w + tx;
                     let cols = (w - 2 * tx).min(2);
                     let place = |i: usize, j: usize| (i < out_rows && j < cols).then(|| (i * w + 2 * tx + j) * co);
-                    output_transform(&m, (t, tiles, co), &mut scratch, dst, place);
+                    output_transform(m, (t, tiles, co), scratch, dst, place);
                 }
+                finish(dst);
             }
         });
     }
