@@ -11,7 +11,6 @@
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
-use super::image::IMAGE_DIM;
 use super::linalg::{matmul, matmul_serial_onto, Strided};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
@@ -336,7 +335,8 @@ impl Module for ResNet50 {
             candle_core::bail!("ResNet-50 takes RGB images, not {c} channels");
         }
         let data = xs.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.permute((0, 2, 3, 1))?.flatten_all()?.to_vec1()?;
-        Tensor::from_vec(self.forward_hwc(data, (b, h, w)), (b, IMAGE_DIM), xs.device())
+        let features = self.blocks.last().map_or(c, |last| last.conv3.c_out);
+        Tensor::from_vec(self.forward_hwc(data, (b, h, w)), (b, features), xs.device())
     }
 }
 
