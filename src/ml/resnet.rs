@@ -126,27 +126,7 @@ impl Conv {
                         }
                     });
                 }
-                None => {
-                    // Too few rows to give every core blocks of its own: one product that `gemm`
-                    // splits over the cores by output columns.
-                    out.par_chunks_mut(ROWS_PER_TASK * self.c_out).enumerate().for_each(|(i, dst)| {
-                        self.start(dst, i * ROWS_PER_TASK, residual);
-                    });
-                    let width = self.k * self.k * self.c_in;
-                    let mut patches = Vec::new();
-                    let lhs = if self.reads_rows_directly() {
-                        &x.data[..]
-                    } else {
-                        patches = buffers.take(rows * width);
-                        patches.par_chunks_mut(width).enumerate().for_each(|(r, row)| self.patch(x, (oh, ow), r, row));
-                        &patches[..]
-                    };
-                    matmul(&mut out, Strided::row_major(lhs, rows, width), self.weight_matrix(), true);
-                    buffers.give(patches);
-                    if relu {
-                        out.par_chunks_mut(ROWS_PER_TASK * self.c_out).for_each(relu_in_place);
-                    }
-                }
+                None => self.whole(x, (oh, ow), &mut out, residual, relu, buffers),
             },
         }
         Act { data: out, b: x.b, h: oh, w: ow, c: self.c_out }
@@ -193,12 +173,52 @@ impl Conv {
             &x.data[first * width..(first + n) * width]
         } else {
             patches.resize(n * width, 0.0);
-            for (j, row) in patches.chunks_exact_mut(width).enumerate() {
-                self.patch(x, (oh, ow), first + j, row);
-            }
+            self.gather(x, (oh, ow), first, patches);
             &patches[..]
         };
         matmul_serial_onto(dst, Strided::row_major(lhs, n, width), self.weight_matrix());
+    }
+
+    /// All output rows at once, when there are too few to give every core blocks of its own:
+    /// one product that `gemm` splits over the cores by output columns, with the element-wise
+    /// passes around it.
+    fn whole(
+        &self,
+        x: &Act,
+        dims: (usize, usize),
+        out: &mut [f32],
+        residual: Option<&Act>,
+        relu: bool,
+        buffers: &Buffers,
+    ) {
+        let per_task = ROWS_PER_TASK * self.c_out;
+        out.par_chunks_mut(per_task).enumerate().for_each(|(i, dst)| self.start(dst, i * ROWS_PER_TASK, residual));
+        let width = self.k * self.k * self.c_in;
+        let rows = out.len() / self.c_out;
+        let mut patches = Vec::new();
+        let lhs = if self.reads_rows_directly() {
+            &x.data[..]
+        } else {
+            patches = buffers.take(rows * width);
+            patches
+                .par_chunks_mut(ROWS_PER_TASK * width)
+                .enumerate()
+                .for_each(|(i, p)| self.gather(x, dims, i * ROWS_PER_TASK, p));
+            &patches[..]
+        };
+        matmul(out, Strided::row_major(lhs, rows, width), self.weight_matrix(), true);
+        buffers.give(patches);
+        if relu {
+            out.par_chunks_mut(per_task).for_each(relu_in_place);
+        }
+    }
+
+    /// The patch rows of output rows `first…` into `patches` (whole rows of `k·k·c_in`).
+    fn gather(&self, x: &Act, dims: (usize, usize), first: usize, patches: &mut [f32]) {
+        let width = self.k * self.k * self.c_in;
+        for (j, row) in patches.chunks_exact_mut(width).enumerate() {
+            self.patch(x, dims, first + j, row);
+        }
     }
 
     /// Output rows from `first` on set to bias (+ the residual's rows): the products add onto it.
@@ -335,8 +355,9 @@ impl Module for ResNet50 {
             candle_core::bail!("ResNet-50 takes RGB images, not {c} channels");
         }
         let data = xs.to_device(&Device::Cpu)?.to_dtype(DType::F32)?.permute((0, 2, 3, 1))?.flatten_all()?.to_vec1()?;
-        let features = self.blocks.last().map_or(c, |last| last.conv3.c_out);
-        Tensor::from_vec(self.forward_hwc(data, (b, h, w)), (b, features), xs.device())
+        let pooled = self.forward_hwc(data, (b, h, w));
+        let features = pooled.len() / b.max(1);
+        Tensor::from_vec(pooled, (b, features), xs.device())
     }
 }
 
