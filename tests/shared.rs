@@ -75,7 +75,7 @@ fn schema_set_up_is_versioned_and_its_errors_say_what_to_do() {
     let err = SharedCatalog::open(&pg.url()).err().unwrap().to_string();
     assert!(err.contains("migrate"), "{err}");
     let out = run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
-    assert!(out.contains("schema 0 → 1"), "{out}");
+    assert!(out.contains(&format!("schema 0 → {}", reelmatch::shared::LATEST)), "{out}");
     let out = run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
     assert!(out.contains("up to date"), "{out}");
     let mut cat = SharedCatalog::open(&pg.url()).unwrap();
@@ -107,7 +107,7 @@ fn schema_set_up_is_versioned_and_its_errors_say_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nosuchdb") && err.contains("createdb"), "{err}");
     // Commands that have no shared version yet say so instead of using the local library.
-    let out = bin().args(["--catalog", &pg.url(), "train"]).output().unwrap();
+    let out = bin().args(["--catalog", &pg.url(), "export", "frames", "/tmp/never"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not run on a PostgreSQL catalog yet"));
 }
 
@@ -135,7 +135,8 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
         &config,
         format!(
             "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[models.image]\npath = {:?}\n\
-             [models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n[search.traps]\nset_aside = false\n",
+             [models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n[search.traps]\nset_aside = false\n\
+             [train]\nepochs = 3\naugmented_views = 0\n",
             resnet,
             m.join("whisper-tiny.en"),
             m.join("all-minilm-l6-v2")
@@ -177,6 +178,8 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
         same_ranking(&query, &e, &p);
         assert_eq!(embedded["space"], on_pg["space"]);
     }
+    trains_and_judges_on_the_catalog(&pg.url(), &local, &shared, &work.path().join("second machine"), &config);
+
     // And back down: a new embedded library imported from the catalog answers the same.
     let back = work.path().join("back");
     let out = run_ok(bin().arg("--library").arg(&back).arg("--config").arg(&config).args([
@@ -231,6 +234,117 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
     let mut cat = SharedCatalog::open(&pg.url()).unwrap();
     let jpeg = reelmatch::shared::search::frame_jpeg(&mut cat, id).unwrap().unwrap();
     assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG");
+}
+
+/// `train`, `runs`, `eval` and `dupes` on the catalog at `url` (`shared` runs a command on it,
+/// `local` on the embedded library it was exported from): the run is recorded in the catalog
+/// (a second machine's `runs` lists it), its classes, splits and epochs are the embedded run's,
+/// `eval` and `dupes` find what they find embedded, and a decision is kept in the catalog.
+fn trains_and_judges_on_the_catalog(
+    url: &str,
+    local: &dyn Fn() -> Command,
+    shared: &dyn Fn() -> Command,
+    second: &Path,
+    config: &Path,
+) {
+    let sorted = |v: &Value| {
+        let mut t: Vec<String> = v.as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        t.sort();
+        t
+    };
+    let on_pg = json_of(shared().args(["train", "--json"]));
+    let embedded = json_of(local().args(["train", "--json"]));
+    assert_eq!(on_pg["status"], "done", "{on_pg}");
+    for key in ["classes", "epochs", "train_frames", "test_frames", "augmented_frames"] {
+        assert_eq!(on_pg[key], embedded[key], "{key}: {on_pg} vs {embedded}");
+    }
+    assert_eq!(sorted(&on_pg["class_titles"]), sorted(&embedded["class_titles"]));
+    let run = on_pg["run"].as_i64().unwrap();
+
+    // Another machine (its own library folder) sees the run in the catalog.
+    let mut elsewhere = bin();
+    elsewhere.arg("--library").arg(second).arg("--config").arg(config).args(["--catalog", url]);
+    let runs = json_of(elsewhere.args(["runs", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["run"], run);
+    assert_eq!(runs[0]["status"], "done");
+    assert_eq!(runs[0]["epochs"], 3);
+    assert_eq!(runs[0]["active"], true);
+    assert_eq!(runs[0]["test_accuracy"], on_pg["test_accuracy"]);
+    let shown = json_of(shared().args(["runs", "show", &run.to_string(), "--json"]));
+    assert_eq!(shown["epochs"].as_array().unwrap().len(), 3, "{shown}");
+    assert!(!shown["steps"].as_array().unwrap().is_empty(), "step losses are kept: {shown}");
+    assert_eq!(sorted(&shown["run"]["classes"]), sorted(&on_pg["class_titles"]));
+    let mut cat = SharedCatalog::open(url).unwrap();
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let row = cat.run(run).unwrap().unwrap();
+    let ids: Vec<i64> =
+        admin.query("SELECT id FROM videos ORDER BY id", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let mut class_ids = row.class_ids.clone();
+    class_ids.sort();
+    assert_eq!(class_ids.len(), row.classes.len());
+    assert!(
+        class_ids.iter().all(|id| ids.contains(id)),
+        "classes named by the catalog's ids: {class_ids:?} in {ids:?}"
+    );
+    let head = cat.run_head(run).unwrap().unwrap();
+    assert!(head.len() > 100, "the head's bytes are in the catalog");
+    assert_eq!(head, std::fs::read(on_pg["head"].as_str().unwrap()).unwrap(), "the last epoch's head");
+
+    // eval: the same queries and recalls as embedded.
+    let (e, p) = (
+        json_of(local().args(["eval", "--json", "--space", "backbone"])),
+        json_of(shared().args(["eval", "--json", "--space", "backbone"])),
+    );
+    assert!(e["visual"]["queries"].as_u64().unwrap() > 0, "{e}");
+    for side in ["visual", "lyrics", "fused"] {
+        assert_eq!(p[side]["queries"], e[side]["queries"], "{side}: {p} vs {e}");
+        if e[side].is_null() {
+            continue;
+        }
+        let (re, rp) = (e[side]["recall_at_5"].as_f64().unwrap(), p[side]["recall_at_5"].as_f64().unwrap());
+        assert!((re - rp).abs() < 1e-9, "{side} recall@5: {re} embedded, {rp} on the catalog");
+    }
+
+    // dupes: the same pairs, in the catalog's ids; a decision is kept there.
+    let pairs = |v: &Value| -> Vec<(String, String, bool)> {
+        let mut p: Vec<_> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let (a, b) = (r["a_title"].as_str().unwrap().to_string(), r["b_title"].as_str().unwrap().to_string());
+                (a.clone().min(b.clone()), a.max(b), r["not_duplicate"].as_bool().unwrap())
+            })
+            .collect();
+        p.sort();
+        p
+    };
+    let dupes = |c: &dyn Fn() -> Command, extra: &[&str]| {
+        json_of(c().args(["dupes", "--threshold", "-1", "--json"]).args(extra))
+    };
+    let (e, p) = (dupes(local, &[]), dupes(shared, &[]));
+    assert_eq!(pairs(&p), pairs(&e));
+    assert_eq!(pairs(&p).len(), 10, "every pair of the five videos: {p}");
+    let id_of = |title: &str| -> i64 {
+        let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        admin.query_one("SELECT id FROM videos WHERE title = $1", &[&title]).unwrap().get(0)
+    };
+    for r in p.as_array().unwrap() {
+        assert_eq!(r["a"].as_i64().unwrap(), id_of(r["a_title"].as_str().unwrap()), "the catalog's ids: {r}");
+    }
+    let out = run_ok(shared().args(["dupes", "--not-duplicate", "rain", &id_of("gold").to_string()]));
+    assert!(out.contains("marked \"rain\" and \"gold\" as not duplicates"), "{out}");
+    let decided: i64 = admin.query_one("SELECT count(*) FROM not_duplicates", &[]).unwrap().get(0);
+    assert_eq!(decided, 1, "the decision is in the catalog");
+    let hidden = pairs(&dupes(shared, &[]));
+    assert_eq!(hidden.len(), 9, "the pair is hidden: {hidden:?}");
+    let all = pairs(&dupes(shared, &["--all"]));
+    assert!(all.contains(&("gold".into(), "rain".into(), true)), "{all:?}");
+    let out = run_ok(shared().args(["dupes", "--undo", "gold", "rain"]));
+    assert!(out.contains("may be listed as duplicates again"), "{out}");
+    assert_eq!(pairs(&dupes(shared, &[])).len(), 10);
 }
 
 #[test]
@@ -524,6 +638,26 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for(&[&format!("{opened}7 videos, 140 frames")], 60);
     assert_eq!(screen.matches(opened).count(), 2, "opened once more:\n{screen}");
+
+    // Another process trains on the catalog: the dashboard shows the run, its epochs and curve.
+    tmux.wait_for(&["Training (live)", "no training runs yet"], 10);
+    let config = work.path().join("train.toml");
+    std::fs::write(&config, "[models]\noffline = true\n[train]\nepochs = 3\naugmented_views = 0\n").unwrap();
+    let trained = json_of(
+        bin()
+            .args(["--catalog", &pg.url(), "--library"])
+            .arg(work.path().join("trainer library"))
+            .arg("--config")
+            .arg(&config)
+            .args(["train", "--json"]),
+    );
+    assert_eq!(trained["classes"], 7, "{trained}");
+    let run = trained["run"].as_i64().unwrap();
+    let last = format!("test accuracy {}", reelmatch::types::pct(trained["test_accuracy"].as_f64()));
+    tmux.wait_for(
+        &[&format!("run {run} · done · epoch 3 of 3 · 7 classes"), "epoch 3: train loss", &last, "loss "],
+        30,
+    );
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.alive() {

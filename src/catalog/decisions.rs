@@ -31,6 +31,18 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Makes `pairs` the only decisions (a copy of another catalog's), in one transaction.
+    pub fn replace_not_duplicates(&self, pairs: &[(i64, i64)]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM not_duplicates", []).map_err(|e| self.err(e))?;
+        for &(a, b) in pairs {
+            let (a, b) = ordered(a, b);
+            tx.execute("INSERT OR IGNORE INTO not_duplicates (a, b) VALUES (?1, ?2)", params![a, b])
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     /// Every pair marked not a duplicate, lower id first.
     pub fn not_duplicates(&self) -> Result<HashSet<(i64, i64)>> {
         let mut stmt = self.conn.prepare("SELECT a, b FROM not_duplicates").map_err(|e| self.err(e))?;

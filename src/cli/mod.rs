@@ -121,21 +121,11 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         }
         Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
         Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
-            let decide = match (not_duplicate.as_slice(), undo.as_slice()) {
-                ([a, b], _) => Some(search::Decide::NotDuplicate(a.clone(), b.clone())),
-                (_, [a, b]) => Some(search::Decide::Undo(a.clone(), b.clone())),
-                _ => None,
-            };
-            search::dupes(&library, &config, search::DupesArgs { threshold, decide, all, json })
+            let decide = decision(not_duplicate, undo);
+            search::dupes(&library, &config, search::DupesArgs { threshold, decide, all, json, shown_ids: None })
         }
-        Some(Command::Train { resume, yes, json }) => {
-            let mut config = config.clone();
-            if yes {
-                config.train.views_ask_over_minutes = 0.0;
-            }
-            train::run(&library, &config, resume, json)
-        }
-        Some(Command::Runs { action, json }) => train::runs(&library, action, json),
+        Some(Command::Train { resume, yes, json }) => train::run(&library, &train_config(&config, yes), resume, json, None),
+        Some(Command::Runs { action, json }) => train::runs(&library, action, json, None),
         Some(Command::Library { follow: true, .. }) => anyhow::bail!(
             "library --follow shows the progress of workers on a shared catalog: pass --catalog postgres://USER@HOST/DATABASE"
         ),
@@ -158,6 +148,24 @@ fn search_weights(config: &Config, visual: Option<f32>, lyrics: Option<f32>) -> 
     };
     weights.check("--visual", "--lyrics-weight")?;
     Ok(weights)
+}
+
+/// The config `train` runs with: `--yes` takes augmented views of any length without asking.
+fn train_config(config: &Config, yes: bool) -> Config {
+    let mut config = config.clone();
+    if yes {
+        config.train.views_ask_over_minutes = 0.0;
+    }
+    config
+}
+
+/// `dupes`' decision, if its flags ask for one.
+fn decision(not_duplicate: Vec<String>, undo: Vec<String>) -> Option<search::Decide> {
+    match (not_duplicate.as_slice(), undo.as_slice()) {
+        ([a, b], _) => Some(search::Decide::NotDuplicate(a.clone(), b.clone())),
+        (_, [a, b]) => Some(search::Decide::Undo(a.clone(), b.clone())),
+        _ => None,
+    }
 }
 
 /// A command on the shared catalog at `url`.
@@ -185,6 +193,15 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         Some(Command::Similar { preview: true, .. } | Command::Similar { play: Some(_), .. }) => Err(shared::unsupported("similar --preview / --play")),
         Some(similar @ Command::Similar { .. }) => {
             search::similar(library, config, similar_args(similar, config, Some(url), crate::images::Graphics::None)?)
+        }
+        Some(Command::Train { resume, yes, json }) => {
+            train::run(library, &train_config(config, yes), resume, json, Some(url))
+        }
+        Some(Command::Runs { action, json }) => train::runs(library, action, json, Some(url)),
+        Some(Command::Eval { space, json }) => shared::eval(library, config, url, space, json),
+        Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
+            let args = search::DupesArgs { threshold, decide: decision(not_duplicate, undo), all, json, shown_ids: None };
+            shared::dupes(library, config, url, args)
         }
         Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. }) => {
             let mut config = config.clone();
@@ -290,7 +307,7 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     let code = ingest::run(library, config, vec![media], models)?;
     library::list(library, config, false)?;
     if has_image {
-        train::run(library, config, None, false)?;
+        train::run(library, config, None, false, None)?;
     }
     eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
     Ok(code)

@@ -223,6 +223,19 @@ pub struct DupesArgs {
     /// List pairs marked not duplicates too.
     pub all: bool,
     pub json: bool,
+    /// The ids to show for videos, where they are another catalog's (a shared catalog's copy).
+    pub shown_ids: Option<std::collections::HashMap<i64, i64>>,
+}
+
+/// What a decision about a pair did, said to the person (`changed`: whether it changed anything).
+pub fn say_decided(decide: &Decide, changed: bool, a: &str, b: &str) {
+    match (decide, changed) {
+        (Decide::NotDuplicate(..), _) => {
+            println!("marked \"{a}\" and \"{b}\" as not duplicates; `dupes` hides the pair from now on")
+        }
+        (Decide::Undo(..), true) => println!("\"{a}\" and \"{b}\" may be listed as duplicates again"),
+        (Decide::Undo(..), false) => println!("\"{a}\" and \"{b}\" were not marked"),
+    }
 }
 
 pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result<ExitCode> {
@@ -235,19 +248,11 @@ pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result
         if x.id == y.id {
             anyhow::bail!("\"{}\" and \"{}\" are the same video", x.title, y.title);
         }
-        match decide {
-            Decide::NotDuplicate(..) => {
-                catalog.set_not_duplicate(x.id, y.id)?;
-                println!(
-                    "marked \"{}\" and \"{}\" as not duplicates; `dupes` hides the pair from now on",
-                    x.title, y.title
-                );
-            }
-            Decide::Undo(..) => match catalog.clear_not_duplicate(x.id, y.id)? {
-                true => println!("\"{}\" and \"{}\" may be listed as duplicates again", x.title, y.title),
-                false => println!("\"{}\" and \"{}\" were not marked", x.title, y.title),
-            },
-        }
+        let changed = match decide {
+            Decide::NotDuplicate(..) => catalog.set_not_duplicate(x.id, y.id).map(|_| true)?,
+            Decide::Undo(..) => catalog.clear_not_duplicate(x.id, y.id)?,
+        };
+        say_decided(decide, changed, &x.title, &y.title);
         return Ok(ExitCode::SUCCESS);
     }
     let space = choose_space(library, &catalog, config, Some(SearchSpace::Backbone))?;
@@ -259,11 +264,12 @@ pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result
     let hidden = all_pairs.iter().filter(|(x, y, _)| is_decided(&decided, *x, *y)).count();
     let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _)| a.all || !is_decided(&decided, *x, *y)).collect();
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();
+    let shown = |id: i64| a.shown_ids.as_ref().and_then(|ids| ids.get(&id).copied()).unwrap_or(id);
     if a.json {
         let rows: Vec<_> = pairs
             .iter()
             .map(|(x, y, s)| {
-                serde_json::json!({"a": x, "a_title": title(*x), "b": y, "b_title": title(*y), "score": s,
+                serde_json::json!({"a": shown(*x), "a_title": title(*x), "b": shown(*y), "b_title": title(*y), "score": s,
                     "not_duplicate": is_decided(&decided, *x, *y)})
             })
             .collect();
@@ -275,7 +281,7 @@ pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result
     }
     for (x, y, s) in &pairs {
         let mark = if is_decided(&decided, *x, *y) { "  (marked not duplicates)" } else { "" };
-        println!("{s:.3}  {} (id {x})  ≈  {} (id {y}){mark}", title(*x), title(*y));
+        println!("{s:.3}  {} (id {})  ≈  {} (id {}){mark}", title(*x), shown(*x), title(*y), shown(*y));
     }
     if hidden > 0 && !a.all {
         println!("{hidden} pair(s) marked not duplicates are hidden; --all lists them");

@@ -3,10 +3,15 @@
 //! `index update`.
 
 use super::progress::Progress;
+use super::search::{Decide, DupesArgs};
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::config::SearchSpace;
 use crate::events::Cancel;
 use crate::library::Library;
 use crate::ml::Models;
+use crate::search::query::find_video;
+use crate::shared::mirror::Mirror;
 use crate::shared::worker::{PathMap, Paths, WorkerSettings};
 use crate::shared::SharedCatalog;
 use std::path::PathBuf;
@@ -153,10 +158,56 @@ pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// This machine's copy of the catalog at `url`, brought up to date (what it does on stderr).
+fn mirror(library: &Library, config: &Config, url: &str) -> anyhow::Result<Mirror> {
+    Ok(crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?)
+}
+
+/// `eval` on a shared catalog: on this machine's up-to-date copy of it.
+pub fn eval(
+    library: &Library,
+    config: &Config,
+    url: &str,
+    space: Option<SearchSpace>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mirror = mirror(library, config, url)?;
+    super::search::eval(&mirror.library, config, space, json)
+}
+
+/// `dupes` on a shared catalog: pairs found on this machine's up-to-date copy with the
+/// catalog's decisions and shown in its ids; a decision is recorded in the catalog.
+pub fn dupes(library: &Library, config: &Config, url: &str, mut args: DupesArgs) -> anyhow::Result<ExitCode> {
+    let mirror = mirror(library, config, url)?;
+    let mut shared = SharedCatalog::open(url)?;
+    if let Some(decide) = &args.decide {
+        let videos = Catalog::open(&mirror.library.catalog_path())?.videos()?;
+        // A video given by id is named by the catalog's id.
+        let here = |what: &str| {
+            what.parse().ok().and_then(|id| mirror.to_local(id)).map_or_else(|| what.to_string(), |id| id.to_string())
+        };
+        let (Decide::NotDuplicate(a, b) | Decide::Undo(a, b)) = decide;
+        let (x, y) = (find_video(&videos, &here(a))?, find_video(&videos, &here(b))?);
+        if x.id == y.id {
+            anyhow::bail!("\"{}\" and \"{}\" are the same video", x.title, y.title);
+        }
+        let ids = mirror.to_shared(x.id).zip(mirror.to_shared(y.id));
+        let (sx, sy) =
+            ids.ok_or_else(|| anyhow::anyhow!("\"{}\" or \"{}\" is no longer in the catalog", x.title, y.title))?;
+        let changed = shared.decide_not_duplicate(sx, sy, matches!(decide, Decide::Undo(..)))?;
+        super::search::say_decided(decide, changed, &x.title, &y.title);
+        return Ok(ExitCode::SUCCESS);
+    }
+    mirror.take_decisions(&mut shared)?;
+    args.shown_ids = Some(mirror.shared_ids());
+    super::search::dupes(&mirror.library, config, args)
+}
+
 /// The error for a command that has no shared-catalog version yet.
 pub fn unsupported(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "`{what}` does not run on a PostgreSQL catalog yet; on it run the dashboard, `migrate`, `ingest --worker`, \
-         `library`, `similar` and `index update`, or run `{what}` on an embedded library (drop --catalog / REELMATCH_CATALOG)"
+         `library`, `similar`, `train`, `runs`, `eval`, `dupes` and `index update`, or run `{what}` on an embedded \
+         library (drop --catalog / REELMATCH_CATALOG)"
     )
 }

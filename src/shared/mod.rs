@@ -6,10 +6,13 @@
 pub mod cluster;
 pub mod export;
 pub mod import;
+pub mod mirror;
 pub mod progress;
 pub mod query;
+pub mod runs;
 mod schema;
 pub mod search;
+pub mod train;
 pub mod upload;
 pub mod worker;
 

@@ -8,7 +8,9 @@ use crate::images::Graphics;
 use crate::search::Results;
 use crate::shared::progress::Progress;
 use crate::shared::query::Answer;
+use crate::shared::runs::LatestRun;
 use crate::shared::worker::QueueRow;
+use crate::types::pct;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -42,6 +44,8 @@ pub enum Msg {
     Unfollowed(String),
     /// The answer to a query on a video, with the top hit's best pair of frames (query, match).
     Answer { title: String, answer: Result<Answer, String> },
+    /// The newest training run, read again (from whichever machine trains it).
+    Training(Option<LatestRun>),
 }
 
 /// What the view shows.
@@ -61,6 +65,8 @@ pub struct Watch {
     pub wanted: Option<i64>,
     /// Why the queue could not be read, while it cannot.
     pub error: Option<String>,
+    /// The newest training run.
+    pub training: Option<LatestRun>,
     /// The last answer's frame pair, ready to draw (with a picker for the terminal's graphics).
     pub previews: [Option<StatefulProtocol>; 2],
     pub picker: Option<Picker>,
@@ -92,6 +98,7 @@ impl Watch {
                 self.push_log(p.to_string());
             }
             Msg::Unfollowed(e) => self.push_log(format!("stopped listening: {e}")),
+            Msg::Training(run) => self.training = run,
             Msg::Answer { title, answer } => {
                 self.asking = None;
                 let (answer, pair) = match answer {
@@ -171,9 +178,14 @@ impl Watch {
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, w: &mut Watch) {
-    let [top, middle, log, keys] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(6), Constraint::Length(8), Constraint::Length(1)])
-            .areas(f.area());
+    let [top, middle, training, log, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(6),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
     let title = format!("reelmatch · shared catalog {} · {}", w.catalog, w.counts());
     f.render_widget(Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)), top);
 
@@ -214,6 +226,10 @@ pub fn draw(f: &mut Frame, w: &mut Watch) {
         draw_pair(f, frames, w);
     }
 
+    let block = Block::default().borders(Borders::ALL).title(" Training (live) ");
+    let width = block.inner(training).width as usize;
+    f.render_widget(Paragraph::new(training_lines(w.training.as_ref(), width)).block(block), training);
+
     let lines: Vec<Line> = w.log.iter().map(|l| Line::from(l.as_str())).collect();
     let log_title = match &w.error {
         Some(e) if !w.rows.is_empty() => format!(" Workers · the catalog did not answer: {e} "),
@@ -250,6 +266,62 @@ fn draw_pair(f: &mut Frame, area: ratatui::layout::Rect, w: &mut Watch) {
             None => f.render_widget(Paragraph::new("(no image)"), inner),
         }
     }
+}
+
+/// The newest run in three lines: what it is, its last epoch, and its loss curve.
+fn training_lines(latest: Option<&LatestRun>, width: usize) -> Vec<Line<'static>> {
+    let Some(LatestRun { run, epochs, losses }) = latest else {
+        return vec![Line::from("no training runs yet: `reelmatch --catalog URL train` on any machine starts one")];
+    };
+    let mut head = format!(
+        "run {} · {} · epoch {} of {} · {} classes · {}",
+        run.id,
+        run.status.as_str(),
+        run.epochs_done,
+        run.settings.epochs,
+        run.classes.len(),
+        run.image_model
+    );
+    if let Some(e) = &run.error {
+        head.push_str(&format!(" · {e}"));
+    }
+    let last = match epochs.last() {
+        Some(m) => format!(
+            "epoch {}: train loss {:.4} · test accuracy {} · top-10 class accuracy {} · macro {}",
+            m.epoch,
+            m.train_loss,
+            pct(m.test_accuracy),
+            pct(m.top10_class_accuracy),
+            pct(m.macro_accuracy)
+        ),
+        None => "no epoch finished yet".into(),
+    };
+    let curve = match losses.as_slice() {
+        [] => String::new(),
+        l => format!(
+            "loss {} ({} steps, last {:.4})",
+            sparkline(l, width.saturating_sub(30).max(8)),
+            l.len(),
+            l[l.len() - 1]
+        ),
+    };
+    vec![Line::from(head), Line::from(last), Line::from(curve)]
+}
+
+/// `values` as at most `width` block characters, each the mean of its share of the values, the
+/// lowest mean ▁ and the highest █.
+fn sparkline(values: &[f32], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let n = values.len().min(width).max(1);
+    let means: Vec<f32> = (0..n)
+        .map(|i| {
+            let part = &values[i * values.len() / n..((i + 1) * values.len() / n).max(i * values.len() / n + 1)];
+            part.iter().sum::<f32>() / part.len() as f32
+        })
+        .collect();
+    let (lo, hi) = means.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    let span = (hi - lo).max(f32::EPSILON);
+    means.iter().map(|m| BARS[(((m - lo) / span) * 7.0).round().clamp(0.0, 7.0) as usize]).collect()
 }
 
 fn answer_view(w: &Watch) -> Paragraph<'_> {
@@ -375,8 +447,19 @@ fn reread(url: &str, tx: &UnboundedSender<Msg>) {
         if rows.is_err() {
             catalog = None;
         }
+        let ok = rows.is_ok();
         if tx.send(Msg::Rows(rows.map_err(|e| e.to_string()))).is_err() {
             return;
+        }
+        if let (true, Some(c)) = (ok, &mut catalog) {
+            match c.latest_run() {
+                Ok(run) => {
+                    if tx.send(Msg::Training(run)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!("the catalog's training runs could not be read: {e}"),
+            }
         }
         std::thread::sleep(REREAD);
     }
@@ -449,7 +532,7 @@ mod tests {
         let mut w = Watch::new("postgres://u@h/db".into());
         w.on_msg(Msg::Rows(Ok(vec![row(1, "Bars of Gold", "ready"), row(2, "Night Drive", "working")])));
         w.on_msg(progress(2, "Night Drive", "working", "nas-2:77", 0));
-        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(100, 20)).unwrap();
+        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(100, 24)).unwrap();
         terminal.draw(|f| draw(f, &mut w)).unwrap();
         let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
         for part in [
@@ -458,6 +541,53 @@ mod tests {
             "Bars of Gold",
             "nas-2:77",
             "Night Drive: working by nas-2:77",
+            "Training (live)",
+            "no training runs yet",
+        ] {
+            assert!(screen.contains(part), "{part:?} not on screen:\n{screen}");
+        }
+    }
+
+    #[test]
+    fn the_training_pane_shows_the_newest_run_its_last_epoch_and_its_loss_curve() {
+        assert_eq!(sparkline(&[4.0, 3.0, 2.0, 1.0], 4), "█▆▃▁");
+        assert_eq!(sparkline(&[1.0, 1.0, 3.0, 3.0], 2), "▁█", "each bar the mean of its share");
+        assert_eq!(sparkline(&[2.0], 10), "▁");
+        let run = crate::catalog::RunRow {
+            id: 7,
+            started_at: "2026-12-02T10:00:00Z".into(),
+            finished_at: None,
+            status: crate::types::RunStatus::Running,
+            error: None,
+            image_model: "resnet50".into(),
+            settings: crate::types::FitSettings { epochs: 20, ..Default::default() },
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            class_ids: vec![1, 2, 3],
+            left_out: Vec::new(),
+            epochs_done: 2,
+            head_file: None,
+        };
+        let epoch = crate::types::EpochMetrics {
+            epoch: 2,
+            train_loss: 0.5,
+            train_accuracy: 0.8,
+            test_loss: Some(0.7),
+            test_accuracy: Some(0.75),
+            top10_class_accuracy: Some(0.9),
+            macro_accuracy: Some(0.6),
+            per_class: Vec::new(),
+            confused: Vec::new(),
+            seconds: 1.0,
+        };
+        let mut w = Watch::new("postgres://u@h/db".into());
+        w.on_msg(Msg::Training(Some(LatestRun { run, epochs: vec![epoch], losses: vec![3.0, 2.0, 1.0] })));
+        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(110, 24)).unwrap();
+        terminal.draw(|f| draw(f, &mut w)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        for part in [
+            "run 7 · running · epoch 2 of 20 · 3 classes · resnet50",
+            "epoch 2: train loss 0.5000 · test accuracy 75.0% · top-10 class accuracy 90.0% · macro 60.0%",
+            "loss █▅▁ (3 steps, last 1.0000)",
         ] {
             assert!(screen.contains(part), "{part:?} not on screen:\n{screen}");
         }

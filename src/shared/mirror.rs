@@ -1,0 +1,112 @@
+//! A machine's own copy of a shared catalog, for the work that reads every vector many times
+//! over (training, `eval`, `dupes`): an embedded library under the local library's `mirrors/`
+//! folder, brought up to date from the catalog by an incremental import (only videos that are
+//! new or changed there are copied) and its vector store refreshed, with the two catalogs'
+//! video ids matched by path so what it finds is reported in the shared catalog's ids.
+
+use super::import::{import_library, ImportReport};
+use super::worker::Paths;
+use super::SharedCatalog;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::Result;
+use crate::library::Library;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// An up-to-date copy of a shared catalog.
+pub struct Mirror {
+    pub library: Library,
+    /// What the update copied.
+    pub report: ImportReport,
+    /// Video ids here → in the shared catalog.
+    up: HashMap<i64, i64>,
+    /// Video ids in the shared catalog → here.
+    down: HashMap<i64, i64>,
+}
+
+/// Where `library` keeps its copy of the catalog at `url` (one folder per server and database).
+pub fn dir(library: &Library, url: &str) -> PathBuf {
+    let shown = super::shown(url);
+    let place = shown.split_once("://").map_or(shown.as_str(), |(_, rest)| rest);
+    let place = place.rsplit_once('@').map_or(place, |(_, host)| host);
+    let name: String = place.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    library.root().join("mirrors").join(name)
+}
+
+/// Brings this machine's copy of the catalog at `url` up to date, saying what it does through
+/// `note`.
+pub fn sync(library: &Library, config: &Config, url: &str, note: &dyn Fn(String)) -> Result<Mirror> {
+    let mirror = Library::open(dir(library, url))?;
+    note(format!("bringing this machine's copy of {} up to date in {}", super::shown(url), mirror.root().display()));
+    let report = import_library(&mirror, url, &Paths::default(), &|_, _, _| {})?;
+    if report.imported > 0 {
+        note(format!("copied {} new or changed video(s), {} frames", report.imported, report.frames));
+    }
+    let here = Catalog::open(&mirror.catalog_path())?;
+    let mut shared = SharedCatalog::open(url)?;
+    let rows = shared.client().query("SELECT id, path FROM videos", &[]).map_err(|e| shared.err(e))?;
+    let there: HashMap<PathBuf, i64> = rows.iter().map(|r| (PathBuf::from(r.get::<_, String>(1)), r.get(0))).collect();
+    let mut up = HashMap::new();
+    let mut gone = Vec::new();
+    for v in here.videos()? {
+        match there.get(&v.path) {
+            Some(&id) => {
+                up.insert(v.id, id);
+            }
+            None => gone.push(v),
+        }
+    }
+    if !gone.is_empty() {
+        // Videos removed from the catalog leave the copy too.
+        let _writer = crate::lock::WriterLock::acquire(&mirror, "updating the copy", &crate::Cancel::new(), |_| {})?;
+        for v in &gone {
+            here.delete_video(v.id)?;
+            crate::ingest::identify::remove_derived(&mirror, v.id);
+        }
+        note(format!("{} video(s) no longer in the catalog left the copy", gone.len()));
+    }
+    crate::pipeline::refresh_index(&mirror, config, false)?;
+    let down = up.iter().map(|(&l, &s)| (s, l)).collect();
+    Ok(Mirror { library: mirror, report, up, down })
+}
+
+impl Mirror {
+    /// The shared catalog's id of the video with id `local` here.
+    pub fn to_shared(&self, local: i64) -> Option<i64> {
+        self.up.get(&local).copied()
+    }
+
+    /// Every video id here with the shared catalog's id for it.
+    pub fn shared_ids(&self) -> HashMap<i64, i64> {
+        self.up.clone()
+    }
+
+    /// This copy's id of the video with id `shared` in the catalog.
+    pub fn to_local(&self, shared: i64) -> Option<i64> {
+        self.down.get(&shared).copied()
+    }
+
+    /// Replaces this copy's "not duplicates" decisions with the catalog's.
+    pub fn take_decisions(&self, shared: &mut SharedCatalog) -> Result<()> {
+        let rows = shared.client().query("SELECT a, b FROM not_duplicates", &[]).map_err(|e| shared.err(e))?;
+        let pairs: Vec<(i64, i64)> =
+            rows.iter().filter_map(|r| Some((self.to_local(r.get(0))?, self.to_local(r.get(1))?))).collect();
+        Catalog::open(&self.library.catalog_path())?.replace_not_duplicates(&pairs)
+    }
+}
+
+impl SharedCatalog {
+    /// Records that videos `a` and `b` (ids here) are not duplicates, or forgets it (`undo`);
+    /// returns whether anything changed.
+    pub fn decide_not_duplicate(&mut self, a: i64, b: i64, undo: bool) -> Result<bool> {
+        let (a, b) = (a.min(b), a.max(b));
+        let sql = if undo {
+            "DELETE FROM not_duplicates WHERE a = $1 AND b = $2"
+        } else {
+            "INSERT INTO not_duplicates (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        };
+        let n = self.client().execute(sql, &[&a, &b]).map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+}
