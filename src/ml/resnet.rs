@@ -2,8 +2,8 @@
 //! names, the same file candle-transformers' ResNet-50 reads); at load every batch norm is folded
 //! into the convolution before it (`w·γ/σ`, `β − μ·γ/σ`). Activations are kept channels-last as
 //! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a matrix product, a
-//! stride-1 3×3 one Winograd's F(2×2, 3×3) (`ml::winograd`: 16 products per 2×2 outputs instead
-//! of 36), and any other an im2col gather plus a product, all on `gemm` (Candle's own CPU matrix
+//! stride-1 3×3 one Winograd's F(4×4, 3×3) (`ml::winograd`: 36 products per 4×4 outputs instead
+//! of 144), and any other an im2col gather plus a product, all on `gemm` (Candle's own CPU matrix
 //! engine). Each core takes a block of output rows at a time and, while the block is in its
 //! cache, writes bias (+ residual), adds the product on and applies ReLU.
 //!

@@ -1,54 +1,140 @@
-//! Winograd's F(2×2, 3×3) for ResNet-50's stride-1 3×3 convolutions on channels-last
-//! activations: each 2×2 block of outputs costs 16 products per input/output channel pair
-//! instead of 36 (2.25× fewer multiply-adds), exact in real arithmetic; the transforms use only
-//! ±1 and ½, so in f32 it stays within rounding of the direct sum.
+//! Winograd's minimal filtering F(4×4, 3×3) for ResNet-50's stride-1 3×3 convolutions on
+//! channels-last activations, exact in real arithmetic: each 4×4 block of outputs costs 36
+//! products per input/output channel pair instead of 144 (4× fewer multiply-adds; F(2×2, 3×3),
+//! used before, saves 2.25×). The transforms use the points 0, ±1, ±2 (integer input and output
+//! transforms; the kernel's is done in f64 at load), so in f32 it stays within a few rounding
+//! errors of the direct sum (1e-5 relative, tested). The code is written for any F(m×m, 3×3)
+//! given its three matrices ([`Tiling`]).
 //!
-//! The image is cut into 4×4 input tiles overlapping by two; a tile's 16 transformed values
-//! `Bᵀ·d·B` per channel form 16 matrices (tiles × c_in), each multiplied by its transformed
-//! kernel `G·g·Gᵀ` (c_in × c_out, computed at load), and `Aᵀ·m·A` turns the 16 products back
-//! into the 2×2 outputs. Work is split into groups of tile rows, one group per task, so each
+//! The image is cut into (m+2)×(m+2) input tiles overlapping by two; a tile's (m+2)² transformed
+//! values `Bᵀ·d·B` per channel form (m+2)² matrices (tiles × c_in), each multiplied by its
+//! transformed kernel `G·g·Gᵀ` (c_in × c_out, computed at load), and `Aᵀ·M·A` turns the products
+//! back into the m×m outputs. Work is split into groups of tile rows, one group per task, so each
 //! group's transformed tiles stay in cache between the three steps.
 
 use super::linalg::{matmul_serial, Strided};
 use rayon::prelude::*;
 
+/// The transform matrices of one F(m×m, 3×3), row-major: `Bᵀ` is α×α, `G` α×3 and `Aᵀ` m×α,
+/// with α = m + 2.
+pub struct Tiling {
+    m: usize,
+    bt: &'static [f32],
+    g: &'static [f64],
+    at: &'static [f32],
+    /// Output pixels a task's group of tiles covers at most: enough rows for `gemm`'s kernels,
+    /// few enough that the α² transformed matrices stay in the core's cache.
+    group_outputs: usize,
+}
+
+/// F(4×4, 3×3) (Lavin and Gray's points 0, ±1, ±2).
+pub const F4: Tiling = Tiling {
+    m: 4,
+    #[rustfmt::skip]
+    bt: &[
+        4.0, 0.0, -5.0, 0.0, 1.0, 0.0,
+        0.0, -4.0, -4.0, 1.0, 1.0, 0.0,
+        0.0, 4.0, -4.0, -1.0, 1.0, 0.0,
+        0.0, -2.0, -1.0, 2.0, 1.0, 0.0,
+        0.0, 2.0, -1.0, -2.0, 1.0, 0.0,
+        0.0, 4.0, 0.0, -5.0, 0.0, 1.0,
+    ],
+    #[rustfmt::skip]
+    g: &[
+        1.0 / 4.0, 0.0, 0.0,
+        -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
+        -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0,
+        1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
+        1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,
+        0.0, 0.0, 1.0,
+    ],
+    #[rustfmt::skip]
+    at: &[
+        1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
+        0.0, 1.0, -1.0, 2.0, -2.0, 0.0,
+        0.0, 1.0, 1.0, 4.0, 4.0, 0.0,
+        0.0, 1.0, -1.0, 8.0, -8.0, 1.0,
+    ],
+    group_outputs: 2048,
+};
+
+impl Tiling {
+    fn alpha(&self) -> usize {
+        self.m + 2
+    }
+}
+
 /// A 3×3 kernel (padding 1, stride 1) in the Winograd domain.
 pub struct Winograd3x3 {
-    /// 16 matrices `[c_in, c_out]`: element `ξ = 4·i + j` of `G·g·Gᵀ` for every channel pair.
+    /// α² matrices `[c_in, c_out]`: element `ξ = α·i + j` of `G·g·Gᵀ` for every channel pair.
     u: Vec<f32>,
     c_in: usize,
     c_out: usize,
+    tiling: &'static Tiling,
 }
 
-/// Output tiles handled by one task at most: enough rows for `gemm`'s kernels, few enough
-/// that the tiles' 16 transformed matrices stay in the core's cache.
-const GROUP_TILES: usize = 64;
+/// The most terms a row of a transform matrix has (nonzero entries).
+const MAX_TERMS: usize = 6;
+
+/// `dst = Σ cₖ·srcₖ` (or `+=` with `add`) over a channel row.
+fn lincomb(dst: &mut [f32], terms: &[(f32, &[f32])], add: bool) {
+    if add {
+        combine(dst, terms, |d, s| d + s);
+    } else {
+        combine(dst, terms, |_, s| s);
+    }
+}
+
+/// `dst[k] = onto(dst[k], Σ cₖ·srcₖ[k])`, one pass for up to four terms, in loops the compiler
+/// vectorises.
+#[inline(always)]
+fn combine(dst: &mut [f32], terms: &[(f32, &[f32])], onto: impl Fn(f32, f32) -> f32 + Copy) {
+    match *terms {
+        [] => dst.iter_mut().for_each(|d| *d = onto(*d, 0.0)),
+        [(a, x)] => dst.iter_mut().zip(x).for_each(|(d, &x)| *d = onto(*d, a * x)),
+        [(a, x), (b, y)] => dst.iter_mut().zip(x.iter().zip(y)).for_each(|(d, (&x, &y))| *d = onto(*d, a * x + b * y)),
+        [(a, x), (b, y), (c, z)] => dst
+            .iter_mut()
+            .zip(x.iter().zip(y.iter().zip(z)))
+            .for_each(|(d, (&x, (&y, &z)))| *d = onto(*d, a * x + b * y + c * z)),
+        [(a, x), (b, y), (c, z), (e, w)] => dst
+            .iter_mut()
+            .zip(x.iter().zip(y.iter().zip(z.iter().zip(w))))
+            .for_each(|(d, (&x, (&y, (&z, &w))))| *d = onto(*d, a * x + b * y + c * z + e * w)),
+        _ => {
+            let (first, rest) = terms.split_at(4);
+            combine(dst, first, onto);
+            rest.chunks(4).for_each(|more| lincomb(dst, more, true));
+        }
+    }
+}
+
+/// Row `i` of the `cols`-wide matrix `mat` as terms over `src(k)` (its nonzero entries only).
+fn row_terms<'a>(
+    mat: &[f32],
+    cols: usize,
+    i: usize,
+    src: impl Fn(usize) -> &'a [f32],
+    terms: &mut [(f32, &'a [f32]); MAX_TERMS],
+) -> usize {
+    let mut n = 0;
+    for (k, &c) in mat[i * cols..(i + 1) * cols].iter().enumerate() {
+        if c != 0.0 {
+            terms[n] = (c, src(k));
+            n += 1;
+        }
+    }
+    n
+}
 
 impl Winograd3x3 {
-    /// From a kernel in im2col layout: `[ky, kx, c_in, c_out]`, row-major.
+    /// From a kernel in im2col layout: `[ky, kx, c_in, c_out]`, row-major. F(4×4, 3×3) is used
+    /// at every size: on ResNet-50's layer shapes at 224 px it measured faster than F(2×2, 3×3)
+    /// even at 14×14 and 7×7, where 4×4 tiles overrun the image (batch 32, this machine: 24.9
+    /// against 33.9 ms at 56×56×64, 18.0/25.3 at 28×28×128, 20.4/22.8 at 14×14×256, 19.0/32.3 at
+    /// 7×7×512).
     pub fn from_im2col(weight: &[f32], c_in: usize, c_out: usize) -> Self {
-        assert_eq!(weight.len(), 9 * c_in * c_out, "a 3×3 kernel");
-        const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
-        let mut u = vec![0f32; 16 * c_in * c_out];
-        for ci in 0..c_in {
-            for co in 0..c_out {
-                let g = |ky: usize, kx: usize| weight[((ky * 3 + kx) * c_in + ci) * c_out + co] as f64;
-                // G·g (4×3), then (G·g)·Gᵀ (4×4).
-                let mut gg = [[0f64; 3]; 4];
-                for (i, row) in gg.iter_mut().enumerate() {
-                    for (kx, v) in row.iter_mut().enumerate() {
-                        *v = (0..3).map(|ky| G[i][ky] * g(ky, kx)).sum();
-                    }
-                }
-                for i in 0..4 {
-                    for j in 0..4 {
-                        let v: f64 = (0..3).map(|kx| gg[i][kx] * G[j][kx]).sum();
-                        u[((4 * i + j) * c_in + ci) * c_out + co] = v as f32;
-                    }
-                }
-            }
-        }
-        Winograd3x3 { u, c_in, c_out }
+        Winograd3x3 { u: transform_kernel(weight, c_in, c_out, &F4), c_in, c_out, tiling: &F4 }
     }
 
     /// `out += conv(x)` for `x` channels-last `[b, h, w, c_in]` and `out` `[b, h, w, c_out]`.
@@ -68,30 +154,31 @@ impl Winograd3x3 {
         prepare: impl Fn(&mut [f32], usize) + Sync,
         finish: impl Fn(&mut [f32]) + Sync,
     ) {
-        let (ci, co) = (self.c_in, self.c_out);
+        let (ci, co, t, u) = (self.c_in, self.c_out, self.tiling, &self.u);
+        let (m, a) = (t.m, t.alpha());
+        let aa = a * a;
         assert!(x.len() == b * h * w * ci && out.len() == b * h * w * co, "activation shapes disagree");
-        let tiles_w = w.div_ceil(2);
-        // Each item: an image, a tile row, and the one or two output rows it covers.
-        let mut rows: Vec<(usize, usize, &mut [f32])> = Vec::with_capacity(b * h.div_ceil(2));
+        let tiles_w = w.div_ceil(m);
+        // Each item: an image, a tile row, and the (up to m) output rows it covers.
+        let mut rows: Vec<(usize, usize, &mut [f32])> = Vec::with_capacity(b * h.div_ceil(m));
         for (img, image) in out.chunks_mut(h * w * co).enumerate() {
-            rows.extend(image.chunks_mut(2 * w * co).enumerate().map(|(ty, r)| (img, ty, r)));
+            rows.extend(image.chunks_mut(m * w * co).enumerate().map(|(ty, r)| (img, ty, r)));
         }
         let threads = rayon::current_num_threads().max(1);
-        let per_group = (GROUP_TILES / tiles_w).max(1).min(rows.len().div_ceil(threads)).max(1);
+        let per_group = (t.group_outputs / (m * m * tiles_w)).max(1).min(rows.len().div_ceil(threads)).max(1);
         let zeros = vec![0f32; ci];
         // Each task's buffers are reused from group to group: fresh ones were fresh pages.
-        let buffers = || (Vec::new(), Vec::new(), vec![0f32; 16 * ci.max(co)]);
-        rows.par_chunks_mut(per_group).for_each_init(buffers, |(v, m, scratch), group| {
+        let buffers = || (Vec::new(), Vec::new(), vec![0f32; aa * ci.max(co)]);
+        rows.par_chunks_mut(per_group).for_each_init(buffers, |(v, mm, scratch), group| {
             let tiles = group.len() * tiles_w;
-            v.resize(16 * tiles * ci, 0.0);
-            m.resize(16 * tiles * co, 0.0);
-            let (v, m, scratch) = (&mut v[..16 * tiles * ci], &mut m[..16 * tiles * co], &mut scratch[..]);
-            // Input transform: Bᵀ·d·B per channel, written to matrix ξ at row `t`.
+            v.resize(aa * tiles * ci, 0.0);
+            mm.resize(aa * tiles * co, 0.0);
+            let (v, mm, scratch) = (&mut v[..aa * tiles * ci], &mut mm[..aa * tiles * co], &mut scratch[..]);
+            // Input transform: Bᵀ·d·B per channel, written to matrix ξ at row `tile`.
             for (g, &mut (img, ty, _)) in group.iter_mut().enumerate() {
                 for tx in 0..tiles_w {
-                    let t = g * tiles_w + tx;
                     let pixel = |r: usize, s: usize| -> &[f32] {
-                        let (iy, ix) = ((2 * ty + r) as isize - 1, (2 * tx + s) as isize - 1);
+                        let (iy, ix) = ((m * ty + r) as isize - 1, (m * tx + s) as isize - 1);
                         if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                             &zeros
                         } else {
@@ -99,26 +186,24 @@ impl Winograd3x3 {
                             &x[at..at + ci]
                         }
                     };
-                    let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|s| pixel(r, s)));
-                    input_transform(&d, v, t, tiles, scratch);
+                    input_transform(t, &pixel, v, (g * tiles_w + tx, tiles, ci), scratch);
                 }
             }
-            for xi in 0..16 {
+            for xi in 0..aa {
                 matmul_serial(
-                    &mut m[xi * tiles * co..(xi + 1) * tiles * co],
+                    &mut mm[xi * tiles * co..(xi + 1) * tiles * co],
                     Strided::row_major(&v[xi * tiles * ci..(xi + 1) * tiles * ci], tiles, ci),
-                    Strided::row_major(&self.u[xi * ci * co..(xi + 1) * ci * co], ci, co),
+                    Strided::row_major(&u[xi * ci * co..(xi + 1) * ci * co], ci, co),
                 );
             }
-            // Output transform: Aᵀ·m·A, added onto the (one or two) output rows of the tile row.
+            // Output transform: Aᵀ·M·A, added onto the output rows of the tile row.
             for (g, (img, ty, dst)) in group.iter_mut().enumerate() {
-                prepare(dst, (*img * h + 2 * *ty) * w);
+                prepare(dst, (*img * h + m * *ty) * w);
                 let out_rows = dst.len() / (w * co);
                 for tx in 0..tiles_w {
-                    let t = g * tiles_w + tx;
-                    let cols = (w - 2 * tx).min(2);
-                    let place = |i: usize, j: usize| (i < out_rows && j < cols).then(|| (i * w + 2 * tx + j) * co);
-                    output_transform(m, (t, tiles, co), scratch, dst, place);
+                    let cols = (w - m * tx).min(m);
+                    let place = |i: usize, j: usize| (i < out_rows && j < cols).then(|| (i * w + m * tx + j) * co);
+                    output_transform(t, mm, (g * tiles_w + tx, tiles, co), scratch, dst, place);
                 }
                 finish(dst);
             }
@@ -126,73 +211,82 @@ impl Winograd3x3 {
     }
 }
 
-/// Writes `Bᵀ·d·B` of one tile (its 16 channel rows `d[r][s]`) into row `t` of the 16
-/// matrices of `v`; `scratch` holds 16 channel rows.
-fn input_transform(d: &[[&[f32]; 4]; 4], v: &mut [f32], t: usize, tiles: usize, scratch: &mut [f32]) {
-    let c = d[0][0].len();
-    let sub = |a: f32, b: f32| a - b;
-    let add = |a: f32, b: f32| a + b;
-    // Bᵀ·d, column by column: rows (d0 − d2, d1 + d2, d2 − d1, d1 − d3), kept at scratch[4·i + s].
-    for s in 0..4 {
-        let rows = &mut scratch[..16 * c];
-        combine(&mut rows[s * c..(s + 1) * c], d[0][s], d[2][s], sub);
-        combine(&mut rows[(4 + s) * c..(5 + s) * c], d[1][s], d[2][s], add);
-        combine(&mut rows[(8 + s) * c..(9 + s) * c], d[2][s], d[1][s], sub);
-        combine(&mut rows[(12 + s) * c..(13 + s) * c], d[1][s], d[3][s], sub);
+/// A kernel in im2col layout (`[ky, kx, c_in, c_out]`, row-major) in `tiling`'s domain: α²
+/// matrices `[c_in, c_out]`, computed in f64, one matrix per task.
+fn transform_kernel(weight: &[f32], c_in: usize, c_out: usize, tiling: &Tiling) -> Vec<f32> {
+    assert_eq!(weight.len(), 9 * c_in * c_out, "a 3×3 kernel");
+    let (a, g) = (tiling.alpha(), tiling.g);
+    let mut u = vec![0f32; a * a * c_in * c_out];
+    u.par_chunks_mut(c_in * c_out).enumerate().for_each(|(xi, matrix)| {
+        let (i, j) = (xi / a, xi % a);
+        // (G·g·Gᵀ)[i][j] = Σ G[i][ky]·g[ky][kx]·G[j][kx].
+        let coef: Vec<f64> = (0..9).map(|k| g[i * 3 + k / 3] * g[j * 3 + k % 3]).collect();
+        for (pair, v) in matrix.iter_mut().enumerate() {
+            *v = coef.iter().enumerate().map(|(k, c)| c * weight[k * c_in * c_out + pair] as f64).sum::<f64>() as f32;
+        }
+    });
+    u
+}
+
+/// Writes `Bᵀ·d·B` of one tile (its α² channel rows `d(r, s)`) into row `tile` of the α²
+/// matrices of `v`; `scratch` holds α² channel rows.
+fn input_transform<'a>(
+    t: &Tiling,
+    d: &impl Fn(usize, usize) -> &'a [f32],
+    v: &mut [f32],
+    (tile, tiles, c): (usize, usize, usize),
+    scratch: &mut [f32],
+) {
+    let a = t.alpha();
+    let mut terms = [(0f32, &[][..]); MAX_TERMS];
+    // Bᵀ·d, column by column, kept at scratch[α·i + s].
+    for s in 0..a {
+        for i in 0..a {
+            let n = row_terms(t.bt, a, i, |r| d(r, s), &mut terms);
+            lincomb(&mut scratch[(a * i + s) * c..(a * i + s + 1) * c], &terms[..n], false);
+        }
     }
-    // (Bᵀ·d)·B, row by row, straight into the matrices: element ξ = 4·i + j.
-    for i in 0..4 {
-        let r = |s: usize| &scratch[(4 * i + s) * c..(4 * i + s + 1) * c];
-        let at = |j: usize| ((4 * i + j) * tiles + t) * c;
-        combine(&mut v[at(0)..at(0) + c], r(0), r(2), sub);
-        combine(&mut v[at(1)..at(1) + c], r(1), r(2), add);
-        combine(&mut v[at(2)..at(2) + c], r(2), r(1), sub);
-        combine(&mut v[at(3)..at(3) + c], r(1), r(3), sub);
+    // (Bᵀ·d)·B, row by row, straight into the matrices: element ξ = α·i + j.
+    let scratch = &scratch[..];
+    for i in 0..a {
+        for j in 0..a {
+            let n = row_terms(t.bt, a, j, |s| &scratch[(a * i + s) * c..(a * i + s + 1) * c], &mut terms);
+            let at = ((a * i + j) * tiles + tile) * c;
+            lincomb(&mut v[at..at + c], &terms[..n], false);
+        }
     }
 }
 
-/// Adds the 2×2 outputs `Aᵀ·m·A` of tile `t` onto `dst` at the offsets `place(i, j)` gives
-/// (`None` past the image's edge); `scratch` holds 8 channel rows.
+/// Adds the m×m outputs `Aᵀ·M·A` of tile `tile` onto `dst` at the offsets `place(i, j)` gives
+/// (`None` past the image's edge); `scratch` holds m·α channel rows.
 fn output_transform(
-    m: &[f32],
-    (t, tiles, c): (usize, usize, usize),
+    t: &Tiling,
+    mm: &[f32],
+    (tile, tiles, c): (usize, usize, usize),
     scratch: &mut [f32],
     dst: &mut [f32],
     place: impl Fn(usize, usize) -> Option<usize>,
 ) {
-    let row = |xi: usize| &m[(xi * tiles + t) * c..(xi * tiles + t + 1) * c];
-    // Aᵀ·m, column by column: rows (m0 + m1 + m2, m1 − m2 − m3), kept at scratch[4·i + s].
-    for s in 0..4 {
-        let (m0, m1, m2, m3) = (row(s), row(4 + s), row(8 + s), row(12 + s));
-        let (top, bottom) = scratch[..8 * c].split_at_mut(4 * c);
-        sum3(&mut top[s * c..(s + 1) * c], m0, m1, m2, 1.0, false);
-        sum3(&mut bottom[s * c..(s + 1) * c], m1, m2, m3, -1.0, false);
-    }
-    // (Aᵀ·m)·A, row by row, added onto the output pixels.
-    for i in 0..2 {
-        let r = |s: usize| &scratch[(4 * i + s) * c..(4 * i + s + 1) * c];
-        if let Some(at) = place(i, 0) {
-            sum3(&mut dst[at..at + c], r(0), r(1), r(2), 1.0, true);
-        }
-        if let Some(at) = place(i, 1) {
-            sum3(&mut dst[at..at + c], r(1), r(2), r(3), -1.0, true);
+    let (m, a) = (t.m, t.alpha());
+    let row = |xi: usize| &mm[(xi * tiles + tile) * c..(xi * tiles + tile + 1) * c];
+    let mut terms = [(0f32, &[][..]); MAX_TERMS];
+    // Aᵀ·M, column by column, kept at scratch[α·i + s].
+    for s in 0..a {
+        for i in 0..m {
+            let n = row_terms(t.at, a, i, |r| row(a * r + s), &mut terms);
+            lincomb(&mut scratch[(a * i + s) * c..(a * i + s + 1) * c], &terms[..n], false);
         }
     }
-}
-
-/// `dst[k] = a[k] + sign·(b[k] + c[k])` (or `+=` with `add`): `a + b + c` or `a − b − c`.
-fn sum3(dst: &mut [f32], a: &[f32], b: &[f32], c: &[f32], sign: f32, add: bool) {
-    let it = dst.iter_mut().zip(a.iter().zip(b.iter().zip(c)));
-    if add {
-        it.for_each(|(d, (a, (b, c)))| *d += a + sign * (b + c));
-    } else {
-        it.for_each(|(d, (a, (b, c)))| *d = a + sign * (b + c));
+    // (Aᵀ·M)·A, row by row, added onto the output pixels.
+    let scratch = &scratch[..];
+    for i in 0..m {
+        for j in 0..m {
+            if let Some(at) = place(i, j) {
+                let n = row_terms(t.at, a, j, |s| &scratch[(a * i + s) * c..(a * i + s + 1) * c], &mut terms);
+                lincomb(&mut dst[at..at + c], &terms[..n], true);
+            }
+        }
     }
-}
-
-/// `dst[k] = op(a[k], b[k])` over a channel row, in a loop the compiler vectorises.
-fn combine(dst: &mut [f32], a: &[f32], b: &[f32], op: impl Fn(f32, f32) -> f32) {
-    dst.iter_mut().zip(a.iter().zip(b)).for_each(|(d, (&a, &b))| *d = op(a, b));
 }
 
 #[cfg(test)]
@@ -230,7 +324,7 @@ mod tests {
     fn matches_the_direct_convolution_on_odd_and_even_sizes() {
         let mut rng = crate::rng::SplitMix64(11);
         // Odd sides (7 × 5: partial tiles on both edges), even ones, several groups and images.
-        for &(b, h, w, ci, co) in &[(2, 7, 5, 6, 9), (3, 8, 8, 16, 4), (1, 30, 3, 5, 5)] {
+        for &(b, h, w, ci, co) in &[(2, 7, 5, 6, 9), (3, 8, 8, 16, 4), (1, 30, 3, 5, 5), (2, 14, 13, 7, 3)] {
             let x: Vec<f32> = (0..b * h * w * ci).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
             let k: Vec<f32> = (0..9 * ci * co).map(|_| rng.unit() as f32 - 0.5).collect();
             let want = direct(&x, (b, h, w), &k, ci, co);
@@ -238,7 +332,9 @@ mod tests {
             let mut got = vec![1f32; want.len()];
             Winograd3x3::from_im2col(&k, ci, co).accumulate(&x, (b, h, w), &mut got);
             let worst = got.iter().zip(&want).map(|(g, w)| (*g as f64 - 1.0 - w).abs()).fold(0f64, f64::max);
-            assert!(worst < 1e-5, "{b}×{h}×{w}×{ci}→{co}: off by {worst}");
+            let largest = want.iter().fold(0f64, |m, w| m.max(w.abs()));
+            // The points ±2 cost a few more roundings than the direct sum: within 1e-5 relative.
+            assert!(worst < 1e-5 * largest.max(1.0), "{b}×{h}×{w}×{ci}→{co}: off by {worst} (largest {largest})");
         }
     }
 }
