@@ -16,7 +16,8 @@ const LAYERS: &[&[&str]] = &[
     &["ml", "store"],
     &["train", "ingest", "export", "demo"],
     &["search"],
-    &["pipeline", "shared", "synth"],
+    &["pipeline", "synth"],
+    &["shared"],
     &["cli", "tui"],
     &["launch"],
 ];

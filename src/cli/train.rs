@@ -148,47 +148,33 @@ trait Records {
     fn active(&mut self) -> crate::Result<Option<RunRow>>;
 }
 
-impl Records for Catalog {
-    fn all(&mut self) -> crate::Result<Vec<RunRow>> {
-        self.runs()
-    }
-    fn one(&mut self, id: i64) -> crate::Result<Option<RunRow>> {
-        self.run(id)
-    }
-    fn epochs(&mut self, id: i64) -> crate::Result<Vec<EpochMetrics>> {
-        self.run_epochs(id)
-    }
-    fn steps(&mut self, id: i64) -> crate::Result<Vec<(u64, u32, f32)>> {
-        self.run_steps(id)
-    }
-    fn set_active(&mut self, id: Option<i64>) -> crate::Result<()> {
-        self.set_active_run(id)
-    }
-    fn active(&mut self) -> crate::Result<Option<RunRow>> {
-        self.active_run()
-    }
+/// Both catalogs keep runs under the same method names.
+macro_rules! records {
+    ($catalog:ty) => {
+        impl Records for $catalog {
+            fn all(&mut self) -> crate::Result<Vec<RunRow>> {
+                self.runs()
+            }
+            fn one(&mut self, id: i64) -> crate::Result<Option<RunRow>> {
+                self.run(id)
+            }
+            fn epochs(&mut self, id: i64) -> crate::Result<Vec<EpochMetrics>> {
+                self.run_epochs(id)
+            }
+            fn steps(&mut self, id: i64) -> crate::Result<Vec<(u64, u32, f32)>> {
+                self.run_steps(id)
+            }
+            fn set_active(&mut self, id: Option<i64>) -> crate::Result<()> {
+                self.set_active_run(id)
+            }
+            fn active(&mut self) -> crate::Result<Option<RunRow>> {
+                self.active_run()
+            }
+        }
+    };
 }
-
-impl Records for SharedCatalog {
-    fn all(&mut self) -> crate::Result<Vec<RunRow>> {
-        self.runs()
-    }
-    fn one(&mut self, id: i64) -> crate::Result<Option<RunRow>> {
-        self.run(id)
-    }
-    fn epochs(&mut self, id: i64) -> crate::Result<Vec<EpochMetrics>> {
-        self.run_epochs(id)
-    }
-    fn steps(&mut self, id: i64) -> crate::Result<Vec<(u64, u32, f32)>> {
-        self.run_steps(id)
-    }
-    fn set_active(&mut self, id: Option<i64>) -> crate::Result<()> {
-        self.set_active_run(id)
-    }
-    fn active(&mut self) -> crate::Result<Option<RunRow>> {
-        self.active_run()
-    }
-}
+records!(Catalog);
+records!(SharedCatalog);
 
 fn find_run(catalog: &mut dyn Records, id: i64) -> anyhow::Result<RunRow> {
     catalog.one(id)?.ok_or_else(|| anyhow::anyhow!("there is no run {id}; `reelmatch runs` lists the runs"))

@@ -527,14 +527,19 @@ mod tests {
         assert!(matches!(&w.answer, Some((t, Err(e))) if t == "b" && e.contains("pending")));
     }
 
+    /// The view drawn `width` columns wide and 24 rows high, as text.
+    fn screen(w: &mut Watch, width: u16) -> String {
+        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(width, 24)).unwrap();
+        terminal.draw(|f| draw(f, w)).unwrap();
+        terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect()
+    }
+
     #[test]
     fn the_screen_shows_the_counts_rows_log_and_answer() {
         let mut w = Watch::new("postgres://u@h/db".into());
         w.on_msg(Msg::Rows(Ok(vec![row(1, "Bars of Gold", "ready"), row(2, "Night Drive", "working")])));
         w.on_msg(progress(2, "Night Drive", "working", "nas-2:77", 0));
-        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(100, 24)).unwrap();
-        terminal.draw(|f| draw(f, &mut w)).unwrap();
-        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        let screen = screen(&mut w, 100);
         for part in [
             "shared catalog postgres://u@h/db",
             "2 videos, 0 frames: 1 ready · 1 working",
@@ -581,9 +586,7 @@ mod tests {
         };
         let mut w = Watch::new("postgres://u@h/db".into());
         w.on_msg(Msg::Training(Some(LatestRun { run, epochs: vec![epoch], losses: vec![3.0, 2.0, 1.0] })));
-        let mut terminal = Terminal::new(ratatui::backend::TestBackend::new(110, 24)).unwrap();
-        terminal.draw(|f| draw(f, &mut w)).unwrap();
-        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        let screen = screen(&mut w, 110);
         for part in [
             "run 7 · running · epoch 2 of 20 · 3 classes · resnet50",
             "epoch 2: train loss 0.5000 · test accuracy 75.0% · top-10 class accuracy 90.0% · macro 60.0%",
