@@ -291,6 +291,19 @@ fn trains_and_judges_on_the_catalog(
     let head = cat.run_head(run).unwrap().unwrap();
     assert!(head.len() > 100, "the head's bytes are in the catalog");
     assert_eq!(head, std::fs::read(on_pg["head"].as_str().unwrap()).unwrap(), "the last epoch's head");
+    // A run whose trainer went silent (killed, machine lost) reads as stopped, naming it.
+    admin
+        .execute(
+            "UPDATE runs SET status = 'running', updated_at = now() - interval '11 minutes' WHERE id = $1",
+            &[&run],
+        )
+        .unwrap();
+    let silent = cat.run(run).unwrap().unwrap();
+    assert_eq!(silent.status, reelmatch::types::RunStatus::Stopped);
+    assert!(silent.error.as_deref().unwrap_or_default().contains("no news from"), "{silent:?}");
+    admin.execute("UPDATE runs SET updated_at = now() - interval '9 minutes' WHERE id = $1", &[&run]).unwrap();
+    assert_eq!(cat.run(run).unwrap().unwrap().status, reelmatch::types::RunStatus::Running, "not silent long enough");
+    admin.execute("UPDATE runs SET status = 'done', updated_at = now() WHERE id = $1", &[&run]).unwrap();
 
     // eval: the same queries and recalls as embedded.
     let (e, p) = (

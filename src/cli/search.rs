@@ -132,15 +132,17 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// A shared catalog's library, searched in SQL in the backbone space (it keeps no training
-/// runs yet, so the head space falls back, saying so).
+/// A shared catalog's library, searched in SQL in the backbone space (the head's projections
+/// of its frames are not stored there yet, so the head space falls back, saying so).
 fn shared_library(
     url: &str,
     config: &Config,
     space: Option<SearchSpace>,
 ) -> anyhow::Result<crate::search::SearchLibrary> {
     if space.unwrap_or(config.search.space) == SearchSpace::Head {
-        eprintln!("note: the shared catalog keeps no training runs yet, so frames are compared as backbone features");
+        eprintln!(
+            "note: the shared catalog does not keep the head's projections of its frames yet, so frames are compared as backbone features"
+        );
     }
     Ok(crate::shared::query::open_library(url, config)?)
 }

@@ -10,8 +10,8 @@ use crate::ml::Role;
 use crate::search::{search, Query, Results, SearchLibrary, Weights};
 use std::path::Path;
 
-/// The shared catalog at `url` opened for search in the backbone space (it keeps no training
-/// runs yet): the configured image and text models where the catalog has them, else its most
+/// The shared catalog at `url` opened for search in the backbone space (the head's projections
+/// of its frames are not kept there yet): the configured image and text models where the catalog has them, else its most
 /// used ones, and `[search]`'s exact or approximate choice.
 pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
     let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
