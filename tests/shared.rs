@@ -227,8 +227,8 @@ fn an_exported_library_answers_on_postgres_as_it_does_embedded() {
         same_ranking(&query, &e, &p);
     }
 
-    // The best frame's image is in the database, named by its frame id.
-    let on_pg = json_of(shared().args(["similar", "rain", "--json"]));
+    // The best frame's image is in the database, named by its frame id (searched in SQL).
+    let on_pg = json_of(shared().args(["similar", "rain", "--json", "--space", "backbone"]));
     let file = on_pg["results"][0]["frames"][0]["match_file"].as_str().unwrap().to_string();
     let id: i64 = file.strip_prefix("frame:").unwrap().parse().unwrap();
     let mut cat = SharedCatalog::open(&pg.url()).unwrap();
@@ -358,6 +358,31 @@ fn trains_and_judges_on_the_catalog(
     let out = run_ok(shared().args(["dupes", "--undo", "gold", "rain"]));
     assert!(out.contains("may be listed as duplicates again"), "{out}");
     assert_eq!(pairs(&dupes(shared, &[])).len(), 10);
+
+    // `similar` in the head space: on this machine's copy with the catalog's active run, in the
+    // catalog's ids; the embedded run finds the same videos. A machine that did not train it
+    // copies the run down and ranks exactly the same (same vectors, same head bytes).
+    let head = |c: &mut Command| json_of(c.args(["similar", "rain", "--json", "--space", "head"]));
+    let (on_pg, embedded) = (head(&mut shared()), head(&mut local()));
+    assert_eq!(on_pg["space"], format!("head of run {run}"), "{on_pg}");
+    let titles = |v: &Value| {
+        let mut t: Vec<String> = ranking(v).into_iter().map(|(t, _)| t).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(titles(&on_pg), titles(&embedded));
+    assert_eq!(titles(&on_pg).len(), 4, "{on_pg}");
+    for hit in on_pg["results"].as_array().unwrap() {
+        assert_eq!(hit["id"].as_i64().unwrap(), id_of(hit["title"].as_str().unwrap()), "the catalog's ids: {hit}");
+    }
+    let mut third = bin();
+    third.arg("--library").arg(second.with_extension("third")).arg("--config").arg(config).args(["--catalog", url]);
+    let elsewhere = head(&mut third);
+    assert_eq!(elsewhere["space"], on_pg["space"]);
+    assert_eq!(ranking(&elsewhere), ranking(&on_pg), "the same ranking from a machine that did not train");
+    // A video named by the catalog's id is that video.
+    let by_id = json_of(shared().args(["similar", &id_of("rain").to_string(), "--json", "--space", "head"]));
+    assert_eq!(by_id["query"], on_pg["query"]);
 }
 
 #[test]

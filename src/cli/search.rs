@@ -9,6 +9,7 @@ use crate::ml::Models;
 use crate::search::eval::{evaluate, near_duplicates};
 use crate::search::space::Space;
 use crate::search::{find_video, search, Query, Results, Weights};
+use crate::shared::mirror::Mirror;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,13 +66,24 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     for path in a.file.iter().chain(&a.image) {
         crate::media::require_regular_file(path)?;
     }
-    let lib = match &a.shared {
-        Some(url) => shared_library(url, config, a.space)?,
-        None => {
+    // On a shared catalog the head space is searched on this machine's copy of it, reported in
+    // the catalog's ids and run.
+    let copy = match &a.shared {
+        Some(url) => head_on_copy(library, config, url, a.space)?,
+        None => None,
+    };
+    let lib = match (&a.shared, &copy) {
+        (_, Some((mirror, _))) => {
+            let catalog = Catalog::open(&mirror.library.catalog_path())?;
+            choose_space(&mirror.library, &catalog, config, a.space)?.load(&catalog, None)?
+        }
+        (Some(url), None) => shared_library(url, config)?,
+        (None, None) => {
             let catalog = Catalog::open(&library.catalog_path())?;
             choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?
         }
     };
+    let root = copy.as_ref().map_or(library.root(), |(m, _)| m.library.root());
     note_unjudged(&lib);
     if lib.videos.is_empty() {
         let (at, how) = match &a.shared {
@@ -84,7 +96,12 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     models.expected_language = None;
     let within = a.within.as_deref().map(folder).transpose()?;
     let mut query = if let Some(what) = &a.video {
-        Query::from_library(&lib, library.root(), find_video(&lib.videos, what)?)?
+        // On the copy, a video given by id is named by the catalog's id.
+        let what = match (&copy, what.parse::<i64>()) {
+            (Some((mirror, _)), Ok(id)) => mirror.to_local(id).map_or_else(|| what.clone(), |id| id.to_string()),
+            _ => what.clone(),
+        };
+        Query::from_library(&lib, root, find_video(&lib.videos, &what)?)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
         models.require_image()?;
@@ -106,7 +123,11 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         anyhow::bail!("\"{}\" gave nothing to search with ({why})", query.label);
     }
     query.within = within;
-    let results = search(&lib, &query, a.weights, a.top, a.include_self);
+    let mut results = search(&lib, &query, a.weights, a.top, a.include_self);
+    if let Some((mirror, run)) = &copy {
+        results.results.iter_mut().for_each(|h| h.id = mirror.to_shared(h.id).unwrap_or(h.id));
+        results.space = format!("head of run {run}");
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -132,19 +153,31 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
-/// A shared catalog's library, searched in SQL in the backbone space (the head's projections
-/// of its frames are not stored there yet, so the head space falls back, saying so).
-fn shared_library(
-    url: &str,
-    config: &Config,
-    space: Option<SearchSpace>,
-) -> anyhow::Result<crate::search::SearchLibrary> {
-    if space.unwrap_or(config.search.space) == SearchSpace::Head {
-        eprintln!(
-            "note: the shared catalog does not keep the head's projections of its frames yet, so frames are compared as backbone features"
-        );
-    }
+/// A shared catalog's library, searched in SQL in the backbone space.
+fn shared_library(url: &str, config: &Config) -> anyhow::Result<crate::search::SearchLibrary> {
     Ok(crate::shared::query::open_library(url, config)?)
+}
+
+/// Where the head space is asked for on the shared catalog at `url` and it has an active run:
+/// this machine's up-to-date copy of it with that run active, and the run's id there.
+pub(super) fn head_on_copy(
+    library: &Library,
+    config: &Config,
+    url: &str,
+    space: Option<SearchSpace>,
+) -> anyhow::Result<Option<(Mirror, i64)>> {
+    if space.unwrap_or(config.search.space) != SearchSpace::Head {
+        return Ok(None);
+    }
+    if crate::shared::SharedCatalog::open(url)?.active_run()?.is_none() {
+        eprintln!(
+            "note: no training run is active on the catalog, so frames are compared as backbone features; `reelmatch --catalog URL train` makes one"
+        );
+        return Ok(None);
+    }
+    let mirror = crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?;
+    let run = mirror.take_active_run(&mut crate::shared::SharedCatalog::open(url)?)?;
+    Ok(run.map(|(_, there)| (mirror, there)))
 }
 
 /// The folder `--in` names, as the library records paths (absolute, links resolved).

@@ -172,6 +172,8 @@ pub fn eval(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mirror = mirror(library, config, url)?;
+    // The head space is the catalog's active run.
+    mirror.take_active_run(&mut SharedCatalog::open(url)?)?;
     super::search::eval(&mirror.library, config, space, json)
 }
 

@@ -7,9 +7,9 @@
 use super::import::{import_library, ImportReport};
 use super::worker::Paths;
 use super::SharedCatalog;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, NewRun, RunStatus};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::library::Library;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -85,6 +85,66 @@ impl Mirror {
     /// This copy's id of the video with id `shared` in the catalog.
     pub fn to_local(&self, shared: i64) -> Option<i64> {
         self.down.get(&shared).copied()
+    }
+
+    /// Which run of the catalog each run here is (run id here → there), from the copy's
+    /// `shared_runs.json`.
+    pub fn shared_runs(&self) -> HashMap<i64, i64> {
+        std::fs::read(self.runs_file())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<(i64, i64)>>(&b).ok())
+            .map(|pairs| pairs.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records that run `here` of the copy is run `there` of the catalog.
+    pub fn remember_run(&self, here: i64, there: i64) -> Result<()> {
+        let mut runs = self.shared_runs();
+        runs.insert(here, there);
+        let mut pairs: Vec<(i64, i64)> = runs.into_iter().collect();
+        pairs.sort_unstable();
+        let file = self.runs_file();
+        let text = serde_json::to_vec(&pairs).unwrap_or_default();
+        std::fs::write(&file, text).map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))
+    }
+
+    fn runs_file(&self) -> PathBuf {
+        self.library.root().join("shared_runs.json")
+    }
+
+    /// Makes the catalog's active run the copy's, copying it down (its classes and head) when
+    /// it was trained on another machine; returns (its id here, there), or `None` when the
+    /// catalog has no run with a head.
+    pub fn take_active_run(&self, shared: &mut SharedCatalog) -> Result<Option<(i64, i64)>> {
+        let Some(run) = shared.active_run()? else { return Ok(None) };
+        let here = Catalog::open(&self.library.catalog_path())?;
+        let _writer =
+            crate::lock::WriterLock::acquire(&self.library, "updating the copy", &crate::Cancel::new(), |_| {})?;
+        let known = self.shared_runs().into_iter().find(|&(_, there)| there == run.id).map(|(id, _)| id);
+        let local = match known.filter(|&id| here.run(id).ok().flatten().is_some_and(|r| r.head_file.is_some())) {
+            Some(id) => id,
+            None => {
+                let Some(head) = shared.run_head(run.id)? else { return Ok(None) };
+                let class_ids: Vec<i64> = run.class_ids.iter().filter_map(|&v| self.to_local(v)).collect();
+                let id = here.insert_run(&NewRun {
+                    image_model: &run.image_model,
+                    settings: &run.settings,
+                    classes: &run.classes,
+                    class_ids: &class_ids,
+                    left_out: &run.left_out,
+                })?;
+                let file = format!("runs/{id}/head.safetensors");
+                let path = self.library.resolve(&file);
+                let written =
+                    path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&path, head));
+                written.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+                here.finish_run(id, RunStatus::Done, None, Some(&file))?;
+                self.remember_run(id, run.id)?;
+                id
+            }
+        };
+        here.set_active_run(Some(local))?;
+        Ok(Some((local, run.id)))
     }
 
     /// Replaces this copy's "not duplicates" decisions with the catalog's.

@@ -113,6 +113,7 @@ impl Publisher<'_> {
                     state.local.run(*run)?.ok_or_else(|| Error::Invalid(format!("run {run} is not in the copy")))?;
                 let ids: Vec<i64> = row.class_ids.iter().filter_map(|&v| self.mirror.to_shared(v)).collect();
                 let id = state.shared.insert_run(&row, &ids, &self.trained_by)?;
+                self.mirror.remember_run(*run, id)?;
                 state.run = Some((*run, id));
                 Ok(Some(id))
             }
