@@ -304,6 +304,22 @@ fn trains_and_judges_on_the_catalog(
     admin.execute("UPDATE runs SET updated_at = now() - interval '9 minutes' WHERE id = $1", &[&run]).unwrap();
     assert_eq!(cat.run(run).unwrap().unwrap().status, reelmatch::types::RunStatus::Running, "not silent long enough");
     admin.execute("UPDATE runs SET status = 'done', updated_at = now() WHERE id = $1", &[&run]).unwrap();
+    // The dashboard's curve is a bounded read however long the run: 1000 more steps give at
+    // most 240 points, with the true count and last loss.
+    let before = cat.latest_run().unwrap().unwrap();
+    assert_eq!(before.steps as usize, shown["steps"].as_array().unwrap().len());
+    admin
+        .execute(
+            "INSERT INTO run_steps (run_id, step, epoch, loss) SELECT $1, 100000 + i, 3, i FROM generate_series(1, 1000) i",
+            &[&run],
+        )
+        .unwrap();
+    let long = cat.latest_run().unwrap().unwrap();
+    assert_eq!(long.steps, before.steps + 1000);
+    assert_eq!(long.last_loss, Some(1000.0));
+    assert!(long.curve.len() <= 240 && long.curve.len() > 200, "{} points", long.curve.len());
+    assert!(long.curve.last().unwrap() > &990.0, "the last point is the mean of the last steps: {:?}", long.curve.last());
+    admin.execute("DELETE FROM run_steps WHERE run_id = $1 AND step > 100000", &[&run]).unwrap();
 
     // eval: the same queries and recalls as embedded.
     let (e, p) = (

@@ -97,10 +97,7 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
     let within = a.within.as_deref().map(folder).transpose()?;
     let mut query = if let Some(what) = &a.video {
         // On the copy, a video given by id is named by the catalog's id.
-        let what = match (&copy, what.parse::<i64>()) {
-            (Some((mirror, _)), Ok(id)) => mirror.to_local(id).map_or_else(|| what.clone(), |id| id.to_string()),
-            _ => what.clone(),
-        };
+        let what = copy.as_ref().map_or_else(|| what.clone(), |(mirror, _)| mirror.local_reference(what));
         Query::from_library(&lib, root, find_video(&lib.videos, &what)?)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
@@ -169,14 +166,15 @@ pub(super) fn head_on_copy(
     if space.unwrap_or(config.search.space) != SearchSpace::Head {
         return Ok(None);
     }
-    if crate::shared::SharedCatalog::open(url)?.active_run()?.is_none() {
+    let mut shared = crate::shared::SharedCatalog::open(url)?;
+    if shared.active_run()?.is_none() {
         eprintln!(
             "note: no training run is active on the catalog, so frames are compared as backbone features; `reelmatch --catalog URL train` makes one"
         );
         return Ok(None);
     }
-    let mirror = crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?;
-    let run = mirror.take_active_run(&mut crate::shared::SharedCatalog::open(url)?)?;
+    let mirror = super::shared::mirror(library, config, url)?;
+    let run = mirror.take_active_run(&mut shared)?;
     Ok(run.map(|(_, there)| (mirror, there)))
 }
 

@@ -159,7 +159,7 @@ pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// This machine's copy of the catalog at `url`, brought up to date (what it does on stderr).
-fn mirror(library: &Library, config: &Config, url: &str) -> anyhow::Result<Mirror> {
+pub(super) fn mirror(library: &Library, config: &Config, url: &str) -> anyhow::Result<Mirror> {
     Ok(crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?)
 }
 
@@ -184,12 +184,9 @@ pub fn dupes(library: &Library, config: &Config, url: &str, mut args: DupesArgs)
     let mut shared = SharedCatalog::open(url)?;
     if let Some(decide) = &args.decide {
         let videos = Catalog::open(&mirror.library.catalog_path())?.videos()?;
-        // A video given by id is named by the catalog's id.
-        let here = |what: &str| {
-            what.parse().ok().and_then(|id| mirror.to_local(id)).map_or_else(|| what.to_string(), |id| id.to_string())
-        };
         let (Decide::NotDuplicate(a, b) | Decide::Undo(a, b)) = decide;
-        let (x, y) = (find_video(&videos, &here(a))?, find_video(&videos, &here(b))?);
+        let (x, y) =
+            (find_video(&videos, &mirror.local_reference(a))?, find_video(&videos, &mirror.local_reference(b))?);
         if x.id == y.id {
             anyhow::bail!("\"{}\" and \"{}\" are the same video", x.title, y.title);
         }

@@ -82,6 +82,14 @@ impl Mirror {
         self.up.clone()
     }
 
+    /// A video reference (title, id or path) as this copy knows it: an id is the catalog's.
+    pub fn local_reference(&self, what: &str) -> String {
+        match what.parse().ok().and_then(|id| self.to_local(id)) {
+            Some(id) => id.to_string(),
+            None => what.to_string(),
+        }
+    }
+
     /// This copy's id of the video with id `shared` in the catalog.
     pub fn to_local(&self, shared: i64) -> Option<i64> {
         self.down.get(&shared).copied()

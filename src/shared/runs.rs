@@ -190,23 +190,50 @@ impl SharedCatalog {
         Ok(row.as_ref().map(run_of))
     }
 
-    /// The newest run with its epochs and step losses, for the dashboard.
+    /// The newest run with its epochs and its loss curve, for the dashboard (read every few
+    /// seconds, so the curve comes averaged in the server: a bounded read however long the run).
     pub fn latest_run(&mut self) -> Result<Option<LatestRun>> {
         let sql = format!("SELECT {} FROM runs ORDER BY id DESC LIMIT 1", columns());
         let Some(run) = self.client().query_opt(&sql, &[]).map_err(|e| self.err(e))?.as_ref().map(run_of) else {
             return Ok(None);
         };
         let epochs = self.run_epochs(run.id)?;
-        let losses = self.run_steps(run.id)?.into_iter().map(|(_, _, l)| l).collect();
-        Ok(Some(LatestRun { run, epochs, losses }))
+        let row = self
+            .client()
+            .query_one(
+                "SELECT count(*), (SELECT loss FROM run_steps WHERE run_id = $1 ORDER BY step DESC LIMIT 1)
+                 FROM run_steps WHERE run_id = $1",
+                &[&run.id],
+            )
+            .map_err(|e| self.err(e))?;
+        let (steps, last_loss): (i64, Option<f32>) = (row.get(0), row.get(1));
+        let per_point = (steps + CURVE_POINTS - 1) / CURVE_POINTS;
+        let curve = self
+            .client()
+            .query(
+                "SELECT avg(loss)::REAL FROM (
+                     SELECT loss, (row_number() OVER (ORDER BY step) - 1) / $2 AS part FROM run_steps WHERE run_id = $1
+                 ) s GROUP BY part ORDER BY part",
+                &[&run.id, &per_point.max(1)],
+            )
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(Some(LatestRun { run, epochs, curve, steps: steps as u64, last_loss }))
     }
 }
+
+/// The most points of the dashboard's loss curve.
+const CURVE_POINTS: i64 = 240;
 
 /// A run as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatestRun {
     pub run: RunRow,
     pub epochs: Vec<EpochMetrics>,
-    /// Every step's loss so far.
-    pub losses: Vec<f32>,
+    /// The step losses so far, as at most [`CURVE_POINTS`] means of equal runs of steps.
+    pub curve: Vec<f32>,
+    pub steps: u64,
+    pub last_loss: Option<f32>,
 }

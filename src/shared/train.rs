@@ -49,7 +49,7 @@ pub fn train(
             failed: None,
         }),
         mirror: &mirror,
-        trained_by: super::worker::WorkerSettings::new(Duration::ZERO, 0, Default::default()).name,
+        trained_by: super::worker::process_name(),
     };
     let models = Models::configured(config, Some(&mirror.library));
     let outcome = crate::pipeline::train(&mirror.library, config, &models, None, &publisher, cancel);

@@ -69,10 +69,15 @@ pub struct WorkerSettings {
 
 impl WorkerSettings {
     pub fn new(lease: Duration, max_claims: u32, paths: Paths) -> Self {
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-        let host = if host.is_empty() { "localhost".to_string() } else { host };
-        WorkerSettings { name: format!("{host}:{}", std::process::id()), lease, max_attempts: max_claims as i32, paths }
+        WorkerSettings { name: process_name(), lease, max_attempts: max_claims as i32, paths }
     }
+}
+
+/// This process as the catalog names it: `host:pid`.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "localhost".to_string() } else { host };
+    format!("{host}:{}", std::process::id())
 }
 
 /// What one worker did.

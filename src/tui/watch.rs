@@ -270,7 +270,7 @@ fn draw_pair(f: &mut Frame, area: ratatui::layout::Rect, w: &mut Watch) {
 
 /// The newest run in three lines: what it is, its last epoch, and its loss curve.
 fn training_lines(latest: Option<&LatestRun>, width: usize) -> Vec<Line<'static>> {
-    let Some(LatestRun { run, epochs, losses }) = latest else {
+    let Some(LatestRun { run, epochs, curve, steps, last_loss }) = latest else {
         return vec![Line::from("no training runs yet: `reelmatch --catalog URL train` on any machine starts one")];
     };
     let mut head = format!(
@@ -296,14 +296,11 @@ fn training_lines(latest: Option<&LatestRun>, width: usize) -> Vec<Line<'static>
         ),
         None => "no epoch finished yet".into(),
     };
-    let curve = match losses.as_slice() {
-        [] => String::new(),
-        l => format!(
-            "loss {} ({} steps, last {:.4})",
-            sparkline(l, width.saturating_sub(30).max(8)),
-            l.len(),
-            l[l.len() - 1]
-        ),
+    let curve = match (curve.as_slice(), last_loss) {
+        ([], _) | (_, None) => String::new(),
+        (c, Some(last)) => {
+            format!("loss {} ({steps} steps, last {last:.4})", sparkline(c, width.saturating_sub(30).max(8)))
+        }
     };
     vec![Line::from(head), Line::from(last), Line::from(curve)]
 }
@@ -585,7 +582,13 @@ mod tests {
             seconds: 1.0,
         };
         let mut w = Watch::new("postgres://u@h/db".into());
-        w.on_msg(Msg::Training(Some(LatestRun { run, epochs: vec![epoch], losses: vec![3.0, 2.0, 1.0] })));
+        w.on_msg(Msg::Training(Some(LatestRun {
+            run,
+            epochs: vec![epoch],
+            curve: vec![3.0, 2.0, 1.0],
+            steps: 3,
+            last_loss: Some(1.0),
+        })));
         let screen = screen(&mut w, 110);
         for part in [
             "run 7 · running · epoch 2 of 20 · 3 classes · resnet50",
