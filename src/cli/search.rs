@@ -173,7 +173,8 @@ pub(super) fn head_on_copy(
         );
         return Ok(None);
     }
-    let mirror = super::shared::mirror(library, config, url)?;
+    // (cli::shared's helper would make the two files import each other.)
+    let mirror = crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?;
     let run = mirror.take_active_run(&mut shared)?;
     Ok(run.map(|(_, there)| (mirror, there)))
 }

@@ -159,7 +159,7 @@ pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// This machine's copy of the catalog at `url`, brought up to date (what it does on stderr).
-pub(super) fn mirror(library: &Library, config: &Config, url: &str) -> anyhow::Result<Mirror> {
+fn mirror(library: &Library, config: &Config, url: &str) -> anyhow::Result<Mirror> {
     Ok(crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?)
 }
 
