@@ -218,9 +218,9 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             person.press(KeyCode::Tab);
             person.wait_for(&["media videos/"], 10).await;
             person.press(KeyCode::Enter);
-            let s = person
-                .wait_for(&["ingest finished: 3 ingested, 0 failed, 0 up to date", "Library · 3 videos"], 120)
-                .await;
+            person.wait_for(&["ingest finished: 3 ingested, 0 failed, 0 up to date", "Library · 3 videos"], 120).await;
+            // The lists are read again at most every 250 ms: the last video's row follows.
+            let s = person.wait_without("pending", 5).await;
             assert_eq!(s.matches("ready").count(), 3, "{s}");
             shots.push(("ingested", stable(&s, false)));
 

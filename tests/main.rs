@@ -8,6 +8,7 @@ mod common;
 mod approx;
 mod around;
 mod assets;
+mod backends;
 mod cli;
 mod corrupt;
 mod dashboard;

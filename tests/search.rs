@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const SONGS: [(&str, &str, &str); 4] = [
+pub(crate) const SONGS: [(&str, &str, &str); 4] = [
     ("rain", "testsrc2", "Waiting all night for the summer rain to fall on the city"),
     ("gold", "smptebars", "Seven bars of gold and blue standing still and waiting for you"),
     ("spiral", "mandelbrot", "Falling deeper into the spiral the closer I get the more I find"),

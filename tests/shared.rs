@@ -106,9 +106,10 @@ fn schema_set_up_is_versioned_and_its_errors_say_what_to_do() {
     let out = bin().args(["--catalog", &pg.url_of("nosuchdb"), "migrate"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nosuchdb") && err.contains("createdb"), "{err}");
-    // Commands that have no shared version yet say so instead of using the local library.
-    let out = bin().args(["--catalog", &pg.url(), "export", "frames", "/tmp/never"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not run on a PostgreSQL catalog yet"));
+    // A command with no shared version says so instead of using the local library.
+    let out = bin().args(["--catalog", &pg.url(), "demo"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`demo` does not run on a PostgreSQL catalog") && err.contains("library export"), "{err}");
 }
 
 #[test]
@@ -318,7 +319,11 @@ fn trains_and_judges_on_the_catalog(
     assert_eq!(long.steps, before.steps + 1000);
     assert_eq!(long.last_loss, Some(1000.0));
     assert!(long.curve.len() <= 240 && long.curve.len() > 200, "{} points", long.curve.len());
-    assert!(long.curve.last().unwrap() > &990.0, "the last point is the mean of the last steps: {:?}", long.curve.last());
+    assert!(
+        long.curve.last().unwrap() > &990.0,
+        "the last point is the mean of the last steps: {:?}",
+        long.curve.last()
+    );
     admin.execute("DELETE FROM run_steps WHERE run_id = $1 AND step > 100000", &[&run]).unwrap();
 
     // eval: the same queries and recalls as embedded.

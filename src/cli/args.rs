@@ -68,15 +68,17 @@ pub enum Command {
         paths: Vec<PathBuf>,
         /// Work the shared catalog's queue with other workers (needs `--catalog URL`): register
         /// what is found, then claim videos one at a time until none is left. The library
-        /// folder is this worker's own local cache.
+        /// folder is this worker's own local cache. On a shared catalog a plain `ingest` is one
+        /// such worker too.
         #[arg(long)]
         worker: bool,
         /// Where the catalog's paths are on this machine: SHARED=LOCAL (repeatable), e.g.
         /// `--path-map /mnt/nas=/Volumes/nas`.
         #[arg(long, value_name = "SHARED=LOCAL")]
         path_map: Vec<crate::shared::worker::PathMap>,
-        /// With --worker: set the videos that failed pending again first.
-        #[arg(long, requires = "worker")]
+        /// With --worker: set the videos that failed pending again first (a plain `ingest` on a
+        /// shared catalog always does, as an embedded one does).
+        #[arg(long)]
         retry_failed: bool,
     },
     /// Set up (or bring up to date) the shared catalog's schema on PostgreSQL (`--catalog URL`).

@@ -97,6 +97,9 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         Some(Command::Ingest { worker: true, .. }) => anyhow::bail!(
             "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)"
         ),
+        Some(Command::Ingest { retry_failed: true, .. }) => anyhow::bail!(
+            "--retry-failed is for a shared catalog's queue (--catalog URL); an embedded ingest tries the files that failed again on every run"
+        ),
         Some(Command::Ingest { paths, .. }) => {
             ingest::run(&library, &config, paths, Models::configured(&config, Some(&library)))
         }
@@ -172,12 +175,11 @@ fn decision(not_duplicate: Vec<String>, undo: Vec<String>) -> Option<search::Dec
 fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Migrate) => shared::migrate(url),
-        Some(Command::Ingest { paths, worker: true, path_map, retry_failed }) => {
-            shared::worker(library, config, url, paths, path_map, retry_failed)
+        // A plain `ingest` is one worker that, as embedded ingestion does, tries the videos that
+        // failed again; it works the queue until it is empty (`--worker` elsewhere shares it).
+        Some(Command::Ingest { paths, worker, path_map, retry_failed }) => {
+            shared::worker(library, config, url, paths, path_map, retry_failed || !worker)
         }
-        Some(Command::Ingest { .. }) => anyhow::bail!(
-            "on a shared catalog ingestion runs as workers: `reelmatch --catalog URL ingest --worker PATH…` (as many as you like, on any machine)"
-        ),
         Some(Command::Library { action: None, json, follow: false }) => shared::list(url, json),
         Some(Command::Library { action: None, json, follow: true }) => {
             shared::follow(url, json)?;
@@ -189,10 +191,12 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
                 crate::shared::shown(url)
             )
         }
-        Some(Command::Index { action: args::IndexAction::Update }) => shared::index(url, config),
-        Some(Command::Similar { preview: true, .. } | Command::Similar { play: Some(_), .. }) => Err(shared::unsupported("similar --preview / --play")),
+        Some(Command::Index { action }) => shared::index(url, config, matches!(action, args::IndexAction::Rebuild)),
+        Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => {
+            shared::export_frames(library, config, url, &out)
+        }
         Some(similar @ Command::Similar { .. }) => {
-            search::similar(library, config, similar_args(similar, config, Some(url), crate::images::Graphics::None)?)
+            search::similar(library, config, similar_args(similar, config, Some(url), cli.graphics)?)
         }
         Some(Command::Train { resume, yes, json }) => {
             train::run(library, &train_config(config, yes), resume, json, Some(url))

@@ -5,10 +5,28 @@ use crate::images::{print_pair, side_by_side, Graphics};
 use crate::library::Library;
 use crate::search::query::Query;
 use crate::search::Results;
+use crate::shared::SharedCatalog;
 use image::DynamicImage;
 
+/// Where the frames' images are read from.
+pub enum FrameImages<'a> {
+    /// Files in a library folder (the embedded catalog, or this machine's copy of a shared one).
+    Folder(&'a Library),
+    /// JPEG bytes in a shared catalog (a viewer needs no shared file system).
+    Catalog(Box<SharedCatalog>),
+}
+
+impl FrameImages<'_> {
+    fn open(&mut self, file: &str) -> anyhow::Result<Option<DynamicImage>> {
+        Ok(match self {
+            FrameImages::Folder(library) => crate::images::open(&library.resolve(file)),
+            FrameImages::Catalog(shared) => crate::shared::search::frame_image(shared, file)?,
+        })
+    }
+}
+
 /// Prints, for each of the first five results, the query frame that matched best and the frame it matched.
-pub fn show(library: &Library, query: &Query, results: &Results, graphics: Graphics) -> anyhow::Result<()> {
+pub fn show(images: &mut FrameImages, query: &Query, results: &Results, graphics: Graphics) -> anyhow::Result<()> {
     for hit in results.results.iter().take(5) {
         let Some(best) = hit.best_frame() else { continue };
         let caption = format!(
@@ -17,10 +35,13 @@ pub fn show(library: &Library, query: &Query, results: &Results, graphics: Graph
         );
         let query_image = match query.frame_near(best.query_t) {
             Some(f) if f.image.is_some() => f.image.clone().map(DynamicImage::ImageRgb8),
-            Some(f) => f.file.as_deref().and_then(crate::images::open),
+            Some(f) => match &f.file {
+                Some(file) => images.open(&file.to_string_lossy())?,
+                None => None,
+            },
             None => None,
         };
-        let match_image = crate::images::open(&library.resolve(&best.match_file));
+        let match_image = images.open(&best.match_file)?;
         print_pair(&side_by_side(query_image.as_ref(), match_image.as_ref()), &caption, graphics, 120)?;
     }
     Ok(())

@@ -83,7 +83,12 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
             choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?
         }
     };
-    let root = copy.as_ref().map_or(library.root(), |(m, _)| m.library.root());
+    // Where the frames' files are: the copy's folder, this library's, or (in the catalog) none.
+    let root = match (&a.shared, &copy) {
+        (_, Some((mirror, _))) => mirror.library.root(),
+        (Some(_), None) => std::path::Path::new(""),
+        (None, None) => library.root(),
+    };
     note_unjudged(&lib);
     if lib.videos.is_empty() {
         let (at, how) = match &a.shared {
@@ -131,7 +136,13 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         print_results(&results);
     }
     if a.preview && a.graphics != Graphics::None {
-        super::preview::show(library, &query, &results, a.graphics)?;
+        use super::preview::FrameImages;
+        let mut images = match (&a.shared, &copy) {
+            (_, Some((mirror, _))) => FrameImages::Folder(&mirror.library),
+            (Some(url), None) => FrameImages::Catalog(Box::new(crate::shared::SharedCatalog::open(url)?)),
+            (None, None) => FrameImages::Folder(library),
+        };
+        super::preview::show(&mut images, &query, &results, a.graphics)?;
     }
     if let Some(path) = &a.m3u {
         let entries = crate::pipeline::playlist_entries(&results.results, &lib.videos);

@@ -1,6 +1,6 @@
-//! The commands on a shared PostgreSQL catalog (`--catalog URL`): `migrate`, `ingest --worker`,
-//! `library` (with the queue's state), `library export --to URL` / `import --from URL` and
-//! `index update`.
+//! The commands on a shared PostgreSQL catalog (`--catalog URL`): `migrate`, `ingest` (as a
+//! worker), `library` (with the queue's state), `library export --to URL` / `import --from URL`,
+//! `index`, `export frames`, and `eval` and `dupes` on this machine's copy of the catalog.
 
 use super::progress::Progress;
 use super::search::{Decide, DupesArgs};
@@ -41,7 +41,9 @@ pub fn worker(
 ) -> anyhow::Result<ExitCode> {
     if retry_failed {
         let n = crate::shared::worker::retry_failed(url)?;
-        eprintln!("{n} failed video(s) set pending again");
+        if n > 0 {
+            eprintln!("{n} video(s) that failed set pending again");
+        }
     }
     let settings = WorkerSettings::new(
         Duration::from_secs_f64(config.catalog.lease_s),
@@ -107,16 +109,22 @@ fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:>5} {:<32} {:>8} {:>7} {:<8} {:<20} NOTE", "ID", "TITLE", "DURATION", "FRAMES", "STATUS", "WORKER");
+    println!(
+        "{:>5} {:<32} {:>8} {:>5} {:>11} {:<8} {:<20} NOTE",
+        "ID", "TITLE", "DURATION", "RATE", "TRAIN/TEST", "STATUS", "WORKER"
+    );
     for v in &rows {
         let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
         let title: String = v.title.chars().take(32).collect();
+        let rate = v.sample_fps.map_or_else(|| "-".into(), |r| format!("{r}"));
+        let split = format!("{}/{}", v.frames_train, v.frames_test);
         println!(
-            "{:>5} {:<32} {:>8} {:>7} {:<8} {:<20} {}",
+            "{:>5} {:<32} {:>8} {:>5} {:>11} {:<8} {:<20} {}",
             v.id,
             title,
             duration,
-            v.frames,
+            rate,
+            split,
             v.status,
             v.claimed_by.as_deref().unwrap_or("-"),
             v.error.as_deref().unwrap_or("")
@@ -139,15 +147,21 @@ pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `index update` on a shared catalog: builds the HNSW index of each image model past the size
-/// where search uses it, and builds it again where the library has drifted from it.
-pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
-    use crate::shared::search::{ensure_hnsw, image_models, HnswBuild};
+/// where search uses it, and builds it again where the library has drifted from it; `index
+/// rebuild` builds each again regardless.
+pub fn index(url: &str, config: &Config, rebuild: bool) -> anyhow::Result<ExitCode> {
+    use crate::shared::search::{ensure_hnsw, image_models, rebuild_hnsw, HnswBuild};
     let mut catalog = SharedCatalog::open(url)?;
-    for (model, count) in image_models(&mut catalog)? {
+    let models = image_models(&mut catalog)?;
+    if models.is_empty() {
+        println!("{}: no frame embeddings yet, so no index to build", catalog.url());
+    }
+    for (model, count) in models {
         let how = if !crate::search::space::index_choice(config).approximate(count as usize) {
             "exact search (below search.approximate_from, or search.index = \"exact\")".to_string()
         } else {
-            match ensure_hnsw(&mut catalog, &model)? {
+            let build = if rebuild { rebuild_hnsw } else { ensure_hnsw };
+            match build(&mut catalog, &model)? {
                 HnswBuild::Kept => "HNSW index present".into(),
                 HnswBuild::Built => "HNSW index built".into(),
                 HnswBuild::Rebuilt(why) => format!("HNSW index built again ({why})"),
@@ -156,6 +170,13 @@ pub fn index(url: &str, config: &Config) -> anyhow::Result<ExitCode> {
         println!("{model}: {count} frames, {how}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `export frames` on a shared catalog: the frames' images, as the catalog holds them, written
+/// from this machine's up-to-date copy of it.
+pub fn export_frames(library: &Library, config: &Config, url: &str, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let mirror = mirror(library, config, url)?;
+    super::library::export(&mirror.library, out)
 }
 
 /// This machine's copy of the catalog at `url`, brought up to date (what it does on stderr).
@@ -205,8 +226,7 @@ pub fn dupes(library: &Library, config: &Config, url: &str, mut args: DupesArgs)
 /// The error for a command that has no shared-catalog version yet.
 pub fn unsupported(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "`{what}` does not run on a PostgreSQL catalog yet; on it run the dashboard, `migrate`, `ingest --worker`, \
-         `library`, `similar`, `train`, `runs`, `eval`, `dupes` and `index update`, or run `{what}` on an embedded \
-         library (drop --catalog / REELMATCH_CATALOG)"
+        "`{what}` does not run on a PostgreSQL catalog; run it on an embedded library (drop --catalog / \
+         REELMATCH_CATALOG), then `library export --to URL` moves that library up"
     )
 }

@@ -17,10 +17,8 @@ pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<b
             return Ok(true);
         }
     }
-    if let Some(speech) = speech_id(models) {
-        if video.has_audio == Some(true) && catalog.transcript(video.id, &speech)?.is_none() {
-            return Ok(true);
-        }
+    if needs_transcript(catalog, video, models)? {
+        return Ok(true);
     }
     if let Some(text) = models.text() {
         if let Some(t) = current_transcript(catalog, video.id, models)? {
@@ -43,73 +41,103 @@ fn speech_id(models: &Models) -> Option<String> {
     models.lock_speech().map(|s| s.model_id.clone())
 }
 
-/// Runs the model stages a video still needs.
-pub fn run(
+/// What the audio side of a video's ingestion heard: its transcript, with the model that made
+/// it and how fast, ready to be stored.
+pub struct Heard {
+    pub model_id: String,
+    pub transcript: Transcript,
+    pub rate: StageRate,
+}
+
+/// Whether the speech model still has to transcribe this video (it has audio, and no transcript
+/// by this model yet).
+pub fn needs_transcript(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
+    match speech_id(models) {
+        Some(m) if video.has_audio == Some(true) => Ok(catalog.transcript(video.id, &m)?.is_none()),
+        _ => Ok(false),
+    }
+}
+
+/// Embeds the frames of a video that have no vector from the image model yet, a batch per
+/// commit.
+pub fn embed_frames(
     library: &Library,
     catalog: &Catalog,
     models: &Models,
-    video: &VideoRow,
+    id: i64,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<()> {
-    let id = video.id;
-    if let Some(image) = models.image() {
-        let todo = catalog.frames_without_embedding(id, &image.model_id)?;
-        if !todo.is_empty() {
-            sink.emit(Event::VideoStage { id, stage: Step::Embed });
-            let started = std::time::Instant::now();
-            let total = todo.len() as u32;
-            let mut done = 0;
-            // One forward pass per commit: a stop is seen within one pass, and a crash loses at
-            // most one batch of work.
-            for chunk in todo.chunks(image.batch_size()) {
-                if cancel.is_cancelled() {
-                    return Err(Error::Cancelled);
-                }
-                let paths: Vec<_> = chunk.iter().map(|(_, f)| library.resolve(f)).collect();
-                let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-                let vectors = image.embed_files(&refs)?;
-                let rows: Vec<(i64, Vec<f32>)> = chunk.iter().map(|(fid, _)| *fid).zip(vectors).collect();
-                catalog.store_frame_embeddings(&image.model_id, &rows)?;
-                done += chunk.len() as u32;
-                sink.emit(Event::VideoFrames { id, done, expected: total });
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            sink.emit(Event::StageRate { id, rate: StageRate { stage: Step::Embed, amount: total as f64, seconds } });
-        }
+    let Some(image) = models.image() else { return Ok(()) };
+    let todo = catalog.frames_without_embedding(id, &image.model_id)?;
+    if todo.is_empty() {
+        return Ok(());
     }
-    let speech = if video.has_audio == Some(true) { models.lock_speech() } else { None };
-    if let Some(mut model) = speech {
-        if catalog.transcript(id, &model.model_id)?.is_none() {
-            sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
-            let pcm = read_pcm(&library.audio_path(id))?;
-            let started = std::time::Instant::now();
-            let t = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
-            let rate = StageRate {
-                stage: Step::Transcribe,
-                amount: pcm.len() as f64 / crate::ml::whisper::mel::SAMPLE_RATE as f64,
-                seconds: started.elapsed().as_secs_f64(),
-            };
-            sink.emit(Event::StageRate { id, rate });
-            let flag = transcript_flag(&t, models.expected_language.as_deref());
-            catalog.store_transcript(id, &model.model_id, &t, flag.as_deref())?;
+    sink.emit(Event::VideoStage { id, stage: Step::Embed });
+    let started = std::time::Instant::now();
+    let total = todo.len() as u32;
+    let mut done = 0;
+    // One forward pass per commit: a stop is seen within one pass, and a crash loses at most
+    // one batch of work.
+    for chunk in todo.chunks(image.batch_size()) {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
         }
+        let paths: Vec<_> = chunk.iter().map(|(_, f)| library.resolve(f)).collect();
+        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+        let vectors = image.embed_files(&refs)?;
+        let rows: Vec<(i64, Vec<f32>)> = chunk.iter().map(|(fid, _)| *fid).zip(vectors).collect();
+        catalog.store_frame_embeddings(&image.model_id, &rows)?;
+        done += chunk.len() as u32;
+        sink.emit(Event::VideoFrames { id, done, expected: total });
     }
-    if let Some(text) = models.text() {
-        if let Some(t) = current_transcript(catalog, id, models)? {
-            if !t.text.trim().is_empty() && !catalog.has_lyrics_embedding(id, &t.model, &text.model_id)? {
-                sink.emit(Event::VideoStage { id, stage: Step::Lyrics });
-                let segments = catalog.segments(id, &t.model)?;
-                let mut texts: Vec<&str> = vec![t.text.as_str()];
-                texts.extend(segments.iter().map(|s| s.text.as_str()));
-                let vectors = text.embed_batch(&texts)?;
-                let keys = std::iter::once(WHOLE).chain(segments.iter().map(|s| s.id as i64));
-                let rows: Vec<(i64, Vec<f32>)> = keys.zip(vectors).collect();
-                catalog.store_lyrics_embeddings(id, &t.model, &text.model_id, &rows)?;
-            }
-        }
-    }
+    let seconds = started.elapsed().as_secs_f64();
+    sink.emit(Event::StageRate { id, rate: StageRate { stage: Step::Embed, amount: total as f64, seconds } });
     Ok(())
+}
+
+/// Transcribes a video's extracted audio with the speech model (no catalog access: this runs
+/// beside the frame stages, on a thread of its own).
+pub fn transcribe(library: &Library, models: &Models, id: i64, cancel: &Cancel) -> Result<Option<Heard>> {
+    let Some(mut model) = models.lock_speech() else { return Ok(None) };
+    let pcm = read_pcm(&library.audio_path(id))?;
+    let started = std::time::Instant::now();
+    let transcript = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
+    let rate = StageRate {
+        stage: Step::Transcribe,
+        amount: pcm.len() as f64 / crate::ml::whisper::mel::SAMPLE_RATE as f64,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Some(Heard { model_id: model.model_id.clone(), transcript, rate }))
+}
+
+/// Stores what [`transcribe`] heard, then embeds the lyrics of the video's current transcript
+/// if the text model has not yet.
+pub fn store_and_embed_lyrics(
+    catalog: &Catalog,
+    models: &Models,
+    id: i64,
+    heard: Option<Heard>,
+    sink: &dyn EventSink,
+) -> Result<()> {
+    if let Some(h) = heard {
+        sink.emit(Event::StageRate { id, rate: h.rate });
+        let flag = transcript_flag(&h.transcript, models.expected_language.as_deref());
+        catalog.store_transcript(id, &h.model_id, &h.transcript, flag.as_deref())?;
+    }
+    let Some(text) = models.text() else { return Ok(()) };
+    let Some(t) = current_transcript(catalog, id, models)? else { return Ok(()) };
+    if t.text.trim().is_empty() || catalog.has_lyrics_embedding(id, &t.model, &text.model_id)? {
+        return Ok(());
+    }
+    sink.emit(Event::VideoStage { id, stage: Step::Lyrics });
+    let segments = catalog.segments(id, &t.model)?;
+    let mut texts: Vec<&str> = vec![t.text.as_str()];
+    texts.extend(segments.iter().map(|s| s.text.as_str()));
+    let vectors = text.embed_batch(&texts)?;
+    let keys = std::iter::once(WHOLE).chain(segments.iter().map(|s| s.id as i64));
+    let rows: Vec<(i64, Vec<f32>)> = keys.zip(vectors).collect();
+    catalog.store_lyrics_embeddings(id, &t.model, &text.model_id, &rows)
 }
 
 /// Why a transcript should not be trusted, if it should not: another language than expected

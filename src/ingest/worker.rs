@@ -1,4 +1,5 @@
-//! Running the remaining stages of one video: probe → frames → audio.
+//! Running the remaining stages of one video: the probe, then frames → frame embeddings beside
+//! audio → transcript, then lyrics embeddings.
 
 use super::split::{assign_splits, video_seed};
 use crate::catalog::{Catalog, FrameRecord, Stage, VideoRow};
@@ -7,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::media::{audio_time_limit, extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
+use crate::ml::Models;
 use crate::types::{StageRate, Step};
 use image::codecs::jpeg::JpegEncoder;
 use image::ExtendedColorType;
@@ -33,11 +35,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let Some(video) = catalog.video(id)? else { return Ok(Outcome::Cancelled) };
     sink.emit(Event::VideoStarted { id, title: video.title.clone() });
-    match stages(library, catalog, config, &video, sink, cancel).and_then(|frames| {
-        let video = catalog.video(id)?.expect("video row exists while it is being ingested");
-        super::models::run(library, catalog, models, &video, sink, cancel)?;
-        Ok(frames)
-    }) {
+    match stages(library, catalog, config, models, &video, sink, cancel) {
         Ok(frames) => {
             sink.emit(Event::VideoDone { id, title: video.title.clone(), frames });
             Ok(Outcome::Done)
@@ -66,14 +64,71 @@ fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> 
     Ok(Outcome::Failed(video.path.clone(), reason))
 }
 
+/// A video's stages: the probe, then its two sides at once (the frames sampled and embedded
+/// here, the audio extracted and transcribed on a thread of its own: decoding leaves part of
+/// the cores idle, and so does Whisper's decoder), then the transcript stored and its lyrics
+/// embedded. Returns the number of frames.
 fn stages(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
+    models: &Models,
     video: &VideoRow,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<u32> {
+    let id = video.id;
+    let (probed, fps, stage) = probe_stage(catalog, config, video, sink)?;
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let has_audio = probed.has_audio == Some(true);
+    let extract = has_audio && (video.stage < Stage::Audio || !library.audio_path(id).exists());
+    let transcribe = super::models::needs_transcript(catalog, &probed, models)?;
+    // Stops the audio side when the frame side fails or the run is stopped.
+    let audio_stop = Cancel::new();
+    let (frames, heard) = std::thread::scope(|scope| {
+        let audio = scope.spawn(|| audio_side(library, config, models, &probed, extract, transcribe, &audio_stop));
+        let frames = frame_side(library, catalog, config, models, &probed, fps, stage, sink, cancel);
+        if frames.is_err() {
+            audio_stop.cancel();
+        } else if !audio.is_finished() && transcribe {
+            // The progress shows the side still at work (the audio side reports no stages).
+            sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
+        }
+        while !audio.is_finished() {
+            if cancel.is_cancelled() {
+                audio_stop.cancel();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let heard = audio.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (frames, heard)
+    });
+    let frames = match frames {
+        Ok(frames) => frames,
+        Err(e) => {
+            if extract {
+                // Audio of a video that failed is not kept: a re-run extracts it again.
+                let _ = std::fs::remove_file(library.audio_path(id));
+            }
+            return Err(e);
+        }
+    };
+    let (samples, heard) = heard?;
+    catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
+    super::models::store_and_embed_lyrics(catalog, models, id, heard, sink)?;
+    Ok(frames)
+}
+
+/// Probes the video unless it was; the video as probed, its sampling rate and the stage it has
+/// reached (back to probed when the sampling settings changed since its frames were taken).
+fn probe_stage(
+    catalog: &Catalog,
+    config: &Config,
+    video: &VideoRow,
+    sink: &dyn EventSink,
+) -> Result<(VideoRow, f64, Stage)> {
     let id = video.id;
     let mut stage = video.stage;
     let probed = if stage < Stage::Probed || video.sample_fps.is_none() {
@@ -85,22 +140,35 @@ fn stages(
     } else {
         video.clone()
     };
-    let duration = probed.duration_s.unwrap_or(0.0);
-    let fps = config.sampling.fps_for(duration);
+    let fps = config.sampling.fps_for(probed.duration_s.unwrap_or(0.0));
     if probed.sample_fps != Some(fps) {
         // The sampling settings changed since this video was sampled: sample it again.
         catalog.set_probed_rate(id, fps)?;
         stage = Stage::Probed;
     }
-    if cancel.is_cancelled() {
-        return Err(Error::Cancelled);
-    }
+    Ok((probed, fps, stage))
+}
+
+/// The frame side: frames sampled and stored (unless they were), then embedded.
+#[allow(clippy::too_many_arguments)]
+fn frame_side(
+    library: &Library,
+    catalog: &Catalog,
+    config: &Config,
+    models: &Models,
+    probed: &VideoRow,
+    fps: f64,
+    stage: Stage,
+    sink: &dyn EventSink,
+    cancel: &Cancel,
+) -> Result<u32> {
+    let id = probed.id;
     let mut frames = (probed.frames_train + probed.frames_test) as u32;
     if stage < Stage::Frames {
         sink.emit(Event::VideoStage { id, stage: Step::Frames });
         let started = std::time::Instant::now();
         // Nothing is left on disk that no row records when sampling fails or is stopped.
-        frames = sample_and_store(library, catalog, config, &probed, fps, sink, cancel).inspect_err(|_| {
+        frames = sample_and_store(library, catalog, config, probed, fps, sink, cancel).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(library.frames_dir(id));
         })?;
         let rate = StageRate { stage: Step::Frames, amount: frames as f64, seconds: started.elapsed().as_secs_f64() };
@@ -109,16 +177,31 @@ fn stages(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    let audio_file = library.audio_path(id);
-    let has_audio = probed.has_audio == Some(true);
-    let mut samples = probed.audio_samples;
-    if has_audio && (video.stage < Stage::Audio || !audio_file.exists()) {
-        sink.emit(Event::VideoStage { id, stage: Step::Audio });
-        let limit = audio_time_limit(duration);
-        samples = Some(extract_audio(&config.tools.ffmpeg, &video.path, &audio_file, limit, cancel)? as i64);
-    }
-    catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
+    super::models::embed_frames(library, catalog, models, id, sink, cancel)?;
     Ok(frames)
+}
+
+/// The audio side: the audio extracted (unless it was) and transcribed (if the speech model
+/// has not yet); no catalog access and no progress events, so it runs on its own thread. The samples extracted and
+/// what was heard.
+fn audio_side(
+    library: &Library,
+    config: &Config,
+    models: &Models,
+    probed: &VideoRow,
+    extract: bool,
+    transcribe: bool,
+    cancel: &Cancel,
+) -> Result<(Option<i64>, Option<super::models::Heard>)> {
+    let id = probed.id;
+    let mut samples = probed.audio_samples;
+    if extract {
+        let limit = audio_time_limit(probed.duration_s.unwrap_or(0.0));
+        samples =
+            Some(extract_audio(&config.tools.ffmpeg, &probed.path, &library.audio_path(id), limit, cancel)? as i64);
+    }
+    let heard = if transcribe { super::models::transcribe(library, models, id, cancel)? } else { None };
+    Ok((samples, heard))
 }
 
 /// Samples a video's frames into JPEG files and records them (with their split) in one

@@ -2,7 +2,7 @@
 //! models and index choice, and a library video's most similar ones with the frames that
 //! matched best.
 
-use super::search::{frame_id_of, frame_jpeg, load, SharedSearch};
+use super::search::{frame_image, load, SharedSearch};
 use super::SharedCatalog;
 use crate::config::Config;
 use crate::error::{Error, Remedy, Result};
@@ -95,11 +95,10 @@ impl Warm {
             return Ok(Answer { results, pair: [None, None], opened });
         };
         let query_frame = query.frames.iter().find(|f| f.t_s == best.query_t).and_then(|f| f.file.as_ref());
-        let ids = [query_frame.and_then(|f| frame_id_of(&f.to_string_lossy())), frame_id_of(&best.match_file)];
+        let files = [query_frame.map(|f| f.to_string_lossy().into_owned()), Some(best.match_file.clone())];
         let mut pair = [None, None];
-        for (image, id) in pair.iter_mut().zip(ids) {
-            let jpeg = id.map_or(Ok(None), |id| frame_jpeg(catalog, id))?;
-            *image = jpeg.and_then(|bytes| image::load_from_memory(&bytes).ok());
+        for (image, file) in pair.iter_mut().zip(files) {
+            *image = file.map_or(Ok(None), |f| frame_image(catalog, &f))?;
         }
         Ok(Answer { results, pair, opened })
     }

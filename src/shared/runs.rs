@@ -64,6 +64,18 @@ impl SharedCatalog {
         Ok(row.get(0))
     }
 
+    /// Marks a stopped run running again, trained by `trained_by` (`train --resume`).
+    pub fn reopen_run(&mut self, id: i64, trained_by: &str) -> Result<()> {
+        self.client()
+            .execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, trained_by = $2, updated_at = now()
+                 WHERE id = $1",
+                &[&id, &trained_by],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     /// Adds step losses (step, epoch, loss) and says the run is alive.
     pub fn store_steps(&mut self, run: i64, steps: &[(u64, u32, f32)]) -> Result<()> {
         let (step, epoch, loss): (Vec<i64>, Vec<i32>, Vec<f32>) =

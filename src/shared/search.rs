@@ -302,12 +302,23 @@ fn drift(built_mean: &[f32], built_frames: i64, mean: &[f32], frames: i64) -> Op
 /// the library mean of now (as search ranks them; uncentred, features every frame shares would
 /// decide the neighbours). A rebuild makes the new index beside the old one, then swaps them.
 pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<HnswBuild> {
+    build_hnsw(shared, model, false)
+}
+
+/// Builds a model's HNSW index again whether or not the library has drifted from it
+/// (`index rebuild`), or builds it where there is none.
+pub fn rebuild_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<HnswBuild> {
+    build_hnsw(shared, model, true)
+}
+
+fn build_hnsw(shared: &mut SharedCatalog, model: &str, always: bool) -> Result<HnswBuild> {
     let Some((mean, n)) = library_mean(shared, model)? else { return Ok(HnswBuild::Kept) };
     let old = built_hnsw(shared, model)?;
     let outcome = match &old {
         None => HnswBuild::Built,
         Some((_, built_mean, built_frames)) => match drift(built_mean, *built_frames, &mean, n) {
             Some(why) => HnswBuild::Rebuilt(why),
+            None if always => HnswBuild::Rebuilt("asked for".into()),
             None => return Ok(HnswBuild::Kept),
         },
     };
@@ -585,6 +596,13 @@ pub fn frame_jpeg(shared: &mut SharedCatalog, frame_id: i64) -> Result<Option<Ve
     let row =
         shared.client().query_opt("SELECT jpeg FROM frames WHERE id = $1", &[&frame_id]).map_err(|e| shared.err(e))?;
     Ok(row.map(|r| r.get(0)))
+}
+
+/// The image of the frame a search result names by [`frame_file`], decoded; `None` for a name
+/// that is not one, a frame gone from the catalog or bytes that do not decode.
+pub fn frame_image(shared: &mut SharedCatalog, file: &str) -> Result<Option<image::DynamicImage>> {
+    let Some(id) = frame_id_of(file) else { return Ok(None) };
+    Ok(frame_jpeg(shared, id)?.and_then(|bytes| image::load_from_memory(&bytes).ok()))
 }
 
 #[cfg(test)]

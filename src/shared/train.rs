@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// Trains a new run on the catalog at `url` (`library`: this machine's own, which keeps the
-/// copy), reporting through `sink`.
+/// copy), or continues the catalog's run `resume` where this machine trained it, reporting
+/// through `sink`.
 pub fn train(
     library: &Library,
     config: &Config,
@@ -30,20 +31,19 @@ pub fn train(
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<RunSummary> {
-    if let Some(run) = resume {
-        return Err(Error::not_ready(
-            format!("run {run} cannot be resumed on a shared catalog yet (its runs continue only where they started)"),
-            Remedy::NewRun,
-        ));
-    }
     let note = |message: String| sink.emit(Event::Note { path: library.root().to_path_buf(), message });
     let mirror = mirror::sync(library, config, url, &note)?;
+    let resume = match resume {
+        Some(id) => Some((resumable_here(&mirror, url, id)?, id)),
+        None => None,
+    };
     let publisher = Publisher {
         inner: sink,
         state: Mutex::new(State {
             shared: SharedCatalog::open(url)?,
             local: Catalog::open(&mirror.library.catalog_path())?,
             run: None,
+            resume,
             steps: Vec::new(),
             flushed: Instant::now(),
             failed: None,
@@ -52,7 +52,7 @@ pub fn train(
         trained_by: super::worker::process_name(),
     };
     let models = Models::configured(config, Some(&mirror.library));
-    let outcome = crate::pipeline::train(&mirror.library, config, &models, None, &publisher, cancel);
+    let outcome = crate::pipeline::train(&mirror.library, config, &models, resume.map(|r| r.0), &publisher, cancel);
     let mut state = publisher.state.into_inner().unwrap_or_else(|p| p.into_inner());
     let shared_run = state.run.map(|(_, id)| id);
     match (outcome, shared_run) {
@@ -72,6 +72,30 @@ pub fn train(
     }
 }
 
+/// The copy's id of the catalog's run `id`, which must have been trained on this machine (its
+/// copy holds the run's state) and not have finished.
+fn resumable_here(mirror: &Mirror, url: &str, id: i64) -> Result<i64> {
+    let mut shared = SharedCatalog::open(url)?;
+    let Some(row) = shared.run(id)? else {
+        return Err(Error::not_ready(
+            format!("the catalog has no run {id} (`reelmatch runs` lists them)"),
+            Remedy::NewRun,
+        ));
+    };
+    if row.status == RunStatus::Done {
+        return Err(Error::not_ready(format!("run {id} finished already; nothing to resume"), Remedy::NewRun));
+    }
+    let here = mirror.shared_runs().into_iter().find_map(|(local, shared)| (shared == id).then_some(local));
+    here.ok_or_else(|| {
+        Error::not_ready(
+            format!(
+                "run {id} was trained on another machine, whose copy of the catalog holds its state: resume it there"
+            ),
+            Remedy::NewRun,
+        )
+    })
+}
+
 /// Passes training's events on (with the catalog's run id) and records them in the catalog.
 struct Publisher<'a> {
     inner: &'a dyn EventSink,
@@ -86,6 +110,8 @@ struct State {
     local: Catalog,
     /// (id in the copy, id in the shared catalog) of the run, once started.
     run: Option<(i64, i64)>,
+    /// The run being resumed, (id in the copy, id in the shared catalog).
+    resume: Option<(i64, i64)>,
     /// Step losses not sent yet.
     steps: Vec<(u64, u32, f32)>,
     flushed: Instant,
@@ -108,6 +134,12 @@ impl Publisher<'_> {
     /// Records `event` in the catalog; returns the catalog's id of its run.
     fn publish(&self, state: &mut State, event: &Event) -> Result<Option<i64>> {
         match event {
+            Event::TrainStarted { run, .. } if state.resume.is_some_and(|(local, _)| local == *run) => {
+                let id = state.resume.map_or(0, |(_, id)| id);
+                state.shared.reopen_run(id, &self.trained_by)?;
+                state.run = Some((*run, id));
+                Ok(Some(id))
+            }
             Event::TrainStarted { run, .. } => {
                 let row =
                     state.local.run(*run)?.ok_or_else(|| Error::Invalid(format!("run {run} is not in the copy")))?;

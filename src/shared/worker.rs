@@ -12,7 +12,7 @@ use super::SharedCatalog;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::events::{Cancel, EventSink};
+use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
 use crate::ml::Models;
 use std::path::{Path, PathBuf};
@@ -122,10 +122,15 @@ pub fn run(
     let mut report =
         WorkerReport { registered: register(&mut shared, config, roots, &settings.paths)?, ..Default::default() };
     let renewal = Renewal::start(url, settings)?;
+    let mut claimed = 0;
     while !cancel.is_cancelled() {
         match claim(&mut shared, settings)? {
             Claim::Video { id, path } => {
                 renewal.hold(id);
+                // The models' notes (one missing, where to get it) are said once, not per video.
+                let quiet = WithoutModelNotes(sink);
+                let sink: &dyn EventSink = if claimed == 0 { sink } else { &quiet };
+                claimed += 1;
                 let outcome = ingest_one(&mut shared, library, config, models, id, &path, settings, sink, cancel);
                 let held = renewal.release();
                 match outcome {
@@ -155,6 +160,17 @@ pub fn run(
     Ok(report)
 }
 
+/// Passes every event on but the models' notes.
+struct WithoutModelNotes<'a>(&'a dyn EventSink);
+
+impl EventSink for WithoutModelNotes<'_> {
+    fn emit(&self, event: Event) {
+        if !matches!(event, Event::Model { .. }) {
+            self.0.emit(event);
+        }
+    }
+}
+
 /// Files registered per statement.
 const REGISTER_BATCH: usize = 2000;
 
@@ -165,7 +181,9 @@ fn register(shared: &mut SharedCatalog, config: &Config, roots: &[PathBuf], path
     let (shared_paths, titles): (Vec<String>, Vec<String>) = scanned
         .found
         .iter()
-        .filter(|f| f.by_extension && f.special.is_none())
+        // A FIFO or device named like a video is registered too: the worker that claims it
+        // fails it with the reason, as an embedded ingest does.
+        .filter(|f| f.by_extension)
         .map(|f| (paths.to_shared(&f.path).to_string_lossy().into_owned(), crate::ingest::title_of(&f.path)))
         .unzip();
     // A few thousand files a statement, each statement one round trip.
@@ -405,7 +423,12 @@ pub struct QueueRow {
     pub title: String,
     pub path: String,
     pub duration_s: Option<f64>,
+    /// The rate frames were sampled at, once probed.
+    pub sample_fps: Option<f64>,
     pub frames: i64,
+    /// The frames in each split (as the embedded `library --json` has them).
+    pub frames_train: i64,
+    pub frames_test: i64,
     /// pending, working, ready or failed.
     pub status: String,
     pub error: Option<String>,
@@ -420,7 +443,9 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
     let rows = shared
         .client()
         .query(
-            "SELECT v.id, v.title, v.path, v.duration_s, (SELECT count(*) FROM frames f WHERE f.video_id = v.id),
+            "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
+                (SELECT count(*) FILTER (WHERE f.split = 'train') FROM frames f WHERE f.video_id = v.id),
+                (SELECT count(*) FILTER (WHERE f.split = 'test') FROM frames f WHERE f.video_id = v.id),
                 v.status, v.error, v.claimed_by, v.attempts
              FROM videos v ORDER BY lower(v.title), v.id",
             &[],
@@ -428,16 +453,22 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
         .map_err(|e| shared.err(e))?;
     Ok(rows
         .iter()
-        .map(|r| QueueRow {
-            id: r.get(0),
-            title: r.get(1),
-            path: r.get(2),
-            duration_s: r.get(3),
-            frames: r.get(4),
-            status: r.get(5),
-            error: r.get(6),
-            claimed_by: r.get(7),
-            attempts: r.get(8),
+        .map(|r| {
+            let (frames_train, frames_test): (i64, i64) = (r.get(5), r.get(6));
+            QueueRow {
+                id: r.get(0),
+                title: r.get(1),
+                path: r.get(2),
+                duration_s: r.get(3),
+                sample_fps: r.get(4),
+                frames: frames_train + frames_test,
+                frames_train,
+                frames_test,
+                status: r.get(7),
+                error: r.get(8),
+                claimed_by: r.get(9),
+                attempts: r.get(10),
+            }
         })
         .collect())
 }

@@ -180,3 +180,61 @@ pub fn postgres() -> reelmatch::shared::cluster::LocalCluster {
     reelmatch::shared::cluster::LocalCluster::start(&install)
         .unwrap_or_else(|e| panic!("the test PostgreSQL cluster did not start: {e}"))
 }
+
+/// Where a test's catalog lives: the library folder's own SQLite file, or a throwaway
+/// PostgreSQL database (set up with `migrate`). The same scenario runs on both through
+/// [`on_both!`](crate::on_both).
+pub enum Backend {
+    Embedded,
+    Postgres(reelmatch::shared::cluster::LocalCluster),
+}
+
+impl Backend {
+    /// A new cluster with the catalog's schema set up.
+    pub fn postgres() -> Backend {
+        let pg = postgres();
+        let out = bin().args(["--catalog", &pg.url(), "migrate"]).output().unwrap();
+        assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+        Backend::Postgres(pg)
+    }
+
+    /// The binary on the library folder `lib` (a worker's own cache on PostgreSQL), with this
+    /// backend's catalog.
+    pub fn cmd(&self, lib: &Path) -> Command {
+        let mut cmd = bin();
+        cmd.arg("--library").arg(lib);
+        if let Backend::Postgres(pg) = self {
+            cmd.arg("--catalog").arg(pg.url());
+        }
+        cmd
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+}
+
+/// A scenario run twice, as `NAME::embedded` and `NAME::postgres`: the body takes the
+/// [`Backend`] and drives the binary through [`Backend::cmd`].
+#[macro_export]
+macro_rules! on_both {
+    ($(#[$doc:meta])* fn $name:ident($backend:ident: &Backend) $body:block) => {
+        $(#[$doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn scenario($backend: &$crate::common::Backend) $body
+
+            #[test]
+            fn embedded() {
+                scenario(&$crate::common::Backend::Embedded)
+            }
+
+            #[test]
+            fn postgres() {
+                scenario(&$crate::common::Backend::postgres())
+            }
+        }
+    };
+}

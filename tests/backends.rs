@@ -1,0 +1,259 @@
+//! What a user does through the binary, run on both catalogs (`NAME::embedded`,
+//! `NAME::postgres`): ingest with bad files beside good ones, list, export and re-run; search by
+//! title, file, image and lyrics, evaluate, train and search the head space; the errors a person
+//! meets on an empty library, a typo and a file with no video.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
+
+use crate::common::{assets, make_audio_only, make_video, random_resnet, song, Backend, Gen};
+use crate::on_both;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A run's output, failing the test with its stderr when the exit code is not `code`.
+fn expect(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn json(cmd: &mut Command) -> Value {
+    serde_json::from_slice(&expect(cmd, 0).stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `library --json`'s rows by title.
+fn rows(b: &Backend, lib: &Path, config: &Path) -> Vec<Value> {
+    let mut rows = json(b.cmd(lib).arg("--config").arg(config).args(["library", "--json"])).as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["title"].as_str().unwrap().to_string());
+    rows
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+on_both! {
+    /// Good and bad files side by side in a folder with spaces and accents: the bad ones fail
+    /// naming the file and why, the rest is listed, exported and, on a re-run, left as it was.
+    fn ingest_lists_exports_and_runs_again(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let media = work.path().join("my vidéos");
+        std::fs::create_dir_all(&media).unwrap();
+        make_video(&media.join("one.mp4"), Gen { seconds: 5.0, ..Gen::default() });
+        make_video(&media.join("two.mkv"), Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() });
+        std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+        make_audio_only(&media.join("audio only.mp4"), 2.0);
+        let fifo = media.join("pipe.mp4");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let config = work.path().join("small.toml");
+        std::fs::write(&config, "[sampling]\nframe_short_side = 64\n").unwrap();
+        let lib = work.path().join("lib");
+        let ingest = || {
+            let mut c = backend.cmd(&lib);
+            c.arg("--config").arg(&config).arg("ingest").arg(&media);
+            c
+        };
+
+        let out = expect(&mut ingest(), 2);
+        let err = stderr(&out);
+        for (file, why) in [("broken.mp4", "not a readable video"), ("audio only.mp4", "no video stream"), ("pipe.mp4", "FIFO")] {
+            assert!(err.lines().any(|l| l.contains(file) && l.contains(why)), "{file}: {why}?\n{err}");
+        }
+
+        let listed = rows(backend, &lib, &config);
+        let titles: Vec<&str> = listed.iter().map(|r| r["title"].as_str().unwrap()).collect();
+        assert_eq!(titles, ["audio only", "broken", "one", "pipe", "two"]);
+        for row in &listed {
+            for key in ["id", "title", "path", "duration_s", "sample_fps", "frames_train", "frames_test", "status", "error"] {
+                assert!(row.get(key).is_some(), "{key} missing from {row}");
+            }
+        }
+        let row = |t: &str| listed.iter().find(|r| r["title"] == t).unwrap().clone();
+        for (title, frames) in [("one", 10), ("two", 6)] {
+            let r = row(title);
+            assert_eq!(r["status"], "ready", "{r}");
+            assert_eq!(r["sample_fps"], 2.0, "{r}");
+            assert_eq!(r["frames_train"].as_i64().unwrap() + r["frames_test"].as_i64().unwrap(), frames, "{r}");
+            assert_eq!(r["error"], Value::Null);
+        }
+        assert_eq!(row("one")["frames_train"], 9);
+        for title in ["audio only", "broken", "pipe"] {
+            let r = row(title);
+            assert_eq!(r["status"], "failed", "{r}");
+            assert!(!r["error"].as_str().unwrap().is_empty(), "{r}");
+        }
+        let table = expect(backend.cmd(&lib).arg("--config").arg(&config).arg("library"), 0);
+        let table = String::from_utf8_lossy(&table.stdout);
+        assert!(table.contains("TRAIN/TEST") && table.contains("9/1") && table.contains("failed"), "{table}");
+
+        let out_dir = work.path().join("export out");
+        expect(backend.cmd(&lib).arg("--config").arg(&config).args(["export", "frames"]).arg(&out_dir), 0);
+        assert_eq!(files_in(&out_dir.join("train/one")), 9);
+        assert_eq!(files_in(&out_dir.join("test/one")), 1);
+        assert_eq!(files_in(&out_dir.join("train/two")) + files_in(&out_dir.join("test/two")), 6);
+        assert!(!out_dir.join("train/broken").exists());
+
+        // Again: the bad files are tried again and fail again; nothing good is redone or lost.
+        let out = expect(&mut ingest(), 2);
+        assert!(stderr(&out).contains("broken.mp4"), "{}", stderr(&out));
+        let again = rows(backend, &lib, &config);
+        for title in ["one", "two"] {
+            let (before, after) = (row(title), again.iter().find(|r| r["title"] == title).unwrap().clone());
+            assert_eq!(before, after, "{title} is as it was");
+        }
+        assert_eq!(again.len(), listed.len());
+    }
+}
+
+/// The flags that point the binary at the test models and a small config.
+fn with_models(cmd: &mut Command, resnet: &Path, config: &Path) {
+    let m = assets().join("models");
+    cmd.arg("--config").arg(config).arg("--image-model").arg(resnet);
+    cmd.arg("--speech-model").arg(m.join("whisper-tiny.en")).arg("--text-model").arg(m.join("all-minilm-l6-v2"));
+}
+
+/// Runs `cmd` (a `train`), sends it Ctrl-C once its table has a first epoch's row, and returns
+/// its output.
+fn stop_after_first_epoch(cmd: &mut Command) -> Output {
+    use std::io::BufRead;
+    let mut child = cmd.stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let first_epoch =
+            line.split_whitespace().next() == Some("1") && seen.iter().any(|l: &String| l.starts_with("EPOCH"));
+        seen.push(line);
+        if first_epoch {
+            // SAFETY: a signal to the child this test started and has not yet waited on.
+            assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    let mut out = child.wait_with_output().unwrap();
+    out.stderr = seen.join("\n").into_bytes();
+    out
+}
+
+/// The titles `similar … --json` ranks, best first.
+fn titles(doc: &Value) -> Vec<String> {
+    doc["results"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap().to_string()).collect()
+}
+
+on_both! {
+    /// Four generated songs ingested with the models: each way of asking finds the right song,
+    /// `eval` finds the library near-perfect, a trained run's head space answers, and bad
+    /// queries are explained.
+    fn searches_evaluates_and_trains(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let lib = work.path().join("lib");
+        let resnet = work.path().join("resnet");
+        std::fs::create_dir_all(&resnet).unwrap();
+        random_resnet(&resnet.join("model.safetensors"));
+        let config = work.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[search.traps]\nset_aside = false\n\
+             [train]\nepochs = 200\naugmented_views = 0\n",
+        )
+        .unwrap();
+        let run = || {
+            let mut c = backend.cmd(&lib);
+            c.env("HF_HOME", work.path().join("hf"));
+            with_models(&mut c, &resnet, &config);
+            c
+        };
+
+        // An empty library is explained, and says how to fill it.
+        let err = stderr(&expect(run().args(["similar", "anything"]), 1));
+        assert!(err.contains("no ingested videos") && err.contains("ingest"), "{err}");
+
+        let media = work.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        for (name, source, lyrics) in crate::search::SONGS {
+            song(&media, name, lyrics, source, None);
+        }
+        expect(run().arg("ingest").arg(&media), 0);
+
+        // By title: the other three, with the JSON contract.
+        let doc = json(run().args(["similar", "gold", "--json"]));
+        assert_eq!(doc["query"], "gold");
+        let hits = doc["results"].as_array().unwrap();
+        assert_eq!(hits.len(), 3, "{doc}");
+        for key in ["rank", "id", "title", "score", "visual", "lyrics", "frames", "lines"] {
+            assert!(hits[0].get(key).is_some(), "{key} missing from {}", hits[0]);
+        }
+        assert!(!titles(&doc).contains(&"gold".to_string()));
+
+        // By a re-encoded, cropped and brightened excerpt with no audio.
+        let excerpt = work.path().join("excerpt.mp4");
+        let status = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "1.5", "-t", "2", "-i"])
+            .arg(media.join("spiral.mp4"))
+            .args(["-vf", "crop=iw*0.8:ih*0.8,eq=brightness=0.08", "-an", "-c:v", "libx264", "-crf", "30"])
+            .arg(&excerpt)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let doc = json(run().args(["similar", "--json", "--file"]).arg(&excerpt));
+        assert_eq!(titles(&doc)[0], "spiral", "{doc}");
+
+        // By one of a song's own frames, exported.
+        let frames = work.path().join("frames");
+        expect(run().args(["export", "frames"]).arg(&frames), 0);
+        let still: PathBuf = std::fs::read_dir(frames.join("train/cells")).unwrap().next().unwrap().unwrap().path();
+        let doc = json(run().args(["similar", "--json", "--image"]).arg(&still));
+        assert_eq!(titles(&doc)[0], "cells", "{doc}");
+
+        // By lyrics alone.
+        let doc = json(run().args(["similar", "--json", "--visual", "0", "--lyrics-weight", "1", "--lyrics"]).arg(crate::search::SONGS[1].2));
+        assert_eq!(titles(&doc)[0], "gold", "{doc}");
+
+        // Evaluation: every song finds itself in the top 5 by its test frames.
+        let e = json(run().args(["eval", "--json"]));
+        assert_eq!(e["visual"]["queries"], 4, "{e}");
+        assert_eq!(e["visual"]["recall_at_5"], 1.0, "{e}");
+        assert!(e["fused"]["recall_at_1"].as_f64().unwrap() >= 0.75, "{e}");
+
+        // A run stopped with Ctrl-C after its first epoch, then resumed: listed once, finished,
+        // and its head space answers by title.
+        let stopped = stop_after_first_epoch(run().args(["train", "--yes"]));
+        let err = stderr(&stopped);
+        assert_eq!(stopped.status.code(), Some(130), "{err}");
+        let id: i64 = err.split("train --resume ").nth(1).map(|t| t.chars().take_while(char::is_ascii_digit).collect::<String>()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{err}"));
+        let runs = json(run().args(["runs", "--json"]));
+        assert_eq!((runs[0]["run"].as_i64(), runs[0]["status"].as_str()), (Some(id), Some("stopped")), "{runs}");
+        let trained = json(run().args(["train", "--resume", &id.to_string(), "--json"]));
+        assert_eq!((trained["run"].as_i64(), trained["status"].as_str()), (Some(id), Some("done")), "{trained}");
+        assert_eq!((trained["epochs"].as_i64(), trained["classes"].as_i64()), (Some(200), Some(4)), "{trained}");
+        let err = stderr(&expect(run().args(["train", "--resume", &id.to_string()]), 1));
+        assert!(err.contains("finished"), "{err}");
+        let runs = json(run().args(["runs", "--json"]));
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+        assert_eq!(runs[0]["run"], trained["run"], "{runs}");
+        assert_eq!(runs[0]["status"], "done", "{runs}");
+        assert_eq!(runs[0]["active"], true, "{runs}");
+        let doc = json(run().args(["similar", "rain", "--space", "head", "--json"]));
+        assert!(doc["space"].as_str().unwrap().contains("head"), "{doc}");
+        assert_eq!(titles(&doc).len(), 3, "{doc}");
+
+        // What a person gets wrong: a typo, a file with no video, a file that is not an image.
+        let err = stderr(&expect(run().args(["similar", "spirl"]), 1));
+        assert!(err.contains("did you mean \"spiral\""), "{err}");
+        let audio_only = work.path().join("audio only.mp4");
+        make_audio_only(&audio_only, 2.0);
+        let err = stderr(&expect(run().args(["similar", "--file"]).arg(&audio_only), 1));
+        assert!(err.contains("no video stream") && err.contains("audio only.mp4"), "{err}");
+        let bad_image = work.path().join("not an image.png");
+        std::fs::write(&bad_image, "nope").unwrap();
+        let err = stderr(&expect(run().args(["similar", "--image"]).arg(&bad_image), 1));
+        assert!(err.contains("cannot decode this image"), "{err}");
+    }
+}
