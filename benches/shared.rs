@@ -116,7 +116,8 @@ fn query_part(work: &Path) {
         let mut config = reelmatch::config::Config::default();
         config.search.index = kind;
         config.search.traps.set_aside = false;
-        let mut warm = reelmatch::shared::query::Warm::new(&pg.url(), &config);
+        // No local copy: the backbone space, in SQL.
+        let mut warm = reelmatch::shared::query::Warm::new(&pg.url(), &config, None);
         let queue = reelmatch::shared::worker::queue(&mut catalog).unwrap();
         let ids: Vec<i64> = queue.iter().filter(|r| r.status == "ready").step_by(40).map(|r| r.id).collect();
         let t = Instant::now();

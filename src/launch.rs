@@ -29,8 +29,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // On a shared catalog the dashboard is the live view of its queue and search; every
         // other command is headless (it says which ones run there).
         if matches!(cli.command, None | Some(Command::Tui)) && on_terminal {
-            tui::watch::run(url, &config, cli.graphics)?;
+            tui::watch::run(url, &config, &library, cli.graphics)?;
             return Ok(ExitCode::SUCCESS);
+        }
+        if matches!(cli.command, Some(Command::Demo)) && on_terminal {
+            // The demo library is made headless, then the view opens on it.
+            let graphics = cli.graphics;
+            let code = cli::run(cli, &library, &config)?;
+            tui::watch::run(url, &config, &library, graphics)?;
+            return Ok(code);
         }
         return cli::run(cli, &library, &config);
     }

@@ -257,3 +257,42 @@ on_both! {
         assert!(err.contains("cannot decode this image"), "{err}");
     }
 }
+
+on_both! {
+    /// `demo` headless: the demo clips made, ingested with the models, listed and trained on;
+    /// the library it leaves answers in the head space.
+    fn demo_makes_a_library_that_answers(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let lib = work.path().join("démo lib");
+        let resnet = work.path().join("resnet");
+        std::fs::create_dir_all(&resnet).unwrap();
+        random_resnet(&resnet.join("model.safetensors"));
+        let config = work.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[train]\nepochs = 5\naugmented_views = 0\n",
+        )
+        .unwrap();
+        let run = || {
+            let mut c = backend.cmd(&lib);
+            c.env("HF_HOME", work.path().join("hf"));
+            with_models(&mut c, &resnet, &config);
+            c
+        };
+        let out = expect(run().arg("demo"), 0);
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(said.contains("making demo clips in") && said.contains("Bars of Gold"), "{said}");
+        assert_eq!(files_in(&lib.join("media")), 5, "{said}");
+        let runs = json(run().args(["runs", "--json"]));
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+        assert_eq!((runs[0]["status"].as_str(), runs[0]["epochs"].as_i64()), (Some("done"), Some(5)), "{runs}");
+        let doc = json(run().args(["similar", "Bars of Gold", "--json"]));
+        assert!(doc["space"].as_str().unwrap().contains("head"), "{doc}");
+        let found = titles(&doc);
+        assert_eq!(found.len(), 4, "the other demo songs: {doc}");
+        assert!(found.iter().all(|t| t != "Bars of Gold"), "{doc}");
+        if backend.is_postgres() {
+            assert!(said.contains("demo catalog: "), "{said}");
+        }
+    }
+}

@@ -106,10 +106,6 @@ fn schema_set_up_is_versioned_and_its_errors_say_what_to_do() {
     let out = bin().args(["--catalog", &pg.url_of("nosuchdb"), "migrate"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nosuchdb") && err.contains("createdb"), "{err}");
-    // A command with no shared version says so instead of using the local library.
-    let out = bin().args(["--catalog", &pg.url(), "demo"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`demo` does not run on a PostgreSQL catalog") && err.contains("library export"), "{err}");
 }
 
 #[test]
@@ -717,6 +713,29 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
         &[&format!("run {run} · done · epoch 3 of 3 · 7 classes"), "epoch 3: train loss", &last, "loss "],
         30,
     );
+    // With a run on the catalog, Enter searches its head space on the dashboard's copy of the
+    // catalog, ranking as `similar` does (the head space is the default).
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&[&format!(" (head of run {run}):")], 120);
+    let line = screen.lines().find(|l| l.contains(&format!(" (head of run {run}):"))).unwrap();
+    let asked = line.split("like ").nth(1).and_then(|t| t.split(" (head of run").next()).unwrap().trim();
+    let expected = json_of(
+        bin()
+            .args(["--catalog", &pg.url(), "--library"])
+            .arg(work.path().join("cli library"))
+            .args(["similar", asked, "--json"]),
+    );
+    assert_eq!(expected["space"], format!("head of run {run}"), "{expected}");
+    let top = ranking(&expected);
+    assert!(!top.is_empty());
+    for (rank, (title, score)) in top.iter().enumerate().take(4) {
+        assert!(
+            screen.contains(&format!("{:>2}. {score:>6.3}  {title}", rank + 1)),
+            "head space rank {} missing:\n{screen}",
+            rank + 1
+        );
+    }
+    assert_eq!(screen.matches(opened).count(), 3, "the run opened the copy:\n{screen}");
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.alive() {

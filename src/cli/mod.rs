@@ -191,6 +191,7 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
                 crate::shared::shown(url)
             )
         }
+        Some(Command::Demo) => demo_shared(library, config, url),
         Some(Command::Index { action }) => shared::index(url, config, matches!(action, args::IndexAction::Rebuild)),
         Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => {
             shared::export_frames(library, config, url, &out)
@@ -215,28 +216,6 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         None | Some(Command::Tui) => anyhow::bail!(
             "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch --catalog URL library --follow` shows every worker's progress as it happens"
         ),
-        Some(other) => Err(shared::unsupported(command_name(&other))),
-    }
-}
-
-/// A command's name as typed.
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Ingest { .. } => "ingest",
-        Command::Tui => "tui",
-        Command::Demo => "demo",
-        Command::Library { .. } => "library",
-        Command::Models { .. } => "models",
-        Command::Transcribe { .. } => "transcribe",
-        Command::Embed { .. } => "embed",
-        Command::Similar { .. } => "similar",
-        Command::Eval { .. } => "eval",
-        Command::Dupes { .. } => "dupes",
-        Command::Train { .. } => "train",
-        Command::Runs { .. } => "runs",
-        Command::Export { .. } => "export",
-        Command::Index { .. } => "index",
-        Command::Migrate => "migrate",
     }
 }
 
@@ -314,6 +293,28 @@ fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
         train::run(library, config, None, false, None)?;
     }
     eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
+    Ok(code)
+}
+
+/// `demo` on a shared catalog: its schema set up, the demo clips made in this library's
+/// `media/` folder and ingested by one worker (with the demo's models), listed and trained on.
+fn demo_shared(library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
+    shared::migrate(url)?;
+    let media = demo_media(library, config)?;
+    let models = Models::for_demo(config, library);
+    for note in models.notes() {
+        eprintln!("demo: {}", model_note(&note));
+    }
+    let has_image = models.image().is_some();
+    let code = shared::worker_with(library, config, url, vec![media], Vec::new(), true, models)?;
+    shared::list(url, false)?;
+    if has_image {
+        train::run(library, config, None, false, Some(url))?;
+    }
+    eprintln!(
+        "demo catalog: {} (`reelmatch --catalog URL` opens its dashboard; any command explores it)",
+        crate::shared::shown(url)
+    );
     Ok(code)
 }
 

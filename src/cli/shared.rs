@@ -39,6 +39,19 @@ pub fn worker(
     path_map: Vec<PathMap>,
     retry_failed: bool,
 ) -> anyhow::Result<ExitCode> {
+    worker_with(library, config, url, paths, path_map, retry_failed, Models::configured(config, Some(library)))
+}
+
+/// [`worker`] with these models (the demo's may be random).
+pub fn worker_with(
+    library: &Library,
+    config: &Config,
+    url: &str,
+    paths: Vec<PathBuf>,
+    path_map: Vec<PathMap>,
+    retry_failed: bool,
+    models: Models,
+) -> anyhow::Result<ExitCode> {
     if retry_failed {
         let n = crate::shared::worker::retry_failed(url)?;
         if n > 0 {
@@ -52,7 +65,6 @@ pub fn worker(
     );
     eprintln!("worker {} on {}", settings.name, crate::shared::shown(url));
     let (library, config, url) = (library.clone(), config.clone(), url.to_string());
-    let models = Models::configured(&config, Some(&library));
     let report = super::until_ctrl_c("video", move |cancel: Cancel| {
         crate::shared::worker::run(&url, &library, &config, &paths, &models, &settings, &Progress::new(), &cancel)
     })??;
@@ -221,12 +233,4 @@ pub fn dupes(library: &Library, config: &Config, url: &str, mut args: DupesArgs)
     mirror.take_decisions(&mut shared)?;
     args.shown_ids = Some(mirror.shared_ids());
     super::search::dupes(&mirror.library, config, args)
-}
-
-/// The error for a command that has no shared-catalog version yet.
-pub fn unsupported(what: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`{what}` does not run on a PostgreSQL catalog; run it on an embedded library (drop --catalog / \
-         REELMATCH_CATALOG), then `library export --to URL` moves that library up"
-    )
 }

@@ -1,12 +1,16 @@
 //! A query on the shared catalog as a frontend asks it: the library opened with the configured
-//! models and index choice, and a library video's most similar ones with the frames that
+//! models, space and index choice, and a library video's most similar ones with the frames that
 //! matched best.
 
+use super::mirror::Mirror;
 use super::search::{frame_image, load, SharedSearch};
 use super::SharedCatalog;
-use crate::config::Config;
+use crate::catalog::Catalog;
+use crate::config::{Config, SearchSpace};
 use crate::error::{Error, Remedy, Result};
+use crate::library::Library;
 use crate::ml::Role;
+use crate::search::space::Space;
 use crate::search::{search, Query, Results, SearchLibrary, Weights};
 use std::path::Path;
 
@@ -33,30 +37,44 @@ pub struct Answer {
 
 /// The videos most similar to the catalog's video `video`, with `[search]`'s weights and top
 /// (a new process's one query: the library is opened for it).
-pub fn similar_to(url: &str, config: &Config, video: i64) -> Result<Answer> {
-    Warm::new(url, config).similar_to(video)
+pub fn similar_to(url: &str, config: &Config, local: Option<&Library>, video: i64) -> Result<Answer> {
+    Warm::new(url, config, local).similar_to(video)
 }
 
 /// The shared library held open between a long-lived frontend's queries (the dashboard): opened
 /// by the first query, and again only once the catalog has changed since (a video became ready
-/// or left, one was claimed or failed, an HNSW index was built), so a second query reads no
-/// frame list, mean or lyrics again.
+/// or left, one was claimed or failed, an HNSW index was built, another run became active), so
+/// a second query reads no frame list, mean or lyrics again. In the head space (`[search]
+/// space = "head"`, the default) with an active run it is this machine's copy of the catalog
+/// with that run's head, as `similar` searches it.
 pub struct Warm {
     url: String,
     config: Config,
-    open: Option<(SearchLibrary, Stamp)>,
+    /// Where this machine keeps its copy of the catalog (for the head space).
+    local: Option<Library>,
+    open: Option<(Opened, Stamp)>,
     /// The connection for the stamp and the frames' JPEG bytes.
     catalog: Option<SharedCatalog>,
 }
 
+/// The library a query searches.
+enum Opened {
+    /// The catalog's frames in the backbone space, searched in SQL.
+    Catalog(SearchLibrary),
+    /// This machine's copy, in the head space of the catalog's run `run`.
+    Copy { lib: SearchLibrary, mirror: Box<Mirror>, run: i64 },
+}
+
 /// What changes whenever the searchable library does: ready videos, the last change to any
-/// video, the HNSW indexes.
+/// video, the HNSW indexes, the active run (chosen, or the newest finished one).
 #[derive(Debug, Clone, PartialEq)]
-struct Stamp(i64, Option<String>, Option<String>);
+struct Stamp(i64, Option<String>, Option<String>, Option<String>, Option<i64>);
 
 impl Warm {
-    pub fn new(url: &str, config: &Config) -> Self {
-        Warm { url: url.to_string(), config: config.clone(), open: None, catalog: None }
+    /// Queries on the catalog at `url`; `local` is the library whose folder holds this
+    /// machine's copy of it (without one, frames are compared in the backbone space).
+    pub fn new(url: &str, config: &Config, local: Option<&Library>) -> Self {
+        Warm { url: url.to_string(), config: config.clone(), local: local.cloned(), open: None, catalog: None }
     }
 
     /// [`similar_to`], on the library kept open. A failed query drops the connections, so the
@@ -77,20 +95,34 @@ impl Warm {
         let now = stamp(catalog)?;
         let kept = self.open.as_ref().is_some_and(|(_, at)| *at == now);
         if !kept {
-            self.open = Some((open_library(&self.url, &self.config)?, now));
+            self.open = None; // a copy being brought up to date is not searched meanwhile
+            let opened = open(&self.url, &self.config, self.local.as_ref(), catalog)?;
+            self.open = Some((opened, now));
         }
-        let (lib, _) = self.open.as_ref().expect("the library was kept or opened just above");
+        let (opened, _) = self.open.as_ref().expect("the library was kept or opened just above");
+        let (lib, root, mirror) = match opened {
+            Opened::Catalog(lib) => (lib, Path::new(""), None),
+            Opened::Copy { lib, mirror, run } => (lib, mirror.library.root(), Some((mirror, *run))),
+        };
         let opened = (!kept).then_some((lib.videos.len(), lib.frame_refs.len()));
         let config = &self.config;
-        let row = lib.videos.iter().find(|v| v.id == video).ok_or_else(|| {
+        let here = match &mirror {
+            Some((m, _)) => m.to_local(video),
+            None => Some(video),
+        };
+        let row = lib.videos.iter().find(|v| Some(v.id) == here).ok_or_else(|| {
             Error::not_ready(
                 format!("video {video} of the shared catalog is not ready to search"),
                 Remedy::WaitForIngest,
             )
         })?;
-        let query = Query::from_library(lib, Path::new(""), row)?;
+        let query = Query::from_library(lib, root, row)?;
         let weights = Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
-        let results = search(lib, &query, weights, config.search.top, false);
+        let mut results = search(lib, &query, weights, config.search.top, false);
+        if let Some((m, run)) = &mirror {
+            results.results.iter_mut().for_each(|h| h.id = m.to_shared(h.id).unwrap_or(h.id));
+            results.space = format!("head of run {run}");
+        }
         let Some(best) = results.results.first().and_then(|h| h.best_frame()) else {
             return Ok(Answer { results, pair: [None, None], opened });
         };
@@ -98,10 +130,32 @@ impl Warm {
         let files = [query_frame.map(|f| f.to_string_lossy().into_owned()), Some(best.match_file.clone())];
         let mut pair = [None, None];
         for (image, file) in pair.iter_mut().zip(files) {
-            *image = file.map_or(Ok(None), |f| frame_image(catalog, &f))?;
+            *image = match (&mirror, file) {
+                (_, None) => None,
+                (Some((m, _)), Some(f)) => crate::images::open(&m.library.resolve(&f)),
+                (None, Some(f)) => frame_image(catalog, &f)?,
+            };
         }
         Ok(Answer { results, pair, opened })
     }
+}
+
+/// Opens the library a query searches: this machine's copy in the head space when that is the
+/// configured space, there is a copy to keep and the catalog has an active run; else the
+/// catalog in SQL.
+fn open(url: &str, config: &Config, local: Option<&Library>, catalog: &mut SharedCatalog) -> Result<Opened> {
+    if let Some(local) = local.filter(|_| config.search.space == SearchSpace::Head) {
+        if catalog.active_run()?.is_some() {
+            let mirror = super::mirror::sync(local, config, url, &|m| tracing::info!("{m}"))?;
+            if let Some((_, run)) = mirror.take_active_run(catalog)? {
+                let here = Catalog::open(&mirror.library.catalog_path())?;
+                let space = Space::choose(&mirror.library, &here, config, Some(SearchSpace::Head))?;
+                let lib = space.load(&here, None)?;
+                return Ok(Opened::Copy { lib, mirror: Box::new(mirror), run });
+            }
+        }
+    }
+    Ok(Opened::Catalog(open_library(url, config)?))
 }
 
 fn stamp(catalog: &mut SharedCatalog) -> Result<Stamp> {
@@ -110,9 +164,11 @@ fn stamp(catalog: &mut SharedCatalog) -> Result<Stamp> {
         .query_one(
             "SELECT (SELECT count(*) FROM videos WHERE status = 'ready'),
                     (SELECT max(updated_at)::text FROM videos),
-                    (SELECT string_agg(name, ',' ORDER BY model) FROM frame_indexes)",
+                    (SELECT string_agg(name, ',' ORDER BY model) FROM frame_indexes),
+                    (SELECT value FROM settings WHERE key = 'active_run'),
+                    (SELECT max(id) FROM runs WHERE status = 'done' AND head IS NOT NULL)",
             &[],
         )
         .map_err(|e| catalog.err(e))?;
-    Ok(Stamp(row.get(0), row.get(1), row.get(2)))
+    Ok(Stamp(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
 }

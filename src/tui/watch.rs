@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::images::Graphics;
+use crate::library::Library;
 use crate::search::Results;
 use crate::shared::progress::Progress;
 use crate::shared::query::Answer;
@@ -344,13 +345,14 @@ fn answer_view(w: &Watch) -> Paragraph<'_> {
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(block)
 }
 
-/// Opens the view on the terminal until the user quits, showing frames as `graphics` says.
-pub fn run(url: &str, config: &Config, graphics: Graphics) -> anyhow::Result<()> {
+/// Opens the view on the terminal until the user quits, showing frames as `graphics` says;
+/// `local` holds this machine's copy of the catalog for queries in the head space.
+pub fn run(url: &str, config: &Config, local: &Library, graphics: Graphics) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let picker = crate::images::picker(graphics);
     let mut terminal = ratatui::init();
     let events = crossterm::event::EventStream::new();
-    let result = runtime.block_on(event_loop(&mut terminal, events, url, config, picker));
+    let result = runtime.block_on(event_loop(&mut terminal, events, url, config, local, picker));
     ratatui::restore();
     result
 }
@@ -361,6 +363,7 @@ pub async fn event_loop<B, E>(
     mut events: E,
     url: &str,
     config: &Config,
+    local: &Library,
     picker: Option<Picker>,
 ) -> anyhow::Result<()>
 where
@@ -375,7 +378,7 @@ where
     let (follow_url, read_url) = (url.to_string(), url.to_string());
     std::thread::spawn(move || follow(&follow_url, &tx_follow));
     std::thread::spawn(move || reread(&read_url, &tx_read));
-    let warm = std::sync::Arc::new(std::sync::Mutex::new(crate::shared::query::Warm::new(url, config)));
+    let warm = std::sync::Arc::new(std::sync::Mutex::new(crate::shared::query::Warm::new(url, config, Some(local))));
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut dirty = true;
     while !watch.quit {
