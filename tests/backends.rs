@@ -4,7 +4,7 @@
 //! meets on an empty library, a typo and a file with no video.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
-use crate::common::{assets, make_audio_only, make_video, random_resnet, song, Backend, Gen};
+use crate::common::{assets, make_audio_only, random_resnet, song, Backend};
 use crate::on_both;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -42,10 +42,7 @@ on_both! {
     fn ingest_lists_exports_and_runs_again(backend: &Backend) {
         let work = tempfile::tempdir().unwrap();
         let media = work.path().join("my vidéos");
-        std::fs::create_dir_all(&media).unwrap();
-        make_video(&media.join("one.mp4"), Gen { seconds: 5.0, ..Gen::default() });
-        make_video(&media.join("two.mkv"), Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() });
-        std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+        crate::common::two_videos_and_a_broken_file(&media);
         make_audio_only(&media.join("audio only.mp4"), 2.0);
         let fifo = media.join("pipe.mp4");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -118,6 +115,36 @@ fn with_models(cmd: &mut Command, resnet: &Path, config: &Path) {
     cmd.arg("--speech-model").arg(m.join("whisper-tiny.en")).arg("--text-model").arg(m.join("all-minilm-l6-v2"));
 }
 
+/// A work folder for the scenarios that use the models: random ResNet-50 weights, a config of
+/// small frames, offline models and `settings`, and the library folder `lib` in it.
+struct Setup {
+    work: tempfile::TempDir,
+    lib: PathBuf,
+    resnet: PathBuf,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn new(lib: &str, settings: &str) -> Setup {
+        let work = tempfile::tempdir().unwrap();
+        let (lib, resnet, config) =
+            (work.path().join(lib), work.path().join("resnet"), work.path().join("config.toml"));
+        std::fs::create_dir_all(&resnet).unwrap();
+        random_resnet(&resnet.join("model.safetensors"));
+        let text = format!("[sampling]\nframe_short_side = 64\n[models]\noffline = true\n{settings}");
+        std::fs::write(&config, text).unwrap();
+        Setup { work, lib, resnet, config }
+    }
+
+    /// The binary on the library with `backend`'s catalog and the models.
+    fn cmd(&self, backend: &Backend) -> Command {
+        let mut c = backend.cmd(&self.lib);
+        c.env("HF_HOME", self.work.path().join("hf"));
+        with_models(&mut c, &self.resnet, &self.config);
+        c
+    }
+}
+
 /// Runs `cmd` (a `train`), sends it Ctrl-C once its table has a first epoch's row, and returns
 /// its output.
 fn stop_after_first_epoch(cmd: &mut Command) -> Output {
@@ -152,24 +179,8 @@ on_both! {
     /// `eval` finds the library near-perfect, a trained run's head space answers, and bad
     /// queries are explained.
     fn searches_evaluates_and_trains(backend: &Backend) {
-        let work = tempfile::tempdir().unwrap();
-        let lib = work.path().join("lib");
-        let resnet = work.path().join("resnet");
-        std::fs::create_dir_all(&resnet).unwrap();
-        random_resnet(&resnet.join("model.safetensors"));
-        let config = work.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[search.traps]\nset_aside = false\n\
-             [train]\nepochs = 200\naugmented_views = 0\n",
-        )
-        .unwrap();
-        let run = || {
-            let mut c = backend.cmd(&lib);
-            c.env("HF_HOME", work.path().join("hf"));
-            with_models(&mut c, &resnet, &config);
-            c
-        };
+        let setup = Setup::new("lib", "[search.traps]\nset_aside = false\n[train]\nepochs = 200\naugmented_views = 0\n");
+        let (work, run) = (&setup.work, || setup.cmd(backend));
 
         // An empty library is explained, and says how to fill it.
         let err = stderr(&expect(run().args(["similar", "anything"]), 1));
@@ -194,14 +205,7 @@ on_both! {
 
         // By a re-encoded, cropped and brightened excerpt with no audio.
         let excerpt = work.path().join("excerpt.mp4");
-        let status = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "1.5", "-t", "2", "-i"])
-            .arg(media.join("spiral.mp4"))
-            .args(["-vf", "crop=iw*0.8:ih*0.8,eq=brightness=0.08", "-an", "-c:v", "libx264", "-crf", "30"])
-            .arg(&excerpt)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        crate::common::excerpt(&media.join("spiral.mp4"), &excerpt);
         let doc = json(run().args(["similar", "--json", "--file"]).arg(&excerpt));
         assert_eq!(titles(&doc)[0], "spiral", "{doc}");
 
@@ -262,23 +266,8 @@ on_both! {
     /// `demo` headless: the demo clips made, ingested with the models, listed and trained on;
     /// the library it leaves answers in the head space.
     fn demo_makes_a_library_that_answers(backend: &Backend) {
-        let work = tempfile::tempdir().unwrap();
-        let lib = work.path().join("démo lib");
-        let resnet = work.path().join("resnet");
-        std::fs::create_dir_all(&resnet).unwrap();
-        random_resnet(&resnet.join("model.safetensors"));
-        let config = work.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[train]\nepochs = 5\naugmented_views = 0\n",
-        )
-        .unwrap();
-        let run = || {
-            let mut c = backend.cmd(&lib);
-            c.env("HF_HOME", work.path().join("hf"));
-            with_models(&mut c, &resnet, &config);
-            c
-        };
+        let setup = Setup::new("démo lib", "[train]\nepochs = 5\naugmented_views = 0\n");
+        let (lib, run) = (&setup.lib, || setup.cmd(backend));
         let out = expect(run().arg("demo"), 0);
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
         assert!(said.contains("making demo clips in") && said.contains("Bars of Gold"), "{said}");

@@ -21,10 +21,7 @@ fn small_config(dir: &Path, extra: &str) -> std::path::PathBuf {
 fn ingest_library_json_and_export() {
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("my vidéos");
-    std::fs::create_dir_all(&media).unwrap();
-    make_video(&media.join("one.mp4"), Gen { seconds: 5.0, ..Gen::default() });
-    make_video(&media.join("two.mkv"), Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() });
-    std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+    common::two_videos_and_a_broken_file(&media);
     let lib = work.path().join("lib");
     let cfg = small_config(work.path(), "");
 

@@ -78,14 +78,7 @@ fn excerpts_and_other_voices_find_their_song_and_eval_is_perfect() {
 
     // A re-encoded, cropped and brightened 2 s excerpt of "spiral", with no audio.
     let excerpt = work.path().join("excerpt.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "1.5", "-t", "2", "-i"])
-        .arg(media.join("spiral.mp4"))
-        .args(["-vf", "crop=iw*0.8:ih*0.8,eq=brightness=0.08", "-an", "-c:v", "libx264", "-crf", "30"])
-        .arg(&excerpt)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::excerpt(&media.join("spiral.mp4"), &excerpt);
     let q = reelmatch::pipeline::query_from_file(&config, &models, &excerpt, &Cancel::new()).unwrap();
     assert!(!q.frames.is_empty() && q.lyrics.is_none());
     let r = search(&sl, &q, w, 10, false);

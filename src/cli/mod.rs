@@ -178,7 +178,8 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
         // A plain `ingest` is one worker that, as embedded ingestion does, tries the videos that
         // failed again; it works the queue until it is empty (`--worker` elsewhere shares it).
         Some(Command::Ingest { paths, worker, path_map, retry_failed }) => {
-            shared::worker(library, config, url, paths, path_map, retry_failed || !worker)
+            let models = Models::configured(config, Some(library));
+            shared::worker(library, config, url, paths, path_map, retry_failed || !worker, models)
         }
         Some(Command::Library { action: None, json, follow: false }) => shared::list(url, json),
         Some(Command::Library { action: None, json, follow: true }) => {
@@ -306,7 +307,7 @@ fn demo_shared(library: &Library, config: &Config, url: &str) -> anyhow::Result<
         eprintln!("demo: {}", model_note(&note));
     }
     let has_image = models.image().is_some();
-    let code = shared::worker_with(library, config, url, vec![media], Vec::new(), true, models)?;
+    let code = shared::worker(library, config, url, vec![media], Vec::new(), true, models)?;
     shared::list(url, false)?;
     if has_image {
         train::run(library, config, None, false, Some(url))?;

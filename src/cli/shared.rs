@@ -30,20 +30,8 @@ pub fn migrate(url: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ingest --worker PATH…`.
+/// `ingest --worker PATH…`, with these models (the demo's may be random).
 pub fn worker(
-    library: &Library,
-    config: &Config,
-    url: &str,
-    paths: Vec<PathBuf>,
-    path_map: Vec<PathMap>,
-    retry_failed: bool,
-) -> anyhow::Result<ExitCode> {
-    worker_with(library, config, url, paths, path_map, retry_failed, Models::configured(config, Some(library)))
-}
-
-/// [`worker`] with these models (the demo's may be random).
-pub fn worker_with(
     library: &Library,
     config: &Config,
     url: &str,

@@ -59,6 +59,28 @@ pub fn make_audio_only(path: &Path, seconds: f64) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Two good videos (`one.mp4` with a tone, `two.mkv` without audio) and `broken.mp4`, which is
+/// not a video, in a new folder `media`.
+pub fn two_videos_and_a_broken_file(media: &Path) {
+    std::fs::create_dir_all(media).unwrap();
+    make_video(&media.join("one.mp4"), Gen { seconds: 5.0, ..Gen::default() });
+    make_video(&media.join("two.mkv"), Gen { source: "smptebars", seconds: 3.0, tone_hz: None, ..Gen::default() });
+    std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+}
+
+/// A re-encoded, cropped and brightened 2 s excerpt of `video` (from 1.5 s), with no audio,
+/// written to `out`.
+pub fn excerpt(video: &Path, out: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "1.5", "-t", "2", "-i"])
+        .arg(video)
+        .args(["-vf", "crop=iw*0.8:ih*0.8,eq=brightness=0.08", "-an", "-c:v", "libx264", "-crf", "30"])
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg made no excerpt of {}", video.display());
+}
+
 /// Settings for tests: small stored frames and the defaults otherwise, plus `extra` TOML.
 pub fn test_config(extra: &str) -> Config {
     let text = format!("[sampling]\nframe_short_side = 64\njpeg_quality = 80\n{extra}");
