@@ -4,8 +4,11 @@
 //! tiny.en and MiniLM from the test assets: the wall time, how many times real time that is
 //! (issue 13's target: at least 8×), the peak memory and the per-stage pace the command reports.
 //!
+//! Each run is timed in every `[ingest] overlap` mode, alternating: one stage after another,
+//! the audio side beside the frame sampling, the frames embedded as they are sampled, and both.
+//!
 //! `cargo bench --bench ingest_video`; `REELMATCH_BENCH_SECONDS` changes the video's length
-//! (default 240). Median of 3 runs, each into a fresh library.
+//! (default 240). Median of 3 runs of each, each into a fresh library.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
@@ -64,35 +67,60 @@ fn main() {
         ),
     )
     .unwrap();
-    let mut walls = Vec::new();
-    let mut pace = String::new();
+    // Every `[ingest] overlap` mode, alternating in the same run.
+    let modes = [
+        ("none (one stage after another)", "none"),
+        ("audio (beside the frame sampling)", "audio"),
+        ("frames (embedded as sampled)", "frames"),
+        ("all (both)", "all"),
+    ];
+    let configs: Vec<PathBuf> = modes
+        .iter()
+        .enumerate()
+        .map(|(m, (_, overlap))| {
+            let file = work.path().join(format!("ingest {m}.toml"));
+            let text = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(&file, format!("{text}[ingest]\noverlap = {overlap:?}\n")).unwrap();
+            file
+        })
+        .collect();
+    let mut walls = vec![Vec::new(); modes.len()];
+    let mut pace = vec![String::new(); modes.len()];
     for round in 0..3 {
-        let lib = work.path().join(format!("library {round}"));
-        let start = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_reelmatch"))
-            .arg("--library")
-            .arg(&lib)
-            .arg("--config")
-            .arg(&config)
-            .arg("ingest")
-            .arg(&videos)
-            .output()
-            .unwrap();
-        walls.push(start.elapsed().as_secs_f64());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && err.contains("1 ingested"), "ingest failed:\n{err}");
-        pace = err.lines().find(|l| l.starts_with("pace per stage")).unwrap_or_default().to_string();
-        std::fs::remove_dir_all(&lib).unwrap();
+        for (m, file) in configs.iter().enumerate() {
+            let lib = work.path().join(format!("library {round} {m}"));
+            let start = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_reelmatch"))
+                .arg("--library")
+                .arg(&lib)
+                .arg("--config")
+                .arg(file)
+                .arg("ingest")
+                .arg(&videos)
+                .output()
+                .unwrap();
+            walls[m].push(start.elapsed().as_secs_f64());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && err.contains("1 ingested"), "ingest failed:\n{err}");
+            pace[m] = err.lines().find(|l| l.starts_with("pace per stage")).unwrap_or_default().to_string();
+            std::fs::remove_dir_all(&lib).unwrap();
+        }
     }
-    walls.sort_by(f64::total_cmp);
-    let wall = walls[1];
     println!(
-        "{seconds} s 1080p video with speech, ingested in full (frames, ResNet-50, Whisper tiny.en, MiniLM): \
-         {wall:.1} s (median of 3; {:.1}–{:.1} s), {:.1}× real time (target ≥ 8×), peak RSS {} MiB",
-        walls[0],
-        walls[2],
-        seconds as f64 / wall,
+        "{seconds} s 1080p video with speech, ingested in full (frames, ResNet-50, Whisper tiny.en, MiniLM), \
+         median of 3, alternating; peak RSS {} MiB",
         children_peak_rss_kib() / 1024
     );
-    println!("{pace}");
+    for (m, (label, _)) in modes.iter().enumerate() {
+        let w = &mut walls[m];
+        w.sort_by(f64::total_cmp);
+        println!(
+            "  {label}: {:.1} s ({:.1}–{:.1} s), {:.1}× real time (target ≥ 8×); {}",
+            w[1],
+            w[0],
+            w[2],
+            seconds as f64 / w[1],
+            pace[m]
+        );
+    }
 }

@@ -243,6 +243,34 @@ pub struct Ingest {
     pub concurrency: usize,
     pub extensions: Vec<String>,
     pub min_decoded_fraction: f64,
+    pub overlap: Overlap,
+}
+
+/// Which of a video's stages run at the same time as its frame sampling (ffmpeg's decoding
+/// leaves part of the cores idle).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    /// One stage after another.
+    None,
+    /// The audio extracted and transcribed on a thread of its own while the frames are sampled.
+    Audio,
+    /// The frames embedded, a batch at a time, while they are sampled.
+    Frames,
+    /// Both.
+    All,
+}
+
+impl Overlap {
+    /// Whether the audio side runs beside the frame sampling.
+    pub fn audio(self) -> bool {
+        matches!(self, Overlap::Audio | Overlap::All)
+    }
+
+    /// Whether frames are embedded while they are sampled.
+    pub fn frames(self) -> bool {
+        matches!(self, Overlap::Frames | Overlap::All)
+    }
 }
 
 /// Where the external programs are.

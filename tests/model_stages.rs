@@ -26,8 +26,20 @@ fn stages(events: &Mutex<Vec<Event>>) -> Vec<&'static str> {
         .collect()
 }
 
+/// With `[ingest] overlap = "all"`: the audio side and the frames' embedding both beside the
+/// frame sampling (the default, "frames", is the second of these alone).
 #[test]
 fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
+    ingest_with("all");
+}
+
+/// The same with one stage after another (`[ingest] overlap = "none"`).
+#[test]
+fn ingest_one_stage_after_another_does_the_same() {
+    ingest_with("none");
+}
+
+fn ingest_with(overlap: &str) {
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
@@ -41,11 +53,12 @@ fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
 
     let models = assets().join("models");
     let extra = format!(
-        "[models]\noffline = true\n[models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n",
+        "[models]\noffline = true\n[models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n[ingest]\noverlap = {overlap:?}\n",
         models.join("whisper-tiny.en"),
         models.join("all-minilm-l6-v2")
     );
     let config = test_config(&extra);
+    assert_eq!(format!("{:?}", config.ingest.overlap).to_lowercase(), overlap);
     let pre = &config.image;
     let load = |w: &Path, id: &str| {
         Models::none()
@@ -70,6 +83,17 @@ fn ingest_embeds_transcribes_and_recomputes_only_what_changed() {
     assert_eq!(inst.frames_embedded, inst.frames_train + inst.frames_test);
     let emb = cat.frame_embeddings(rain.id, "resnet-a").unwrap();
     assert!(emb.iter().all(|e| e.vector.len() == 2048));
+    // Each frame's vector is its own file's, however it was made (beside the sampling or after).
+    let embedder = ImageEmbedder::load_weights(&weights_a, &Device::Cpu, pre, 8, "resnet-a".into()).unwrap();
+    let files: Vec<_> = cat.frames(rain.id).unwrap().iter().map(|f| lib.resolve(&f.file)).collect();
+    let again = embedder.embed_files(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>()).unwrap();
+    assert_eq!(again.len(), emb.len());
+    let apart = again[0].iter().zip(again.last().unwrap()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(apart > 1e-2, "the first and last frames must embed apart for this check to mean anything");
+    for (stored, fresh) in emb.iter().zip(&again) {
+        let worst = stored.vector.iter().zip(fresh).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "frame {} holds another frame's vector (differs by {worst})", stored.idx);
+    }
 
     let t = cat.transcript(rain.id, &load_speech(&config).unwrap().model_id).unwrap().expect("transcribed");
     assert_eq!(t.language, "en");

@@ -52,6 +52,29 @@ fn padding_in_a_batch_does_not_change_an_embedding() {
     assert!(diff < 1e-4, "max difference {diff}");
 }
 
+/// Windows are batched by length, not in the order given: every text still gets its own vector.
+#[test]
+fn a_batch_of_mixed_lengths_gives_each_text_its_own_vector() {
+    let model = text_model(&minilm(), Pooling::Mean, 64);
+    let long = "the river road runs past the harbour and the lights ".repeat(12);
+    let texts: Vec<String> = (0..11)
+        .map(|i| match i % 4 {
+            0 => format!("line {i} of the chorus"),
+            1 => long.clone() + &format!(" verse {i}"),
+            2 => format!("rain number {i} falls on the city all night long and into the morning"),
+            _ => format!("{i}"),
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let batched = model.embed_batch(&refs).unwrap();
+    assert_eq!(batched.len(), texts.len());
+    for (text, got) in texts.iter().zip(&batched) {
+        let alone = model.embed(text).unwrap();
+        let diff = alone.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(diff < 1e-4, "{text:?}: max difference {diff}");
+    }
+}
+
 #[test]
 fn long_lyrics_are_embedded_in_windows_not_cut() {
     let model = text_model(&minilm(), Pooling::Mean, 64);

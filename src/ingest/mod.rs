@@ -1,6 +1,7 @@
 //! Resumable library ingestion: scan, identify by content hash, then per video probe → frames
 //! (sampled, stored as JPEG, split) → audio, each stage committed on its own.
 
+mod early;
 pub(crate) mod identify;
 mod models;
 mod scan;

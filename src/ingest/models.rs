@@ -2,6 +2,7 @@
 //! flags for a wrong language or hallucination-like output), and lyrics embeddings. Each output
 //! is keyed by the model that made it, so changing a model recomputes only its own outputs.
 
+use super::early::Early;
 use crate::catalog::{Catalog, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
@@ -59,24 +60,38 @@ pub fn needs_transcript(catalog: &Catalog, video: &VideoRow, models: &Models) ->
 }
 
 /// Embeds the frames of a video that have no vector from the image model yet, a batch per
-/// commit.
+/// commit, storing first those `early` made while the frames were sampled.
 pub fn embed_frames(
     library: &Library,
     catalog: &Catalog,
     models: &Models,
     id: i64,
+    mut early: Early,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<()> {
     let Some(image) = models.image() else { return Ok(()) };
-    let todo = catalog.frames_without_embedding(id, &image.model_id)?;
+    let mut todo = catalog.frames_without_embedding(id, &image.model_id)?;
     if todo.is_empty() {
         return Ok(());
     }
     sink.emit(Event::VideoStage { id, stage: Step::Embed });
     let started = std::time::Instant::now();
     let total = todo.len() as u32;
-    let mut done = 0;
+    // The vectors made while the frames were sampled are stored as they are.
+    let mut made = Vec::new();
+    todo.retain(|(fid, f)| match early.vectors.remove(f) {
+        Some(v) => {
+            made.push((*fid, v));
+            false
+        }
+        None => true,
+    });
+    let mut done = made.len() as u32;
+    if !made.is_empty() {
+        catalog.store_frame_embeddings(&image.model_id, &made)?;
+        sink.emit(Event::VideoFrames { id, done, expected: total });
+    }
     // One forward pass per commit: a stop is seen within one pass, and a crash loses at most
     // one batch of work.
     for chunk in todo.chunks(image.batch_size()) {
@@ -91,7 +106,8 @@ pub fn embed_frames(
         done += chunk.len() as u32;
         sink.emit(Event::VideoFrames { id, done, expected: total });
     }
-    let seconds = started.elapsed().as_secs_f64();
+    // The network's own time: the passes made beside the sampling and those made here.
+    let seconds = (early.busy + started.elapsed()).as_secs_f64();
     sink.emit(Event::StageRate { id, rate: StageRate { stage: Step::Embed, amount: total as f64, seconds } });
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Running the remaining stages of one video: the probe, then frames → frame embeddings beside
 //! audio → transcript, then lyrics embeddings.
 
+use super::early::{embed_alongside, Early, FrameFeed};
 use super::split::{assign_splits, video_seed};
 use crate::catalog::{Catalog, FrameRecord, Stage, VideoRow};
 use crate::config::Config;
@@ -64,11 +65,11 @@ fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> 
     Ok(Outcome::Failed(video.path.clone(), reason))
 }
 
-/// A video's stages: the probe, then its two sides at once (the frames sampled here, the audio
-/// extracted and transcribed on a thread of its own: decoding leaves part of the cores idle,
-/// and so does Whisper's decoder), then the frames embedded once both sides are done (ResNet-50
-/// beside Whisper made both thread pools contend: 41.5 s against 33.7 s in `benches/ingest_video`),
-/// then the transcript stored and its lyrics embedded. Returns the number of frames.
+/// A video's stages: the probe, then its frames sampled and its audio extracted and
+/// transcribed, then the frames embedded (those not yet embedded while they were sampled),
+/// then the transcript stored and its lyrics embedded. `[ingest] overlap` says what runs beside
+/// the sampling: the audio side on a thread of its own, the frames' embedding as they are
+/// written, both, or neither. Returns the number of frames.
 fn stages(
     library: &Library,
     catalog: &Catalog,
@@ -86,26 +87,47 @@ fn stages(
     let has_audio = probed.has_audio == Some(true);
     let extract = has_audio && (video.stage < Stage::Audio || !library.audio_path(id).exists());
     let transcribe = super::models::needs_transcript(catalog, &probed, models)?;
-    // Stops the audio side when the frame side fails or the run is stopped.
-    let audio_stop = Cancel::new();
-    let (frames, heard) = std::thread::scope(|scope| {
-        let audio = scope.spawn(|| audio_side(library, config, models, &probed, extract, transcribe, &audio_stop));
-        let frames = frame_side(library, catalog, config, &probed, fps, stage, sink, cancel);
-        if frames.is_err() {
-            audio_stop.cancel();
-        } else if !audio.is_finished() && transcribe {
-            // The progress shows the side still at work (the audio side reports no stages).
+    let overlap = config.ingest.overlap;
+    let mut early = Early::default();
+    let mut frame_side = || {
+        let sample = |feed: &FrameFeed| frame_side(library, catalog, config, &probed, fps, stage, feed, sink, cancel);
+        if overlap.frames() && stage < Stage::Frames {
+            let (frames, made) = embed_alongside(library, models, cancel, sample);
+            early = made;
+            frames
+        } else {
+            sample(&FrameFeed::none())
+        }
+    };
+    let audio_side = |stop: &Cancel| audio_side(library, config, models, &probed, extract, transcribe, stop);
+    let (frames, heard) = if overlap.audio() {
+        // Stops the audio side when the frame side fails or the run is stopped.
+        let audio_stop = Cancel::new();
+        std::thread::scope(|scope| {
+            let audio = scope.spawn(|| audio_side(&audio_stop));
+            let frames = frame_side();
+            if frames.is_err() {
+                audio_stop.cancel();
+            } else if !audio.is_finished() && transcribe {
+                // The progress shows the side still at work (the audio side reports no stages).
+                sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
+            }
+            while !audio.is_finished() {
+                if cancel.is_cancelled() {
+                    audio_stop.cancel();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let heard = audio.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (frames, heard)
+        })
+    } else {
+        let frames = frame_side()?;
+        if transcribe {
             sink.emit(Event::VideoStage { id, stage: Step::Transcribe });
         }
-        while !audio.is_finished() {
-            if cancel.is_cancelled() {
-                audio_stop.cancel();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let heard = audio.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (frames, heard)
-    });
+        (Ok(frames), audio_side(cancel))
+    };
     let frames = match frames {
         Ok(frames) => frames,
         Err(e) => {
@@ -120,7 +142,7 @@ fn stages(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    super::models::embed_frames(library, catalog, models, id, sink, cancel)?;
+    super::models::embed_frames(library, catalog, models, id, early, sink, cancel)?;
     catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
     super::models::store_and_embed_lyrics(catalog, models, id, heard, sink)?;
     Ok(frames)
@@ -163,6 +185,7 @@ fn frame_side(
     probed: &VideoRow,
     fps: f64,
     stage: Stage,
+    feed: &FrameFeed,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<u32> {
@@ -172,7 +195,7 @@ fn frame_side(
         sink.emit(Event::VideoStage { id, stage: Step::Frames });
         let started = std::time::Instant::now();
         // Nothing is left on disk that no row records when sampling fails or is stopped.
-        frames = sample_and_store(library, catalog, config, probed, fps, sink, cancel).inspect_err(|_| {
+        frames = sample_and_store(library, catalog, config, probed, fps, feed, sink, cancel).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(library.frames_dir(id));
         })?;
         let rate = StageRate { stage: Step::Frames, amount: frames as f64, seconds: started.elapsed().as_secs_f64() };
@@ -205,14 +228,16 @@ fn audio_side(
 }
 
 /// Samples a video's frames into JPEG files and records them (with their split) in one
-/// transaction. Checks that the video decoded as far as its duration promises. The caller
-/// removes the frame files again when it fails or is stopped.
+/// transaction, handing each file written to `feed`. Checks that the video decoded as far as
+/// its duration promises. The caller removes the frame files again when it fails or is stopped.
+#[allow(clippy::too_many_arguments)]
 fn sample_and_store(
     library: &Library,
     catalog: &Catalog,
     config: &Config,
     video: &VideoRow,
     fps: f64,
+    feed: &FrameFeed,
     sink: &dyn EventSink,
     cancel: &Cancel,
 ) -> Result<u32> {
@@ -229,6 +254,7 @@ fn sample_and_store(
     let count = sample_frames(&config.tools.ffmpeg, &video.path, spec, limit, cancel, |frame: RgbFrame| {
         let file = dir.join(frame_name(frame.index));
         write_jpeg(&file, &frame, quality)?;
+        feed.written(&frame_file(id, frame.index));
         times.push((frame.index, frame.t_s));
         sink.emit(Event::VideoFrames { id, done: times.len() as u32, expected });
         Ok(())
@@ -253,7 +279,7 @@ fn sample_and_store(
             idx: index as i64,
             t_s,
             split,
-            file: format!("frames/{id}/{}", frame_name(index)),
+            file: frame_file(id, index),
         })
         .collect();
     catalog.store_frames(id, &records)?;
@@ -262,6 +288,11 @@ fn sample_and_store(
 
 fn frame_name(index: u32) -> String {
     format!("{index:06}.jpg")
+}
+
+/// A frame's file as the catalog records it (relative to the library).
+fn frame_file(id: i64, index: u32) -> String {
+    format!("frames/{id}/{}", frame_name(index))
 }
 
 fn write_jpeg(path: &Path, frame: &RgbFrame, quality: u8) -> Result<()> {

@@ -30,6 +30,29 @@ pub struct TextEmbedder {
     pub model_id: String,
 }
 
+/// Tokens one forward pass may hold, padding included, beyond a single window: a whole song's
+/// 512-token windows go through with few others, its short segments eight at a time.
+const BATCH_TOKENS: usize = 1024;
+
+/// The windows' indices grouped into forward passes: longest first, so that each pass is padded
+/// to about its own windows' length (a pass is as wide as its longest window), at most `batch`
+/// windows and [`BATCH_TOKENS`] padded tokens each (a longer window goes alone).
+pub fn batches_by_length(windows: &[Vec<u32>], batch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.sort_by_key(|&w| std::cmp::Reverse(windows[w].len()));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for w in order {
+        match out.last_mut() {
+            // The first window of a pass is its longest: the pass is padded to its length.
+            Some(pass) if pass.len() < batch && (pass.len() + 1) * windows[pass[0]].len() <= BATCH_TOKENS => {
+                pass.push(w)
+            }
+            _ => out.push(vec![w]),
+        }
+    }
+    out
+}
+
 /// Windows of token ids (each with [CLS] … [SEP]) covering a whole text.
 pub fn windows(content: &[u32], max_tokens: usize, overlap: usize, cls: u32, sep: u32) -> Vec<Vec<u32>> {
     let body = max_tokens - 2;
@@ -129,9 +152,11 @@ impl TextEmbedder {
         }
         let mut sums = vec![vec![0f32; self.dim]; texts.len()];
         let mut counts = vec![0usize; texts.len()];
-        for (chunk, owners) in all_windows.chunks(self.batch).zip(owner.chunks(self.batch)) {
-            let pooled = self.forward(chunk).map_err(|e| Error::compute("the text model", e))?;
-            for (vec, &o) in pooled.into_iter().zip(owners) {
+        for chunk in batches_by_length(&all_windows, self.batch) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&w| std::mem::take(&mut all_windows[w])).collect();
+            let pooled = self.forward(&batch).map_err(|e| Error::compute("the text model", e))?;
+            for (vec, w) in pooled.into_iter().zip(chunk) {
+                let o = owner[w];
                 sums[o].iter_mut().zip(&vec).for_each(|(s, v)| *s += v);
                 counts[o] += 1;
             }
@@ -171,7 +196,24 @@ impl TextEmbedder {
 
 #[cfg(test)]
 mod tests {
-    use super::windows;
+    use super::{batches_by_length, windows};
+
+    #[test]
+    fn passes_group_windows_of_like_length_and_cover_each_once() {
+        let lens = [20, 512, 7, 300, 512, 30, 25, 22, 21, 19, 18, 17, 16, 15];
+        let w: Vec<Vec<u32>> = lens.iter().map(|&n| vec![0; n]).collect();
+        let passes = batches_by_length(&w, 8);
+        let mut seen: Vec<usize> = passes.concat();
+        seen.sort();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>(), "every window once");
+        assert_eq!(passes[0], vec![1, 4], "the two 512-token windows together (1024 tokens)");
+        assert_eq!(passes[1], vec![3, 5, 6], "a 300-token window and two short ones: a fourth would pass 1024");
+        assert_eq!(passes[2].len(), 8, "then eight short ones");
+        assert_eq!(passes.len(), 4);
+        assert!(passes.iter().all(|p| p.len() <= 8));
+        assert!(passes.iter().all(|p| p.len() == 1 || p.len() * lens[p[0]] <= 1024));
+        assert!(passes.iter().all(|p| p.iter().all(|&i| lens[i] <= lens[p[0]])), "longest first");
+    }
 
     #[test]
     fn short_text_is_one_window_long_text_overlaps_and_covers_everything() {
