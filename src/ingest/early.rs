@@ -71,7 +71,7 @@ pub fn embed_alongside<R>(
                     break;
                 }
                 let started = Instant::now();
-                match embed(library, image, &batch) {
+                match embed_frame_files(library, image, batch.iter().map(String::as_str)) {
                     Ok(vectors) => early.vectors.extend(batch.drain(..).zip(vectors)),
                     Err(_) => break,
                 }
@@ -86,8 +86,13 @@ pub fn embed_alongside<R>(
     })
 }
 
-fn embed(library: &Library, image: &crate::ml::image::ImageEmbedder, files: &[String]) -> Result<Vec<Vec<f32>>> {
-    let paths: Vec<_> = files.iter().map(|f| library.resolve(f)).collect();
+/// Embeds frame files named as the catalog records them (relative to the library), in order.
+pub fn embed_frame_files<'a>(
+    library: &Library,
+    image: &crate::ml::image::ImageEmbedder,
+    files: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Vec<f32>>> {
+    let paths: Vec<_> = files.into_iter().map(|f| library.resolve(f)).collect();
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
     image.embed_files(&refs)
 }

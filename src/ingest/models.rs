@@ -2,7 +2,7 @@
 //! flags for a wrong language or hallucination-like output), and lyrics embeddings. Each output
 //! is keyed by the model that made it, so changing a model recomputes only its own outputs.
 
-use super::early::Early;
+use super::early::{embed_frame_files, Early};
 use crate::catalog::{Catalog, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
@@ -98,9 +98,7 @@ pub fn embed_frames(
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let paths: Vec<_> = chunk.iter().map(|(_, f)| library.resolve(f)).collect();
-        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-        let vectors = image.embed_files(&refs)?;
+        let vectors = embed_frame_files(library, image, chunk.iter().map(|(_, f)| f.as_str()))?;
         let rows: Vec<(i64, Vec<f32>)> = chunk.iter().map(|(fid, _)| *fid).zip(vectors).collect();
         catalog.store_frame_embeddings(&image.model_id, &rows)?;
         done += chunk.len() as u32;

@@ -1,5 +1,6 @@
-//! Running the remaining stages of one video: the probe, then frames → frame embeddings beside
-//! audio → transcript, then lyrics embeddings.
+//! Running the remaining stages of one video: the probe, then frames (embedded as they are
+//! written, or after) and audio → transcript, then lyrics embeddings; `[ingest] overlap` says
+//! which of them run at once.
 
 use super::early::{embed_alongside, Early, FrameFeed};
 use super::split::{assign_splits, video_seed};

@@ -30,23 +30,23 @@ pub struct TextEmbedder {
     pub model_id: String,
 }
 
-/// Tokens one forward pass may hold, padding included, beyond a single window: a whole song's
-/// 512-token windows go through with few others, its short segments eight at a time.
-const BATCH_TOKENS: usize = 1024;
+/// Padded tokens a forward pass may hold per window of its batch size: with the CPU's batch of 8,
+/// 1,024 tokens, so a whole song's 512-token windows go through two at a time and its short
+/// segments eight at a time.
+const TOKENS_PER_SLOT: usize = 128;
 
 /// The windows' indices grouped into forward passes: longest first, so that each pass is padded
 /// to about its own windows' length (a pass is as wide as its longest window), at most `batch`
-/// windows and [`BATCH_TOKENS`] padded tokens each (a longer window goes alone).
+/// windows and `batch` × [`TOKENS_PER_SLOT`] padded tokens each (a longer window goes alone).
 pub fn batches_by_length(windows: &[Vec<u32>], batch: usize) -> Vec<Vec<usize>> {
+    let budget = batch * TOKENS_PER_SLOT;
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&w| std::cmp::Reverse(windows[w].len()));
     let mut out: Vec<Vec<usize>> = Vec::new();
     for w in order {
         match out.last_mut() {
             // The first window of a pass is its longest: the pass is padded to its length.
-            Some(pass) if pass.len() < batch && (pass.len() + 1) * windows[pass[0]].len() <= BATCH_TOKENS => {
-                pass.push(w)
-            }
+            Some(pass) if pass.len() < batch && (pass.len() + 1) * windows[pass[0]].len() <= budget => pass.push(w),
             _ => out.push(vec![w]),
         }
     }
@@ -128,7 +128,8 @@ impl TextEmbedder {
         self.dim
     }
 
-    /// Sets how many token windows one forward pass takes (8 unless set; at least 1).
+    /// Sets how many token windows one forward pass takes at most (8 unless set; at least 1):
+    /// long windows go fewer at a time (see [`batches_by_length`]).
     pub fn set_batch(&mut self, windows: usize) {
         self.batch = windows.max(1);
     }
