@@ -1,6 +1,7 @@
 //! Model throughput on CPU, beside the yardsticks in the same run: ResNet-50 images/s at batch
-//! 1, 8 and 32 (random weights: speed does not depend on their values) and ONNX Runtime's on the
-//! same weights (`benches/onnx_resnet50.py`); Whisper on a 60 s clip (f32 and int8 decoders, with
+//! 1, 8 and 32 in f32 and with `precision = "int8"` (random weights: speed does not depend on
+//! their values) and ONNX Runtime's on the same weights, f32 and statically quantised to 8 bits
+//! (`benches/onnx_resnet50.py`); Whisper on a 60 s clip (f32 and int8 decoders, with
 //! and without the key-value cache) and faster-whisper on the same weights
 //! (`benches/whisper_yardstick.py`); text-encoder documents/s at 512 tokens.
 //!
@@ -40,15 +41,23 @@ fn resnet() {
     let mut ours = Vec::new();
     for batch in [1usize, 8, 32] {
         let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
+        let mut int8 = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
+        let has_int8 = int8.set_precision(reelmatch::config::Precision::Int8);
         let n = batch.max(8);
         let images = vec![img.clone(); n];
         let tensors: Vec<_> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
         model.embed(&images[..batch]).unwrap(); // warm-up
-        let (mut folded, mut before) = (Vec::new(), Vec::new());
+        int8.embed(&images[..batch]).unwrap();
+        let (mut folded, mut eight, mut before) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..5 {
             let t = Instant::now();
             model.embed(&images).unwrap();
             folded.push(n as f64 / t.elapsed().as_secs_f64());
+            if has_int8 {
+                let t = Instant::now();
+                int8.embed(&images).unwrap();
+                eight.push(n as f64 / t.elapsed().as_secs_f64());
+            }
             let t = Instant::now();
             for chunk in tensors.chunks(batch) {
                 stock.forward(&Tensor::stack(chunk, 0).unwrap()).unwrap();
@@ -60,7 +69,11 @@ fn resnet() {
             spread(&mut folded),
             spread(&mut before)
         );
-        ours.push((batch, folded[folded.len() / 2]));
+        ours.push((batch, "f32", folded[folded.len() / 2]));
+        if has_int8 {
+            println!("resnet50 batch {batch:>2}: {} images/s with precision = \"int8\"", spread(&mut eight));
+            ours.push((batch, "int8", eight[eight.len() / 2]));
+        }
     }
     // ONNX Runtime on the same weights, right after: the yardstick, as a ratio.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_resnet50.py");
@@ -73,13 +86,22 @@ fn resnet() {
         .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
     {
         Some(v) => {
-            for (batch, mine) in ours.iter().filter(|(b, _)| *b >= 8) {
-                if let Some(theirs) = v["batches"][batch.to_string()].as_f64() {
-                    println!(
-                        "resnet50 batch {batch:>2}: ONNX Runtime {} {theirs:.1} images/s; reelmatch / ONNX Runtime = {:.2}",
-                        v["onnxruntime"].as_str().unwrap_or("?"),
-                        mine / theirs
-                    );
+            for (batch, precision, mine) in ours.iter().filter(|(b, _, _)| *b >= 8) {
+                let key = batch.to_string();
+                // Each precision against ONNX Runtime's f32, and int8 against its own 8-bit model too.
+                let anchors: &[(&str, &str)] = if *precision == "int8" {
+                    &[("batches", "f32"), ("batches_int8", "int8")]
+                } else {
+                    &[("batches", "f32")]
+                };
+                for (field, theirs_is) in anchors {
+                    if let Some(theirs) = v[field][&key].as_f64() {
+                        println!(
+                            "resnet50 batch {batch:>2}: ONNX Runtime {} ({theirs_is}) {theirs:.1} images/s; reelmatch ({precision}) / ONNX Runtime ({theirs_is}) = {:.2}",
+                            v["onnxruntime"].as_str().unwrap_or("?"),
+                            mine / theirs
+                        );
+                    }
                 }
             }
         }

@@ -141,6 +141,7 @@ pub struct ImageModel {
     pub path: PathBuf,
     pub batch_size: usize,
     pub gpu_batch_size: usize,
+    pub precision: Precision,
 }
 
 impl ImageModel {
@@ -181,12 +182,14 @@ pub struct SpeechModel {
     pub precision: Precision,
 }
 
-/// How Whisper's decoder holds its weights.
+/// How a model holds its weights on the CPU: Whisper's decoder (`[models.speech]`) and
+/// ResNet-50's 1×1 and strided convolutions (`[models.image]`).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
-    /// 8-bit blocks (Q8_0), quantised when the model loads.
+    /// 8 bits, quantised from the same file when the model loads (Whisper: Q8_0 blocks;
+    /// ResNet-50: per output channel, activations per row, on AVX-512 VNNI CPUs).
     Int8,
 }
 

@@ -169,3 +169,107 @@ fn an_image_model_without_resnet_tensors_is_a_clear_error() {
         ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, 2, "x".into()).err().unwrap();
     assert!(err.to_string().contains("torchvision-layout tensor names"), "{err}");
 }
+
+/// Frames of the test assets' two real videos, a second apart, scaled to 320 pixels wide.
+fn real_frames(dir: &Path) -> Vec<image::RgbImage> {
+    let mut frames = Vec::new();
+    for video in ["bigbuckbunny.mp4", "bikes.mp4"] {
+        let stem = video.trim_end_matches(".mp4");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(assets().join("videos").join(video))
+            .args(["-vf", "fps=1,scale=320:-2", "-frames:v", "8"])
+            .arg(dir.join(format!("{stem}-%02d.png")))
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg sampled {video}");
+    }
+    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    for p in paths {
+        frames.push(image::open(&p).unwrap().to_rgb8());
+    }
+    frames
+}
+
+/// `[models.image] precision = "int8"` against f32 on the same weights and real frames: each
+/// frame's vector stays close to its f32 one measured against how far apart the frames are (the
+/// search compares vectors centred on the library's mean), every frame's nearest other frame is
+/// the same, and a frame gets the same vector in any batch.
+///
+/// On random weights the bounds are loose (and two of the 13 frames may find another nearest
+/// frame): a randomly initialised ResNet-50's residual stream grows block after block and its
+/// frames differ little around it; a kernel that got the arithmetic wrong lands near 0. `REELMATCH_RESNET50_WEIGHTS`
+/// (a trained ResNet-50 in torchvision layout) adds the run on trained weights with the bounds
+/// they meet (README, "Benchmarks": every frame above 0.997, within 0.15 of the way).
+#[test]
+fn int8_resnet50_features_stay_with_f32_on_real_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames_dir = dir.path().join("frames");
+    std::fs::create_dir(&frames_dir).unwrap();
+    let frames = real_frames(&frames_dir);
+    assert!(frames.len() >= 12, "{} frames", frames.len());
+    let weights = dir.path().join("model.safetensors");
+    random_resnet(&weights);
+    int8_against_f32(&weights, &frames, 0.75, 2.0, 2);
+    if let Some(trained) = std::env::var_os("REELMATCH_RESNET50_WEIGHTS") {
+        int8_against_f32(Path::new(&trained), &frames, 0.995, 0.25, 0);
+    }
+}
+
+/// Asserts every frame's centred cosine of int8 against f32 is above `min_cosine`, that int8
+/// moves it less than `max_ratio` of its distance to its nearest other frame, and that at most
+/// `moved_neighbours` frames have another nearest frame in int8 than in f32.
+fn int8_against_f32(
+    weights: &Path,
+    frames: &[image::RgbImage],
+    min_cosine: f32,
+    max_ratio: f32,
+    moved_neighbours: usize,
+) {
+    let pre = Config::default().image;
+    let f32_model = ImageEmbedder::load_weights(weights, &Device::Cpu, &pre, 8, "w".into()).unwrap();
+    let mut int8 = ImageEmbedder::load_weights(weights, &Device::Cpu, &pre, 8, "w".into()).unwrap();
+    if !int8.set_precision(reelmatch::config::Precision::Int8) {
+        assert!(!std::arch::is_x86_feature_detected!("avx512vnni"), "int8 is refused only without AVX-512 VNNI");
+        return;
+    }
+    let exact = f32_model.embed(frames).unwrap();
+    let eight = int8.embed(frames).unwrap();
+    let dim = exact[0].len();
+    let mean: Vec<f32> = (0..dim).map(|i| exact.iter().map(|v| v[i]).sum::<f32>() / exact.len() as f32).collect();
+    let centred = |v: &[f32]| v.iter().zip(&mean).map(|(a, m)| a - m).collect::<Vec<f32>>();
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
+    let (mut worst, mut lowest) = (0f32, 1f32);
+    for (i, (e, q)) in exact.iter().zip(&eight).enumerate() {
+        let nearest_other =
+            exact.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, o)| dist(e, o)).fold(f32::INFINITY, f32::min);
+        let ratio = dist(e, q) / nearest_other;
+        worst = worst.max(ratio);
+        let c = cosine(&centred(e), &centred(q));
+        lowest = lowest.min(c);
+        assert!(c > min_cosine, "{}: frame {i}: centred cosine {c} of int8 against f32", weights.display());
+        assert!(
+            ratio < max_ratio,
+            "{}: frame {i}: int8 moved it {ratio} of the way to its nearest other frame",
+            weights.display()
+        );
+    }
+    eprintln!(
+        "{}: int8 against f32: centred cosine ≥ {lowest:.4}, error ≤ {worst:.3} of the distance to the nearest other frame",
+        weights.display()
+    );
+    let nearest = |set: &[Vec<f32>], i: usize| {
+        let c: Vec<Vec<f32>> = set.iter().map(|v| centred(v)).collect();
+        (0..set.len())
+            .filter(|&j| j != i)
+            .max_by(|&a, &b| cosine(&c[i], &c[a]).total_cmp(&cosine(&c[i], &c[b])))
+            .unwrap()
+    };
+    let changed = (0..frames.len()).filter(|&i| nearest(&exact, i) != nearest(&eight, i)).count();
+    assert!(changed <= moved_neighbours, "{changed} frames have another nearest frame in int8");
+    let alone = int8.embed(&frames[3..4]).unwrap();
+    let scale = eight[3].iter().map(|x| x.abs()).fold(0.0, f32::max);
+    let moved = alone[0].iter().zip(&eight[3]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(moved <= 1e-3 * scale, "a frame's int8 vector does not depend on its batch: {moved}");
+}

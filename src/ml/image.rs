@@ -4,7 +4,7 @@
 //! (batch norm folded, channels-last); on other devices as candle-transformers' ResNet-50.
 
 use super::resolve::ModelFiles;
-use crate::config::ImageSettings;
+use crate::config::{ImageSettings, Precision};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Func, VarBuilder};
@@ -28,7 +28,7 @@ pub struct ImageEmbedder {
 
 /// The network behind the embedder.
 enum Backbone {
-    Folded(super::resnet::ResNet50),
+    Folded(Box<super::resnet::ResNet50>),
     Stock(Func<'static>),
 }
 
@@ -114,11 +114,21 @@ impl ImageEmbedder {
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }.map_err(|e| bad(&e))?;
         let model = if device.is_cpu() {
-            Backbone::Folded(super::resnet::ResNet50::load(vb).map_err(|e| bad(&e))?)
+            Backbone::Folded(Box::new(super::resnet::ResNet50::load(vb).map_err(|e| bad(&e))?))
         } else {
             Backbone::Stock(candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(|e| bad(&e))?)
         };
         Ok(ImageEmbedder { model, device: device.clone(), pre: pre.clone(), batch_size: batch_size.max(1), model_id })
+    }
+
+    /// Runs ResNet-50's products that read post-ReLU activations in 8 bits (`ml::int8`) when
+    /// `precision` asks for it. True when they now do; false for f32, on other devices than the
+    /// CPU, or when the CPU lacks AVX-512 VNNI (the model then stays f32).
+    pub fn set_precision(&mut self, precision: Precision) -> bool {
+        match (&mut self.model, precision) {
+            (Backbone::Folded(m), Precision::Int8) => m.quantise(),
+            _ => false,
+        }
     }
 
     /// Sets how many images one forward pass takes (at least 1).

@@ -52,7 +52,17 @@ pub fn load_text(config: &Config) -> Result<TextEmbedder> {
 pub fn load_image(config: &Config) -> Result<ImageEmbedder> {
     let files = resolve_role(config, Role::Image, false)?;
     let device = configured_device(config)?;
-    ImageEmbedder::load(&files, &device, &config.image, config.models.image.batch_for(&device))
+    let mut model = ImageEmbedder::load(&files, &device, &config.image, config.models.image.batch_for(&device))?;
+    apply_image_precision(&mut model, config);
+    Ok(model)
+}
+
+/// `[models.image] precision` on a loaded embedder (a CPU without AVX-512 VNNI keeps f32, said once in the log).
+pub fn apply_image_precision(model: &mut ImageEmbedder, config: &Config) {
+    let wanted = config.models.image.precision;
+    if wanted == crate::config::Precision::Int8 && !model.set_precision(wanted) {
+        tracing::info!("[models.image] precision = \"int8\" needs a CPU with AVX-512 VNNI; ResNet-50 runs in f32");
+    }
 }
 
 /// Loads the transcriber as configured.

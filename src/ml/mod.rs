@@ -4,6 +4,7 @@
 pub mod device;
 pub mod fastmath;
 pub mod image;
+mod int8;
 pub mod linalg;
 pub mod load;
 mod manifest;

@@ -193,13 +193,14 @@ impl Models {
             write_random_weights(&weights)?;
         }
         let device = configured_device(&s.config)?;
-        let model = ImageEmbedder::load_weights(
+        let mut model = ImageEmbedder::load_weights(
             &weights,
             &device,
             &s.config.image,
             s.config.models.image.batch_for(&device),
             "random-resnet50".into(),
         )?;
+        super::load::apply_image_precision(&mut model, &s.config);
         tracing::info!("configured image model unavailable ({configured}); using the library's random stand-in");
         let _ = self.random_image.set(configured.to_string());
         Ok(model)

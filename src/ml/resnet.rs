@@ -5,12 +5,15 @@
 //! stride-1 3×3 one Winograd's F(4×4, 3×3) (`ml::winograd`: 36 products per 4×4 outputs instead
 //! of 144), and any other an im2col gather plus a product, all on `gemm` (Candle's own CPU matrix
 //! engine). Each core takes a block of output rows at a time and, while the block is in its
-//! cache, writes bias (+ residual), adds the product on and applies ReLU.
+//! cache, writes bias (+ residual), adds the product on and applies ReLU. With
+//! `[models.image] precision = "int8"` every convolution but the stem is an im2col (or direct)
+//! product in 8 bits instead (`ml::int8`, AVX-512 VNNI), Winograd's included.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
+use super::int8::{self, PackedWeights};
 use super::linalg::{matmul, matmul_serial_onto, Strided};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
@@ -54,6 +57,8 @@ struct Conv {
     c_out: usize,
     /// The same kernel in the Winograd domain, for a 3×3 convolution with stride 1 and padding 1.
     winograd: Option<Winograd3x3>,
+    /// The weights quantised to 8 bits, when the product runs in 8 bits (see [`ResNet50::quantise`]).
+    int8: Option<PackedWeights>,
 }
 
 /// Channels-last activations: `data` is `[b·h·w, c]`.
@@ -95,7 +100,18 @@ impl Conv {
         let c_out = bias.len();
         let c_in = weight.len() / (k * k * c_out);
         let winograd = (k == 3 && stride == 1 && pad == 1).then(|| Winograd3x3::from_im2col(&weight, c_in, c_out));
-        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd }
+        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None }
+    }
+
+    /// Runs the product in 8 bits from now on, if its shape allows: a stride-1 3×3 convolution
+    /// leaves Winograd for an im2col product (8 bits at 144 products per 4×4 outputs measured
+    /// 20 % faster than f32 Winograd at 36).
+    fn quantise(&mut self) {
+        let width = self.k * self.k * self.c_in;
+        if int8::fits(width, self.c_out) {
+            self.winograd = None;
+            self.int8 = Some(PackedWeights::new(&self.weight, width, self.c_out));
+        }
     }
 
     /// `relu(conv(x) + bias + residual)`; the residual, when given, has the output's shape.
@@ -117,7 +133,10 @@ impl Conv {
                     }
                 },
             ),
-            None => match self.rows_per_block(rows) {
+            None => match self
+                .rows_per_block(rows)
+                .or_else(|| self.int8.as_ref().map(|_| rows.div_ceil(rayon::current_num_threads())))
+            {
                 Some(block) => {
                     out.par_chunks_mut(block * self.c_out).enumerate().for_each_init(Vec::new, |patches, (i, dst)| {
                         self.block(x, (oh, ow), i * block, dst, residual, patches);
@@ -176,7 +195,10 @@ impl Conv {
             self.gather(x, (oh, ow), first, patches);
             &patches[..]
         };
-        matmul_serial_onto(dst, Strided::row_major(lhs, n, width), self.weight_matrix());
+        match &self.int8 {
+            Some(w) => SCRATCH.with_borrow_mut(|scratch| int8::matmul_onto(dst, lhs, w, scratch)),
+            None => matmul_serial_onto(dst, Strided::row_major(lhs, n, width), self.weight_matrix()),
+        }
     }
 
     /// All output rows at once, when there are too few to give every core blocks of its own:
@@ -258,6 +280,11 @@ impl Conv {
     }
 }
 
+thread_local! {
+    /// Each pool thread's quantised rows for the 8-bit products.
+    static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
+}
+
 /// Rows per task of the element-wise passes around a whole-matrix product.
 const ROWS_PER_TASK: usize = 256;
 
@@ -327,6 +354,21 @@ impl ResNet50 {
             }
         }
         Ok(ResNet50 { stem, blocks, buffers: Buffers::default() })
+    }
+
+    /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
+    /// convolution but the stem (its input, the normalised image, is signed). Returns false,
+    /// changing nothing, when the CPU lacks AVX-512 VNNI.
+    pub fn quantise(&mut self) -> bool {
+        if !int8::available() {
+            return false;
+        }
+        for b in &mut self.blocks {
+            for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
+                conv.quantise();
+            }
+        }
+        true
     }
 }
 
