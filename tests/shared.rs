@@ -507,6 +507,75 @@ fn clips(dir: &Path, n: usize) {
     }
 }
 
+/// Workers keep the HNSW index up as they upload (`shared::upkeep`): past `approximate_from`
+/// one builds it, and when the library has grown well past what it was built over, one builds
+/// it again; no `index update` is needed in between.
+#[test]
+fn workers_build_the_hnsw_index_as_the_library_grows() {
+    let pg = postgres();
+    let work = tempfile::tempdir().unwrap();
+    let (all, media, resnet) = (work.path().join("all"), work.path().join("media"), work.path().join("resnet"));
+    clips(&all, 14);
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::create_dir_all(&resnet).unwrap();
+    random_resnet(&resnet.join("model.safetensors"));
+    let move_clips = |range: std::ops::Range<usize>| {
+        for i in range {
+            let name = format!("clip {i:02}.mp4");
+            std::fs::rename(all.join(&name), media.join(&name)).unwrap();
+        }
+    };
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sampling]\nframe_short_side = 64\n[search]\napproximate_from = 6\n[models]\noffline = true\n\
+             [models.image]\npath = {:?}\n[models.speech]\npath = {1:?}\n[models.text]\npath = {1:?}\n",
+            resnet,
+            work.path().join("no-models")
+        ),
+    )
+    .unwrap();
+    run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    let worker = |lib: &str| {
+        run_ok(
+            bin()
+                .arg("--library")
+                .arg(work.path().join(lib))
+                .arg("--config")
+                .arg(&config)
+                .args(["--catalog", &pg.url(), "ingest", "--worker"])
+                .arg(&media),
+        )
+    };
+    let built = |out: &str| out.contains("HNSW index build(s)");
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let mut index = || {
+        let row = admin.query_one("SELECT name, frames FROM frame_indexes", &[]).unwrap();
+        (row.get::<_, String>(0), row.get::<_, i64>(1))
+    };
+    let frames = |admin: &mut postgres::Client| -> i64 {
+        admin.query_one("SELECT count(*) FROM frame_embeddings", &[]).unwrap().get(0)
+    };
+
+    move_clips(0..4);
+    let out = worker("first");
+    assert!(built(&out), "past 6 frames the worker built the index: {out}");
+    let (first_name, first_frames) = index();
+    assert!(first_frames >= 6, "{first_frames}");
+
+    move_clips(4..14);
+    let out = worker("second");
+    assert!(built(&out), "the library more than doubled, so the worker built it again: {out}");
+    let (second_name, second_frames) = index();
+    assert_ne!(first_name, second_name, "a new index replaced the old one");
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let total = frames(&mut admin);
+    assert!(second_frames > first_frames && second_frames * 3 >= total * 2, "{second_frames} of {total} frames");
+    let indexes = admin.query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'frame_hnsw_%'", &[]).unwrap();
+    assert_eq!(indexes.len(), 1, "the old index is gone");
+}
+
 #[test]
 fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
     let pg = postgres();

@@ -13,6 +13,7 @@ pub mod runs;
 mod schema;
 pub mod search;
 pub mod train;
+pub mod upkeep;
 pub mod upload;
 pub mod worker;
 

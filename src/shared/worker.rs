@@ -4,7 +4,8 @@
 //! the embedded pipeline, unchanged), then uploads the result in one transaction that checks
 //! the claim is still its own. A worker that dies stops renewing; once its lease runs out
 //! another worker takes the video over. Nothing is stored twice (an upload replaces) and
-//! nothing is lost (a video is ready only once its upload committed).
+//! nothing is lost (a video is ready only once its upload committed). After each upload it keeps
+//! the HNSW index up with the library (`shared::upkeep`).
 
 use super::progress::{announce, Progress};
 use super::upload::{upload_video, Uploaded};
@@ -92,6 +93,8 @@ pub struct WorkerReport {
     pub failed: usize,
     /// Claims it lost to another worker (its lease ran out while it worked).
     pub lost: usize,
+    /// HNSW index builds it made as the library grew (`shared::upkeep`).
+    pub indexed: usize,
 }
 
 impl std::fmt::Display for WorkerReport {
@@ -100,7 +103,11 @@ impl std::fmt::Display for WorkerReport {
             f,
             "worker finished: {} registered, {} ingested ({} frames), {} failed, {} claim(s) lost",
             self.registered, self.uploaded, self.frames, self.failed, self.lost
-        )
+        )?;
+        if self.indexed > 0 {
+            write!(f, ", {} HNSW index build(s)", self.indexed)?;
+        }
+        Ok(())
     }
 }
 
@@ -122,6 +129,7 @@ pub fn run(
     let mut report =
         WorkerReport { registered: register(&mut shared, config, roots, &settings.paths)?, ..Default::default() };
     let renewal = Renewal::start(url, settings)?;
+    let mut upkeep = super::upkeep::Upkeep::default();
     let mut claimed = 0;
     while !cancel.is_cancelled() {
         match claim(&mut shared, settings)? {
@@ -137,6 +145,7 @@ pub fn run(
                     Ok(Some(up)) => {
                         report.uploaded += 1;
                         report.frames += up.frames;
+                        report.indexed += upkeep.after_upload(&mut shared, config)?.len();
                     }
                     Ok(None) => report.failed += 1,
                     Err(Error::ClaimLost { .. }) => report.lost += 1,
