@@ -183,7 +183,7 @@ pub struct SpeechModel {
 }
 
 /// How a model holds its weights on the CPU: Whisper's decoder (`[models.speech]`) and
-/// ResNet-50's 1×1 and strided convolutions (`[models.image]`).
+/// ResNet-50's convolutions but the first (`[models.image]`).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {

@@ -22,6 +22,9 @@ impl Upkeep {
     /// update`): the video it follows is already safely stored.
     pub fn after_upload(&mut self, shared: &mut SharedCatalog, config: &Config) -> Result<Vec<String>> {
         let choice = crate::search::space::index_choice(config);
+        if !choice.approximate(usize::MAX) {
+            return Ok(Vec::new()); // `search.index = "exact"`: no index to keep, nothing to count
+        }
         let mut built = Vec::new();
         for (model, frames) in image_models(shared)? {
             if !choice.approximate(frames as usize) || !self.moved(&model, frames) {
