@@ -77,7 +77,7 @@ fn query_part(work: &Path) {
     );
     let t = Instant::now();
     let mut catalog = SharedCatalog::open(&pg.url()).unwrap();
-    reelmatch::shared::search::ensure_hnsw(&mut catalog, MODEL).unwrap();
+    reelmatch::shared::hnsw::ensure_hnsw(&mut catalog, MODEL).unwrap();
     println!("HNSW index built in {:.0} s", t.elapsed().as_secs_f64());
     let exact = config_file(work, "exact.toml", "[search]\nindex = \"exact\"\n[search.traps]\nset_aside = false\n");
     let approx =

@@ -26,8 +26,8 @@ fn stderr(out: &Output) -> String {
 }
 
 /// `library --json`'s rows by title.
-fn rows(b: &Backend, lib: &Path, config: &Path) -> Vec<Value> {
-    let mut rows = json(b.cmd(lib).arg("--config").arg(config).args(["library", "--json"])).as_array().unwrap().clone();
+fn rows(b: &Backend, lib: &Path) -> Vec<Value> {
+    let mut rows = b.library_json(lib);
     rows.sort_by_key(|r| r["title"].as_str().unwrap().to_string());
     rows
 }
@@ -63,7 +63,7 @@ on_both! {
             assert!(err.lines().any(|l| l.contains(file) && l.contains(why)), "{file}: {why}?\n{err}");
         }
 
-        let listed = rows(backend, &lib, &config);
+        let listed = rows(backend, &lib);
         let titles: Vec<&str> = listed.iter().map(|r| r["title"].as_str().unwrap()).collect();
         assert_eq!(titles, ["audio only", "broken", "one", "pipe", "two"]);
         for row in &listed {
@@ -99,7 +99,7 @@ on_both! {
         // Again: the bad files are tried again and fail again; nothing good is redone or lost.
         let out = expect(&mut ingest(), 2);
         assert!(stderr(&out).contains("broken.mp4"), "{}", stderr(&out));
-        let again = rows(backend, &lib, &config);
+        let again = rows(backend, &lib);
         for title in ["one", "two"] {
             let (before, after) = (row(title), again.iter().find(|r| r["title"] == title).unwrap().clone());
             assert_eq!(before, after, "{title} is as it was");
@@ -283,5 +283,55 @@ on_both! {
         if backend.is_postgres() {
             assert!(said.contains("demo catalog: "), "{said}");
         }
+    }
+}
+
+on_both! {
+    /// Augmented views through the binary: a computation longer than the set limit asks first
+    /// (exit 1, naming `train --yes`), Ctrl-C while the views are computed exits 130 and says how
+    /// to go on, and `train --yes` then trains.
+    fn augmented_views_ask_first_and_a_ctrl_c_stops_them(backend: &Backend) {
+        let setup = Setup::new(
+            "lib",
+            "[train]\nepochs = 2\nbatch_size = 8\naugmented_views = 3\nviews_ask_over_minutes = 0.00001\n",
+        );
+        let (work, run) = (&setup.work, || setup.cmd(backend));
+        let media = work.path().join("media");
+        crate::common::three_clips(&media);
+        expect(run().arg("ingest").arg(&media), 0);
+
+        let err = stderr(&expect(run().arg("train").stdin(std::process::Stdio::null()), 1));
+        assert!(err.contains("augmented views") && err.contains("reelmatch train --yes"), "{err}");
+
+        // More views than the three clips' frames take in a moment; stopped once they started.
+        let settings = std::fs::read_to_string(&setup.config).unwrap().replace("augmented_views = 3", "augmented_views = 12");
+        std::fs::write(&setup.config, settings).unwrap();
+        let err_file = work.path().join("train.err");
+        let mut child = run()
+            .args(["train", "--yes"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err_file).unwrap())
+            .spawn()
+            .unwrap();
+        let read = || std::fs::read_to_string(&err_file).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !read().contains("augmented view") {
+            assert!(child.try_wait().unwrap().is_none(), "{}", read());
+            assert!(std::time::Instant::now() < deadline, "no augmented views started: {}", read());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: kill(2) on our own child, not yet waited on.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "a stopped train exits 130: {}", read());
+        assert!(read().contains("run the same command again"), "{}", read());
+
+        let trained = json(run().args(["train", "--yes", "--json"]));
+        assert_eq!((trained["status"].as_str(), trained["classes"].as_i64()), (Some("done"), Some(3)), "{trained}");
+        assert!(trained["augmented_frames"].as_i64().unwrap() > 0, "{trained}");
+        let runs = json(run().args(["runs", "--json"]));
+        assert!(runs.as_array().unwrap().iter().any(|r| r["run"] == trained["run"] && r["status"] == "done"), "{runs}");
     }
 }

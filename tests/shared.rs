@@ -509,13 +509,14 @@ fn clips(dir: &Path, n: usize) {
 
 /// Workers keep the HNSW index up as they upload (`shared::upkeep`): past `approximate_from`
 /// one builds it, and when the library has grown well past what it was built over, one builds
-/// it again; no `index update` is needed in between.
+/// it again; no `index update` is needed in between. A build lets uploads through while it
+/// runs, and clears what a build that died left behind.
 #[test]
 fn workers_build_the_hnsw_index_as_the_library_grows() {
     let pg = postgres();
     let work = tempfile::tempdir().unwrap();
     let (all, media, resnet) = (work.path().join("all"), work.path().join("media"), work.path().join("resnet"));
-    clips(&all, 14);
+    clips(&all, 15);
     std::fs::create_dir_all(&media).unwrap();
     std::fs::create_dir_all(&resnet).unwrap();
     random_resnet(&resnet.join("model.safetensors"));
@@ -574,6 +575,82 @@ fn workers_build_the_hnsw_index_as_the_library_grows() {
     assert!(second_frames > first_frames && second_frames * 3 >= total * 2, "{second_frames} of {total} frames");
     let indexes = admin.query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'frame_hnsw_%'", &[]).unwrap();
     assert_eq!(indexes.len(), 1, "the old index is gone");
+
+    // A transaction that holds the frames table open: `index rebuild` waits on it inside its
+    // build, and a worker uploads another video meanwhile.
+    let mut holder = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let mut open_tx = holder.transaction().unwrap();
+    open_tx.execute("UPDATE frame_embeddings SET model = model WHERE false", &[]).unwrap();
+    let mut rebuild = bin()
+        .arg("--config")
+        .arg(&config)
+        .args(["--catalog", &pg.url(), "index", "rebuild"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let building = |admin: &mut postgres::Client| -> i64 {
+        let sql = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type IS NOT NULL";
+        admin.query_one(sql, &[]).unwrap().get(0)
+    };
+    while building(&mut admin) == 0 {
+        assert!(rebuild.try_wait().unwrap().is_none(), "the rebuild ended before it waited on the open transaction");
+        assert!(std::time::Instant::now() < deadline, "the rebuild never started its build");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    move_clips(14..15);
+    let mut third = bin()
+        .arg("--library")
+        .arg(work.path().join("third"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--catalog", &pg.url(), "ingest", "--worker"])
+        .arg(&media)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = third.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = third.kill();
+            panic!("the worker's upload waited on the index build");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let err = third.wait_with_output().unwrap().stderr;
+    assert!(status.success(), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(building(&mut admin), 1, "the build was still waiting while the worker uploaded");
+    open_tx.commit().unwrap();
+    let out = rebuild.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(frames(&mut admin) > total, "the 15th clip's frames are in");
+
+    // What a build that died would leave (an index it had not recorded, and its function): the
+    // next build clears it.
+    let prefix = index().0.rsplit_once('_').unwrap().0.to_string();
+    admin
+        .batch_execute(&format!(
+            "CREATE INDEX {prefix}_1 ON frame_embeddings (video_id);
+             CREATE FUNCTION {f}_1(v halfvec) RETURNS halfvec AS $$ SELECT v $$ LANGUAGE sql IMMUTABLE",
+            f = prefix.replacen("frame_hnsw_", "reelmatch_centred_", 1)
+        ))
+        .unwrap();
+    run_ok(bin().arg("--config").arg(&config).args(["--catalog", &pg.url(), "index", "rebuild"]));
+    let left = |admin: &mut postgres::Client, sql: &str| -> Vec<String> {
+        admin.query(sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let indexes = left(&mut admin, "SELECT relname::text FROM pg_class WHERE relname LIKE 'frame_hnsw_%'");
+    let functions = left(&mut admin, "SELECT proname::text FROM pg_proc WHERE proname LIKE 'reelmatch_centred_%'");
+    let (name, _) = index();
+    assert_eq!((indexes, functions.len()), (vec![name.clone()], 1), "only the new index and its function are left");
+    let valid: bool =
+        admin.query_one("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", &[&name]).unwrap().get(0);
+    assert!(valid, "{name} is valid");
 }
 
 #[test]

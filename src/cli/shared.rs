@@ -57,7 +57,7 @@ pub fn worker(
         crate::shared::worker::run(&url, &library, &config, &paths, &models, &settings, &Progress::new(), &cancel)
     })??;
     eprintln!("{report}");
-    Ok(if report.failed > 0 { ExitCode::from(super::EXIT_SOME_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if report.failed + report.unreadable > 0 { ExitCode::from(super::EXIT_SOME_FAILED) } else { ExitCode::SUCCESS })
 }
 
 /// `library export --to URL`.
@@ -150,7 +150,8 @@ pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
 /// where search uses it, and builds it again where the library has drifted from it; `index
 /// rebuild` builds each again regardless.
 pub fn index(url: &str, config: &Config, rebuild: bool) -> anyhow::Result<ExitCode> {
-    use crate::shared::search::{ensure_hnsw, image_models, rebuild_hnsw, HnswBuild};
+    use crate::shared::hnsw::{ensure_hnsw, rebuild_hnsw, HnswBuild};
+    use crate::shared::search::image_models;
     let mut catalog = SharedCatalog::open(url)?;
     let models = image_models(&mut catalog)?;
     if models.is_empty() {

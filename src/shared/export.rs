@@ -2,7 +2,8 @@
 //! transaction per video, so an interrupted export resumes where it stopped: a video already
 //! there with the same content and frames is skipped.
 
-use super::search::{ensure_hnsw, image_models, HnswBuild};
+use super::hnsw::{ensure_hnsw, HnswBuild};
+use super::search::image_models;
 use super::upload::upload_video;
 use super::worker::Paths;
 use super::SharedCatalog;

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod export;
+pub mod hnsw;
 pub mod import;
 pub mod mirror;
 pub mod progress;

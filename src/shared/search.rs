@@ -5,6 +5,7 @@
 //! scored. The ranking itself is the embedded backend's (`search::search`), so both give the
 //! same answer on the same library.
 
+use super::hnsw::{hnsw_of, library_mean, literal, Hnsw};
 use super::SharedCatalog;
 use crate::catalog::{preferred_model, Stage, Status, VideoRow, WHOLE};
 use crate::error::Result;
@@ -101,19 +102,6 @@ pub fn load(
         how,
     };
     Ok(SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model))
-}
-
-/// The mean of a model's (normalised) frame vectors over the library, from the per-video
-/// sums, and how many frames it is over; `None` when the model has none.
-fn library_mean(shared: &mut SharedCatalog, model: &str) -> Result<Option<(Vec<f32>, i64)>> {
-    let row = shared
-        .client()
-        .query_one("SELECT sum(sum), sum(n)::bigint FROM embedding_sums WHERE model = $1", &[&model])
-        .map_err(|e| shared.err(e))?;
-    Ok(match (row.get::<_, Option<Vector>>(0), row.get::<_, Option<i64>>(1)) {
-        (Some(sum), Some(n)) => Some((sum.to_vec().into_iter().map(|s| s / n.max(1) as f32).collect(), n)),
-        _ => None,
-    })
 }
 
 /// Each listed video's mean frame, centred on the library mean and normalised (from the kept
@@ -236,137 +224,6 @@ fn lyrics_of(
     Ok(wholes.into_iter().zip(lines).map(|(whole, lines)| whole.map(|whole| Lyrics { whole, lines })).collect())
 }
 
-/// A model's HNSW index: the function its vectors are centred by, and the mean it subtracts.
-#[derive(Debug, Clone)]
-struct Hnsw {
-    centre_fn: String,
-    mean: Vec<f32>,
-}
-
-/// The names of a model's HNSW index and of its centring function, for a build stamped
-/// `stamp` (each rebuild has its own names, so the old index serves until the new one is in).
-fn hnsw_names(model: &str, stamp: u64) -> (String, String) {
-    let tag = &blake3::hash(model.as_bytes()).to_hex()[..12];
-    (format!("frame_hnsw_{tag}_{stamp}"), format!("reelmatch_centred_{tag}_{stamp}"))
-}
-
-/// The centring function that goes with the index `name`.
-fn centre_fn_of(name: &str) -> String {
-    name.replacen("frame_hnsw_", "reelmatch_centred_", 1)
-}
-
-/// A model's built index: its name, the mean it centres on and the frames it was built over.
-fn built_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<Option<(String, Vec<f32>, i64)>> {
-    let row = shared
-        .client()
-        .query_opt(
-            "SELECT name, mean, frames FROM frame_indexes WHERE model = $1 AND to_regclass(name) IS NOT NULL",
-            &[&model],
-        )
-        .map_err(|e| shared.err(e))?;
-    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
-}
-
-fn hnsw_of(shared: &mut SharedCatalog, model: &str) -> Result<Option<Hnsw>> {
-    Ok(built_hnsw(shared, model)?.map(|(name, mean, _)| Hnsw { centre_fn: centre_fn_of(&name), mean }))
-}
-
-/// What [`ensure_hnsw`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HnswBuild {
-    /// The index there still fits the library.
-    Kept,
-    /// There was none: built now.
-    Built,
-    /// The library moved away from the one the index was built on (why): built again.
-    Rebuilt(String),
-}
-
-/// Why an index built over `built_frames` frames centred on `built_mean` no longer fits a
-/// library of `frames` frames with mean `mean`: it grew or shrank by half, or its mean moved by
-/// more than 5 % of its length (the index's neighbours are by vectors centred on the old mean).
-fn drift(built_mean: &[f32], built_frames: i64, mean: &[f32], frames: i64) -> Option<String> {
-    let ratio = frames as f64 / built_frames.max(1) as f64;
-    if !(2.0 / 3.0..=1.5).contains(&ratio) {
-        return Some(format!("the library went from {built_frames} to {frames} frames"));
-    }
-    let len = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
-    let moved = len(&mut built_mean.iter().zip(mean).map(|(a, b)| f64::from(a - b)));
-    let shift = moved / len(&mut built_mean.iter().map(|&a| f64::from(a))).max(1e-12);
-    (built_mean.len() != mean.len() || shift > 0.05)
-        .then(|| format!("its mean moved by {:.0} % of its length", shift * 100.0))
-}
-
-/// Builds the HNSW index over a model's frames if it is not there, or again if the library has
-/// drifted from the one it was built on ([`drift`]): cosine distance between vectors centred on
-/// the library mean of now (as search ranks them; uncentred, features every frame shares would
-/// decide the neighbours). A rebuild makes the new index beside the old one, then swaps them.
-pub fn ensure_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<HnswBuild> {
-    build_hnsw(shared, model, false)
-}
-
-/// Builds a model's HNSW index again whether or not the library has drifted from it
-/// (`index rebuild`), or builds it where there is none.
-pub fn rebuild_hnsw(shared: &mut SharedCatalog, model: &str) -> Result<HnswBuild> {
-    build_hnsw(shared, model, true)
-}
-
-fn build_hnsw(shared: &mut SharedCatalog, model: &str, always: bool) -> Result<HnswBuild> {
-    let Some((mean, n)) = library_mean(shared, model)? else { return Ok(HnswBuild::Kept) };
-    let old = built_hnsw(shared, model)?;
-    let outcome = match &old {
-        None => HnswBuild::Built,
-        Some((_, built_mean, built_frames)) => match drift(built_mean, *built_frames, &mean, n) {
-            Some(why) => HnswBuild::Rebuilt(why),
-            None if always => HnswBuild::Rebuilt("asked for".into()),
-            None => return Ok(HnswBuild::Kept),
-        },
-    };
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let (index, centre_fn) = hnsw_names(model, stamp);
-    // Index builds run functions with only pg_catalog on the search path (PostgreSQL 17 on),
-    // so the body names pgvector's schema.
-    let schema: String = shared
-        .client()
-        .query_one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'", &[])
-        .map_err(|e| shared.err(e))?
-        .get(0);
-    let literal_mean = format!("[{}]", mean.iter().map(|x| format!("{x:e}")).collect::<Vec<_>>().join(","));
-    let sql = format!(
-        "CREATE OR REPLACE FUNCTION {centre_fn}(v halfvec) RETURNS halfvec
-            AS $$ SELECT v OPERATOR({schema}.-) '{literal_mean}'::{schema}.halfvec $$ LANGUAGE sql IMMUTABLE PARALLEL SAFE;
-         CREATE INDEX IF NOT EXISTS {index} ON frame_embeddings
-            USING hnsw (({centre_fn}(vector)::halfvec({dim})) halfvec_cosine_ops)
-            WITH (m = 16, ef_construction = 64) WHERE model = {model_literal}",
-        dim = mean.len(),
-        model_literal = literal(model)
-    );
-    // The graph is built in memory when it fits (a 100k-frame library's is about 0.9 GB);
-    // otherwise pgvector builds it on disk, many times slower. The build, its record and the
-    // old index's removal are one transaction: a failure leaves the old index as it was.
-    shared.client().batch_execute("ANALYZE frame_embeddings").map_err(|e| shared.err(e))?;
-    let url = shared.url().to_string();
-    let db = |e: postgres::Error| super::error_of(&url, &e);
-    let mut tx = shared.client().transaction().map_err(db)?;
-    tx.batch_execute("SET LOCAL maintenance_work_mem = '2GB'").map_err(db)?;
-    tx.batch_execute(&sql).map_err(db)?;
-    tx.execute(
-        "INSERT INTO frame_indexes (model, name, mean, frames) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (model) DO UPDATE SET name = EXCLUDED.name, mean = EXCLUDED.mean, frames = EXCLUDED.frames, built_at = now()",
-        &[&model, &index, &mean, &n],
-    )
-    .map_err(db)?;
-    if let Some((old_index, _, _)) = &old {
-        tx.batch_execute(&format!(
-            "DROP INDEX IF EXISTS {old_index}; DROP FUNCTION IF EXISTS {}(halfvec)",
-            centre_fn_of(old_index)
-        ))
-        .map_err(db)?;
-    }
-    tx.commit().map_err(db)?;
-    Ok(outcome)
-}
-
 /// Each video's nearest frame among the `k` frames nearest to `$1` (centred) by the HNSW index,
 /// leaving out the video `$2` (the query's own; -1 for none).
 fn knn_sql(centre_fn: &str, dim: usize, model: &str, k: usize) -> String {
@@ -407,12 +264,6 @@ pub fn knn_plan(shared: &mut SharedCatalog, model: &str) -> Result<Option<String
     Ok(Some(
         rows.iter().map(|r| r.get::<_, String>(0).chars().take(160).collect::<String>()).collect::<Vec<_>>().join("\n"),
     ))
-}
-
-/// A SQL string literal (the model name in a partial index's predicate, which a query must
-/// repeat as a literal for the planner to use that index).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Frame vectors kept in PostgreSQL, scored there.
@@ -603,21 +454,4 @@ pub fn frame_jpeg(shared: &mut SharedCatalog, frame_id: i64) -> Result<Option<Ve
 pub fn frame_image(shared: &mut SharedCatalog, file: &str) -> Result<Option<image::DynamicImage>> {
     let Some(id) = frame_id_of(file) else { return Ok(None) };
     Ok(frame_jpeg(shared, id)?.and_then(|bytes| image::load_from_memory(&bytes).ok()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::drift;
-
-    #[test]
-    fn an_index_is_built_again_once_the_library_grew_by_half_or_its_mean_moved() {
-        let mean = [1.0, 2.0, 2.0]; // length 3
-        assert_eq!(drift(&mean, 1000, &mean, 1400), None);
-        assert_eq!(drift(&mean, 1000, &mean, 700), None);
-        assert_eq!(drift(&mean, 1000, &mean, 1600).as_deref(), Some("the library went from 1000 to 1600 frames"));
-        assert!(drift(&mean, 1000, &mean, 600).is_some());
-        assert_eq!(drift(&mean, 1000, &[1.0, 2.0, 2.1], 1000), None, "3 % of its length");
-        assert_eq!(drift(&mean, 1000, &[1.0, 2.0, 2.3], 1000).as_deref(), Some("its mean moved by 10 % of its length"));
-        assert!(drift(&mean, 1000, &[1.0, 2.0], 1000).is_some(), "another dimension");
-    }
 }

@@ -1,51 +1,77 @@
 //! The HNSW index kept up with a shared library by the workers that fill it: after each upload
 //! a worker looks at each image model's frame count, and once it has moved by a tenth since it
 //! last looked, builds the index (where search would use one) or builds it again if the library
-//! has drifted from it (`search::ensure_hnsw`'s rule). One worker builds at a time: the others
-//! find the build's advisory lock taken and go on ingesting.
+//! has drifted from it (`hnsw`'s rule). The build runs on a thread and a connection of its own,
+//! so the worker goes on ingesting (and, since the index is built concurrently, every worker
+//! goes on uploading); one session builds a model's index at a time, and the others find its
+//! lock taken and leave it to that one.
 
-use super::search::{ensure_hnsw, image_models, HnswBuild};
+use super::hnsw::{try_ensure_hnsw, HnswBuild};
+use super::search::image_models;
 use super::SharedCatalog;
 use crate::config::Config;
 use crate::error::Result;
 use std::collections::HashMap;
+use std::thread::JoinHandle;
 
-/// What a worker remembers between its uploads: each model's frame count when it last looked.
-#[derive(Debug, Default)]
+/// What a worker keeps between its uploads: each model's frame count when it last looked, and
+/// the build it started, while it runs.
+#[derive(Debug)]
 pub struct Upkeep {
+    url: String,
     seen: HashMap<String, i64>,
+    running: Option<JoinHandle<usize>>,
 }
 
 impl Upkeep {
-    /// Looks at every image model after an upload; returns the models whose index this call
-    /// built or built again. A failed build is logged and left to the next look (or to `index
-    /// update`): the video it follows is already safely stored.
-    pub fn after_upload(&mut self, shared: &mut SharedCatalog, config: &Config) -> Result<Vec<String>> {
+    /// The upkeep of the shared catalog at `url` (its builds open their own connection there).
+    pub fn new(url: &str) -> Self {
+        Upkeep { url: url.to_string(), seen: HashMap::new(), running: None }
+    }
+
+    /// Looks at every image model after an upload and starts a build of the indexes that are
+    /// due, unless this worker's last build is still running (the counts are looked at again
+    /// after it). Returns how many indexes a build that finished since built. A failed build is
+    /// logged and left to the next look (or to `index update`): the videos are safely stored.
+    pub fn after_upload(&mut self, shared: &mut SharedCatalog, config: &Config) -> Result<usize> {
+        let finished = self.reap(false);
         let choice = crate::search::space::index_choice(config);
-        if !choice.approximate(usize::MAX) {
-            return Ok(Vec::new()); // `search.index = "exact"`: no index to keep, nothing to count
+        if self.running.is_some() || !choice.approximate(usize::MAX) {
+            return Ok(finished); // a build runs; or `search.index = "exact"`: no index to keep
         }
-        let mut built = Vec::new();
-        for (model, frames) in image_models(shared)? {
-            if !choice.approximate(frames as usize) || !self.moved(&model, frames) {
-                continue;
-            }
-            match locked_build(shared, &model) {
-                Ok(Some(HnswBuild::Kept)) | Ok(None) => {}
-                Ok(Some(HnswBuild::Built)) => {
-                    tracing::info!("{model}: HNSW index built over {frames} frames");
-                    built.push(model);
-                }
-                Ok(Some(HnswBuild::Rebuilt(why))) => {
-                    tracing::info!("{model}: HNSW index built again ({why})");
-                    built.push(model);
-                }
-                Err(e) => {
-                    tracing::warn!("{model}: the HNSW index was not brought up to date ({e}); `index update` does it")
-                }
+        let due: Vec<String> = image_models(shared)?
+            .into_iter()
+            .filter(|(model, frames)| choice.approximate(*frames as usize) && self.moved(model, *frames))
+            .map(|(model, _)| model)
+            .collect();
+        if !due.is_empty() {
+            let url = self.url.clone();
+            match std::thread::Builder::new().name("hnsw-build".into()).spawn(move || build_all(&url, &due)) {
+                Ok(handle) => self.running = Some(handle),
+                Err(e) => tracing::warn!("no thread for the HNSW build ({e}); `index update` does it"),
             }
         }
-        Ok(built)
+        Ok(finished)
+    }
+
+    /// Waits for the build this worker started, if one runs, then looks once more (uploads that
+    /// came in while it ran may have moved the counts) and waits for that build too; returns how
+    /// many indexes they built.
+    pub fn finish(mut self, shared: &mut SharedCatalog, config: &Config) -> Result<usize> {
+        let mut built = self.reap(true);
+        built += self.after_upload(shared, config)?;
+        Ok(built + self.reap(true))
+    }
+
+    /// The count of a build that has finished (or, with `wait`, of the one running, once done).
+    fn reap(&mut self, wait: bool) -> usize {
+        match self.running.take() {
+            Some(build) if wait || build.is_finished() => build.join().unwrap_or(0),
+            running => {
+                self.running = running;
+                0
+            }
+        }
     }
 
     /// Whether `model`'s count moved by a tenth since the last look (the first look always does),
@@ -59,21 +85,31 @@ impl Upkeep {
     }
 }
 
-/// `ensure_hnsw` under the model's advisory lock; `None` when another session holds it (that
-/// session is building the same index).
-fn locked_build(shared: &mut SharedCatalog, model: &str) -> Result<Option<HnswBuild>> {
-    let key = format!("reelmatch-hnsw:{model}");
-    let got: bool = shared
-        .client()
-        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&key])
-        .map_err(|e| shared.err(e))?
-        .get(0);
-    if !got {
-        return Ok(None);
-    }
-    let outcome = ensure_hnsw(shared, model);
-    shared.client().execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key]).map_err(|e| shared.err(e))?;
-    outcome.map(Some)
+/// Brings each model's index up to date on a connection of its own; how many it built.
+fn build_all(url: &str, models: &[String]) -> usize {
+    let mut shared = match SharedCatalog::open(url) {
+        Ok(shared) => shared,
+        Err(e) => {
+            tracing::warn!("the HNSW index was not brought up to date ({e}); `index update` does it");
+            return 0;
+        }
+    };
+    let mut built = |model: &String| match try_ensure_hnsw(&mut shared, model) {
+        Ok(Some(HnswBuild::Kept)) | Ok(None) => false,
+        Ok(Some(HnswBuild::Built)) => {
+            tracing::info!("{model}: HNSW index built");
+            true
+        }
+        Ok(Some(HnswBuild::Rebuilt(why))) => {
+            tracing::info!("{model}: HNSW index built again ({why})");
+            true
+        }
+        Err(e) => {
+            tracing::warn!("{model}: the HNSW index was not brought up to date ({e}); `index update` does it");
+            false
+        }
+    };
+    models.iter().filter(|m| built(m)).count()
 }
 
 #[cfg(test)]
@@ -82,7 +118,7 @@ mod tests {
 
     #[test]
     fn a_model_is_looked_at_first_then_after_a_tenth_more_or_fewer_frames() {
-        let mut u = Upkeep::default();
+        let mut u = Upkeep::new("postgres://nowhere/none");
         assert!(u.moved("m", 1000));
         assert!(!u.moved("m", 1099));
         assert!(u.moved("m", 1100));

@@ -91,6 +91,9 @@ pub struct WorkerReport {
     pub frames: usize,
     /// Videos it marked failed (with the reason, in the catalog).
     pub failed: usize,
+    /// Folders under its paths that could not be read (each said, with the reason, as it was
+    /// found; the rest was registered).
+    pub unreadable: usize,
     /// Claims it lost to another worker (its lease ran out while it worked).
     pub lost: usize,
     /// HNSW index builds it made as the library grew (`shared::upkeep`).
@@ -104,6 +107,9 @@ impl std::fmt::Display for WorkerReport {
             "worker finished: {} registered, {} ingested ({} frames), {} failed, {} claim(s) lost",
             self.registered, self.uploaded, self.frames, self.failed, self.lost
         )?;
+        if self.unreadable > 0 {
+            write!(f, ", {} folder(s) could not be read", self.unreadable)?;
+        }
         if self.indexed > 0 {
             write!(f, ", {} HNSW index build(s)", self.indexed)?;
         }
@@ -126,10 +132,10 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<WorkerReport> {
     let mut shared = SharedCatalog::open(url)?;
-    let mut report =
-        WorkerReport { registered: register(&mut shared, config, roots, &settings.paths)?, ..Default::default() };
+    let (registered, unreadable) = register(&mut shared, config, roots, &settings.paths, sink)?;
+    let mut report = WorkerReport { registered, unreadable, ..Default::default() };
     let renewal = Renewal::start(url, settings)?;
-    let mut upkeep = super::upkeep::Upkeep::default();
+    let mut upkeep = super::upkeep::Upkeep::new(url);
     let mut claimed = 0;
     while !cancel.is_cancelled() {
         match claim(&mut shared, settings)? {
@@ -145,7 +151,7 @@ pub fn run(
                     Ok(Some(up)) => {
                         report.uploaded += 1;
                         report.frames += up.frames;
-                        report.indexed += upkeep.after_upload(&mut shared, config)?.len();
+                        report.indexed += upkeep.after_upload(&mut shared, config)?;
                     }
                     Ok(None) => report.failed += 1,
                     Err(Error::ClaimLost { .. }) => report.lost += 1,
@@ -166,6 +172,12 @@ pub fn run(
         }
     }
     renewal.end();
+    // A build the worker started is waited for when the queue is done (the index is there when
+    // it says it finished), not after a Ctrl-C: the server drops a build whose session ends,
+    // and the next build clears what it left.
+    if !cancel.is_cancelled() {
+        report.indexed += upkeep.finish(&mut shared, config)?;
+    }
     Ok(report)
 }
 
@@ -185,8 +197,22 @@ const REGISTER_BATCH: usize = 2000;
 
 /// Inserts each video file found under `roots` as pending (by its shared path); files another
 /// worker registered already are left as they are. Returns how many were new.
-fn register(shared: &mut SharedCatalog, config: &Config, roots: &[PathBuf], paths: &Paths) -> Result<usize> {
+/// Returns how many were new, and how many folders could not be read (each said to `sink`, as an
+/// embedded ingest says them, with what was skipped on purpose).
+fn register(
+    shared: &mut SharedCatalog,
+    config: &Config,
+    roots: &[PathBuf],
+    paths: &Paths,
+    sink: &dyn EventSink,
+) -> Result<(usize, usize)> {
     let scanned = crate::ingest::scan(roots, &config.ingest.extensions, &[])?;
+    for (path, message) in &scanned.notes {
+        sink.emit(Event::Note { path: path.clone(), message: message.clone() });
+    }
+    for (path, reason) in &scanned.failed {
+        sink.emit(Event::VideoFailed { id: None, path: path.clone(), reason: reason.clone() });
+    }
     let (shared_paths, titles): (Vec<String>, Vec<String>) = scanned
         .found
         .iter()
@@ -207,7 +233,7 @@ fn register(shared: &mut SharedCatalog, config: &Config, roots: &[PathBuf], path
             )
             .map_err(|e| shared.err(e))? as usize;
     }
-    Ok(new)
+    Ok((new, scanned.failed.len()))
 }
 
 enum Claim {
@@ -425,8 +451,9 @@ impl Renewal {
     }
 }
 
-/// One video as `library` on a shared catalog lists it: where it stands in the queue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// One video as `library` on a shared catalog lists it: what the embedded `library --json`
+/// says of it, and where it stands in the queue.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct QueueRow {
     pub id: i64,
     pub title: String,
@@ -441,13 +468,29 @@ pub struct QueueRow {
     /// pending, working, ready or failed.
     pub status: String,
     pub error: Option<String>,
+    pub content_hash: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub fps: Option<f64>,
+    /// The size the video is shown at (rotation applied).
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub has_audio: Option<bool>,
+    pub audio_samples: Option<i64>,
+    /// Frames with an image embedding (from the model that embedded most).
+    pub frames_embedded: i64,
+    /// The latest transcript's language and, where it should not be trusted, why.
+    pub transcript_language: Option<String>,
+    pub transcript_flag: Option<String>,
+    /// Whether the lyrics have an embedding.
+    pub lyrics_embedded: bool,
     /// The worker holding it, while one does.
     pub claimed_by: Option<String>,
     /// Claims taken on it so far.
     pub attempts: i32,
 }
 
-/// Every video of the shared catalog, by title.
+/// Every video of the shared catalog, by title. Each sub-select reads an index by video (the
+/// embedded frame count comes from the kept per-video sums, not from the vectors).
 pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
     let rows = shared
         .client()
@@ -455,8 +498,15 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
             "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
                 (SELECT count(*) FILTER (WHERE f.split = 'train') FROM frames f WHERE f.video_id = v.id),
                 (SELECT count(*) FILTER (WHERE f.split = 'test') FROM frames f WHERE f.video_id = v.id),
-                v.status, v.error, v.claimed_by, v.attempts
-             FROM videos v ORDER BY lower(v.title), v.id",
+                v.status, v.error, v.claimed_by, v.attempts,
+                v.content_hash, v.size_bytes, v.fps, v.width, v.height, v.has_audio, v.audio_samples,
+                coalesce((SELECT max(s.n) FROM embedding_sums s WHERE s.video_id = v.id), 0)::bigint,
+                t.language, t.flag,
+                EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id AND l.segment = -1)
+             FROM videos v
+             LEFT JOIN LATERAL (SELECT language, flag FROM transcripts t WHERE t.video_id = v.id
+                                ORDER BY t.created_at DESC LIMIT 1) t ON true
+             ORDER BY lower(v.title), v.id",
             &[],
         )
         .map_err(|e| shared.err(e))?;
@@ -477,6 +527,17 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
                 error: r.get(8),
                 claimed_by: r.get(9),
                 attempts: r.get(10),
+                content_hash: r.get(11),
+                size_bytes: r.get(12),
+                fps: r.get(13),
+                width: r.get(14),
+                height: r.get(15),
+                has_audio: r.get(16),
+                audio_samples: r.get(17),
+                frames_embedded: r.get(18),
+                transcript_language: r.get(19),
+                transcript_flag: r.get(20),
+                lyrics_embedded: r.get(21),
             }
         })
         .collect())

@@ -475,14 +475,8 @@ mod tests {
             title: title.into(),
             path: format!("/nas/{title}.mp4"),
             duration_s: Some(10.0),
-            sample_fps: None,
-            frames: 0,
-            frames_train: 0,
-            frames_test: 0,
             status: status.into(),
-            error: None,
-            claimed_by: None,
-            attempts: 0,
+            ..QueueRow::default()
         }
     }
 

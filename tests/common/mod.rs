@@ -224,11 +224,23 @@ impl Backend {
     /// backend's catalog.
     pub fn cmd(&self, lib: &Path) -> Command {
         let mut cmd = bin();
-        cmd.arg("--library").arg(lib);
-        if let Backend::Postgres(pg) = self {
-            cmd.arg("--catalog").arg(pg.url());
-        }
+        cmd.arg("--library").arg(lib).args(self.catalog_args());
         cmd
+    }
+
+    /// The arguments that point a command at this backend's catalog (none for the embedded one).
+    pub fn catalog_args(&self) -> Vec<String> {
+        match self {
+            Backend::Embedded => Vec::new(),
+            Backend::Postgres(pg) => vec!["--catalog".into(), pg.url()],
+        }
+    }
+
+    /// `library --json` on the library folder `lib` with this backend's catalog, parsed.
+    pub fn library_json(&self, lib: &Path) -> Vec<serde_json::Value> {
+        let out = self.cmd(lib).args(["library", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("library --json is a JSON array")
     }
 
     pub fn is_postgres(&self) -> bool {
