@@ -79,6 +79,7 @@ fn query_part(work: &Path) {
     let mut catalog = SharedCatalog::open(&pg.url()).unwrap();
     reelmatch::shared::hnsw::ensure_hnsw(&mut catalog, MODEL).unwrap();
     println!("HNSW index built in {:.0} s", t.elapsed().as_secs_f64());
+    rebuild_beside_writes(&pg.url(), &mut catalog);
     let exact = config_file(work, "exact.toml", "[search]\nindex = \"exact\"\n[search.traps]\nset_aside = false\n");
     let approx =
         config_file(work, "approx.toml", "[search]\nindex = \"approximate\"\n[search.traps]\nset_aside = false\n");
@@ -166,6 +167,38 @@ fn query_part(work: &Path) {
         found += b.iter().filter(|id| a.contains(id)).count();
     }
     println!("\nrecall@10 of HNSW candidates against exact SQL scoring: {:.3}", found as f64 / wanted as f64);
+}
+
+/// The index built again while another session writes to the frames table every 100 ms (one
+/// row, as an upload writes rows): how long the build took and the longest a write waited. The
+/// build is concurrent, so no write waits for it.
+fn rebuild_beside_writes(url: &str, catalog: &mut SharedCatalog) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (url.to_string(), stop.clone());
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let sql = "UPDATE frame_embeddings SET scale = scale WHERE frame_id = (SELECT min(frame_id) FROM frame_embeddings)";
+            let (mut worst, mut writes) = (0.0f64, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                client.execute(sql, &[]).unwrap();
+                worst = worst.max(t.elapsed().as_secs_f64());
+                writes += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            (worst, writes)
+        })
+    };
+    let t = Instant::now();
+    reelmatch::shared::hnsw::rebuild_hnsw(catalog, MODEL).unwrap();
+    let build_s = t.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (worst, writes) = writer.join().unwrap();
+    println!(
+        "HNSW index built again in {build_s:.0} s beside {writes} writes to the frames table; the longest write took {:.0} ms",
+        worst * 1000.0
+    );
 }
 
 fn ingest_part(work: &Path) {

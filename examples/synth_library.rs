@@ -1,8 +1,9 @@
 //! Writes a synthetic library for measuring scale (see `reelmatch::synth`):
 //!
-//! `cargo run --release --example synth_library -- --videos 400 --frames-per-video 250 --library DIR [--head]`
+//! `cargo run --release --example synth_library -- --videos 400 --frames-per-video 250 --library DIR [--head] [--family N]`
 //!
-//! 400 × 250 is 100,000 frames; `--videos 4000` makes 1,000,000.
+//! 400 × 250 is 100,000 frames; `--videos 4000` makes 1,000,000. `--family 8` makes the videos in
+//! families of 8 look-alikes (the libraries the approximate-index and shared benchmarks use).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::synth::{generate, Spec};
@@ -24,6 +25,7 @@ fn main() {
             "--seed" => spec.seed = value().parse().unwrap(),
             "--library" => library = Some(value().into()),
             "--head" => spec.head = true,
+            "--family" => spec.family = value().parse().unwrap(),
             other => panic!("unknown argument {other}; see the doc comment at the top of examples/synth_library.rs"),
         }
     }

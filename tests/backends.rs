@@ -4,7 +4,7 @@
 //! meets on an empty library, a typo and a file with no video.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
-use crate::common::{assets, make_audio_only, random_resnet, song, Backend};
+use crate::common::{assets, make_audio_only, make_video, random_resnet, song, Backend, Gen};
 use crate::on_both;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -333,5 +333,53 @@ on_both! {
         assert!(trained["augmented_frames"].as_i64().unwrap() > 0, "{trained}");
         let runs = json(run().args(["runs", "--json"]));
         assert!(runs.as_array().unwrap().iter().any(|r| r["run"] == trained["run"] && r["status"] == "done"), "{runs}");
+    }
+}
+
+on_both! {
+    /// A second ingest after files were renamed, changed and deleted: the renamed one keeps its
+    /// id and frames (not ingested again), the changed one is ingested again under its id, and
+    /// the deleted one is marked missing with its frames kept.
+    fn renamed_changed_and_missing_files(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let m = work.path().join("media");
+        std::fs::create_dir_all(&m).unwrap();
+        make_video(&m.join("a.mp4"), Gen { seconds: 5.0, ..Gen::default() });
+        make_video(&m.join("b.mp4"), Gen { source: "mandelbrot", seconds: 3.0, ..Gen::default() });
+        make_video(&m.join("c.mp4"), Gen { source: "smptebars", seconds: 3.0, ..Gen::default() });
+        let lib = work.path().join("lib");
+        let ingest = || expect(backend.cmd(&lib).arg("ingest").arg(&m), 0);
+        ingest();
+        let before = rows(backend, &lib);
+        let row = |rows: &[Value], title: &str| rows.iter().find(|r| r["title"] == title).unwrap_or_else(|| panic!("no {title} in {rows:?}")).clone();
+        let (a, b, c) = (row(&before, "a"), row(&before, "b"), row(&before, "c"));
+
+        std::fs::create_dir_all(m.join("moved")).unwrap();
+        std::fs::rename(m.join("a.mp4"), m.join("moved/a renamed.mp4")).unwrap();
+        make_video(&m.join("b.mp4"), Gen { source: "testsrc2", seconds: 7.0, ..Gen::default() });
+        std::fs::remove_file(m.join("c.mp4")).unwrap();
+        let err = stderr(&ingest());
+
+        let after = rows(backend, &lib);
+        assert_eq!(after.len(), 3, "no video added twice: {after:#?}\n{err}");
+        let frames = |r: &Value| r["frames_train"].as_i64().unwrap() + r["frames_test"].as_i64().unwrap();
+        let a2 = row(&after, "a renamed");
+        assert_eq!((&a2["id"], frames(&a2), a2["status"].as_str()), (&a["id"], frames(&a), Some("ready")), "{a2}");
+        assert!(a2["path"].as_str().unwrap().ends_with("moved/a renamed.mp4"), "{a2}");
+        let b2 = row(&after, "b");
+        assert_eq!(b2["id"], b["id"]);
+        assert_ne!(b2["content_hash"], b["content_hash"], "{b2}");
+        assert_eq!((frames(&b2), b2["status"].as_str()), (14, Some("ready")), "7 s at 2 fps after the change: {b2}");
+        let c2 = row(&after, "c");
+        assert_eq!((c2["status"].as_str(), frames(&c2)), (Some("missing"), frames(&c)), "nothing deleted: {c2}");
+        for (file, said) in [("a renamed.mp4", "renamed"), ("b.mp4", "changed"), ("c.mp4", "missing")] {
+            assert!(err.lines().any(|l| l.contains(file) && l.contains(said)), "{file}: {said}?\n{err}");
+        }
+
+        // The deleted file comes back (the same bytes, made again): ready again under its id.
+        make_video(&m.join("c.mp4"), Gen { source: "smptebars", seconds: 3.0, ..Gen::default() });
+        ingest();
+        let c3 = row(&rows(backend, &lib), "c");
+        assert_eq!((&c3["id"], c3["status"].as_str(), frames(&c3)), (&c["id"], Some("ready"), frames(&c)), "{c3}");
     }
 }

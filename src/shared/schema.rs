@@ -147,6 +147,10 @@ const MIGRATIONS: &[&str] = &[
         metrics TEXT NOT NULL,
         PRIMARY KEY (run_id, epoch)
     );",
+    // 3: a video whose file is gone is `missing` (its frames kept), as in the embedded catalog.
+    "ALTER TABLE videos DROP CONSTRAINT videos_status_check;
+     ALTER TABLE videos ADD CONSTRAINT videos_status_check
+         CHECK (status IN ('pending', 'working', 'ready', 'failed', 'missing'));",
 ];
 
 /// The newest schema version this build knows.

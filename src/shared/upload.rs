@@ -38,7 +38,9 @@ pub fn upload_video(
     let status = match video.status {
         Status::Ready => "ready",
         Status::Failed => "failed",
-        Status::Pending | Status::Missing => "pending",
+        // Its frames come along; the next worker scan that finds the file sets it ready.
+        Status::Missing => "missing",
+        Status::Pending => "pending",
     };
     let frames = local.frames(video.id)?;
     // Read every frame before the transaction starts: a missing file fails the upload early.

@@ -7,6 +7,7 @@
 //! nothing is lost (a video is ready only once its upload committed). After each upload it keeps
 //! the HNSW index up with the library (`shared::upkeep`).
 
+pub use super::paths::{PathMap, Paths};
 use super::progress::{announce, Progress};
 use super::upload::{upload_video, Uploaded};
 use super::SharedCatalog;
@@ -18,43 +19,6 @@ use crate::library::Library;
 use crate::ml::Models;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Where the shared paths are mounted on this machine: `--path-map SHARED=LOCAL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathMap {
-    pub shared: PathBuf,
-    pub local: PathBuf,
-}
-
-impl std::str::FromStr for PathMap {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.split_once('=') {
-            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok(PathMap { shared: a.into(), local: b.into() }),
-            _ => Err(format!("`{s}` is not SHARED=LOCAL (e.g. /mnt/nas=/Volumes/nas)")),
-        }
-    }
-}
-
-/// Turns paths between the shared form (stored in the catalog) and this machine's.
-#[derive(Debug, Clone, Default)]
-pub struct Paths(pub Vec<PathMap>);
-
-impl Paths {
-    pub fn to_local(&self, shared: &Path) -> PathBuf {
-        self.0
-            .iter()
-            .find_map(|m| shared.strip_prefix(&m.shared).ok().map(|rest| m.local.join(rest)))
-            .unwrap_or_else(|| shared.to_path_buf())
-    }
-
-    pub fn to_shared(&self, local: &Path) -> PathBuf {
-        self.0
-            .iter()
-            .find_map(|m| local.strip_prefix(&m.local).ok().map(|rest| m.shared.join(rest)))
-            .unwrap_or_else(|| local.to_path_buf())
-    }
-}
 
 /// How one worker behaves.
 #[derive(Debug, Clone)]
@@ -132,7 +96,7 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<WorkerReport> {
     let mut shared = SharedCatalog::open(url)?;
-    let (registered, unreadable) = register(&mut shared, config, roots, &settings.paths, sink)?;
+    let (registered, unreadable) = super::register::register(&mut shared, config, roots, &settings.paths, sink)?;
     let mut report = WorkerReport { registered, unreadable, ..Default::default() };
     let renewal = Renewal::start(url, settings)?;
     let mut upkeep = super::upkeep::Upkeep::new(url);
@@ -190,50 +154,6 @@ impl EventSink for WithoutModelNotes<'_> {
             self.0.emit(event);
         }
     }
-}
-
-/// Files registered per statement.
-const REGISTER_BATCH: usize = 2000;
-
-/// Inserts each video file found under `roots` as pending (by its shared path); files another
-/// worker registered already are left as they are. Returns how many were new.
-/// Returns how many were new, and how many folders could not be read (each said to `sink`, as an
-/// embedded ingest says them, with what was skipped on purpose).
-fn register(
-    shared: &mut SharedCatalog,
-    config: &Config,
-    roots: &[PathBuf],
-    paths: &Paths,
-    sink: &dyn EventSink,
-) -> Result<(usize, usize)> {
-    let scanned = crate::ingest::scan(roots, &config.ingest.extensions, &[])?;
-    for (path, message) in &scanned.notes {
-        sink.emit(Event::Note { path: path.clone(), message: message.clone() });
-    }
-    for (path, reason) in &scanned.failed {
-        sink.emit(Event::VideoFailed { id: None, path: path.clone(), reason: reason.clone() });
-    }
-    let (shared_paths, titles): (Vec<String>, Vec<String>) = scanned
-        .found
-        .iter()
-        // A FIFO or device named like a video is registered too: the worker that claims it
-        // fails it with the reason, as an embedded ingest does.
-        .filter(|f| f.by_extension)
-        .map(|f| (paths.to_shared(&f.path).to_string_lossy().into_owned(), crate::ingest::title_of(&f.path)))
-        .unzip();
-    // A few thousand files a statement, each statement one round trip.
-    let mut new = 0;
-    for (p, t) in shared_paths.chunks(REGISTER_BATCH).zip(titles.chunks(REGISTER_BATCH)) {
-        new += shared
-            .client()
-            .execute(
-                "INSERT INTO videos (path, title) SELECT * FROM unnest($1::text[], $2::text[])
-                 ON CONFLICT (path) DO NOTHING",
-                &[&p, &t],
-            )
-            .map_err(|e| shared.err(e))? as usize;
-    }
-    Ok((new, scanned.failed.len()))
 }
 
 enum Claim {
