@@ -1,9 +1,10 @@
 //! Writes a synthetic library for measuring scale (see `reelmatch::synth`):
 //!
-//! `cargo run --release --example synth_library -- --videos 400 --frames-per-video 250 --library DIR [--head] [--family N]`
+//! `cargo run --release --example synth_library -- --videos 400 --frames-per-video 250 --library DIR [--head] [--family N] [--first-video N]`
 //!
 //! 400 × 250 is 100,000 frames; `--videos 4000` makes 1,000,000. `--family 8` makes the videos in
-//! families of 8 look-alikes (the libraries the approximate-index and shared benchmarks use).
+//! families of 8 look-alikes (the libraries the approximate-index and shared benchmarks use);
+//! `--first-video 4000` on a library of 4000 adds videos after them (growing it).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::synth::{generate, Spec};
@@ -26,6 +27,7 @@ fn main() {
             "--library" => library = Some(value().into()),
             "--head" => spec.head = true,
             "--family" => spec.family = value().parse().unwrap(),
+            "--first-video" => spec.first_video = value().parse().unwrap(),
             other => panic!("unknown argument {other}; see the doc comment at the top of examples/synth_library.rs"),
         }
     }
