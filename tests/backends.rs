@@ -244,6 +244,15 @@ on_both! {
         assert_eq!(runs[0]["run"], trained["run"], "{runs}");
         assert_eq!(runs[0]["status"], "done", "{runs}");
         assert_eq!(runs[0]["active"], true, "{runs}");
+        let shown = json(run().args(["runs", "show", &id.to_string(), "--json"]));
+        assert_eq!(shown["epochs"].as_array().unwrap().len(), 200, "every epoch's metrics");
+        assert!(!shown["steps"].as_array().unwrap().is_empty(), "step losses");
+        let png = work.path().join("run.png");
+        expect(run().args(["runs", "plot", &id.to_string(), "-o"]).arg(&png), 0);
+        let img = image::open(&png).expect("a valid PNG");
+        assert_eq!((img.width(), img.height()), (1200, 900));
+        let err = stderr(&expect(run().args(["runs", "show", "99"]), 1));
+        assert!(err.contains("no run 99"), "{err}");
         let doc = json(run().args(["similar", "rain", "--space", "head", "--json"]));
         assert!(doc["space"].as_str().unwrap().contains("head"), "{doc}");
         assert_eq!(titles(&doc).len(), 3, "{doc}");
@@ -381,5 +390,82 @@ on_both! {
         ingest();
         let c3 = row(&rows(backend, &lib), "c");
         assert_eq!((&c3["id"], c3["status"].as_str(), frames(&c3)), (&c["id"], Some("ready"), frames(&c)), "{c3}");
+    }
+}
+
+on_both! {
+    /// The train/test split follows `[split]`: two contiguous test blocks of a tenth, the same
+    /// on another ingest, and a random tenth with `method = "random"` (read back from the frames
+    /// `export frames` writes, named by their index).
+    fn splits_follow_the_config(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let media = work.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        make_video(&media.join("long.mp4"), Gen { seconds: 50.0, size: "32x32", tone_hz: None, ..Gen::default() });
+        let test_frames = |name: &str, split: &str| -> Vec<usize> {
+            let (lib, config, out) = (work.path().join(name), work.path().join(format!("{name}.toml")), work.path().join(format!("{name}.out")));
+            std::fs::write(&config, format!("[split]\n{split}\n")).unwrap();
+            // Each its own catalog: on PostgreSQL the same file would be the one video of a
+            // shared catalog, ingested once.
+            let catalog = backend.new_catalog(name);
+            let cmd = || {
+                let mut c = crate::common::bin();
+                c.arg("--library").arg(&lib).args(&catalog);
+                c
+            };
+            expect(cmd().arg("--config").arg(&config).arg("ingest").arg(&media), 0);
+            expect(cmd().args(["export", "frames"]).arg(&out), 0);
+            let index = |split: &str| -> Vec<usize> {
+                let files = std::fs::read_dir(out.join(split).join("long")).unwrap();
+                let mut idx: Vec<usize> = files.map(|f| f.unwrap().path().file_stem().unwrap().to_str().unwrap().parse().unwrap()).collect();
+                idx.sort();
+                idx
+            };
+            assert_eq!(index("train").len() + index("test").len(), 100, "50 s at 2 fps");
+            index("test")
+        };
+        let blocks = test_frames("blocks", "method = \"blocks\"\ntest_blocks = 2");
+        assert_eq!(blocks.len(), 10, "{blocks:?}");
+        let starts = blocks.windows(2).filter(|w| w[1] != w[0] + 1).count() + 1;
+        assert!(starts <= 2, "two contiguous test blocks: {blocks:?}");
+        assert_eq!(blocks, test_frames("again", "method = \"blocks\"\ntest_blocks = 2"), "deterministic");
+        let random = test_frames("random", "method = \"random\"");
+        assert_eq!(random.len(), 10, "{random:?}");
+        assert_ne!(random, blocks);
+    }
+}
+
+on_both! {
+    /// A library folder inside the folder it ingests is not ingested itself (a worker's own
+    /// folder too): a second run finds one video, up to date.
+    fn a_library_inside_the_scanned_folder_is_left_out(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let media = work.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        make_video(&media.join("x.mp4"), Gen { seconds: 2.0, ..Gen::default() });
+        let lib = media.join("lib");
+        for _ in 0..2 {
+            expect(backend.cmd(&lib).arg("ingest").arg(&media), 0);
+            let listed = rows(backend, &lib);
+            assert_eq!(listed.len(), 1, "{listed:?}");
+            assert_eq!(listed[0]["status"], "ready");
+        }
+    }
+}
+
+on_both! {
+    /// A title that fits two videos is refused naming both; the exact one answers.
+    fn ambiguous_titles_are_explained(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let media = work.path().join("m");
+        std::fs::create_dir_all(&media).unwrap();
+        make_video(&media.join("Starboy.mp4"), Gen { seconds: 2.0, ..Gen::default() });
+        make_video(&media.join("Starboy (Live).mp4"), Gen { source: "smptebars", seconds: 2.0, ..Gen::default() });
+        let setup = Setup::new("lib", "");
+        expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
+        let err = stderr(&expect(setup.cmd(backend).args(["similar", "star"]), 1));
+        assert!(err.contains("several videos") && err.contains("Starboy (Live)"), "{err}");
+        let doc = json(setup.cmd(backend).args(["similar", "Starboy", "--json"]));
+        assert_eq!(titles(&doc), ["Starboy (Live)"], "{doc}");
     }
 }

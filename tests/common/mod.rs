@@ -236,6 +236,20 @@ impl Backend {
         }
     }
 
+    /// The arguments for another, empty catalog of this backend: none for the embedded one (each
+    /// library folder has its own), a new database `name` with its schema set up for PostgreSQL.
+    pub fn new_catalog(&self, name: &str) -> Vec<String> {
+        match self {
+            Backend::Embedded => Vec::new(),
+            Backend::Postgres(pg) => {
+                let url = pg.create_database(name).unwrap();
+                let out = bin().args(["--catalog", &url, "migrate"]).output().unwrap();
+                assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+                vec!["--catalog".into(), url]
+            }
+        }
+    }
+
     /// `library --json` on the library folder `lib` with this backend's catalog, parsed.
     pub fn library_json(&self, lib: &Path) -> Vec<serde_json::Value> {
         let out = self.cmd(lib).args(["library", "--json"]).output().unwrap();
