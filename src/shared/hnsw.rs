@@ -52,7 +52,7 @@ fn hnsw_names(model: &str, stamp: u64) -> (String, String) {
 }
 
 /// The centring function that goes with the index `name`.
-pub(super) fn centre_fn_of(name: &str) -> String {
+fn centre_fn_of(name: &str) -> String {
     name.replacen("frame_hnsw_", "reelmatch_centred_", 1)
 }
 
