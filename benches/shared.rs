@@ -143,6 +143,7 @@ fn query_part(work: &Path) {
         Some(MODEL),
         None,
         SharedSearch { index: IndexChoice { mode: IndexKind::Exact, ..Default::default() }, ..Default::default() },
+        None,
     )
     .unwrap();
     let h = load(
@@ -153,6 +154,7 @@ fn query_part(work: &Path) {
             index: IndexChoice { mode: IndexKind::Approximate, ..Default::default() },
             ..Default::default()
         },
+        None,
     )
     .unwrap();
     let w = Weights { visual: 1.0, lyrics: 0.0 };

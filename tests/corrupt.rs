@@ -1,11 +1,12 @@
 //! A folder of damaged copies of a real clip (truncations, bit flips, header damage), ingested
 //! together with good clips: no panic, no hang, every failed file named with a reason, every
-//! good file ready.
+//! good file ready; on both catalogs.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use crate::common;
 
-use common::{bin, make_video, Gen};
+use crate::on_both;
+use common::{make_video, Gen};
 use reelmatch::rng::SplitMix64;
 use serde_json::Value;
 use std::path::Path;
@@ -52,79 +53,79 @@ fn variants(good: &[u8]) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[test]
-fn damaged_copies_fail_with_reasons_and_good_clips_are_ready() {
-    let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let source = work.path().join("source.mp4");
-    make_video(&source, Gen { seconds: 3.0, ..Gen::default() });
-    make_video(&media.join("good one.mp4"), Gen { source: "smptebars", seconds: 3.0, ..Gen::default() });
-    make_video(
-        &media.join("good two.mkv"),
-        Gen { source: "mandelbrot", seconds: 3.0, tone_hz: None, ..Gen::default() },
-    );
-    let good = std::fs::read(&source).unwrap();
-    let bad = variants(&good);
-    assert!(bad.len() >= 50, "{} variants", bad.len());
-    for (name, bytes) in &bad {
-        std::fs::write(media.join(format!("{name}.mp4")), bytes).unwrap();
-    }
-    let cfg = work.path().join("config.toml");
-    std::fs::write(&cfg, "[sampling]\nframe_short_side = 64\n").unwrap();
-    let lib = work.path().join("lib");
-
-    let mut child = bin()
-        .arg("--library")
-        .arg(&lib)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("ingest")
-        .arg(&media)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(work.path().join("err")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
+on_both! {
+    /// The damaged folder ingested through the binary.
+    fn damaged_copies_fail_with_reasons_and_good_clips_are_ready(backend: &Backend) {
+        let work = tempfile::tempdir().unwrap();
+        let media = work.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        let source = work.path().join("source.mp4");
+        make_video(&source, Gen { seconds: 3.0, ..Gen::default() });
+        make_video(&media.join("good one.mp4"), Gen { source: "smptebars", seconds: 3.0, ..Gen::default() });
+        make_video(
+            &media.join("good two.mkv"),
+            Gen { source: "mandelbrot", seconds: 3.0, tone_hz: None, ..Gen::default() },
+        );
+        let good = std::fs::read(&source).unwrap();
+        let bad = variants(&good);
+        assert!(bad.len() >= 50, "{} variants", bad.len());
+        for (name, bytes) in &bad {
+            std::fs::write(media.join(format!("{name}.mp4")), bytes).unwrap();
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("ingest of the damaged folder hung");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let err = std::fs::read_to_string(work.path().join("err")).unwrap();
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(matches!(status.code(), Some(0) | Some(2)), "exit {status:?}: {err}");
+        let cfg = work.path().join("config.toml");
+        std::fs::write(&cfg, "[sampling]\nframe_short_side = 64\n").unwrap();
+        let lib = work.path().join("lib");
 
-    let out = bin().arg("--library").arg(&lib).args(["library", "--json"]).output().unwrap();
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.len(), bad.len() + 2, "every file has a row");
-    for title in ["good one", "good two"] {
-        let r = rows.iter().find(|r| r["title"] == title).unwrap();
-        assert_eq!(r["status"], "ready", "{r}");
-    }
-    let mut failed = 0;
-    for r in &rows {
-        match r["status"].as_str() {
-            Some("ready") => assert!(r["frames_train"].as_i64().unwrap() > 0, "{r}"),
-            Some("failed") => {
-                failed += 1;
-                let reason = r["error"].as_str().unwrap_or("");
-                assert!(reason.len() > 20, "a failure needs a reason: {r}");
-                let name = Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
-                assert!(err.contains(&name), "{name} is not named in the ingest's report: {err}");
+        let mut child = backend
+            .cmd(&lib)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("ingest")
+            .arg(&media)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(work.path().join("err")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
             }
-            other => panic!("{other:?} is not a final status: {r}"),
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("ingest of the damaged folder hung");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let err = std::fs::read_to_string(work.path().join("err")).unwrap();
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(matches!(status.code(), Some(0) | Some(2)), "exit {status:?}: {err}");
+
+        let rows: Vec<Value> = backend.library_json(&lib);
+        assert_eq!(rows.len(), bad.len() + 2, "every file has a row");
+        for title in ["good one", "good two"] {
+            let r = rows.iter().find(|r| r["title"] == title).unwrap();
+            assert_eq!(r["status"], "ready", "{r}");
         }
+        let mut failed = 0;
+        for r in &rows {
+            match r["status"].as_str() {
+                Some("ready") => assert!(r["frames_train"].as_i64().unwrap() > 0, "{r}"),
+                Some("failed") => {
+                    failed += 1;
+                    let reason = r["error"].as_str().unwrap_or("");
+                    assert!(reason.len() > 20, "a failure needs a reason: {r}");
+                    let name = Path::new(r["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+                    assert!(err.contains(&name), "{name} is not named in the ingest's report: {err}");
+                }
+                other => panic!("{other:?} is not a final status: {r}"),
+            }
+        }
+        for name in ["cut 00", "cut 01", "all zeros", "noise", "one byte", "head 05"] {
+            let r = rows.iter().find(|r| r["title"] == name).unwrap();
+            assert_eq!(r["status"], "failed", "{r}");
+        }
+        assert!(failed >= 10, "only {failed} of {} damaged copies failed", bad.len());
     }
-    for name in ["cut 00", "cut 01", "all zeros", "noise", "one byte", "head 05"] {
-        let r = rows.iter().find(|r| r["title"] == name).unwrap();
-        assert_eq!(r["status"], "failed", "{r}");
-    }
-    assert!(failed >= 10, "only {failed} of {} damaged copies failed", bad.len());
 }

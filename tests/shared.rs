@@ -429,6 +429,7 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
         model,
         None,
         SharedSearch { index: IndexChoice { mode: IndexKind::Exact, ..Default::default() }, ..Default::default() },
+        None,
     )
     .unwrap();
     // A quarter of the videos as candidates: the index must find the right ones.
@@ -436,7 +437,7 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
         index: IndexChoice { mode: IndexKind::Auto, approximate_from: 1000, candidates },
         neighbours: 200,
     };
-    let hnsw = load(open(), model, None, approximate(20)).unwrap();
+    let hnsw = load(open(), model, None, approximate(20), None).unwrap();
     assert_eq!(exact.frames.kind(), "exact");
     assert_eq!(hnsw.frames.kind(), "approximate (HNSW)");
     let plan = reelmatch::shared::search::knn_plan(&mut open(), reelmatch::synth::MODEL).unwrap().unwrap();
@@ -488,7 +489,7 @@ fn hnsw_search_finds_what_exact_search_finds_and_exact_matches_embedded() {
     std::fs::write(&config, "[search]\napproximate_from = 1000\n").unwrap();
     let update = run_ok(bin().args(["--catalog", &pg.url(), "--config"]).arg(&config).args(["index", "update"]));
     assert!(update.contains("6400 frames, HNSW index present"), "{update}");
-    let grown = load(open(), model, None, approximate(40)).unwrap();
+    let grown = load(open(), model, None, approximate(40), None).unwrap();
     assert_eq!((grown.videos.len(), grown.frames.kind()), (160, "approximate (HNSW)"));
     let v = grown.videos.iter().find(|v| v.title == "Synthetic 00084").unwrap();
     let hits = search(&grown, &Query::from_library(&grown, lib.root(), v).unwrap(), w, 3, false);

@@ -181,9 +181,9 @@ fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow
             let models = Models::configured(config, Some(library));
             shared::worker(library, config, url, paths, path_map, retry_failed || !worker, models)
         }
-        Some(Command::Library { action: None, json, follow: false }) => shared::list(url, json),
+        Some(Command::Library { action: None, json, follow: false }) => shared::list(url, config, json),
         Some(Command::Library { action: None, json, follow: true }) => {
-            shared::follow(url, json)?;
+            shared::follow(url, config, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }) => {
@@ -308,7 +308,7 @@ fn demo_shared(library: &Library, config: &Config, url: &str) -> anyhow::Result<
     }
     let has_image = models.image().is_some();
     let code = shared::worker(library, config, url, vec![media], Vec::new(), true, models)?;
-    shared::list(url, false)?;
+    shared::list(url, config, false)?;
     if has_image {
         train::run(library, config, None, false, Some(url))?;
     }

@@ -89,14 +89,18 @@ fn one_video(done: usize, total: usize, title: &str) {
 }
 
 /// `library` on a shared catalog: every video with its place in the queue.
-pub fn list(url: &str, json: bool) -> anyhow::Result<ExitCode> {
-    list_as(url, json, false)
+pub fn list(url: &str, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    list_as(url, config, json, false)
 }
 
 /// The table, or its JSON: pretty, or on one line where lines follow it (`--follow --json`).
-fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
+fn list_as(url: &str, config: &Config, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
     let mut catalog = SharedCatalog::open(url)?;
-    let rows = crate::shared::worker::queue(&mut catalog)?;
+    let mut rows = crate::shared::worker::queue(&mut catalog)?;
+    let aside = crate::shared::query::set_aside_counts(&mut catalog, config)?;
+    for row in &mut rows {
+        row.set_aside = aside.get(&row.id).copied().unwrap_or_default();
+    }
     if json {
         let text = if one_line { serde_json::to_string(&rows)? } else { serde_json::to_string_pretty(&rows)? };
         println!("{text}");
@@ -118,6 +122,8 @@ fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
         let title: String = v.title.chars().take(32).collect();
         let rate = v.sample_fps.map_or_else(|| "-".into(), |r| format!("{r}"));
         let split = format!("{}/{}", v.frames_train, v.frames_test);
+        let aside = (v.set_aside.total() > 0).then(|| v.set_aside.to_string());
+        let note = [v.error.as_deref(), aside.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
         println!(
             "{:>5} {:<32} {:>8} {:>5} {:>11} {:<8} {:<20} {}",
             v.id,
@@ -127,7 +133,7 @@ fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
             split,
             v.status,
             v.claimed_by.as_deref().unwrap_or("-"),
-            v.error.as_deref().unwrap_or("")
+            note
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -135,10 +141,11 @@ fn list_as(url: &str, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
 
 /// `library --follow`: the table once listening, then each announcement as a line (a JSON
 /// object per line with `--json`).
-pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
+pub fn follow(url: &str, config: &Config, json: bool) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout();
-    let mut table = || list_as(url, json, true).map(|_| ()).map_err(|e| crate::Error::Invalid(format!("{e:#}")));
+    let mut table =
+        || list_as(url, config, json, true).map(|_| ()).map_err(|e| crate::Error::Invalid(format!("{e:#}")));
     crate::shared::progress::follow(url, &mut table, &mut |p| {
         let line = if json { serde_json::to_string(&p).unwrap_or_default() } else { p.to_string() };
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
@@ -147,9 +154,11 @@ pub fn follow(url: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `index update` on a shared catalog: builds the HNSW index of each image model past the size
-/// where search uses it, and builds it again where the library has drifted from it; `index
-/// rebuild` builds each again regardless.
+/// where search uses it, and builds it again where the library has drifted from it (`index
+/// rebuild` builds each again regardless); and judges the frames not judged yet for saying
+/// nothing.
 pub fn index(url: &str, config: &Config, rebuild: bool) -> anyhow::Result<ExitCode> {
+    use crate::search::traps::Effort;
     use crate::shared::hnsw::{ensure_hnsw, rebuild_hnsw, HnswBuild};
     use crate::shared::search::image_models;
     let mut catalog = SharedCatalog::open(url)?;
@@ -169,6 +178,14 @@ pub fn index(url: &str, config: &Config, rebuild: bool) -> anyhow::Result<ExitCo
             }
         };
         println!("{model}: {count} frames, {how}");
+        // Which frames say nothing, judged now so the first query does not wait for it.
+        if let Some(rules) = crate::shared::traps::rules(config) {
+            let judged = crate::shared::traps::judge(&mut catalog, &model, &rules, Effort::Full)?;
+            let aside = judged.counts(&rules);
+            if aside.total() > 0 {
+                println!("{model}: {aside}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

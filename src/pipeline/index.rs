@@ -33,7 +33,8 @@ pub struct SetAsideCount {
 }
 
 impl SetAsideCount {
-    fn add(&mut self, why: Option<SetAside>) {
+    /// Counts one frame set aside for `why`, if it is.
+    pub fn add(&mut self, why: Option<SetAside>) {
         match why {
             Some(SetAside::Shared(_)) => self.shared += 1,
             Some(SetAside::Flat) => self.flat += 1,

@@ -264,6 +264,12 @@ impl SearchLibrary {
         Self::backbone(videos, frames, frame_refs, layout, lyrics, image_model, text_model)
     }
 
+    /// This library with the frames `rules` set aside: `set_aside` has a judgement per row, and
+    /// `unjudged` frames are not judged yet.
+    pub fn with_traps(self, rules: &TrapRules, set_aside: Vec<Option<SetAside>>, unjudged: usize) -> Self {
+        SearchLibrary { traps: Some(rules.clone()), set_aside, unjudged, ..self }
+    }
+
     /// A library in the backbone space with nothing set aside, over rows laid out as `layout`.
     fn backbone(
         videos: Vec<VideoRow>,

@@ -156,7 +156,8 @@ impl FrameTraps {
             .collect();
         old.spread.extend(spreads);
         if let Some(shared) = &mut old.shared {
-            add_shared(store, from, shared, rules.settings.shared_similarity);
+            let video_of: Vec<i64> = store.meta().iter().map(|m| m.video_id).collect();
+            add_shared(&FlatIndex::from_store(store), &video_of, from, shared, rules.settings.shared_similarity);
         }
         tracing::info!(
             "frames set aside: judged rows {from}..{} in {:.1}s",
@@ -185,15 +186,14 @@ impl FrameTraps {
 /// Query rows scored together per pass while counting shared frames.
 const PASS: usize = 100;
 
-/// Counts, for rows `from..` of `store`, the other videos holding a frame at least `similarity`
-/// alike, and adds those new videos to the counts of the rows before `from`.
-fn add_shared(store: &FrameStore, from: usize, shared: &mut Vec<u16>, similarity: f32) {
-    let index = FlatIndex::from_store(store);
-    let video_of: Vec<i64> = store.meta().iter().map(|m| m.video_id).collect();
+/// Counts, for rows `from..` of `index` (row `r` a frame of video `video_of[r]`), the other
+/// videos holding a frame at least `similarity` alike, and adds those new videos to the counts
+/// of the rows before `from` (`shared`, which has a count per row before `from`).
+pub(crate) fn add_shared(index: &FlatIndex, video_of: &[i64], from: usize, shared: &mut Vec<u16>, similarity: f32) {
     // Old rows → the new videos alike to them.
     let mut new_alike: HashMap<usize, HashSet<i64>> = HashMap::new();
     shared.resize(from, 0);
-    let rows: Vec<usize> = (from..store.len()).collect();
+    let rows: Vec<usize> = (from..index.len()).collect();
     for chunk in rows.chunks(PASS) {
         let scores = index.scores(&index.rows(chunk));
         for (&q, row) in chunk.iter().zip(&scores) {

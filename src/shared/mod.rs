@@ -16,6 +16,7 @@ pub mod runs;
 mod schema;
 pub mod search;
 pub mod train;
+pub mod traps;
 pub mod upkeep;
 pub mod upload;
 pub mod worker;

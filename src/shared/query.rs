@@ -5,13 +5,17 @@
 use super::mirror::Mirror;
 use super::search::{frame_image, load, SharedSearch};
 use super::SharedCatalog;
+use crate::catalog::preferred_model;
 use crate::catalog::Catalog;
 use crate::config::{Config, SearchSpace};
 use crate::error::{Error, Remedy, Result};
 use crate::library::Library;
 use crate::ml::Role;
+use crate::pipeline::SetAsideCount;
 use crate::search::space::Space;
+use crate::search::traps::Effort;
 use crate::search::{search, Query, Results, SearchLibrary, Weights};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The shared catalog at `url` opened for search in the backbone space (the head's projections
@@ -21,7 +25,19 @@ pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
     let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
     let how = SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
     let (image, text) = (preferred(Role::Image), preferred(Role::Text));
-    load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how)
+    load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how, super::traps::rules(config).as_ref())
+}
+
+/// How many frames of each video (by id) search sets aside on the shared catalog (the
+/// configured image model's, or the most used), judging new frames first if that is cheap;
+/// empty when `[search.traps] set_aside` is off or nothing is embedded.
+pub fn set_aside_counts(shared: &mut SharedCatalog, config: &Config) -> Result<HashMap<i64, SetAsideCount>> {
+    let Some(rules) = super::traps::rules(config) else { return Ok(HashMap::new()) };
+    let configured = crate::ml::load::resolve_role(config, Role::Image, true).ok().map(|f| f.id);
+    let Some(model) = preferred_model(super::search::image_models(shared)?, configured.as_deref()) else {
+        return Ok(HashMap::new());
+    };
+    Ok(super::traps::judge(shared, &model, &rules, Effort::Query)?.per_video(&rules))
 }
 
 /// A query's answer, with the top hit's best-matching pair of frames (the query's frame, the
@@ -66,9 +82,10 @@ enum Opened {
 }
 
 /// What changes whenever the searchable library does: ready videos, the last change to any
-/// video, the HNSW indexes, the active run (chosen, or the newest finished one).
+/// video, the HNSW indexes, the active run (chosen, or the newest finished one), the last
+/// judging of frames that say nothing.
 #[derive(Debug, Clone, PartialEq)]
-struct Stamp(i64, Option<String>, Option<String>, Option<String>, Option<i64>);
+struct Stamp(i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<String>);
 
 impl Warm {
     /// Queries on the catalog at `url`; `local` is the library whose folder holds this
@@ -92,11 +109,13 @@ impl Warm {
             Some(c) => c,
             None => self.catalog.insert(SharedCatalog::open(&self.url)?),
         };
-        let now = stamp(catalog)?;
+        let mut now = stamp(catalog)?;
         let kept = self.open.as_ref().is_some_and(|(_, at)| *at == now);
         if !kept {
             self.open = None; // a copy being brought up to date is not searched meanwhile
             let opened = open(&self.url, &self.config, self.local.as_ref(), catalog)?;
+            // Opening judged the new frames itself: that judging is in what was opened.
+            now.5 = stamp(catalog)?.5;
             self.open = Some((opened, now));
         }
         let (opened, _) = self.open.as_ref().expect("the library was kept or opened just above");
@@ -166,9 +185,10 @@ fn stamp(catalog: &mut SharedCatalog) -> Result<Stamp> {
                     (SELECT max(updated_at)::text FROM videos),
                     (SELECT string_agg(name, ',' ORDER BY model) FROM frame_indexes),
                     (SELECT value FROM settings WHERE key = 'active_run'),
-                    (SELECT max(id) FROM runs WHERE status = 'done' AND head IS NOT NULL)",
+                    (SELECT max(id) FROM runs WHERE status = 'done' AND head IS NOT NULL),
+                    (SELECT max(judged_at)::text FROM trap_judgements)",
             &[],
         )
         .map_err(|e| catalog.err(e))?;
-    Ok(Stamp(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+    Ok(Stamp(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)))
 }

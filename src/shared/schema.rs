@@ -151,6 +151,25 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE videos DROP CONSTRAINT videos_status_check;
      ALTER TABLE videos ADD CONSTRAINT videos_status_check
          CHECK (status IN ('pending', 'working', 'ready', 'failed', 'missing'));",
+    // 4: frames that say nothing (`[search.traps]`), judged once per model: per frame how many
+    // other videos hold a frame as alike as the settings say (NULL when not tested) and its
+    // brightness spread; per model the similarity the counts follow and how many frames they
+    // cover (fewer left means a frame was removed, and the counts start again).
+    "CREATE TABLE frame_traps (
+        frame_id  BIGINT NOT NULL,
+        model     TEXT NOT NULL,
+        shared    INTEGER,
+        spread    REAL NOT NULL,
+        PRIMARY KEY (frame_id, model),
+        FOREIGN KEY (frame_id, model) REFERENCES frame_embeddings(frame_id, model) ON DELETE CASCADE
+    );
+    CREATE TABLE trap_judgements (
+        model             TEXT PRIMARY KEY,
+        shared_similarity REAL NOT NULL,
+        shared_tested     BOOLEAN NOT NULL,
+        frames            BIGINT NOT NULL,
+        judged_at         TIMESTAMPTZ NOT NULL DEFAULT now()
+    );",
 ];
 
 /// The newest schema version this build knows.

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::search::approx::IndexChoice;
 use crate::search::index::VectorIndex;
 use crate::search::library::{FrameRef, Line, Lyrics, SearchLibrary};
+use crate::search::traps::{Effort, SetAside, TrapRules};
 use pgvector::{HalfVector, Vector};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +52,7 @@ pub fn load(
     image_model: Option<&str>,
     text_model: Option<&str>,
     how: SharedSearch,
+    traps: Option<&TrapRules>,
 ) -> Result<SearchLibrary> {
     let image_model = preferred_model(image_models(&mut shared)?, image_model);
     let text_model = preferred_model(text_models(&mut shared)?, text_model);
@@ -78,6 +80,12 @@ pub fn load(
             mean = m;
         }
     }
+    // Frames that say nothing, judged (and kept) as the search opens the library if that is
+    // cheap, else by `index update`.
+    let judged = match (traps, &image_model) {
+        (Some(rules), Some(m)) => Some((rules, super::traps::judge(&mut shared, m, rules, Effort::Query)?)),
+        _ => None,
+    };
     let lyrics = match &text_model {
         Some(m) => lyrics_of(&mut shared, m, &position, videos.len())?,
         None => vec![None; videos.len()],
@@ -90,6 +98,10 @@ pub fn load(
         (Some(_), Some(m)) => centroids(&mut shared, m, &mean, &position)?,
         _ => Vec::new(),
     };
+    let set_aside: Vec<Option<SetAside>> = match &judged {
+        Some((rules, j)) => frame_ids.iter().map(|&f| j.judge(rules, f)).collect(),
+        None => Vec::new(),
+    };
     let index = SqlIndex {
         shared: Mutex::new(shared),
         model: image_model.clone().unwrap_or_default(),
@@ -101,7 +113,11 @@ pub fn load(
         centroids,
         how,
     };
-    Ok(SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model))
+    let lib = SearchLibrary::assemble(videos, Box::new(index), frame_refs, lyrics, image_model, text_model);
+    Ok(match judged {
+        Some((rules, j)) => lib.with_traps(rules, set_aside, j.pending),
+        None => lib,
+    })
 }
 
 /// Each listed video's mean frame, centred on the library mean and normalised (from the kept

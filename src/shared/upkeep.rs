@@ -4,13 +4,15 @@
 //! has drifted from it (`hnsw`'s rule). The build runs on a thread and a connection of its own,
 //! so the worker goes on ingesting (and, since the index is built concurrently, every worker
 //! goes on uploading); one session builds a model's index at a time, and the others find its
-//! lock taken and leave it to that one.
+//! lock taken and leave it to that one. As a worker finishes, it judges the new frames for
+//! saying nothing (`shared::traps`) where that is cheap.
 
 use super::hnsw::{try_ensure_hnsw, HnswBuild};
 use super::search::image_models;
 use super::SharedCatalog;
 use crate::config::Config;
 use crate::error::Result;
+use crate::search::traps::Effort;
 use std::collections::HashMap;
 use std::thread::JoinHandle;
 
@@ -57,10 +59,20 @@ impl Upkeep {
     /// Waits for the build this worker started, if one runs, then looks once more (uploads that
     /// came in while it ran may have moved the counts) and waits for that build too; returns how
     /// many indexes they built.
+    /// Then it judges the new frames for saying nothing, where that is cheap (as a search
+    /// would; past that `index update` does it), unless another worker is judging them.
     pub fn finish(mut self, shared: &mut SharedCatalog, config: &Config) -> Result<usize> {
         let mut built = self.reap(true);
         built += self.after_upload(shared, config)?;
-        Ok(built + self.reap(true))
+        built += self.reap(true);
+        if let Some(rules) = super::traps::rules(config) {
+            for (model, _) in image_models(shared)? {
+                if let Err(e) = super::traps::judge(shared, &model, &rules, Effort::Query) {
+                    tracing::warn!("{model}: frames were not judged for saying nothing ({e}); `index update` does it");
+                }
+            }
+        }
+        Ok(built)
     }
 
     /// The count of a build that has finished (or, with `wait`, of the one running, once done).

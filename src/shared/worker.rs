@@ -407,6 +407,8 @@ pub struct QueueRow {
     pub claimed_by: Option<String>,
     /// Claims taken on it so far.
     pub attempts: i32,
+    /// Its frames search sets aside as saying nothing (filled in by `library`).
+    pub set_aside: crate::pipeline::SetAsideCount,
 }
 
 /// Every video of the shared catalog, by title. Each sub-select reads an index by video (the
@@ -458,6 +460,7 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
                 transcript_language: r.get(19),
                 transcript_flag: r.get(20),
                 lyrics_embedded: r.get(21),
+                set_aside: Default::default(),
             }
         })
         .collect())
