@@ -26,8 +26,9 @@ const QUERY_FRAMES: usize = 20_000;
 #[derive(Debug, Clone, Default)]
 pub struct Judged {
     /// Per judged frame id: (other videos sharing it, when that was tested; brightness spread).
+    /// Where every frame is judged, only the frames set aside are read.
     frames: HashMap<i64, (Option<u16>, f32)>,
-    /// Each frame's video.
+    /// Each frame's video (of those read).
     video_of: HashMap<i64, i64>,
     /// Frames not judged yet (too many to judge for a query; `index update` judges them).
     pub pending: usize,
@@ -89,29 +90,55 @@ pub fn judge(shared: &mut SharedCatalog, model: &str, rules: &TrapRules, effort:
         Effort::Full => tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key]).map(|_| true).map_err(db)?,
         Effort::Query => tx.query_one("SELECT pg_try_advisory_xact_lock(hashtext($1))", &[&key]).map_err(db)?.get(0),
     };
+    let header = tx
+        .query_opt("SELECT shared_similarity, shared_tested, frames FROM trap_judgements WHERE model = $1", &[&model])
+        .map_err(db)?
+        .map(|r| Header { shared_similarity: r.get(0), shared_tested: r.get(1), frames: r.get(2) });
+    // A first look by counts: the kept judgements refer to existing frames only, so equal
+    // counts are the same frames.
+    let counts = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM frame_embeddings WHERE model = $1),
+                    (SELECT count(*) FROM frame_traps WHERE model = $1)",
+            &[&model],
+        )
+        .map_err(db)?;
+    let (frames, kept_rows): (i64, i64) = (counts.get(0), counts.get(1));
+    let test_shared = frames as usize <= rules.settings.shared_max_frames;
+    // The kept counts follow these settings and every frame they were made with is still here.
+    let valid = header.as_ref().is_some_and(|h| {
+        h.shared_similarity == rules.settings.shared_similarity
+            && (h.shared_tested || !test_shared)
+            && h.frames == kept_rows
+    });
+    let at_least = if valid { frames - kept_rows } else { frames } as usize;
+    let too_many = |to_judge: usize| {
+        to_judge.saturating_mul(if test_shared { frames as usize } else { 0 }) > QUERY_PAIRS || to_judge > QUERY_FRAMES
+    };
+    // Everything judged, or too much to judge now: only the frames set aside are read (a search
+    // of a large library reads a few rows, not one per frame).
+    let leave = |to_judge: usize| !locked || effort == Effort::Query && too_many(to_judge);
+    if at_least == 0 || leave(at_least) {
+        let mut judged =
+            if valid { set_aside(&mut tx, model, rules, test_shared).map_err(db)? } else { Judged::default() };
+        judged.pending = at_least;
+        if at_least > 0 {
+            warn_pending(at_least, locked);
+        }
+        return Ok(judged);
+    }
     let all: Vec<(i64, i64)> = tx
         .query("SELECT frame_id, video_id FROM frame_embeddings WHERE model = $1 ORDER BY frame_id", &[&model])
         .map_err(db)?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let test_shared = all.len() <= rules.settings.shared_max_frames;
-    let header = tx
-        .query_opt("SELECT shared_similarity, shared_tested, frames FROM trap_judgements WHERE model = $1", &[&model])
-        .map_err(db)?
-        .map(|r| Header { shared_similarity: r.get(0), shared_tested: r.get(1), frames: r.get(2) });
     let mut kept: HashMap<i64, (Option<u16>, f32)> = tx
         .query("SELECT frame_id, shared, spread FROM frame_traps WHERE model = $1", &[&model])
         .map_err(db)?
         .iter()
         .map(|r| (r.get(0), (r.get::<_, Option<i32>>(1).map(|n| n.clamp(0, u16::MAX as i32) as u16), r.get(2))))
         .collect();
-    // The counts follow these settings and every frame they were made with is still here.
-    let valid = header.as_ref().is_some_and(|h| {
-        h.shared_similarity == rules.settings.shared_similarity
-            && (h.shared_tested || !test_shared)
-            && h.frames == kept.len() as i64
-    });
     let video_of: HashMap<i64, i64> = all.iter().copied().collect();
     let old_videos: HashSet<i64> = kept.keys().filter_map(|f| video_of.get(f)).copied().collect();
     let new: Vec<(i64, i64)> = all.iter().filter(|(f, _)| !kept.contains_key(f)).copied().collect();
@@ -120,20 +147,9 @@ pub fn judge(shared: &mut SharedCatalog, model: &str, rules: &TrapRules, effort:
     if !test_shared {
         kept.values_mut().for_each(|(s, _)| *s = None);
     }
-    if new.is_empty() && !again {
-        return Ok(Judged { frames: kept, video_of, pending: 0 });
-    }
-    let to_judge = if again { all.len() } else { new.len() };
-    let pairs = to_judge.saturating_mul(if test_shared { all.len() } else { 0 });
-    let too_many = pairs > QUERY_PAIRS || to_judge > QUERY_FRAMES;
-    if !locked || effort == Effort::Query && too_many {
-        if again {
-            kept.clear();
-        }
-        let pending = all.len() - kept.len();
-        let who = if locked { "`reelmatch index update` judges them" } else { "another process is judging them" };
-        tracing::warn!("{pending} frames are not judged yet for frames that say nothing; {who}");
-        return Ok(Judged { frames: kept, video_of, pending });
+    if again && leave(all.len()) {
+        warn_pending(all.len(), locked);
+        return Ok(Judged { frames: HashMap::new(), video_of, pending: all.len() });
     }
     if again {
         kept.clear();
@@ -196,6 +212,35 @@ pub fn judge(shared: &mut SharedCatalog, model: &str, rules: &TrapRules, effort:
         started.elapsed().as_secs_f64()
     );
     Ok(Judged { frames: judged, video_of, pending: 0 })
+}
+
+/// The kept judgements of `model`'s frames that are set aside (the rest say something).
+fn set_aside(
+    tx: &mut postgres::Transaction,
+    model: &str,
+    rules: &TrapRules,
+    test_shared: bool,
+) -> std::result::Result<Judged, postgres::Error> {
+    let shared_videos = if test_shared { rules.settings.shared_videos.min(i32::MAX as usize) as i32 } else { i32::MAX };
+    let rows = tx.query(
+        "SELECT t.frame_id, e.video_id, t.shared, t.spread FROM frame_traps t
+         JOIN frame_embeddings e ON e.frame_id = t.frame_id AND e.model = t.model
+         WHERE t.model = $1 AND (t.spread < $2 OR t.shared >= $3)",
+        &[&model, &rules.settings.flat_below, &shared_videos],
+    )?;
+    let mut out = Judged::default();
+    for r in rows {
+        let frame: i64 = r.get(0);
+        let shared = r.get::<_, Option<i32>>(2).filter(|_| test_shared).map(|n| n.clamp(0, u16::MAX as i32) as u16);
+        out.frames.insert(frame, (shared, r.get(3)));
+        out.video_of.insert(frame, r.get(1));
+    }
+    Ok(out)
+}
+
+fn warn_pending(pending: usize, locked: bool) {
+    let who = if locked { "`reelmatch index update` judges them" } else { "another process is judging them" };
+    tracing::warn!("{pending} frames are not judged yet for frames that say nothing; {who}");
 }
 
 /// The frames `order` lists (frame id, video id), in that order, as one centred index.
