@@ -6,7 +6,8 @@
 //!   as `REELMATCH_SCALE_PART=approximate REELMATCH_SCALE_FAMILY=8` of `library_scale` makes
 //!   it: a video's true neighbours are its family, so recall means something): embedded, on
 //!   PostgreSQL with exact SQL scoring, and with HNSW candidates; recall@10 of HNSW against
-//!   exact; what the export to PostgreSQL and the HNSW build took.
+//!   exact; what the export to PostgreSQL and the HNSW build took; `index update` judging every
+//!   frame for saying nothing, and `similar` and Enter with those judgements read.
 //! - **ingest**: real ingestion (ffprobe, ffmpeg sampling, random-weight ResNet-50 embedding) of
 //!   generated clips, embedded (one process) against 1, 2 and 3 `ingest --worker` processes.
 //!
@@ -169,6 +170,60 @@ fn query_part(work: &Path) {
         found += b.iter().filter(|id| a.contains(id)).count();
     }
     println!("\nrecall@10 of HNSW candidates against exact SQL scoring: {:.3}", found as f64 / wanted as f64);
+    set_aside_on_the_catalog(work, &lib_dir, &pg.url(), title);
+}
+
+/// Frames that say nothing (`[search.traps]`, the default) on the catalog: `index update`
+/// judging every frame once (a new process), then `similar` and the dashboard's Enter with the
+/// judgements read, beside the same with the switch off.
+fn set_aside_on_the_catalog(work: &Path, lib_dir: &Path, url: &str, title: &str) {
+    let config = |on: bool| {
+        let text = format!("[search]\nindex = \"approximate\"\n[search.traps]\nset_aside = {on}\n");
+        config_file(work, &format!("traps-{on}.toml"), &text)
+    };
+    let (on, off) = (config(true), config(false));
+    let run = |config: &Path| {
+        let mut c = Command::new(bin());
+        c.arg("--library").arg(lib_dir).arg("--config").arg(config).args(["--catalog", url]);
+        c
+    };
+    let t = Instant::now();
+    let out = run(&on).args(["index", "update"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    println!(
+        "\n`index update` judging every frame for saying nothing (new process): {:.0} s\n{}",
+        t.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    println!("\n| at 100k frames, PostgreSQL, HNSW candidates | `similar --json`, new process, median s | dashboard Enter, then median ms |\n|---|---|---|");
+    for (label, config, set_aside) in [("frames set aside (judged)", &on, true), ("switch off", &off, false)] {
+        let similar = || {
+            let mut c = run(config);
+            c.args(["similar", title, "--json", "--space", "backbone"]);
+            c
+        };
+        timed(&mut similar());
+        let cold = median((0..RUNS).map(|_| timed(&mut similar())).collect());
+        let mut settings = reelmatch::config::Config::default();
+        settings.search.index = IndexKind::Approximate;
+        settings.search.traps.set_aside = set_aside;
+        let mut warm = reelmatch::shared::query::Warm::new(url, &settings, None);
+        let mut catalog = SharedCatalog::open(url).unwrap();
+        let queue = reelmatch::shared::worker::queue(&mut catalog).unwrap();
+        let ids: Vec<i64> = queue.iter().filter(|r| r.status == "ready").step_by(40).map(|r| r.id).collect();
+        warm.similar_to(ids[0]).unwrap();
+        let then = median(
+            ids[1..=RUNS]
+                .iter()
+                .map(|&id| {
+                    let t = Instant::now();
+                    assert!(warm.similar_to(id).unwrap().opened.is_none(), "the library stays open");
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        );
+        println!("| {label} | {cold:.2} | {then:.0} |");
+    }
 }
 
 /// The index built again while another session writes to the frames table every 100 ms (one

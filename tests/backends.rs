@@ -348,7 +348,7 @@ on_both! {
 on_both! {
     /// A second ingest after files were renamed, changed and deleted: the renamed one keeps its
     /// id and frames (not ingested again), the changed one is ingested again under its id, and
-    /// the deleted one is marked missing with its frames kept.
+    /// the deleted one is marked missing with its frames kept (and exported).
     fn renamed_changed_and_missing_files(backend: &Backend) {
         let work = tempfile::tempdir().unwrap();
         let m = work.path().join("media");
@@ -384,6 +384,12 @@ on_both! {
         for (file, said) in [("a renamed.mp4", "renamed"), ("b.mp4", "changed"), ("c.mp4", "missing")] {
             assert!(err.lines().any(|l| l.contains(file) && l.contains(said)), "{file}: {said}?\n{err}");
         }
+        // Its frames are still exported (on PostgreSQL from this machine's copy, which takes
+        // the missing video too).
+        let out = work.path().join("frames out");
+        expect(backend.cmd(&lib).args(["export", "frames"]).arg(&out), 0);
+        let exported = files_in(&out.join("train/c")) + files_in(&out.join("test/c"));
+        assert_eq!(exported as i64, frames(&c), "the missing video's frames are kept and exported");
 
         // The deleted file comes back (the same bytes, made again): ready again under its id.
         make_video(&m.join("c.mp4"), Gen { source: "smptebars", seconds: 3.0, ..Gen::default() });

@@ -309,6 +309,16 @@ impl Catalog {
         )
     }
 
+    /// A missing video whose file is back unchanged (as another catalog says): ready again,
+    /// with everything derived from it.
+    pub fn set_found(&self, id: i64) -> Result<()> {
+        self.exec(
+            "UPDATE videos SET status = 'ready', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+             WHERE id = ?1 AND status = 'missing'",
+            params![id],
+        )
+    }
+
     fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<()> {
         self.conn.execute(sql, p).map(|_| ()).map_err(|e| self.err(e))
     }

@@ -56,8 +56,9 @@ struct Remote {
     frames: i64,
 }
 
-/// Copies every ready (and failed) video of the catalog at `url` into `library`, paths through
-/// `paths` (shared → this machine's).
+/// Copies every ready (and failed) video of the catalog at `url` into `library`, and every
+/// missing one with frames (marked missing here too), paths through `paths` (shared → this
+/// machine's).
 pub fn import_library(
     library: &Library,
     url: &str,
@@ -84,11 +85,18 @@ pub fn import_library(
             report.failed += 1;
             continue;
         }
+        let missing = r.status == "missing";
         if let Some(here) = local.video_by_path(&path)? {
             let same = here.content_hash == r.hash
-                && here.status == Status::Ready
+                && matches!(here.status, Status::Ready | Status::Missing)
                 && here.frames_train + here.frames_test == r.frames;
             if same {
+                // Gone from (or back on) the catalog's disk: the copy says so, frames kept.
+                match (missing, here.status) {
+                    (true, Status::Ready) => local.set_missing(here.id)?,
+                    (false, Status::Missing) => local.set_found(here.id)?,
+                    _ => {}
+                }
                 report.unchanged += 1;
                 continue;
             }
@@ -102,7 +110,10 @@ pub fn import_library(
             report.unchanged += 1;
             continue;
         }
-        let (frames, embeddings) = import_one(&mut shared, library, &local, r, &path)?;
+        let (id, frames, embeddings) = import_one(&mut shared, library, &local, r, &path)?;
+        if missing {
+            local.set_missing(id)?;
+        }
         report.imported += 1;
         report.frames += frames;
         report.embeddings += embeddings;
@@ -118,7 +129,10 @@ fn remote_videos(shared: &mut SharedCatalog) -> Result<Vec<Remote>> {
             "SELECT v.id, v.path, v.title, v.content_hash, v.size_bytes, v.mtime_ns, v.duration_s, v.fps, v.width, v.height,
                 v.has_audio, v.sample_fps, v.audio_samples, v.status, v.error,
                 (SELECT count(*) FROM frames f WHERE f.video_id = v.id)
-             FROM videos v WHERE v.status IN ('ready', 'failed') ORDER BY v.id",
+             FROM videos v
+             WHERE v.status IN ('ready', 'failed')
+                OR v.status = 'missing' AND EXISTS (SELECT 1 FROM frames f WHERE f.video_id = v.id)
+             ORDER BY v.id",
             &[],
         )
         .map_err(|e| shared.err(e))?;
@@ -145,14 +159,14 @@ fn remote_videos(shared: &mut SharedCatalog) -> Result<Vec<Remote>> {
         .collect())
 }
 
-/// Imports one ready video; returns the frames and embeddings written.
+/// Imports one ready video; returns its id here and the frames and embeddings written.
 fn import_one(
     shared: &mut SharedCatalog,
     library: &Library,
     local: &Catalog,
     r: &Remote,
     path: &std::path::Path,
-) -> Result<(usize, usize)> {
+) -> Result<(i64, usize, usize)> {
     let url = shared.url().to_string();
     let db = |e: postgres::Error| super::error_of(&url, &e);
     let hash = r.hash.clone().unwrap_or_else(|| format!("shared-{}", r.id));
@@ -261,5 +275,5 @@ fn import_one(
     }
     // Last: only a video with everything in place is ready (an interrupted import redoes it).
     local.set_audio_done(id, r.audio_samples)?;
-    Ok((frames.len(), embeddings))
+    Ok((id, frames.len(), embeddings))
 }

@@ -56,7 +56,7 @@ pub fn load(
 ) -> Result<SearchLibrary> {
     let image_model = preferred_model(image_models(&mut shared)?, image_model);
     let text_model = preferred_model(text_models(&mut shared)?, text_model);
-    let videos = ready_videos(&mut shared)?;
+    let videos = searchable_videos(&mut shared)?;
     let position: HashMap<i64, usize> = videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     let mut frame_refs = Vec::new();
     let mut frame_ids = Vec::new();
@@ -163,8 +163,10 @@ fn model_counts(shared: &mut SharedCatalog, sql: &str) -> Result<Vec<(String, i6
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// The videos with frames, ordered by title then id (as the embedded catalog lists them).
-pub fn ready_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
+/// The videos with frames that search ranks, ordered by title then id, as the embedded catalog
+/// lists them: the ready ones, and the missing ones (their file is gone, their frames kept until
+/// it comes back). A video being ingested again is left out until its new frames are uploaded.
+pub fn searchable_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
     let rows = shared
         .client()
         .query(
@@ -173,9 +175,10 @@ pub fn ready_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
                 v.content_hash, v.size_bytes, v.fps, v.width, v.height, v.has_audio, v.audio_samples, v.mtime_ns,
                 (SELECT t.language FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
                 (SELECT t.flag FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
-                EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id)
+                EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id),
+                v.status
              FROM videos v JOIN frames f ON f.video_id = v.id
-             WHERE v.status = 'ready'
+             WHERE v.status IN ('ready', 'missing')
              GROUP BY v.id ORDER BY lower(v.title), v.id",
             &[],
         )
@@ -190,7 +193,7 @@ pub fn ready_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
             sample_fps: r.get(4),
             frames_train: r.get(5),
             frames_test: r.get(6),
-            status: Status::Ready,
+            status: if r.get::<_, &str>(18) == "missing" { Status::Missing } else { Status::Ready },
             error: None,
             stage: Stage::DONE,
             content_hash: r.get(7),
