@@ -14,6 +14,7 @@
 //! `REELMATCH_SHARED_PART=query` or `ingest` runs one part. Medians of 5 runs for queries.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+use reelmatch::catalog::Status;
 use reelmatch::config::IndexKind;
 use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::{search, Query, SearchLibrary, Weights};
@@ -120,8 +121,9 @@ fn query_part(work: &Path) {
         config.search.traps.set_aside = false;
         // No local copy: the backbone space, in SQL.
         let mut warm = reelmatch::shared::query::Warm::new(&pg.url(), &config, None);
-        let queue = reelmatch::shared::worker::queue(&mut catalog).unwrap();
-        let ids: Vec<i64> = queue.iter().filter(|r| r.status == "ready").step_by(40).map(|r| r.id).collect();
+        let queue = reelmatch::shared::listing::queue(&mut catalog).unwrap();
+        let ids: Vec<i64> =
+            queue.iter().filter(|r| r.video.status == Status::Ready).step_by(40).map(|r| r.video.id).collect();
         let t = Instant::now();
         assert!(warm.similar_to(ids[0]).unwrap().opened.is_some());
         let first = t.elapsed().as_secs_f64();
@@ -209,8 +211,9 @@ fn set_aside_on_the_catalog(work: &Path, lib_dir: &Path, url: &str, title: &str)
         settings.search.traps.set_aside = set_aside;
         let mut warm = reelmatch::shared::query::Warm::new(url, &settings, None);
         let mut catalog = SharedCatalog::open(url).unwrap();
-        let queue = reelmatch::shared::worker::queue(&mut catalog).unwrap();
-        let ids: Vec<i64> = queue.iter().filter(|r| r.status == "ready").step_by(40).map(|r| r.id).collect();
+        let queue = reelmatch::shared::listing::queue(&mut catalog).unwrap();
+        let ids: Vec<i64> =
+            queue.iter().filter(|r| r.video.status == Status::Ready).step_by(40).map(|r| r.video.id).collect();
         warm.similar_to(ids[0]).unwrap();
         let then = median(
             ids[1..=RUNS]

@@ -8,10 +8,11 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// How far ingestion of a video has got. Each stage is committed on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Known by path and hash only.
+    #[default]
     New = 0,
     /// Probed: duration, streams and sampling rate recorded.
     Probed = 1,
@@ -46,10 +47,11 @@ impl Stage {
 }
 
 /// A video's standing in the library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Ingestion has stages left to run.
+    #[default]
     Pending,
     /// Every stage is done.
     Ready,
@@ -57,14 +59,18 @@ pub enum Status {
     Failed,
     /// The file is no longer where the catalog last saw it.
     Missing,
+    /// Claimed by a worker that is ingesting it (on a shared catalog only).
+    Working,
 }
 
 impl Status {
-    fn parse(s: &str) -> Status {
+    /// The status stored as `s` (an unknown name reads as pending).
+    pub fn parse(s: &str) -> Status {
         match s {
             "ready" => Status::Ready,
             "failed" => Status::Failed,
             "missing" => Status::Missing,
+            "working" => Status::Working,
             _ => Status::Pending,
         }
     }
@@ -76,13 +82,14 @@ impl Status {
             Status::Ready => "ready",
             Status::Failed => "failed",
             Status::Missing => "missing",
+            Status::Working => "working",
         }
     }
 }
 
 /// One video as `reelmatch library --json` reports it. Field names are a contract:
 /// later versions add fields, never rename these.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct VideoRow {
     pub id: i64,
     pub title: String,

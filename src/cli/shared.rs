@@ -96,10 +96,10 @@ pub fn list(url: &str, config: &Config, json: bool) -> anyhow::Result<ExitCode> 
 /// The table, or its JSON: pretty, or on one line where lines follow it (`--follow --json`).
 fn list_as(url: &str, config: &Config, json: bool, one_line: bool) -> anyhow::Result<ExitCode> {
     let mut catalog = SharedCatalog::open(url)?;
-    let mut rows = crate::shared::worker::queue(&mut catalog)?;
+    let mut rows = crate::shared::listing::queue(&mut catalog)?;
     let aside = crate::shared::query::set_aside_counts(&mut catalog, config)?;
     for row in &mut rows {
-        row.set_aside = aside.get(&row.id).copied().unwrap_or_default();
+        row.set_aside = aside.get(&row.video.id).copied().unwrap_or_default();
     }
     if json {
         let text = if one_line { serde_json::to_string(&rows)? } else { serde_json::to_string_pretty(&rows)? };
@@ -117,12 +117,13 @@ fn list_as(url: &str, config: &Config, json: bool, one_line: bool) -> anyhow::Re
         "{:>5} {:<32} {:>8} {:>5} {:>11} {:<8} {:<20} NOTE",
         "ID", "TITLE", "DURATION", "RATE", "TRAIN/TEST", "STATUS", "WORKER"
     );
-    for v in &rows {
+    for row in &rows {
+        let v = &row.video;
         let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
         let title: String = v.title.chars().take(32).collect();
         let rate = v.sample_fps.map_or_else(|| "-".into(), |r| format!("{r}"));
         let split = format!("{}/{}", v.frames_train, v.frames_test);
-        let aside = (v.set_aside.total() > 0).then(|| v.set_aside.to_string());
+        let aside = (row.set_aside.total() > 0).then(|| row.set_aside.to_string());
         let note = [v.error.as_deref(), aside.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
         println!(
             "{:>5} {:<32} {:>8} {:>5} {:>11} {:<8} {:<20} {}",
@@ -131,8 +132,8 @@ fn list_as(url: &str, config: &Config, json: bool, one_line: bool) -> anyhow::Re
             duration,
             rate,
             split,
-            v.status,
-            v.claimed_by.as_deref().unwrap_or("-"),
+            v.status.as_str(),
+            row.claimed_by.as_deref().unwrap_or("-"),
             note
         );
     }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod export;
 pub mod hnsw;
 pub mod import;
+pub mod listing;
 pub mod mirror;
 pub mod paths;
 pub mod progress;

@@ -7,7 +7,7 @@
 
 use super::hnsw::{hnsw_of, library_mean, literal, Hnsw};
 use super::SharedCatalog;
-use crate::catalog::{preferred_model, Stage, Status, VideoRow, WHOLE};
+use crate::catalog::{preferred_model, Status, VideoRow, WHOLE};
 use crate::error::Result;
 use crate::search::approx::IndexChoice;
 use crate::search::index::VectorIndex;
@@ -15,7 +15,6 @@ use crate::search::library::{FrameRef, Line, Lyrics, SearchLibrary};
 use crate::search::traps::{Effort, SetAside, TrapRules};
 use pgvector::{HalfVector, Vector};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// How a shared library is searched.
@@ -167,48 +166,9 @@ fn model_counts(shared: &mut SharedCatalog, sql: &str) -> Result<Vec<(String, i6
 /// lists them: the ready ones, and the missing ones (their file is gone, their frames kept until
 /// it comes back). A video being ingested again is left out until its new frames are uploaded.
 pub fn searchable_videos(shared: &mut SharedCatalog) -> Result<Vec<VideoRow>> {
-    let rows = shared
-        .client()
-        .query(
-            "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
-                count(*) FILTER (WHERE f.split = 'train'), count(*) FILTER (WHERE f.split = 'test'),
-                v.content_hash, v.size_bytes, v.fps, v.width, v.height, v.has_audio, v.audio_samples, v.mtime_ns,
-                (SELECT t.language FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
-                (SELECT t.flag FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC LIMIT 1),
-                EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id),
-                v.status
-             FROM videos v JOIN frames f ON f.video_id = v.id
-             WHERE v.status IN ('ready', 'missing')
-             GROUP BY v.id ORDER BY lower(v.title), v.id",
-            &[],
-        )
-        .map_err(|e| shared.err(e))?;
+    let rows = super::listing::queue(shared)?.into_iter().map(|r| r.video);
     Ok(rows
-        .iter()
-        .map(|r| VideoRow {
-            id: r.get(0),
-            title: r.get(1),
-            path: PathBuf::from(r.get::<_, String>(2)),
-            duration_s: r.get(3),
-            sample_fps: r.get(4),
-            frames_train: r.get(5),
-            frames_test: r.get(6),
-            status: if r.get::<_, &str>(18) == "missing" { Status::Missing } else { Status::Ready },
-            error: None,
-            stage: Stage::DONE,
-            content_hash: r.get(7),
-            size_bytes: r.get(8),
-            fps: r.get(9),
-            width: r.get(10),
-            height: r.get(11),
-            has_audio: r.get(12),
-            audio_samples: r.get(13),
-            mtime_ns: r.get(14),
-            frames_embedded: -1,
-            transcript_language: r.get(15),
-            transcript_flag: r.get(16),
-            lyrics_embedded: r.get(17),
-        })
+        .filter(|v| matches!(v.status, Status::Ready | Status::Missing) && v.frames_train + v.frames_test > 0)
         .collect())
 }
 

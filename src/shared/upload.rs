@@ -36,11 +36,10 @@ pub fn upload_video(
     let url = shared.url().to_string();
     let db = |e: postgres::Error| super::error_of(&url, &e);
     let status = match video.status {
-        Status::Ready => "ready",
-        Status::Failed => "failed",
         // Its frames come along; the next worker scan that finds the file sets it ready.
-        Status::Missing => "missing",
-        Status::Pending => "pending",
+        Status::Ready | Status::Failed | Status::Missing => video.status.as_str(),
+        // No embedded video is being worked on by a worker.
+        Status::Pending | Status::Working => "pending",
     };
     let frames = local.frames(video.id)?;
     // Read every frame before the transaction starts: a missing file fails the upload early.

@@ -96,7 +96,7 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
         (None, Status::Ready) => Color::Green,
         (None, Status::Failed) => Color::Red,
         (None, Status::Missing) => Color::Magenta,
-        (None, Status::Pending) => Color::Gray,
+        (None, Status::Pending | Status::Working) => Color::Gray,
     };
     let split = format!("{}/{}", v.frames_train, v.frames_test);
     let stage = Cell::from(stage).style(Style::new().fg(color));

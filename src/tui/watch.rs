@@ -3,14 +3,15 @@
 //! every worker did, and the selected video's most similar ones, searched in SQL. Each read runs
 //! on a blocking thread; the loop only takes keys and messages and draws.
 
+use crate::catalog::Status;
 use crate::config::Config;
 use crate::images::Graphics;
 use crate::library::Library;
 use crate::search::Results;
+use crate::shared::listing::QueueRow;
 use crate::shared::progress::Progress;
 use crate::shared::query::Answer;
 use crate::shared::runs::LatestRun;
-use crate::shared::worker::QueueRow;
 use crate::types::pct;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::{Stream, StreamExt};
@@ -83,18 +84,18 @@ impl Watch {
     pub fn on_msg(&mut self, msg: Msg) -> Option<i64> {
         match msg {
             Msg::Rows(Ok(rows)) => {
-                let keep = self.rows.get(self.selected).map(|r| r.id);
+                let keep = self.rows.get(self.selected).map(|r| r.video.id);
                 self.rows = rows;
-                self.selected = keep.and_then(|id| self.rows.iter().position(|r| r.id == id)).unwrap_or(0);
+                self.selected = keep.and_then(|id| self.rows.iter().position(|r| r.video.id == id)).unwrap_or(0);
                 self.error = None;
             }
             Msg::Rows(Err(e)) => self.error = Some(e),
             Msg::Progress(p) => {
-                if let Some(row) = self.rows.iter_mut().find(|r| r.id == p.video) {
-                    row.status = p.status.clone();
+                if let Some(row) = self.rows.iter_mut().find(|r| r.video.id == p.video) {
+                    row.video.status = Status::parse(&p.status);
                     row.frames = p.frames.max(row.frames);
-                    row.claimed_by = (p.status == "working").then(|| p.worker.clone()).flatten();
-                    row.error = p.error.clone();
+                    row.claimed_by = (row.video.status == Status::Working).then(|| p.worker.clone()).flatten();
+                    row.video.error = p.error.clone();
                 }
                 self.push_log(p.to_string());
             }
@@ -117,7 +118,7 @@ impl Watch {
                 };
                 self.answer = Some((title, answer));
                 let next = self.wanted.take()?;
-                self.asking = self.rows.iter().find(|r| r.id == next).map(|r| r.title.clone());
+                self.asking = self.rows.iter().find(|r| r.video.id == next).map(|r| r.video.title.clone());
                 return Some(next);
             }
         }
@@ -142,10 +143,10 @@ impl Watch {
             KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
             KeyCode::End | KeyCode::Char('G') => self.selected = last,
             KeyCode::Enter => {
-                let row = self.rows.get(self.selected)?;
-                if row.status != "ready" {
-                    self.answer =
-                        Some((row.title.clone(), Err(format!("it is {}: only ready videos are searched", row.status))));
+                let row = &self.rows.get(self.selected)?.video;
+                if row.status != Status::Ready {
+                    let why = format!("it is {}: only ready videos are searched", row.status.as_str());
+                    self.answer = Some((row.title.clone(), Err(why)));
                     return None;
                 }
                 if self.asking.is_some() {
@@ -162,11 +163,11 @@ impl Watch {
 
     /// "12 videos, 240 frames: 8 ready · 2 working · 1 pending · 1 failed".
     pub fn counts(&self) -> String {
-        let n = |s: &str| self.rows.iter().filter(|r| r.status == s).count();
-        let parts: Vec<String> = ["ready", "working", "pending", "failed"]
-            .iter()
-            .filter(|s| n(s) > 0)
-            .map(|s| format!("{} {s}", n(s)))
+        let n = |s: Status| self.rows.iter().filter(|r| r.video.status == s).count();
+        let parts: Vec<String> = [Status::Ready, Status::Working, Status::Pending, Status::Failed]
+            .into_iter()
+            .filter(|&s| n(s) > 0)
+            .map(|s| format!("{} {}", n(s), s.as_str()))
             .collect();
         let frames: i64 = self.rows.iter().map(|r| r.frames).sum();
         format!(
@@ -192,8 +193,8 @@ pub fn draw(f: &mut Frame, w: &mut Watch) {
 
     let [videos, answer] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(middle);
     let rows = w.rows.iter().map(|r| {
-        let note = r.claimed_by.clone().or_else(|| r.error.clone()).unwrap_or_default();
-        Row::new(vec![r.title.clone(), r.status.clone(), r.frames.to_string(), note])
+        let note = r.claimed_by.clone().or_else(|| r.video.error.clone()).unwrap_or_default();
+        Row::new(vec![r.video.title.clone(), r.video.status.as_str().into(), r.frames.to_string(), note])
     });
     let table =
         Table::new(rows, [Constraint::Fill(3), Constraint::Length(8), Constraint::Length(7), Constraint::Fill(2)])
@@ -439,9 +440,9 @@ fn reread(url: &str, tx: &UnboundedSender<Msg>) {
     let mut catalog = None;
     loop {
         let rows = match &mut catalog {
-            Some(c) => crate::shared::worker::queue(c),
+            Some(c) => crate::shared::listing::queue(c),
             None => {
-                crate::shared::SharedCatalog::open(url).and_then(|c| crate::shared::worker::queue(catalog.insert(c)))
+                crate::shared::SharedCatalog::open(url).and_then(|c| crate::shared::listing::queue(catalog.insert(c)))
             }
         };
         if rows.is_err() {
@@ -470,13 +471,18 @@ mod tests {
     use super::*;
 
     fn row(id: i64, title: &str, status: &str) -> QueueRow {
-        QueueRow {
+        let video = video_row(id, title, status);
+        QueueRow { video, ..QueueRow::default() }
+    }
+
+    fn video_row(id: i64, title: &str, status: &str) -> crate::catalog::VideoRow {
+        crate::catalog::VideoRow {
             id,
             title: title.into(),
-            path: format!("/nas/{title}.mp4"),
+            path: format!("/nas/{title}.mp4").into(),
             duration_s: Some(10.0),
-            status: status.into(),
-            ..QueueRow::default()
+            status: Status::parse(status),
+            ..Default::default()
         }
     }
 
@@ -500,9 +506,12 @@ mod tests {
         assert_eq!(w.log[0], "b: working by h:1");
         // A new video sorts first: the selection stays on "b".
         w.on_msg(Msg::Rows(Ok(vec![row(3, "0", "pending"), row(1, "a", "pending"), row(2, "b", "working")])));
-        assert_eq!(w.rows[w.selected].id, 2);
+        assert_eq!(w.rows[w.selected].video.id, 2);
         w.on_msg(progress(2, "b", "ready", "h:1", 7));
-        assert_eq!((w.rows[2].status.as_str(), w.rows[2].frames, w.rows[2].claimed_by.as_deref()), ("ready", 7, None));
+        assert_eq!(
+            (w.rows[2].video.status, w.rows[2].frames, w.rows[2].claimed_by.as_deref()),
+            (Status::Ready, 7, None)
+        );
         assert_eq!(w.counts(), "3 videos, 7 frames: 1 ready · 2 pending");
     }
 
