@@ -110,33 +110,12 @@ fn query_part(work: &Path) {
     for (label, s) in &rows {
         println!("| {label} | {s:.2} | {:.2} |", s / base);
     }
-    // The dashboard's Enter: the library kept open between queries (`shared::query::Warm`), the
-    // first query opening it; then five queries on other videos, each a new one.
+    // The dashboard's Enter: the first query opens the library, five more on other videos.
     println!("\n| dashboard Enter → answer at 100k frames (library kept open) | first (opens) s | then, median ms |\n|---|---|---|");
     for (label, kind) in
         [("PostgreSQL, exact SQL scoring", IndexKind::Exact), ("PostgreSQL, HNSW candidates", IndexKind::Approximate)]
     {
-        let mut config = reelmatch::config::Config::default();
-        config.search.index = kind;
-        config.search.traps.set_aside = false;
-        // No local copy: the backbone space, in SQL.
-        let mut warm = reelmatch::shared::query::Warm::new(&pg.url(), &config, None);
-        let queue = reelmatch::shared::listing::queue(&mut catalog).unwrap();
-        let ids: Vec<i64> =
-            queue.iter().filter(|r| r.video.status == Status::Ready).step_by(40).map(|r| r.video.id).collect();
-        let t = Instant::now();
-        assert!(warm.similar_to(ids[0]).unwrap().opened.is_some());
-        let first = t.elapsed().as_secs_f64();
-        let then = median(
-            ids[1..=RUNS]
-                .iter()
-                .map(|&id| {
-                    let t = Instant::now();
-                    assert!(warm.similar_to(id).unwrap().opened.is_none(), "the library stays open");
-                    t.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect(),
-        );
+        let (first, then) = enter_times(&pg.url(), kind, false);
         println!("| {label} | {first:.2} | {then:.0} |");
     }
     // Recall@10 of HNSW candidates against exact SQL scoring, over 20 query videos.
@@ -206,27 +185,36 @@ fn set_aside_on_the_catalog(work: &Path, lib_dir: &Path, url: &str, title: &str)
         };
         timed(&mut similar());
         let cold = median((0..RUNS).map(|_| timed(&mut similar())).collect());
-        let mut settings = reelmatch::config::Config::default();
-        settings.search.index = IndexKind::Approximate;
-        settings.search.traps.set_aside = set_aside;
-        let mut warm = reelmatch::shared::query::Warm::new(url, &settings, None);
-        let mut catalog = SharedCatalog::open(url).unwrap();
-        let queue = reelmatch::shared::listing::queue(&mut catalog).unwrap();
-        let ids: Vec<i64> =
-            queue.iter().filter(|r| r.video.status == Status::Ready).step_by(40).map(|r| r.video.id).collect();
-        warm.similar_to(ids[0]).unwrap();
-        let then = median(
-            ids[1..=RUNS]
-                .iter()
-                .map(|&id| {
-                    let t = Instant::now();
-                    assert!(warm.similar_to(id).unwrap().opened.is_none(), "the library stays open");
-                    t.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect(),
-        );
+        let (_, then) = enter_times(url, IndexKind::Approximate, set_aside);
         println!("| {label} | {cold:.2} | {then:.0} |");
     }
+}
+
+/// The dashboard's Enter on the catalog at `url`: the library kept open between queries
+/// (`shared::query::Warm`, no local copy, so the backbone space in SQL). The first query's
+/// seconds (it opens the library), then the median milliseconds of five more on other videos.
+fn enter_times(url: &str, index: IndexKind, set_aside: bool) -> (f64, f64) {
+    let mut config = reelmatch::config::Config::default();
+    config.search.index = index;
+    config.search.traps.set_aside = set_aside;
+    let mut warm = reelmatch::shared::query::Warm::new(url, &config, None);
+    let queue = reelmatch::shared::listing::queue(&mut SharedCatalog::open(url).unwrap()).unwrap();
+    let ids: Vec<i64> =
+        queue.iter().filter(|r| r.video.status == Status::Ready).step_by(40).map(|r| r.video.id).collect();
+    let t = Instant::now();
+    assert!(warm.similar_to(ids[0]).unwrap().opened.is_some());
+    let first = t.elapsed().as_secs_f64();
+    let then = median(
+        ids[1..=RUNS]
+            .iter()
+            .map(|&id| {
+                let t = Instant::now();
+                assert!(warm.similar_to(id).unwrap().opened.is_none(), "the library stays open");
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    );
+    (first, then)
 }
 
 /// The index built again while another session writes to the frames table every 100 ms (one
