@@ -80,9 +80,18 @@ pub fn load(
         }
     }
     // Frames that say nothing, judged (and kept) as the search opens the library if that is
-    // cheap, else by `index update`.
+    // cheap, else by `index update`. A judging that fails (a video replaced meanwhile breaks its
+    // snapshot) leaves every frame counted this time, and the next search judges again.
     let judged = match (traps, &image_model) {
-        (Some(rules), Some(m)) => Some((rules, super::traps::judge(&mut shared, m, rules, Effort::Query)?)),
+        (Some(rules), Some(m)) => match super::traps::judge(&mut shared, m, rules, Effort::Query) {
+            Ok(judged) => Some((rules, judged)),
+            Err(e) => {
+                tracing::warn!(
+                    "{m}: frames could not be judged for saying nothing ({e}); every frame counts this time"
+                );
+                None
+            }
+        },
         _ => None,
     };
     let lyrics = match &text_model {

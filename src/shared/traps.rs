@@ -187,8 +187,10 @@ pub fn judge(shared: &mut SharedCatalog, model: &str, rules: &TrapRules, effort:
         let spread = if r < from { kept[frame].1 } else { spreads.get(frame).copied().unwrap_or(f32::NAN) };
         judged.insert(*frame, (counts.as_ref().map(|c| c[r]), spread));
     }
-    // Written back: every new frame, and the kept ones whose counts grew.
-    let ids: Vec<i64> = order.iter().map(|(f, _)| *f).filter(|f| kept.get(f) != judged.get(f)).collect();
+    // Written back: every new frame, and the kept ones whose counts grew (spreads compared by
+    // their bits: a frame with no picture to judge has NaN, which equals nothing).
+    let bits = |j: Option<&(Option<u16>, f32)>| j.map(|(s, p)| (*s, p.to_bits()));
+    let ids: Vec<i64> = order.iter().map(|(f, _)| *f).filter(|f| bits(kept.get(f)) != bits(judged.get(f))).collect();
     let shared_of: Vec<Option<i32>> = ids.iter().map(|f| judged[f].0.map(i32::from)).collect();
     let spread_of: Vec<f32> = ids.iter().map(|f| judged[f].1).collect();
     tx.execute(
