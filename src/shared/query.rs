@@ -22,10 +22,15 @@ use std::path::Path;
 /// of its frames are not kept there yet): the configured image and text models where the catalog has them, else its most
 /// used ones, and `[search]`'s exact or approximate choice.
 pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
-    let preferred = |role| crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id);
     let how = SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
-    let (image, text) = (preferred(Role::Image), preferred(Role::Text));
+    let (image, text) = (configured(config, Role::Image), configured(config, Role::Text));
     load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how, super::traps::rules(config).as_ref())
+}
+
+/// The model `config` names for `role`, which search prefers where the catalog has its
+/// embeddings.
+fn configured(config: &Config, role: Role) -> Option<String> {
+    crate::ml::load::resolve_role(config, role, true).ok().map(|f| f.id)
 }
 
 /// How many frames of each video (by id) search sets aside on the shared catalog (the
@@ -33,7 +38,7 @@ pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
 /// empty when `[search.traps] set_aside` is off or nothing is embedded.
 pub fn set_aside_counts(shared: &mut SharedCatalog, config: &Config) -> Result<HashMap<i64, SetAsideCount>> {
     let Some(rules) = super::traps::rules(config) else { return Ok(HashMap::new()) };
-    let configured = crate::ml::load::resolve_role(config, Role::Image, true).ok().map(|f| f.id);
+    let configured = configured(config, Role::Image);
     let Some(model) = preferred_model(super::search::image_models(shared)?, configured.as_deref()) else {
         return Ok(HashMap::new());
     };
