@@ -3,7 +3,8 @@
 //! here (augmented views, or samples made by hand). The store's rows come first, in the order
 //! they were added, then the held ones; a dataset of stored frames takes no memory of its own.
 
-use crate::scan::from_half;
+use super::head::standardise;
+use crate::scan::{from_half, standardised_halves};
 use crate::store::{FrameStore, Rows};
 use std::sync::Arc;
 
@@ -88,6 +89,26 @@ impl Samples {
         }
     }
 
+    /// The standardised features (`(x − mean) / std`) of samples `batch` into `out`, row-major,
+    /// one row per sample: rows are decoded on every core of the pool.
+    pub fn standardised_batch(&self, batch: &[u32], mean: &[f32], std: &[f32], out: &mut Vec<f32>) {
+        use rayon::prelude::*;
+        let dim = mean.len();
+        out.resize(batch.len() * dim, 0.0);
+        let first_held = self.stored_len();
+        out.par_chunks_mut(dim).zip(batch).with_min_len(8).for_each(|(o, &i)| match &self.stored {
+            Some(s) if (i as usize) < first_held => {
+                let r = s.rows[i as usize] as usize;
+                standardised_halves(&s.data.as_slice()[r * dim..(r + 1) * dim], s.scale[r], mean, std, o);
+            }
+            _ => {
+                let j = i as usize - first_held;
+                o.copy_from_slice(&self.x[j * dim..(j + 1) * dim]);
+                standardise(o, mean, std);
+            }
+        });
+    }
+
     /// Each feature's mean and standard deviation over all samples (1 where a feature does not
     /// vary), in one pass that holds a row at a time.
     pub fn feature_stats(&self, dim: usize) -> (Vec<f32>, Vec<f32>) {
@@ -115,5 +136,27 @@ impl Samples {
     /// Bytes this holds of its own (the store's rows are mapped, not counted).
     pub fn held_bytes(&self) -> usize {
         self.x.len() * 4 + self.y.len() * 4 + self.stored.as_ref().map_or(0, |s| s.rows.len() * 4 + s.scale.len() * 4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch read on the pool is the rows read one by one and standardised, in the batch's
+    /// order.
+    #[test]
+    fn a_standardised_batch_is_its_rows_standardised() {
+        let dim = 3;
+        let samples = Samples { x: (0..12).map(|v| v as f32).collect(), y: vec![0, 1, 0, 1], stored: None };
+        let (mean, std) = (vec![1.0, 2.0, 3.0], vec![2.0, 4.0, 0.5]);
+        let batch = [2u32, 0, 3];
+        let mut got = Vec::new();
+        samples.standardised_batch(&batch, &mean, &std, &mut got);
+        let mut want = Vec::new();
+        batch.iter().for_each(|&i| samples.row_into(i as usize, dim, &mut want));
+        standardise(&mut want, &mean, &std);
+        assert_eq!(got, want);
+        assert_eq!(got[..3], [(6.0 - 1.0) / 2.0, (7.0 - 2.0) / 4.0, (8.0 - 3.0) / 0.5]);
     }
 }
