@@ -34,6 +34,21 @@ fn standardised_tail(row: &[u16], scale: f32, mean: &[f32], std: &[f32], out: &m
 /// Dot products of every row of `data` (half floats) with every query in `q` (both row-major,
 /// `dim` wide): `n_queries` rows of scores. Rows are split across threads; each is read once.
 pub fn dot_all(data: &[u16], q: &[f32], dim: usize, n_queries: usize) -> Vec<Vec<f32>> {
+    dot_prefixes(data, q, dim, dim, n_queries)
+}
+
+/// [`dot_all`] over the first `cols` components of every row and query only (rows and queries
+/// still `dim` wide): a pass that reads a fraction of each row.
+pub fn dot_prefixes(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> Vec<Vec<f32>> {
+    let n = data.len() / dim;
+    let (by_row, padded) = dot_prefixes_by_row(data, q, dim, cols, n_queries);
+    (0..n_queries).map(|j| (0..n).map(|i| by_row[i * padded + j]).collect()).collect()
+}
+
+/// [`dot_prefixes`] as the kernel leaves them: a row of `padded` scores per data row (the
+/// queries' first, then zeros), with `padded`.
+pub fn dot_prefixes_by_row(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> (Vec<f32>, usize) {
+    assert!(cols <= dim, "a prefix of the components");
     let n = data.len() / dim;
     // Queries are scored in groups of QUERY_GROUP (zero queries pad the last group).
     let padded = n_queries.div_ceil(QUERY_GROUP) * QUERY_GROUP;
@@ -46,18 +61,19 @@ pub fn dot_all(data: &[u16], q: &[f32], dim: usize, n_queries: usize) -> Vec<Vec
     let qp = &qp;
     std::thread::scope(|scope| {
         for (chunk, out) in data.chunks(per * dim).zip(by_row.chunks_mut(per * padded)) {
-            scope.spawn(move || rows(chunk, qp, dim, out));
+            scope.spawn(move || rows(chunk, qp, dim, cols, out));
         }
     });
-    (0..n_queries).map(|j| (0..n).map(|i| by_row[i * padded + j]).collect()).collect()
+    (by_row, padded)
 }
 
 /// How many queries one pass over a row scores at once (one accumulator each).
 pub const QUERY_GROUP: usize = 5;
 
-/// Scores rows of `chunk` against every query in `q` (a multiple of QUERY_GROUP of them), into
-/// `out` (row-major, a row per data row).
-type RowsKernel = fn(&[u16], &[f32], usize, &mut [f32]);
+/// Scores rows of `chunk` (`dim` wide) against every query in `q` (a multiple of QUERY_GROUP of
+/// them, `dim` wide) over their first `cols` components, into `out` (row-major, a row per data
+/// row).
+type RowsKernel = fn(&[u16], &[f32], usize, usize, &mut [f32]);
 
 /// The fastest scoring loop this CPU runs: AVX2 with FMA and hardware half-float conversion where
 /// the CPU has them, else the portable one.
@@ -67,17 +83,17 @@ fn rows_kernel() -> RowsKernel {
         && std::arch::is_x86_feature_detected!("fma")
         && std::arch::is_x86_feature_detected!("f16c")
     {
-        return |chunk, q, dim, out| {
+        return |chunk, q, dim, cols, out| {
             // SAFETY: the CPU was just checked to support AVX2, FMA and F16C.
-            unsafe { x86::score_rows(chunk, q, dim, out) }
+            unsafe { x86::score_rows(chunk, q, dim, cols, out) }
         };
     }
     score_rows
 }
 
-fn score_rows(chunk: &[u16], q: &[f32], dim: usize, out: &mut [f32]) {
+fn score_rows(chunk: &[u16], q: &[f32], dim: usize, cols: usize, out: &mut [f32]) {
     let n_queries = q.len() / dim;
-    let mut row_f32 = vec![0f32; dim];
+    let mut row_f32 = vec![0f32; cols];
     for (row, out) in chunk.chunks_exact(dim).zip(out.chunks_exact_mut(n_queries)) {
         row_f32.iter_mut().zip(row).for_each(|(r, &h)| *r = from_half(h));
         for (o, query) in out.iter_mut().zip(q.chunks_exact(dim)) {
@@ -112,11 +128,11 @@ mod x86 {
     /// converted 8 halves at a time and multiplied into 2 × QUERY_GROUP accumulators, so each
     /// query load feeds two multiply-adds.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn score_rows(chunk: &[u16], q: &[f32], dim: usize, out: &mut [f32]) {
+    pub(super) unsafe fn score_rows(chunk: &[u16], q: &[f32], dim: usize, cols: usize, out: &mut [f32]) {
         const ROW_BLOCK: usize = 32;
         const K_BLOCK: usize = 1024;
         let n_queries = q.len() / dim;
-        let body = dim / 8 * 8;
+        let body = cols / 8 * 8;
         out.fill(0.0);
         for (rows, outs) in chunk.chunks(ROW_BLOCK * dim).zip(out.chunks_mut(ROW_BLOCK * n_queries)) {
             let n_rows = rows.len() / dim;
@@ -146,7 +162,7 @@ mod x86 {
             }
             for (row, o) in rows.chunks_exact(dim).zip(outs.chunks_exact_mut(n_queries)) {
                 for (j, o) in o.iter_mut().enumerate() {
-                    *o += (body..dim).map(|i| from_half(row[i]) * q[j * dim + i]).sum::<f32>();
+                    *o += (body..cols).map(|i| from_half(row[i]) * q[j * dim + i]).sum::<f32>();
                 }
             }
         }
@@ -202,11 +218,17 @@ mod tests {
         let data: Vec<u16> = (0..37 * dim).map(|_| to_half(rng.unit() as f32 - 0.5)).collect();
         let q: Vec<f32> = (0..2 * QUERY_GROUP * dim).map(|_| rng.unit() as f32 - 0.5).collect();
         let (mut want, mut got) = (vec![0f32; 37 * 2 * QUERY_GROUP], vec![1f32; 37 * 2 * QUERY_GROUP]);
-        score_rows(&data, &q, dim, &mut want);
-        rows_kernel()(&data, &q, dim, &mut got);
-        for (w, g) in want.iter().zip(&got) {
-            assert!((w - g).abs() < 1e-3, "{w} vs {g}");
+        for cols in [dim, 517] {
+            score_rows(&data, &q, dim, cols, &mut want);
+            rows_kernel()(&data, &q, dim, cols, &mut got);
+            for (w, g) in want.iter().zip(&got) {
+                assert!((w - g).abs() < 1e-3, "{cols} components: {w} vs {g}");
+            }
         }
+        // A prefix's products are those of the rows and queries cut to it.
+        let cut = |v: &[u16]| v.chunks_exact(dim).flat_map(|r| r[..517].to_vec()).collect::<Vec<_>>();
+        let cut_q: Vec<f32> = q.chunks_exact(dim).flat_map(|r| r[..517].to_vec()).collect();
+        assert_eq!(dot_prefixes(&data, &q, dim, 517, 3), dot_all(&cut(&data), &cut_q, 517, 3));
     }
 
     /// Decoding and standardising a stored row gives the scalar loop's values bit for bit,

@@ -203,6 +203,90 @@ impl FlatIndex {
         scores
     }
 
+    /// For each of the stored rows `queries`, every row scoring at least `threshold` with it
+    /// (itself included), in row order: exactly the rows [`VectorIndex::scores`] would put at or
+    /// above it, without scoring them all. On a centred index with a high threshold, a first
+    /// pass takes each pair's product over the first components only; the rest of the product
+    /// is at most the product of the two rows' remaining lengths (Cauchy–Schwarz), so a pair
+    /// whose first part plus that bound falls short cannot reach the threshold. The few pairs
+    /// left are scored in full.
+    pub fn rows_at_least(&self, queries: &[usize], threshold: f32) -> Vec<Vec<usize>> {
+        const PASS: usize = 100;
+        let dim = self.dim;
+        // Enough components that the remaining lengths' product of two unrelated rows (about
+        // 1 − cols/dim of their lengths' product) stays well under the threshold.
+        let cols = (((1.0 - threshold.clamp(-1.0, 1.0)) * 2.5 * dim as f32).ceil() as usize).next_multiple_of(8);
+        let Some(c) = self.center.as_ref().filter(|_| cols * 2 <= dim && threshold > 0.0) else {
+            return self.rows_at_least_by_scores(queries, threshold);
+        };
+        // Each row's centred length past the first components.
+        let rest: Vec<f32> = {
+            use rayon::prelude::*;
+            let ones = vec![1f32; dim - cols];
+            self.slice()
+                .par_chunks_exact(dim)
+                .map_init(
+                    || vec![0f32; dim - cols],
+                    |buf, r| {
+                        crate::scan::standardised_halves(&r[cols..], 1.0, &c.mean[cols..], &ones, buf);
+                        buf.iter().map(|x| x * x).sum::<f32>().sqrt()
+                    },
+                )
+                .collect()
+        };
+        let mut hits = Vec::with_capacity(queries.len());
+        for chunk in queries.chunks(PASS) {
+            let qs = self.rows(chunk);
+            // Queries normalised and centred as `scores` takes them.
+            let centred: Vec<Vec<f32>> = qs
+                .iter()
+                .map(|v| {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+                    v.iter().zip(&c.mean).map(|(x, m)| x / norm - m).collect()
+                })
+                .collect();
+            let flat: Vec<f32> = centred.iter().flatten().copied().collect();
+            let (firsts, padded) = crate::scan::dot_prefixes_by_row(self.slice(), &flat, dim, cols, chunk.len());
+            // Per query: Σ q_i m_i over the first components (the first part of the centred
+            // product is Σ q_i (r_i − m_i) = Σ q_i r_i − that), its centred length past them,
+            // and its norm after centring as `scores` takes it.
+            let per_query: Vec<(f32, f32, f32)> = centred
+                .iter()
+                .map(|q| {
+                    let q_dot: f32 = q.iter().zip(&c.mean).map(|(a, m)| (a + m) * m).sum();
+                    let q_norm = (1.0 - 2.0 * q_dot + c.mean_sq).max(1e-12).sqrt();
+                    let q_mean: f32 = q[..cols].iter().zip(&c.mean[..cols]).map(|(a, m)| a * m).sum();
+                    (q_mean, q[cols..].iter().map(|x| x * x).sum::<f32>().sqrt(), threshold * q_norm)
+                })
+                .collect();
+            // A margin far above the rounding of these f32 sums keeps the pruning exact.
+            let maybe: Vec<usize> = firsts
+                .chunks_exact(padded)
+                .enumerate()
+                .filter(|(r, first)| {
+                    first.iter().zip(&per_query).any(|(f, (q_mean, q_rest, need))| {
+                        f - q_mean + q_rest * rest[*r] >= need * c.row_norm[*r] - 1e-3
+                    })
+                })
+                .map(|(r, _)| r)
+                .collect();
+            let exact = self.scores_at(&qs, &maybe);
+            hits.extend(exact.iter().map(|row| {
+                row.iter().zip(&maybe).filter(|(s, _)| **s >= threshold).map(|(_, &r)| r).collect::<Vec<_>>()
+            }));
+        }
+        hits
+    }
+
+    /// [`FlatIndex::rows_at_least`] by scoring every row.
+    fn rows_at_least_by_scores(&self, queries: &[usize], threshold: f32) -> Vec<Vec<usize>> {
+        queries
+            .chunks(100)
+            .flat_map(|chunk| self.scores(&self.rows(chunk)))
+            .map(|row| row.iter().enumerate().filter(|(_, s)| **s >= threshold).map(|(r, _)| r).collect())
+            .collect()
+    }
+
     /// The stored (normalised) rows, half floats, row-major.
     pub fn halves(&self) -> &[u16] {
         self.slice()
@@ -225,6 +309,38 @@ mod tests {
         assert!(close(s[1][2], 1.0));
         assert_eq!(idx.len(), 3);
         assert_eq!(idx.bytes(), 12, "two bytes per component");
+    }
+
+    /// The rows at or above a threshold, found by a first pass over the first components, are
+    /// the ones full scores put there: groups of near copies (which reach the threshold) among
+    /// unrelated rows, at a high threshold (a small first part) and a lower one (half the
+    /// components), over more query rows than one pass takes.
+    #[test]
+    fn rows_at_least_a_threshold_are_those_the_scores_give() {
+        let mut rng = crate::rng::SplitMix64(21);
+        let dim = 256;
+        let mut idx = FlatIndex::new(dim);
+        for group in 0..30 {
+            let base: Vec<f32> = (0..dim).map(|_| rng.unit() as f32).collect();
+            for copy in 0..8 {
+                // Copies of a group's base with growing noise: some pairs reach 0.95, some 0.85.
+                let noise = 0.05 + 0.12 * copy as f32;
+                let v: Vec<f32> = base.iter().map(|b| b + noise * (rng.unit() as f32 - 0.5)).collect();
+                idx.push(if group % 3 == 0 && copy == 0 { &base } else { &v });
+            }
+        }
+        idx.center();
+        let queries: Vec<usize> = (0..idx.len()).step_by(2).collect();
+        for threshold in [0.95, 0.85] {
+            let want = idx.rows_at_least_by_scores(&queries, threshold);
+            let got = idx.rows_at_least(&queries, threshold);
+            assert_eq!(got, want, "threshold {threshold}");
+            let pairs: usize = got.iter().map(|h| h.len() - 1).sum();
+            assert!(
+                pairs > 0 && pairs < queries.len() * 7,
+                "threshold {threshold}: {pairs} pairs beside the rows themselves"
+            );
+        }
     }
 
     /// Half-float storage against f32 cosines, with a width that is not a multiple of 8 (the

@@ -237,11 +237,17 @@ struct Part<'a> {
 
 type NearestKernel = fn(&Part, &[Vec<u64>], usize, &[u32], &mut [Nearest]);
 
-/// The nearest-row scan with AVX2's byte shuffles counting bits where the CPU has them, else the
-/// popcount instruction, else the portable count.
+/// The nearest-row scan with AVX-512's 64-bit lane counts where the CPU has them, else AVX2's byte
+/// shuffles, else the popcount instruction, else the portable count.
 fn nearest_kernel() -> NearestKernel {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vpopcntdq") {
+            return |part, queries, words, group_of, out| {
+                // SAFETY: the CPU was just checked to have AVX-512F and its lane counts.
+                unsafe { nearest_avx512(part, queries, words, group_of, out) }
+            };
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt") {
             return |part, queries, words, group_of, out| {
                 // SAFETY: the CPU was just checked to have AVX2 and popcnt.
@@ -291,6 +297,35 @@ fn nearest_with(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn nearest_avx2(part: &Part, queries: &[Vec<u64>], words: usize, group_of: &[u32], out: &mut [Nearest]) {
+    // SAFETY: this function runs only where AVX2 and popcnt are.
+    let four = |row: &[u64], qs: [&[u64]; 4]| unsafe { four_distances_avx2(row, qs) };
+    // SAFETY: as above.
+    let pair = |row: &[u64], q: &[u64]| unsafe { pair_distance_avx2(row, q) };
+    nearest_by_fours(part, queries, words, group_of, out, four, pair);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+unsafe fn nearest_avx512(part: &Part, queries: &[Vec<u64>], words: usize, group_of: &[u32], out: &mut [Nearest]) {
+    // SAFETY: this function runs only where AVX-512F and its lane counts are.
+    let four = |row: &[u64], qs: [&[u64]; 4]| unsafe { four_distances_avx512(row, qs) };
+    // SAFETY: as above.
+    let pair = |row: &[u64], q: &[u64]| unsafe { pair_distance_avx512(row, q) };
+    nearest_by_fours(part, queries, words, group_of, out, four, pair);
+}
+
+/// The nearest-row scan with the queries taken four at a time by `four` (each row read once for
+/// the four) and the rest one by one by `pair`.
+#[inline(always)]
+fn nearest_by_fours(
+    part: &Part,
+    queries: &[Vec<u64>],
+    words: usize,
+    group_of: &[u32],
+    out: &mut [Nearest],
+    four: impl Fn(&[u64], [&[u64]; 4]) -> [u32; 4],
+    pair: impl Fn(&[u64], &[u64]) -> u32,
+) {
     let fours = queries.len() / 4 * 4;
     for (i, (row, &g)) in part.codes.chunks_exact(words).zip(group_of).enumerate() {
         if g == u32::MAX {
@@ -304,13 +339,11 @@ unsafe fn nearest_avx2(part: &Part, queries: &[Vec<u64>], words: usize, group_of
             }
         };
         for (qs, os) in queries[..fours].chunks_exact(4).zip(out.chunks_exact_mut(4)) {
-            // SAFETY: this function runs only where AVX2 and popcnt are.
-            let d = unsafe { four_distances_avx2(row, [&qs[0], &qs[1], &qs[2], &qs[3]]) };
+            let d = four(row, [&qs[0], &qs[1], &qs[2], &qs[3]]);
             os.iter_mut().zip(d).for_each(|(o, d)| keep(o, d));
         }
         for (q, o) in queries[fours..].iter().zip(out[fours..].iter_mut()) {
-            // SAFETY: as above.
-            keep(o, unsafe { pair_distance_avx2(row, q) });
+            keep(o, pair(row, q));
         }
     }
 }
@@ -409,6 +442,51 @@ unsafe fn four_distances_avx2(row: &[u64], queries: [&[u64]; 4]) -> [u32; 4] {
         d[k] = out[k] as u32 + pair_distance(&row[blocks * 4..], &queries[k][blocks * 4..]);
     }
     d
+}
+
+/// Bits that differ between `a` and `b` (as long), 512 at a time with AVX-512's per-lane count.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+#[inline]
+unsafe fn pair_distance_avx512(a: &[u64], b: &[u64]) -> u32 {
+    // SAFETY: this function runs only where AVX-512F and its lane counts are.
+    let [d] = unsafe { distances_avx512(a, [b]) };
+    d
+}
+
+/// [`distances_avx512`] for four queries.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+#[inline]
+unsafe fn four_distances_avx512(row: &[u64], queries: [&[u64]; 4]) -> [u32; 4] {
+    // SAFETY: this function runs only where AVX-512F and its lane counts are.
+    unsafe { distances_avx512(row, queries) }
+}
+
+/// Bits that differ between `row` and each of `Q` queries (each as long as `row`): the row's
+/// 512-bit blocks read once for all of them (the last block masked to the words left), each
+/// block's 64-bit lanes counted and summed per query.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+#[inline]
+unsafe fn distances_avx512<const Q: usize>(row: &[u64], queries: [&[u64]; Q]) -> [u32; Q] {
+    use std::arch::x86_64::*;
+    let words = queries.iter().fold(row.len(), |m, q| m.min(q.len()));
+    let mut acc = [_mm512_setzero_si512(); Q];
+    let mut i = 0;
+    while i < words {
+        // Eight words, or the ones left (the others read as zero).
+        let mask: __mmask8 = if words - i >= 8 { 0xff } else { (1u8 << (words - i)) - 1 };
+        // SAFETY: the mask loads only words i..words, inside the row and every query.
+        let r = unsafe { _mm512_maskz_loadu_epi64(mask, row.as_ptr().add(i) as *const i64) };
+        for (a, q) in acc.iter_mut().zip(&queries) {
+            // SAFETY: as above.
+            let v = unsafe { _mm512_maskz_loadu_epi64(mask, q.as_ptr().add(i) as *const i64) };
+            *a = _mm512_add_epi64(*a, _mm512_popcnt_epi64(_mm512_xor_si512(r, v)));
+        }
+        i += 8;
+    }
+    acc.map(|a| _mm512_reduce_add_epi64(a) as u32)
 }
 
 /// The mean of rows of half floats, summed on every core.
@@ -570,6 +648,17 @@ mod tests {
                     let want = four.map(|q| pair_distance(row, q));
                     // SAFETY: as above.
                     assert_eq!(unsafe { four_distances_avx2(row, four) }, want, "dim {dim}, row {r}");
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+                {
+                    // SAFETY: the CPU has AVX-512F and its lane counts (just checked).
+                    assert_eq!(unsafe { pair_distance_avx512(row, &codes[1]) }, plain, "dim {dim}, row {r}");
+                    let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
+                    let want = four.map(|q| pair_distance(row, q));
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { four_distances_avx512(row, four) }, want, "dim {dim}, row {r}");
                 }
             }
         }

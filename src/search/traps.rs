@@ -183,9 +183,6 @@ impl FrameTraps {
     }
 }
 
-/// Query rows scored together per pass while counting shared frames.
-const PASS: usize = 100;
-
 /// Counts, for rows `from..` of `index` (row `r` a frame of video `video_of[r]`), the other
 /// videos holding a frame at least `similarity` alike, and adds those new videos to the counts
 /// of the rows before `from` (`shared`, which has a count per row before `from`).
@@ -194,21 +191,16 @@ pub(crate) fn add_shared(index: &FlatIndex, video_of: &[i64], from: usize, share
     let mut new_alike: HashMap<usize, HashSet<i64>> = HashMap::new();
     shared.resize(from, 0);
     let rows: Vec<usize> = (from..index.len()).collect();
-    for chunk in rows.chunks(PASS) {
-        let scores = index.scores(&index.rows(chunk));
-        for (&q, row) in chunk.iter().zip(&scores) {
-            let own = video_of[q];
-            let mut seen: HashSet<i64> = HashSet::new();
-            for (r, s) in row.iter().enumerate() {
-                if *s >= similarity && video_of[r] != own {
-                    seen.insert(video_of[r]);
-                    if r < from {
-                        new_alike.entry(r).or_default().insert(own);
-                    }
-                }
+    for (&q, alike) in rows.iter().zip(index.rows_at_least(&rows, similarity)) {
+        let own = video_of[q];
+        let mut seen: HashSet<i64> = HashSet::new();
+        for r in alike.into_iter().filter(|&r| video_of[r] != own) {
+            seen.insert(video_of[r]);
+            if r < from {
+                new_alike.entry(r).or_default().insert(own);
             }
-            shared.push(seen.len().min(u16::MAX as usize) as u16);
         }
+        shared.push(seen.len().min(u16::MAX as usize) as u16);
     }
     for (r, videos) in new_alike {
         shared[r] = shared[r].saturating_add(videos.len().min(u16::MAX as usize) as u16);
