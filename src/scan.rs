@@ -104,7 +104,7 @@ fn score_rows(chunk: &[u16], q: &[f32], dim: usize, cols: usize, out: &mut [f32]
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{from_half, QUERY_GROUP};
+    use super::{from_half, standardised_tail, QUERY_GROUP};
     use std::arch::x86_64::*;
 
     /// [`super::standardised_halves`], 8 components at a time (the caller checked the lengths).
@@ -120,7 +120,7 @@ mod x86 {
                 _mm256_storeu_ps(out.as_mut_ptr().add(k), _mm256_div_ps(v, _mm256_loadu_ps(std.as_ptr().add(k))));
             }
         }
-        super::standardised_tail(&row[body..], scale, &mean[body..], &std[body..], &mut out[body..]);
+        standardised_tail(&row[body..], scale, &mean[body..], &std[body..], &mut out[body..]);
     }
 
     /// Rows in blocks that stay in the L2 cache while each query group's slice of `K_BLOCK`
