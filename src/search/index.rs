@@ -313,8 +313,8 @@ mod tests {
 
     /// The rows at or above a threshold, found by a first pass over the first components, are
     /// the ones full scores put there: groups of near copies (which reach the threshold) among
-    /// unrelated rows, at a high threshold (a small first part) and a lower one (half the
-    /// components), over more query rows than one pass takes.
+    /// unrelated rows, at a high threshold (a first part of about a sixth) and a lower one (about two
+    /// fifths), over more query rows than one pass takes.
     #[test]
     fn rows_at_least_a_threshold_are_those_the_scores_give() {
         let mut rng = crate::rng::SplitMix64(21);
