@@ -87,8 +87,9 @@ fn similar_with(bin: &Path, lib: &Path, space: &str, extra: &[&str]) -> f64 {
 
 /// A copy of the library grown by 10 videos (2,500 frames): how long `index update` then takes
 /// (the store appends them, recomputes the row dots, the head's projection takes the new rows,
-/// and the new frames are judged against every frame for those that say nothing), and how long `train` (20 epochs, no augmented views) takes on it, with the largest
-/// resident set of any command so far once it has run (KiB).
+/// and the new frames are judged against every frame for those that say nothing), and how long
+/// `train` (20 epochs, no augmented views) takes on it, with the largest resident set of any
+/// command so far once it has run (KiB).
 fn grow_and_train(bin: &Path, lib: &Path, videos: usize) -> (f64, f64, i64) {
     let copy = lib.with_extension("grown");
     let _ = std::fs::remove_dir_all(&copy);

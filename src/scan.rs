@@ -34,20 +34,15 @@ fn standardised_tail(row: &[u16], scale: f32, mean: &[f32], std: &[f32], out: &m
 /// Dot products of every row of `data` (half floats) with every query in `q` (both row-major,
 /// `dim` wide): `n_queries` rows of scores. Rows are split across threads; each is read once.
 pub fn dot_all(data: &[u16], q: &[f32], dim: usize, n_queries: usize) -> Vec<Vec<f32>> {
-    dot_prefixes(data, q, dim, dim, n_queries)
-}
-
-/// [`dot_all`] over the first `cols` components of every row and query only (rows and queries
-/// still `dim` wide): a pass that reads a fraction of each row.
-pub fn dot_prefixes(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> Vec<Vec<f32>> {
     let n = data.len() / dim;
-    let (by_row, padded) = dot_prefixes_by_row(data, q, dim, cols, n_queries);
+    let (by_row, padded) = dot_prefixes(data, q, dim, dim, n_queries);
     (0..n_queries).map(|j| (0..n).map(|i| by_row[i * padded + j]).collect()).collect()
 }
 
-/// [`dot_prefixes`] as the kernel leaves them: a row of `padded` scores per data row (the
-/// queries' first, then zeros), with `padded`.
-pub fn dot_prefixes_by_row(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> (Vec<f32>, usize) {
+/// [`dot_all`] over the first `cols` components of every row and query only (rows and queries
+/// still `dim` wide), a pass that reads a fraction of each row, left as the kernel writes them:
+/// a row of `padded` scores per data row (the queries' first, then zeros), with `padded`.
+pub fn dot_prefixes(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> (Vec<f32>, usize) {
     assert!(cols <= dim, "a prefix of the components");
     let n = data.len() / dim;
     // Queries are scored in groups of QUERY_GROUP (zero queries pad the last group).
@@ -228,7 +223,7 @@ mod tests {
         // A prefix's products are those of the rows and queries cut to it.
         let cut = |v: &[u16]| v.chunks_exact(dim).flat_map(|r| r[..517].to_vec()).collect::<Vec<_>>();
         let cut_q: Vec<f32> = q.chunks_exact(dim).flat_map(|r| r[..517].to_vec()).collect();
-        assert_eq!(dot_prefixes(&data, &q, dim, 517, 3), dot_all(&cut(&data), &cut_q, 517, 3));
+        assert_eq!(dot_prefixes(&data, &q, dim, 517, 3), dot_prefixes(&cut(&data), &cut_q, 517, 517, 3));
     }
 
     /// Decoding and standardising a stored row gives the scalar loop's values bit for bit,

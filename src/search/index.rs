@@ -135,6 +135,9 @@ impl FlatIndex {
     }
 }
 
+/// Query rows [`FlatIndex::rows_at_least`] scores together per pass over the rows.
+const QUERIES_PER_PASS: usize = 100;
+
 impl VectorIndex for FlatIndex {
     fn dim(&self) -> usize {
         self.dim
@@ -211,7 +214,6 @@ impl FlatIndex {
     /// whose first part plus that bound falls short cannot reach the threshold. The few pairs
     /// left are scored in full.
     pub fn rows_at_least(&self, queries: &[usize], threshold: f32) -> Vec<Vec<usize>> {
-        const PASS: usize = 100;
         let dim = self.dim;
         // Enough components that the remaining lengths' product of two unrelated rows (about
         // 1 − cols/dim of their lengths' product) stays well under the threshold.
@@ -219,7 +221,8 @@ impl FlatIndex {
         let Some(c) = self.center.as_ref().filter(|_| cols * 2 <= dim && threshold > 0.0) else {
             return self.rows_at_least_by_scores(queries, threshold);
         };
-        // Each row's centred length past the first components.
+        // Each row's centred length past the first components (decoded and centred by the
+        // standardising loop, with no scale and no spread).
         let rest: Vec<f32> = {
             use rayon::prelude::*;
             let ones = vec![1f32; dim - cols];
@@ -235,7 +238,7 @@ impl FlatIndex {
                 .collect()
         };
         let mut hits = Vec::with_capacity(queries.len());
-        for chunk in queries.chunks(PASS) {
+        for chunk in queries.chunks(QUERIES_PER_PASS) {
             let qs = self.rows(chunk);
             // Queries normalised and centred as `scores` takes them.
             let centred: Vec<Vec<f32>> = qs
@@ -246,7 +249,7 @@ impl FlatIndex {
                 })
                 .collect();
             let flat: Vec<f32> = centred.iter().flatten().copied().collect();
-            let (firsts, padded) = crate::scan::dot_prefixes_by_row(self.slice(), &flat, dim, cols, chunk.len());
+            let (firsts, padded) = crate::scan::dot_prefixes(self.slice(), &flat, dim, cols, chunk.len());
             // Per query: Σ q_i m_i over the first components (the first part of the centred
             // product is Σ q_i (r_i − m_i) = Σ q_i r_i − that), its centred length past them,
             // and its norm after centring as `scores` takes it.
@@ -281,7 +284,7 @@ impl FlatIndex {
     /// [`FlatIndex::rows_at_least`] by scoring every row.
     fn rows_at_least_by_scores(&self, queries: &[usize], threshold: f32) -> Vec<Vec<usize>> {
         queries
-            .chunks(100)
+            .chunks(QUERIES_PER_PASS)
             .flat_map(|chunk| self.scores(&self.rows(chunk)))
             .map(|row| row.iter().enumerate().filter(|(_, s)| **s >= threshold).map(|(r, _)| r).collect())
             .collect()

@@ -305,12 +305,12 @@ unsafe fn nearest_avx2(part: &Part, queries: &[Vec<u64>], words: usize, group_of
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
 unsafe fn nearest_avx512(part: &Part, queries: &[Vec<u64>], words: usize, group_of: &[u32], out: &mut [Nearest]) {
     // SAFETY: this function runs only where AVX-512F and its lane counts are.
-    let four = |row: &[u64], qs: [&[u64]; 4]| unsafe { four_distances_avx512(row, qs) };
+    let four = |row: &[u64], qs: [&[u64]; 4]| unsafe { distances_avx512(row, qs) };
     // SAFETY: as above.
-    let pair = |row: &[u64], q: &[u64]| unsafe { pair_distance_avx512(row, q) };
+    let pair = |row: &[u64], q: &[u64]| unsafe { distances_avx512(row, [q])[0] };
     nearest_by_fours(part, queries, words, group_of, out, four, pair);
 }
 
@@ -444,30 +444,11 @@ unsafe fn four_distances_avx2(row: &[u64], queries: [&[u64]; 4]) -> [u32; 4] {
     d
 }
 
-/// Bits that differ between `a` and `b` (as long), 512 at a time with AVX-512's per-lane count.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-#[inline]
-unsafe fn pair_distance_avx512(a: &[u64], b: &[u64]) -> u32 {
-    // SAFETY: this function runs only where AVX-512F and its lane counts are.
-    let [d] = unsafe { distances_avx512(a, [b]) };
-    d
-}
-
-/// [`distances_avx512`] for four queries.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-#[inline]
-unsafe fn four_distances_avx512(row: &[u64], queries: [&[u64]; 4]) -> [u32; 4] {
-    // SAFETY: this function runs only where AVX-512F and its lane counts are.
-    unsafe { distances_avx512(row, queries) }
-}
-
 /// Bits that differ between `row` and each of `Q` queries (each as long as `row`): the row's
 /// 512-bit blocks read once for all of them (the last block masked to the words left), each
 /// block's 64-bit lanes counted and summed per query.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
 #[inline]
 unsafe fn distances_avx512<const Q: usize>(row: &[u64], queries: [&[u64]; Q]) -> [u32; Q] {
     use std::arch::x86_64::*;
@@ -654,11 +635,11 @@ mod tests {
                     && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
                 {
                     // SAFETY: the CPU has AVX-512F and its lane counts (just checked).
-                    assert_eq!(unsafe { pair_distance_avx512(row, &codes[1]) }, plain, "dim {dim}, row {r}");
+                    assert_eq!(unsafe { distances_avx512(row, [&codes[1][..]]) }, [plain], "dim {dim}, row {r}");
                     let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
                     let want = four.map(|q| pair_distance(row, q));
                     // SAFETY: as above.
-                    assert_eq!(unsafe { four_distances_avx512(row, four) }, want, "dim {dim}, row {r}");
+                    assert_eq!(unsafe { distances_avx512(row, four) }, want, "dim {dim}, row {r}");
                 }
             }
         }

@@ -526,7 +526,7 @@ mod tests {
     }
 
     /// The CPU's fused step (products split by classes, the softmax combined from the parts,
-    /// each part updated as soon as its gradient is known) computes the gradient through Candle
+    /// each part updated as soon as its gradient is known) computes the gradient that Candle
     /// computes, up to rounding, and moves the parameters exactly as the optimiser's whole step
     /// does with that gradient, over several steps of both optimisers, with more classes than
     /// one part holds. (The parameters are not compared with those of Candle's gradient: AdamW's
