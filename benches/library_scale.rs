@@ -19,7 +19,8 @@
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
-use common::children_peak_rss_kib;
+use common::own_peak_rss_kib;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use reelmatch::config::{Config, IndexKind};
 use reelmatch::ml::Models;
@@ -78,18 +79,20 @@ fn similar_with(bin: &Path, lib: &Path, space: &str, extra: &[&str]) -> f64 {
             .arg(lib)
             .args(extra)
             .args(["--offline", "similar", "Synthetic 00001", "--json", "--top", "10", "--space", space])
+            .env("REELMATCH_PEAK_RSS", "1")
             .output()
             .unwrap()
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    PEAK_KIB.fetch_max(own_peak_rss_kib(&out.stderr), Ordering::Relaxed);
     s
 }
 
 /// A copy of the library grown by 10 videos (2,500 frames): how long `index update` then takes
 /// (the store appends them, recomputes the row dots, the head's projection takes the new rows,
 /// and the new frames are judged against every frame for those that say nothing), and how long
-/// `train` (20 epochs, no augmented views) takes on it, with the largest resident set of any
-/// command so far once it has run (KiB).
+/// `train` (20 epochs, no augmented views) takes on it, with that training process's own peak
+/// resident set (KiB).
 fn grow_and_train(bin: &Path, lib: &Path, videos: usize) -> (f64, f64, i64) {
     let copy = lib.with_extension("grown");
     let _ = std::fs::remove_dir_all(&copy);
@@ -102,17 +105,36 @@ fn grow_and_train(bin: &Path, lib: &Path, videos: usize) -> (f64, f64, i64) {
     let update = run_timed(bin, &copy, &["index", "update"]);
     let conf = copy.join("no-views.toml");
     std::fs::write(&conf, "[train]\naugmented_views = 0\nepochs = 20\n").unwrap();
+    take_peak_kib(); // the peak of the training run alone
     let train = run_timed(bin, &copy, &["--config", conf.to_str().unwrap(), "train", "--json"]);
-    let peak = children_peak_rss_kib();
+    let peak = take_peak_kib();
     let _ = std::fs::remove_dir_all(&copy);
     (update, train, peak)
 }
 
 /// A command's wall time as a new process (once: these take seconds to minutes).
 fn run_timed(bin: &Path, lib: &Path, args: &[&str]) -> f64 {
-    let (s, out) = time(|| Command::new(bin).arg("--library").arg(lib).arg("--offline").args(args).output().unwrap());
+    let (s, out) = time(|| {
+        Command::new(bin)
+            .arg("--library")
+            .arg(lib)
+            .arg("--offline")
+            .args(args)
+            .env("REELMATCH_PEAK_RSS", "1")
+            .output()
+            .unwrap()
+    });
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    PEAK_KIB.fetch_max(own_peak_rss_kib(&out.stderr), Ordering::Relaxed);
     s
+}
+
+/// The largest peak resident set of the reelmatch commands run since it was last taken, KiB
+/// (each process's own, as it reports it).
+static PEAK_KIB: AtomicI64 = AtomicI64::new(0);
+
+fn take_peak_kib() -> i64 {
+    PEAK_KIB.swap(0, Ordering::Relaxed)
 }
 
 /// faiss on the store's rows: (whole process, search alone) in seconds, or why not.
@@ -261,7 +283,7 @@ fn main() {
             }
         };
         let (eval, dupes) = (timed("eval"), timed("dupes"));
-        let peak_mib = children_peak_rss_kib() as f64 / 1024.0;
+        let peak_mib = take_peak_kib() as f64 / 1024.0;
         let vector_mib = (frames * 2048 * 2) as f64 / (1 << 20) as f64;
         let (grow, train, train_peak) = grow_and_train(&bin, &lib, videos);
         let train_peak_mib = train_peak as f64 / 1024.0;
@@ -284,7 +306,7 @@ fn main() {
             peak_mib / vector_mib
         ));
     }
-    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | `index update` on the library as generated (store, projection, frames judged; then nothing to do) | 10 videos added: `index update` (new process) | peak RSS of the commands above | `train`, 20 epochs, no views (new process) |");
+    println!("| library | `similar --json`, new process, backbone | same, head space | dashboard Enter → answer (head, library kept open) | faiss process (load + IndexFlatIP + search) | faiss search alone | reelmatch backbone / faiss process | `eval` / `dupes` (new process) | `index update` on the library as generated (store, projection, frames judged; then nothing to do) | 10 videos added: `index update` (new process) | largest peak RSS of one reelmatch process above (its own) | `train`, 20 epochs, no views (new process) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     rows.iter().for_each(|r| println!("{r}"));
 }

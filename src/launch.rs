@@ -11,7 +11,23 @@ use std::process::ExitCode;
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = cli::parse();
-    cli::exit_code(run(cli))
+    let code = cli::exit_code(run(cli));
+    report_peak_memory();
+    code
+}
+
+/// With `REELMATCH_PEAK_RSS` set, says this process's own peak resident set on stderr as it
+/// ends (not its ffmpeg children's): what `scripts/peak.sh` and the benches read.
+fn report_peak_memory() {
+    if std::env::var_os("REELMATCH_PEAK_RSS").is_none() {
+        return;
+    }
+    // SAFETY: getrusage only writes the struct it is given, which is valid and writable.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+        eprintln!("reelmatch peak RSS: {} KiB", usage.ru_maxrss);
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod export;
 pub mod images;
 pub mod ingest;
+pub mod kernels;
 pub mod launch;
 pub mod library;
 pub mod lock;

@@ -213,11 +213,29 @@ mod tests {
         let data: Vec<u16> = (0..37 * dim).map(|_| to_half(rng.unit() as f32 - 0.5)).collect();
         let q: Vec<f32> = (0..2 * QUERY_GROUP * dim).map(|_| rng.unit() as f32 - 0.5).collect();
         let (mut want, mut got) = (vec![0f32; 37 * 2 * QUERY_GROUP], vec![1f32; 37 * 2 * QUERY_GROUP]);
+        // The reference is the products summed in f64, so it is no kernel's own loop.
+        let reference = |cols: usize, out: &mut [f32]| {
+            for (r, row) in data.chunks_exact(dim).enumerate() {
+                for (j, query) in q.chunks_exact(dim).enumerate() {
+                    let dot: f64 = row[..cols].iter().zip(query).map(|(&h, &x)| from_half(h) as f64 * x as f64).sum();
+                    out[r * 2 * QUERY_GROUP + j] = dot as f32;
+                }
+            }
+        };
         for cols in [dim, 517] {
-            score_rows(&data, &q, dim, cols, &mut want);
-            rows_kernel()(&data, &q, dim, cols, &mut got);
+            reference(cols, &mut want);
+            score_rows(&data, &q, dim, cols, &mut got);
             for (w, g) in want.iter().zip(&got) {
-                assert!((w - g).abs() < 1e-3, "{cols} components: {w} vs {g}");
+                assert!((w - g).abs() < 1e-3, "portable loop, {cols} components: {w} vs {g}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::exercise("AVX2 half-float scan (scan)", &["avx2", "fma", "f16c"]) {
+                got.fill(1.0);
+                // SAFETY: the CPU has AVX2, FMA and F16C (just checked).
+                unsafe { x86::score_rows(&data, &q, dim, cols, &mut got) };
+                for (w, g) in want.iter().zip(&got) {
+                    assert!((w - g).abs() < 1e-3, "AVX2 loop, {cols} components: {w} vs {g}");
+                }
             }
         }
         // A prefix's products are those of the rows and queries cut to it.
@@ -236,10 +254,20 @@ mod tests {
         let mean: Vec<f32> = (0..dim).map(|_| rng.unit() as f32).collect();
         let std: Vec<f32> = (0..dim).map(|_| 0.1 + rng.unit() as f32).collect();
         let mut got = vec![0f32; dim];
+        let check = |got: &[f32], kernel: &str| {
+            for k in 0..dim {
+                let want = (from_half(row[k]) * 0.37 - mean[k]) / std[k];
+                assert_eq!(got[k].to_bits(), want.to_bits(), "{kernel}, component {k}: {} vs {want}", got[k]);
+            }
+        };
         standardised_halves(&row, 0.37, &mean, &std, &mut got);
-        for k in 0..dim {
-            let want = (from_half(row[k]) * 0.37 - mean[k]) / std[k];
-            assert_eq!(got[k].to_bits(), want.to_bits(), "component {k}: {} vs {want}", got[k]);
+        check(&got, "the dispatching call");
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::exercise("8-wide half-float standardising (scan)", &["avx2", "f16c"]) {
+            got.fill(0.0);
+            // SAFETY: the CPU has AVX2 and F16C (just checked); the lengths agree.
+            unsafe { x86::standardised_halves(&row, 0.37, &mean, &std, &mut got) };
+            check(&got, "the AVX2 loop");
         }
     }
 }

@@ -231,6 +231,7 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             let s = person.wait_for(&["run 1 · done", "epoch 3/3", "*1", "Top-10", "Macro (all)"], 120).await;
             assert!(s.contains("run 1: done after 3 epoch(s)"), "the job's summary is the status line: {s}");
             shots.push(("trained", stable(&s, true)));
+            let trained = s.clone();
 
             // Query pane: search with the first video; the results and their frames come back.
             person.press(KeyCode::Char('3'));
@@ -321,13 +322,67 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             person.click(MouseEventKind::Down(MouseButton::Left), 14, 0);
             person.wait_for(&["Runs (* active"], 10).await;
             person.press(KeyCode::Char('q'));
-            shots
+            (shots, trained, answered)
         };
         let (ended, shots) = tokio::join!(dashboard, script);
         ended.expect("the dashboard loop ends cleanly when q is pressed");
         shots
     });
+    let (snapshots, trained, answered) = snapshots;
+    // The snapshots keep the layout; the figures that matter are checked against the catalog
+    // and the command line's answer here.
+    trained_figures_are_the_runs(&lib_root, &trained);
+    answered_scores_are_the_command_lines(&lib_root, &answered);
     for (name, shot) in snapshots {
         insta::assert_snapshot!(name, shot);
+    }
+}
+
+/// The training pane's figures are the run's recorded ones: its row in the runs table and the
+/// status line give the last epoch's test, top-10 and macro accuracies as the catalog holds them.
+fn trained_figures_are_the_runs(lib: &std::path::Path, screen: &str) {
+    use reelmatch::types::pct;
+    let cat = reelmatch::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
+    let runs = cat.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].id, runs[0].epochs_done, runs[0].classes.len()), (1, 3, 3));
+    let epochs = cat.run_epochs(1).unwrap();
+    let last = epochs.last().unwrap();
+    let row = screen.lines().find(|l| l.contains("│*1 ")).unwrap_or_else(|| panic!("no row for run 1:\n{screen}"));
+    let cells: Vec<&str> = row.trim_matches(|c| c == '"' || c == '│').split_whitespace().collect();
+    assert_eq!(&cells[..4], ["*1", "done", "3", "3"], "{row}");
+    let figures = [last.test_accuracy, last.top10_class_accuracy, last.macro_accuracy].map(pct);
+    assert_eq!(cells[cells.len() - 3..], figures, "{row}");
+    assert!(screen.contains(&format!("test accuracy {}", figures[0])), "{screen}");
+    assert_eq!(last.top10_class_accuracy, last.macro_accuracy, "3 classes: the top 10 are all of them");
+    assert!(last.test_accuracy.unwrap() >= 0.9, "three unlike clips are told apart: {figures:?}");
+}
+
+/// The query pane's ranks and scores are those `similar --json` gives for the same query (in
+/// the same space, the active run's head), to the three decimals shown.
+fn answered_scores_are_the_command_lines(lib: &std::path::Path, screen: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelmatch"))
+        .arg("--library")
+        .arg(lib)
+        .args(["--offline", "similar", "Bars", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = json["results"].as_array().unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(results.len(), 2, "{json}");
+    for (rank, r) in results.iter().enumerate() {
+        let title = r["title"].as_str().unwrap();
+        let row = screen
+            .lines()
+            .find(|l| l.contains(&format!(" {title} ≈dup")))
+            .unwrap_or_else(|| panic!("no row for {title}:\n{screen}"));
+        let cells: Vec<&str> = row.split('│').nth(3).unwrap().split_whitespace().collect();
+        assert_eq!(cells[0], (rank + 1).to_string(), "{title}'s rank: {row}");
+        let shown = |i: usize| cells[i].parse::<f64>().unwrap();
+        assert_eq!(r["rank"].as_u64(), Some(rank as u64 + 1), "{r}");
+        let (fused, visual) = (r["score"].as_f64().unwrap(), r["visual"].as_f64().unwrap());
+        assert!((shown(cells.len() - 3) - fused).abs() <= 0.0005 + 1e-9, "{title}: fused {fused}: {row}");
+        assert!((shown(cells.len() - 2) - visual).abs() <= 0.0005 + 1e-9, "{title}: visual {visual}: {row}");
     }
 }

@@ -1,5 +1,7 @@
 //! `scripts/gpu-check.sh` and `reelmatch models check`, run CPU against CPU: the bundle is
-//! prepared, every role runs on both "devices", parity passes, and a report that differs fails.
+//! prepared, every role runs on both "devices", parity passes, each pace is its count over its
+//! time, and a report that differs fails: a vector just past the cosine threshold (and one just
+//! inside it passes), a vector or a whole role missing, a misheard word, a vector turned around.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use crate::common;
@@ -42,7 +44,37 @@ fn gpu_check_compares_two_devices_and_fails_on_a_difference() {
     assert_eq!(images[0].as_array().unwrap().len(), 2048);
     assert_eq!(a["image"]["random_weights"], true);
     assert_eq!(a["text"]["vectors"].as_array().unwrap().len(), 4);
-    assert!(a["image"]["rates"][0]["per_s"].as_f64().unwrap() > 0.0);
+    // Each pace is its count over its seconds, for every batch asked, and the table shows it.
+    let b_report: Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("check-b.json")).unwrap()).unwrap();
+    for (role, unit) in [("image", "images/s"), ("text", "documents/s")] {
+        let batches: Vec<u64> =
+            a[role]["rates"].as_array().unwrap().iter().map(|r| r["batch"].as_u64().unwrap()).collect();
+        assert_eq!(batches, [1, 4], "{role}");
+        for (ra, rb) in a[role]["rates"].as_array().unwrap().iter().zip(b_report[role]["rates"].as_array().unwrap()) {
+            for r in [ra, rb] {
+                let (per_s, count, secs) =
+                    (r["per_s"].as_f64().unwrap(), r["count"].as_f64().unwrap(), r["seconds"].as_f64().unwrap());
+                assert!(count >= 8.0 && secs > 0.0, "{role}: {r}");
+                assert!((per_s - count / secs).abs() <= 1e-9 * per_s, "{role}: {r}");
+            }
+            let start = format!("| {role} batch {} | min cosine ", ra["batch"]);
+            let end = format!(
+                " ok | {:.1} {unit} | {:.1} {unit} |",
+                ra["per_s"].as_f64().unwrap(),
+                rb["per_s"].as_f64().unwrap()
+            );
+            let row = stdout.lines().find(|l| l.starts_with(&start)).unwrap_or_default();
+            assert!(row.contains(&end), "no `{start}…{end}` in:\n{stdout}");
+        }
+    }
+    let speech = &a["speech"];
+    let (audio, secs, factor) = (
+        speech["audio_seconds"].as_f64().unwrap(),
+        speech["seconds"].as_f64().unwrap(),
+        speech["real_time_factor"].as_f64().unwrap(),
+    );
+    assert!((factor * secs - audio).abs() < 1e-6 * audio, "{speech}");
+    assert!(audio > 10.0 && audio < 120.0, "the bundle's lyric lines last under two minutes: {audio}");
     // The speech is espeak-ng reading the lyric lines: the transcript has their words.
     let heard = a["speech"]["text"].as_str().unwrap().to_lowercase();
     for word in ["walking", "closer", "river"] {
@@ -50,16 +82,83 @@ fn gpu_check_compares_two_devices_and_fails_on_a_difference() {
     }
     assert!(a["speech"]["real_time_factor"].as_f64().unwrap() > 1.0);
 
+    let compare = |b: &Value, name: &str| {
+        let changed = work.path().join(format!("{name}.json"));
+        std::fs::write(&changed, serde_json::to_string(b).unwrap()).unwrap();
+        let report = work.path().join(format!("{name}.md"));
+        let a_path = bundle.join("check-a.json");
+        let out = script(&["compare".as_ref(), a_path.as_os_str(), changed.as_os_str(), report.as_os_str()]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(stdout, std::fs::read_to_string(&report).unwrap(), "{name}: the report is what it printed");
+        (out.status.code(), stdout)
+    };
+    let same = compare(&a, "same");
+    assert_eq!(same.0, Some(0), "{}", same.1);
+    assert!(same.1.trim_end().ends_with("PASS"), "{}", same.1);
+
+    // One image vector with some components' signs flipped: its cosine to the original is
+    // 1 − 2·(their share of its squared length). Just above the script's 0.9999 it passes,
+    // just below it fails.
+    let flipped = |share: f64| {
+        let mut b = a.clone();
+        let v = b["image"]["vectors"][3].as_array_mut().unwrap();
+        let total: f64 = v.iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&i, &j| v[i].as_f64().unwrap().abs().total_cmp(&v[j].as_f64().unwrap().abs()));
+        let mut flipped_share = 0.0;
+        for i in order {
+            let x = v[i].as_f64().unwrap();
+            if flipped_share + x * x / total > share {
+                break;
+            }
+            flipped_share += x * x / total;
+            v[i] = Value::from(-x);
+        }
+        assert!(flipped_share > share * 0.5, "enough small components to flip");
+        (b, 1.0 - 2.0 * flipped_share)
+    };
+    let (near, cosine) = flipped(0.00004);
+    let (code, out) = compare(&near, "near");
+    assert!(cosine > 0.9999 && cosine < 0.99999, "{cosine}");
+    assert_eq!(code, Some(0), "a cosine of {cosine} passes: {out}");
+    let (off, cosine) = flipped(0.0001);
+    let (code, out) = compare(&off, "off");
+    assert!(cosine < 0.9999, "{cosine}");
+    assert_eq!(code, Some(1), "a cosine of {cosine} fails: {out}");
+    assert!(out.contains("| image batch 1 | min cosine 0.9998") && out.contains(" FAIL |"), "{out}");
+
+    // A text vector missing, a role missing, and a transcript a word off each fail.
+    let mut short = a.clone();
+    short["text"]["vectors"].as_array_mut().unwrap().pop();
+    let (code, out) = compare(&short, "short");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("| text batch 1 |") && l.contains(" FAIL |")), "{out}");
+    let mut no_speech = a.clone();
+    no_speech.as_object_mut().unwrap().remove("speech");
+    let (code, out) = compare(&no_speech, "no-speech");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("| speech | missing on cpu FAIL"), "{out}");
+    // Words misheard: up to 2 % of them is within the script's limit, more is not.
+    let words: Vec<&str> = heard.split_whitespace().collect();
+    let misheard = |k: usize| {
+        let mut b = a.clone();
+        let text: Vec<&str> = words.iter().enumerate().map(|(i, w)| if i < k { "banana" } else { w }).collect();
+        b["speech"]["text"] = Value::from(text.join(" "));
+        compare(&b, &format!("misheard-{k}"))
+    };
+    let within = words.len() * 2 / 100;
+    assert!(within >= 1, "{} words", words.len());
+    let (code, out) = misheard(within);
+    assert_eq!(code, Some(0), "{within} of {} words misheard is within 2 %: {out}", words.len());
+    let (code, out) = misheard(within + 2);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("| speech (") && l.contains(" FAIL |")), "{out}");
+
     // One image vector turned around: parity fails, and the script says so.
     let mut b = a.clone();
     let v = b["image"]["vectors"][3].as_array_mut().unwrap();
     v.iter_mut().for_each(|x| *x = Value::from(-x.as_f64().unwrap()));
-    let changed = work.path().join("b.json");
-    std::fs::write(&changed, serde_json::to_string(&b).unwrap()).unwrap();
-    let report = work.path().join("report.md");
-    let a_path = bundle.join("check-a.json");
-    let out = script(&["compare".as_ref(), a_path.as_os_str(), changed.as_os_str(), report.as_os_str()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("min cosine -1.000000 FAIL") && stdout.trim_end().ends_with("FAIL"), "{stdout}");
+    let (code, out) = compare(&b, "negated");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("min cosine -1.000000 FAIL") && out.trim_end().ends_with("FAIL"), "{out}");
 }

@@ -6,7 +6,7 @@
 use crate::common;
 
 use candle_core::Device;
-use common::{assets, make_video, random_resnet, song, test_config, Gen};
+use common::{assets, make_video, random_resnet, seeded_resnet, song, test_config, Gen};
 use reelmatch::catalog::Catalog;
 use reelmatch::events::{Cancel, Event};
 use reelmatch::ingest::ingest;
@@ -117,12 +117,25 @@ fn ingest_with(overlap: &str) {
 
     // Another image model: only frame embeddings are computed again.
     let weights_b = work.path().join("b.safetensors");
-    random_resnet(&weights_b);
+    seeded_resnet(&weights_b, 51);
     events.lock().unwrap().clear();
     let changed = ingest(&lib, &config, &[media], &load(&weights_b, "resnet-b"), &sink, &Cancel::new()).unwrap();
     assert_eq!(changed.processed, 2);
     let ran = stages(&events);
     assert_eq!(ran.iter().filter(|s| **s == "embed").count(), 2, "{ran:?}");
     assert!(!ran.contains(&"transcribe") && !ran.contains(&"lyrics") && !ran.contains(&"frames"), "{ran:?}");
-    assert_eq!(cat.frame_embeddings(rain.id, "resnet-b").unwrap().len(), emb.len());
+    // Model b is another network: its vectors are new ones, not model a's stored again.
+    let by_b = cat.frame_embeddings(rain.id, "resnet-b").unwrap();
+    assert_eq!(by_b.len(), emb.len());
+    for (a, b) in emb.iter().zip(&by_b) {
+        assert_eq!(a.idx, b.idx);
+        let apart = a.vector.iter().zip(&b.vector).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(apart > 1e-2, "frame {}: model b's vector is model a's (differs by {apart})", a.idx);
+    }
+    let fresh_b = ImageEmbedder::load_weights(&weights_b, &Device::Cpu, pre, 8, "b".into()).unwrap();
+    let again_b = fresh_b.embed_files(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>()).unwrap();
+    for (stored, fresh) in by_b.iter().zip(&again_b) {
+        let worst = stored.vector.iter().zip(fresh).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "frame {}: model b's stored vector is not model b's (differs by {worst})", stored.idx);
+    }
 }

@@ -20,8 +20,9 @@ use std::process::{Command, Stdio};
 /// Runs a reference script with a JSON request on stdin; returns its JSON answer.
 ///
 /// `REELMATCH_REFERENCE=torch` runs PyTorch's own networks instead of the numpy ones
-/// (`resnet_torch.py`, `bert_torch.py`; torch, torchvision and transformers must be installed for
-/// `REELMATCH_REFERENCE_PYTHON`, default python3). CI uses the numpy ones.
+/// (`resnet_torch.py`, `bert_torch.py`, `whisper_encoder_torch.py`; torch, torchvision and
+/// transformers must be installed for `REELMATCH_REFERENCE_PYTHON`, default python3). CI uses
+/// the numpy ones.
 fn reference(script: &str, model_dir: &Path, request: serde_json::Value) -> serde_json::Value {
     let script = match std::env::var("REELMATCH_REFERENCE").as_deref() {
         Ok("torch") => script.replace(".py", "_torch.py"),
@@ -30,6 +31,7 @@ fn reference(script: &str, model_dir: &Path, request: serde_json::Value) -> serd
     println!("reference: {script}");
     let python = std::env::var("REELMATCH_REFERENCE_PYTHON").unwrap_or_else(|_| "python3".into());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(&script);
+    assert!(path.is_file(), "no reference script {} for this test", path.display());
     let mut child = Command::new(python)
         .arg(&path)
         .arg(model_dir)

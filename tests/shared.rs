@@ -716,7 +716,38 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
     assert!(first.contains("has no videos"), "the table comes once the viewer listens: {first}");
     let lines = std::thread::spawn(move || std::io::BufRead::lines(seen).map(Result::unwrap).collect::<Vec<String>>());
     let mut workers: Vec<Child> = (0..3).map(start).collect();
-    let mut rng = reelmatch::rng::SplitMix64(std::process::id() as u64);
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    // First, a kill certain to land mid-video: once a video is claimed, every worker is killed
+    // while it is still being worked on (looked at again after the kill), so another claim must
+    // take it over.
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let cut_short: Vec<String> = loop {
+        assert!(Instant::now() < give_up, "no video was still being worked on after a kill");
+        let working = |admin: &mut postgres::Client| -> Vec<String> {
+            admin
+                .query("SELECT title FROM videos WHERE status = 'working'", &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
+        let before = working(&mut admin);
+        if before.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        for w in &mut workers {
+            w.kill().unwrap();
+            w.wait().unwrap();
+        }
+        let still: Vec<String> = working(&mut admin).into_iter().filter(|t| before.contains(t)).collect();
+        workers = (0..3).map(start).collect();
+        if !still.is_empty() {
+            break still;
+        }
+    };
+    // Then kills at random moments (a fixed seed, so a failure can be replayed).
+    let mut rng = reelmatch::rng::SplitMix64(719);
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(200 + rng.below(600) as u64));
         let i = rng.below(3);
@@ -735,7 +766,6 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
     let rows = admin
         .query(
             "SELECT v.title, v.status, v.attempts, count(f.id), count(DISTINCT f.idx), v.error, v.path
@@ -744,7 +774,7 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
         )
         .unwrap();
     assert_eq!(rows.len(), 30, "every clip registered once");
-    let mut took_over = 0;
+    let mut took_over = Vec::new();
     for r in &rows {
         let (title, status, attempts, n, distinct): (String, String, i32, i64, i64) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
@@ -752,9 +782,13 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
         assert_eq!(n, want[&title], "{title}: each frame stored once, none lost");
         assert_eq!(n, distinct, "{title}");
         assert_eq!(r.get::<_, String>(6), format!("/mnt/nas/media/{title}.mp4"), "stored by its shared path");
-        took_over += usize::from(attempts > 1);
+        if attempts > 1 {
+            took_over.push(title);
+        }
     }
-    assert!(took_over > 0, "at least one kill landed mid-video and its claim was taken over");
+    for title in &cut_short {
+        assert!(took_over.contains(title), "{title} was being worked on when every worker was killed: taken over");
+    }
     viewer.kill().unwrap();
     viewer.wait().unwrap();
     let lines = lines.join().unwrap();

@@ -286,18 +286,29 @@ fn quit_asks_first_while_work_runs() {
     assert!(screen.contains("training is running. Stop it and quit? (y/n)"), "{screen}");
 }
 
+/// Any size draws without a panic and fills exactly the terminal; from 40×5 the tabs are
+/// there, and from 80×24 the pane's own title too.
 #[test]
 fn tiny_and_resized_terminals_do_not_panic() {
-    for mut app in [ingesting(), training_mid_run()] {
+    let check = |app: &mut App, title: &str| {
         for (w, h) in [(1, 1), (10, 3), (40, 5), (80, 24), (250, 60)] {
-            render(&mut app, w, h);
+            let screen = render(app, w, h);
+            let lines: Vec<&str> = screen.lines().collect();
+            assert_eq!(lines.len(), h as usize, "{w}×{h}:\n{screen}");
+            assert!(lines.iter().all(|l| l.chars().count() >= w as usize), "{w}×{h}: a full row each:\n{screen}");
+            if w >= 40 && h >= 5 {
+                assert!(lines[0].contains("Library") && lines[0].contains("Training"), "{w}×{h}:\n{screen}");
+            }
+            if w >= 80 && h >= 24 {
+                assert!(screen.contains(title), "{w}×{h}: no {title:?}:\n{screen}");
+            }
         }
-    }
+    };
+    check(&mut ingesting(), "Library ·");
+    check(&mut training_mid_run(), "Training · run");
     let mut app = App::new("/l".into(), library());
     app.picker = Some(Picker::halfblocks());
     app.update(Action::Show(Pane::Query));
     answered(&mut app);
-    for (w, h) in [(1, 1), (10, 3), (40, 5), (80, 24), (250, 60)] {
-        render(&mut app, w, h);
-    }
+    check(&mut app, "Most similar to");
 }

@@ -19,3 +19,13 @@ pub fn children_peak_rss_kib() -> i64 {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     usage.ru_maxrss
 }
+
+/// The peak resident set a reelmatch process said it had on its stderr (run with
+/// `REELMATCH_PEAK_RSS=1`), KiB: that process's own, not its children's.
+pub fn own_peak_rss_kib(stderr: &[u8]) -> i64 {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("reelmatch peak RSS: ")?.strip_suffix(" KiB")?.parse().ok())
+        .expect("the command was run with REELMATCH_PEAK_RSS=1 and said its peak")
+}

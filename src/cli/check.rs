@@ -79,9 +79,10 @@ fn image_role(config: &Config, inputs: &Inputs) -> anyhow::Result<Value> {
         model.embed(&many[..b.min(many.len())])?; // a warm-up pass at this size
         let started = Instant::now();
         model.embed(&many)?;
-        let per_s = many.len() as f64 / started.elapsed().as_secs_f64();
+        let seconds = started.elapsed().as_secs_f64();
+        let per_s = many.len() as f64 / seconds;
         eprintln!("image batch {b:>4}: {per_s:8.1} images/s");
-        rates.push(json!({ "batch": b, "per_s": per_s }));
+        rates.push(json!({ "batch": b, "per_s": per_s, "count": many.len(), "seconds": seconds }));
     }
     Ok(json!({ "model": model.model_id, "random_weights": random, "vectors": vectors, "rates": rates }))
 }
@@ -98,9 +99,10 @@ fn text_role(config: &Config, inputs: &Inputs) -> anyhow::Result<Value> {
         model.embed_batch(&many[..b.min(many.len())])?;
         let started = Instant::now();
         model.embed_batch(&many)?;
-        let per_s = many.len() as f64 / started.elapsed().as_secs_f64();
+        let seconds = started.elapsed().as_secs_f64();
+        let per_s = many.len() as f64 / seconds;
         eprintln!("text  batch {b:>4}: {per_s:8.1} documents/s");
-        rates.push(json!({ "batch": b, "per_s": per_s }));
+        rates.push(json!({ "batch": b, "per_s": per_s, "count": many.len(), "seconds": seconds }));
     }
     Ok(json!({ "model": model.model_id, "vectors": vectors, "rates": rates }))
 }

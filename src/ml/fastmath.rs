@@ -272,7 +272,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_wide_gelu_is_the_scalar_one() {
-        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+        if !crate::kernels::exercise("eight-lane GELU (ml::fastmath)", &["avx2", "fma"]) {
             return;
         }
         let mut v: Vec<f32> = (-1200..1200).map(|i| i as f32 / 97.0).collect();
@@ -282,6 +282,15 @@ mod tests {
         unsafe { wide::gelu(&mut v) };
         let differ = v.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
         assert_eq!(differ, 0, "{differ} of {} values differ", v.len());
+        // The eight-lane softmax against the scalar one, through the body and a tail of 3.
+        let mut row: Vec<f32> = (0..43).map(|i| ((i * 37) % 23) as f32 / 3.0 - 4.0).collect();
+        let mut scalar = row.clone();
+        softmax_row(&mut scalar);
+        // SAFETY: the CPU has AVX2 and FMA (checked above).
+        unsafe { wide::softmax_row(&mut row) };
+        for (i, (w, s)) in row.iter().zip(&scalar).enumerate() {
+            assert!((w - s).abs() <= 1e-5 * s + 1e-9, "softmax component {i}: {w} against {s}");
+        }
     }
 
     #[test]

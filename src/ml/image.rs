@@ -39,6 +39,11 @@ enum Backbone {
 /// The weights are seeded (Kaiming-normal convolutions from a fixed PRNG; batch norm as
 /// initialised: identity), so every run, test and benchmark sees the same network.
 pub fn write_random_weights(path: &Path) -> Result<()> {
+    write_seeded_weights(path, 50)
+}
+
+/// [`write_random_weights`] from another seed: another network of the same statistics.
+pub fn write_seeded_weights(path: &Path, seed: u64) -> Result<()> {
     let varmap = candle_nn::VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let fail = |e: candle_core::Error| Error::compute("making random ResNet-50 weights", e);
@@ -47,7 +52,7 @@ pub fn write_random_weights(path: &Path) -> Result<()> {
         let data = varmap.data().lock().expect("the var map is not shared yet");
         let mut names: Vec<&String> = data.keys().collect();
         names.sort();
-        let mut rng = crate::rng::SplitMix64(50);
+        let mut rng = crate::rng::SplitMix64(seed);
         for name in names {
             let var = &data[name];
             let dims = var.dims().to_vec();

@@ -204,10 +204,10 @@ mod tests {
     /// quantisation's error bound, for every row count the kernels split into.
     #[test]
     fn eight_bit_product_matches_f32_within_quantisation() {
-        if !available() {
-            eprintln!("no AVX-512 VNNI on this CPU: the 8-bit path is not used here");
+        if !crate::kernels::exercise("8-bit product (ml::int8)", &["avx512f", "avx512bw", "avx512vnni"]) {
             return;
         }
+        assert!(available(), "the kernel's own check agrees with the test's");
         let mut rng = crate::rng::SplitMix64(8);
         let (k, n) = (132, 128);
         let weight: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();

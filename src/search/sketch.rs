@@ -615,33 +615,60 @@ mod tests {
                     assert_eq!((nearest[q].distance[g], nearest[q].row[g]), want, "dim {dim}, query {q}, group {g}");
                 }
             }
-            // The kernels agree pair by pair.
+            // Each CPU kernel, whole scans and pair by pair, against the portable count.
             let words = dim.div_ceil(64);
             let all = sketch.codes.as_slice();
-            for r in 0..90 {
-                let row = &all[r * words..(r + 1) * words];
-                let plain = pair_distance(row, &codes[1]);
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt") {
-                    // SAFETY: the CPU has AVX2 and popcnt (just checked).
-                    assert_eq!(unsafe { pair_distance_avx2(row, &codes[1]) }, plain, "dim {dim}, row {r}");
-                    let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
-                    let want = four.map(|q| pair_distance(row, q));
-                    // SAFETY: as above.
-                    assert_eq!(unsafe { four_distances_avx2(row, four) }, want, "dim {dim}, row {r}");
+            let part = Part { codes: all, first: 0 };
+            let fresh = || vec![Nearest { distance: vec![u16::MAX; 6], row: vec![0; 6] }; codes.len()];
+            let mut want = fresh();
+            nearest_with(&part, &codes, words, &group_of, &mut want, pair_distance);
+            let same = |got: Vec<Nearest>, kernel: &str| {
+                for (q, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!((&g.distance, &g.row), (&w.distance, &w.row), "{kernel}: dim {dim}, query {q}");
                 }
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-                {
+            };
+            #[cfg(target_arch = "x86_64")]
+            {
+                if crate::kernels::exercise("popcount sketch scan (search::sketch)", &["popcnt"]) {
+                    let mut got = fresh();
+                    // SAFETY: the CPU has popcnt (just checked).
+                    unsafe { nearest_popcnt(&part, &codes, words, &group_of, &mut got) };
+                    same(got, "popcnt");
+                }
+                if crate::kernels::exercise("AVX2 sketch scan (search::sketch)", &["avx2", "popcnt"]) {
+                    let mut got = fresh();
+                    // SAFETY: the CPU has AVX2 and popcnt (just checked).
+                    unsafe { nearest_avx2(&part, &codes, words, &group_of, &mut got) };
+                    same(got, "avx2");
+                    for r in 0..90 {
+                        let row = &all[r * words..(r + 1) * words];
+                        // SAFETY: as above.
+                        assert_eq!(unsafe { pair_distance_avx2(row, &codes[1]) }, pair_distance(row, &codes[1]));
+                        let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
+                        // SAFETY: as above.
+                        let got = unsafe { four_distances_avx2(row, four) };
+                        assert_eq!(got, four.map(|q| pair_distance(row, q)), "dim {dim}, row {r}");
+                    }
+                }
+                if crate::kernels::exercise("AVX-512 sketch scan (search::sketch)", &["avx512f", "avx512vpopcntdq"]) {
+                    let mut got = fresh();
                     // SAFETY: the CPU has AVX-512F and its lane counts (just checked).
-                    assert_eq!(unsafe { distances_avx512(row, [&codes[1][..]]) }, [plain], "dim {dim}, row {r}");
-                    let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
-                    let want = four.map(|q| pair_distance(row, q));
-                    // SAFETY: as above.
-                    assert_eq!(unsafe { distances_avx512(row, four) }, want, "dim {dim}, row {r}");
+                    unsafe { nearest_avx512(&part, &codes, words, &group_of, &mut got) };
+                    same(got, "avx512");
+                    for r in 0..90 {
+                        let row = &all[r * words..(r + 1) * words];
+                        let plain = pair_distance(row, &codes[1]);
+                        // SAFETY: as above.
+                        assert_eq!(unsafe { distances_avx512(row, [&codes[1][..]]) }, [plain], "dim {dim}, row {r}");
+                        let four = [&codes[0][..], &codes[1][..], &codes[2][..], &codes[1][..]];
+                        // SAFETY: as above.
+                        let got = unsafe { distances_avx512(row, four) };
+                        assert_eq!(got, four.map(|q| pair_distance(row, q)), "dim {dim}, row {r}");
+                    }
                 }
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = same;
         }
     }
 

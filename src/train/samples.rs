@@ -143,20 +143,39 @@ impl Samples {
 mod tests {
     use super::*;
 
-    /// A batch read on the pool is the rows read one by one and standardised, in the batch's
-    /// order.
+    /// A batch read on the pool: stored rows decoded from half floats times their row's scale
+    /// and held rows, each standardised, in the batch's order; the expected values are worked
+    /// out here by hand, not by the code under test.
     #[test]
     fn a_standardised_batch_is_its_rows_standardised() {
         let dim = 3;
-        let samples = Samples { x: (0..12).map(|v| v as f32).collect(), y: vec![0, 1, 0, 1], stored: None };
+        // Two stored rows of exactly representable halves, scales 2 and 0.5.
+        let halves: Vec<u16> = [1.0f32, 2.0, 4.0, 8.0, -2.0, 0.5].iter().map(|&v| crate::scan::to_half(v)).collect();
+        let stored =
+            Stored { data: Rows::Owned(Arc::new(halves)), scale: Arc::new(vec![2.0, 0.5]), dim, rows: vec![1, 0] };
+        // Samples 0 and 1 are store rows 1 and 0; sample 2 is held.
+        let samples = Samples { x: vec![10.0, 20.0, 30.0], y: vec![0, 1, 2], stored: Some(stored) };
         let (mean, std) = (vec![1.0, 2.0, 3.0], vec![2.0, 4.0, 0.5]);
-        let batch = [2u32, 0, 3];
         let mut got = Vec::new();
-        samples.standardised_batch(&batch, &mean, &std, &mut got);
-        let mut want = Vec::new();
-        batch.iter().for_each(|&i| samples.row_into(i as usize, dim, &mut want));
-        standardise(&mut want, &mean, &std);
+        samples.standardised_batch(&[2, 0, 1], &mean, &std, &mut got);
+        let want = [
+            // sample 2: held row (10, 20, 30)
+            (10.0 - 1.0) / 2.0,
+            (20.0 - 2.0) / 4.0,
+            (30.0 - 3.0) / 0.5,
+            // sample 0: store row 1 (8, −2, 0.5) × 0.5 = (4, −1, 0.25)
+            (4.0 - 1.0) / 2.0,
+            (-1.0 - 2.0) / 4.0,
+            (0.25 - 3.0) / 0.5,
+            // sample 1: store row 0 (1, 2, 4) × 2 = (2, 4, 8)
+            (2.0 - 1.0) / 2.0,
+            (4.0 - 2.0) / 4.0,
+            (8.0 - 3.0) / 0.5,
+        ];
         assert_eq!(got, want);
-        assert_eq!(got[..3], [(6.0 - 1.0) / 2.0, (7.0 - 2.0) / 4.0, (8.0 - 3.0) / 0.5]);
+        // Read one by one, unstandardised: the same decoded values.
+        let mut row = Vec::new();
+        samples.row_into(0, dim, &mut row);
+        assert_eq!(row, [4.0, -1.0, 0.25]);
     }
 }

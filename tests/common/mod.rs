@@ -150,6 +150,12 @@ pub fn random_resnet(path: &Path) {
     reelmatch::ml::image::write_random_weights(path).unwrap();
 }
 
+/// Another random ResNet-50 (seed `seed`): a network that gives other vectors than
+/// [`random_resnet`]'s.
+pub fn seeded_resnet(path: &Path, seed: u64) {
+    reelmatch::ml::image::write_seeded_weights(path, seed).unwrap();
+}
+
 /// A 5 s "music video": a lavfi visual with `lyrics` spoken by espeak-ng (in `voice`, if given).
 pub fn song(dir: &Path, name: &str, lyrics: &str, source: &str, voice: Option<&str>) -> PathBuf {
     let wav = dir.join(format!("{name}.wav"));
