@@ -1,6 +1,7 @@
-//! Turns a terminal capture with colours (`tmux capture-pane -e -p`) into a PNG, for the README's
-//! dashboard screenshots: text in an 8×8 bitmap font, block, braille and box-drawing characters
-//! drawn as shapes, the xterm palette for colours.
+//! Turns a terminal capture with colours (`tmux capture-pane -e -p`) into a PNG, for the dashboard
+//! screenshots (docs/screenshots/, shown in docs/dashboard.md and the README): text in an 8×8
+//! bitmap font, block, braille and box-drawing characters drawn as shapes, the xterm palette for
+//! colours.
 //!
 //! `cargo run --example screenshot -- capture.ans out.png [COLUMNS ROWS]`
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
