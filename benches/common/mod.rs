@@ -1,5 +1,5 @@
-//! What several benches share: where the test assets are, and the peak memory of the commands
-//! they ran.
+//! What several benches share: where the test assets are, and the peak memory a reelmatch
+//! process reports of itself.
 #![allow(dead_code)] // each bench uses some of these
 
 use std::path::PathBuf;
@@ -9,15 +9,6 @@ pub fn assets() -> PathBuf {
     std::env::var_os("REELMATCH_TEST_ASSETS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/reelmatch-test-assets")
     })
-}
-
-/// The largest resident set of any child process so far, KiB (`getrusage`).
-pub fn children_peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss
 }
 
 /// The peak resident set a reelmatch process said it had on its stderr (run with
