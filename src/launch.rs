@@ -10,10 +10,34 @@ use std::process::ExitCode;
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = cli::parse();
     let code = cli::exit_code(run(cli));
     report_peak_memory();
     code
+}
+
+/// The exit status of a command whose reader went away (`reelmatch library | head -1`): what a
+/// process ended by SIGPIPE reports, as `git` and `cat` do.
+pub const EXIT_CLOSED_PIPE: i32 = 141;
+
+/// Ends the process quietly with [`EXIT_CLOSED_PIPE`] when printing to standard output fails
+/// because its reader has gone, instead of a panic message and 101. (SIGPIPE stays ignored, so a
+/// database socket or a child's pipe that closes is an error to handle, never a silent death.)
+fn quiet_on_closed_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        previous(info);
+    }));
 }
 
 /// With `REELMATCH_PEAK_RSS` set, says this process's own peak resident set on stderr as it

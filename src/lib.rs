@@ -3,6 +3,7 @@
 //! The library every frontend drives: the CLI (`cli`), the dashboard and the tests all call
 //! the same functions here. Data flows one way: video file → probe → frames + audio → catalog.
 
+pub mod backend;
 pub mod blocking;
 pub mod catalog;
 pub mod cli;

@@ -252,3 +252,42 @@ fn transcribe_and_embed_print_their_json_contracts() {
         "{stderr}"
     );
 }
+
+/// A reader that goes away (`reelmatch library | head -1`): the command ends quietly with 141,
+/// never a panic. The pipe's read end is closed before the command starts, so its first line
+/// meets the closed pipe whatever the timing.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let work = tempfile::tempdir().unwrap();
+    for args in [&["library"][..], &["library", "--json"], &["runs"]] {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe() writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: pipe() just opened both; each is owned once here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let out = bin()
+            .arg("--library")
+            .arg(work.path())
+            .args(args)
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(reelmatch::launch::EXIT_CLOSED_PIPE), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A password in `REELMATCH_CATALOG` is never shown by `--help` (clap would print the value of
+/// every environment variable an option reads).
+#[test]
+fn help_never_prints_the_catalogs_password() {
+    for args in [&["--help"][..], &["similar", "--help"], &["library", "--help"]] {
+        let out = bin().args(args).env("REELMATCH_CATALOG", "postgres://me:SECRET@127.0.0.1:1/lib").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("REELMATCH_CATALOG") && !text.contains("SECRET"), "{args:?}: {text}");
+    }
+}

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["search"],
     &["pipeline", "synth"],
     &["shared"],
+    &["backend"],
     &["cli", "tui"],
     &["launch"],
 ];

@@ -10,6 +10,7 @@ mod around;
 mod assets;
 mod backends;
 mod cli;
+mod conformance;
 mod corrupt;
 mod dashboard;
 mod gpu_check;

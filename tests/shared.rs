@@ -8,6 +8,7 @@
 use crate::common;
 
 use common::{assets, bin, make_video, postgres, random_resnet, song, Gen};
+use reelmatch::catalog::RunRecords;
 use reelmatch::config::IndexKind;
 use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::{search, Query, SearchLibrary, Weights};

@@ -3,6 +3,7 @@
 mod decisions;
 mod frames;
 mod outputs;
+mod records;
 mod runs;
 mod schema;
 mod stream;
@@ -11,6 +12,7 @@ mod videos;
 pub use decisions::is_decided;
 pub use frames::{FrameRecord, Split};
 pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
+pub use records::{RunDetail, RunItem, RunRecords};
 pub use runs::{NewRun, RunRow, RunStatus};
 pub use stream::{EmbeddingRow, Stamp};
 pub use videos::{Stage, Status, VideoRow};

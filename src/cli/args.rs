@@ -15,8 +15,9 @@ pub struct Cli {
     pub library: Option<PathBuf>,
 
     /// A shared catalog on PostgreSQL (`postgres://USER@HOST/DATABASE`, with pgvector) instead
-    /// of the library folder's own SQLite one; as `[catalog] url` in the config.
-    #[arg(long, global = true, env = "REELMATCH_CATALOG", value_name = "URL")]
+    /// of the library folder's own SQLite one; as `[catalog] url` in the config. (Its value is
+    /// never shown in this help: it may hold a password.)
+    #[arg(long, global = true, env = "REELMATCH_CATALOG", hide_env_values = true, value_name = "URL")]
     pub catalog: Option<String>,
 
     /// A config file layered over the defaults and your user config.

@@ -1,44 +1,58 @@
 //! `reelmatch library` and `reelmatch export`.
 
-use crate::catalog::{Catalog, VideoRow};
+use crate::backend::Backend;
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::export::export_imagefolder;
 use crate::library::Library;
-use crate::pipeline::SetAsideCount;
+use crate::shared::listing::QueueRow;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// A row of `library --json`: the video, and its frames search sets aside.
-#[derive(serde::Serialize)]
-struct Listed<'a> {
-    #[serde(flatten)]
-    video: &'a VideoRow,
-    set_aside: SetAsideCount,
-}
-
-pub fn list(library: &Library, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::open(&library.catalog_path())?;
-    let videos = catalog.videos()?;
-    let aside = crate::pipeline::set_aside_counts(&catalog, library, config)?;
-    let aside_of = |id: i64| aside.get(&id).copied().unwrap_or_default();
+/// `reelmatch library`: every video of the catalog, as a table or JSON.
+pub fn list(library: &Library, config: &Config, backend: &Backend, json: bool) -> anyhow::Result<ExitCode> {
+    let rows = backend.listing(library, config)?;
     if json {
-        let rows: Vec<Listed> = videos.iter().map(|v| Listed { video: v, set_aside: aside_of(v.id) }).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if videos.is_empty() {
-        println!("the library at {} is empty; add videos with `reelmatch ingest DIR`", library.root().display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("{}", line(COLUMNS.iter().map(|c| c.0.to_string())));
-    for v in &videos {
-        println!("{}", row(v, aside_of(v.id)));
-    }
+    print_table(library, backend, &rows);
     Ok(ExitCode::SUCCESS)
 }
 
-/// The columns of `reelmatch library`: heading, width (0: as wide as it gets), right-aligned.
-const COLUMNS: &[(&str, usize, bool)] = &[
+/// The listing as a table (a WORKER column where workers fill the catalog), or how to fill an
+/// empty one.
+pub fn print_table(library: &Library, backend: &Backend, rows: &[QueueRow]) {
+    if rows.is_empty() {
+        println!(
+            "the library at {} has no videos; add them with `{}`",
+            backend.shown(library),
+            backend.ingest_command()
+        );
+        return;
+    }
+    let columns = columns(backend.has_workers());
+    println!("{}", line(&columns, columns.iter().map(|c| c.0.to_string())));
+    for r in rows {
+        println!("{}", line(&columns, cells(r, backend.has_workers()).into_iter()));
+    }
+}
+
+/// A column of `reelmatch library`: heading, width (0: as wide as it gets), right-aligned.
+type Column = (&'static str, usize, bool);
+
+/// The columns of `reelmatch library` (with who holds each video, where `workers`).
+fn columns(workers: bool) -> Vec<Column> {
+    let mut columns = COLUMNS.to_vec();
+    if workers {
+        columns.insert(columns.len() - 1, WORKER);
+    }
+    columns
+}
+
+const WORKER: Column = ("WORKER", 20, false);
+
+const COLUMNS: &[Column] = &[
     ("ID", 4, true),
     ("TITLE", 32, false),
     ("DURATION", 8, true),
@@ -52,9 +66,9 @@ const COLUMNS: &[(&str, usize, bool)] = &[
 ];
 
 /// One line of the table: each cell padded to its column.
-fn line(cells: impl Iterator<Item = String>) -> String {
+fn line(columns: &[Column], cells: impl Iterator<Item = String>) -> String {
     let padded: Vec<String> = cells
-        .zip(COLUMNS)
+        .zip(columns)
         .map(|(cell, &(_, width, right))| match (width, right) {
             (0, _) => cell,
             (w, true) => format!("{cell:>w$}"),
@@ -64,7 +78,9 @@ fn line(cells: impl Iterator<Item = String>) -> String {
     padded.join(" ").trim_end().to_string()
 }
 
-fn row(v: &VideoRow, aside: SetAsideCount) -> String {
+/// A video's cells, in the order of [`columns`].
+fn cells(r: &QueueRow, workers: bool) -> Vec<String> {
+    let (v, aside) = (&r.video, r.set_aside);
     let duration = v.duration_s.map(|d| crate::types::clock(d, 0)).unwrap_or_else(|| "-".into());
     let rate = v.sample_fps.map(|r| format!("{r}")).unwrap_or_else(|| "-".into());
     let audio = match v.has_audio {
@@ -83,7 +99,7 @@ fn row(v: &VideoRow, aside: SetAsideCount) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join("; ");
-    let cells = [
+    let mut cells = vec![
         v.id.to_string(),
         v.title.clone(),
         duration,
@@ -93,9 +109,12 @@ fn row(v: &VideoRow, aside: SetAsideCount) -> String {
         audio.to_string(),
         lyrics,
         v.status.as_str().to_string(),
-        note,
     ];
-    line(cells.into_iter())
+    if workers {
+        cells.push(r.claimed_by.clone().unwrap_or_else(|| "-".into()));
+    }
+    cells.push(note);
+    cells
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -121,11 +140,21 @@ mod tests {
 
     #[test]
     fn every_row_has_as_many_cells_as_the_heading() {
-        assert_eq!(COLUMNS.len(), 10);
-        let heading = line(COLUMNS.iter().map(|c| c.0.to_string()));
-        let status = heading.find("STATUS").expect("a STATUS column");
-        let cells: Vec<String> = (0..COLUMNS.len()).map(|i| if i == 8 { "ready".into() } else { "x".into() }).collect();
-        let row = line(cells.into_iter());
-        assert_eq!(row.find("ready"), Some(status), "STATUS sits over the status:\n{heading}\n{row}");
+        for workers in [false, true] {
+            let columns = columns(workers);
+            assert_eq!(columns.len(), 10 + usize::from(workers));
+            let heading = line(&columns, columns.iter().map(|c| c.0.to_string()));
+            let mut row = QueueRow::default();
+            row.video.status = crate::catalog::Status::Ready;
+            row.claimed_by = Some("host-1".into());
+            let cells = cells(&row, workers);
+            assert_eq!(cells.len(), columns.len());
+            let row = line(&columns, cells.into_iter());
+            for (column, cell) in [("STATUS", "ready"), ("WORKER", "host-1")] {
+                let at = heading.find(column);
+                assert_eq!(at.is_some(), workers || column == "STATUS", "{heading}");
+                assert_eq!(row.find(cell), at, "{column} sits over its cell:\n{heading}\n{row}");
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ mod train;
 
 pub use args::{Cli, Command, ModelsAction, RunsAction};
 
+use crate::backend::{Backend, IngestOptions};
 use crate::config::Config;
 use crate::library::Library;
 use crate::ml::{ModelNote, Models};
@@ -87,32 +88,41 @@ pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
     Ok((config, library))
 }
 
-/// Runs a headless command (anything but the dashboard).
+/// Runs a headless command (anything but the dashboard), on the catalog the configuration
+/// names; a command that has meaning on one kind of catalog only says why in [`refusal`].
 pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     let (library, config) = (library.clone(), config.clone());
-    if let Some(url) = config.catalog.shared().map(str::to_string) {
-        return run_shared(cli, &library, &config, &url);
+    let backend = Backend::of(&config);
+    if let Some(why) = refusal(cli.command.as_ref(), &backend) {
+        anyhow::bail!(why);
     }
+    let say = |line: String| eprintln!("{line}");
     match cli.command {
-        Some(Command::Ingest { worker: true, .. }) => anyhow::bail!(
-            "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)"
-        ),
-        Some(Command::Ingest { retry_failed: true, .. }) => anyhow::bail!(
-            "--retry-failed is for a shared catalog's queue (--catalog URL); an embedded ingest tries the files that failed again on every run"
-        ),
-        Some(Command::Ingest { paths, .. }) => {
-            ingest::run(&library, &config, paths, Models::configured(&config, Some(&library)))
+        Some(Command::Migrate) => {
+            println!("{}", backend.set_up()?.unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Migrate) => anyhow::bail!(
-            "migrate sets up a shared catalog: pass --catalog postgres://USER@HOST/DATABASE (the embedded catalog migrates itself when opened)"
-        ),
+        Some(Command::Ingest { paths, worker, path_map, retry_failed }) => {
+            // A plain `ingest` on a shared catalog is one worker that, as embedded ingestion does,
+            // tries the videos that failed again; `--worker` shares the queue with others.
+            let options = IngestOptions { path_map, retry_failed: retry_failed || !worker };
+            let models = Models::configured(&config, Some(&library));
+            ingest::run(&library, &config, &backend, paths, options, models)
+        }
         Some(Command::Library { action: Some(args::LibraryAction::Export { to, path_map }), .. }) => {
             shared::export(&library, &config, &to, path_map)
         }
         Some(Command::Library { action: Some(args::LibraryAction::Import { from, path_map }), .. }) => {
             shared::import(&library, &config, &from, path_map)
         }
-        Some(Command::Demo) => demo(&library, &config),
+        Some(Command::Library { action: None, json, follow: true }) => {
+            shared::follow(&library, &config, &backend, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Library { action: None, json, follow: false }) => {
+            library::list(&library, &config, &backend, json)
+        }
+        Some(Command::Demo) => demo(&library, &config, &backend),
         Some(Command::Models { action: Some(ModelsAction::Check { images, text, audio, batches, out }), .. }) => {
             check::run(&config, &check::Inputs { images, text, audio, batches }, &out)
         }
@@ -120,27 +130,60 @@ pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitC
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
         Some(similar @ Command::Similar { .. }) => {
-            search::similar(&library, &config, similar_args(similar, &config, None, cli.graphics)?)
+            search::similar(&library, &config, &backend, similar_args(similar, &config, cli.graphics)?)
         }
-        Some(Command::Eval { space, json }) => search::eval(&library, &config, space, json),
+        Some(Command::Eval { space, json }) => {
+            let local = backend.local(&library, &config, true, &say)?;
+            search::eval(&local.library, &config, space, json)
+        }
         Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
             let decide = decision(not_duplicate, undo);
-            search::dupes(&library, &config, search::DupesArgs { threshold, decide, all, json, shown_ids: None })
+            let local = backend.local(&library, &config, false, &say)?;
+            search::dupes(&local, &config, search::DupesArgs { threshold, decide, all, json })
         }
-        Some(Command::Train { resume, yes, json }) => train::run(&library, &train_config(&config, yes), resume, json, None),
-        Some(Command::Runs { action, json }) => train::runs(&library, action, json, None),
-        Some(Command::Library { follow: true, .. }) => anyhow::bail!(
-            "library --follow shows the progress of workers on a shared catalog: pass --catalog postgres://USER@HOST/DATABASE"
-        ),
-        Some(Command::Library { json, .. }) => library::list(&library, &config, json),
-        Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => library::export(&library, &out),
+        Some(Command::Train { resume, yes, json }) => {
+            train::run(&library, &train_config(&config, yes), &backend, resume, json)
+        }
+        Some(Command::Runs { action, json }) => train::runs(&library, &backend, action, json),
+        Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => {
+            let local = backend.local(&library, &config, false, &say)?;
+            library::export(&local.library, &out)
+        }
         Some(Command::Index { action }) => {
             let rebuild = matches!(action, args::IndexAction::Rebuild);
-            println!("{}", crate::pipeline::refresh_index(&library, &config, rebuild)?);
+            backend.refresh_index(&library, &config, rebuild, &|line| println!("{line}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Tui) | None => anyhow::bail!("the dashboard is not a headless command"),
     }
+}
+
+/// Why `command` has no meaning on this kind of catalog, if it has none: the one place that
+/// says so.
+fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
+    let shared = |url: &str| crate::shared::shown(url);
+    let why = match (command?, backend) {
+        (Command::Ingest { worker: true, .. }, Backend::Embedded) => {
+            "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)".to_string()
+        }
+        (Command::Ingest { retry_failed: true, .. }, Backend::Embedded) => {
+            "--retry-failed is for a shared catalog's queue (--catalog URL); an embedded ingest tries the files that failed again on every run".to_string()
+        }
+        (Command::Migrate, Backend::Embedded) => {
+            "migrate sets up a shared catalog: pass --catalog postgres://USER@HOST/DATABASE (the embedded catalog migrates itself when opened)".to_string()
+        }
+        (Command::Library { follow: true, .. }, Backend::Embedded) => {
+            "library --follow shows the progress of workers on a shared catalog: pass --catalog postgres://USER@HOST/DATABASE".to_string()
+        }
+        (Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }, Backend::Shared(url)) => {
+            format!(
+                "library export and import move an embedded library up and back: run them without --catalog, with --library DIR and --to/--from {}",
+                shared(url)
+            )
+        }
+        _ => return None,
+    };
+    Some(why)
 }
 
 /// The fusion weights of `similar`: the flags over `[search]`, checked.
@@ -171,61 +214,11 @@ fn decision(not_duplicate: Vec<String>, undo: Vec<String>) -> Option<search::Dec
     }
 }
 
-/// A command on the shared catalog at `url`.
-fn run_shared(cli: Cli, library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Some(Command::Migrate) => shared::migrate(url),
-        // A plain `ingest` is one worker that, as embedded ingestion does, tries the videos that
-        // failed again; it works the queue until it is empty (`--worker` elsewhere shares it).
-        Some(Command::Ingest { paths, worker, path_map, retry_failed }) => {
-            let models = Models::configured(config, Some(library));
-            shared::worker(library, config, url, paths, path_map, retry_failed || !worker, models)
-        }
-        Some(Command::Library { action: None, json, follow: false }) => shared::list(url, config, json),
-        Some(Command::Library { action: None, json, follow: true }) => {
-            shared::follow(url, config, json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }) => {
-            anyhow::bail!(
-                "library export and import move an embedded library up and back: run them without --catalog, with --library DIR and --to/--from {}",
-                crate::shared::shown(url)
-            )
-        }
-        Some(Command::Demo) => demo_shared(library, config, url),
-        Some(Command::Index { action }) => shared::index(url, config, matches!(action, args::IndexAction::Rebuild)),
-        Some(Command::Export { what: args::ExportWhat::Frames { layout: _, out } }) => {
-            shared::export_frames(library, config, url, &out)
-        }
-        Some(similar @ Command::Similar { .. }) => {
-            search::similar(library, config, similar_args(similar, config, Some(url), cli.graphics)?)
-        }
-        Some(Command::Train { resume, yes, json }) => {
-            train::run(library, &train_config(config, yes), resume, json, Some(url))
-        }
-        Some(Command::Runs { action, json }) => train::runs(library, action, json, Some(url)),
-        Some(Command::Eval { space, json }) => shared::eval(library, config, url, space, json),
-        Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
-            let args = search::DupesArgs { threshold, decide: decision(not_duplicate, undo), all, json, shown_ids: None };
-            shared::dupes(library, config, url, args)
-        }
-        Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. }) => {
-            let mut config = config.clone();
-            config.catalog.url.clear();
-            run(cli, library, &config)
-        }
-        None | Some(Command::Tui) => anyhow::bail!(
-            "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch --catalog URL library --follow` shows every worker's progress as it happens"
-        ),
-    }
-}
-
-/// `similar`'s arguments from its command line (`shared`: the catalog URL it searches, if any),
-/// with the config's defaults for what the command line leaves out.
+/// `similar`'s arguments from its command line, with the config's defaults for what the command
+/// line leaves out.
 fn similar_args(
     command: Command,
     config: &Config,
-    shared: Option<&str>,
     graphics: crate::images::Graphics,
 ) -> anyhow::Result<search::SimilarArgs> {
     let Command::Similar {
@@ -248,7 +241,6 @@ fn similar_args(
         anyhow::bail!("not a `similar` command");
     };
     Ok(search::SimilarArgs {
-        shared: shared.map(String::from),
         video,
         file,
         image,
@@ -280,42 +272,29 @@ pub fn presets(cli: &Cli, config: &Config) -> Vec<(String, Config)> {
 
 /// Makes the demo clips (see [`demo_media`]) and their models; the dashboard shows them live
 /// when there is a terminal, and this is the headless demo: ingest and train with plain
-/// progress, then list the library.
-fn demo(library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+/// progress, then list the library. On a shared catalog its schema is set up first and one
+/// worker ingests the clips.
+fn demo(library: &Library, config: &Config, backend: &Backend) -> anyhow::Result<ExitCode> {
+    if let Some(said) = backend.set_up()? {
+        println!("{said}");
+    }
     let media = demo_media(library, config)?;
     let models = Models::for_demo(config, library);
     for note in models.notes() {
         eprintln!("demo: {}", model_note(&note));
     }
     let has_image = models.image().is_some();
-    let code = ingest::run(library, config, vec![media], models)?;
-    library::list(library, config, false)?;
+    let options = IngestOptions { path_map: Vec::new(), retry_failed: true };
+    let code = ingest::run(library, config, backend, vec![media], options, models)?;
+    library::list(library, config, backend, false)?;
     if has_image {
-        train::run(library, config, None, false, None)?;
+        train::run(library, config, backend, None, false)?;
     }
-    eprintln!("demo library: {} (use --library with any command to explore it)", library.root().display());
-    Ok(code)
-}
-
-/// `demo` on a shared catalog: its schema set up, the demo clips made in this library's
-/// `media/` folder and ingested by one worker (with the demo's models), listed and trained on.
-fn demo_shared(library: &Library, config: &Config, url: &str) -> anyhow::Result<ExitCode> {
-    shared::migrate(url)?;
-    let media = demo_media(library, config)?;
-    let models = Models::for_demo(config, library);
-    for note in models.notes() {
-        eprintln!("demo: {}", model_note(&note));
-    }
-    let has_image = models.image().is_some();
-    let code = shared::worker(library, config, url, vec![media], Vec::new(), true, models)?;
-    shared::list(url, config, false)?;
-    if has_image {
-        train::run(library, config, None, false, Some(url))?;
-    }
-    eprintln!(
-        "demo catalog: {} (`reelmatch --catalog URL` opens its dashboard; any command explores it)",
-        crate::shared::shown(url)
-    );
+    let (what, how) = match backend.has_workers() {
+        false => ("library", "use --library with any command to explore it"),
+        true => ("catalog", "`reelmatch --catalog URL` opens its dashboard; any command explores it"),
+    };
+    eprintln!("demo {what}: {} ({how})", backend.shown(library));
     Ok(code)
 }
 

@@ -1,29 +1,11 @@
 //! `similar --preview`: for each of the first results, the query frame that matched best beside
 //! the frame it matched, printed inline (see [`crate::images`]).
 
+use crate::backend::FrameImages;
 use crate::images::{print_pair, side_by_side, Graphics};
-use crate::library::Library;
 use crate::search::query::Query;
 use crate::search::Results;
-use crate::shared::SharedCatalog;
 use image::DynamicImage;
-
-/// Where the frames' images are read from.
-pub enum FrameImages<'a> {
-    /// Files in a library folder (the embedded catalog, or this machine's copy of a shared one).
-    Folder(&'a Library),
-    /// JPEG bytes in a shared catalog (a viewer needs no shared file system).
-    Catalog(Box<SharedCatalog>),
-}
-
-impl FrameImages<'_> {
-    fn open(&mut self, file: &str) -> anyhow::Result<Option<DynamicImage>> {
-        Ok(match self {
-            FrameImages::Folder(library) => crate::images::open(&library.resolve(file)),
-            FrameImages::Catalog(shared) => crate::shared::search::frame_image(shared, file)?,
-        })
-    }
-}
 
 /// Prints, for each of the first five results, the query frame that matched best and the frame it matched.
 pub fn show(images: &mut FrameImages, query: &Query, results: &Results, graphics: Graphics) -> anyhow::Result<()> {

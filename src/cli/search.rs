@@ -1,5 +1,6 @@
 //! `reelmatch similar`, `eval` and `dupes`.
 
+use crate::backend::{Backend, Local};
 use crate::catalog::{is_decided, Catalog};
 use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
@@ -9,15 +10,12 @@ use crate::ml::Models;
 use crate::search::eval::{evaluate, near_duplicates};
 use crate::search::space::Space;
 use crate::search::{find_video, search, Query, Results, Weights};
-use crate::shared::mirror::Mirror;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// What `similar` was asked.
 pub struct SimilarArgs {
-    /// A shared catalog's URL: the library is searched there, in SQL.
-    pub shared: Option<String>,
     pub video: Option<String>,
     pub file: Option<PathBuf>,
     pub image: Option<PathBuf>,
@@ -61,49 +59,27 @@ fn choose_space(
     Ok(space)
 }
 
-pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Result<ExitCode> {
+/// `reelmatch similar`: the library ranked against a video, a file, an image or lyrics.
+pub fn similar(library: &Library, config: &Config, backend: &Backend, a: SimilarArgs) -> anyhow::Result<ExitCode> {
     // A FIFO or device would block whatever opens it: refuse it before anything else runs.
     for path in a.file.iter().chain(&a.image) {
         crate::media::require_regular_file(path)?;
     }
-    // On a shared catalog the head space is searched on this machine's copy of it, reported in
-    // the catalog's ids and run.
-    let copy = match &a.shared {
-        Some(url) => head_on_copy(library, config, url, a.space)?,
-        None => None,
-    };
-    let lib = match (&a.shared, &copy) {
-        (_, Some((mirror, _))) => {
-            let catalog = Catalog::open(&mirror.library.catalog_path())?;
-            choose_space(&mirror.library, &catalog, config, a.space)?.load(&catalog, None)?
-        }
-        (Some(url), None) => shared_library(url, config)?,
-        (None, None) => {
-            let catalog = Catalog::open(&library.catalog_path())?;
-            choose_space(library, &catalog, config, a.space)?.load(&catalog, None)?
-        }
-    };
-    // Where the frames' files are: the copy's folder, this library's, or (in the catalog) none.
-    let root = match (&a.shared, &copy) {
-        (_, Some((mirror, _))) => mirror.library.root(),
-        (Some(_), None) => std::path::Path::new(""),
-        (None, None) => library.root(),
-    };
-    note_unjudged(&lib);
+    let searchable = backend.searchable(library, config, a.space, &|line| eprintln!("{line}"))?;
+    let (lib, root) = (&searchable.lib, searchable.root());
+    note_unjudged(lib);
     if lib.videos.is_empty() {
-        let (at, how) = match &a.shared {
-            Some(url) => (crate::shared::shown(url), "reelmatch --catalog URL ingest --worker DIR"),
-            None => (library.root().display().to_string(), "reelmatch ingest DIR"),
-        };
-        anyhow::bail!("the library at {at} has no ingested videos; run `{how}` first");
+        anyhow::bail!(
+            "the library at {} has no ingested videos; run `{}` first",
+            backend.shown(library),
+            backend.ingest_command()
+        );
     }
     let mut models = Models::configured(config, Some(library));
     models.expected_language = None;
     let within = a.within.as_deref().map(folder).transpose()?;
     let mut query = if let Some(what) = &a.video {
-        // On the copy, a video given by id is named by the catalog's id.
-        let what = copy.as_ref().map_or_else(|| what.clone(), |(mirror, _)| mirror.local_reference(what));
-        Query::from_library(&lib, root, find_video(&lib.videos, &what)?)?
+        Query::from_library(lib, root, find_video(&lib.videos, &searchable.reference(what))?)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
         models.require_image()?;
@@ -125,24 +101,15 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         anyhow::bail!("\"{}\" gave nothing to search with ({why})", query.label);
     }
     query.within = within;
-    let mut results = search(&lib, &query, a.weights, a.top, a.include_self);
-    if let Some((mirror, run)) = &copy {
-        results.results.iter_mut().for_each(|h| h.id = mirror.to_shared(h.id).unwrap_or(h.id));
-        results.space = format!("head of run {run}");
-    }
+    let mut results = search(lib, &query, a.weights, a.top, a.include_self);
+    searchable.publish(&mut results);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         print_results(&results);
     }
     if a.preview && a.graphics != Graphics::None {
-        use super::preview::FrameImages;
-        let mut images = match (&a.shared, &copy) {
-            (_, Some((mirror, _))) => FrameImages::Folder(&mirror.library),
-            (Some(url), None) => FrameImages::Catalog(Box::new(crate::shared::SharedCatalog::open(url)?)),
-            (None, None) => FrameImages::Folder(library),
-        };
-        super::preview::show(&mut images, &query, &results, a.graphics)?;
+        super::preview::show(&mut searchable.images()?, &query, &results, a.graphics)?;
     }
     if let Some(path) = &a.m3u {
         let entries = crate::pipeline::playlist_entries(&results.results, &lib.videos);
@@ -159,35 +126,6 @@ pub fn similar(library: &Library, config: &Config, a: SimilarArgs) -> anyhow::Re
         crate::play::play(&config.player, a.graphics, &moment)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A shared catalog's library, searched in SQL in the backbone space.
-fn shared_library(url: &str, config: &Config) -> anyhow::Result<crate::search::SearchLibrary> {
-    Ok(crate::shared::query::open_library(url, config)?)
-}
-
-/// Where the head space is asked for on the shared catalog at `url` and it has an active run:
-/// this machine's up-to-date copy of it with that run active, and the run's id there.
-pub(super) fn head_on_copy(
-    library: &Library,
-    config: &Config,
-    url: &str,
-    space: Option<SearchSpace>,
-) -> anyhow::Result<Option<(Mirror, i64)>> {
-    if space.unwrap_or(config.search.space) != SearchSpace::Head {
-        return Ok(None);
-    }
-    let mut shared = crate::shared::SharedCatalog::open(url)?;
-    if shared.active_run()?.is_none() {
-        eprintln!(
-            "note: no training run is active on the catalog, so frames are compared as backbone features; `reelmatch --catalog URL train` makes one"
-        );
-        return Ok(None);
-    }
-    // (cli::shared's helper would make the two files import each other.)
-    let mirror = crate::shared::mirror::sync(library, config, url, &|m| eprintln!("{m}"))?;
-    let run = mirror.take_active_run(&mut shared)?;
-    Ok(run.map(|(_, there)| (mirror, there)))
 }
 
 /// The folder `--in` names, as the library records paths (absolute, links resolved).
@@ -268,8 +206,6 @@ pub struct DupesArgs {
     /// List pairs marked not duplicates too.
     pub all: bool,
     pub json: bool,
-    /// The ids to show for videos, where they are another catalog's (a shared catalog's copy).
-    pub shown_ids: Option<std::collections::HashMap<i64, i64>>,
 }
 
 /// What a decision about a pair did, said to the person (`changed`: whether it changed anything).
@@ -283,20 +219,19 @@ pub fn say_decided(decide: &Decide, changed: bool, a: &str, b: &str) {
     }
 }
 
-pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result<ExitCode> {
+/// `reelmatch dupes`: pairs of near-duplicate videos found in `local` (the library, or this
+/// machine's copy of a shared catalog, shown in the catalog's ids), or a decision about a pair.
+pub fn dupes(local: &Local, config: &Config, a: DupesArgs) -> anyhow::Result<ExitCode> {
+    let library = &local.library;
     let catalog = Catalog::open(&library.catalog_path())?;
     if let Some(decide) = &a.decide {
         let videos = catalog.videos()?;
-        let (x, y) = match decide {
-            Decide::NotDuplicate(x, y) | Decide::Undo(x, y) => (find_video(&videos, x)?, find_video(&videos, y)?),
-        };
+        let (Decide::NotDuplicate(x, y) | Decide::Undo(x, y)) = decide;
+        let (x, y) = (find_video(&videos, &local.reference(x))?, find_video(&videos, &local.reference(y))?);
         if x.id == y.id {
             anyhow::bail!("\"{}\" and \"{}\" are the same video", x.title, y.title);
         }
-        let changed = match decide {
-            Decide::NotDuplicate(..) => catalog.set_not_duplicate(x.id, y.id).map(|_| true)?,
-            Decide::Undo(..) => catalog.clear_not_duplicate(x.id, y.id)?,
-        };
+        let changed = local.decide_not_duplicate(x.id, y.id, matches!(decide, Decide::Undo(..)))?;
         say_decided(decide, changed, &x.title, &y.title);
         return Ok(ExitCode::SUCCESS);
     }
@@ -309,7 +244,7 @@ pub fn dupes(library: &Library, config: &Config, a: DupesArgs) -> anyhow::Result
     let hidden = all_pairs.iter().filter(|(x, y, _)| is_decided(&decided, *x, *y)).count();
     let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _)| a.all || !is_decided(&decided, *x, *y)).collect();
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();
-    let shown = |id: i64| a.shown_ids.as_ref().and_then(|ids| ids.get(&id).copied()).unwrap_or(id);
+    let shown = |id: i64| local.shown_id(id);
     if a.json {
         let rows: Vec<_> = pairs
             .iter()

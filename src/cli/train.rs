@@ -2,12 +2,11 @@
 //! Ctrl-C to stop cleanly, and the runs' records, details and plots.
 
 use super::args::RunsAction;
-use crate::catalog::{Catalog, RunRow, RunStatus};
+use crate::backend::Backend;
+use crate::catalog::{RunRecords, RunRow, RunStatus};
 use crate::config::Config;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
-use crate::ml::Models;
-use crate::shared::SharedCatalog;
 use crate::train::metrics::{pct, EpochMetrics};
 use crate::train::plot;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -103,22 +102,16 @@ impl EventSink for TrainProgress {
 }
 
 /// `reelmatch train [--resume RUN] [--json]`.
-/// On a shared catalog (`shared`: its URL) the run trains on this machine's copy of it and is
-/// recorded in the catalog as it goes.
 pub fn run(
     library: &Library,
     config: &Config,
+    backend: &Backend,
     resume: Option<i64>,
     json: bool,
-    shared: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let (library, config, shared) = (library.clone(), config.clone(), shared.map(str::to_string));
-    let summary = super::until_ctrl_c("batch", move |cancel| match &shared {
-        Some(url) => crate::shared::train::train(&library, &config, url, resume, &TrainProgress::new(), &cancel),
-        None => {
-            let models = Models::configured(&config, Some(&library));
-            crate::pipeline::train(&library, &config, &models, resume, &TrainProgress::new(), &cancel)
-        }
+    let (library, config, backend) = (library.clone(), config.clone(), backend.clone());
+    let summary = super::until_ctrl_c("batch", move |cancel| {
+        backend.train(&library, &config, resume, &TrainProgress::new(), &cancel)
     })??;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -138,71 +131,20 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where runs are recorded: the embedded catalog, or a shared one.
-trait Records {
-    fn all(&mut self) -> crate::Result<Vec<RunRow>>;
-    fn one(&mut self, id: i64) -> crate::Result<Option<RunRow>>;
-    fn epochs(&mut self, id: i64) -> crate::Result<Vec<EpochMetrics>>;
-    fn steps(&mut self, id: i64) -> crate::Result<Vec<(u64, u32, f32)>>;
-    fn set_active(&mut self, id: Option<i64>) -> crate::Result<()>;
-    fn active(&mut self) -> crate::Result<Option<RunRow>>;
+fn find_run(catalog: &mut dyn RunRecords, id: i64) -> anyhow::Result<RunRow> {
+    catalog.run(id)?.ok_or_else(|| anyhow::anyhow!("there is no run {id}; `reelmatch runs` lists the runs"))
 }
 
-/// Both catalogs keep runs under the same method names.
-macro_rules! records {
-    ($catalog:ty) => {
-        impl Records for $catalog {
-            fn all(&mut self) -> crate::Result<Vec<RunRow>> {
-                self.runs()
-            }
-            fn one(&mut self, id: i64) -> crate::Result<Option<RunRow>> {
-                self.run(id)
-            }
-            fn epochs(&mut self, id: i64) -> crate::Result<Vec<EpochMetrics>> {
-                self.run_epochs(id)
-            }
-            fn steps(&mut self, id: i64) -> crate::Result<Vec<(u64, u32, f32)>> {
-                self.run_steps(id)
-            }
-            fn set_active(&mut self, id: Option<i64>) -> crate::Result<()> {
-                self.set_active_run(id)
-            }
-            fn active(&mut self) -> crate::Result<Option<RunRow>> {
-                self.active_run()
-            }
-        }
-    };
-}
-records!(Catalog);
-records!(SharedCatalog);
-
-fn find_run(catalog: &mut dyn Records, id: i64) -> anyhow::Result<RunRow> {
-    catalog.one(id)?.ok_or_else(|| anyhow::anyhow!("there is no run {id}; `reelmatch runs` lists the runs"))
-}
-
-/// `reelmatch runs [show RUN | plot RUN -o FILE | use [RUN]]`, on the embedded catalog or the
-/// shared one at `shared`.
-pub fn runs(
-    library: &Library,
-    action: Option<RunsAction>,
-    json: bool,
-    shared: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let mut records: Box<dyn Records> = match shared {
-        Some(url) => Box::new(SharedCatalog::open(url)?),
-        None => {
-            let catalog = Catalog::open(&library.catalog_path())?;
-            crate::train::settle_dead_runs(library, &catalog)?;
-            Box::new(catalog)
-        }
-    };
+/// `reelmatch runs [show RUN | plot RUN -o FILE | use [RUN]]`.
+pub fn runs(library: &Library, backend: &Backend, action: Option<RunsAction>, json: bool) -> anyhow::Result<ExitCode> {
+    let mut records = backend.runs(library)?;
     let catalog = records.as_mut();
     match action {
         None => list(catalog, json)?,
         Some(RunsAction::Show { run, json }) => {
             let row = find_run(catalog, run)?;
-            let epochs = catalog.epochs(run)?;
-            let steps = catalog.steps(run)?;
+            let epochs = catalog.run_epochs(run)?;
+            let steps = catalog.run_steps(run)?;
             if json {
                 let steps: Vec<_> =
                     steps.iter().map(|(s, e, l)| serde_json::json!({"step": s, "epoch": e, "loss": l})).collect();
@@ -242,8 +184,8 @@ pub fn runs(
                     anyhow::bail!("run {id} has no trained head (it ended before its first epoch)");
                 }
             }
-            catalog.set_active(run)?;
-            match catalog.active()? {
+            catalog.set_active_run(run)?;
+            match catalog.active_run()? {
                 Some(r) => println!("queries use run {} when [search] space = \"head\"", r.id),
                 None => println!("no run is active"),
             }
@@ -262,11 +204,11 @@ fn plot_title(row: &RunRow, last: Option<&EpochMetrics>) -> String {
     )
 }
 
-fn list(catalog: &mut dyn Records, json: bool) -> anyhow::Result<()> {
-    let runs = catalog.all()?;
-    let active = catalog.active()?.map(|r| r.id);
+fn list(catalog: &mut dyn RunRecords, json: bool) -> anyhow::Result<()> {
+    let runs = catalog.runs()?;
+    let active = catalog.active_run()?.map(|r| r.id);
     let rows: Vec<(RunRow, Option<EpochMetrics>)> =
-        runs.into_iter().map(|r| Ok((r.clone(), catalog.epochs(r.id)?.pop()))).collect::<anyhow::Result<_>>()?;
+        runs.into_iter().map(|r| Ok((r.clone(), catalog.run_epochs(r.id)?.pop()))).collect::<anyhow::Result<_>>()?;
     if json {
         let doc: Vec<_> = rows
             .iter()
@@ -313,12 +255,12 @@ fn list(catalog: &mut dyn Records, json: bool) -> anyhow::Result<()> {
 }
 
 /// Writes a run's loss, accuracy and per-class plot as a PNG.
-fn plot_run(catalog: &mut dyn Records, run: i64, out: &Path) -> anyhow::Result<()> {
+fn plot_run(catalog: &mut dyn RunRecords, run: i64, out: &Path) -> anyhow::Result<()> {
     let row = find_run(catalog, run)?;
-    let epochs = catalog.epochs(run)?;
+    let epochs = catalog.run_epochs(run)?;
     if epochs.is_empty() {
         anyhow::bail!("run {run} has no finished epoch to plot");
     }
-    plot::save_png(out, &plot_title(&row, epochs.last()), &catalog.steps(run)?, &epochs)?;
+    plot::save_png(out, &plot_title(&row, epochs.last()), &catalog.run_steps(run)?, &epochs)?;
     Ok(())
 }

@@ -7,7 +7,7 @@
 use super::import::{import_library, ImportReport};
 use super::worker::Paths;
 use super::SharedCatalog;
-use crate::catalog::{Catalog, NewRun, RunStatus};
+use crate::catalog::{Catalog, NewRun, RunRecords, RunStatus};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::library::Library;
@@ -25,13 +25,22 @@ pub struct Mirror {
     down: HashMap<i64, i64>,
 }
 
-/// Where `library` keeps its copy of the catalog at `url` (one folder per server and database).
+/// Where `library` keeps its copy of the catalog at `url`: one folder per server and database,
+/// named by the host and a hash of the URL without its password (so no secret is ever part of a
+/// folder name, and two databases on one server get two folders).
 pub fn dir(library: &Library, url: &str) -> PathBuf {
     let shown = super::shown(url);
     let place = shown.split_once("://").map_or(shown.as_str(), |(_, rest)| rest);
     let place = place.rsplit_once('@').map_or(place, |(_, host)| host);
-    let name: String = place.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    library.root().join("mirrors").join(name)
+    let host = place.split(['/', '?', ':']).next().unwrap_or_default();
+    let host: String =
+        host.chars().take(40).map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    library.root().join("mirrors").join(format!("{host}-{:016x}", fnv1a(shown.as_bytes())))
+}
+
+/// The 64-bit FNV-1a hash: stable across builds and machines (a folder name must not change).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Brings this machine's copy of the catalog at `url` up to date, saying what it does through
@@ -176,5 +185,23 @@ impl SharedCatalog {
         };
         let n = self.client().execute(sql, &[&a, &b]).map_err(|e| self.err(e))?;
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_folder_never_holds_a_password_and_each_database_has_its_own() {
+        let work = tempfile::tempdir().expect("a temporary folder");
+        let library = Library::open(work.path().join("lib")).expect("a library");
+        let name = |url: &str| dir(&library, url).file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let with_query = name("postgres://me@db.example:5432/lib?password=SECRET");
+        let with_user = name("postgres://me:SECRET@db.example:5432/lib");
+        assert!(with_query.starts_with("db_example-") && !with_query.contains("SECRET"), "{with_query}");
+        assert!(!with_user.contains("SECRET"), "{with_user}");
+        assert_eq!(with_user, name("postgres://me:OTHER@db.example:5432/lib"), "the password does not change it");
+        assert_ne!(with_user, name("postgres://me:SECRET@db.example:5432/other"), "another database, another copy");
     }
 }

@@ -30,15 +30,49 @@ use std::time::Duration;
 
 pub use crate::config::is_postgres_url as is_url;
 
-/// `url` with its password replaced by `***`, for messages.
+/// `url` with every password in it replaced by `***`, for messages, logs and folder names: the
+/// user-info's (`postgres://me:SECRET@host`, an `@` inside the password included), a
+/// `password=` parameter (`?password=SECRET`), and a key=value string's (`host=db
+/// password=SECRET`, quoted or not).
 pub fn shown(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    match rest.split_once('@') {
+    let Some((scheme, rest)) = url.split_once("://") else { return hide_password_params(url, ' ') };
+    let (authority, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let authority = match authority.rsplit_once('@') {
         Some((user, host)) if user.contains(':') => {
-            format!("{scheme}://{}:***@{host}", user.split(':').next().unwrap_or_default())
+            format!("{}:***@{host}", user.split(':').next().unwrap_or_default())
         }
-        _ => url.to_string(),
+        _ => authority.to_string(),
+    };
+    match query {
+        Some(q) => format!("{scheme}://{authority}?{}", hide_password_params(q, '&')),
+        None => format!("{scheme}://{authority}"),
     }
+}
+
+/// `text`'s `password=` values (parameters split by `separator`; a value may be quoted with `'`)
+/// replaced by `***`.
+fn hide_password_params(text: &str, separator: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("password=") {
+        let starts_param = at == 0 || rest[..at].ends_with(separator) || rest[..at].ends_with(' ');
+        out.push_str(&rest[..at + "password=".len()]);
+        rest = &rest[at + "password=".len()..];
+        if !starts_param {
+            continue;
+        }
+        out.push_str("***");
+        let end = match rest.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(rest.len(), |i| i + 2),
+            None => rest.find([separator, ' ']).unwrap_or(rest.len()),
+        };
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An open connection to a shared catalog.
@@ -157,6 +191,14 @@ mod tests {
     fn passwords_are_hidden_and_urls_recognised() {
         assert_eq!(shown("postgres://me:secret@db:5432/lib"), "postgres://me:***@db:5432/lib");
         assert_eq!(shown("postgres://me@db/lib"), "postgres://me@db/lib");
+        assert_eq!(shown("postgres://me:SE@CRET@db/lib"), "postgres://me:***@db/lib");
+        assert_eq!(
+            shown("postgres://me@db/lib?sslmode=disable&password=SECRET&connect_timeout=5"),
+            "postgres://me@db/lib?sslmode=disable&password=***&connect_timeout=5"
+        );
+        assert_eq!(shown("host=db user=me password=SECRET dbname=lib"), "host=db user=me password=*** dbname=lib");
+        assert_eq!(shown("host=db password='SE CRET' dbname=lib"), "host=db password=*** dbname=lib");
+        assert_eq!(shown("host=db mypassword=x"), "host=db mypassword=x");
         assert!(is_url("postgresql://db/lib") && is_url("postgres://db/lib"));
         assert!(!is_url("/home/me/library"));
     }

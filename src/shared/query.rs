@@ -6,7 +6,7 @@ use super::mirror::Mirror;
 use super::search::{frame_image, load, SharedSearch};
 use super::SharedCatalog;
 use crate::catalog::preferred_model;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, RunRecords};
 use crate::config::{Config, SearchSpace};
 use crate::error::{Error, Remedy, Result};
 use crate::library::Library;

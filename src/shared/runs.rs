@@ -4,7 +4,7 @@
 //! (killed, machine lost) reads as stopped once it has sent nothing for [`SILENT_AFTER_S`].
 
 use super::SharedCatalog;
-use crate::catalog::RunRow;
+use crate::catalog::{RunRecords, RunRow};
 use crate::error::Result;
 use crate::types::{EpochMetrics, RunStatus};
 
@@ -131,75 +131,10 @@ impl SharedCatalog {
             .map_err(|e| self.err(e))
     }
 
-    /// Every run, newest first.
-    pub fn runs(&mut self) -> Result<Vec<RunRow>> {
-        let sql = format!("SELECT {} FROM runs ORDER BY id DESC", columns());
-        let rows = self.client().query(&sql, &[]).map_err(|e| self.err(e))?;
-        Ok(rows.iter().map(run_of).collect())
-    }
-
-    /// One run by id.
-    pub fn run(&mut self, id: i64) -> Result<Option<RunRow>> {
-        let sql = format!("SELECT {} FROM runs WHERE id = $1", columns());
-        let row = self.client().query_opt(&sql, &[&id]).map_err(|e| self.err(e))?;
-        Ok(row.as_ref().map(run_of))
-    }
-
-    /// A run's per-epoch metrics, in order.
-    pub fn run_epochs(&mut self, id: i64) -> Result<Vec<EpochMetrics>> {
-        let rows = self
-            .client()
-            .query("SELECT metrics FROM run_epochs WHERE run_id = $1 ORDER BY epoch", &[&id])
-            .map_err(|e| self.err(e))?;
-        Ok(rows.iter().filter_map(|r| serde_json::from_str(r.get(0)).ok()).collect())
-    }
-
-    /// A run's step losses, in order: (step, epoch, loss).
-    pub fn run_steps(&mut self, id: i64) -> Result<Vec<(u64, u32, f32)>> {
-        let rows = self
-            .client()
-            .query("SELECT step, epoch, loss FROM run_steps WHERE run_id = $1 ORDER BY step", &[&id])
-            .map_err(|e| self.err(e))?;
-        Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i32>(1) as u32, r.get(2))).collect())
-    }
-
     /// The head's safetensors bytes after the run's last stored epoch.
     pub fn run_head(&mut self, id: i64) -> Result<Option<Vec<u8>>> {
         let row = self.client().query_opt("SELECT head FROM runs WHERE id = $1", &[&id]).map_err(|e| self.err(e))?;
         Ok(row.and_then(|r| r.get(0)))
-    }
-
-    /// Chooses the run queries use (`None`: the most recent finished run).
-    pub fn set_active_run(&mut self, id: Option<i64>) -> Result<()> {
-        let done = match id {
-            Some(id) => self.client().execute(
-                "INSERT INTO settings (key, value) VALUES ('active_run', $1)
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                &[&id.to_string()],
-            ),
-            None => self.client().execute("DELETE FROM settings WHERE key = 'active_run'", &[]),
-        };
-        done.map(|_| ()).map_err(|e| self.err(e))
-    }
-
-    /// The run queries use: the chosen one while it has a head, else the newest finished one.
-    pub fn active_run(&mut self) -> Result<Option<RunRow>> {
-        let chosen = self
-            .client()
-            .query_opt("SELECT value FROM settings WHERE key = 'active_run'", &[])
-            .map_err(|e| self.err(e))?
-            .and_then(|r| r.get::<_, String>(0).parse::<i64>().ok());
-        if let Some(run) = chosen.map(|id| self.run(id)).transpose()?.flatten() {
-            if run.head_file.is_some() {
-                return Ok(Some(run));
-            }
-        }
-        let sql = format!(
-            "SELECT {} FROM runs WHERE status = 'done' AND head IS NOT NULL ORDER BY id DESC LIMIT 1",
-            columns()
-        );
-        let row = self.client().query_opt(&sql, &[]).map_err(|e| self.err(e))?;
-        Ok(row.as_ref().map(run_of))
     }
 
     /// The newest run with its epochs and its loss curve, for the dashboard (read every few
@@ -233,6 +168,68 @@ impl SharedCatalog {
             .map(|r| r.get(0))
             .collect();
         Ok(Some(LatestRun { run, epochs, curve, steps: steps as u64, last_loss }))
+    }
+}
+
+/// The catalog's runs, read as the embedded catalog's are.
+impl RunRecords for SharedCatalog {
+    fn runs(&mut self) -> Result<Vec<RunRow>> {
+        let sql = format!("SELECT {} FROM runs ORDER BY id DESC", columns());
+        let rows = self.client().query(&sql, &[]).map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(run_of).collect())
+    }
+
+    fn run(&mut self, id: i64) -> Result<Option<RunRow>> {
+        let sql = format!("SELECT {} FROM runs WHERE id = $1", columns());
+        let row = self.client().query_opt(&sql, &[&id]).map_err(|e| self.err(e))?;
+        Ok(row.as_ref().map(run_of))
+    }
+
+    fn run_epochs(&mut self, id: i64) -> Result<Vec<EpochMetrics>> {
+        let rows = self
+            .client()
+            .query("SELECT metrics FROM run_epochs WHERE run_id = $1 ORDER BY epoch", &[&id])
+            .map_err(|e| self.err(e))?;
+        Ok(rows.iter().filter_map(|r| serde_json::from_str(r.get(0)).ok()).collect())
+    }
+
+    fn run_steps(&mut self, id: i64) -> Result<Vec<(u64, u32, f32)>> {
+        let rows = self
+            .client()
+            .query("SELECT step, epoch, loss FROM run_steps WHERE run_id = $1 ORDER BY step", &[&id])
+            .map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i32>(1) as u32, r.get(2))).collect())
+    }
+
+    fn set_active_run(&mut self, id: Option<i64>) -> Result<()> {
+        let done = match id {
+            Some(id) => self.client().execute(
+                "INSERT INTO settings (key, value) VALUES ('active_run', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&id.to_string()],
+            ),
+            None => self.client().execute("DELETE FROM settings WHERE key = 'active_run'", &[]),
+        };
+        done.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn active_run(&mut self) -> Result<Option<RunRow>> {
+        let chosen = self
+            .client()
+            .query_opt("SELECT value FROM settings WHERE key = 'active_run'", &[])
+            .map_err(|e| self.err(e))?
+            .and_then(|r| r.get::<_, String>(0).parse::<i64>().ok());
+        if let Some(run) = chosen.map(|id| self.run(id)).transpose()?.flatten() {
+            if run.head_file.is_some() {
+                return Ok(Some(run));
+            }
+        }
+        let sql = format!(
+            "SELECT {} FROM runs WHERE status = 'done' AND head IS NOT NULL ORDER BY id DESC LIMIT 1",
+            columns()
+        );
+        let row = self.client().query_opt(&sql, &[]).map_err(|e| self.err(e))?;
+        Ok(row.as_ref().map(run_of))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::mirror::{self, Mirror};
 use super::SharedCatalog;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, RunRecords};
 use crate::config::Config;
 use crate::error::{Error, Remedy, Result};
 use crate::events::{Cancel, Event, EventSink};

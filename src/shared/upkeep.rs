@@ -124,6 +124,41 @@ fn build_all(url: &str, models: &[String]) -> usize {
     models.iter().filter(|m| built(m)).count()
 }
 
+/// `index update` on a shared catalog: builds the HNSW index of each image model past the size
+/// where search uses it, and builds it again where the library has drifted from it (`rebuild`:
+/// each one again regardless); and judges the frames not judged yet for saying nothing. Says a
+/// line per thing done through `say` as it is done.
+pub fn refresh_index(url: &str, config: &Config, rebuild: bool, say: &dyn Fn(String)) -> Result<()> {
+    use super::hnsw::{ensure_hnsw, rebuild_hnsw};
+    let mut catalog = SharedCatalog::open(url)?;
+    let models = image_models(&mut catalog)?;
+    if models.is_empty() {
+        say(format!("{}: no frame embeddings yet, so no index to build", catalog.url()));
+    }
+    for (model, count) in models {
+        let how = if !crate::search::space::index_choice(config).approximate(count as usize) {
+            "exact search (below search.approximate_from, or search.index = \"exact\")".to_string()
+        } else {
+            let build = if rebuild { rebuild_hnsw } else { ensure_hnsw };
+            match build(&mut catalog, &model)? {
+                HnswBuild::Kept => "HNSW index present".into(),
+                HnswBuild::Built => "HNSW index built".into(),
+                HnswBuild::Rebuilt(why) => format!("HNSW index built again ({why})"),
+            }
+        };
+        say(format!("{model}: {count} frames, {how}"));
+        // Which frames say nothing, judged now so the first query does not wait for it.
+        if let Some(rules) = super::traps::rules(config) {
+            let judged = super::traps::judge(&mut catalog, &model, &rules, Effort::Full)?;
+            let aside = judged.counts(&rules);
+            if aside.total() > 0 {
+                say(format!("{model}: {aside}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
