@@ -3,7 +3,7 @@
 //!
 //! - `reelmatch similar TITLE --json` as a new process (cold: a fresh process, the page cache as
 //!   it is), in the backbone space and through the active run's head;
-//! - the dashboard's Enter → answer (`pipeline::QueryCache`, as its job runs it, library kept open);
+//! - the dashboard's Enter → answer (`backend::QueryCache`, as its job runs it, library kept open);
 //! - faiss `IndexFlatIP` on the same half-float rows: a Python process that loads them and
 //!   answers the same 10 query frames (the best alternative on this machine), and its search alone.
 //!
@@ -22,9 +22,10 @@ mod common;
 use common::own_peak_rss_kib;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use reelmatch::backend::{Backend, QueryCache};
 use reelmatch::config::{Config, IndexKind};
 use reelmatch::ml::Models;
-use reelmatch::pipeline::{QueryCache, QueryRequest};
+use reelmatch::pipeline::QueryRequest;
 use reelmatch::search::approx::IndexChoice;
 use reelmatch::search::recall::recall_at_10;
 use reelmatch::search::Weights;
@@ -197,7 +198,17 @@ fn approximate_row(bin: &Path, lib: &Path, scale: &str, frames: usize) -> String
         config.search.index = kind;
         let cache = QueryCache::default();
         let ask = |id: i64| {
-            cache.answer(&library, &config, &QueryRequest::Video(id), &Models::none(), Weights::default()).unwrap()
+            cache
+                .answer(
+                    &Backend::Embedded,
+                    &library,
+                    &config,
+                    &QueryRequest::Video(id),
+                    &Models::none(),
+                    Weights::default(),
+                    50,
+                )
+                .unwrap()
         };
         ask(2);
         median((0..RUNS).map(|i| time(|| ask(3 + i as i64)).0).collect()) * 1000.0
@@ -271,7 +282,9 @@ fn main() {
         let weights = Weights::default();
         // The dashboard: the library kept open between Enters (the first one opens it).
         let cache = QueryCache::default();
-        let ask = |id: i64| cache.answer(&library, &config, &QueryRequest::Video(id), &models, weights).unwrap();
+        let ask = |id: i64| {
+            cache.answer(&Backend::Embedded, &library, &config, &QueryRequest::Video(id), &models, weights, 50).unwrap()
+        };
         let (first_enter, _) = time(|| ask(2));
         let warm = median((0..RUNS).map(|i| time(|| ask(3 + i as i64)).0).collect());
         let skip = std::env::var("REELMATCH_SCALE_SKIP").unwrap_or_default();

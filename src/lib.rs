@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod play;
 pub mod playlist;
 pub mod rng;
+pub mod save;
 pub mod scan;
 pub mod search;
 pub mod shared;

@@ -31,6 +31,12 @@ impl Library {
         Ok(Library { root })
     }
 
+    /// The library at `root` as it is, made or checked for nothing (for commands that keep
+    /// nothing in it).
+    pub fn at(root: &Path) -> Self {
+        Library { root: root.to_path_buf() }
+    }
+
     /// The library's root directory.
     pub fn root(&self) -> &Path {
         &self.root

@@ -1,7 +1,7 @@
 //! Rankings as playlists: extended M3U (`#EXTM3U`, then `#EXTINF:seconds,title` and the absolute
 //! path of each video), which mpv, VLC and most players open.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 /// One video of a playlist.
@@ -13,25 +13,26 @@ pub struct Entry {
     pub path: PathBuf,
 }
 
-/// The playlist as extended M3U text, `heading` as its `#PLAYLIST` name.
+/// The playlist as extended M3U text, `heading` as its `#PLAYLIST` name. A video whose path holds
+/// a line break is left out with a comment saying so: M3U has no way to write one, and the
+/// second line would be read as another entry.
 pub fn m3u(heading: &str, entries: &[Entry]) -> String {
     let one_line = |s: &str| s.replace(['\r', '\n'], " ");
     let mut out = format!("#EXTM3U\n#PLAYLIST:{}\n", one_line(heading));
     for e in entries {
+        if e.path.as_os_str().as_encoded_bytes().iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            out.push_str(&format!("# left out \"{}\": its path holds a line break\n", one_line(&e.title)));
+            continue;
+        }
         let seconds = e.duration_s.map_or(-1, |d| d.round() as i64);
         out.push_str(&format!("#EXTINF:{seconds},{}\n{}\n", one_line(&e.title), e.path.display()));
     }
     out
 }
 
-/// Writes the playlist to `path` (whole, through a temporary file beside it).
+/// Writes the playlist to `path` whole (see [`crate::save`]).
 pub fn write(path: &Path, heading: &str, entries: &[Entry]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let tmp = path.with_extension("m3u.tmp");
-    std::fs::write(&tmp, m3u(heading, entries)).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::save::atomically(path, m3u(heading, entries).as_bytes())
 }
 
 /// A file name made from `label` (a query's title): letters, digits, `-` and `_` kept.
@@ -62,5 +63,9 @@ mod tests {
             "#EXTM3U\n#PLAYLIST:Starboy\n#EXTINF:200,Blinding Lights\n/m/a b.mp4\n#EXTINF:-1,two lines\n/m/ü.mkv\n"
         );
         assert_eq!(file_name("lyrics \"city lights\""), "similar-to-lyrics-city-lights.m3u");
+        let planted = [Entry { title: "Evil".into(), duration_s: None, path: "/m/evil\n/etc/passwd".into() }];
+        let text = m3u("x", &planted);
+        assert!(!text.lines().any(|l| l == "/etc/passwd" || l.starts_with("/m/evil")), "{text}");
+        assert!(text.contains("left out \"Evil\""), "{text}");
     }
 }

@@ -291,3 +291,53 @@ fn help_never_prints_the_catalogs_password() {
         assert!(text.contains("REELMATCH_CATALOG") && !text.contains("SECRET"), "{args:?}: {text}");
     }
 }
+
+/// File names that carry terminal escapes (`ESC ] 0 ; … BEL` sets a terminal's title, `ESC [ 2 J`
+/// clears its screen) are printed with the escapes made visible by ingest, `library`, `similar`
+/// and the errors they give, never sent to the terminal.
+#[test]
+fn escapes_in_file_names_never_reach_the_terminal() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let title = "\u{1b}]0;PWNED\u{7}clip";
+    make_video(&media.join(format!("{title}.mp4")), Gen { seconds: 2.0, ..Gen::default() });
+    make_video(&media.join("\u{1b}[2Jother.mp4"), Gen { seconds: 2.0, ..Gen::default() });
+    let lib = work.path().join("lib");
+    let cfg = small_config(work.path(), "");
+    let run = |args: &[&str]| {
+        let out = bin().arg("--library").arg(&lib).arg("--config").arg(&cfg).args(args).output().unwrap();
+        (out.status.code(), [out.stdout, out.stderr].concat())
+    };
+    let media_arg = media.to_str().unwrap();
+    for (args, expect) in [
+        (&["ingest", media_arg][..], "\\u{1b}]0;PWNED\\u{7}clip"),
+        (&["library"], "\\u{1b}[2Jother"),
+        (&["similar", title], "\\u{1b}]0;PWNED"),
+    ] {
+        let (code, said) = run(args);
+        let text = String::from_utf8_lossy(&said);
+        assert!(!said.contains(&0x1b) && !said.contains(&0x07), "{args:?} sent an escape: {text:?}");
+        assert!(text.contains(expect), "{args:?} ({code:?}) names the file with its escapes shown: {text}");
+    }
+}
+
+/// A command that reads a library, given a folder that is not there (a mistyped `--library`),
+/// says so and leaves nothing behind; model commands make no library at all.
+#[test]
+fn a_mistyped_library_path_is_refused_and_nothing_is_made() {
+    let work = tempfile::tempdir().unwrap();
+    let typo = work.path().join("libary");
+    for args in
+        [&["library"][..], &["similar", "anything"], &["runs"], &["dupes"], &["eval"], &["train"], &["index", "update"]]
+    {
+        let out = bin().arg("--library").arg(&typo).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("there is no library at") && stderr.contains("libary"), "{args:?}: {stderr}");
+        assert!(!typo.exists(), "{args:?} made {}", typo.display());
+    }
+    let out = bin().arg("--library").arg(&typo).args(["models", "--offline", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!typo.exists(), "models made {}", typo.display());
+}

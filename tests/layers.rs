@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["types", "rng", "blocking", "scan", "kernels"],
     &["error", "images"],
-    &["library", "events", "config"],
+    &["library", "events", "config", "save"],
     &["lock", "media", "catalog", "play", "playlist"],
     &["ml", "store"],
     &["train", "ingest", "export", "demo"],

@@ -216,3 +216,75 @@ fn assert_same_scores_dim(a: &FlatIndex, b: &FlatIndex, dim: usize, rng: &mut Sp
         }
     }
 }
+
+/// A store is only ever read for the catalog, and the state of it, it was made from: a catalog
+/// moved aside and made again with as many rows (same count, same newest rowid), or a video
+/// deleted and another embedded in its rowids, rebuilds it instead of ranking with old vectors.
+#[test]
+fn a_store_never_answers_for_another_catalog_or_replaced_rows() {
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("catalog.sqlite");
+    let mut rng = SplitMix64(21);
+    {
+        let cat = Catalog::open(&path).unwrap();
+        for name in ["a", "b", "c"] {
+            add_video(&cat, name, 20, &mut rng);
+        }
+        let store = FrameStore::open(&cat, MODEL).unwrap();
+        assert_eq!(store.len(), 60);
+    }
+    // The catalog moved aside (as an error message may invite) and other clips ingested.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = work.path().join(format!("catalog.sqlite{suffix}"));
+        if file.exists() {
+            std::fs::rename(&file, work.path().join(format!("old.sqlite{suffix}"))).unwrap();
+        }
+    }
+    let cat = Catalog::open(&path).unwrap();
+    let mut all = Vec::new();
+    for name in ["x", "y", "z"] {
+        all.extend(add_video(&cat, name, 20, &mut rng));
+    }
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert_eq!(store.files()[0], "frames/1/0000.jpg");
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+    let generation = store.generation();
+    drop(store);
+
+    // The newest video deleted and another embedded: its rows take the same rowids.
+    let z = cat.videos().unwrap().into_iter().find(|v| v.title == "z").unwrap();
+    cat.delete_video(z.id).unwrap();
+    let fresh = add_video(&cat, "w", 20, &mut rng);
+    let store = FrameStore::open(&cat, MODEL).unwrap();
+    assert!(store.generation() > generation, "rebuilt");
+    let mut expected = all[..40].to_vec();
+    expected.extend(fresh);
+    assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&expected), &mut rng);
+}
+
+/// Damage that keeps each file's length (random bytes, zeros) is found by the checksums in the
+/// header and the store built again from the catalog: scores stay the catalog's.
+#[test]
+fn same_length_damage_of_any_store_file_rebuilds_it() {
+    let work = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(&work.path().join("catalog.sqlite")).unwrap();
+    let mut rng = SplitMix64(33);
+    let mut all = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        all.extend(add_video(&cat, name, 25, &mut rng));
+    }
+    drop(FrameStore::open(&cat, MODEL).unwrap());
+    let dir = store_dir(cat.path(), MODEL);
+    for file in ["vectors.f16", "rows.bin", "norms.f32", "center.f32", "files.txt"] {
+        for zeros in [false, true] {
+            let len = std::fs::metadata(dir.join(file)).unwrap().len() as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| if zeros { 0 } else { rng.below(256) as u8 }).collect();
+            std::fs::write(dir.join(file), bytes).unwrap();
+            let store = FrameStore::open(&cat, MODEL).unwrap();
+            assert_eq!(store.len(), 100, "{file} (zeros: {zeros})");
+            assert_eq!(store.files()[26], "frames/2/0001.jpg", "{file} (zeros: {zeros})");
+            assert_same_scores(&FlatIndex::from_store(&store), &in_memory(&all), &mut rng);
+            store.verify(reelmatch::store::Depth::Full).unwrap();
+        }
+    }
+}

@@ -242,8 +242,13 @@ fn answered(app: &mut App) {
     let mut matches = HashMap::new();
     matches.insert("frames/1/000001.jpg".to_string(), gradient(64, 36, [200, 40, 40]));
     matches.insert("frames/2/000001.jpg".to_string(), gradient(64, 36, [40, 40, 200]));
-    let answer =
-        QueryAnswer { results, query_frames: vec![(4.5, Some(gradient(64, 36, [40, 200, 40])))], matches, note: None };
+    let answer = QueryAnswer {
+        results,
+        query_frames: vec![(4.5, Some(gradient(64, 36, [40, 200, 40])))],
+        matches,
+        note: None,
+        opened: None,
+    };
     app.on_msg(Msg::Answer(Ok(Box::new(answer))));
 }
 

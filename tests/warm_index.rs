@@ -4,10 +4,11 @@
 //! so tests running beside it in the same process do not move it.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
+use reelmatch::backend::{Backend, QueryCache};
 use reelmatch::catalog::{Catalog, FrameRecord, Split};
 use reelmatch::config::Config;
 use reelmatch::ml::Models;
-use reelmatch::pipeline::{QueryCache, QueryRequest};
+use reelmatch::pipeline::QueryRequest;
 use reelmatch::search::library::loads;
 use reelmatch::search::Weights;
 use reelmatch::synth::{generate, Spec, MODEL};
@@ -25,12 +26,15 @@ fn a_kept_library_answers_again_without_loading_and_reloads_after_a_change() {
 
     let loads = || loads(&lib.catalog_path());
     let before = loads();
-    let first = cache.answer(&lib, &config, &QueryRequest::Video(1), &models, weights).unwrap();
+    let first = cache.answer(&Backend::Embedded, &lib, &config, &QueryRequest::Video(1), &models, weights, 50).unwrap();
     assert_eq!(loads(), before + 1);
     assert_eq!(first.results.space, "head of run 1");
-    let second = cache.answer(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
+    let second =
+        cache.answer(&Backend::Embedded, &lib, &config, &QueryRequest::Video(2), &models, weights, 50).unwrap();
     assert_eq!(loads(), before + 1, "the second query reuses the kept library");
-    let cold = QueryCache::default().answer(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
+    let cold = QueryCache::default()
+        .answer(&Backend::Embedded, &lib, &config, &QueryRequest::Video(2), &models, weights, 50)
+        .unwrap();
     let ids = |a: &reelmatch::pipeline::QueryAnswer| a.results.results.iter().map(|h| h.id).collect::<Vec<_>>();
     assert_eq!(ids(&second), ids(&cold), "a warm answer is the cold one");
     assert_eq!(second.results.results.len(), 5);
@@ -57,7 +61,7 @@ fn a_kept_library_answers_again_without_loading_and_reloads_after_a_change() {
         .collect();
     cat.store_frame_embeddings(MODEL, &rows).unwrap();
     drop(cat);
-    let third = cache.answer(&lib, &config, &QueryRequest::Video(2), &models, weights).unwrap();
+    let third = cache.answer(&Backend::Embedded, &lib, &config, &QueryRequest::Video(2), &models, weights, 50).unwrap();
     assert_eq!(loads(), before + 3, "loaded again after the change (and once for the cold answer)");
     assert_eq!(third.results.results.len(), 6);
     assert!(third.results.results.iter().any(|h| h.title == "New one"));

@@ -5,9 +5,11 @@
 //! should have goes here (or beneath it, in a job both implementations share), once.
 
 mod ingest;
+mod query;
 mod search;
 
 pub use ingest::{IngestOptions, Ingested};
+pub use query::QueryCache;
 pub use search::{FrameImages, Searchable};
 
 use crate::catalog::{Catalog, RunRecords, VideoRow};

@@ -21,6 +21,8 @@ pub struct Searchable {
     images_at: ImagesAt,
     /// This machine's copy of a shared catalog and the catalog's run whose head it searches.
     copy: Option<(Mirror, i64)>,
+    /// Something to tell the user about the search (the space it fell back to).
+    pub note: Option<String>,
 }
 
 /// Where a searchable library's frame images are.
@@ -66,7 +68,7 @@ impl Backend {
                 Some((mirror, run)) => (mirror.library.clone(), Some((mirror, run))),
                 None => {
                     let lib = crate::shared::query::open_library(url, config)?;
-                    return Ok(Searchable { lib, images_at: ImagesAt::Catalog(url.clone()), copy: None });
+                    return Ok(Searchable { lib, images_at: ImagesAt::Catalog(url.clone()), copy: None, note: None });
                 }
             },
         };
@@ -76,7 +78,7 @@ impl Backend {
             say(format!("note: {note}"));
         }
         let lib = chosen.load(&catalog, None)?;
-        Ok(Searchable { lib, images_at: ImagesAt::Folder(here), copy })
+        Ok(Searchable { lib, images_at: ImagesAt::Folder(here), copy, note: chosen.note.clone() })
     }
 }
 

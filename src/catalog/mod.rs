@@ -14,7 +14,7 @@ pub use frames::{FrameRecord, Split};
 pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
 pub use records::{RunDetail, RunItem, RunRecords};
 pub use runs::{NewRun, RunRow, RunStatus};
-pub use stream::{EmbeddingRow, Stamp};
+pub use stream::{EmbeddingRow, Identity, Stamp};
 pub use videos::{Stage, Status, VideoRow};
 
 use crate::error::{Error, Result};

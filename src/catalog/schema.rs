@@ -130,6 +130,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (a, b),
         CHECK (a < b)
     );",
+    // 6: the catalog's identity, so a vector store made for another catalog (one moved aside and
+    // made again), or for an older state of this one, is never read: a random id made once, and
+    // a count of embeddings ever deleted (rows replaced can leave the count and newest rowid as
+    // they were).
+    "INSERT OR IGNORE INTO settings (key, value) VALUES ('catalog_id', lower(hex(randomblob(16))));
+    INSERT OR IGNORE INTO settings (key, value) VALUES ('embeddings_deleted', '0');
+    CREATE TRIGGER count_deleted_embeddings AFTER DELETE ON frame_embeddings BEGIN
+        UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'embeddings_deleted';
+    END;",
 ];
 
 /// The newest schema version this build knows.

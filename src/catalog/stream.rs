@@ -14,6 +14,14 @@ pub struct Stamp {
     pub last_rowid: i64,
 }
 
+/// A catalog's identity and the state of its embeddings (see [`Catalog::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub catalog_id: String,
+    /// Embeddings ever deleted.
+    pub deleted: i64,
+}
+
 /// One frame embedding with what search needs to know about its frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddingRow {
@@ -37,6 +45,18 @@ impl Catalog {
                 |r| Ok(Stamp { count: r.get(0)?, last_rowid: r.get(1)? }),
             )
             .map_err(|e| self.err(e))
+    }
+
+    /// Which catalog this is and which state of its embeddings: its random id (made once, when
+    /// it was created) and how many embeddings were ever deleted from it. A copy of its vectors
+    /// is current only where both are still what they were.
+    pub fn identity(&self) -> Result<Identity> {
+        let value = |key: &str| -> Result<String> {
+            self.conn
+                .query_row("SELECT value FROM settings WHERE key = ?1", params![key], |r| r.get(0))
+                .map_err(|e| self.err(e))
+        };
+        Ok(Identity { catalog_id: value("catalog_id")?, deleted: value("embeddings_deleted")?.parse().unwrap_or(-1) })
     }
 
     /// How many of `model`'s embeddings have a rowid of at most `rowid`.

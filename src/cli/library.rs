@@ -34,7 +34,8 @@ pub fn print_table(library: &Library, backend: &Backend, rows: &[QueueRow]) {
     let columns = columns(backend.has_workers());
     println!("{}", line(&columns, columns.iter().map(|c| c.0.to_string())));
     for r in rows {
-        println!("{}", line(&columns, cells(r, backend.has_workers()).into_iter()));
+        let cells = cells(r, backend.has_workers()).into_iter().map(|c| crate::types::printable(&c).into_owned());
+        println!("{}", line(&columns, cells));
     }
 }
 

@@ -40,7 +40,7 @@ pub fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::types::printable_lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -83,14 +83,64 @@ pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
             }
         }
     };
-    let library = Library::open(&dir)?;
+    let library = match (needs(cli.command.as_ref()), config.catalog.shared()) {
+        // Model commands and `migrate` keep nothing in a library folder: none is made.
+        (Needs::Nothing, _) => return Ok((config, Library::at(&dir))),
+        // A command that reads a library makes none where the folder is not there (a mistyped
+        // `--library` path): its arguments are checked, and opening the catalog then fails
+        // (see [`run`]).
+        (Needs::Existing, None) if !dir.exists() => return Ok((config, Library::at(&dir))),
+        _ => Library::open(&dir)?,
+    };
     init_logging(&library);
     Ok((config, library))
+}
+
+/// `outcome`, with an error in opening a file of a library folder that is not there (its
+/// catalog, its writer lock) said as that.
+fn missing_library(library: &Library, outcome: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    let Err(e) = &outcome else { return outcome };
+    let in_library = match e.downcast_ref::<crate::Error>() {
+        Some(crate::Error::Catalog { path, .. } | crate::Error::Io { path, .. }) => path.starts_with(library.root()),
+        _ => false,
+    };
+    if library.root().exists() || !in_library {
+        return outcome;
+    }
+    let dir = library.root().display();
+    anyhow::bail!(
+        "there is no library at {dir}, so no ingested videos: check the --library path, or make one there with `reelmatch --library {dir} ingest DIR`"
+    )
+}
+
+/// What a command needs of the library folder.
+enum Needs {
+    /// It may make the library (ingest, the demo, the dashboard; a shared catalog's copy).
+    Creates,
+    /// It reads a library that must be there already.
+    Existing,
+    /// It keeps nothing in a library.
+    Nothing,
+}
+
+fn needs(command: Option<&Command>) -> Needs {
+    match command {
+        None | Some(Command::Tui | Command::Demo | Command::Ingest { .. }) => Needs::Creates,
+        Some(Command::Library { action: Some(args::LibraryAction::Import { .. }), .. }) => Needs::Creates,
+        Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. } | Command::Migrate) => {
+            Needs::Nothing
+        }
+        Some(_) => Needs::Existing,
+    }
 }
 
 /// Runs a headless command (anything but the dashboard), on the catalog the configuration
 /// names; a command that has meaning on one kind of catalog only says why in [`refusal`].
 pub fn run(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
+    missing_library(library, dispatch(cli, library, config))
+}
+
+fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<ExitCode> {
     let (library, config) = (library.clone(), config.clone());
     let backend = Backend::of(&config);
     if let Some(why) = refusal(cli.command.as_ref(), &backend) {

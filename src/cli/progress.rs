@@ -25,6 +25,7 @@ impl Progress {
     }
 
     fn line(&self, text: String) {
+        let text = crate::types::printable_lines(&text).into_owned();
         match &self.bars {
             Some((multi, _)) => {
                 let _ = multi.println(text);
@@ -68,10 +69,10 @@ impl EventSink for Progress {
                             .expect("template is valid")
                             .progress_chars("=> "),
                     );
-                    bar.set_prefix(title);
+                    bar.set_prefix(crate::types::printable(&title).into_owned());
                     bars.lock().expect("progress lock").insert(id, bar);
                 }
-                None => eprintln!("[{id}] {title}: started"),
+                None => eprintln!("[{id}] {}: started", crate::types::printable(&title)),
             },
             Event::VideoStage { id, stage } => match &self.bars {
                 Some(_) => self.bar(id, |b| b.set_message(stage.name())),

@@ -135,7 +135,8 @@ fn folder(path: &std::path::Path) -> anyhow::Result<PathBuf> {
 }
 
 fn print_results(r: &Results) {
-    println!("most similar to {} (frames compared in the {} space):", r.query, r.space);
+    use crate::types::printable;
+    println!("most similar to {} (frames compared in the {} space):", printable(&r.query), r.space);
     if r.results.is_empty() {
         println!("  (no other videos to compare with)");
     }
@@ -147,12 +148,13 @@ fn print_results(r: &Results) {
             why.push(format!("frame {:.1}s ≈ {:.1}s ({:.2})", f.query_t, f.match_t, f.similarity));
         }
         if let Some(l) = h.lines.first() {
-            why.push(format!("\"{}\" ≈ \"{}\" ({:.2})", l.query_text, l.match_text, l.similarity));
+            let (query, matched) = (printable(&l.query_text), printable(&l.match_text));
+            why.push(format!("\"{query}\" ≈ \"{matched}\" ({:.2})", l.similarity));
         }
         println!(
             "{:>4}  {:<32} {:>6.3} {:>6} {:>6}  {}",
             h.rank,
-            h.title,
+            printable(&h.title),
             h.score,
             side(h.visual),
             side(h.lyrics),
@@ -261,7 +263,9 @@ pub fn dupes(local: &Local, config: &Config, a: DupesArgs) -> anyhow::Result<Exi
     }
     for (x, y, s) in &pairs {
         let mark = if is_decided(&decided, *x, *y) { "  (marked not duplicates)" } else { "" };
-        println!("{s:.3}  {} (id {})  ≈  {} (id {}){mark}", title(*x), shown(*x), title(*y), shown(*y));
+        let (a, b) = (title(*x), title(*y));
+        let (a, b) = (crate::types::printable(&a), crate::types::printable(&b));
+        println!("{s:.3}  {a} (id {})  ≈  {b} (id {}){mark}", shown(*x), shown(*y));
     }
     if hidden > 0 && !a.all {
         println!("{hidden} pair(s) marked not duplicates are hidden; --all lists them");

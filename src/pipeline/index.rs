@@ -88,7 +88,13 @@ pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Resul
     let space = Space::choose(library, &catalog, config, Some(crate::config::SearchSpace::Head))?;
     let mut summary = IndexSummary { stores: Vec::new(), head: None, set_aside: SetAsideCount::default() };
     for (model, _) in catalog.image_models()? {
-        let store = if rebuild { FrameStore::rebuild(&catalog, &model)? } else { FrameStore::open(&catalog, &model)? };
+        let mut store =
+            if rebuild { FrameStore::rebuild(&catalog, &model)? } else { FrameStore::open(&catalog, &model)? };
+        // Every block of the vectors checked (a query checks a sample): damage is rebuilt away.
+        if let Err(e) = store.verify(crate::store::Depth::Full) {
+            tracing::warn!(model, "{e}; rebuilding the store");
+            store = FrameStore::rebuild(&catalog, &model)?;
+        }
         summary.stores.push((model.clone(), store.len(), store.dim()));
         // The approximate index's sketch, kept current so the first query does not build it.
         if space.index.approximate(store.len()) {

@@ -38,6 +38,15 @@ pub fn dir(library: &Library, url: &str) -> PathBuf {
     library.root().join("mirrors").join(format!("{host}-{:016x}", fnv1a(shown.as_bytes())))
 }
 
+/// Where copies were kept before [`dir`]: the URL past its user, every other character `_`
+/// (which put a `?password=` value in the name).
+fn legacy_dir(library: &Library, url: &str) -> PathBuf {
+    let place = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let place = place.rsplit_once('@').map_or(place, |(_, host)| host);
+    let name: String = place.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    library.root().join("mirrors").join(name)
+}
+
 /// The 64-bit FNV-1a hash: stable across builds and machines (a folder name must not change).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
@@ -46,7 +55,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Brings this machine's copy of the catalog at `url` up to date, saying what it does through
 /// `note`.
 pub fn sync(library: &Library, config: &Config, url: &str, note: &dyn Fn(String)) -> Result<Mirror> {
-    let mirror = Library::open(dir(library, url))?;
+    let here = dir(library, url);
+    let legacy = legacy_dir(library, url);
+    if legacy.is_dir() && !here.exists() {
+        // A copy made before folders were named by hash: kept, under its new name.
+        std::fs::rename(&legacy, &here).map_err(|e| Error::Invalid(format!("{}: {e}", legacy.display())))?;
+    }
+    let mirror = Library::open(here)?;
     note(format!("bringing this machine's copy of {} up to date in {}", super::shown(url), mirror.root().display()));
     let report = import_library(&mirror, url, &Paths::default(), &|_, _, _| {})?;
     if report.imported > 0 {
@@ -122,7 +137,7 @@ impl Mirror {
         pairs.sort_unstable();
         let file = self.runs_file();
         let text = serde_json::to_vec(&pairs).unwrap_or_default();
-        std::fs::write(&file, text).map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))
+        crate::save::atomically(&file, &text)
     }
 
     fn runs_file(&self) -> PathBuf {
@@ -152,9 +167,7 @@ impl Mirror {
                 })?;
                 let file = format!("runs/{id}/head.safetensors");
                 let path = self.library.resolve(&file);
-                let written =
-                    path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&path, head));
-                written.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+                crate::save::atomically(&path, &head)?;
                 here.finish_run(id, RunStatus::Done, None, Some(&file))?;
                 self.remember_run(id, run.id)?;
                 id

@@ -30,6 +30,14 @@ use std::time::Duration;
 
 pub use crate::config::is_postgres_url as is_url;
 
+/// How long reaching the server and logging in may take, unless the URL's `connect_timeout` says.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection idle this long is probed (then every third of it, three times) so a server that
+/// went away mid-command is found.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// How long data sent may go unacknowledged before the connection is given up.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// `url` with every password in it replaced by `***`, for messages, logs and folder names: the
 /// user-info's (`postgres://me:SECRET@host`, an `@` inside the password included), a
 /// `password=` parameter (`?password=SECRET`), and a key=value string's (`host=db
@@ -104,18 +112,41 @@ impl SharedCatalog {
         Ok((catalog, before))
     }
 
-    /// A connection, with a 10 s limit on reaching the server unless the URL sets one.
+    /// A connection. Every wait on the network is bounded: reaching the server and its start-up
+    /// exchange (login included) within the URL's `connect_timeout` (10 s unless it sets one),
+    /// so a port that accepts and stays silent is an error, not a hang; and a server that stops
+    /// answering mid-command is found by TCP keepalives and the send timeout within about a
+    /// minute ([`KEEPALIVE_IDLE`], [`SEND_TIMEOUT`]).
     fn connect(url: &str) -> Result<Self> {
         crate::blocking::off_drawing_thread("connect to the PostgreSQL catalog");
         let shown = shown(url);
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Shared { url: shown.clone(), detail: format!("not a valid connection string: {e}") })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
+        let limit = *config.get_connect_timeout().unwrap_or(&CONNECT_TIMEOUT);
+        config.connect_timeout(limit);
+        config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE).keepalives_interval(KEEPALIVE_IDLE / 3);
+        config.keepalives_retries(3).tcp_user_timeout(SEND_TIMEOUT);
         config.application_name("reelmatch");
-        let client = config.connect(postgres::NoTls).map_err(|e| connect_error(&shown, &e))?;
+        // The start-up exchange has no time limit of its own: it runs on a thread of its own,
+        // waited for within the limit (a thread left waiting on a silent server ends with the
+        // process).
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(config.connect(postgres::NoTls));
+        });
+        let client = match rx.recv_timeout(limit + Duration::from_millis(500)) {
+            Ok(connected) => connected.map_err(|e| connect_error(&shown, &e))?,
+            Err(_) => {
+                return Err(Error::SharedUnreachable {
+                    url: shown,
+                    detail: format!(
+                        "the server accepted the connection but did not answer as PostgreSQL within {} s (is this the PostgreSQL port? `connect_timeout=N` in the URL sets the limit)",
+                        limit.as_secs_f64()
+                    ),
+                })
+            }
+        };
         Ok(SharedCatalog { client, url: shown })
     }
 
@@ -201,6 +232,26 @@ mod tests {
         assert_eq!(shown("host=db mypassword=x"), "host=db mypassword=x");
         assert!(is_url("postgresql://db/lib") && is_url("postgres://db/lib"));
         assert!(!is_url("/home/me/library"));
+    }
+
+    #[test]
+    fn a_port_that_accepts_and_stays_silent_is_an_error_within_the_limit() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts every connection and never says a word (an SSH banner-less port, a stuck proxy).
+        let _keep = std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(held);
+        });
+        let url = format!("postgres://me:pw@127.0.0.1:{port}/lib?connect_timeout=1");
+        let started = std::time::Instant::now();
+        let err = SharedCatalog::open(&url).err().expect("nothing answers there");
+        let waited = started.elapsed();
+        let text = err.to_string();
+        assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+        assert!(matches!(err, Error::SharedUnreachable { .. }), "{text}");
+        assert!(text.contains("did not answer as PostgreSQL within 1 s") && !text.contains("pw@"), "{text}");
     }
 
     #[test]

@@ -125,11 +125,8 @@ pub fn write_centre(path: &Path, sum: &[f64], row_dot: &[f32]) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old file or
-/// the new one, never half of one.
+/// Writes `bytes` to `path` whole (see [`crate::save`]), so readers see the old file or the new
+/// one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_data()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::save::atomically(path, bytes)
 }

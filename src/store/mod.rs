@@ -13,9 +13,12 @@
 //! `header.json`, written last, which says how many rows are valid: a crash mid-append leaves the
 //! previous header and its rows intact.
 
+mod check;
 mod files;
 
-use crate::catalog::{Catalog, EmbeddingRow, Split, Stamp};
+pub use check::Depth;
+
+use crate::catalog::{Catalog, EmbeddingRow, Identity, Split, Stamp};
 use crate::error::{Error, Result};
 pub use files::write_atomic;
 use files::{read_f32s, Appender};
@@ -48,6 +51,14 @@ struct Header {
     /// For a derived store: the source store's generation its rows follow.
     #[serde(default)]
     source_generation: Option<u64>,
+    /// The catalog (and the state of its embeddings) the rows copy: a store of another catalog,
+    /// or made before embeddings were deleted, is rebuilt, never read (none: made before this
+    /// was recorded, so rebuilt once).
+    #[serde(default)]
+    identity: Option<Identity>,
+    /// What the files held when the header was written (see [`check`]).
+    #[serde(default)]
+    checksums: Option<check::Checksums>,
 }
 
 /// Where one row comes from.
@@ -123,10 +134,18 @@ impl FrameStore {
     /// are appended, and a store the catalog no longer matches is rebuilt.
     pub fn open(catalog: &Catalog, model: &str) -> Result<FrameStore> {
         let dir = store_dir(catalog.path(), model);
+        let identity = catalog.identity()?;
         let stamp = catalog.embedding_stamp(model)?;
         let header = match read_header(&dir) {
-            Some(h) if h.version == VERSION && h.model == model => Some(h),
-            _ => None,
+            Some(h) if h.version == VERSION && h.model == model && h.identity.as_ref() == Some(&identity) => Some(h),
+            Some(h) => {
+                tracing::info!(
+                    model,
+                    "the vector store was made for another catalog, or before rows were replaced; rebuilding it"
+                );
+                return Self::rebuilt(catalog, dir, model, h.generation + 1);
+            }
+            None => None,
         };
         let header = match header {
             Some(h) if h.stamp == stamp => h,
@@ -148,10 +167,14 @@ impl FrameStore {
             Err(e) => {
                 // Damaged files (a disk error, a hand edit): the catalog has everything, so build again.
                 tracing::warn!(model, "the vector store cannot be read ({e}); rebuilding it");
-                let header = rebuild(catalog, &dir, model, header.generation + 1)?;
-                Self::load(dir, header)
+                Self::rebuilt(catalog, dir, model, header.generation + 1)
             }
         }
+    }
+
+    fn rebuilt(catalog: &Catalog, dir: PathBuf, model: &str, generation: u64) -> Result<FrameStore> {
+        let header = rebuild(catalog, &dir, model, generation)?;
+        Self::load(dir, header)
     }
 
     /// Builds `model`'s store afresh from the catalog (`reelmatch index rebuild`).
@@ -169,6 +192,7 @@ impl FrameStore {
     /// [`FrameStore::load`], taking the row records and frame files from `source` (the store a
     /// derived one follows, whose rows are its rows) instead of reading them again.
     fn load_with(dir: PathBuf, header: Header, source: Option<&FrameStore>) -> Result<FrameStore> {
+        check::verify(&dir, &header, Depth::Sampled)?;
         let n = header.rows;
         let rows = map_rows(&dir.join("vectors.f16"), n * header.dim)?;
         let (meta, files) = match source {
@@ -195,6 +219,12 @@ impl FrameStore {
 
     pub fn dim(&self) -> usize {
         self.header.dim
+    }
+
+    /// Checks the files against the header's checksums: a sample of the vectors (as every open
+    /// does) or all of them.
+    pub fn verify(&self, depth: Depth) -> Result<()> {
+        check::verify(&self.dir, &self.header, depth)
     }
 
     pub fn len(&self) -> usize {
@@ -262,12 +292,15 @@ impl FrameStore {
             stamp: self.header.stamp,
             generation: 1,
             source_generation: Some(self.header.generation),
+            identity: self.header.identity.clone(),
+            checksums: None,
         };
         let header = match read_header(&dir) {
             Some(h)
                 if h.version == VERSION
                     && h.source_generation == Some(self.header.generation)
-                    && h.rows <= self.len() =>
+                    && h.rows <= self.len()
+                    && check::verify(&dir, &h, Depth::Sampled).is_ok() =>
             {
                 h
             }
@@ -306,7 +339,7 @@ impl FrameStore {
             Ok(rows)
         })?;
         header.stamp = self.header.stamp;
-        write_header(&dir, &header)?;
+        write_header(&dir, &mut header)?;
         Self::load_with(dir, header, Some(self))
     }
 }
@@ -316,7 +349,10 @@ fn read_header(dir: &Path) -> Option<Header> {
     serde_json::from_str(&text).ok()
 }
 
-fn write_header(dir: &Path, h: &Header) -> Result<()> {
+/// Writes the header, with the checksums of the files as they are now.
+fn write_header(dir: &Path, h: &mut Header) -> Result<()> {
+    let previous = h.checksums.take();
+    h.checksums = Some(check::compute(dir, h, previous.as_ref())?);
     let text = serde_json::to_vec_pretty(h).map_err(|e| Error::File { path: dir.into(), reason: e.to_string() })?;
     write_atomic(&dir.join("header.json"), &text)
 }
@@ -340,6 +376,8 @@ fn rebuild(catalog: &Catalog, dir: &Path, model: &str, generation: u64) -> Resul
         stamp: Stamp::default(),
         generation,
         source_generation: None,
+        identity: None,
+        checksums: None,
     };
     let header = append(catalog, &fresh, empty)?;
     let old = dir.with_extension(format!("old-{}", std::process::id()));
@@ -353,6 +391,9 @@ fn rebuild(catalog: &Catalog, dir: &Path, model: &str, generation: u64) -> Resul
 
 /// Appends the catalog's rows written after `header`'s stamp, then the centre and the header.
 fn append(catalog: &Catalog, dir: &Path, header: Header) -> Result<Header> {
+    // Read first: a deletion while the rows are read leaves the store stamped older, so the
+    // next open rebuilds it.
+    let identity = catalog.identity()?;
     let model = header.model.clone();
     let mut last = header.stamp.last_rowid;
     let mut header = append_rows(dir, header, || {
@@ -364,7 +405,8 @@ fn append(catalog: &Catalog, dir: &Path, header: Header) -> Result<Header> {
     })?;
     header.stamp = catalog.embedding_stamp(&header.model)?;
     header.stamp.last_rowid = header.stamp.last_rowid.max(last);
-    write_header(dir, &header)?;
+    header.identity = Some(identity);
+    write_header(dir, &mut header)?;
     Ok(header)
 }
 

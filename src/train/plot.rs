@@ -159,11 +159,13 @@ pub fn render(title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -
     c.0
 }
 
-/// Renders the run and writes it as a PNG.
+/// Renders the run and writes it as a PNG (whole, see [`crate::save`]).
 pub fn save_png(path: &Path, title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -> Result<()> {
+    let mut png = std::io::Cursor::new(Vec::new());
     render(title, steps, epochs)
-        .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| Error::File { path: path.to_path_buf(), reason: format!("cannot write the plot ({e})") })
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| Error::File { path: path.to_path_buf(), reason: format!("cannot write the plot ({e})") })?;
+    crate::save::atomically(path, png.get_ref())
 }
 
 #[cfg(test)]

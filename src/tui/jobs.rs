@@ -2,16 +2,19 @@
 //! its views need, each on a blocking thread, reporting back as messages. It never draws.
 
 use super::app::{Command, JobKind, Msg};
+use crate::backend::{Backend, QueryCache};
 use crate::config::Config;
 use crate::events::{Cancel, Event};
 use crate::library::Library;
 use crate::ml::Models;
-use crate::pipeline::QueryCache;
 use crate::pipeline::{self, QueryRequest};
 use crate::search::Weights;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
+
+/// How many results' frames a query reads for the query pane to show as the selection moves.
+const PREVIEWS: usize = 50;
 
 /// Runs commands as jobs and keeps the long one's stop flag.
 pub struct Jobs {
@@ -168,7 +171,8 @@ impl Jobs {
                 job
             };
             let Some((request, weights)) = job else { break };
-            let answer = cache.answer(&library, &config, &request, &models, weights).map(Box::new);
+            let backend = Backend::of(&config);
+            let answer = cache.answer(&backend, &library, &config, &request, &models, weights, PREVIEWS).map(Box::new);
             let _ = tx.send(Msg::Answer(answer));
         });
     }

@@ -10,7 +10,6 @@ use crate::library::Library;
 use crate::search::Results;
 use crate::shared::listing::QueueRow;
 use crate::shared::progress::Progress;
-use crate::shared::query::Answer;
 use crate::shared::runs::LatestRun;
 use crate::types::pct;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -48,6 +47,32 @@ pub enum Msg {
     Answer { title: String, answer: Result<Answer, String> },
     /// The newest training run, read again (from whichever machine trains it).
     Training(Option<LatestRun>),
+}
+
+/// A query's answer as the view shows it: the results, the top hit's best-matching pair of
+/// frames (the query's, the matched one), and, when this query had to open the library, how
+/// many videos and frames it holds.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub results: Results,
+    pub pair: [Option<image::DynamicImage>; 2],
+    pub opened: Option<(usize, usize)>,
+}
+
+impl Answer {
+    /// The view's answer from the query cache's, the results cut to `top`.
+    fn of(mut answer: crate::pipeline::QueryAnswer, top: usize) -> Answer {
+        let best = answer.results.results.first().and_then(|h| h.best_frame());
+        let pair = match best {
+            Some(best) => [
+                answer.query_frames.iter().find(|(t, _)| *t == best.query_t).and_then(|(_, i)| i.clone()),
+                answer.matches.remove(&best.match_file),
+            ],
+            None => [None, None],
+        };
+        answer.results.results.truncate(top);
+        Answer { results: answer.results, pair, opened: answer.opened }
+    }
 }
 
 /// What the view shows.
@@ -379,7 +404,11 @@ where
     let (follow_url, read_url) = (url.to_string(), url.to_string());
     std::thread::spawn(move || follow(&follow_url, &tx_follow));
     std::thread::spawn(move || reread(&read_url, &tx_read));
-    let warm = std::sync::Arc::new(std::sync::Mutex::new(crate::shared::query::Warm::new(url, config, Some(local))));
+    // The library kept open between queries, as the embedded dashboard keeps its own.
+    let warm = std::sync::Arc::new(crate::backend::QueryCache::default());
+    let backend = crate::backend::Backend::Shared(url.to_string());
+    let weights = crate::search::Weights { visual: config.search.visual_weight, lyrics: config.search.lyrics_weight };
+    let models = std::sync::Arc::new(crate::ml::Models::configured(config, Some(local)));
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut dirty = true;
     while !watch.quit {
@@ -411,11 +440,13 @@ where
         // The state marked the query as asked (`asking`); the search runs off the loop, on the
         // library kept open from the last query (one query runs at a time).
         if let Some(video) = ask {
-            let (warm, tx) = (warm.clone(), tx.clone());
+            let (warm, tx, backend, models) = (warm.clone(), tx.clone(), backend.clone(), models.clone());
+            let (local, config) = (local.clone(), config.clone());
             let title = watch.asking.clone().unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                let mut warm = warm.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let answer = warm.similar_to(video).map_err(|e| e.to_string());
+                let request = crate::pipeline::QueryRequest::Video(video);
+                let answer = warm.answer(&backend, &local, &config, &request, &models, weights, 1);
+                let answer = answer.map(|a| Answer::of(a, config.search.top)).map_err(|e| e.to_string());
                 let _ = tx.send(Msg::Answer { title, answer });
             });
         }

@@ -3,6 +3,7 @@
 
 mod device;
 mod metrics;
+mod printable;
 mod probe;
 mod role;
 mod run;
@@ -12,6 +13,7 @@ mod transcript;
 
 pub use device::{parse_device, DeviceSpec, UnknownDevice};
 pub use metrics::{pct, ClassAccuracy, Confused, EpochMetrics, FitSettings};
+pub use printable::{printable, printable_lines};
 pub use probe::Probe;
 pub use role::{ModelNote, Role};
 pub use run::RunStatus;
