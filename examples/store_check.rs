@@ -43,6 +43,8 @@ fn main() {
             store.verify(Depth::Full).unwrap();
             full.push(ms(t));
         }
-        println!("round {round}: open {opens:.1?} ms; its sampled check alone {sampled:.1?} ms; full check {full:.0?} ms");
+        println!(
+            "round {round}: open {opens:.1?} ms; its sampled check alone {sampled:.1?} ms; full check {full:.0?} ms"
+        );
     }
 }

@@ -715,9 +715,16 @@ fn merge(base: &mut Table, layer: Table, prefix: &str, file: &str, origin: &mut 
 fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, String)> {
     let kind = kind_of(cur);
     match (cur, new) {
+        (Value::Float(_), Value::Float(f)) if !f.is_finite() => Err(("a finite number", f.to_string())),
         (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
         // Every whole-number setting counts something (epochs, pixels, threads): never negative.
         (Value::Integer(_), Value::Integer(i)) if i < 0 => Err(("a whole number of 0 or more", i.to_string())),
+        // Lists of numbers (one per colour channel) have as many values as the default.
+        (Value::Array(items), Value::Array(new_items))
+            if items.first().is_some_and(|v| matches!(v, Value::Float(_))) && items.len() != new_items.len() =>
+        {
+            Err((COUNTS[items.len().min(COUNTS.len() - 1)], Value::Array(new_items).to_string()))
+        }
         (Value::Array(items), Value::Array(new_items)) => {
             let Some(first) = items.first() else { return Ok(Value::Array(new_items)) };
             let coerced =
@@ -728,6 +735,10 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
         (_, new) => Err((kind, new.to_string())),
     }
 }
+
+/// "a list of N numbers", by N.
+const COUNTS: [&str; 5] =
+    ["a list of numbers", "a list of 1 number", "a list of 2 numbers", "a list of 3 numbers", "a list of numbers"];
 
 fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -783,6 +794,27 @@ mod tests {
         assert_eq!(c.train.optimizer, Optimizer::Sgd);
         assert_ne!(d.train.optimizer, Optimizer::Sgd, "the preset changes the optimiser");
         assert_eq!((c.train.learning_rate, c.train.epochs, c.train.batch_size), (1e-4, 5, 32));
+    }
+
+    #[test]
+    fn non_finite_numbers_and_short_lists_are_refused_naming_the_file_and_key() {
+        for (text, key, value, want) in [
+            ("[train]\nweight_decay = inf\n", "train.weight_decay", "inf", "a finite number"),
+            ("[search]\nvisual_weight = nan\n", "search.visual_weight", "NaN", "a finite number"),
+            ("[catalog]\nlease_s = -inf\n", "catalog.lease_s", "-inf", "a finite number"),
+            ("[image]\nmean = [0.5]\n", "image.mean", "[0.5]", "a list of 3 numbers"),
+            ("[image]\nstd = [0.2, 0.2, 0.2, 0.2]\n", "image.std", "[0.2, 0.2, 0.2, 0.2]", "a list of 3 numbers"),
+            ("[image]\nmean = [nan, 0.4, 0.4]\n", "image.mean", "NaN", "a finite number"),
+        ] {
+            let err = Config::from_layers(&[layer(text)]).err().unwrap_or_else(|| panic!("{text} was accepted"));
+            let said = err.to_string();
+            for part in ["test.toml", key, value, want] {
+                assert!(said.contains(part), "{text}: {part:?} not in {said}");
+            }
+        }
+        // The same kinds of value, finite and of the right length, load.
+        let ok = Config::from_layers(&[layer("[train]\nweight_decay = 0.01\n[image]\nmean = [0.5, 0.5, 0.5]\n")]);
+        assert_eq!(ok.unwrap().image.mean, [0.5, 0.5, 0.5]);
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub enum Error {
     #[error("\"{asked}\" matches several videos: {}; give the id or the full title", matches.join(", "))]
     AmbiguousVideo { asked: String, matches: Vec<String> },
 
+    #[error("\"{asked}\" is the id of \"{by_id}\" and also the title of video {titled_id}: give {titled_id} for the video titled \"{asked}\", or the title \"{by_id}\" for video {asked}")]
+    IdOrTitle { asked: String, by_id: String, titled_id: i64 },
+
     #[error("unknown {what} `{name}`{}", known_ones(what, known))]
     Unknown { what: &'static str, name: String, known: Vec<String> },
 

@@ -202,6 +202,13 @@ on_both! {
             assert!(hits[0].get(key).is_some(), "{key} missing from {}", hits[0]);
         }
         assert!(!titles(&doc).contains(&"gold".to_string()));
+        // Previews into a file: no terminal escapes in it, and a word on why; asked for by
+        // name, they are drawn.
+        let out = expect(run().args(["similar", "gold", "--preview"]), 0);
+        assert!(!out.stdout.contains(&0x1b) && String::from_utf8_lossy(&out.stdout).contains("most similar to gold"));
+        assert!(stderr(&out).contains("--preview draws images on a terminal"), "{}", stderr(&out));
+        let out = expect(run().args(["--graphics", "halfblocks", "similar", "gold", "--preview"]), 0);
+        assert!(out.stdout.contains(&0x1b), "half blocks drawn when asked for by name");
 
         // By a re-encoded, cropped and brightened excerpt with no audio.
         let excerpt = work.path().join("excerpt.mp4");

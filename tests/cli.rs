@@ -341,3 +341,38 @@ fn a_mistyped_library_path_is_refused_and_nothing_is_made() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!typo.exists(), "models made {}", typo.display());
 }
+
+/// `--version` says which build it is: the version, the commit it was built from, its features.
+#[test]
+fn the_version_names_the_commit_and_the_build() {
+    let out = bin().arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("reelmatch {} (", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(text.contains("CPU build") || text.contains("features: cuda"), "{text}");
+    let head = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(!head.is_empty() && text.contains(&head), "built from {head}: {text}");
+}
+
+/// The models' notes are said in full where an ingest has work they would have done, and in a
+/// line on a re-run with nothing to do.
+#[test]
+fn a_rerun_with_nothing_to_do_says_the_model_notes_in_a_line() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    make_video(&media.join("one.mp4"), Gen { seconds: 2.0, ..Gen::default() });
+    let lib = work.path().join("lib");
+    let cfg = small_config(work.path(), "[models]\noffline = true\n[models.image]\npath = \"/nonexistent/model\"\n");
+    let ingest = || {
+        let out =
+            bin().arg("--library").arg(&lib).arg("--config").arg(&cfg).arg("ingest").arg(&media).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = ingest();
+    assert!(first.contains("/nonexistent/model"), "the first run explains the missing model: {first}");
+    let again = ingest();
+    assert!(!again.contains("/nonexistent/model"), "{again}");
+    assert!(again.contains("nothing new to ingest") && again.contains("reelmatch models"), "{again}");
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Find the music videos in a library most similar to a given one.
 #[derive(Debug, Parser)]
-#[command(name = "reelmatch", version, about)]
+#[command(name = "reelmatch", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("REELMATCH_BUILD"), ")"), about)]
 pub struct Cli {
     /// The library directory (default: the platform data dir, e.g. ~/.local/share/reelmatch).
     #[arg(long, global = true, env = "REELMATCH_LIBRARY", value_name = "DIR")]
@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub offline: bool,
 
-    /// The device models run on: `cpu` or `cuda:N`.
+    /// The device models run on: `auto` (the default: the first GPU of a CUDA build where one
+    /// answers, else the CPU), `cpu` or `cuda:N`.
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
 
@@ -173,6 +174,7 @@ pub enum Command {
         /// Compare frames as backbone features or through the active run's head (default from config).
         #[arg(long, value_parser = space())]
         space: Option<SearchSpace>,
+        /// Print JSON (recall@1, recall@5 and MAP for the visual, lyrics and fused rankings).
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +192,7 @@ pub enum Command {
         /// List the pairs marked not duplicates too.
         #[arg(long)]
         all: bool,
+        /// Print JSON (an array of pairs: ids, titles, score, whether marked not duplicates).
         #[arg(long)]
         json: bool,
     },
@@ -286,19 +289,25 @@ pub enum ModelsAction {
 pub enum RunsAction {
     /// Every recorded metric of one run.
     Show {
+        /// The run's number, as `reelmatch runs` lists it.
         run: i64,
+        /// Print JSON (the run, its epochs and its step losses).
         #[arg(long)]
         json: bool,
     },
     /// Loss and accuracy curves and the per-class accuracy bars as a PNG image.
     Plot {
+        /// The run's number, as `reelmatch runs` lists it.
         run: i64,
         /// The PNG file to write.
         #[arg(short, long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Choose the run queries use (without RUN: the most recent finished run).
-    Use { run: Option<i64> },
+    Use {
+        /// The run's number, as `reelmatch runs` lists it.
+        run: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,12 +315,14 @@ pub enum EmbedWhat {
     /// Embed an image file with the image model: `{"model", "dim", "vector"}` with --json.
     Image {
         file: PathBuf,
+        /// Print JSON (the vector and its dimensions).
         #[arg(long)]
         json: bool,
     },
     /// Embed a text with the text model: `{"model", "dim", "vector"}` with --json.
     Text {
         text: String,
+        /// Print JSON (the vector and its dimensions).
         #[arg(long)]
         json: bool,
     },

@@ -329,10 +329,8 @@ fn demo(library: &Library, config: &Config, backend: &Backend) -> anyhow::Result
         println!("{said}");
     }
     let media = demo_media(library, config)?;
+    // The models' notes are said once, by the ingest.
     let models = Models::for_demo(config, library);
-    for note in models.notes() {
-        eprintln!("demo: {}", model_note(&note));
-    }
     let has_image = models.image().is_some();
     let options = IngestOptions { path_map: Vec::new(), retry_failed: true };
     let code = ingest::run(library, config, backend, vec![media], options, models)?;

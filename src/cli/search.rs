@@ -108,7 +108,12 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     } else {
         print_results(&results);
     }
-    if a.preview && a.graphics != Graphics::None {
+    // Images are terminal escapes: drawn on a terminal, or where a protocol was asked for by name.
+    let drawable = std::io::IsTerminal::is_terminal(&std::io::stdout()) || a.graphics != Graphics::Auto;
+    if a.preview && !drawable {
+        eprintln!("note: --preview draws images on a terminal; standard output is not one, so none were written (--graphics MODE draws them anyway)");
+    }
+    if a.preview && drawable && a.graphics != Graphics::None {
         super::preview::show(&mut searchable.images()?, &query, &results, a.graphics)?;
     }
     if let Some(path) = &a.m3u {

@@ -66,9 +66,7 @@ pub fn ingest(
     cancel: &Cancel,
 ) -> Result<IngestReport> {
     check_tools(&config.tools)?;
-    for note in models.load_all() {
-        sink.emit(Event::Model { note });
-    }
+    let notes = models.load_all();
     let _writer = WriterLock::acquire(library, "ingesting", cancel, |holder| {
         let message = format!("{holder}; waiting for it to finish (stop with Ctrl-C or s)");
         sink.emit(Event::Note { path: library.root().to_path_buf(), message });
@@ -86,6 +84,17 @@ pub fn ingest(
     let mut report = IngestReport { found: plan.videos, up_to_date: plan.up_to_date, ..Default::default() };
     report.failed.extend(scanned.failed);
     report.failed.extend(plan.failed);
+    // What the missing models mean is said in full where there is work they would have done;
+    // a re-run with nothing to do says it in a line.
+    if plan.jobs.is_empty() && !notes.is_empty() {
+        let message = format!(
+            "nothing new to ingest; {} model note(s) (a missing or random model): `reelmatch models` says which and how to provide them",
+            notes.len()
+        );
+        sink.emit(Event::Note { path: library.root().to_path_buf(), message });
+    } else {
+        notes.into_iter().for_each(|note| sink.emit(Event::Model { note }));
+    }
     sink.emit(Event::IngestPlanned { files: plan.videos, to_process: plan.jobs.len(), up_to_date: plan.up_to_date });
 
     let queue = Mutex::new(VecDeque::from(plan.jobs));

@@ -34,6 +34,10 @@ pub fn find_video<'a>(videos: &'a [VideoRow], what: &str) -> Result<&'a VideoRow
     }
     if let Ok(id) = what.parse::<i64>() {
         if let Some(v) = videos.iter().find(|v| v.id == id) {
+            // A video titled with the number too: which one is meant cannot be told.
+            if let Some(titled) = videos.iter().find(|t| t.id != id && t.title.to_lowercase() == what.to_lowercase()) {
+                return Err(Error::IdOrTitle { asked: what.to_string(), by_id: v.title.clone(), titled_id: titled.id });
+            }
             return Ok(v);
         }
     }
@@ -199,5 +203,18 @@ mod tests {
         let e = find_video(&v, "Starbouy").unwrap_err().to_string();
         assert!(e.contains("did you mean \"Starboy\""), "{e}");
         assert!(find_video(&[], "x").unwrap_err().to_string().contains("no ingested videos"));
+    }
+
+    #[test]
+    fn a_number_that_is_an_id_and_a_title_is_reported_not_guessed() {
+        let v = vec![row(5, "Blue Song"), row(9, "5"), row(11, "1999")];
+        let e = find_video(&v, "5").unwrap_err().to_string();
+        assert!(
+            e.contains("id of \"Blue Song\"") && e.contains("give 9") && e.contains("\"Blue Song\" for video 5"),
+            "{e}"
+        );
+        assert_eq!(find_video(&v, "9").unwrap().id, 9);
+        assert_eq!(find_video(&v, "Blue Song").unwrap().id, 5);
+        assert_eq!(find_video(&v, "1999").unwrap().id, 11, "a number that is no id is a title");
     }
 }
