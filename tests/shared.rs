@@ -932,3 +932,50 @@ fn titles_sorted(titles: &[String]) -> Vec<String> {
     t.sort_by_key(|t| t.to_lowercase());
     t
 }
+
+/// A worker claims only videos under the folders it was given, and a claim it cannot read (a
+/// file gone, another machine's path) is given back with a note while it goes on with the rest:
+/// it never exits on it, and the video stays pending for a worker that can read it.
+#[test]
+fn a_worker_claims_what_it_can_reach_and_gives_back_what_it_cannot_read() {
+    let pg = postgres();
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    make_video(&media.join("here.mp4"), Gen { seconds: 2.0, ..Gen::default() });
+    let config = work.path().join("config.toml");
+    std::fs::write(&config, "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n").unwrap();
+    run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    // Another machine's folder; and in this folder, a file a worker that died had claimed and
+    // that is gone since (its lease has run out, so it is claimed again).
+    let folder = media.canonicalize().unwrap();
+    let ghost = folder.join("ghost.mp4").to_string_lossy().into_owned();
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin.execute("INSERT INTO videos (path, title) VALUES ('/elsewhere/videos/a.mp4', 'a')", &[]).unwrap();
+    let dead = "INSERT INTO videos (path, title, status, claimed_by, lease_until, attempts)
+                VALUES ($1, 'ghost', 'working', 'a worker that died', now() - interval '1 minute', 1)";
+    admin.execute(dead, &[&ghost]).unwrap();
+    let said = run_ok(
+        bin()
+            .arg("--library")
+            .arg(work.path().join("lib"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--catalog", &pg.url(), "ingest", "--worker"])
+            .arg(&media),
+    );
+    let rows = admin.query("SELECT title, status, attempts, claimed_by FROM videos ORDER BY title", &[]).unwrap();
+    let rows: Vec<(String, String, i32, Option<String>)> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    assert!(said.contains("ghost.mp4") && said.contains("cannot be read on this machine"), "{rows:?} {said}");
+    assert!(said.contains("1 video(s) left for a machine that can read them"), "{said}");
+    assert!(!said.contains("/elsewhere"), "another machine's folder is not claimed: {said}");
+    assert_eq!(
+        rows,
+        [
+            ("a".to_string(), "pending".to_string(), 0, None),
+            ("ghost".to_string(), "pending".to_string(), 1, None),
+            ("here".to_string(), "ready".to_string(), 1, None),
+        ]
+    );
+}

@@ -97,8 +97,6 @@ impl Backend {
                     Paths(options.path_map.clone()),
                 );
                 say(format!("worker {} on {}", settings.name, crate::shared::shown(url)));
-                // Said once here: the worker's per-video ingests keep them to themselves.
-                models.load_all().into_iter().for_each(|note| sink.emit(crate::events::Event::Model { note }));
                 crate::shared::worker::run(url, library, config, paths, models, &settings, sink, cancel)
                     .map(Ingested::Shared)
             }

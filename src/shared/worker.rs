@@ -62,6 +62,8 @@ pub struct WorkerReport {
     pub lost: usize,
     /// HNSW index builds it made as the library grew (`shared::upkeep`).
     pub indexed: usize,
+    /// Claims it could not read on this machine, given back for a worker that can.
+    pub unreachable: usize,
 }
 
 impl std::fmt::Display for WorkerReport {
@@ -76,6 +78,9 @@ impl std::fmt::Display for WorkerReport {
         }
         if self.indexed > 0 {
             write!(f, ", {} HNSW index build(s)", self.indexed)?;
+        }
+        if self.unreachable > 0 {
+            write!(f, ", {} video(s) left for a machine that can read them", self.unreachable)?;
         }
         Ok(())
     }
@@ -101,10 +106,24 @@ pub fn run(
     let renewal = Renewal::start(url, settings)?;
     let mut upkeep = super::upkeep::Upkeep::new(url);
     let mut claimed = 0;
+    let mut reach = Reach { prefixes: claimable(roots, &settings.paths), skip: Vec::new() };
     while !cancel.is_cancelled() {
-        match claim(&mut shared, settings)? {
+        match claim(&mut shared, settings, &reach)? {
             Claim::Video { id, path } => {
                 renewal.hold(id);
+                let local_path = settings.paths.to_local(&path);
+                if let Err(e) = readable(&local_path) {
+                    // Another machine's file (or one gone): given back, and the next one taken.
+                    renewal.release();
+                    release(&mut shared, id, settings)?;
+                    reach.skip.push(id);
+                    report.unreachable += 1;
+                    let message = format!(
+                        "cannot be read on this machine ({e}); left pending for a worker that can read it (`--path-map SHARED=LOCAL` maps another machine's paths)"
+                    );
+                    sink.emit(Event::Note { path: local_path, message });
+                    continue;
+                }
                 // The models' notes (one missing, where to get it) are said once, not per video.
                 let quiet = WithoutModelNotes(sink);
                 let sink: &dyn EventSink = if claimed == 0 { sink } else { &quiet };
@@ -166,8 +185,40 @@ enum Claim {
     Done,
 }
 
-/// Takes the oldest pending video, or one whose claim expired, for this worker.
-fn claim(shared: &mut SharedCatalog, s: &WorkerSettings) -> Result<Claim> {
+/// What a worker may claim: videos under its own folders and files (none given: any), less the
+/// ones it found it cannot read.
+struct Reach {
+    /// Shared paths: a folder's ending in `/`, a file's whole.
+    prefixes: Vec<String>,
+    skip: Vec<i64>,
+}
+
+/// The shared paths of `roots` (as registering names them), a folder's with a trailing `/`.
+fn claimable(roots: &[PathBuf], paths: &Paths) -> Vec<String> {
+    roots
+        .iter()
+        .map(|root| {
+            let local = root.canonicalize().unwrap_or_else(|_| root.clone());
+            let shared = paths.to_shared(&local).to_string_lossy().into_owned();
+            match local.is_dir() {
+                true => format!("{}/", shared.trim_end_matches('/')),
+                false => shared,
+            }
+        })
+        .collect()
+}
+
+/// Whether this machine can read `path`: a regular file it can open (anything else, a FIFO
+/// included, is left to ingestion, which says why it is no video without opening it).
+fn readable(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        std::fs::File::open(path)?;
+    }
+    Ok(())
+}
+
+/// Takes the oldest pending video within reach, or one whose claim expired, for this worker.
+fn claim(shared: &mut SharedCatalog, s: &WorkerSettings, reach: &Reach) -> Result<Claim> {
     let lease = s.lease.as_secs_f64();
     // Videos whose workers died too often are failed, with the reason.
     shared
@@ -185,10 +236,14 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings) -> Result<Claim> {
             "UPDATE videos SET status = 'working', claimed_by = $1, lease_until = now() + make_interval(secs => $2),
                 attempts = attempts + 1, updated_at = now()
              WHERE id = (SELECT id FROM videos
-                         WHERE status = 'pending' OR (status = 'working' AND lease_until < now())
+                         WHERE (status = 'pending' OR (status = 'working' AND lease_until < now()))
+                           AND (cardinality($3::text[]) = 0 OR EXISTS (
+                                SELECT 1 FROM unnest($3::text[]) p
+                                WHERE path = p OR (right(p, 1) = '/' AND left(path, length(p)) = p)))
+                           AND NOT (id = ANY($4::bigint[]))
                          ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
              RETURNING id, path, title",
-            &[&s.name, &lease],
+            &[&s.name, &lease, &reach.prefixes, &reach.skip],
         )
         .map_err(|e| shared.err(e))?;
     if let Some(r) = row {
@@ -206,7 +261,13 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings) -> Result<Claim> {
     }
     let busy: i64 = shared
         .client()
-        .query_one("SELECT count(*) FROM videos WHERE status = 'working'", &[])
+        .query_one(
+            "SELECT count(*) FROM videos WHERE status = 'working'
+               AND (cardinality($1::text[]) = 0 OR EXISTS (
+                    SELECT 1 FROM unnest($1::text[]) p WHERE path = p OR (right(p, 1) = '/' AND left(path, length(p)) = p)))
+               AND NOT (id = ANY($2::bigint[]))",
+            &[&reach.prefixes, &reach.skip],
+        )
         .map_err(|e| shared.err(e))?
         .get(0);
     Ok(if busy > 0 { Claim::Wait } else { Claim::Done })
