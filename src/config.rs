@@ -457,7 +457,7 @@ impl Config {
             ),
             (
                 "catalog.url",
-                self.catalog.url.clone(),
+                crate::redact::url(&self.catalog.url),
                 self.catalog.shared().is_none_or(is_postgres_url),
                 "must be empty (the library's own SQLite catalog) or a postgres://USER@HOST/DATABASE connection string",
             ),

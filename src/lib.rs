@@ -23,6 +23,7 @@ pub mod ml;
 pub mod pipeline;
 pub mod play;
 pub mod playlist;
+pub mod redact;
 pub mod rng;
 pub mod save;
 pub mod scan;

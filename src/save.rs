@@ -16,7 +16,12 @@ pub fn atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         None => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut file = tempfile::Builder::new().prefix(".reelmatch-").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    // (`.tmp`: an ingest scanning a folder that holds a library never takes it for a video.)
+    let mut file = tempfile::Builder::new()
+        .prefix(".reelmatch-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
     file.write_all(bytes).and_then(|_| file.as_file().sync_data()).map_err(|e| Error::io(file.path(), e))?;
     file.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())

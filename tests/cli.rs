@@ -376,3 +376,22 @@ fn a_rerun_with_nothing_to_do_says_the_model_notes_in_a_line() {
     assert!(!again.contains("/nonexistent/model"), "{again}");
     assert!(again.contains("nothing new to ingest") && again.contains("reelmatch models"), "{again}");
 }
+
+/// A mistyped catalog URL is refused without printing its password, from the command line or
+/// from a config file.
+#[test]
+fn a_mistyped_catalog_url_never_prints_its_password() {
+    let work = tempfile::tempdir().unwrap();
+    let cfg = work.path().join("bad.toml");
+    std::fs::write(&cfg, "[catalog]\nurl = \"postgress://me:SECRET@db/lib\"\n").unwrap();
+    for args in [
+        vec!["--catalog", "postgress://me:SECRET@db/lib", "library"],
+        vec!["--catalog", "host=db password=SECRET", "library"],
+        vec!["--config", cfg.to_str().unwrap(), "library"],
+    ] {
+        let out = bin().arg("--library").arg(work.path()).args(&args).output().unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(said.contains("***") && !said.contains("SECRET"), "{args:?}: {said}");
+    }
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may import any module in a lower layer, none in its own or above.
 const LAYERS: &[&[&str]] = &[
-    &["types", "rng", "blocking", "scan", "kernels"],
+    &["types", "rng", "blocking", "scan", "kernels", "redact"],
     &["error", "images"],
     &["library", "events", "config", "save"],
     &["lock", "media", "catalog", "play", "playlist"],

@@ -979,3 +979,25 @@ fn a_worker_claims_what_it_can_reach_and_gives_back_what_it_cannot_read() {
         ]
     );
 }
+
+/// `migrate` as a role that may not make tables says which grant is missing and to whom.
+#[test]
+fn migrate_without_the_right_to_make_tables_names_the_grant() {
+    let pg = postgres();
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE ROLE reader LOGIN").unwrap();
+    admin.batch_execute("CREATE DATABASE locked").unwrap();
+    let locked = pg.url_of("locked");
+    let mut owner = postgres::Client::connect(&locked, postgres::NoTls).unwrap();
+    // pgvector there already (made by its owner); PostgreSQL 15+ gives no role CREATE on public.
+    owner.batch_execute("CREATE EXTENSION vector; REVOKE CREATE ON SCHEMA public FROM PUBLIC;").unwrap();
+    let url = locked.replacen("postgres@", "reader@", 1);
+    assert!(url.contains("reader@"), "{url}");
+    let out = bin().args(["--catalog", &url, "migrate"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("permission denied") && err.contains("GRANT USAGE, CREATE ON SCHEMA public TO reader"),
+        "{err}"
+    );
+}

@@ -54,7 +54,8 @@ pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
     if let Some(url) = &cli.catalog {
         if !url.is_empty() && !crate::shared::is_url(url) {
             anyhow::bail!(
-                "--catalog {url}: give a PostgreSQL connection string (postgres://USER@HOST/DATABASE); the embedded catalog is the library folder's own (--library DIR)"
+                "--catalog {}: give a PostgreSQL connection string (postgres://USER@HOST/DATABASE); the embedded catalog is the library folder's own (--library DIR)",
+                crate::redact::url(url)
             );
         }
         config.catalog.url = url.clone();

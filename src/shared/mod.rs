@@ -38,50 +38,7 @@ pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 /// How long data sent may go unacknowledged before the connection is given up.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `url` with every password in it replaced by `***`, for messages, logs and folder names: the
-/// user-info's (`postgres://me:SECRET@host`, an `@` inside the password included), a
-/// `password=` parameter (`?password=SECRET`), and a key=value string's (`host=db
-/// password=SECRET`, quoted or not).
-pub fn shown(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return hide_password_params(url, ' ') };
-    let (authority, query) = match rest.split_once('?') {
-        Some((a, q)) => (a, Some(q)),
-        None => (rest, None),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            format!("{}:***@{host}", user.split(':').next().unwrap_or_default())
-        }
-        _ => authority.to_string(),
-    };
-    match query {
-        Some(q) => format!("{scheme}://{authority}?{}", hide_password_params(q, '&')),
-        None => format!("{scheme}://{authority}"),
-    }
-}
-
-/// `text`'s `password=` values (parameters split by `separator`; a value may be quoted with `'`)
-/// replaced by `***`.
-fn hide_password_params(text: &str, separator: char) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("password=") {
-        let starts_param = at == 0 || rest[..at].ends_with(separator) || rest[..at].ends_with(' ');
-        out.push_str(&rest[..at + "password=".len()]);
-        rest = &rest[at + "password=".len()..];
-        if !starts_param {
-            continue;
-        }
-        out.push_str("***");
-        let end = match rest.strip_prefix('\'') {
-            Some(quoted) => quoted.find('\'').map_or(rest.len(), |i| i + 2),
-            None => rest.find([separator, ' ']).unwrap_or(rest.len()),
-        };
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::redact::url as shown;
 
 /// An open connection to a shared catalog.
 pub struct SharedCatalog {
@@ -175,6 +132,9 @@ pub(crate) fn error_of(url: &str, e: &postgres::Error) -> Error {
         Some(db) if db.code() == &SqlState::UNDEFINED_FILE && db.message().contains("vector") => {
             Error::SharedNoVector { url: url.into(), detail: db.message().into() }
         }
+        Some(db) if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE => {
+            Error::Shared { url: url.into(), detail: format!("{}; {}", db.message(), grant_hint(url, db.message())) }
+        }
         Some(db) => Error::Shared {
             url: url.into(),
             detail: format!("{}{}", db.message(), db.detail().map(|d| format!(" ({d})")).unwrap_or_default()),
@@ -183,6 +143,27 @@ pub(crate) fn error_of(url: &str, e: &postgres::Error) -> Error {
             Error::SharedUnreachable { url: url.into(), detail: "the connection was closed".into() }
         }
         None => Error::Shared { url: url.into(), detail: chain(e) },
+    }
+}
+
+/// The grant a role is missing, as the database's owner or a superuser gives it: the right to
+/// make tables (what `migrate` needs; PostgreSQL 15 and later no longer give it to every role on
+/// `public`), or to read and write the catalog's tables.
+fn grant_hint(url: &str, message: &str) -> String {
+    let user = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .map(|(info, _)| info.split(':').next().unwrap_or_default().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "ROLE".into());
+    if message.contains("schema") {
+        format!(
+            "this role may not make tables there: as the database's owner or a superuser, `GRANT USAGE, CREATE ON SCHEMA public TO {user}`, or run `migrate` as the owner"
+        )
+    } else {
+        format!(
+            "this role may not use the catalog's tables: as their owner or a superuser, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user}` (and `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {user}`)"
+        )
     }
 }
 

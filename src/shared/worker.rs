@@ -193,6 +193,17 @@ struct Reach {
     skip: Vec<i64>,
 }
 
+/// The SQL condition that a video is within a worker's [`Reach`], given the parameters that
+/// hold its prefixes (`text[]`) and the ids it skips (`bigint[]`).
+fn within_reach(prefixes: &str, skip: &str) -> String {
+    format!(
+        "(cardinality({prefixes}::text[]) = 0 OR EXISTS (
+            SELECT 1 FROM unnest({prefixes}::text[]) p
+            WHERE path = p OR (right(p, 1) = '/' AND left(path, length(p)) = p)))
+         AND NOT (id = ANY({skip}::bigint[]))"
+    )
+}
+
 /// The shared paths of `roots` (as registering names them), a folder's with a trailing `/`.
 fn claimable(roots: &[PathBuf], paths: &Paths) -> Vec<String> {
     roots
@@ -233,16 +244,13 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings, reach: &Reach) -> Resul
     let row = shared
         .client()
         .query_opt(
-            "UPDATE videos SET status = 'working', claimed_by = $1, lease_until = now() + make_interval(secs => $2),
+            &format!("UPDATE videos SET status = 'working', claimed_by = $1, lease_until = now() + make_interval(secs => $2),
                 attempts = attempts + 1, updated_at = now()
              WHERE id = (SELECT id FROM videos
                          WHERE (status = 'pending' OR (status = 'working' AND lease_until < now()))
-                           AND (cardinality($3::text[]) = 0 OR EXISTS (
-                                SELECT 1 FROM unnest($3::text[]) p
-                                WHERE path = p OR (right(p, 1) = '/' AND left(path, length(p)) = p)))
-                           AND NOT (id = ANY($4::bigint[]))
+                           AND {}
                          ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
-             RETURNING id, path, title",
+             RETURNING id, path, title", within_reach("$3", "$4")),
             &[&s.name, &lease, &reach.prefixes, &reach.skip],
         )
         .map_err(|e| shared.err(e))?;
@@ -262,10 +270,7 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings, reach: &Reach) -> Resul
     let busy: i64 = shared
         .client()
         .query_one(
-            "SELECT count(*) FROM videos WHERE status = 'working'
-               AND (cardinality($1::text[]) = 0 OR EXISTS (
-                    SELECT 1 FROM unnest($1::text[]) p WHERE path = p OR (right(p, 1) = '/' AND left(path, length(p)) = p)))
-               AND NOT (id = ANY($2::bigint[]))",
+            &format!("SELECT count(*) FROM videos WHERE status = 'working' AND {}", within_reach("$1", "$2")),
             &[&reach.prefixes, &reach.skip],
         )
         .map_err(|e| shared.err(e))?
