@@ -1001,3 +1001,71 @@ fn migrate_without_the_right_to_make_tables_names_the_grant() {
         "{err}"
     );
 }
+
+/// A password in the catalog's URL (one the server does not even need here: it trusts local
+/// connections) appears in no output of a scripted session, in no file name and in no file the
+/// library folder holds, its log included.
+#[test]
+fn the_catalogs_password_is_in_no_output_and_no_file() {
+    let pg = postgres();
+    let secret = "S3CRETpw";
+    let url = pg.url().replacen("postgres@", &format!("postgres:{secret}@"), 1);
+    let with_query = format!("{}?password={secret}", pg.url());
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    make_video(&media.join("one.mp4"), Gen { seconds: 4.0, ..Gen::default() });
+    make_video(&media.join("two.mp4"), Gen { source: "smptebars", seconds: 4.0, ..Gen::default() });
+    let (resnet, lib) = (work.path().join("resnet"), work.path().join("lib"));
+    std::fs::create_dir_all(&resnet).unwrap();
+    random_resnet(&resnet.join("model.safetensors"));
+    let config = work.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[sampling]\nframe_short_side = 64\n[models]\noffline = true\n[models.image]\npath = {resnet:?}\n"),
+    )
+    .unwrap();
+    let mut said = String::new();
+    let sessions: [(&str, &[&str]); 10] = [
+        (&url, &["migrate"]),
+        (&url, &["ingest", "--worker"]),
+        (&with_query, &["library"]),
+        (&url, &["library", "--json"]),
+        (&with_query, &["similar", "one", "--json"]),
+        (&url, &["train", "--yes"]),
+        (&with_query, &["runs"]),
+        (&url, &["index", "update"]),
+        (&with_query, &["dupes"]),
+        (&url, &["--catalog-typo"]),
+    ];
+    for (catalog, args) in sessions {
+        let mut cmd = bin();
+        cmd.arg("--library").arg(&lib).arg("--config").arg(&config).args(["--catalog", catalog]).args(args);
+        if args == ["ingest", "--worker"] {
+            cmd.arg(&media);
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        let typo = args == ["--catalog-typo"];
+        assert_eq!(out.status.success(), !typo, "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        said += &format!("{args:?} → {}\n", out.status);
+        said += &String::from_utf8_lossy(&out.stdout);
+        said += &String::from_utf8_lossy(&out.stderr);
+    }
+    // Given only through the environment, and shown by help.
+    let out = bin().args(["library", "--help"]).env("REELMATCH_CATALOG", &url).output().unwrap();
+    said += &String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("\"query\": \"one\"") && said.contains("REELMATCH_CATALOG"), "the session ran: {said}");
+    assert!(!said.contains(secret), "the password was printed:\n{said}");
+    let mut files = vec![lib.clone()];
+    while let Some(path) = files.pop() {
+        let name = path.to_string_lossy().into_owned();
+        assert!(!name.contains(secret), "a file is named with the password: {name}");
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            let holds = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!holds, "{name} holds the password");
+        }
+    }
+}
