@@ -186,7 +186,7 @@ fn read_clip(dir: &Path, wav: &Path) -> Vec<f32> {
 }
 
 fn whisper(dir: &Path, clip: &[f32]) {
-    let files = resolve(Role::Speech, Some(dir), &[], true).unwrap();
+    let files = resolve(Role::Speech, Some(dir), &[], Some("offline")).unwrap();
     // The decoder's weights in f32 and in 8 bits, and faster-whisper (int8 and float32) on the
     // same clip and weights, in turns (this machine's speed drifts): transcription time with the
     // model loaded, and each transcript's word error rate against the spoken text.
@@ -268,7 +268,7 @@ fn costs(tiny: &Path) {
     let dir = tempfile::tempdir().unwrap();
     base_en_shaped(tiny, dir.path());
     for (name, path) in [("tiny.en", tiny), ("base.en-shaped (random weights)", dir.path())] {
-        let files = resolve(Role::Speech, Some(path), &[], true).unwrap();
+        let files = resolve(Role::Speech, Some(path), &[], Some("offline")).unwrap();
         for p in [Precision::Int8, Precision::F32] {
             let model = Transcriber::load_with(&files, &Device::Cpu, p).unwrap();
             model.costs(1, 4).unwrap(); // warm-up
@@ -328,7 +328,7 @@ fn base_en_shaped(tiny: &Path, out: &Path) {
 }
 
 fn text(dir: &Path) {
-    let files = resolve(Role::Text, Some(dir), &[], true).unwrap();
+    let files = resolve(Role::Text, Some(dir), &[], Some("offline")).unwrap();
     let model = TextEmbedder::load(&files, &Device::Cpu, Pooling::Mean, 512, 64).unwrap();
     let doc = "la ".repeat(505); // 510 tokens + [CLS] + [SEP] = one full 512-token window
     let docs: Vec<&str> = vec![doc.as_str(); 16];

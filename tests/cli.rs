@@ -395,3 +395,46 @@ fn a_mistyped_catalog_url_never_prints_its_password() {
         assert!(said.contains("***") && !said.contains("SECRET"), "{args:?}: {said}");
     }
 }
+
+/// `models` lists without downloading, and says so in those words (not "offline mode is on"
+/// when it was not asked for); with `--offline` it says that.
+#[test]
+fn models_says_why_a_model_is_missing_in_the_right_words() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |offline: bool| {
+        let mut cmd = bin();
+        cmd.current_dir(home.path())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("HF_HUB_CACHE", home.path().join("hub"))
+            .arg("models");
+        if offline {
+            cmd.arg("--offline");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = run(false);
+    assert!(listed.matches("missing ").count() == 3, "{listed}");
+    assert!(listed.contains("not downloaded yet") && !listed.contains("offline mode is on"), "{listed}");
+    let offline = run(true);
+    assert!(offline.contains("offline mode is on") && !offline.contains("not downloaded yet"), "{offline}");
+}
+
+/// A command line that cannot be parsed exits 64, never 2 (which means "some files failed");
+/// `--help` exits 0.
+#[test]
+fn a_usage_error_has_its_own_exit_code() {
+    for args in [&["--no-such-flag"][..], &["ingest"], &["similar", "x", "--top", "many"]] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(reelmatch::cli::EXIT_USAGE),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty());
+    }
+    assert_eq!(bin().arg("--help").output().unwrap().status.code(), Some(0));
+}

@@ -14,7 +14,7 @@ use reelmatch::ml::{cosine, resolve, Role};
 use std::path::Path;
 
 fn text_model(dir: &Path, pooling: Pooling, max_tokens: usize) -> TextEmbedder {
-    let files = resolve(Role::Text, Some(dir), &[], true).unwrap();
+    let files = resolve(Role::Text, Some(dir), &[], Some("offline")).unwrap();
     TextEmbedder::load(&files, &Device::Cpu, pooling, max_tokens, 16).unwrap()
 }
 

@@ -64,7 +64,7 @@ fn text_embeddings_match_a_numpy_bert_within_1e_3() {
     let want: Vec<Vec<f32>> =
         serde_json::from_value(reference("bert.py", &dir, serde_json::json!({ "ids": ids }))).unwrap();
 
-    let files = resolve(Role::Text, Some(&dir), &[], true).unwrap();
+    let files = resolve(Role::Text, Some(&dir), &[], Some("offline")).unwrap();
     let model = TextEmbedder::load(&files, &Device::Cpu, Pooling::Mean, 512, 64).unwrap();
     // One batch, so the shorter texts are padded and masked: padding must not change them.
     let got = model.embed_batch(&texts).unwrap();

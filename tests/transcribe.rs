@@ -31,7 +31,7 @@ fn speak(text: &str, dir: &Path, name: &str) -> Vec<f32> {
 use reelmatch::types::word_error_rate as wer;
 
 fn tiny() -> Transcriber {
-    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], true).unwrap();
+    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], Some("offline")).unwrap();
     Transcriber::load(&files, &Device::Cpu).unwrap()
 }
 
@@ -51,7 +51,7 @@ fn espeak_sentence_comes_back_with_a_low_word_error_rate() {
     assert!(rate <= 0.15, "word error rate {rate:.2} > 0.15 (measured 0.04 when written): {text:?}");
 
     // The decoder in 8 bits (quantised from the same file) keeps the words.
-    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], true).unwrap();
+    let files = resolve(Role::Speech, Some(&assets().join("models/whisper-tiny.en")), &[], Some("offline")).unwrap();
     let mut int8 = Transcriber::load_with(&files, &Device::Cpu, reelmatch::ml::whisper::Precision::Int8).unwrap();
     let heard = int8.transcribe(&pcm, None, &Cancel::new()).unwrap().text();
     let int8_rate = wer(sentence, &heard);

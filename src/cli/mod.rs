@@ -24,9 +24,22 @@ use std::process::ExitCode;
 /// Exit code when a run finished but some files failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
 
-/// Parses the command line and prepares the process for the work it asks for.
+/// Exit code of a command line that cannot be parsed (sysexits' EX_USAGE), apart from
+/// [`EXIT_SOME_FAILED`].
+pub const EXIT_USAGE: i32 = 64;
+
+/// Parses the command line and prepares the process for the work it asks for. A command line
+/// that cannot be parsed ends the process with [`EXIT_USAGE`] (clap's own 2 would read as "some
+/// files failed"); `--help` and `--version` with 0.
 pub fn parse() -> Cli {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     crate::init_process(cli.threads);
     cli
 }

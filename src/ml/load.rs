@@ -33,7 +33,12 @@ pub fn configured_path(config: &Config, role: Role) -> Option<PathBuf> {
 /// Resolves a role's files as configured (`offline` from config unless `force_offline`).
 pub fn resolve_role(config: &Config, role: Role, force_offline: bool) -> Result<ModelFiles> {
     let explicit = configured_path(config, role);
-    resolve(role, explicit.as_deref(), &model_dirs(config), force_offline || config.models.offline)
+    let no_download = match (config.models.offline, force_offline) {
+        (true, _) => Some("offline mode is on"),
+        (false, true) => Some("it is not downloaded yet (`reelmatch models fetch` downloads it)"),
+        (false, false) => None,
+    };
+    resolve(role, explicit.as_deref(), &model_dirs(config), no_download)
 }
 
 /// The configured device.

@@ -42,8 +42,13 @@ impl ModelFiles {
 }
 
 /// Resolves `role`'s files in order: `explicit` → `<dir>/<name>/` for each of `model_dirs` →
-/// the Hugging Face cache → a download (not when `offline`).
-pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offline: bool) -> Result<ModelFiles> {
+/// the Hugging Face cache → a download (not where `no_download` says why not).
+pub fn resolve(
+    role: Role,
+    explicit: Option<&Path>,
+    model_dirs: &[PathBuf],
+    no_download: Option<&str>,
+) -> Result<ModelFiles> {
     let m = role.manifest();
     if let Some(dir) = explicit {
         return from_dir(role, &m, dir, Source::Path).map_err(|missing| Error::ModelUnavailable {
@@ -71,8 +76,8 @@ pub fn resolve(role: Role, explicit: Option<&Path>, model_dirs: &[PathBuf], offl
     }
     let missing: Vec<String> =
         m.files.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(f, _)| f.clone()).collect();
-    if offline {
-        return Err(unavailable(role, &m, &missing, model_dirs, "offline mode is on"));
+    if let Some(why) = no_download {
+        return Err(unavailable(role, &m, &missing, model_dirs, why));
     }
     download(role, &m, repo).map_err(|why| unavailable(role, &m, &missing, model_dirs, &why.to_string()))
 }
@@ -144,12 +149,12 @@ mod tests {
     fn explicit_dir_wins_and_reports_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{}").unwrap();
-        let e = resolve(Role::Text, Some(dir.path()), &[], true).unwrap_err().to_string();
+        let e = resolve(Role::Text, Some(dir.path()), &[], Some("offline mode is on")).unwrap_err().to_string();
         assert!(e.contains("lacks tokenizer.json, model.safetensors"), "{e}");
         for f in ["tokenizer.json", "model.safetensors"] {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
-        let found = resolve(Role::Text, Some(dir.path()), &[], true).unwrap();
+        let found = resolve(Role::Text, Some(dir.path()), &[], Some("offline mode is on")).unwrap();
         assert_eq!(found.source, Source::Path);
         assert_eq!(found.file("tokenizer.json").unwrap(), dir.path().join("tokenizer.json"));
     }
@@ -159,7 +164,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         std::env::set_var("HF_HOME", cache.path());
-        let e = resolve(Role::Speech, None, &[dir.path().to_path_buf()], true).unwrap_err().to_string();
+        let e = resolve(Role::Speech, None, &[dir.path().to_path_buf()], Some("offline mode is on"))
+            .unwrap_err()
+            .to_string();
         for words in
             ["speech model", "openai/whisper-base.en", "offline", "model.safetensors", "--speech-model", "(2)", "(3)"]
         {
@@ -170,7 +177,7 @@ mod tests {
         for f in ["config.json", "tokenizer.json", "model.safetensors"] {
             std::fs::write(local.join(f), "x").unwrap();
         }
-        let found = resolve(Role::Speech, None, &[dir.path().to_path_buf()], true).unwrap();
+        let found = resolve(Role::Speech, None, &[dir.path().to_path_buf()], Some("offline mode is on")).unwrap();
         assert_eq!(found.source, Source::Local);
         std::env::remove_var("HF_HOME");
     }
