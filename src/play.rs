@@ -62,6 +62,23 @@ pub fn command(player: &Player, graphics: Graphics, display: bool, moment: &Mome
     Ok(cmd)
 }
 
+/// The command line [`play`] runs for `moment`, as a shell would take it (arguments holding
+/// spaces or quotes quoted), to show the person.
+pub fn command_line(player: &Player, graphics: Graphics, moment: &Moment) -> Result<String> {
+    let cmd = command(player, graphics, has_display(), moment)?;
+    let quote = |s: std::borrow::Cow<'_, str>| {
+        if s.chars().any(|c| c.is_whitespace() || "\"'\\$`".contains(c)) {
+            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`"))
+        } else {
+            s.into_owned()
+        }
+    };
+    let program = Path::new(cmd.get_program()).file_name().unwrap_or(cmd.get_program()).to_string_lossy();
+    let words: Vec<String> =
+        std::iter::once(quote(program)).chain(cmd.get_args().map(|a| quote(a.to_string_lossy()))).collect();
+    Ok(words.join(" "))
+}
+
 /// Plays `moment` and waits until the player ends. Without a display the terminal is the
 /// player's meanwhile; with one, the player keeps to its window and leaves the terminal alone.
 pub fn play(player: &Player, graphics: Graphics, moment: &Moment) -> Result<()> {
@@ -88,6 +105,16 @@ pub fn play(player: &Player, graphics: Graphics, moment: &Moment) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_shown_is_quoted_as_a_shell_takes_it() {
+        let player = Player { command: "/bin/true".into() };
+        let moment =
+            Moment { path: "/m/Blinding Lights.mp4".into(), title: "Blinding Lights @ 0:12.5".into(), start_s: 12.5 };
+        let line = command_line(&player, Graphics::Halfblocks, &moment).unwrap();
+        assert!(line.starts_with("true --start=12.50 \"--title=reelmatch: Blinding Lights @ 0:12.5\""), "{line}");
+        assert!(line.ends_with(" -- \"/m/Blinding Lights.mp4\""), "{line}");
+    }
 
     #[test]
     fn the_command_starts_at_the_moment_and_draws_in_the_terminal_without_a_display() {

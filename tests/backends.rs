@@ -202,6 +202,15 @@ on_both! {
             assert!(hits[0].get(key).is_some(), "{key} missing from {}", hits[0]);
         }
         assert!(!titles(&doc).contains(&"gold".to_string()));
+        // A video that failed is named with why it cannot be searched with, by title and by id.
+        std::fs::write(media.join("broken.mp4"), "garbage").unwrap();
+        expect(run().arg("ingest").arg(&media), 2);
+        let broken = rows(backend, &setup.lib).into_iter().find(|r| r["title"] == "broken").unwrap();
+        for what in ["broken".to_string(), broken["id"].to_string()] {
+            let err = stderr(&expect(run().args(["similar", &what]), 1));
+            assert!(err.contains("cannot be searched with: its ingestion failed: ") && err.contains("not a readable video"), "{err}");
+        }
+        std::fs::remove_file(media.join("broken.mp4")).unwrap();
         // Previews into a file: no terminal escapes in it, and a word on why; asked for by
         // name, they are drawn.
         let out = expect(run().args(["similar", "gold", "--preview"]), 0);

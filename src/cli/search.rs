@@ -79,7 +79,15 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     models.expected_language = None;
     let within = a.within.as_deref().map(folder).transpose()?;
     let mut query = if let Some(what) = &a.video {
-        Query::from_library(lib, root, find_video(&lib.videos, &searchable.reference(what))?)?
+        let video = match find_video(&lib.videos, &searchable.reference(what)) {
+            Ok(video) => video,
+            Err(e @ crate::Error::NoSuchVideo { .. }) => match not_searchable(library, config, backend, what)? {
+                Some(why) => anyhow::bail!(why),
+                None => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        Query::from_library(lib, root, video)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
         models.require_image()?;
@@ -127,10 +135,30 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
         };
         let video = lib.videos.iter().find(|v| v.id == hit.id).context("the result's video is in the library")?;
         let moment = crate::pipeline::match_moment(hit, video);
-        eprintln!("playing {}", moment.title);
+        eprintln!("playing {}", crate::types::printable(&moment.title));
+        eprintln!("({})", crate::types::printable(&crate::play::command_line(&config.player, a.graphics, &moment)?));
         crate::play::play(&config.player, a.graphics, &moment)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why the library video `what` (an id or a whole title) cannot be searched with, where it is in
+/// the catalog but not ready: ingesting, failed, or its file gone.
+fn not_searchable(library: &Library, config: &Config, backend: &Backend, what: &str) -> anyhow::Result<Option<String>> {
+    use crate::catalog::Status;
+    let rows = backend.listing(library, config)?;
+    let id = what.parse::<i64>().ok();
+    let Some(row) = rows.iter().find(|r| Some(r.video.id) == id || r.video.title.eq_ignore_ascii_case(what)) else {
+        return Ok(None);
+    };
+    let v = &row.video;
+    let why = match v.status {
+        Status::Ready => return Ok(None),
+        Status::Failed => format!("its ingestion failed: {}", v.error.as_deref().unwrap_or("no reason recorded")),
+        Status::Missing => format!("its file is gone from {}", v.path.display()),
+        Status::Pending | Status::Working => format!("it is not ingested yet (`{}`)", backend.ingest_command()),
+    };
+    Ok(Some(format!("video {} (\"{}\") cannot be searched with: {why}", v.id, v.title)))
 }
 
 /// The folder `--in` names, as the library records paths (absolute, links resolved).
