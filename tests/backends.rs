@@ -272,6 +272,9 @@ on_both! {
         let doc = json(run().args(["similar", "rain", "--space", "head", "--json"]));
         assert!(doc["space"].as_str().unwrap().contains("head"), "{doc}");
         assert_eq!(titles(&doc).len(), 3, "{doc}");
+        assert_eq!(doc["run"].as_i64(), Some(id), "the run, as a number: {doc}");
+        let doc = json(run().args(["similar", "rain", "--space", "backbone", "--json"]));
+        assert_eq!((doc["space"].as_str(), &doc["run"]), (Some("backbone"), &Value::Null), "{doc}");
 
         // What a person gets wrong: a typo, a file with no video, a file that is not an image.
         let err = stderr(&expect(run().args(["similar", "spirl"]), 1));

@@ -236,6 +236,7 @@ fn answered(app: &mut App) {
         image_model: Some("resnet".into()),
         text_model: Some("bert".into()),
         space: "backbone".into(),
+        run: None,
         results: vec![hit(1, 1, "Starboy", 0.81, Some(0.62)), hit(2, 2, "Bikes (instrumental)", 0.74, None)],
     };
     reelmatch::search::rerank(&mut results, Weights::default());

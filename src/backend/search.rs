@@ -106,6 +106,7 @@ impl Searchable {
         if let Some((mirror, run)) = &self.copy {
             results.results.iter_mut().for_each(|h| h.id = mirror.to_shared(h.id).unwrap_or(h.id));
             results.space = format!("head of run {run}");
+            results.run = Some(*run);
         }
     }
 

@@ -75,6 +75,8 @@ pub struct SearchLibrary {
     pub text_model: Option<String>,
     /// The space frames are compared in: "backbone", or "head of run N".
     pub space: String,
+    /// The run whose head frames are projected through (the head space), by number.
+    pub run: Option<i64>,
     /// The trained head frames are projected through, in the head space.
     head: Option<Head>,
     /// The rules frames are set aside by, when they are (`[search.traps] set_aside`).
@@ -242,6 +244,7 @@ impl SearchLibrary {
         let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
         Ok(SearchLibrary {
             space,
+            run: head.map(|(run, _)| run),
             head: head.map(|(_, h)| h.clone()),
             traps: traps.cloned(),
             set_aside,
@@ -290,6 +293,7 @@ impl SearchLibrary {
             image_model,
             text_model,
             space: "backbone".into(),
+            run: None,
             head: None,
             traps: None,
             set_aside: Vec::new(),

@@ -82,6 +82,9 @@ pub struct Results {
     pub text_model: Option<String>,
     /// The space frames were compared in: "backbone" or "head of run N".
     pub space: String,
+    /// In the head space, the run whose head frames were compared through (null in the backbone
+    /// space): what a script reads instead of parsing `space`.
+    pub run: Option<i64>,
     pub results: Vec<Hit>,
 }
 
@@ -267,6 +270,7 @@ fn rank_one(
         image_model: lib.image_model.clone(),
         text_model: lib.text_model.clone(),
         space: lib.space.clone(),
+        run: lib.run,
         results: hits,
     }
 }
@@ -307,6 +311,7 @@ mod tests {
             image_model: None,
             text_model: None,
             space: "backbone".into(),
+            run: None,
             results: vec![hit(1, Some(0.9), Some(0.1)), hit(2, Some(0.2), Some(0.95)), hit(3, None, Some(0.5))],
         };
         rerank(&mut r, Weights { visual: 1.0, lyrics: 0.0 });
