@@ -17,9 +17,7 @@ pub fn main() -> ExitCode {
     code
 }
 
-/// The exit status of a command whose reader went away (`reelmatch library | head -1`): what a
-/// process ended by SIGPIPE reports, as `git` and `cat` do.
-pub const EXIT_CLOSED_PIPE: i32 = 141;
+pub use crate::cli::EXIT_CLOSED_PIPE;
 
 /// Ends the process quietly with [`EXIT_CLOSED_PIPE`] when printing to standard output fails
 /// because its reader has gone, instead of a panic message and 101. (SIGPIPE stays ignored, so a
@@ -33,7 +31,8 @@ fn quiet_on_closed_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+        // `println!`'s own words, and those of a library that writes to stdout and unwraps.
+        if text.contains("Broken pipe") {
             std::process::exit(EXIT_CLOSED_PIPE);
         }
         previous(info);

@@ -260,7 +260,7 @@ fn transcribe_and_embed_print_their_json_contracts() {
 fn a_closed_pipe_ends_quietly() {
     use std::os::fd::{FromRawFd, OwnedFd};
     let work = tempfile::tempdir().unwrap();
-    for args in [&["library"][..], &["library", "--json"], &["runs"]] {
+    for args in [&["library"][..], &["library", "--json"], &["runs"], &["completions", "bash"], &["manpage"]] {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors pipe() writes.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -275,7 +275,7 @@ fn a_closed_pipe_ends_quietly() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(reelmatch::launch::EXIT_CLOSED_PIPE), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(reelmatch::cli::EXIT_CLOSED_PIPE), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
@@ -437,4 +437,22 @@ fn a_usage_error_has_its_own_exit_code() {
         assert!(!out.stderr.is_empty());
     }
     assert_eq!(bin().arg("--help").output().unwrap().status.code(), Some(0));
+}
+
+/// Shell completions and the manual page come from the binary itself, and make no library.
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    let work = tempfile::tempdir().unwrap();
+    let none = work.path().join("no library");
+    let text = |args: &[&str]| {
+        let out = bin().arg("--library").arg(&none).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bash = text(&["completions", "bash"]);
+    assert!(bash.contains("_reelmatch") && bash.contains("similar") && bash.contains("--catalog"), "{bash}");
+    assert!(text(&["completions", "zsh"]).contains("#compdef reelmatch"));
+    let man = text(&["manpage"]);
+    assert!(man.contains(".TH reelmatch") && man.contains("similar"), "{man}");
+    assert!(!none.exists(), "a library was made");
 }

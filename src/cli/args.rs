@@ -83,6 +83,15 @@ pub enum Command {
         #[arg(long)]
         retry_failed: bool,
     },
+    /// Print a completion script for SHELL on standard output, e.g.
+    /// `reelmatch completions bash > ~/.local/share/bash-completion/completions/reelmatch`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on standard output, e.g.
+    /// `reelmatch manpage > ~/.local/share/man/man1/reelmatch.1`.
+    Manpage,
     /// Set up (or bring up to date) the shared catalog's schema on PostgreSQL (`--catalog URL`).
     Migrate,
     /// Open the dashboard (the default when no command is given).

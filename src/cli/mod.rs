@@ -24,6 +24,22 @@ use std::process::ExitCode;
 /// Exit code when a run finished but some files failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
 
+/// The exit status of a command whose reader went away (`reelmatch library | head -1`): what a
+/// process ended by SIGPIPE reports, as `git` and `cat` do.
+pub const EXIT_CLOSED_PIPE: i32 = 141;
+
+/// Writes `bytes` to standard output; a reader that went away ends the command quietly with
+/// [`EXIT_CLOSED_PIPE`].
+fn print_out(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(EXIT_CLOSED_PIPE as u8)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Exit code of a command line that cannot be parsed (sysexits' EX_USAGE), apart from
 /// [`EXIT_SOME_FAILED`].
 pub const EXIT_USAGE: i32 = 64;
@@ -141,9 +157,14 @@ fn needs(command: Option<&Command>) -> Needs {
     match command {
         None | Some(Command::Tui | Command::Demo | Command::Ingest { .. }) => Needs::Creates,
         Some(Command::Library { action: Some(args::LibraryAction::Import { .. }), .. }) => Needs::Creates,
-        Some(Command::Models { .. } | Command::Transcribe { .. } | Command::Embed { .. } | Command::Migrate) => {
-            Needs::Nothing
-        }
+        Some(
+            Command::Models { .. }
+            | Command::Transcribe { .. }
+            | Command::Embed { .. }
+            | Command::Migrate
+            | Command::Completions { .. }
+            | Command::Manpage,
+        ) => Needs::Nothing,
         Some(_) => Needs::Existing,
     }
 }
@@ -217,6 +238,16 @@ fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<Exit
             let rebuild = matches!(action, args::IndexAction::Rebuild);
             backend.refresh_index(&library, &config, rebuild, &|line| println!("{line}"))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Completions { shell }) => {
+            let (mut command, mut script) = (<Cli as clap::CommandFactory>::command(), Vec::new());
+            clap_complete::generate(shell, &mut command, "reelmatch", &mut script);
+            print_out(&script)
+        }
+        Some(Command::Manpage) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
+            print_out(&page)
         }
         Some(Command::Tui) | None => anyhow::bail!("the dashboard is not a headless command"),
     }
