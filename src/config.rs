@@ -388,22 +388,25 @@ impl Config {
     pub fn from_layers(layers: &[Layer]) -> Result<Self> {
         let mut merged: Table = DEFAULT_TOML.parse().expect("config/default.toml parses");
         let mut origin = HashMap::new();
+        let mut negative = HashMap::new();
         for layer in layers {
             let table: Table = layer.text.parse().map_err(|e: toml::de::Error| Error::Config {
                 file: layer.name.clone(),
                 message: format!("not valid TOML: {}", e.message()),
             })?;
-            merge(&mut merged, table, "", &layer.name, &mut origin)?;
+            merge(&mut merged, table, "", &layer.name, &mut origin, &mut negative)?;
         }
         let config: Config = Value::Table(merged).try_into().map_err(|e: toml::de::Error| Error::Config {
             file: "(merged)".into(),
             message: e.message().to_string(),
         })?;
-        config.validate(&origin)?;
+        config.validate(&origin, &negative)?;
         Ok(config)
     }
 
-    fn validate(&self, origin: &HashMap<String, String>) -> Result<()> {
+    /// Checks every setting against its rule; `negative` holds the whole numbers given below 0
+    /// (held as 0 meanwhile), each reported with its own setting's rule.
+    fn validate(&self, origin: &HashMap<String, String>, negative: &HashMap<String, i64>) -> Result<()> {
         let s = &self.sampling;
         let checks: Vec<(&str, String, bool, &str)> = vec![
             ("sampling.long_threshold_s", s.long_threshold_s.to_string(), s.long_threshold_s > 0.0, "must be positive"),
@@ -632,10 +635,17 @@ impl Config {
                 "must name a player (mpv)",
             ),
         ];
-        for (key, value, ok, rule) in checks.into_iter().chain(search_checks) {
+        let file = |key: &str| origin.get(key).cloned().unwrap_or_else(|| "config/default.toml".into());
+        let checks: Vec<_> = checks.into_iter().chain(search_checks).collect();
+        // The first setting given below 0 (by name, so the same one is named every time), with its
+        // own rule where it has one that 0 breaks too (`must be at least 1`).
+        if let Some((key, given)) = negative.iter().min_by_key(|(key, _)| key.as_str()) {
+            let rule = checks.iter().find(|c| c.0 == key && !c.2).map_or("must be 0 or more", |c| c.3);
+            return Err(Error::Config { file: file(key), message: format!("`{key}` = {given} {rule}") });
+        }
+        for (key, value, ok, rule) in checks {
             if !ok {
-                let file = origin.get(key).cloned().unwrap_or_else(|| "config/default.toml".into());
-                return Err(Error::Config { file, message: format!("`{key}` = {value} {rule}") });
+                return Err(Error::Config { file: file(key), message: format!("`{key}` = {value} {rule}") });
             }
         }
         Ok(())
@@ -684,7 +694,14 @@ const CHOICES: &[(&str, &[&str])] = &[
 ];
 
 /// Merges `layer` into `base`, refusing keys the defaults do not have and values of another type.
-fn merge(base: &mut Table, layer: Table, prefix: &str, file: &str, origin: &mut HashMap<String, String>) -> Result<()> {
+fn merge(
+    base: &mut Table,
+    layer: Table,
+    prefix: &str,
+    file: &str,
+    origin: &mut HashMap<String, String>,
+    negative: &mut HashMap<String, i64>,
+) -> Result<()> {
     for (key, value) in layer {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         let err = |message: String| Error::Config { file: file.to_string(), message };
@@ -694,7 +711,7 @@ fn merge(base: &mut Table, layer: Table, prefix: &str, file: &str, origin: &mut 
             return Err(err(format!("unknown key `{path}` (= {value}); keys in {section}: {}", known.join(", "))));
         };
         match (current, value) {
-            (Value::Table(cur), Value::Table(new)) => merge(cur, new, &path, file, origin)?,
+            (Value::Table(cur), Value::Table(new)) => merge(cur, new, &path, file, origin, negative)?,
             (Value::Table(_), other) => return Err(err(format!("`{path}` = {other} should be a section [{path}]"))),
             (cur, new) => {
                 let new = coerce(cur, new).map_err(|(want, got)| err(format!("`{path}` = {got} should be {want}")))?;
@@ -703,6 +720,18 @@ fn merge(base: &mut Table, layer: Table, prefix: &str, file: &str, origin: &mut 
                         return Err(err(format!("`{path}` = {new} should be one of: {}", choices.join(", "))));
                     }
                 }
+                // Every whole-number setting counts something (epochs, pixels, threads): one below
+                // 0 is held as 0 until its rule is checked, and reported as given.
+                let new = match new {
+                    Value::Integer(i) if i < 0 => {
+                        negative.insert(path.clone(), i);
+                        Value::Integer(0)
+                    }
+                    other => {
+                        negative.remove(&path);
+                        other
+                    }
+                };
                 *cur = new;
                 origin.insert(path, file.to_string());
             }
@@ -717,8 +746,6 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
     match (cur, new) {
         (Value::Float(_), Value::Float(f)) if !f.is_finite() => Err(("a finite number", f.to_string())),
         (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
-        // Every whole-number setting counts something (epochs, pixels, threads): never negative.
-        (Value::Integer(_), Value::Integer(i)) if i < 0 => Err(("a whole number of 0 or more", i.to_string())),
         // Lists of numbers (one per colour channel) have as many values as the default.
         (Value::Array(items), Value::Array(new_items))
             if items.first().is_some_and(|v| matches!(v, Value::Float(_))) && items.len() != new_items.len() =>
@@ -794,6 +821,19 @@ mod tests {
         assert_eq!(c.train.optimizer, Optimizer::Sgd);
         assert_ne!(d.train.optimizer, Optimizer::Sgd, "the preset changes the optimiser");
         assert_eq!((c.train.learning_rate, c.train.epochs, c.train.batch_size), (1e-4, 5, 32));
+    }
+
+    #[test]
+    fn a_negative_whole_number_is_refused_with_its_own_settings_rule() {
+        let said = |text: &str| Config::from_layers(&[layer(text)]).err().map(|e| e.to_string()).unwrap_or_default();
+        let top = said("[search]\ntop = -1\n");
+        assert!(top.contains("`search.top` = -1 must be at least 1") && top.contains("test.toml"), "{top}");
+        assert!(said("[search]\ntop = 0\n").contains("`search.top` = 0 must be at least 1"));
+        let quality = said("[sampling]\njpeg_quality = -3\n");
+        assert!(quality.contains("`sampling.jpeg_quality` = -3 must be from 1 to 100"), "{quality}");
+        // A later layer that sets it right wins.
+        let fixed = Config::from_layers(&[layer("[search]\ntop = -1\n"), layer("[search]\ntop = 7\n")]);
+        assert_eq!(fixed.unwrap().search.top, 7);
     }
 
     #[test]

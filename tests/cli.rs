@@ -456,3 +456,21 @@ fn completions_and_the_manual_page_are_printed() {
     assert!(man.contains(".TH reelmatch") && man.contains("similar"), "{man}");
     assert!(!none.exists(), "a library was made");
 }
+
+/// `--quiet` prints no progress, and still names a file that failed and the summary.
+#[test]
+fn quiet_says_only_failures_errors_and_results() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    common::two_videos_and_a_broken_file(&media);
+    let cfg = small_config(work.path(), "");
+    let lib = work.path().join("lib");
+    let mut ingest = bin();
+    ingest.arg("--library").arg(&lib).arg("--config").arg(&cfg).args(["--quiet", "ingest"]).arg(&media);
+    let out = ingest.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("broken.mp4") && said.contains("not a readable video"), "{said}");
+    assert!(said.contains("ingest finished"), "the summary: {said}");
+    assert!(!said.contains("] frames") && !said.contains("pace per stage") && !said.contains(" to ingest, "), "{said}");
+}

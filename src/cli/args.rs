@@ -32,6 +32,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", value_parser = count)]
     pub threads: Option<usize>,
 
+    /// Print no progress (bars, per-video lines, notes, paces): only failures, errors and results.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
     /// Never touch the network (models must be local or in the Hugging Face cache).
     #[arg(long, global = true)]
     pub offline: bool,

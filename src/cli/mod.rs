@@ -57,6 +57,7 @@ pub fn parse() -> Cli {
         }
     };
     crate::init_process(cli.threads);
+    progress::set_quiet(cli.quiet);
     cli
 }
 

@@ -5,7 +5,21 @@ use crate::types::StageRates;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// `--quiet`: no progress, notes or paces; failures, errors and results are still said.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Says no progress from now on (`--quiet`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// Turns events into what a person at a terminal (or a log reader) sees.
 pub struct Progress {
@@ -45,6 +59,9 @@ impl Progress {
 
 impl EventSink for Progress {
     fn emit(&self, event: Event) {
+        if quiet() && !matches!(event, Event::VideoFailed { .. }) {
+            return;
+        }
         match event {
             Event::IngestPlanned { files, to_process, up_to_date } => {
                 self.line(format!("found {files} video(s): {to_process} to ingest, {up_to_date} up to date"));

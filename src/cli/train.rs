@@ -63,6 +63,9 @@ impl TrainProgress {
 
 impl EventSink for TrainProgress {
     fn emit(&self, event: Event) {
+        if super::progress::quiet() {
+            return;
+        }
         match event {
             Event::AugmentProgress { done, total } => {
                 if done == 0 {
