@@ -371,6 +371,25 @@ impl Config {
 
     /// Loads defaults, then the user's file if it exists, then `preset`, then `file`.
     pub fn load(preset: Option<&str>, file: Option<&Path>) -> Result<Self> {
+        Self::from_layers(&Self::layers(preset, file)?)
+    }
+
+    /// The settings in force, as TOML, each one a layer set marked with where it came from
+    /// (`# from FILE`); the catalog URL's password hidden (`reelmatch config`).
+    pub fn explain(preset: Option<&str>, file: Option<&Path>) -> Result<String> {
+        let layers = Self::layers(preset, file)?;
+        Self::from_layers(&layers)?; // only settings that load are explained
+        let (merged, origin, _) = Self::merged(&layers)?;
+        let mut out = format!(
+            "# the defaults (config/default.toml){}\n",
+            layers.iter().map(|l| format!(", then {}", l.name)).collect::<String>()
+        );
+        explain_table(&merged, "", &origin, &mut out);
+        Ok(out)
+    }
+
+    /// The layers `load` applies over the defaults, in order.
+    fn layers(preset: Option<&str>, file: Option<&Path>) -> Result<Vec<Layer>> {
         let mut layers = Vec::new();
         if let Some(user) = Self::user_file().filter(|p| p.is_file()) {
             layers.push(Layer::from_file(&user)?);
@@ -381,11 +400,13 @@ impl Config {
         if let Some(path) = file {
             layers.push(Layer::from_file(path)?);
         }
-        Self::from_layers(&layers)
+        Ok(layers)
     }
 
-    /// Defaults with `layers` applied in order; later layers win.
-    pub fn from_layers(layers: &[Layer]) -> Result<Self> {
+    /// The defaults with `layers` merged in: the table, which layer set each key, and the whole
+    /// numbers given below 0.
+    #[allow(clippy::type_complexity)] // three results of one merge, each named in the doc
+    fn merged(layers: &[Layer]) -> Result<(Table, HashMap<String, String>, HashMap<String, i64>)> {
         let mut merged: Table = DEFAULT_TOML.parse().expect("config/default.toml parses");
         let mut origin = HashMap::new();
         let mut negative = HashMap::new();
@@ -396,6 +417,12 @@ impl Config {
             })?;
             merge(&mut merged, table, "", &layer.name, &mut origin, &mut negative)?;
         }
+        Ok((merged, origin, negative))
+    }
+
+    /// Defaults with `layers` applied in order; later layers win.
+    pub fn from_layers(layers: &[Layer]) -> Result<Self> {
+        let (merged, origin, negative) = Self::merged(layers)?;
         let config: Config = Value::Table(merged).try_into().map_err(|e: toml::de::Error| Error::Config {
             file: "(merged)".into(),
             message: e.message().to_string(),
@@ -760,6 +787,27 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
         }
         (cur, new) if std::mem::discriminant(cur) == std::mem::discriminant(&new) => Ok(new),
         (_, new) => Err((kind, new.to_string())),
+    }
+}
+
+/// Writes `table`'s keys as TOML (sections after the plain keys), each one a layer set marked
+/// with its layer.
+fn explain_table(table: &Table, prefix: &str, origin: &HashMap<String, String>, out: &mut String) {
+    let path = |key: &str| if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") };
+    for (key, value) in table.iter().filter(|(_, v)| !v.is_table()) {
+        let full = path(key);
+        let shown = match (full.as_str(), value) {
+            ("catalog.url", Value::String(url)) => Value::String(crate::redact::url(url)).to_string(),
+            _ => value.to_string(),
+        };
+        let from = origin.get(&full).map(|file| format!("  # from {file}")).unwrap_or_default();
+        out.push_str(&format!("{key} = {shown}{from}\n"));
+    }
+    for (key, value) in table.iter() {
+        if let Value::Table(inner) = value {
+            out.push_str(&format!("\n[{}]\n", path(key)));
+            explain_table(inner, &path(key), origin, out);
+        }
     }
 }
 

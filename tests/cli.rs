@@ -474,3 +474,35 @@ fn quiet_says_only_failures_errors_and_results() {
     assert!(said.contains("ingest finished"), "the summary: {said}");
     assert!(!said.contains("] frames") && !said.contains("pace per stage") && !said.contains(" to ingest, "), "{said}");
 }
+
+/// `reelmatch config` prints the settings in force, each one a file set marked with that file,
+/// with a catalog password hidden.
+#[test]
+fn config_prints_the_settings_in_force_and_where_they_came_from() {
+    let work = tempfile::tempdir().unwrap();
+    let cfg = work.path().join("mine.toml");
+    std::fs::write(&cfg, "[search]\ntop = 7\n[catalog]\nurl = \"postgres://me:SECRET@db/lib\"\n").unwrap();
+    let out =
+        bin().arg("--library").arg(work.path().join("none")).arg("--config").arg(&cfg).arg("config").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let from = format!("# from {}", cfg.display());
+    assert!(text.contains("[search]") && text.contains(&format!("top = 7  {from}")), "{text}");
+    assert!(text.contains("url = \"postgres://me:***@db/lib\"") && !text.contains("SECRET"), "{text}");
+    assert!(
+        text.contains("epochs = ") && !text.lines().any(|l| l.starts_with("epochs") && l.contains("# from")),
+        "{text}"
+    );
+    // What it prints loads as a config of its own.
+    let again = work.path().join("again.toml");
+    std::fs::write(&again, text.replace("postgres://me:***@db/lib", "")).unwrap();
+    let out = bin()
+        .arg("--library")
+        .arg(work.path().join("none"))
+        .arg("--config")
+        .arg(&again)
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -93,6 +93,9 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Print the settings in force as TOML, each one set by a file or preset marked with where it
+    /// came from (the defaults, your user config, --preset, --config); a catalog password hidden.
+    Config,
     /// Print the manual page (roff) on standard output, e.g.
     /// `reelmatch manpage > ~/.local/share/man/man1/reelmatch.1`.
     Manpage,

@@ -164,7 +164,8 @@ fn needs(command: Option<&Command>) -> Needs {
             | Command::Embed { .. }
             | Command::Migrate
             | Command::Completions { .. }
-            | Command::Manpage,
+            | Command::Manpage
+            | Command::Config,
         ) => Needs::Nothing,
         Some(_) => Needs::Existing,
     }
@@ -245,6 +246,7 @@ fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<Exit
             clap_complete::generate(shell, &mut command, "reelmatch", &mut script);
             print_out(&script)
         }
+        Some(Command::Config) => print_out(Config::explain(cli.preset.as_deref(), cli.config.as_deref())?.as_bytes()),
         Some(Command::Manpage) => {
             let mut page = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
