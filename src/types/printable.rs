@@ -7,24 +7,21 @@ use std::borrow::Cow;
 /// `text` with every control character (C0, DEL, C1: escape, bell, carriage return, line breaks
 /// too) written as a visible `\u{…}` escape; text without one is returned as it is.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect(),
-    )
+    escaped(text, char::is_control)
 }
 
 /// [`printable`] for a block of lines (a message, a table): line breaks and tabs kept, every
 /// other control character escaped.
 pub fn printable_lines(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.chars().any(unsafe_char) {
+    escaped(text, |c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// `text` with the characters `escape` picks written as `\u{…}`.
+fn escaped(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escape) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(
-        text.chars().map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect(),
-    )
+    Cow::Owned(text.chars().map(|c| if escape(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect())
 }
 
 #[cfg(test)]
