@@ -1069,3 +1069,48 @@ fn the_catalogs_password_is_in_no_output_and_no_file() {
         }
     }
 }
+
+/// With no password in the URL, the one PostgreSQL's own tools would use is: `PGPASSWORD`, else
+/// the password file (`PGPASSFILE`), which is not used while others may read it.
+#[test]
+fn a_password_comes_from_pgpassword_or_the_password_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let pg = postgres();
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "SET password_encryption = 'scram-sha-256'; CREATE ROLE secretive LOGIN PASSWORD 'pw-from-elsewhere'",
+        )
+        .unwrap();
+    admin.batch_execute("GRANT ALL ON SCHEMA public TO secretive; CREATE EXTENSION IF NOT EXISTS vector").unwrap();
+    // Only this role must give a password.
+    let hba: String = admin.query_one("SHOW hba_file", &[]).unwrap().get(0);
+    let rules = "host all secretive 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\nlocal all all trust\n";
+    std::fs::write(&hba, rules).unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let url = pg.url().replacen("postgres@", "secretive@", 1);
+    let work = tempfile::tempdir().unwrap();
+    let migrate = |env: &[(&str, &str)]| {
+        let mut cmd = bin();
+        cmd.env_remove("PGPASSWORD").env("PGPASSFILE", work.path().join("none")).args(["--catalog", &url, "migrate"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = migrate(&[]);
+    assert!(!ok && err.contains("refused the login"), "no password anywhere: {err}");
+    let (ok, err) = migrate(&[("PGPASSWORD", "pw-from-elsewhere")]);
+    assert!(ok, "PGPASSWORD: {err}");
+    let file = work.path().join("pgpass");
+    std::fs::write(&file, "127.0.0.1:*:reelmatch:secretive:pw-from-elsewhere\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, err) = migrate(&[("PGPASSFILE", file.to_str().unwrap())]);
+    assert!(!ok && err.contains("refused the login"), "a password file others may read is not used: {err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (ok, err) = migrate(&[("PGPASSFILE", file.to_str().unwrap())]);
+    assert!(ok, "the password file: {err}");
+    assert!(!err.contains("pw-from-elsewhere"));
+}

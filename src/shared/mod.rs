@@ -10,6 +10,7 @@ pub mod import;
 pub mod listing;
 pub mod mirror;
 pub mod paths;
+mod pgpass;
 pub mod progress;
 pub mod query;
 mod register;
@@ -85,6 +86,20 @@ impl SharedCatalog {
         config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE).keepalives_interval(KEEPALIVE_IDLE / 3);
         config.keepalives_retries(3).tcp_user_timeout(SEND_TIMEOUT);
         config.application_name("reelmatch");
+        if config.get_password().is_none() {
+            // As PostgreSQL's own tools: PGPASSWORD, then the password file.
+            let host = match config.get_hosts().first() {
+                Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                Some(postgres::config::Host::Unix(p)) => p.to_string_lossy().into_owned(),
+                None => "localhost".into(),
+            };
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            let user = config.get_user().map_or_else(|| std::env::var("USER").unwrap_or_default(), String::from);
+            let database = config.get_dbname().map_or_else(|| user.clone(), String::from);
+            if let Some(password) = pgpass::password(&host, port, &database, &user) {
+                config.password(password);
+            }
+        }
         // The start-up exchange has no time limit of its own: it runs on a thread of its own,
         // waited for within the limit (a thread left waiting on a silent server ends with the
         // process).
@@ -177,6 +192,10 @@ fn connect_error(url: &str, e: &postgres::Error) -> Error {
             detail: format!("{}; create it first (`createdb NAME` on the server)", db.message()),
         },
         Some(_) => error_of(url, e),
+        None if chain(e).contains("password missing") => Error::SharedAuth {
+            url: url.into(),
+            detail: "the server asks for a password and none was given (PGPASSWORD or a password file, ~/.pgpass with mode 0600, gives one without writing it in the URL)".into(),
+        },
         None => Error::SharedUnreachable { url: url.into(), detail: chain(e) },
     }
 }
