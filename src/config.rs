@@ -378,8 +378,8 @@ impl Config {
     /// (`# from FILE`); the catalog URL's password hidden (`reelmatch config`).
     pub fn explain(preset: Option<&str>, file: Option<&Path>) -> Result<String> {
         let layers = Self::layers(preset, file)?;
-        Self::from_layers(&layers)?; // only settings that load are explained
-        let (merged, origin, _) = Self::merged(&layers)?;
+        let (merged, origin, negative) = Self::merged(&layers)?;
+        Self::checked(merged.clone(), &origin, &negative)?; // only settings that load are explained
         let mut out = format!(
             "# the defaults (config/default.toml){}\n",
             layers.iter().map(|l| format!(", then {}", l.name)).collect::<String>()
@@ -423,11 +423,16 @@ impl Config {
     /// Defaults with `layers` applied in order; later layers win.
     pub fn from_layers(layers: &[Layer]) -> Result<Self> {
         let (merged, origin, negative) = Self::merged(layers)?;
+        Self::checked(merged, &origin, &negative)
+    }
+
+    /// The settings of a merged table, checked against their rules.
+    fn checked(merged: Table, origin: &HashMap<String, String>, negative: &HashMap<String, i64>) -> Result<Self> {
         let config: Config = Value::Table(merged).try_into().map_err(|e: toml::de::Error| Error::Config {
             file: "(merged)".into(),
             message: e.message().to_string(),
         })?;
-        config.validate(&origin, &negative)?;
+        config.validate(origin, negative)?;
         Ok(config)
     }
 
@@ -768,16 +773,16 @@ fn merge(
 }
 
 /// `new` made the same kind as `cur` (integers widen to floats), or the kind wanted.
-fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, String)> {
+fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (String, String)> {
     let kind = kind_of(cur);
     match (cur, new) {
-        (Value::Float(_), Value::Float(f)) if !f.is_finite() => Err(("a finite number", f.to_string())),
+        (Value::Float(_), Value::Float(f)) if !f.is_finite() => Err(("a finite number".into(), f.to_string())),
         (Value::Float(_), Value::Integer(i)) => Ok(Value::Float(i as f64)),
         // Lists of numbers (one per colour channel) have as many values as the default.
         (Value::Array(items), Value::Array(new_items))
             if items.first().is_some_and(|v| matches!(v, Value::Float(_))) && items.len() != new_items.len() =>
         {
-            Err((COUNTS[items.len().min(COUNTS.len() - 1)], Value::Array(new_items).to_string()))
+            Err((format!("a list of {} numbers", items.len()), Value::Array(new_items).to_string()))
         }
         (Value::Array(items), Value::Array(new_items)) => {
             let Some(first) = items.first() else { return Ok(Value::Array(new_items)) };
@@ -786,7 +791,7 @@ fn coerce(cur: &Value, new: Value) -> std::result::Result<Value, (&'static str, 
             Ok(Value::Array(coerced))
         }
         (cur, new) if std::mem::discriminant(cur) == std::mem::discriminant(&new) => Ok(new),
-        (_, new) => Err((kind, new.to_string())),
+        (_, new) => Err((kind.to_string(), new.to_string())),
     }
 }
 
@@ -810,10 +815,6 @@ fn explain_table(table: &Table, prefix: &str, origin: &HashMap<String, String>, 
         }
     }
 }
-
-/// "a list of N numbers", by N.
-const COUNTS: [&str; 5] =
-    ["a list of numbers", "a list of 1 number", "a list of 2 numbers", "a list of 3 numbers", "a list of numbers"];
 
 fn kind_of(v: &Value) -> &'static str {
     match v {

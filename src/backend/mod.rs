@@ -203,6 +203,11 @@ impl Local {
         }
     }
 
+    /// This library's id of the video the user knows by `id` (the catalog's, on a copy).
+    pub fn here(&self, id: i64) -> i64 {
+        self.copy.as_ref().and_then(|(mirror, _)| mirror.to_local(id)).unwrap_or(id)
+    }
+
     /// The id the user knows a video here by (the catalog's).
     pub fn shown_id(&self, id: i64) -> i64 {
         self.copy.as_ref().and_then(|(mirror, _)| mirror.to_shared(id)).unwrap_or(id)

@@ -122,7 +122,7 @@ impl Searchable {
         let lib = &self.lib;
         let query = match request {
             QueryRequest::Video(id) => {
-                let here: i64 = self.reference(&id.to_string()).parse().unwrap_or(*id);
+                let here = self.here(*id);
                 let video = lib.videos.iter().find(|v| v.id == here).ok_or_else(|| {
                     Error::not_ready(format!("video {id} has no frames to search with yet"), Remedy::WaitForIngest)
                 })?;
@@ -131,22 +131,24 @@ impl Searchable {
             QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
         };
         let mut results = search(lib, &query, weights, usize::MAX, false);
-        let mut images = self.images()?;
         let shown: Vec<_> = results.results.iter().take(previews).filter_map(|h| h.best_frame()).collect();
-        let mut query_frames = Vec::with_capacity(query.frames.len());
-        for f in &query.frames {
-            let image = match &f.file {
-                Some(file) if shown.iter().any(|b| b.query_t == f.t_s) => images.open(&file.to_string_lossy())?,
-                _ => None,
-            };
-            query_frames.push((f.t_s, image));
-        }
-        let mut matches = HashMap::new();
-        for best in &shown {
-            if let Some(img) = images.open(&best.match_file)? {
-                matches.insert(best.match_file.clone(), img);
+        let (query_frames, matches) = self.with_images(|images| -> Result<_> {
+            let mut query_frames = Vec::with_capacity(query.frames.len());
+            for f in &query.frames {
+                let image = match &f.file {
+                    Some(file) if shown.iter().any(|b| b.query_t == f.t_s) => images.open(&file.to_string_lossy())?,
+                    _ => None,
+                };
+                query_frames.push((f.t_s, image));
             }
-        }
+            let mut matches = HashMap::new();
+            for best in &shown {
+                if let Some(img) = images.open(&best.match_file)? {
+                    matches.insert(best.match_file.clone(), img);
+                }
+            }
+            Ok((query_frames, matches))
+        })??;
         self.publish(&mut results);
         let unjudged = (lib.unjudged > 0).then(|| {
             format!("{} new frame(s) are not yet checked for shared intros and black frames; `reelmatch index update` checks them", lib.unjudged)

@@ -2,7 +2,7 @@
 //! catalog searched in SQL (the backbone space), or this machine's copy of a shared catalog in
 //! the head space of its active run. Results come out in the ids and the space the user knows.
 
-use super::Backend;
+use super::{Backend, Local};
 use crate::catalog::{Catalog, RunRecords};
 use crate::config::{Config, SearchSpace};
 use crate::error::Result;
@@ -17,18 +17,21 @@ use std::path::Path;
 /// A library ready to search, with where its frames' images are.
 pub struct Searchable {
     pub lib: SearchLibrary,
-    /// Where the frames' images are.
+    /// Where the frames' images are, and whose ids the library has.
     images_at: ImagesAt,
-    /// This machine's copy of a shared catalog and the catalog's run whose head it searches.
-    copy: Option<(Mirror, i64)>,
+    /// Where this is this machine's copy of a shared catalog: the catalog's run whose head it
+    /// searches.
+    run: Option<i64>,
     /// Something to tell the user about the search (the space it fell back to).
     pub note: Option<String>,
+    /// The connection the catalog's images are read through, once one was needed.
+    images_connection: std::sync::Mutex<Option<Box<SharedCatalog>>>,
 }
 
 /// Where a searchable library's frame images are.
 enum ImagesAt {
-    /// Files in this library's folder.
-    Folder(Library),
+    /// Files in this library's folder (a shared catalog's copy turns its ids into the catalog's).
+    Folder(Local),
     /// JPEG bytes in the shared catalog at this URL (searched in SQL).
     Catalog(String),
 }
@@ -62,23 +65,37 @@ impl Backend {
         space: Option<SearchSpace>,
         say: &dyn Fn(String),
     ) -> Result<Searchable> {
-        let (here, copy) = match self {
-            Backend::Embedded => (library.clone(), None),
+        let (here, run) = match self {
+            Backend::Embedded => (Local { library: library.clone(), copy: None }, None),
             Backend::Shared(url) => match head_on_copy(library, config, url, space, say)? {
-                Some((mirror, run)) => (mirror.library.clone(), Some((mirror, run))),
+                Some((mirror, run)) => {
+                    (Local { library: mirror.library.clone(), copy: Some((mirror, url.clone())) }, Some(run))
+                }
                 None => {
                     let lib = crate::shared::query::open_library(url, config)?;
-                    return Ok(Searchable { lib, images_at: ImagesAt::Catalog(url.clone()), copy: None, note: None });
+                    return Ok(Searchable {
+                        lib,
+                        images_at: ImagesAt::Catalog(url.clone()),
+                        run: None,
+                        note: None,
+                        images_connection: Default::default(),
+                    });
                 }
             },
         };
-        let catalog = Catalog::open(&here.catalog_path())?;
-        let chosen = Space::choose(&here, &catalog, config, space)?;
+        let catalog = Catalog::open(&here.library.catalog_path())?;
+        let chosen = Space::choose(&here.library, &catalog, config, space)?;
         if let Some(note) = &chosen.note {
             say(format!("note: {note}"));
         }
         let lib = chosen.load(&catalog, None)?;
-        Ok(Searchable { lib, images_at: ImagesAt::Folder(here), copy, note: chosen.note.clone() })
+        Ok(Searchable {
+            lib,
+            images_at: ImagesAt::Folder(here),
+            run,
+            note: chosen.note.clone(),
+            images_connection: Default::default(),
+        })
     }
 }
 
@@ -87,7 +104,7 @@ impl Searchable {
     /// the images).
     pub fn root(&self) -> &Path {
         match &self.images_at {
-            ImagesAt::Folder(library) => library.root(),
+            ImagesAt::Folder(local) => local.library.root(),
             ImagesAt::Catalog(_) => Path::new(""),
         }
     }
@@ -95,27 +112,48 @@ impl Searchable {
     /// A video reference (title, id or path) as the user gave it, as this library knows it (an
     /// id is the shared catalog's where this is a copy of one).
     pub fn reference(&self, what: &str) -> String {
-        match &self.copy {
-            Some((mirror, _)) => mirror.local_reference(what),
-            None => what.to_string(),
+        match &self.images_at {
+            ImagesAt::Folder(local) => local.reference(what),
+            ImagesAt::Catalog(_) => what.to_string(),
+        }
+    }
+
+    /// This library's id of the video the user knows by `id`.
+    pub fn here(&self, id: i64) -> i64 {
+        match &self.images_at {
+            ImagesAt::Folder(local) => local.here(id),
+            ImagesAt::Catalog(_) => id,
         }
     }
 
     /// Results as the user knows them: the catalog's ids and run where this is a copy of one.
     pub fn publish(&self, results: &mut Results) {
-        if let Some((mirror, run)) = &self.copy {
-            results.results.iter_mut().for_each(|h| h.id = mirror.to_shared(h.id).unwrap_or(h.id));
+        if let (ImagesAt::Folder(local), Some(run)) = (&self.images_at, self.run) {
+            results.results.iter_mut().for_each(|h| h.id = local.shown_id(h.id));
             results.space = format!("head of run {run}");
-            results.run = Some(*run);
+            results.run = Some(run);
         }
     }
 
-    /// Where the frames' images are read from.
-    pub fn images(&self) -> Result<FrameImages> {
-        Ok(match &self.images_at {
-            ImagesAt::Folder(library) => FrameImages::Folder(library.clone()),
-            ImagesAt::Catalog(url) => FrameImages::Catalog(Box::new(SharedCatalog::open(url)?)),
-        })
+    /// Calls `read` with where the frames' images are read from: the library's folder, or the
+    /// shared catalog through one connection kept for as long as this library is (a query does
+    /// not connect again for its images).
+    pub fn with_images<T>(&self, read: impl FnOnce(&mut FrameImages) -> T) -> Result<T> {
+        let url = match &self.images_at {
+            ImagesAt::Folder(local) => return Ok(read(&mut FrameImages::Folder(local.library.clone()))),
+            ImagesAt::Catalog(url) => url,
+        };
+        let mut kept = self.images_connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let connection = match kept.take() {
+            Some(connection) => connection,
+            None => Box::new(SharedCatalog::open(url)?),
+        };
+        let mut images = FrameImages::Catalog(connection);
+        let out = read(&mut images);
+        if let FrameImages::Catalog(connection) = images {
+            *kept = Some(connection);
+        }
+        Ok(out)
     }
 }
 

@@ -36,7 +36,7 @@ pub fn run(config: &Config, inputs: &Inputs, out: &Path) -> anyhow::Result<ExitC
     if let Some(audio) = &inputs.audio {
         report["speech"] = speech_role(config, audio)?;
     }
-    crate::store::write_atomic(out, serde_json::to_string_pretty(&report)?.as_bytes())
+    crate::save::atomically(out, serde_json::to_string_pretty(&report)?.as_bytes())
         .with_context(|| format!("writing the report {}", out.display()))?;
     eprintln!("report: {}", out.display());
     Ok(ExitCode::SUCCESS)

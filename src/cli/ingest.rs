@@ -18,8 +18,10 @@ pub fn run(
     options: IngestOptions,
     models: Models,
 ) -> anyhow::Result<ExitCode> {
+    // A worker stops after the video it holds; an embedded ingest after the step it is in.
+    let unit = if backend.has_workers() { "video" } else { "step" };
     let (library, config, backend) = (library.clone(), config.clone(), backend.clone());
-    let report = super::until_ctrl_c("video", move |cancel| {
+    let report = super::until_ctrl_c(unit, move |cancel| {
         let say = |line: String| eprintln!("{line}");
         backend.ingest(&library, &config, &paths, &options, &models, &Progress::new(), &cancel, &say)
     })??;

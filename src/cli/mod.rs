@@ -260,20 +260,24 @@ fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<Exit
 /// says so.
 fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
     let shared = |url: &str| crate::shared::shown(url);
-    let why = match (command?, backend) {
-        (Command::Ingest { worker: true, .. }, Backend::Embedded) => {
+    let why = match (command, backend) {
+        // (`launch` opens the dashboard on a terminal; this is what a script that asked for it gets.)
+        (None | Some(Command::Tui), Backend::Shared(_)) => {
+            "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch --catalog URL library --follow` shows every worker's progress as it happens".to_string()
+        }
+        (Some(Command::Ingest { worker: true, .. }), Backend::Embedded) => {
             "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)".to_string()
         }
-        (Command::Ingest { retry_failed: true, .. }, Backend::Embedded) => {
+        (Some(Command::Ingest { retry_failed: true, .. }), Backend::Embedded) => {
             "--retry-failed is for a shared catalog's queue (--catalog URL); an embedded ingest tries the files that failed again on every run".to_string()
         }
-        (Command::Migrate, Backend::Embedded) => {
+        (Some(Command::Migrate), Backend::Embedded) => {
             "migrate sets up a shared catalog: pass --catalog postgres://USER@HOST/DATABASE (the embedded catalog migrates itself when opened)".to_string()
         }
-        (Command::Library { follow: true, .. }, Backend::Embedded) => {
+        (Some(Command::Library { follow: true, .. }), Backend::Embedded) => {
             "library --follow shows the progress of workers on a shared catalog: pass --catalog postgres://USER@HOST/DATABASE".to_string()
         }
-        (Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }, Backend::Shared(url)) => {
+        (Some(Command::Library { action: Some(args::LibraryAction::Export { .. } | args::LibraryAction::Import { .. }), .. }), Backend::Shared(url)) => {
             format!(
                 "library export and import move an embedded library up and back: run them without --catalog, with --library DIR and --to/--from {}",
                 shared(url)

@@ -122,7 +122,7 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
         eprintln!("note: --preview draws images on a terminal; standard output is not one, so none were written (--graphics MODE draws them anyway)");
     }
     if a.preview && drawable && a.graphics != Graphics::None {
-        super::preview::show(&mut searchable.images()?, &query, &results, a.graphics)?;
+        searchable.with_images(|images| super::preview::show(images, &query, &results, a.graphics))??;
     }
     if let Some(path) = &a.m3u {
         let entries = crate::pipeline::playlist_entries(&results.results, &lib.videos);

@@ -129,7 +129,7 @@ impl Sketch {
         self.mean.iter().for_each(|m| bytes.extend_from_slice(&m.to_le_bytes()));
         bytes.resize(codes_offset(self.dim), 0);
         self.codes.as_slice().iter().for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
-        crate::store::write_atomic(path, &bytes)
+        crate::save::atomically(path, &bytes)
     }
 
     /// Rows sketched.

@@ -11,7 +11,8 @@
 use super::index::{FlatIndex, VectorIndex};
 use crate::config::Traps as Settings;
 use crate::error::{Error, Result};
-use crate::store::{write_atomic as write_file, FrameStore};
+use crate::save::atomically as write_file;
+use crate::store::FrameStore;
 use image::RgbImage;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};

@@ -35,7 +35,7 @@ pub fn dir(library: &Library, url: &str) -> PathBuf {
     let host = place.split(['/', '?', ':']).next().unwrap_or_default();
     let host: String =
         host.chars().take(40).map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    library.root().join("mirrors").join(format!("{host}-{:016x}", fnv1a(shown.as_bytes())))
+    library.root().join("mirrors").join(format!("{host}-{}", &blake3::hash(shown.as_bytes()).to_hex()[..16]))
 }
 
 /// Where copies were kept before [`dir`]: the URL past its user, every other character `_`
@@ -45,11 +45,6 @@ fn legacy_dir(library: &Library, url: &str) -> PathBuf {
     let place = place.rsplit_once('@').map_or(place, |(_, host)| host);
     let name: String = place.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     library.root().join("mirrors").join(name)
-}
-
-/// The 64-bit FNV-1a hash: stable across builds and machines (a folder name must not change).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Brings this machine's copy of the catalog at `url` up to date, saying what it does through

@@ -90,8 +90,8 @@ impl SharedCatalog {
             // As PostgreSQL's own tools: PGPASSWORD, then the password file.
             let host = match config.get_hosts().first() {
                 Some(postgres::config::Host::Tcp(h)) => h.clone(),
-                Some(postgres::config::Host::Unix(p)) => p.to_string_lossy().into_owned(),
-                None => "localhost".into(),
+                // (A socket is `localhost` in a password file, as libpq reads it.)
+                Some(postgres::config::Host::Unix(_)) | None => "localhost".into(),
             };
             let port = config.get_ports().first().copied().unwrap_or(5432);
             let user = config.get_user().map_or_else(|| std::env::var("USER").unwrap_or_default(), String::from);

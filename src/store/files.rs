@@ -122,11 +122,5 @@ pub fn write_centre(path: &Path, sum: &[f64], row_dot: &[f32]) -> Result<()> {
     let mut bytes = Vec::with_capacity(sum.len() * 8 + row_dot.len() * 4);
     sum.iter().for_each(|s| bytes.extend(s.to_le_bytes()));
     row_dot.iter().for_each(|d| bytes.extend(d.to_le_bytes()));
-    write_atomic(path, &bytes)
-}
-
-/// Writes `bytes` to `path` whole (see [`crate::save`]), so readers see the old file or the new
-/// one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::save::atomically(path, bytes)
+    crate::save::atomically(path, &bytes)
 }

@@ -20,7 +20,6 @@ pub use check::Depth;
 
 use crate::catalog::{Catalog, EmbeddingRow, Identity, Split, Stamp};
 use crate::error::{Error, Result};
-pub use files::write_atomic;
 use files::{read_f32s, Appender};
 use memmap2::Mmap;
 use std::path::{Path, PathBuf};
@@ -185,14 +184,16 @@ impl FrameStore {
         Self::load(dir, header)
     }
 
+    /// Loads the store in `dir` after checking its files against the header's checksums.
     fn load(dir: PathBuf, header: Header) -> Result<FrameStore> {
+        check::verify(&dir, &header, Depth::Sampled)?;
         Self::load_with(dir, header, None)
     }
 
     /// [`FrameStore::load`], taking the row records and frame files from `source` (the store a
     /// derived one follows, whose rows are its rows) instead of reading them again.
+    /// (A derived store's files are checked where its header is taken: see [`FrameStore::projected`].)
     fn load_with(dir: PathBuf, header: Header, source: Option<&FrameStore>) -> Result<FrameStore> {
-        check::verify(&dir, &header, Depth::Sampled)?;
         let n = header.rows;
         let rows = map_rows(&dir.join("vectors.f16"), n * header.dim)?;
         let (meta, files) = match source {
@@ -354,7 +355,7 @@ fn write_header(dir: &Path, h: &mut Header) -> Result<()> {
     let previous = h.checksums.take();
     h.checksums = Some(check::compute(dir, h, previous.as_ref())?);
     let text = serde_json::to_vec_pretty(h).map_err(|e| Error::File { path: dir.into(), reason: e.to_string() })?;
-    write_atomic(&dir.join("header.json"), &text)
+    crate::save::atomically(&dir.join("header.json"), &text)
 }
 
 /// Writes a new generation of the store from every catalog row of `model`.
