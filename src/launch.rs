@@ -1,6 +1,7 @@
 //! The binary's front door: parses the command line and hands it to the dashboard (no command,
 //! `tui`, or `demo` on a terminal) or to the headless CLI. The only module that knows both.
 
+use crate::backend::Backend;
 use crate::cli::{self, Cli, Command};
 use crate::ml::Models;
 use crate::pipeline::QueryRequest;
@@ -64,29 +65,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         banner,
         handover: None, // tui::run lends its own terminal
     };
-    if let Some(url) = config.catalog.shared() {
-        // On a shared catalog the dashboard is the live view of its queue and search; every
-        // other command is headless (it says which ones run there).
-        if matches!(cli.command, None | Some(Command::Tui)) && on_terminal {
-            tui::watch::run(url, &config, &library, cli.graphics)?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        if matches!(cli.command, Some(Command::Demo)) && on_terminal {
-            // The demo library is made headless, then the view opens on it.
-            let graphics = cli.graphics;
-            let code = cli::run(cli, &library, &config)?;
-            tui::watch::run(url, &config, &library, graphics)?;
-            return Ok(code);
-        }
-        return cli::run(cli, &library, &config);
-    }
+    // One dashboard for either catalog; without a terminal, `cli::run` says what to run instead.
     match cli.command {
-        Some(Command::Tui) | None => {
+        Some(Command::Tui) | None if on_terminal => {
             tui::run(library, config.clone(), options(None, Vec::new(), Vec::new()))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) if on_terminal => {
-            // The dashboard runs ingest → train → a first query live.
+            // The dashboard runs ingest → train → a first query live (on a shared catalog this
+            // machine ingests as one of its workers, once its schema is set up).
+            if let Some(said) = Backend::of(&config).set_up()? {
+                eprintln!("{said}");
+            }
             let media = cli::demo_media(&library, &config)?;
             let models = Models::for_demo(&config, &library);
             let banner = models.notes().iter().map(tui::model_note).collect();

@@ -1,15 +1,18 @@
 //! The dashboard's real event loop in ratatui's `TestBackend`, driven as a person would through
-//! ingest → train → query on a generated library: keys go in, the jobs run on blocking threads
-//! with real ffmpeg and Candle, and the frames that come out are checked with insta snapshots.
+//! ingest → train → query on a generated library, on both catalogs (the embedded one, and a
+//! PostgreSQL one that this machine ingests into as a worker): keys go in, the jobs run on
+//! blocking threads with real ffmpeg and Candle, and the embedded run's frames are checked with
+//! insta snapshots.
 //! The loop runs on this test's thread, which it marks as the drawing thread: a catalog or
 //! folder read there panics (see `reelmatch::blocking`), so this test also shows that none runs.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use crate::common;
+use crate::on_both;
 
-use common::{random_resnet, test_config, three_clips};
+use common::{random_resnet, test_config, three_clips, Backend};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::backend::{Backend as Drawn, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::Terminal;
@@ -29,8 +32,8 @@ struct Watched {
     screen: Arc<Mutex<String>>,
 }
 
-impl Backend for Watched {
-    type Error = <TestBackend as Backend>::Error;
+impl Drawn for Watched {
+    type Error = <TestBackend as Drawn>::Error;
 
     fn draw<'a, I: Iterator<Item = (u16, u16, &'a Cell)>>(&mut self, content: I) -> Result<(), Self::Error> {
         self.inner.draw(content)
@@ -164,8 +167,11 @@ fn stable(screen: &str, numbers: bool) -> String {
     lines.join("\n")
 }
 
-#[test]
-fn the_event_loop_ingests_trains_and_answers_a_query() {
+on_both! {
+/// Add a folder, ingest, train, query by a video, preview, play, save a playlist, scope to a
+/// folder, mark a pair not duplicates, and the mouse: every pane and key on either catalog.
+fn the_event_loop_ingests_trains_and_answers_a_query(backend: &Backend) {
+    let shared = backend.is_postgres();
     let work = tempfile::tempdir().unwrap();
     let media = work.path().join("media videos");
     three_clips(&media);
@@ -183,8 +189,9 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
     .unwrap();
     std::fs::set_permissions(&player, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let config = test_config(&format!(
-        "[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n[search]\nduplicate_threshold = -1.0\n[player]\ncommand = {:?}\n",
-        player.display().to_string()
+        "[train]\nepochs = 3\naugmented_views = 0\nmin_train_frames = 3\n[search]\nduplicate_threshold = -1.0\n[player]\ncommand = {:?}\n{}",
+        player.display().to_string(),
+        backend.catalog_toml()
     ));
     let image =
         ImageEmbedder::load_weights(&weights, &candle_core::Device::Cpu, &config.image, 16, "random".into()).unwrap();
@@ -218,11 +225,24 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             person.press(KeyCode::Tab);
             person.wait_for(&["media videos/"], 10).await;
             person.press(KeyCode::Enter);
-            person.wait_for(&["ingest finished: 3 ingested, 0 failed, 0 up to date", "Library · 3 videos"], 120).await;
+            let finished = match shared {
+                false => "ingest finished: 3 ingested, 0 failed, 0 up to date",
+                true => "worker finished: 3 registered, 3 ingested",
+            };
+            person.wait_for(&[finished, "Library · 3 videos"], 120).await;
             // The lists are read again at most every 250 ms: the last video's row follows.
             let s = person.wait_without("pending", 5).await;
-            assert_eq!(s.matches("ready").count(), 3, "{s}");
-            shots.push(("ingested", stable(&s, false)));
+            if shared {
+                // Each video's announcement in the workers' log, the counts over it.
+                let s = person.wait_for(&["Workers · 3 videos", ": 3 ready "], 10).await;
+                for title in ["Bars", "Spiral", "Pattern"] {
+                    assert!(s.contains(&format!("{title}: working by ")), "{title} claimed: {s}");
+                    assert!(s.contains(&format!("{title}: ready (")), "{title} uploaded: {s}");
+                }
+            } else {
+                assert_eq!(s.matches("ready").count(), 3, "{s}");
+                shots.push(("ingested", stable(&s, false)));
+            }
 
             // Training pane: start a run and watch it end.
             person.press(KeyCode::Char('2'));
@@ -230,7 +250,9 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             person.press(KeyCode::Char('t'));
             let s = person.wait_for(&["run 1 · done", "epoch 3/3", "*1", "Top-10", "Macro (all)"], 120).await;
             assert!(s.contains("run 1: done after 3 epoch(s)"), "the job's summary is the status line: {s}");
-            shots.push(("trained", stable(&s, true)));
+            if !shared {
+                shots.push(("trained", stable(&s, true)));
+            }
             let trained = s.clone();
 
             // Query pane: search with the first video; the results and their frames come back.
@@ -239,7 +261,9 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
             person.press(KeyCode::Enter);
             let s = person.wait_for(&["Most similar to Bars", "Spiral", "Pattern", "query @"], 60).await;
             assert!(s.contains('▀') || s.contains('▄'), "frames are drawn in half blocks: {s}");
-            shots.push(("answered", stable(&s, true)));
+            if !shared {
+                shots.push(("answered", stable(&s, true)));
+            }
             let answered = s.clone();
 
             // The full-screen preview is drawn by the same picker; any key returns.
@@ -331,8 +355,14 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
     let (snapshots, trained, answered) = snapshots;
     // The snapshots keep the layout; the figures that matter are checked against the catalog
     // and the command line's answer here.
-    trained_figures_are_the_runs(&lib_root, &trained);
-    answered_scores_are_the_command_lines(&lib_root, &answered);
+    trained_figures_are_the_runs(backend, &lib_root, &trained);
+    answered_scores_are_the_command_lines(backend, &lib_root, &answered);
+    layout_is_kept(snapshots);
+}
+}
+
+/// The screens match their snapshots (named from this module, the same for either catalog).
+fn layout_is_kept(snapshots: Vec<(&str, String)>) {
     for (name, shot) in snapshots {
         insta::assert_snapshot!(name, shot);
     }
@@ -340,9 +370,11 @@ fn the_event_loop_ingests_trains_and_answers_a_query() {
 
 /// The training pane's figures are the run's recorded ones: its row in the runs table and the
 /// status line give the last epoch's test, top-10 and macro accuracies as the catalog holds them.
-fn trained_figures_are_the_runs(lib: &std::path::Path, screen: &str) {
+fn trained_figures_are_the_runs(backend: &Backend, lib: &std::path::Path, screen: &str) {
     use reelmatch::types::pct;
-    let cat = reelmatch::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
+    let config = test_config(&backend.catalog_toml());
+    let library = Library::open(lib).unwrap();
+    let mut cat = reelmatch::backend::Backend::of(&config).runs(&library).unwrap();
     let runs = cat.runs().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].id, runs[0].epochs_done, runs[0].classes.len()), (1, 3, 3));
@@ -360,13 +392,8 @@ fn trained_figures_are_the_runs(lib: &std::path::Path, screen: &str) {
 
 /// The query pane's ranks and scores are those `similar --json` gives for the same query (in
 /// the same space, the active run's head), to the three decimals shown.
-fn answered_scores_are_the_command_lines(lib: &std::path::Path, screen: &str) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelmatch"))
-        .arg("--library")
-        .arg(lib)
-        .args(["--offline", "similar", "Bars", "--json"])
-        .output()
-        .unwrap();
+fn answered_scores_are_the_command_lines(backend: &Backend, lib: &std::path::Path, screen: &str) {
+    let out = backend.cmd(lib).args(["--offline", "similar", "Bars", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = json["results"].as_array().unwrap_or_else(|| panic!("{json}"));

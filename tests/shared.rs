@@ -802,6 +802,10 @@ fn three_workers_killed_at_random_lose_and_duplicate_nothing() {
     }
 }
 
+/// The one dashboard on a shared catalog, in tmux as a person uses it: another process adds
+/// videos and the library pane and the workers' log follow live; the query pane ranks as
+/// `similar --json` does, with the matched frames read from the database; another process trains
+/// and the training pane shows the run; then queries search its head space.
 #[test]
 fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_answers() {
     use crate::tmux::{quote, Tmux};
@@ -815,7 +819,10 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
         quote(&work.path().join("view library"))
     );
     let tmux = Tmux::new(&dashboard, 120, 36);
-    tmux.wait_for(&["shared catalog", "0 videos, 0 frames: none yet", "no videos yet"], 30);
+    tmux.wait_for(
+        &[&format!("reelmatch · {}", pg.url()), "Workers · 0 videos, 0 frames: none yet", "The library is empty"],
+        30,
+    );
 
     // This process moves a library up while the dashboard watches.
     let spec = reelmatch::synth::Spec {
@@ -830,41 +837,34 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     let (_lib_dir, lib, cat, _) = common::synthetic_library(&spec);
     reelmatch::shared::export::export_library(&lib, &pg.url(), &Default::default(), 1_000_000, &|_, _, _| {}).unwrap();
     let titles: Vec<String> = cat.videos().unwrap().into_iter().map(|v| v.title).collect();
-    let mut parts = vec!["6 videos, 120 frames: 6 ready".to_string()];
+    let mut parts = vec!["Workers · 6 videos, 120 frames: 6 ready".to_string(), "Library · 6 videos".to_string()];
     parts.extend(titles.iter().map(|t| format!("{t}: ready (20 frames)")));
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     tmux.wait_for(&parts, 30);
 
-    // Enter on the first video: its most similar ones, as `similar --json` ranks them.
-    let expected =
-        json_of(bin().args(["--catalog", &pg.url(), "--library"]).arg(work.path().join("cli library")).args([
-            "similar",
-            &titles_sorted(&titles)[0],
-            "--json",
-        ]));
+    // The query pane, Enter on the first video: its most similar ones, as `similar --json` ranks them.
+    let sorted = titles_sorted(&titles);
+    let expected = json_of(
+        bin()
+            .args(["--catalog", &pg.url(), "--library"])
+            .arg(work.path().join("cli library"))
+            .args(["similar", &sorted[0], "--json"]),
+    );
     let top = ranking(&expected);
     assert!(!top.is_empty());
+    tmux.keys(&["3"]);
+    tmux.wait_for(&["Query: a video", &sorted[0]], 10);
     tmux.keys(&["Enter"]);
-    let first = format!(" 1. {:>6.3}  {}", top[0].1, top[0].0);
-    // With the top hit's best pair of frames, read from the database, drawn in half blocks.
-    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[0]), &first, " query @ ", "▀"], 60);
+    // With the best pair of frames, read from the database, drawn in half blocks.
+    let screen = tmux.wait_for(&[&format!("Most similar to {}", sorted[0]), " query @ ", "▀"], 60);
     assert!(screen.contains(&format!(" {} @ ", top[0].0)), "the matched frame's box:\n{screen}");
-    assert!(
-        screen.contains(&format!("› {}", titles_sorted(&titles)[0])),
-        "the first video is the selected one:\n{screen}"
-    );
-    for (rank, (title, score)) in top.iter().enumerate().take(4) {
-        assert!(
-            screen.contains(&format!("{:>2}. {score:>6.3}  {title}", rank + 1)),
-            "rank {} missing:\n{screen}",
-            rank + 1
-        );
-    }
+    ranks_as_the_command_line(&screen, &top);
     // The library was opened for this first query; a second query keeps it open.
     let opened = "opened the library for search: ";
-    assert!(screen.contains(&format!("{opened}6 videos, 120 frames")), "the first query opens:\n{screen}");
-    tmux.keys(&["Down", "Enter"]);
-    let screen = tmux.wait_for(&[&format!("like {}", titles_sorted(&titles)[1])], 60);
+    tmux.keys(&["Left", "Down", "Enter"]);
+    tmux.wait_for(&[&format!("Most similar to {}", sorted[1])], 60);
+    tmux.keys(&["1"]);
+    let screen = tmux.wait_for(&[&format!("{opened}6 videos, 120 frames")], 10);
     assert_eq!(screen.matches(opened).count(), 1, "the second query reopened the library:\n{screen}");
     // Once another process adds a video, the next query opens the library again, with it.
     let more = reelmatch::synth::Spec { videos: 1, first_video: 6, seed: 6, ..spec };
@@ -872,12 +872,15 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     reelmatch::shared::export::export_library(&more_lib, &pg.url(), &Default::default(), 1_000_000, &|_, _, _| {})
         .unwrap();
     tmux.wait_for(&["7 videos, 140 frames: 7 ready"], 30);
-    tmux.keys(&["Enter"]);
+    tmux.keys(&["3", "Left", "Enter"]);
+    tmux.wait_for(&[&format!("Most similar to {}", sorted[1])], 60);
+    tmux.keys(&["1"]);
     let screen = tmux.wait_for(&[&format!("{opened}7 videos, 140 frames")], 60);
     assert_eq!(screen.matches(opened).count(), 2, "opened once more:\n{screen}");
 
-    // Another process trains on the catalog: the dashboard shows the run, its epochs and curve.
-    tmux.wait_for(&["Training (live)", "no training runs yet"], 10);
+    // Another process trains on the catalog: the training pane shows the run and its figures.
+    tmux.keys(&["2"]);
+    tmux.wait_for(&["No run yet"], 10);
     let config = work.path().join("train.toml");
     std::fs::write(&config, "[models]\noffline = true\n[train]\nepochs = 3\naugmented_views = 0\n").unwrap();
     let trained = json_of(
@@ -890,17 +893,18 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
     );
     assert_eq!(trained["classes"], 7, "{trained}");
     let run = trained["run"].as_i64().unwrap();
-    let last = format!("test accuracy {}", reelmatch::types::pct(trained["test_accuracy"].as_f64()));
-    tmux.wait_for(
-        &[&format!("run {run} · done · epoch 3 of 3 · 7 classes"), "epoch 3: train loss", &last, "loss "],
-        30,
-    );
-    // With a run on the catalog, Enter searches its head space on the dashboard's copy of the
+    let last = reelmatch::types::pct(trained["test_accuracy"].as_f64());
+    let screen = tmux.wait_for(&[&format!("Training · run {run} · done"), "epoch 3/3", &format!("*{run} ")], 30);
+    let row = screen.lines().find(|l| l.contains(&format!("│*{run} "))).unwrap_or_else(|| panic!("no row:\n{screen}"));
+    let cells: Vec<&str> = row.trim_matches(|c| c == '│' || c == ' ').split_whitespace().collect();
+    assert_eq!(&cells[..4], [format!("*{run}").as_str(), "done", "3", "7"], "{row}");
+    assert!(row.contains(&last), "the run's test accuracy {last}: {row}");
+    // With a run on the catalog, a query searches its head space on the dashboard's copy of the
     // catalog, ranking as `similar` does (the head space is the default).
-    tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for(&[&format!(" (head of run {run}):")], 120);
-    let line = screen.lines().find(|l| l.contains(&format!(" (head of run {run}):"))).unwrap();
-    let asked = line.split("like ").nth(1).and_then(|t| t.split(" (head of run").next()).unwrap().trim();
+    tmux.keys(&["3", "Left", "Enter"]);
+    let screen = tmux.wait_for(&[&format!(" (head of run {run}) ")], 120);
+    let line = screen.lines().find(|l| l.contains(&format!(" (head of run {run}) "))).unwrap();
+    let asked = line.split("Most similar to ").nth(1).and_then(|t| t.split(" (head of run").next()).unwrap().trim();
     let expected = json_of(
         bin()
             .args(["--catalog", &pg.url(), "--library"])
@@ -908,21 +912,36 @@ fn the_dashboard_on_the_catalog_shows_another_process_adding_videos_live_and_ans
             .args(["similar", asked, "--json"]),
     );
     assert_eq!(expected["space"], format!("head of run {run}"), "{expected}");
-    let top = ranking(&expected);
-    assert!(!top.is_empty());
-    for (rank, (title, score)) in top.iter().enumerate().take(4) {
-        assert!(
-            screen.contains(&format!("{:>2}. {score:>6.3}  {title}", rank + 1)),
-            "head space rank {} missing:\n{screen}",
-            rank + 1
-        );
-    }
+    ranks_as_the_command_line(&screen, &ranking(&expected));
+    tmux.keys(&["1"]);
+    let screen = tmux.wait_for(&[&format!("{opened}7 videos, 140 frames")], 10);
     assert_eq!(screen.matches(opened).count(), 3, "the run opened the copy:\n{screen}");
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.alive() {
         assert!(start.elapsed() < Duration::from_secs(10), "q did not quit:\n{}", tmux.screen());
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The query pane's first results are `top`'s titles in order, with their fused scores to the
+/// three decimals shown.
+fn ranks_as_the_command_line(screen: &str, top: &[(String, f64)]) {
+    let shown: Vec<(usize, String, f64)> = screen
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('│').nth(3)?.split_whitespace().collect();
+            let rank = cells.first()?.parse::<usize>().ok()?;
+            let fused = cells.get(cells.len().checked_sub(3)?)?.parse::<f64>().ok()?;
+            let title =
+                cells[1..cells.len() - 3].iter().filter(|c| **c != "≈dup").copied().collect::<Vec<_>>().join(" ");
+            Some((rank, title, fused))
+        })
+        .collect();
+    assert!(shown.len() >= top.len().min(4), "ranks missing:\n{screen}");
+    for ((rank, title, fused), (want, score)) in shown.iter().zip(top).take(4) {
+        assert_eq!(title, want, "rank {rank}:\n{screen}");
+        assert!((fused - score).abs() <= 0.0005 + 1e-9, "{title}: {fused} shown, {score} from similar:\n{screen}");
     }
 }
 

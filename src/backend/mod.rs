@@ -7,6 +7,7 @@
 mod ingest;
 mod query;
 mod search;
+mod view;
 
 pub use ingest::{IngestOptions, Ingested};
 pub use query::QueryCache;
@@ -111,21 +112,20 @@ impl Backend {
     }
 
     /// Trains a new run (or continues `resume`) and records it in the catalog; on a shared
-    /// catalog it trains on this machine's copy and publishes as it goes.
+    /// catalog it trains on this machine's copy and publishes as it goes. (`models` make the
+    /// augmented views on the embedded catalog.)
     pub fn train(
         &self,
         library: &Library,
         config: &Config,
+        models: &Models,
         resume: Option<i64>,
         sink: &dyn EventSink,
         cancel: &Cancel,
     ) -> Result<RunSummary> {
         match self {
-            Backend::Embedded => {
-                let models = Models::configured(config, Some(library));
-                crate::pipeline::train(library, config, &models, resume, sink, cancel)
-            }
-            Backend::Shared(url) => crate::shared::train::train(library, config, url, resume, sink, cancel),
+            Backend::Embedded => crate::pipeline::train(library, config, models, resume, sink, cancel),
+            Backend::Shared(url) => crate::shared::train::train(library, config, url, models, resume, sink, cancel),
         }
     }
 
@@ -217,19 +217,12 @@ impl Local {
     /// in the catalog they belong to; returns whether anything changed.
     pub fn decide_not_duplicate(&self, a: i64, b: i64, undo: bool) -> Result<bool> {
         match &self.copy {
-            None => {
-                let catalog = Catalog::open(&self.library.catalog_path())?;
-                if undo {
-                    catalog.clear_not_duplicate(a, b)
-                } else {
-                    catalog.set_not_duplicate(a, b).map(|_| true)
-                }
-            }
+            None => Backend::Embedded.decide_not_duplicate(&self.library, a, b, undo),
             Some((mirror, url)) => {
                 let ids = mirror.to_shared(a).zip(mirror.to_shared(b));
                 let (a, b) =
                     ids.ok_or_else(|| Error::Invalid("one of the two videos is no longer in the catalog".to_string()))?;
-                SharedCatalog::open(url)?.decide_not_duplicate(a, b, undo)
+                Backend::Shared(url.clone()).decide_not_duplicate(&self.library, a, b, undo)
             }
         }
     }

@@ -265,6 +265,9 @@ fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
         (None | Some(Command::Tui), Backend::Shared(_)) => {
             "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch --catalog URL library --follow` shows every worker's progress as it happens".to_string()
         }
+        (None | Some(Command::Tui), Backend::Embedded) => {
+            "the dashboard needs a terminal (stdin and stdout); from a script, `reelmatch library` lists the videos and `reelmatch --help` the commands".to_string()
+        }
         (Some(Command::Ingest { worker: true, .. }), Backend::Embedded) => {
             "ingest --worker works a shared catalog's queue: pass --catalog postgres://USER@HOST/DATABASE (or set REELMATCH_CATALOG)".to_string()
         }

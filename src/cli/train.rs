@@ -7,6 +7,7 @@ use crate::catalog::{RunRecords, RunRow, RunStatus};
 use crate::config::Config;
 use crate::events::{Event, EventSink};
 use crate::library::Library;
+use crate::ml::Models;
 use crate::train::metrics::{pct, EpochMetrics};
 use crate::train::plot;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -114,7 +115,8 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let (library, config, backend) = (library.clone(), config.clone(), backend.clone());
     let summary = super::until_ctrl_c("batch", move |cancel| {
-        backend.train(&library, &config, resume, &TrainProgress::new(), &cancel)
+        let models = Models::configured(&config, Some(&library));
+        backend.train(&library, &config, &models, resume, &TrainProgress::new(), &cancel)
     })??;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -13,6 +13,8 @@ pub struct Overview {
     pub runs: Option<Vec<RunItem>>,
     /// Pairs of videos marked not duplicates, lower id first.
     pub not_duplicates: std::collections::HashSet<(i64, i64)>,
+    /// The worker holding each video it holds (a shared catalog's; none on the embedded one).
+    pub workers: std::collections::HashMap<i64, String>,
 }
 
 /// Reads the videos, and the runs when `runs` (only training changes them).
@@ -20,7 +22,7 @@ pub fn load_overview(library: &Library, runs: bool) -> Result<Overview> {
     let mut catalog = Catalog::open(&library.catalog_path())?;
     let videos = catalog.videos()?;
     let runs = if runs { Some(catalog.run_items()?) } else { None };
-    Ok(Overview { videos, runs, not_duplicates: catalog.not_duplicates()? })
+    Ok(Overview { videos, runs, not_duplicates: catalog.not_duplicates()?, workers: Default::default() })
 }
 
 /// Marks runs that a process which died left `running` as stopped (when nobody holds the

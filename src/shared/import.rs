@@ -9,7 +9,7 @@ use super::SharedCatalog;
 use crate::catalog::{Catalog, FrameRecord, Split, Status};
 use crate::error::{Error, Result};
 use crate::library::Library;
-use crate::types::{Probe, Segment, Transcript};
+use crate::types::{Probe, Transcript};
 use pgvector::{HalfVector, Vector};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -234,28 +234,7 @@ fn import_one(
         .map_err(db)?;
     if let Some(t) = transcript {
         let model: String = t.get(0);
-        let segments = shared
-            .client()
-            .query(
-                "SELECT id, seek, start_s, end_s, text, tokens, temperature, avg_logprob, compression_ratio, no_speech_prob
-                 FROM segments WHERE video_id = $1 AND model = $2 ORDER BY id",
-                &[&r.id, &model],
-            )
-            .map_err(db)?
-            .iter()
-            .map(|s| Segment {
-                id: s.get::<_, i32>(0) as usize,
-                seek: s.get::<_, i32>(1) as usize,
-                start: s.get(2),
-                end: s.get(3),
-                text: s.get(4),
-                tokens: serde_json::from_str(s.get(5)).unwrap_or_default(),
-                temperature: s.get(6),
-                avg_logprob: s.get(7),
-                compression_ratio: s.get(8),
-                no_speech_prob: s.get(9),
-            })
-            .collect();
+        let segments = super::inspect::segments(shared, r.id, &model)?;
         let flag: Option<String> = t.get(2);
         local.store_transcript(id, &model, &Transcript { language: t.get(1), segments }, flag.as_deref())?;
         let lyrics = shared

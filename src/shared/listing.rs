@@ -27,6 +27,16 @@ pub struct QueueRow {
 /// sums, not from the vectors). A video's stage is where the shared catalog can see it: new until
 /// its worker uploads it whole, then done.
 pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
+    rows(shared, None)
+}
+
+/// One video of the shared catalog as [`queue`] lists it; `None` when there is no such video.
+pub fn video(shared: &mut SharedCatalog, id: i64) -> Result<Option<QueueRow>> {
+    Ok(rows(shared, Some(id))?.pop())
+}
+
+/// Every video, or the one with id `only`.
+fn rows(shared: &mut SharedCatalog, only: Option<i64>) -> Result<Vec<QueueRow>> {
     let rows = shared
         .client()
         .query(
@@ -42,8 +52,9 @@ pub fn queue(shared: &mut SharedCatalog) -> Result<Vec<QueueRow>> {
              FROM videos v
              LEFT JOIN LATERAL (SELECT language, flag FROM transcripts t WHERE t.video_id = v.id
                                 ORDER BY t.created_at DESC LIMIT 1) t ON true
+             WHERE $1::bigint IS NULL OR v.id = $1
              ORDER BY lower(v.title), v.id",
-            &[],
+            &[&only],
         )
         .map_err(|e| shared.err(e))?;
     Ok(rows

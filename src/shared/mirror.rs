@@ -174,25 +174,10 @@ impl Mirror {
 
     /// Replaces this copy's "not duplicates" decisions with the catalog's.
     pub fn take_decisions(&self, shared: &mut SharedCatalog) -> Result<()> {
-        let rows = shared.client().query("SELECT a, b FROM not_duplicates", &[]).map_err(|e| shared.err(e))?;
-        let pairs: Vec<(i64, i64)> =
-            rows.iter().filter_map(|r| Some((self.to_local(r.get(0))?, self.to_local(r.get(1))?))).collect();
+        let pairs: Vec<(i64, i64)> = (shared.not_duplicates()?.into_iter())
+            .filter_map(|(a, b)| Some((self.to_local(a)?, self.to_local(b)?)))
+            .collect();
         Catalog::open(&self.library.catalog_path())?.replace_not_duplicates(&pairs)
-    }
-}
-
-impl SharedCatalog {
-    /// Records that videos `a` and `b` (ids here) are not duplicates, or forgets it (`undo`);
-    /// returns whether anything changed.
-    pub fn decide_not_duplicate(&mut self, a: i64, b: i64, undo: bool) -> Result<bool> {
-        let (a, b) = (a.min(b), a.max(b));
-        let sql = if undo {
-            "DELETE FROM not_duplicates WHERE a = $1 AND b = $2"
-        } else {
-            "INSERT INTO not_duplicates (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        };
-        let n = self.client().execute(sql, &[&a, &b]).map_err(|e| self.err(e))?;
-        Ok(n > 0)
     }
 }
 

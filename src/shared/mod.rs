@@ -4,9 +4,11 @@
 //! transcripts, embeddings (`halfvec`, searched with HNSW past a size) and the work queue.
 
 pub mod cluster;
+mod decisions;
 pub mod export;
 pub mod hnsw;
 pub mod import;
+pub mod inspect;
 pub mod listing;
 pub mod mirror;
 pub mod paths;

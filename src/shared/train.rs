@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// Trains a new run on the catalog at `url` (`library`: this machine's own, which keeps the
-/// copy), or continues the catalog's run `resume` where this machine trained it, reporting
-/// through `sink`.
+/// copy), or continues the catalog's run `resume` where this machine trained it, with `models`
+/// for the augmented views, reporting through `sink`.
 pub fn train(
     library: &Library,
     config: &Config,
     url: &str,
+    models: &Models,
     resume: Option<i64>,
     sink: &dyn EventSink,
     cancel: &Cancel,
@@ -51,8 +52,7 @@ pub fn train(
         mirror: &mirror,
         trained_by: super::worker::process_name(),
     };
-    let models = Models::configured(config, Some(&mirror.library));
-    let outcome = crate::pipeline::train(&mirror.library, config, &models, resume.map(|r| r.0), &publisher, cancel);
+    let outcome = crate::pipeline::train(&mirror.library, config, models, resume.map(|r| r.0), &publisher, cancel);
     let mut state = publisher.state.into_inner().unwrap_or_else(|p| p.into_inner());
     let shared_run = state.run.map(|(_, id)| id);
     match (outcome, shared_run) {

@@ -3,12 +3,13 @@
 //! to the job runner. Nothing here does I/O beyond completing a typed path.
 
 pub use super::action::{Action, Pane};
+pub use super::protocol::{Command, JobKind, Msg};
 use super::query::{Focus, QueryState};
 use super::training::TrainingState;
 use crate::catalog::VideoRow;
 use crate::error::Error;
 use crate::events::Event;
-use crate::pipeline::{expand_home, Inspection, Overview, QueryAnswer, QueryRequest, RunDetail};
+use crate::pipeline::{expand_home, Inspection, QueryRequest};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
@@ -30,100 +31,6 @@ pub enum PromptKind {
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: String,
-}
-
-/// Work the dashboard asks the job runner for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    Ingest(Vec<std::path::PathBuf>),
-    Train {
-        preset: String,
-    },
-    /// Train, computing the augmented views however long they take (asked first).
-    TrainAnyway {
-        preset: String,
-    },
-    Stop,
-    Query(QueryRequest),
-    Inspect(i64),
-    /// Re-read the videos (and the runs when `runs`; first settling runs a dead process left
-    /// `running` when `settle`).
-    Reload {
-        runs: bool,
-        settle: bool,
-    },
-    /// Read one stored run's curves.
-    LoadRun(i64),
-    /// Complete a typed path.
-    Complete(String),
-    /// Hand the terminal to the player for this moment, and take it back when it ends.
-    Play(crate::play::Moment),
-    /// Write the ranking shown as a playlist in the library's `playlists/` folder.
-    SavePlaylist {
-        label: String,
-        heading: String,
-        entries: Vec<crate::playlist::Entry>,
-    },
-    /// Store that two videos are not duplicates.
-    NotDuplicate(i64, i64),
-}
-
-/// Which long job is running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Ingest,
-    Train,
-}
-
-impl JobKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            JobKind::Ingest => "ingest",
-            JobKind::Train => "training",
-        }
-    }
-}
-
-/// What the job runner reports back.
-pub enum Msg {
-    Job(Event),
-    /// A long job ended: its summary, or why it failed.
-    JobDone {
-        kind: JobKind,
-        result: Result<String, Error>,
-    },
-    Answer(Result<Box<QueryAnswer>, Error>),
-    Inspected(Result<Box<Inspection>, Error>),
-    Overview(Result<Overview, Error>),
-    Run(Result<Option<RunDetail>, Error>),
-    Completed {
-        typed: String,
-        completed: String,
-    },
-    /// The player ended (or could not start).
-    Played(Result<(), Error>),
-    /// A playlist was written there.
-    Saved(Result<std::path::PathBuf, Error>),
-    /// A pair was stored as not duplicates.
-    Decided(Result<(i64, i64), Error>),
-}
-
-impl Msg {
-    /// Whether the catalog may have changed, so the lists should be read again.
-    pub fn changes_catalog(&self) -> bool {
-        !matches!(
-            self,
-            Msg::Answer(_)
-                | Msg::Inspected(_)
-                | Msg::Overview(_)
-                | Msg::Run(_)
-                | Msg::Completed { .. }
-                | Msg::Played(_)
-                | Msg::Saved(_)
-                | Msg::Decided(_)
-                | Msg::Job(Event::TrainStep { .. })
-        )
-    }
 }
 
 /// The selected result's query frame beside its matched frame, over the whole screen.
@@ -202,7 +109,16 @@ pub struct App {
     pub then: VecDeque<Command>,
     /// Where the last frame drew what the mouse can click.
     pub areas: super::mouse::Areas,
+    /// Whether the library's catalog has workers to show (a shared one): a column and a log.
+    pub with_workers: bool,
+    /// The worker holding each video it holds.
+    pub workers: HashMap<i64, String>,
+    /// What the workers did, and when search opened the library (newest first).
+    pub activity: VecDeque<String>,
 }
+
+/// The most lines [`App::activity`] keeps.
+const ACTIVITY_LINES: usize = 200;
 
 impl App {
     pub fn new(library: String, videos: Vec<VideoRow>) -> Self {
@@ -229,6 +145,9 @@ impl App {
             picker: None,
             then: VecDeque::new(),
             areas: super::mouse::Areas::default(),
+            with_workers: false,
+            workers: HashMap::new(),
+            activity: VecDeque::new(),
         };
         app.set_videos(videos);
         app
@@ -532,6 +451,9 @@ impl App {
                         if let Some(note) = &answer.note {
                             self.status = format!("note: {note}");
                         }
+                        if let Some((videos, frames)) = answer.opened {
+                            self.log(format!("opened the library for search: {videos} videos, {frames} frames"));
+                        }
                         self.query.answer = Some(*answer);
                         self.query.selected_hit = 0;
                         self.query.focus = Focus::Results;
@@ -559,11 +481,26 @@ impl App {
             Msg::Overview(Ok(overview)) => {
                 self.set_videos(overview.videos);
                 self.query.decided = overview.not_duplicates;
+                self.workers = overview.workers;
                 if let Some(runs) = overview.runs {
-                    self.training.runs = runs;
-                    self.training.selected_run =
-                        self.training.selected_run.min(self.training.runs.len().saturating_sub(1));
+                    self.training.set_runs(runs);
                 }
+                None
+            }
+            Msg::Worker(p) => {
+                let status = crate::catalog::Status::parse(&p.status);
+                if let Some(v) = self.videos.iter_mut().find(|v| v.id == p.video) {
+                    (v.status, v.error) = (status, p.error.clone());
+                }
+                match (&p.worker, status) {
+                    (Some(worker), crate::catalog::Status::Working) => self.workers.insert(p.video, worker.clone()),
+                    _ => self.workers.remove(&p.video),
+                };
+                self.log(p.to_string());
+                None
+            }
+            Msg::Unfollowed(why) => {
+                self.log(format!("stopped hearing the workers ({why}); listening again shortly"));
                 None
             }
             Msg::Run(Ok(Some(detail))) => {
@@ -682,6 +619,12 @@ impl App {
         }
     }
 
+    /// Adds a line to the activity log.
+    fn log(&mut self, line: String) {
+        self.activity.push_front(line);
+        self.activity.truncate(ACTIVITY_LINES);
+    }
+
     fn bump_ingest(&mut self) {
         if let Some(p) = &mut self.ingest {
             p.done += 1;
@@ -692,8 +635,10 @@ impl App {
     pub fn set_videos(&mut self, videos: Vec<VideoRow>) {
         self.query.paths = videos.iter().map(|v| (v.id, v.path.clone())).collect();
         self.query.videos = videos.iter().filter(|v| v.frames_embedded > 0).map(|v| (v.id, v.title.clone())).collect();
+        // The selection stays on its video when others come before it (another machine's).
+        let kept = self.videos.get(self.selected).and_then(|v| videos.iter().position(|w| w.id == v.id));
         self.videos = videos;
-        self.selected = self.selected.min(self.videos.len().saturating_sub(1));
+        self.selected = kept.unwrap_or(self.selected).min(self.videos.len().saturating_sub(1));
         self.query.selected_video = self.query.selected_video.min(self.query.filtered().len().saturating_sub(1));
     }
 }

@@ -1,8 +1,10 @@
 //! The dashboard's job runner: the library's jobs (ingest, train, query, inspect) and the reads
-//! its views need, each on a blocking thread, reporting back as messages. It never draws.
+//! its views need, each on a blocking thread, reporting back as messages, on whichever catalog
+//! the library is (through [`Backend`]); on a shared catalog it also follows the workers'
+//! announcements. It never draws.
 
 use super::app::{Command, JobKind, Msg};
-use crate::backend::{Backend, QueryCache};
+use crate::backend::{Backend, IngestOptions, QueryCache};
 use crate::config::Config;
 use crate::events::{Cancel, Event};
 use crate::library::Library;
@@ -10,6 +12,7 @@ use crate::ml::Models;
 use crate::pipeline::{self, QueryRequest};
 use crate::search::Weights;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -18,6 +21,7 @@ const PREVIEWS: usize = 50;
 
 /// Runs commands as jobs and keeps the long one's stop flag.
 pub struct Jobs {
+    backend: Backend,
     library: Library,
     config: Config,
     /// Configs by preset name, for training.
@@ -53,7 +57,13 @@ impl Jobs {
         models: Option<Models>,
     ) -> Self {
         let models = Arc::new(models.unwrap_or_else(|| Models::configured(&config, Some(&library))));
+        let backend = Backend::of(&config);
+        if backend.has_workers() {
+            let (backend, tx) = (backend.clone(), tx.clone());
+            std::thread::spawn(move || follow(&backend, &tx));
+        }
         Jobs {
+            backend,
             library,
             config,
             presets,
@@ -77,18 +87,17 @@ impl Jobs {
             Command::Stop => self.cancel.cancel(),
             Command::Query(request) => self.query(request, weights),
             Command::Inspect(id) => {
-                let config = self.config.clone();
-                blocking(tx, move || Msg::Inspected(pipeline::inspect_video(&library, &config, id).map(Box::new)))
+                let (backend, config) = (self.backend.clone(), self.config.clone());
+                blocking(tx, move || Msg::Inspected(backend.inspect(&library, &config, id).map(Box::new)))
             }
-            Command::Reload { runs, settle } => blocking(tx, move || {
-                if settle {
-                    if let Err(e) = pipeline::settle_runs(&library) {
-                        return Msg::Overview(Err(e));
-                    }
-                }
-                Msg::Overview(pipeline::load_overview(&library, runs))
-            }),
-            Command::LoadRun(id) => blocking(tx, move || Msg::Run(pipeline::load_run(&library, id))),
+            Command::Reload { runs, settle } => {
+                let backend = self.backend.clone();
+                blocking(tx, move || Msg::Overview(backend.overview(&library, runs, settle)))
+            }
+            Command::LoadRun(id) => {
+                let backend = self.backend.clone();
+                blocking(tx, move || Msg::Run(backend.run_detail(&library, id)))
+            }
             Command::Complete(typed) => blocking(tx, move || {
                 let completed = pipeline::complete_path(&typed);
                 Msg::Completed { typed, completed }
@@ -102,11 +111,10 @@ impl Jobs {
                 let path = library.root().join("playlists").join(crate::playlist::file_name(&label));
                 Msg::Saved(crate::playlist::write(&path, &heading, &entries).map(|()| path))
             }),
-            Command::NotDuplicate(a, b) => blocking(tx, move || {
-                let stored =
-                    crate::catalog::Catalog::open(&library.catalog_path()).and_then(|c| c.set_not_duplicate(a, b));
-                Msg::Decided(stored.map(|()| (a, b)))
-            }),
+            Command::NotDuplicate(a, b) => {
+                let backend = self.backend.clone();
+                blocking(tx, move || Msg::Decided(backend.decide_not_duplicate(&library, a, b, false).map(|_| (a, b))))
+            }
         }
     }
 
@@ -117,13 +125,18 @@ impl Jobs {
         }
     }
 
+    /// Ingests `roots`: on a shared catalog this machine works the queue as one of its workers,
+    /// taking the videos that failed again as the embedded catalog does on every run.
     fn ingest(&mut self, roots: Vec<std::path::PathBuf>) {
         self.cancel = Cancel::new();
         let (library, config, tx, cancel, models) =
             (self.library.clone(), self.config.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
-        let sink = self.sink();
+        let (sink, backend) = (self.sink(), self.backend.clone());
         self.long = Some(tokio::task::spawn_blocking(move || {
-            let result = pipeline::ingest(&library, &config, &roots, &models, &sink, &cancel).map(|r| r.to_string());
+            let note = |message: String| sink(Event::Note { path: library.root().to_path_buf(), message });
+            let options = IngestOptions { path_map: Vec::new(), retry_failed: true };
+            let ingested = backend.ingest(&library, &config, &roots, &options, &models, &sink, &cancel, &note);
+            let result = ingested.map(|r| r.to_string());
             let _ = tx.send(Msg::JobDone { kind: JobKind::Ingest, result });
         }));
     }
@@ -137,9 +150,9 @@ impl Jobs {
         }
         let (library, tx, cancel, models) =
             (self.library.clone(), self.tx.clone(), self.cancel.clone(), self.models.clone());
-        let sink = self.sink();
+        let (sink, backend) = (self.sink(), self.backend.clone());
         self.long = Some(tokio::task::spawn_blocking(move || {
-            let result = pipeline::train(&library, &config, &models, None, &sink, &cancel).map(|s| s.to_string());
+            let result = backend.train(&library, &config, &models, None, &sink, &cancel).map(|s| s.to_string());
             let _ = tx.send(Msg::JobDone { kind: JobKind::Train, result });
         }));
     }
@@ -155,7 +168,8 @@ impl Jobs {
             }
             q.running = true;
         }
-        let (library, config, models, cache, queries, tx) = (
+        let (backend, library, config, models, cache, queries, tx) = (
+            self.backend.clone(),
             self.library.clone(),
             self.config.clone(),
             self.models.clone(),
@@ -171,7 +185,6 @@ impl Jobs {
                 job
             };
             let Some((request, weights)) = job else { break };
-            let backend = Backend::of(&config);
             let answer = cache.answer(&backend, &library, &config, &request, &models, weights, PREVIEWS).map(Box::new);
             let _ = tx.send(Msg::Answer(answer));
         });
@@ -186,8 +199,32 @@ impl Jobs {
     }
 }
 
+impl Drop for Jobs {
+    /// The kept library may hold a PostgreSQL client, whose drop blocks on its own runtime: it
+    /// is dropped on a thread of its own, never on the dashboard's loop.
+    fn drop(&mut self) {
+        let cache = std::mem::take(&mut self.cache);
+        let _ = std::thread::spawn(move || drop(cache)).join();
+    }
+}
+
 fn lock(q: &Mutex<Queries>) -> MutexGuard<'_, Queries> {
     q.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How long to wait before listening again after the catalog's connection was lost.
+const LISTEN_AGAIN: Duration = Duration::from_secs(6);
+
+/// Hands the dashboard every worker's announcement until it is gone (its channel closed),
+/// listening again a few seconds after the connection is lost.
+fn follow(backend: &Backend, tx: &UnboundedSender<Msg>) {
+    loop {
+        let ended = backend.follow(&mut || Ok(()), &mut |p| tx.send(Msg::Worker(p)).is_ok());
+        match ended {
+            Err(e) if tx.send(Msg::Unfollowed(e.to_string())).is_ok() => std::thread::sleep(LISTEN_AGAIN),
+            _ => return,
+        }
+    }
 }
 
 /// Runs `job` on a blocking thread and sends what it returns.

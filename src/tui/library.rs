@@ -1,5 +1,6 @@
 //! The library pane: one row per video (title, length, rate, frames, transcript, stage with a
-//! bar, error), overall ingestion progress with rate and ETA, the video inspector (Enter) and the
+//! bar, error, and on a shared catalog the worker holding it), overall ingestion progress with
+//! rate and ETA, the workers' log on a shared catalog, the video inspector (Enter) and the
 //! add-folder prompt's path completion.
 
 use super::app::{App, Inspector, Live, Pane};
@@ -14,8 +15,16 @@ use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Table
 use ratatui::Frame;
 use ratatui_image::{Resize, StatefulImage};
 
+/// The most lines the workers' log takes.
+const LOG_HEIGHT: u16 = 8;
+
 /// Draws the pane; returns where the videos' rows went.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
+    let log_height = if app.with_workers { LOG_HEIGHT.min(area.height / 3) } else { 0 };
+    let [area, log] = Layout::vertical([Constraint::Min(3), Constraint::Length(log_height)]).areas(area);
+    if log_height > 0 {
+        draw_log(frame, log, app);
+    }
     let (gauge_area, table_area) = match app.ingest {
         Some(_) => {
             let [g, t] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
@@ -43,25 +52,33 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
         .title(format!(" Library · {} videos ", app.videos.len()))
         .title_bottom(Line::from(format!(" {} ", super::keys::hint(Pane::Library))).right_aligned());
     if app.videos.is_empty() {
-        let text = "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.";
+        let text = match app.with_workers {
+            false => "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.",
+            true => "The library is empty. Press a to add a folder of videos: this machine ingests it as one of the catalog's workers (any machine can: `reelmatch --catalog URL ingest --worker DIR`).",
+        };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), table_area);
         return None;
     }
     let wide = table_area.width >= 100;
-    let header = if wide {
+    let workers = wide && app.with_workers;
+    let mut header = if wide {
         vec!["Title", "Length", "Rate", "Train/Test", "Lyrics", "Stage", "Error"]
     } else {
         vec!["Title", "Train/Test", "Stage"]
     };
+    if workers {
+        header.insert(6, "Worker");
+    }
     let rows = app.videos.iter().enumerate().map(|(i, v)| {
-        let row = video_row(v, app.live.get(&v.id), wide);
+        let worker = workers.then(|| app.workers.get(&v.id).cloned().unwrap_or_default());
+        let row = video_row(v, app.live.get(&v.id), wide, worker);
         if i == app.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
         } else {
             row
         }
     });
-    let widths: Vec<Constraint> = if wide {
+    let mut widths: Vec<Constraint> = if wide {
         vec![
             Constraint::Min(20),
             Constraint::Length(6),
@@ -74,6 +91,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     } else {
         vec![Constraint::Min(16), Constraint::Length(10), Constraint::Length(22)]
     };
+    if workers {
+        widths.insert(6, Constraint::Length(18));
+    }
     let inner = block.inner(table_area);
     let table = Table::new(rows, widths).header(Row::new(header).bold()).block(block);
     // Scrolled so the selection is in view; the header takes the first line.
@@ -83,7 +103,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     Some(RowArea { area: rows, offset: state.offset(), len: app.videos.len() })
 }
 
-fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
+/// The workers' log (newest first) under a line of counts.
+fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
+    let n = |s: Status| app.videos.iter().filter(|v| v.status == s).count();
+    let parts: Vec<String> = [Status::Ready, Status::Working, Status::Pending, Status::Failed]
+        .into_iter()
+        .filter(|&s| n(s) > 0)
+        .map(|s| format!("{} {}", n(s), s.as_str()))
+        .collect();
+    let frames: i64 = app.videos.iter().map(|v| v.frames_train + v.frames_test).sum();
+    let counts = if parts.is_empty() { "none yet".to_string() } else { parts.join(" · ") };
+    let title = format!(" Workers · {} videos, {frames} frames: {counts} ", app.videos.len());
+    let lines: Vec<Line> = app.activity.iter().map(|l| Line::from(l.as_str())).collect();
+    frame.render_widget(Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)), area);
+}
+
+fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool, worker: Option<String>) -> Row<'static> {
     let stage = match live {
         Some(l) if l.expected > 0 => {
             format!("{} {} {}/{}", l.stage, text_bar(l.done as f64 / l.expected as f64, 6), l.done, l.expected)
@@ -111,7 +146,7 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
         (None, _, Some(false)) => Cell::from("no audio").dim(),
         _ => Cell::from(""),
     };
-    Row::new(vec![
+    let mut cells = vec![
         Cell::from(v.title.clone()),
         Cell::from(length),
         Cell::from(rate),
@@ -119,7 +154,11 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool) -> Row<'static> {
         lyrics,
         stage,
         Cell::from(v.error.clone().unwrap_or_default()).style(Style::new().fg(Color::Red)),
-    ])
+    ];
+    if let Some(worker) = worker {
+        cells.insert(6, Cell::from(worker));
+    }
+    Row::new(cells)
 }
 
 /// Draws the inspector over `area`.

@@ -1,7 +1,8 @@
-//! The ratatui dashboard: a thin view over the library's jobs. Its loop, generic over the ratatui
-//! backend, takes terminal events and job messages, turns them into state changes and draws (at
-//! most 10 times a second); every catalog and filesystem read runs as a job on a blocking
-//! thread (see [`crate::blocking`]), so the loop never waits on one.
+//! The ratatui dashboard: a thin view over the library's jobs, on either catalog. Its loop,
+//! generic over the ratatui backend, takes terminal events and job messages, turns them into
+//! state changes and draws (at most 10 times a second); every catalog and filesystem read runs
+//! as a job on a blocking thread (see [`crate::blocking`]), so the loop never waits on one. On a
+//! shared catalog, which other machines change, the lists are also read again every few seconds.
 
 mod action;
 pub mod app;
@@ -11,11 +12,11 @@ pub mod keys;
 pub mod library;
 mod messages;
 pub mod mouse;
+mod protocol;
 pub mod query;
 mod terminal;
 pub mod training;
 pub mod view;
-pub mod watch;
 pub mod widgets;
 
 use crate::config::Config;
@@ -38,6 +39,10 @@ const FRAME: Duration = Duration::from_millis(100);
 
 /// The least time between two reloads of the lists while jobs change the catalog.
 const RELOAD_EVERY: Duration = Duration::from_millis(250);
+
+/// How often a catalog that other machines change is read again (leases run out, runs train
+/// elsewhere, videos are registered without an announcement).
+const REREAD: Duration = Duration::from_secs(2);
 
 /// How the dashboard starts.
 pub struct Options {
@@ -107,7 +112,9 @@ where
     // Opening a CUDA device takes a moment: once, before the first frame.
     let device = crate::ml::device::label(&config.models.device);
     let _drawing = crate::blocking::mark_drawing_thread();
-    let mut app = App::new(library.root().display().to_string(), Vec::new());
+    let catalog = crate::backend::Backend::of(&config);
+    let mut app = App::new(catalog.shown(&library), Vec::new());
+    app.with_workers = catalog.has_workers();
     app.device = device;
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
@@ -125,10 +132,13 @@ where
     let mut start = Some(options.start);
     let mut tick = tokio::time::interval(FRAME);
     let (mut dirty, mut stale, mut stale_runs) = (true, false, false);
+    // A read of the lists is under way (one at a time).
+    let mut reading = false;
     let mut last_reload = Instant::now();
     while !app.should_quit {
         while let Some(command) = pending.pop_front() {
             dirty = true;
+            reading |= matches!(command, Command::Reload { .. });
             // No player: say so without handing the terminal over and back.
             if let Command::Play(_) = command {
                 if let Err(missing) = crate::play::find_player(&player) {
@@ -183,6 +193,7 @@ where
                         | Msg::JobDone { kind: JobKind::Train, .. }
                 );
                 let first_load = matches!(msg, Msg::Overview(_)) && start.is_some();
+                reading &= !matches!(msg, Msg::Overview(_));
                 pending.extend(app.on_msg(msg));
                 pending.extend(app.wanted_run());
                 if first_load {
@@ -191,8 +202,9 @@ where
                 dirty = true;
             }
             _ = tick.tick() => {
-                if stale && last_reload.elapsed() >= RELOAD_EVERY {
-                    pending.push_back(Command::Reload { runs: stale_runs, settle: false });
+                let again = app.with_workers && last_reload.elapsed() >= REREAD;
+                if !reading && (again || stale && last_reload.elapsed() >= RELOAD_EVERY) {
+                    pending.push_back(Command::Reload { runs: stale_runs || again, settle: false });
                     (stale, stale_runs) = (false, false);
                     last_reload = Instant::now();
                 }

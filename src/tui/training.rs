@@ -112,6 +112,19 @@ impl TrainingState {
         self.runs.get(self.selected_run).map(|r| r.id).filter(|id| Some(*id) != self.run)
     }
 
+    /// Takes the runs list read again. A stored run on show whose epochs or state changed since
+    /// (another machine trains it on a shared catalog) is read again.
+    pub fn set_runs(&mut self, runs: Vec<RunItem>) {
+        let item = |list: &[RunItem], id| list.iter().find(|r| r.id == id).map(|r| (r.epochs, r.status.clone()));
+        if let Some(id) = self.run.filter(|_| !self.running) {
+            if item(&self.runs, id) != item(&runs, id) {
+                (self.run, self.requested) = (None, None);
+            }
+        }
+        self.runs = runs;
+        self.selected_run = self.selected_run.min(self.runs.len().saturating_sub(1));
+    }
+
     /// Shows a stored run: its loss curve, accuracy per epoch, numbers and bars.
     pub fn show(&mut self, detail: RunDetail) {
         if self.running {
@@ -344,4 +357,40 @@ fn draw_runs(frame: &mut Frame, area: Rect, s: &TrainingState) -> RowArea {
     // Below the top border and the header.
     let rows = Rect { y: area.y + 2, height: area.height.saturating_sub(2), ..area };
     RowArea { area: rows, offset: 0, len: s.runs.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: i64, status: &str, epochs: u32) -> RunItem {
+        RunItem {
+            id,
+            status: status.into(),
+            epochs,
+            classes: 3,
+            settings: String::new(),
+            test_accuracy: None,
+            top10: None,
+            macro_accuracy: None,
+            active: false,
+        }
+    }
+
+    /// A run on show that another machine trains on is read again as its epochs come in; one
+    /// that did not change is not.
+    #[test]
+    fn a_run_trained_elsewhere_is_read_again_when_it_moves() {
+        let mut s = TrainingState::default();
+        s.set_runs(vec![item(4, "running", 1)]);
+        assert_eq!(s.wanted(), Some(4));
+        (s.run, s.requested) = (Some(4), Some(4));
+        s.set_runs(vec![item(4, "running", 1)]);
+        assert_eq!((s.wanted(), s.requested), (None, Some(4)), "unchanged: shown as it is");
+        s.set_runs(vec![item(4, "running", 2)]);
+        assert_eq!((s.wanted(), s.requested), (Some(4), None), "a new epoch: read again");
+        (s.run, s.requested) = (Some(4), Some(4));
+        s.set_runs(vec![item(5, "running", 0), item(4, "done", 2)]);
+        assert_eq!(s.run, None, "it ended: read again");
+    }
 }

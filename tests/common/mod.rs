@@ -263,6 +263,14 @@ impl Backend {
         serde_json::from_slice(&out.stdout).expect("library --json is a JSON array")
     }
 
+    /// The config lines that point a library at this backend's catalog (none for the embedded one).
+    pub fn catalog_toml(&self) -> String {
+        match self {
+            Backend::Embedded => String::new(),
+            Backend::Postgres(pg) => format!("[catalog]\nurl = {:?}\n", pg.url()),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
     }
