@@ -359,3 +359,74 @@ fn tiny_and_resized_terminals_do_not_panic() {
     answered(&mut app);
     check(&mut app, "Most similar to");
 }
+
+/// A long error is cut after a word in the status bar, never inside one, with `e` to read it;
+/// the errors view shows it whole and closing it clears the bar; a query's error clears when a
+/// query is asked again.
+#[test]
+fn long_errors_are_cut_at_a_word_and_read_whole_with_e() {
+    let text = "the text model is not available: the text model (google-bert/bert-base-uncased) has no model.safetensors; set [models.text] path in the config";
+    let mut app = App::new("/data/library".into(), library());
+    app.on_msg(Msg::Answer(Err(reelmatch::error::Error::Invalid(text.into()))));
+    let screen = render(&mut app, 100, 12);
+    let status = screen.lines().last().unwrap().trim_matches('"');
+    assert!(status.contains("e errors"), "{status}");
+    let shown = status.split("last error: ").nth(1).unwrap().split('…').next().unwrap();
+    assert!(status.contains('…') && shown.len() > 20, "cut, with most of the room used: {status}");
+    assert!(text.starts_with(shown) && text[shown.len()..].starts_with(' '), "cut after a word: {shown:?}");
+
+    app.update(Action::ShowErrors);
+    let screen = render(&mut app, 100, 20);
+    let joined: String =
+        screen.lines().map(|l| l.trim_matches('"').trim_matches('│').trim()).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("model.safetensors; set [models.text] path in the config"), "whole:\n{screen}");
+    app.update(Action::CloseOverlay);
+    assert_eq!(app.last_error, None, "read: cleared from the status bar");
+    assert_eq!(app.errors.all.len(), 1, "the view keeps it");
+
+    app.on_msg(Msg::Answer(Err(reelmatch::error::Error::Invalid("the query failed".into()))));
+    app.update(Action::Show(Pane::Query));
+    assert!(app.update(Action::Select).is_some(), "a query is asked again");
+    assert_eq!(app.last_error, None, "asking again clears the query's error");
+}
+
+/// The inspector wraps a long error and the banner wraps a long warning: neither ends mid-word.
+#[test]
+fn the_inspector_and_banners_wrap_long_text() {
+    let long = "not a readable video (ffprobe: moov atom not found; the file is cut short or still being written; copy it again and press r)";
+    let mut app = App::new("/data/library".into(), library());
+    app.banner = vec!["the image model is a random stand-in this run: rankings are by colour and layout, not content (set [models.image] path in the config)".into()];
+    let mut video = library().remove(3);
+    video.error = Some(long.into());
+    let info = reelmatch::pipeline::Inspection {
+        video,
+        transcript: None,
+        segments: Vec::new(),
+        thumbnails: Vec::new(),
+        set_aside: Default::default(),
+    };
+    app.on_msg(Msg::Inspected(Ok(Box::new(info))));
+    let screen = render(&mut app, 80, 24);
+    let joined: String =
+        screen.lines().map(|l| l.trim_matches('"').trim_matches('│').trim()).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("copy it again and press r)"), "the error's end:\n{screen}");
+    assert!(joined.contains("(set [models.image] path in the config)"), "the banner's end:\n{screen}");
+}
+
+/// At 80×24 the query pane keeps its first keys whole (`o play` first), the matched frame its
+/// score, and the training pane its first keys.
+#[test]
+fn panes_at_80_by_24_keep_their_keys_and_scores() {
+    let mut app = App::new("/data/library".into(), library());
+    app.picker = Some(Picker::halfblocks());
+    app.update(Action::Show(Pane::Query));
+    answered(&mut app);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("o play · O play query") && screen.contains("? more"), "{screen}");
+    assert!(screen.contains("Starboy @ 62.0s · 0.86"), "{screen}");
+    insta::assert_snapshot!(screen);
+    let mut app = training_mid_run();
+    let screen = render(&mut app, 80, 24);
+    let progress = screen.lines().nth(2).unwrap();
+    assert!(progress.contains("t train · s stop · p preset"), "whole hints: {progress}");
+}

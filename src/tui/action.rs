@@ -67,4 +67,6 @@ pub enum Action {
     Submit,
     CancelInput,
     CloseOverlay,
+    /// `e`: every error of the session in full.
+    ShowErrors,
 }

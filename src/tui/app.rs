@@ -3,6 +3,7 @@
 //! to the job runner. Nothing here does I/O beyond completing a typed path.
 
 pub use super::action::{Action, Pane};
+use super::errors::{Errors, Origin};
 pub use super::protocol::{Command, JobKind, Msg};
 use super::query::{Focus, QueryState};
 use super::training::TrainingState;
@@ -115,6 +116,8 @@ pub struct App {
     pub workers: HashMap<i64, String>,
     /// What the workers did, and when search opened the library (newest first).
     pub activity: VecDeque<String>,
+    /// Every error of the session, for the errors view (`e`).
+    pub errors: Errors,
 }
 
 /// The most lines [`App::activity`] keeps.
@@ -148,6 +151,7 @@ impl App {
             with_workers: false,
             workers: HashMap::new(),
             activity: VecDeque::new(),
+            errors: Errors::default(),
         };
         app.set_videos(videos);
         app
@@ -167,7 +171,7 @@ impl App {
                 _ => Action::CancelQuit,
             });
         }
-        if self.inspector.is_some() || self.preview.is_some() {
+        if self.inspector.is_some() || self.preview.is_some() || self.errors.open {
             return Some(Action::CloseOverlay);
         }
         if self.show_help {
@@ -207,7 +211,13 @@ impl App {
             Action::CloseOverlay => {
                 self.inspector = None;
                 self.preview = None;
+                if std::mem::take(&mut self.errors.open) {
+                    // Read in full: dismissed from the status bar.
+                    self.last_error = None;
+                    self.errors.shown_from = None;
+                }
             }
+            Action::ShowErrors => self.errors.open = true,
             Action::Stop if self.busy() => {
                 self.status = format!("stopping {} after the current step…", self.job.map_or("", |j| j.name()));
                 self.then.clear();
@@ -316,7 +326,10 @@ impl App {
 
     pub(super) fn select(&mut self) -> Option<Command> {
         match (self.pane, self.query.focus) {
-            (Pane::Library, _) => self.videos.get(self.selected).map(|v| Command::Inspect(v.id)),
+            (Pane::Library, _) => {
+                self.again(Origin::Inspect);
+                self.videos.get(self.selected).map(|v| Command::Inspect(v.id))
+            }
             (Pane::Query, Focus::Videos) => {
                 let (id, title) = self.query.chosen_video()?;
                 Some(self.ask(QueryRequest::Video(id), title))
@@ -342,6 +355,7 @@ impl App {
     }
 
     fn ask(&mut self, request: QueryRequest, label: String) -> Command {
+        self.again(Origin::Query);
         self.query.pending = Some(label);
         self.query.asked_video = match request {
             QueryRequest::Video(id) => Some(id),
@@ -376,9 +390,11 @@ impl App {
             return None;
         }
         self.job = Some(kind);
+        self.again(kind.origin());
         self.status = format!("{} started", kind.name());
         if kind == JobKind::Train {
             self.pane = Pane::Training;
+            self.training.starting();
         }
         Some(command)
     }
@@ -425,6 +441,10 @@ impl App {
                 if self.job == Some(kind) {
                     self.job = None;
                 }
+                if kind == JobKind::Train {
+                    // Over, however it ended (a run that never started sent no end).
+                    self.training.running = false;
+                }
                 self.ingest = None;
                 self.live.clear();
                 match result {
@@ -438,7 +458,7 @@ impl App {
                             self.status = "training waits for a yes: t computes the views anyway".into();
                             self.training.confirm_views = true;
                         }
-                        self.last_error = Some(super::messages::error_text(&e));
+                        self.fail(kind.origin(), super::messages::error_text(&e));
                         self.then.clear();
                         None
                     }
@@ -459,7 +479,7 @@ impl App {
                         self.query.focus = Focus::Results;
                         self.query.refresh_previews(self.picker.as_ref());
                     }
-                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                    Err(e) => self.fail(Origin::Query, super::messages::error_text(&e)),
                 }
                 None
             }
@@ -474,11 +494,12 @@ impl App {
                         };
                         self.inspector = Some(Inspector { info: *info, thumbnails });
                     }
-                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                    Err(e) => self.fail(Origin::Inspect, super::messages::error_text(&e)),
                 }
                 None
             }
             Msg::Overview(Ok(overview)) => {
+                self.again(Origin::Lists);
                 self.set_videos(overview.videos);
                 self.query.decided = overview.not_duplicates;
                 self.workers = overview.workers;
@@ -509,7 +530,7 @@ impl App {
             }
             Msg::Run(Ok(None)) => None,
             Msg::Overview(Err(e)) | Msg::Run(Err(e)) => {
-                self.last_error = Some(super::messages::error_text(&e));
+                self.fail(Origin::Lists, super::messages::error_text(&e));
                 None
             }
             Msg::Completed { typed, completed } => {
@@ -526,7 +547,7 @@ impl App {
                     Ok(()) => self.status = "back from the player".into(),
                     Err(e) => {
                         self.status = "nothing was played".into();
-                        self.last_error = Some(super::messages::error_text(&e));
+                        self.fail(Origin::Play, super::messages::error_text(&e));
                     }
                 }
                 None
@@ -534,7 +555,7 @@ impl App {
             Msg::Saved(result) => {
                 match result {
                     Ok(path) => self.status = format!("playlist saved: {}", path.display()),
-                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                    Err(e) => self.fail(Origin::Playlist, super::messages::error_text(&e)),
                 }
                 None
             }
@@ -544,7 +565,7 @@ impl App {
                         self.query.decided.insert((a.min(b), a.max(b)));
                         self.status = "marked not a duplicate; `reelmatch dupes` hides the pair from now on".into();
                     }
-                    Err(e) => self.last_error = Some(super::messages::error_text(&e)),
+                    Err(e) => self.fail(Origin::Decision, super::messages::error_text(&e)),
                 }
                 None
             }
@@ -597,7 +618,7 @@ impl App {
                     self.live.remove(id);
                 }
                 self.bump_ingest();
-                self.last_error = Some(format!("{}: {reason}", path.display()));
+                self.fail(Origin::Ingest, format!("{}: {reason}", path.display()));
                 true
             }
             Event::Note { message, .. } => {
@@ -616,6 +637,21 @@ impl App {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Shows `text` in the status bar until what failed is done again or the errors view is
+    /// closed, and keeps it in that view and the log.
+    pub(super) fn fail(&mut self, origin: Origin, text: String) {
+        self.errors.push(origin, &text);
+        self.last_error = Some(text);
+    }
+
+    /// `origin` is being done again: its error leaves the status bar (the view keeps it).
+    pub(super) fn again(&mut self, origin: Origin) {
+        if self.errors.shown_from == Some(origin) {
+            self.last_error = None;
+            self.errors.shown_from = None;
         }
     }
 
@@ -725,6 +761,21 @@ mod tests {
         assert_eq!(press(&mut app, KeyCode::Char('s')), Some(Command::Stop));
         app.on_msg(Msg::JobDone { kind: JobKind::Train, result: Ok("run 1 stopped".into()) });
         assert!(!app.busy());
+    }
+
+    #[test]
+    fn a_new_run_clears_the_last_runs_figures_at_once() {
+        let mut app = app();
+        app.pane = Pane::Training;
+        app.training.run = Some(3);
+        app.training.epoch = 20;
+        app.training.losses = vec![(1.0, 2.0)];
+        press(&mut app, KeyCode::Char('t'));
+        assert_eq!((app.training.run, app.training.epoch, app.training.losses.len()), (None, 0, 0));
+        assert!(app.training.running, "shown as starting");
+        app.on_msg(Msg::JobDone { kind: JobKind::Train, result: Err(Error::Invalid("no frames".into())) });
+        assert!(!app.training.running, "a run that never started is over");
+        assert_eq!(app.errors.all.len(), 1, "kept for the errors view");
     }
 
     #[test]

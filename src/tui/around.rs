@@ -11,6 +11,7 @@ impl App {
     /// `o` / `O`: the selected result from its matched moment, or the query video from the
     /// frame that matched it.
     pub(super) fn play(&mut self, query_side: bool) -> Option<Command> {
+        self.again(super::errors::Origin::Play);
         let Some(hit) = self.query.selected().cloned() else {
             self.status = "no result selected: run a query first".into();
             return None;
@@ -31,6 +32,7 @@ impl App {
 
     /// `s` in the query pane: the ranking shown (in the scope, if one is set) as a playlist.
     pub(super) fn save_playlist(&mut self) -> Option<Command> {
+        self.again(super::errors::Origin::Playlist);
         let answer = self.query.answer.as_ref()?;
         let entries = crate::pipeline::playlist_entries(self.query.hits(), &self.videos);
         let heading = crate::pipeline::playlist_heading(&answer.results);
@@ -39,6 +41,7 @@ impl App {
 
     /// `x`: the selected result is not a duplicate of the query video.
     pub(super) fn not_duplicate(&mut self) -> Option<Command> {
+        self.again(super::errors::Origin::Decision);
         let (Some(asked), Some(hit)) = (self.query.asked_video, self.query.selected()) else {
             self.status = "x marks a result of a library video's query as not its duplicate".into();
             return None;
@@ -50,7 +53,7 @@ impl App {
     /// second click acts on it, as Enter), the wheel moves the selection of the list under it.
     pub fn mouse(&mut self, ev: MouseEvent) -> Option<Command> {
         let click = self.areas.click(&ev)?;
-        if self.inspector.is_some() || self.preview.is_some() || self.show_help {
+        if self.inspector.is_some() || self.preview.is_some() || self.show_help || self.errors.open {
             return matches!(click, Click::Row(..) | Click::Tab(_))
                 .then(|| self.update(Action::CloseOverlay))
                 .flatten();

@@ -86,10 +86,10 @@ pub const KEYMAP: &[Group] = &[
     },
     Group {
         keys: "a / r",
-        what: "library: add a folder (Tab completes) / re-ingest",
+        what: "library: add a folder (Tab completes) / retry a video",
         binds: &[
             hinted(LIBRARY, Char('a'), Action::AddFolder, 1, "add folder"),
-            hinted(LIBRARY, Char('r'), Action::Reingest, 2, "re-ingest"),
+            hinted(LIBRARY, Char('r'), Action::Reingest, 2, "retry"),
         ],
     },
     Group {
@@ -139,6 +139,11 @@ pub const KEYMAP: &[Group] = &[
             bind(QUERY, Char('-'), Action::MoreLyrics),
         ],
     },
+    Group {
+        keys: "e",
+        what: "every error in full (closing clears the status bar)",
+        binds: &[bind(Global, Char('e'), Action::ShowErrors)],
+    },
     Group { keys: "?", what: "show or hide this help", binds: &[bind(Global, Char('?'), Action::ToggleHelp)] },
     Group {
         keys: "q / Esc",
@@ -171,7 +176,7 @@ fn key_name(key: KeyCode) -> String {
     }
 }
 
-/// The hint line of `pane`: its hinted keys, as `a add folder · r re-ingest · Enter inspect`.
+/// The hint line of `pane`: its hinted keys, as `a add folder · r retry · Enter inspect`.
 pub fn hint(pane: Pane) -> String {
     let mut hints: Vec<(u8, String)> = binds()
         .filter(|b| b.scope == In(pane))
@@ -179,6 +184,29 @@ pub fn hint(pane: Pane) -> String {
         .collect();
     hints.sort();
     hints.into_iter().map(|(_, h)| h).collect::<Vec<_>>().join(" · ")
+}
+
+/// The hint line of `pane` in at most `width` characters: its first hints that fit, then
+/// `· ? more` where some were left out (the help overlay lists every key).
+pub fn hint_within(pane: Pane, width: usize) -> String {
+    let full = hint(pane);
+    if full.chars().count() <= width {
+        return full;
+    }
+    const MORE: &str = " · ? more";
+    let mut kept = String::new();
+    for part in full.split(" · ") {
+        let with = if kept.is_empty() { part.to_string() } else { format!("{kept} · {part}") };
+        if with.chars().count() + MORE.chars().count() > width {
+            break;
+        }
+        kept = with;
+    }
+    if kept.is_empty() {
+        "? keys".to_string()
+    } else {
+        format!("{kept}{MORE}")
+    }
 }
 
 #[cfg(test)]
@@ -193,10 +221,17 @@ mod tests {
         assert_eq!(action(Pane::Query, key('h')), Some(Action::Left));
         assert_eq!(action(Pane::Training, key('s')), Some(Action::Stop));
         assert_eq!(action(Pane::Library, KeyEvent::new(Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(hint(Pane::Library), "a add folder · r re-ingest · Enter inspect");
+        assert_eq!(hint(Pane::Library), "a add folder · r retry · Enter inspect");
         assert_eq!(hint(Pane::Training), "t train · s stop · p preset");
         assert_eq!(hint(Pane::Query), "o play · O play query · s playlist · i in folder · x not a dup");
         assert_eq!(action(Pane::Query, key('s')), Some(Action::SavePlaylist));
         assert_eq!(action(Pane::Library, key('s')), Some(Action::Stop));
+        assert_eq!(hint_within(Pane::Query, 100), hint(Pane::Query));
+        assert_eq!(
+            hint_within(Pane::Query, 43),
+            "o play · O play query · s playlist · ? more",
+            "the first keys kept whole"
+        );
+        assert_eq!(hint_within(Pane::Query, 5), "? keys");
     }
 }

@@ -47,10 +47,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
             .gauge_style(Style::new().fg(Color::Green));
         frame.render_widget(gauge, area);
     }
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(format!(" Library · {} videos ", app.videos.len()))
-        .title_bottom(Line::from(format!(" {} ", super::keys::hint(Pane::Library))).right_aligned());
+    let block =
+        Block::new().borders(Borders::ALL).title(format!(" Library · {} videos ", app.videos.len())).title_bottom(
+            Line::from(format!(
+                " {} ",
+                super::keys::hint_within(Pane::Library, usize::from(area.width).saturating_sub(4))
+            ))
+            .right_aligned(),
+        );
     if app.videos.is_empty() {
         let text = match app.with_workers {
             false => "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.",
@@ -169,8 +173,37 @@ pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, 
     frame.render_widget(ratatui::widgets::Clear, area);
     frame.render_widget(block, area);
     let thumbs_height = if images && !inspector.thumbnails.is_empty() { (inner.height / 3).clamp(4, 12) } else { 0 };
+    let lines = inspector_lines(inspector);
+    // Every line wraps whole (an error is never cut), leaving at least a row for the words.
+    let texts: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let meta_height = super::errors::wrapped_height(&texts, inner.width).min(inner.height.saturating_sub(1));
     let [meta, thumbs, words] =
-        Layout::vertical([Constraint::Length(5), Constraint::Length(thumbs_height), Constraint::Min(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(meta_height), Constraint::Length(thumbs_height), Constraint::Min(1)])
+            .areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), meta);
+    if thumbs.height > 0 {
+        let n = inspector.thumbnails.len() as u32;
+        let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(thumbs);
+        for (proto, rect) in inspector.thumbnails.iter_mut().zip(cols.iter()) {
+            frame.render_stateful_widget(
+                StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
+                *rect,
+                proto,
+            );
+        }
+    }
+    let segments: Vec<Line> = inspector
+        .info
+        .segments
+        .iter()
+        .map(|s| Line::from(format!("[{} – {}] {}", clock(s.start, 1), clock(s.end, 1), s.text.trim())))
+        .collect();
+    frame.render_widget(Paragraph::new(segments).wrap(Wrap { trim: true }), words);
+}
+
+/// The inspector's lines about the video: path, numbers, transcript, frames set aside, error.
+fn inspector_lines(inspector: &Inspector) -> Vec<Line<'static>> {
+    let v = &inspector.info.video;
     let duration = v.duration_s.map(|d| format!("{d:.1}s")).unwrap_or_else(|| "?".into());
     let size = match (v.width, v.height) {
         (Some(w), Some(h)) => format!("{w}×{h}"),
@@ -204,23 +237,5 @@ pub fn draw_inspector(frame: &mut Frame, area: Rect, inspector: &mut Inspector, 
     if let Some(e) = &v.error {
         lines.push(Line::from(format!("error: {e}")).fg(Color::Red));
     }
-    frame.render_widget(Paragraph::new(lines), meta);
-    if thumbs.height > 0 {
-        let n = inspector.thumbnails.len() as u32;
-        let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(thumbs);
-        for (proto, rect) in inspector.thumbnails.iter_mut().zip(cols.iter()) {
-            frame.render_stateful_widget(
-                StatefulImage::default().resize(Resize::Scale(Some(image::imageops::FilterType::Triangle))),
-                *rect,
-                proto,
-            );
-        }
-    }
-    let segments: Vec<Line> = inspector
-        .info
-        .segments
-        .iter()
-        .map(|s| Line::from(format!("[{} – {}] {}", clock(s.start, 1), clock(s.end, 1), s.text.trim())))
-        .collect();
-    frame.render_widget(Paragraph::new(segments).wrap(Wrap { trim: true }), words);
+    lines
 }

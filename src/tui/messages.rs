@@ -20,7 +20,7 @@ fn remedy(r: Remedy) -> &'static str {
         Remedy::Ingest => "press a in the Library pane to add a folder of videos",
         Remedy::IngestWithImageModel => "set [models.image] path in the config and ingest again (a, or r on a video)",
         Remedy::IngestMore => "add more videos (a in the Library pane)",
-        Remedy::WaitForIngest => "let ingestion finish first (r re-ingests the video)",
+        Remedy::WaitForIngest => "let ingestion finish first (r in the Library pane retries the video)",
         Remedy::NewRun => "press t in the Training pane to start a new run",
         Remedy::ListRuns => "the Training pane lists the runs",
         Remedy::TrainAgain => "press t in the Training pane to train again",

@@ -7,6 +7,7 @@
 mod action;
 pub mod app;
 mod around;
+pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod library;
@@ -192,6 +193,13 @@ where
                     Msg::Job(Event::TrainStarted { .. } | Event::TrainEpoch { .. } | Event::TrainFinished { .. })
                         | Msg::JobDone { kind: JobKind::Train, .. }
                 );
+                // A job that ended changed the lists: read them now, so the rows agree with the
+                // status line that says it ended.
+                if matches!(msg, Msg::JobDone { .. } | Msg::Job(Event::IngestFinished { .. })) {
+                    pending.push_back(Command::Reload { runs: true, settle: false });
+                    (stale, stale_runs) = (false, false);
+                    last_reload = Instant::now();
+                }
                 let first_load = matches!(msg, Msg::Overview(_)) && start.is_some();
                 reading &= !matches!(msg, Msg::Overview(_));
                 pending.extend(app.on_msg(msg));

@@ -56,6 +56,14 @@ impl JobKind {
             JobKind::Train => "training",
         }
     }
+
+    /// Its errors' origin.
+    pub fn origin(self) -> super::errors::Origin {
+        match self {
+            JobKind::Ingest => super::errors::Origin::Ingest,
+            JobKind::Train => super::errors::Origin::Train,
+        }
+    }
 }
 
 /// What the job runner reports back.

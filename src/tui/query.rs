@@ -289,9 +289,12 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
     } else {
         lines
     };
-    let wblock = Block::new()
-        .borders(Borders::ALL)
-        .title(" Matched lyrics · Enter: full-screen ")
-        .title_bottom(Line::from(format!(" {} ", super::keys::hint(super::action::Pane::Query))).right_aligned());
+    let wblock = Block::new().borders(Borders::ALL).title(" Matched lyrics · Enter: full-screen ").title_bottom(
+        Line::from(format!(
+            " {} ",
+            super::keys::hint_within(super::action::Pane::Query, usize::from(words.width).saturating_sub(4))
+        ))
+        .right_aligned(),
+    );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(wblock), words);
 }

@@ -104,6 +104,20 @@ impl TrainingState {
         }
     }
 
+    /// A run was asked for: the last run's figures leave at once (they would read as this
+    /// run's until it starts), and the pane says it is starting.
+    pub fn starting(&mut self) {
+        *self = TrainingState {
+            running: true,
+            runs: std::mem::take(&mut self.runs),
+            selected_run: self.selected_run,
+            presets: std::mem::take(&mut self.presets),
+            preset: self.preset,
+            confirm_views: self.confirm_views,
+            ..TrainingState::default()
+        };
+    }
+
     /// The stored run the pane should show: the one selected in the runs list, unless a run is going.
     pub fn wanted(&self) -> Option<i64> {
         if self.running {
@@ -204,10 +218,9 @@ pub fn draw(frame: &mut Frame, area: Rect, s: &TrainingState) -> Option<RowArea>
 }
 
 fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
-    let keys = format!("{}: {}", super::keys::hint(super::action::Pane::Training), s.preset_name());
-    let text = match (s.running, s.augment, s.run) {
+    let lead = match (s.running, s.augment, s.run) {
         (true, Some((done, total)), None) => {
-            format!("augmenting {} {done}/{total} views   {keys}", text_bar(done as f64 / total.max(1) as f64, 12))
+            format!("augmenting {} {done}/{total} views   ", text_bar(done as f64 / total.max(1) as f64, 12))
         }
         (_, _, Some(_)) => {
             let total_steps = (s.epochs + 1).saturating_sub(s.first_epoch) as u64 * s.steps_per_epoch;
@@ -219,7 +232,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
                 _ => String::new(),
             };
             format!(
-                "epoch {}/{} · step {}/{} {}{eta}   {keys}",
+                "epoch {}/{} · step {}/{} {}{eta}   ",
                 s.epoch,
                 s.epochs,
                 step_in_epoch.min(s.steps_per_epoch),
@@ -227,9 +240,18 @@ fn draw_progress(frame: &mut Frame, area: Rect, s: &TrainingState) {
                 text_bar(s.steps_seen as f64 / total_steps.max(1) as f64, 12)
             )
         }
-        _ => keys,
+        (true, None, None) => "starting a run…   ".to_string(),
+        _ => String::new(),
     };
-    frame.render_widget(Paragraph::new(text), area);
+    // The keys take the room the progress leaves, whole hints only, with the preset's name
+    // after `p preset` where it all fits.
+    let full = format!("{}: {}", super::keys::hint(super::action::Pane::Training), s.preset_name());
+    let room = usize::from(area.width).saturating_sub(lead.chars().count());
+    let keys = match full.chars().count() <= room {
+        true => full,
+        false => super::keys::hint_within(super::action::Pane::Training, room),
+    };
+    frame.render_widget(Paragraph::new(format!("{lead}{keys}")), area);
 }
 
 fn draw_loss(frame: &mut Frame, area: Rect, s: &TrainingState) {
@@ -307,13 +329,15 @@ fn draw_numbers(frame: &mut Frame, area: Rect, s: &TrainingState) {
     frame.render_widget(block, bars);
     let n = m.per_class.len().max(1) as u16;
     let width = (inner.width / n).saturating_sub(1).clamp(1, 8);
+    let titles: Vec<&str> = m.per_class.iter().map(|c| c.title.as_str()).collect();
+    let labels = super::widgets::short_labels(&titles, usize::from(width));
     let data: Vec<Bar> = m
         .per_class
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let color = if i < 10 { Color::Green } else { Color::DarkGray };
-            let label: String = c.title.chars().take(width as usize).collect();
+            let label = labels[i].clone();
             let bar = Bar::default()
                 .value((c.accuracy * 100.0).round() as u64)
                 .text_value(String::new())

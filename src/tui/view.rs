@@ -5,7 +5,7 @@
 use super::app::{App, FullPreview, Pane, PromptKind};
 use super::keys::KEYMAP;
 use super::mouse::List;
-use super::{library, query, training};
+use super::{errors, library, query, training};
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
@@ -15,7 +15,9 @@ use ratatui_image::{Resize, StatefulImage};
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &mut App) {
-    let banner_height = app.banner.len().min(3) as u16;
+    // Banners wrap (never cut mid-sentence), up to a third of the screen.
+    let banners: Vec<String> = app.banner.iter().map(|b| format!("⚠ {b}")).collect();
+    let banner_height = errors::wrapped_height(&banners, frame.area().width).min(frame.area().height / 3);
     let [header, banner, body, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_height),
@@ -24,8 +26,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     ])
     .areas(frame.area());
     draw_tabs(frame, header, app);
-    let lines: Vec<Line> = app.banner.iter().map(|b| Line::from(format!("⚠ {b}")).fg(Color::Yellow)).collect();
-    frame.render_widget(Paragraph::new(lines), banner);
+    let lines: Vec<Line> = banners.into_iter().map(|b| Line::from(b).fg(Color::Yellow)).collect();
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }), banner);
     let images = app.picker.is_some();
     app.areas.lists = match app.pane {
         Pane::Library => library::draw(frame, body, app).map(|rows| (List::Library, rows)).into_iter().collect(),
@@ -41,6 +43,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if let Some(inspector) = &mut app.inspector {
         let area = body.inner(ratatui::layout::Margin { horizontal: 2, vertical: 1 });
         library::draw_inspector(frame, area, inspector, images);
+    }
+    if app.errors.open {
+        errors::draw(frame, body.inner(ratatui::layout::Margin { horizontal: 2, vertical: 1 }), &app.errors);
     }
     if app.show_help {
         draw_help(frame);
@@ -96,20 +101,36 @@ fn draw_prompt(frame: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The running job, the status and the newest error, each cut after a word where the line is
+/// too short (`e` shows every error in full).
 fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
-    let mut spans = Vec::new();
-    if let Some(job) = app.job {
-        spans.push(Span::styled(format!("● {} running  ", job.name()), Style::new().fg(Color::Yellow)));
-    }
-    spans.push(Span::raw(app.status.clone()));
-    if let Some(e) = &app.last_error {
-        spans.push(Span::raw("  ·  "));
-        spans.push(Span::styled(format!("last error: {e}"), Style::new().fg(Color::Red)));
-    }
-    let keys =
-        if app.device.is_empty() { "? help  q quit".to_string() } else { format!("{}  ? help  q quit", app.device) };
+    let keys = match (app.device.is_empty(), app.last_error.is_some()) {
+        (true, false) => "? help  q quit".to_string(),
+        (true, true) => "e errors  ? help  q quit".to_string(),
+        (false, false) => format!("{}  ? help  q quit", app.device),
+        (false, true) => format!("{}  e errors  ? help  q quit", app.device),
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(keys.chars().count() as u16 + 3)]).areas(area);
+    let mut spans = Vec::new();
+    let mut room = usize::from(left.width);
+    if let Some(job) = app.job {
+        let running = format!("● {} running  ", job.name());
+        room = room.saturating_sub(running.chars().count());
+        spans.push(Span::styled(running, Style::new().fg(Color::Yellow)));
+    }
+    match &app.last_error {
+        Some(e) => {
+            const LABEL: &str = "  ·  last error: ";
+            let status_room = (room / 3).max(12).min(app.status.chars().count());
+            let status = errors::cut_at_word(&app.status, status_room);
+            let error_room = room.saturating_sub(status.chars().count() + LABEL.chars().count());
+            spans.push(Span::raw(status));
+            spans.push(Span::raw(LABEL));
+            spans.push(Span::styled(errors::cut_at_word(e, error_room), Style::new().fg(Color::Red)));
+        }
+        None => spans.push(Span::raw(errors::cut_at_word(&app.status, room))),
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(keys).right_aligned().dim(), right);
 }
