@@ -53,15 +53,17 @@ pub fn has_espeak() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Writes the demo clips into `dir` (skipping ones already there) and returns their paths.
-pub fn make_demo_media(ffmpeg: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+/// Writes the demo clips into `dir` (skipping ones already there), telling `made` of each as
+/// it is written (its number, how many there are, its title), and returns their paths.
+pub fn make_demo_media(ffmpeg: &str, dir: &Path, made: &dyn Fn(usize, usize, &str)) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let speak = has_espeak();
     let mut out = Vec::new();
-    for song in SONGS {
+    for (i, song) in SONGS.iter().enumerate() {
         let path = dir.join(format!("{}.mp4", song.title));
         if !path.exists() {
             make_clip(ffmpeg, song, &path, speak)?;
+            made(i + 1, SONGS.len(), song.title);
         }
         out.push(path);
     }

@@ -79,32 +79,75 @@ pub fn command_line(player: &Player, graphics: Graphics, moment: &Moment) -> Res
     Ok(words.join(" "))
 }
 
+/// The most of the player's own messages kept for an error.
+const KEPT_MESSAGES: usize = 2000;
+
 /// Plays `moment` and waits until the player ends. Without a display the terminal is the
 /// player's meanwhile; with one, the player keeps to its window and leaves the terminal alone.
+/// Its messages (an audio device it cannot open, say) never spill onto the terminal: they are
+/// kept, and said when it fails.
 pub fn play(player: &Player, graphics: Graphics, moment: &Moment) -> Result<()> {
+    use std::io::Read;
+    use std::process::Stdio;
     crate::blocking::off_drawing_thread("wait for the video player");
     let display = has_display();
     let mut cmd = command(player, graphics, display, moment)?;
     if display {
         // In its own window: nothing of it on the terminal, which stays the dashboard's.
-        use std::process::Stdio;
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
     }
-    let status = cmd.status().map_err(|e| Error::io(&moment.path, e))?;
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::io(&moment.path, e))?;
+    let mut stderr = child.stderr.take();
+    // Read as it comes (a full pipe would stop the player), keeping the last of it.
+    let reader = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Some(Ok(n @ 1..)) = stderr.as_mut().map(|s| s.read(&mut chunk)) {
+            kept.extend_from_slice(&chunk[..n]);
+            let extra = kept.len().saturating_sub(KEPT_MESSAGES);
+            kept.drain(..extra);
+        }
+        String::from_utf8_lossy(&kept).trim().to_string()
+    });
+    let status = child.wait().map_err(|e| Error::io(&moment.path, e))?;
+    let said = reader.join().unwrap_or_default();
     if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "the player `{}` stopped with {status} while playing {}",
-            player.command,
-            moment.path.display()
-        )))
+        if !said.is_empty() {
+            tracing::info!("the player said: {said}");
+        }
+        return Ok(());
     }
+    let last = said.lines().last().map(|l| format!(": {l}")).unwrap_or_default();
+    Err(Error::Invalid(format!(
+        "the player `{}` stopped with {status} while playing {}{last}",
+        player.command,
+        moment.path.display()
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A player's messages stay off the terminal; its last one is in the error when it fails.
+    #[test]
+    fn the_players_messages_are_kept_and_said_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("player");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho '[ao] could not open the audio device' >&2\necho 'cannot play this file' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let player = Player { command: script.to_string_lossy().into_owned() };
+        let m = Moment { path: "/v/a.mp4".into(), start_s: 1.0, title: "A".into() };
+        let e = play(&player, Graphics::Halfblocks, &m).unwrap_err().to_string();
+        assert!(e.ends_with(": cannot play this file") && e.contains("exit status: 3"), "{e}");
+        std::fs::write(&script, "#!/bin/sh\necho '[ao] could not open the audio device' >&2\n").unwrap();
+        assert!(play(&player, Graphics::Halfblocks, &m).is_ok(), "messages alone are no failure");
+    }
 
     #[test]
     fn the_command_line_shown_is_quoted_as_a_shell_takes_it() {

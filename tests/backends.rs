@@ -494,3 +494,29 @@ on_both! {
         assert_eq!(titles(&doc), ["Starboy (Live)"], "{doc}");
     }
 }
+
+on_both! {
+    /// A file whose name is not UTF-8 (Latin-1 `Café.mp4` from an old system: Linux paths are
+    /// bytes) is ingested, listed with its path escaped, searched like any other, and a re-run
+    /// finds it where it is (never "missing" or "renamed").
+    fn a_file_name_that_is_not_utf8_is_ingested_listed_and_searched(backend: &Backend) {
+        use std::os::unix::ffi::OsStringExt;
+        let setup = Setup::new("lib", "");
+        let media = setup.work.path().join("old disk");
+        std::fs::create_dir_all(&media).unwrap();
+        let latin1 = media.join(std::ffi::OsString::from_vec(b"Caf\xe9.mp4".to_vec()));
+        make_video(&latin1, Gen { source: "mandelbrot", ..Gen::default() });
+        make_video(&media.join("plain.mp4"), Gen { source: "smptebars", ..Gen::default() });
+        expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
+        let listed = rows(backend, &setup.lib);
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        let cafe = listed.iter().find(|r| r["path"].as_str().unwrap().ends_with("Caf\\xe9.mp4")).unwrap_or_else(|| panic!("{listed:?}"));
+        assert!(cafe["path"].as_str().unwrap().starts_with("bytes:/"), "{cafe}");
+        assert_eq!(cafe["status"], "ready", "{cafe}");
+        let found = json(setup.cmd(backend).args(["similar", "plain", "--json"]));
+        assert_eq!(titles(&found), [cafe["title"].as_str().unwrap()], "{found}");
+        let again = expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
+        assert!(!stderr(&again).contains("renamed") && !stderr(&again).contains("missing"), "{}", stderr(&again));
+        assert_eq!(rows(backend, &setup.lib), listed, "as it was");
+    }
+}

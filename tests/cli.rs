@@ -439,6 +439,31 @@ fn a_usage_error_has_its_own_exit_code() {
     assert_eq!(bin().arg("--help").output().unwrap().status.code(), Some(0));
 }
 
+/// `similar --help` says what a score is and which side of `frame A ≈ B` is the query's.
+#[test]
+fn similar_help_explains_the_scores() {
+    let out = bin().args(["similar", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for part in
+        ["cosine similarities, from -1 to 1", "an unrelated video scores near 0", "the first time is the query's"]
+    {
+        assert!(help.contains(part), "{part:?} not in:\n{help}");
+    }
+}
+
+/// `reelmatch` with no command and no terminal says the dashboard needs one, and what to run
+/// from a script instead, on the embedded catalog as on a shared one.
+#[test]
+fn the_dashboard_without_a_terminal_says_what_to_run_instead() {
+    let work = tempfile::tempdir().unwrap();
+    let out = bin().arg("--library").arg(work.path()).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("the dashboard needs a terminal") && said.contains("reelmatch library"),
+        "{said}"
+    );
+}
+
 /// Shell completions and the manual page come from the binary itself, and make no library.
 #[test]
 fn completions_and_the_manual_page_are_printed() {

@@ -999,6 +999,40 @@ fn a_worker_claims_what_it_can_reach_and_gives_back_what_it_cannot_read() {
     );
 }
 
+/// A catalog named by a connection service, as PostgreSQL's tools read it: the service file
+/// holds the host, port, database and user, and the URL names only the service (`?service=`,
+/// or `PGSERVICE` with a bare `postgres://`); a service no file has is named in the error.
+#[test]
+fn a_connection_service_names_the_catalog() {
+    let pg = postgres();
+    let url = pg.url();
+    let (user, rest) = url.strip_prefix("postgres://").unwrap().split_once('@').unwrap();
+    let (address, database) = rest.split_once('/').unwrap();
+    let (host, port) = address.split_once(':').unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("services.conf");
+    std::fs::write(&file, format!("# test\n[music]\nhost={host}\nport={port}\ndbname={database}\nuser={user}\n"))
+        .unwrap();
+    let said = run_ok(bin().env("PGSERVICEFILE", &file).args(["--catalog", "postgres://?service=music", "migrate"]));
+    assert!(said.contains("schema"), "{said}");
+    let listed = json_of(
+        bin()
+            .env("PGSERVICEFILE", &file)
+            .env("PGSERVICE", "music")
+            .args(["--catalog", "postgres://", "--library"])
+            .arg(work.path().join("lib"))
+            .args(["library", "--json"]),
+    );
+    assert_eq!(listed, serde_json::json!([]), "the service's empty catalog");
+    let out =
+        bin().env("PGSERVICEFILE", &file).args(["--catalog", "postgres://?service=nope", "migrate"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no connection service \"nope\"") && err.contains("services.conf"),
+        "{err}"
+    );
+}
+
 /// `migrate` as a role that may not make tables says which grant is missing and to whom.
 #[test]
 fn migrate_without_the_right_to_make_tables_names_the_grant() {

@@ -93,6 +93,7 @@ impl Status {
 pub struct VideoRow {
     pub id: i64,
     pub title: String,
+    #[serde(serialize_with = "crate::types::serialize_path")]
     pub path: PathBuf,
     pub duration_s: Option<f64>,
     pub sample_fps: Option<f64>,
@@ -139,7 +140,7 @@ fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
     Ok(VideoRow {
         id: r.get(0)?,
         title: r.get(1)?,
-        path: PathBuf::from(r.get::<_, String>(2)?),
+        path: crate::types::text_path(&r.get::<_, String>(2)?),
         duration_s: r.get(3)?,
         sample_fps: r.get(4)?,
         frames_train: r.get(5)?,
@@ -163,7 +164,7 @@ fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
 }
 
 fn path_str(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    crate::types::path_text(path).into_owned()
 }
 
 impl Catalog {

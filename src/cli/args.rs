@@ -142,6 +142,7 @@ pub enum Command {
         what: EmbedWhat,
     },
     /// The library videos most similar to a video (in the library or not), an image or lyrics.
+    #[command(after_help = SCORES)]
     Similar {
         /// A library video: title (or a unique part of it), id or path.
         video: Option<String>,
@@ -401,3 +402,14 @@ fn graphics() -> impl TypedValueParser<Value = Graphics> {
 fn space() -> impl TypedValueParser<Value = SearchSpace> {
     one_of(SearchSpace::NAMES)
 }
+
+/// What `similar`'s scores mean, after its options in `--help`.
+const SCORES: &str = "\
+Scores are cosine similarities, from -1 to 1. Frames are compared after the library's mean frame is
+taken away, so an unrelated video scores near 0 and can score below it; 1 is the same picture.
+  visual   each of the query's 10 frames finds its best frame in the video; the mean of the 10
+  lyrics   the cosine of the two whole-lyrics embeddings
+  score    their weighted mean (--visual, --lyrics-weight); with one side missing (an
+           instrumental, an image query) the other is the score
+In `frame 22.5s ≈ 8.0s (0.91)` the first time is the query's frame, the second the match's, and
+0.91 their similarity.";

@@ -407,7 +407,12 @@ pub fn demo_media(library: &Library, config: &Config) -> anyhow::Result<std::pat
     let voice =
         if crate::demo::has_espeak() { "lyrics spoken by espeak-ng" } else { "tones only: espeak-ng is not installed" };
     eprintln!("making demo clips in {} ({voice})…", media.display());
-    crate::demo::make_demo_media(&config.tools.ffmpeg, &media)?;
+    let made = |n: usize, of: usize, title: &str| {
+        if !progress::quiet() {
+            eprintln!("  clip {n}/{of}: {title}");
+        }
+    };
+    crate::demo::make_demo_media(&config.tools.ffmpeg, &media, &made)?;
     Ok(media)
 }
 

@@ -14,12 +14,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 /// Renders training events: a bar on a terminal (plain lines otherwise) and one table row per epoch.
 struct TrainProgress {
     bar: Mutex<Option<ProgressBar>>,
     terminal: bool,
+    /// Off a terminal: the tenths of the augmented views said so far.
+    said_tenths: std::sync::atomic::AtomicU32,
 }
 
 fn epoch_row(m: &EpochMetrics) -> String {
@@ -40,7 +43,11 @@ const TABLE_HEADER: &str = "EPOCH TRAIN LOSS TRAIN ACC  TEST LOSS  TEST ACC    T
 
 impl TrainProgress {
     fn new() -> Self {
-        TrainProgress { bar: Mutex::new(None), terminal: std::io::stderr().is_terminal() }
+        TrainProgress {
+            bar: Mutex::new(None),
+            terminal: std::io::stderr().is_terminal(),
+            said_tenths: std::sync::atomic::AtomicU32::new(0),
+        }
     }
 
     fn new_bar(&self, len: u64, template: &str) {
@@ -75,6 +82,12 @@ impl EventSink for TrainProgress {
                 }
                 if let Some(b) = self.bar.lock().expect("bar lock").as_ref() {
                     b.set_position(done as u64);
+                }
+                // Off a terminal (a log, CI): a line at each tenth, so a long computation is seen
+                // to move.
+                let tenths = (done as u64 * 10 / total.max(1) as u64) as u32;
+                if !self.terminal && done > 0 && self.said_tenths.fetch_max(tenths, Ordering::Relaxed) < tenths {
+                    eprintln!("augment: {done}/{total} views");
                 }
             }
             Event::TrainStarted { run, classes, train_frames, test_frames, first_epoch, epochs, steps_per_epoch } => {

@@ -62,7 +62,7 @@ pub fn export_library(
         }
         let path = paths.to_shared(&v.path);
         let frames = v.frames_train + v.frames_test;
-        let same = there.get(&path.to_string_lossy().into_owned()).is_some_and(|(hash, status, n)| {
+        let same = there.get(crate::types::path_text(&path).as_ref()).is_some_and(|(hash, status, n)| {
             hash.as_deref() == v.content_hash.as_deref() && status == v.status.as_str() && *n == frames
         });
         if same {

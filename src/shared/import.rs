@@ -140,7 +140,7 @@ fn remote_videos(shared: &mut SharedCatalog) -> Result<Vec<Remote>> {
         .iter()
         .map(|r| Remote {
             id: r.get(0),
-            path: PathBuf::from(r.get::<_, String>(1)),
+            path: crate::types::text_path(&r.get::<_, String>(1)),
             title: r.get(2),
             hash: r.get(3),
             size: r.get(4),

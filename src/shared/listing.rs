@@ -4,7 +4,6 @@
 use super::SharedCatalog;
 use crate::catalog::{Stage, Status, VideoRow};
 use crate::error::Result;
-use std::path::PathBuf;
 
 /// One video as `library` on a shared catalog lists it: what the embedded `library --json`
 /// says of it (the same fields, flattened), and where it stands in the queue.
@@ -67,7 +66,7 @@ fn rows(shared: &mut SharedCatalog, only: Option<i64>) -> Result<Vec<QueueRow>> 
                 video: VideoRow {
                     id: r.get(0),
                     title: r.get(1),
-                    path: PathBuf::from(r.get::<_, String>(2)),
+                    path: crate::types::text_path(&r.get::<_, String>(2)),
                     duration_s: r.get(3),
                     sample_fps: r.get(4),
                     frames_train,

@@ -65,7 +65,8 @@ pub fn sync(library: &Library, config: &Config, url: &str, note: &dyn Fn(String)
     let here = Catalog::open(&mirror.catalog_path())?;
     let mut shared = SharedCatalog::open(url)?;
     let rows = shared.client().query("SELECT id, path FROM videos", &[]).map_err(|e| shared.err(e))?;
-    let there: HashMap<PathBuf, i64> = rows.iter().map(|r| (PathBuf::from(r.get::<_, String>(1)), r.get(0))).collect();
+    let there: HashMap<PathBuf, i64> =
+        rows.iter().map(|r| (crate::types::text_path(&r.get::<_, String>(1)), r.get(0))).collect();
     let mut up = HashMap::new();
     let mut gone = Vec::new();
     for v in here.videos()? {

@@ -19,6 +19,7 @@ mod register;
 pub mod runs;
 mod schema;
 pub mod search;
+mod service;
 pub mod train;
 pub mod traps;
 pub mod upkeep;
@@ -80,9 +81,14 @@ impl SharedCatalog {
     fn connect(url: &str) -> Result<Self> {
         crate::blocking::off_drawing_thread("connect to the PostgreSQL catalog");
         let shown = shown(url);
-        let mut config: postgres::Config = url
+        let (without_service, service) = service::split(url);
+        let mut config: postgres::Config = without_service
             .parse()
             .map_err(|e| Error::Shared { url: shown.clone(), detail: format!("not a valid connection string: {e}") })?;
+        if let Some(name) = service {
+            // As PostgreSQL's tools: the service file fills in what the URL leaves out.
+            service::fill(&mut config, &name)?;
+        }
         let limit = *config.get_connect_timeout().unwrap_or(&CONNECT_TIMEOUT);
         config.connect_timeout(limit);
         config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE).keepalives_interval(KEEPALIVE_IDLE / 3);

@@ -56,7 +56,7 @@ pub(super) fn register(
         .found
         .iter()
         .filter(|f| f.by_extension)
-        .map(|f| (paths.to_shared(&f.path).to_string_lossy().into_owned(), f.path.as_path()))
+        .map(|f| (crate::types::path_text(&paths.to_shared(&f.path)).into_owned(), f.path.as_path()))
         .collect();
     let seen: HashSet<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
     let mut gone: Vec<&Known> = known

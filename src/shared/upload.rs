@@ -49,7 +49,7 @@ pub fn upload_video(
         jpegs.push(std::fs::read(&file).map_err(|e| Error::io(&file, e))?);
     }
     let mut tx = shared.client().transaction().map_err(db)?;
-    let path_text = shared_path.to_string_lossy();
+    let path_text = crate::types::path_text(shared_path);
     if let Some(worker) = claim {
         let holder: Option<String> = tx
             .query_opt("SELECT claimed_by FROM videos WHERE path = $1 FOR UPDATE", &[&path_text.as_ref()])

@@ -205,16 +205,21 @@ fn within_reach(prefixes: &str, skip: &str) -> String {
 }
 
 /// The shared paths of `roots` (as registering names them), a folder's with a trailing `/`.
+/// A UTF-8 folder's prefix comes twice: as it is, and as the files under it whose names are
+/// not UTF-8 are stored (`bytes:` and the folder, see [`crate::types::path_text`]).
 fn claimable(roots: &[PathBuf], paths: &Paths) -> Vec<String> {
     roots
         .iter()
-        .map(|root| {
+        .flat_map(|root| {
             let local = root.canonicalize().unwrap_or_else(|_| root.clone());
-            let shared = paths.to_shared(&local).to_string_lossy().into_owned();
-            match local.is_dir() {
+            let shared = crate::types::path_text(&paths.to_shared(&local)).into_owned();
+            let prefix = match local.is_dir() {
                 true => format!("{}/", shared.trim_end_matches('/')),
                 false => shared,
-            }
+            };
+            let as_bytes = (!prefix.starts_with("bytes:") && local.is_dir())
+                .then(|| format!("bytes:{}", prefix.replace('\\', "\\\\")));
+            std::iter::once(prefix).chain(as_bytes)
         })
         .collect()
 }
@@ -265,7 +270,7 @@ fn claim(shared: &mut SharedCatalog, s: &WorkerSettings, reach: &Reach) -> Resul
             error: None,
         };
         announce(shared.client(), &p).map_err(|e| shared.err(e))?;
-        return Ok(Claim::Video { id, path: PathBuf::from(r.get::<_, String>(1)) });
+        return Ok(Claim::Video { id, path: crate::types::text_path(&r.get::<_, String>(1)) });
     }
     let busy: i64 = shared
         .client()

@@ -139,13 +139,16 @@ pub fn render(title: &str, steps: &[(u64, u32, f32)], epochs: &[EpochMetrics]) -
     if let Some(last) = epochs.last() {
         let k = last.per_class.len().max(1) as i64;
         let slot = (bars.w / k).max(1);
+        // Labels of 8-pixel characters that end before the next bar's (told apart where cut).
+        let chars = ((slot - slot / 8 - 4) / 8).max(1) as usize;
+        let titles: Vec<&str> = last.per_class.iter().map(|c| c.title.as_str()).collect();
+        let names = crate::types::short_labels(&titles, chars);
         for (i, class) in last.per_class.iter().enumerate() {
             let h = (class.accuracy * bars.h as f64).round() as i64;
             let x = bars.x + i as i64 * slot + slot / 8;
             c.rect(x, bars.y + bars.h - h, (slot * 3 / 4).max(1), h, if i < 10 { GREEN } else { GREY });
             if slot >= 40 {
-                let name: String = class.title.chars().take((slot / 8 - 1).max(1) as usize).collect();
-                c.text(x, bars.y + bars.h + 8, &name, 1, INK);
+                c.text(x, bars.y + bars.h + 8, &names[i], 1, INK);
             }
         }
         let summary = format!(
@@ -200,5 +203,25 @@ mod tests {
         assert!(count(ORANGE) > 100, "the test curve is drawn");
         assert!(count(GREEN) > count(GREY), "ten green bars, two grey ones (the grey one shorter)");
         assert!(count(GREY) > 0);
+    }
+
+    /// Long class names end before the next bar's label starts (the old labels ran into each
+    /// other once a bar's slot was wider than 64 pixels).
+    #[test]
+    fn class_labels_never_run_into_each_other() {
+        let mut e = epoch(1, 0.5, 0.5);
+        e.per_class.truncate(5);
+        for (i, c) in e.per_class.iter_mut().enumerate() {
+            c.title = format!("Mandela Day, a very long title indeed ({i})");
+        }
+        let img = render("run 1", &[(0, 1, 1.0), (1, 1, 0.5)], &[e]);
+        let (x0, y0, slot) = (80i64, 500 + 340 + 8, 1080 / 5);
+        for i in 1..5 {
+            let start = x0 + i * slot + slot / 8;
+            let ink = (start - 4..start).any(|x| (y0..y0 + 8).any(|y| *img.get_pixel(x as u32, y as u32) == INK));
+            assert!(!ink, "label {} reaches label {i}", i - 1);
+        }
+        let left = (x0 + slot / 8..x0 + slot).any(|x| (y0..y0 + 8).any(|y| *img.get_pixel(x as u32, y as u32) == INK));
+        assert!(left, "the first label is drawn");
     }
 }

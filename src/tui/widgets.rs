@@ -1,7 +1,7 @@
 //! Small widgets the panes share: big numbers drawn from an 8×8 bitmap font with quadrant
 //! blocks (4 cells wide, 4 rows high per character), and a text progress bar.
 
-pub use crate::types::{pct, short_duration};
+pub use crate::types::{pct, short_duration, short_labels};
 use font8x8::UnicodeFonts;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -53,41 +53,6 @@ pub fn text_bar(ratio: f64, width: usize) -> String {
     format!("{}{}", "▰".repeat(filled), "▱".repeat(width - filled))
 }
 
-/// Each title in at most `width` characters, told apart: a long one keeps its start and end
-/// around `…` (`Mandela Day` → `Man…Day`), and titles that still read the same are numbered.
-pub fn short_labels(titles: &[&str], width: usize) -> Vec<String> {
-    let shorten = |t: &str| -> String {
-        let n = t.chars().count();
-        if n <= width {
-            return t.to_string();
-        }
-        if width < 3 {
-            return t.chars().take(width).collect();
-        }
-        let head = (width - 1).div_ceil(2);
-        let tail = width - 1 - head;
-        let start: String = t.chars().take(head).collect();
-        let end: String = t.chars().skip(n - tail).collect();
-        format!("{start}…{end}")
-    };
-    let mut labels: Vec<String> = titles.iter().map(|t| shorten(t)).collect();
-    let counts = labels.iter().fold(std::collections::HashMap::<String, usize>::new(), |mut m, l| {
-        *m.entry(l.clone()).or_default() += 1;
-        m
-    });
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for label in &mut labels {
-        if counts[label.as_str()] > 1 {
-            let n = seen.entry(label.clone()).or_default();
-            *n += 1;
-            let number = n.to_string();
-            let keep = width.saturating_sub(number.len());
-            *label = format!("{}{number}", label.chars().take(keep).collect::<String>());
-        }
-    }
-    labels
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,16 +65,6 @@ mod tests {
             (0..4).flat_map(|y| (0..4).map(move |x| (x, y))).map(|(x, y)| buf[(x, y)].symbol().to_string()).collect();
         assert!(drawn.chars().any(|c| c != ' '), "a 1 leaves marks");
         assert_eq!(BigText { text: "92.5%", style: Style::new() }.size(), (20, 4));
-    }
-
-    #[test]
-    fn short_labels_are_told_apart() {
-        let titles = ["Mandela Day", "Mandela Effect", "Starboy", "Mandela Day (live)", "Mandela Day (demo)"];
-        let labels = short_labels(&titles, 7);
-        assert_eq!(labels[..3], ["Man…Day", "Man…ect", "Starboy"]);
-        assert_eq!(labels[3..], ["Man…ve)", "Man…mo)"]);
-        assert_eq!(short_labels(&["Intro", "Intro"], 7), ["Intro1", "Intro2"], "the same title twice is numbered");
-        assert!(short_labels(&titles, 7).iter().all(|l| l.chars().count() <= 7));
     }
 
     #[test]

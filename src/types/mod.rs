@@ -2,7 +2,9 @@
 //! kept here so no lower layer has to import a higher one to name it.
 
 mod device;
+mod labels;
 mod metrics;
+mod path_text;
 mod printable;
 mod probe;
 mod role;
@@ -12,7 +14,9 @@ mod time;
 mod transcript;
 
 pub use device::{parse_device, DeviceSpec, UnknownDevice};
+pub use labels::short_labels;
 pub use metrics::{pct, ClassAccuracy, Confused, EpochMetrics, FitSettings};
+pub use path_text::{path_text, serialize_path, text_path};
 pub use printable::{printable, printable_lines};
 pub use probe::Probe;
 pub use role::{ModelNote, Role};
