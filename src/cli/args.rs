@@ -126,6 +126,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audio fingerprint of any media file (Chromaprint's, printed as `fpcalc -raw` prints
+    /// it), or the stretches where it holds the same recording as another file.
+    Fingerprint {
+        file: PathBuf,
+        /// Another media file: where both hold the same recording, with where it starts in each.
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
+        /// Print JSON (`{"duration_s", "hashes"}`, or the matched stretches with --against).
+        #[arg(long)]
+        json: bool,
+    },
     /// Transcribe the lyrics of any media file with Whisper.
     Transcribe {
         file: PathBuf,

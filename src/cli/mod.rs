@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod fingerprint;
 mod ingest;
 mod library;
 mod models;
@@ -161,6 +162,7 @@ fn needs(command: Option<&Command>) -> Needs {
         Some(
             Command::Models { .. }
             | Command::Transcribe { .. }
+            | Command::Fingerprint { .. }
             | Command::Embed { .. }
             | Command::Migrate
             | Command::Completions { .. }
@@ -216,6 +218,9 @@ fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<Exit
         Some(Command::Models { action, json }) => models::run(&config, action, json),
         Some(Command::Transcribe { file, language, json }) => models::transcribe(&config, &file, language, json),
         Some(Command::Embed { what }) => models::embed(&config, what),
+        Some(Command::Fingerprint { file, against, json }) => {
+            fingerprint::run(&config, &file, against.as_deref(), json)
+        }
         Some(similar @ Command::Similar { .. }) => {
             search::similar(&library, &config, &backend, similar_args(similar, &config, cli.graphics)?)
         }

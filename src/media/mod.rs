@@ -1,7 +1,9 @@
-//! Media handling through ffmpeg and ffprobe processes: probing, frame sampling, audio extraction.
+//! Media handling through ffmpeg and ffprobe processes: probing, frame sampling, audio extraction;
+//! and audio fingerprints of the extracted audio.
 
 mod audio;
 pub mod child;
+pub mod fingerprint;
 mod frames;
 mod input;
 mod probe;

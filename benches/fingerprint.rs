@@ -1,0 +1,79 @@
+//! Audio fingerprinting against Chromaprint's own `fpcalc`, in the same run, alternated: a
+//! generated 4-minute song (two voices of changing notes over a test picture). Three timings per
+//! round: reelmatch fingerprinting the 16 kHz PCM it already holds after extracting the audio
+//! (what ingest adds), reelmatch decoding the file and fingerprinting it (what `fpcalc` does),
+//! and `fpcalc -raw` on the file. Reports each one's range over the rounds, and the ratio of
+//! fpcalc's time to reelmatch's (above 1: reelmatch is faster).
+//!
+//! Run with `cargo bench --bench fingerprint` (needs `fpcalc`: `apt-get install
+//! libchromaprint-tools`). `REELMATCH_BENCH_SECONDS` sets the song's length (default 240),
+//! `REELMATCH_BENCH_ROUNDS` the rounds (default 5).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+use reelmatch::events::Cancel;
+use reelmatch::media::fingerprint::of_samples;
+use reelmatch::media::{decode_audio, AUDIO_SAMPLE_RATE};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: u32) -> u32 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn make_song(path: &Path, seconds: u32) {
+    let note = "220*pow(2,floor(mod(floor(t*2)*7.31,12))/12)";
+    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=320x180:rate=25:d={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+}
+
+fn seconds(f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64()
+}
+
+fn range(xs: &[f64]) -> String {
+    let (lo, hi) = xs.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    format!("{:.1}–{:.1} ms", lo * 1e3, hi * 1e3)
+}
+
+fn main() {
+    let (length, rounds) = (env_or("REELMATCH_BENCH_SECONDS", 240), env_or("REELMATCH_BENCH_ROUNDS", 5));
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.mp4");
+    make_song(&song, length);
+    let limit = Duration::from_secs(3600);
+    let pcm = decode_audio("ffmpeg", &song, limit, &Cancel::new()).unwrap();
+    let (mut held, mut decoded, mut fpcalc) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        held.push(seconds(|| {
+            of_samples(&pcm, AUDIO_SAMPLE_RATE).unwrap();
+        }));
+        decoded.push(seconds(|| {
+            let pcm = decode_audio("ffmpeg", &song, limit, &Cancel::new()).unwrap();
+            of_samples(&pcm, AUDIO_SAMPLE_RATE).unwrap();
+        }));
+        fpcalc.push(seconds(|| {
+            let out = Command::new("fpcalc").arg("-raw").arg(&song).output().expect("fpcalc runs");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("FINGERPRINT="));
+        }));
+    }
+    let median = |xs: &[f64]| {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("a {length} s song, {rounds} rounds alternated:");
+    println!("  reelmatch, from the PCM ingest holds: {}", range(&held));
+    println!("  reelmatch, decoding the file:         {}", range(&decoded));
+    println!("  fpcalc -raw on the file:              {}", range(&fpcalc));
+    println!("  fpcalc / reelmatch (file to fingerprint, medians): {:.2}", median(&fpcalc) / median(&decoded));
+}

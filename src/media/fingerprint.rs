@@ -1,0 +1,118 @@
+//! Audio fingerprints: Chromaprint's algorithm (its second configuration, the one `fpcalc` and
+//! AcoustID use), computed by the pure-Rust `rusty-chromaprint` from the 16 kHz mono PCM that
+//! ingest already extracts, and the stretches where two fingerprints hold the same recording,
+//! with where each starts. On the same audio the hashes equal `fpcalc -raw`'s
+//! (`tests/fingerprint.rs`), so they stay comparable with AcoustID's.
+
+use crate::error::{Error, Result};
+use rusty_chromaprint::{match_fingerprints, Configuration, Fingerprinter};
+
+/// A recording's fingerprint: one 32-bit hash per [`item_seconds`] of audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub hashes: Vec<u32>,
+    /// The audio's length.
+    pub duration_s: u32,
+}
+
+/// A stretch of the same recording in two fingerprints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// Where it starts in the first recording and in the second, in seconds.
+    pub start_a: f64,
+    pub start_b: f64,
+    pub seconds: f64,
+    /// Bits that differ per hash on average (0: the same audio; unrelated audio is near 16).
+    pub differing_bits: f64,
+}
+
+fn config() -> Configuration {
+    Configuration::preset_test2()
+}
+
+/// Seconds of audio one hash covers (about 0.124).
+pub fn item_seconds() -> f64 {
+    f64::from(config().item_duration_in_seconds())
+}
+
+/// The fingerprint of mono `samples` (floats in −1…1) at `rate` Hz.
+pub fn of_samples(samples: &[f32], rate: u32) -> Result<Fingerprint> {
+    let mut printer = Fingerprinter::new(&config());
+    printer.start(rate, 1).map_err(|e| Error::Invalid(format!("audio at {rate} Hz cannot be fingerprinted: {e:?}")))?;
+    let mut block = Vec::with_capacity(1 << 16);
+    for chunk in samples.chunks(1 << 16) {
+        block.clear();
+        block.extend(chunk.iter().map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16));
+        printer.consume(&block);
+    }
+    printer.finish();
+    let duration_s = (samples.len() as f64 / f64::from(rate.max(1))) as u32;
+    Ok(Fingerprint { hashes: printer.fingerprint().to_vec(), duration_s })
+}
+
+impl Fingerprint {
+    /// As `fpcalc -raw` prints it: `DURATION=…` and `FINGERPRINT=` the hashes as numbers.
+    pub fn raw(&self) -> String {
+        let hashes: Vec<String> = self.hashes.iter().map(u32::to_string).collect();
+        format!("DURATION={}\nFINGERPRINT={}", self.duration_s, hashes.join(","))
+    }
+
+    /// The stretches of `self` and `other` that hold the same recording, longest first.
+    pub fn matches(&self, other: &Fingerprint) -> Result<Vec<Span>> {
+        let config = config();
+        let segments = match_fingerprints(&self.hashes, &other.hashes, &config)
+            .map_err(|e| Error::Invalid(format!("fingerprints cannot be compared: {e}")))?;
+        let mut spans: Vec<Span> = segments
+            .iter()
+            .map(|s| Span {
+                start_a: f64::from(s.start1(&config)),
+                start_b: f64::from(s.start2(&config)),
+                seconds: f64::from(s.duration(&config)),
+                differing_bits: s.score,
+            })
+            .collect();
+        spans.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        Ok(spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tune of changing notes (a pure tone has no changes to hash).
+    fn tune(seconds: f64, rate: u32, seed: u32) -> Vec<f32> {
+        let n = (seconds * f64::from(rate)) as usize;
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / f64::from(rate);
+                // A note every half second, drawn by xorshift (never repeating in a minute).
+                let mut x = ((t * 2.0) as u32 + 1).wrapping_mul(0x9e37_79b9) ^ seed;
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let note = x % 24;
+                let f = 220.0 * 2f64.powf(f64::from(note) / 12.0);
+                (0.4 * (2.0 * std::f64::consts::PI * f * t).sin()
+                    + 0.2 * (2.0 * std::f64::consts::PI * 1.5 * f * t).sin()) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_excerpt_is_found_at_its_offset_and_another_tune_is_not() {
+        let rate = 16_000;
+        let song = tune(60.0, rate, 1);
+        let whole = of_samples(&song, rate).unwrap();
+        assert_eq!(whole.duration_s, 60);
+        assert!((whole.hashes.len() as f64 * item_seconds() - 60.0).abs() < 3.0, "{} hashes", whole.hashes.len());
+        let excerpt = of_samples(&song[20 * rate as usize..35 * rate as usize], rate).unwrap();
+        let best = excerpt.matches(&whole).unwrap()[0];
+        assert!((best.start_b - best.start_a - 20.0).abs() <= 1.0, "{best:?}");
+        assert!(best.seconds >= 10.0 && best.differing_bits < 4.0, "{best:?}");
+        let other = of_samples(&tune(60.0, rate, 7), rate).unwrap();
+        let long = other.matches(&whole).unwrap().into_iter().filter(|s| s.seconds >= 10.0).count();
+        assert_eq!(long, 0, "another tune shares no long stretch");
+        assert!(whole.raw().starts_with("DURATION=60\nFINGERPRINT="));
+    }
+}
