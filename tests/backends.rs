@@ -520,3 +520,54 @@ on_both! {
         assert_eq!(rows(backend, &setup.lib), listed, "as it was");
     }
 }
+
+/// A song: a note every half second (`step` not a simple fraction of 12, so the tune does not
+/// repeat), two voices, over `picture` (a lavfi source).
+fn tune_video(path: &Path, seconds: u32, base_hz: u32, step: f64, picture: &str) {
+    let note = format!("{base_hz}*pow(2,floor(mod(floor(t*2)*{step},12))/12)");
+    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
+        .arg(format!("{picture}=size=96x64:rate=10:d={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+on_both! {
+    /// A 12-second cut of a song, ingested beside it: `similar` on the cut says the song holds it
+    /// as an excerpt 17 s in, and the other way round that the cut starts 17 s into the song, by
+    /// their audio fingerprints (made at ingest and kept in the catalog); an unrelated song has
+    /// no relation.
+    fn similar_says_an_excerpt_is_cut_from_its_song_at_its_offset(backend: &Backend) {
+        let setup = Setup::new("lib", "");
+        let media = setup.work.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        tune_video(&media.join("Whole.mp4"), 60, 220, 7.31, "testsrc2");
+        tune_video(&media.join("Other.mp4"), 40, 196, 5.17, "smptebars");
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "17", "-t", "12", "-i"])
+            .arg(media.join("Whole.mp4"))
+            .arg(media.join("Cut.mp4"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
+        let found = json(setup.cmd(backend).args(["similar", "Cut", "--json"]));
+        let hit = |doc: &Value, title: &str| {
+            doc["results"].as_array().unwrap().iter().find(|h| h["title"] == title).cloned().unwrap_or_else(|| panic!("{doc}"))
+        };
+        let whole = hit(&found, "Whole");
+        assert_eq!(whole["relation"]["relation"], "excerpt", "{whole}");
+        assert!((whole["relation"]["offset_s"].as_f64().unwrap() - 17.0).abs() <= 1.0, "{whole}");
+        assert_eq!(hit(&found, "Other")["relation"], Value::Null, "{found}");
+        let back = json(setup.cmd(backend).args(["similar", "Whole", "--json"]));
+        let cut = hit(&back, "Cut");
+        assert_eq!(cut["relation"]["relation"], "excerpt", "{cut}");
+        assert!((cut["relation"]["offset_s"].as_f64().unwrap() + 17.0).abs() <= 1.0, "{cut}");
+        let table = String::from_utf8(expect(setup.cmd(backend).args(["similar", "Cut"]), 0).stdout).unwrap();
+        assert!(table.contains("excerpt: the query is 1") && table.contains(" s into it"), "{table}");
+    }
+}

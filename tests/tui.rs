@@ -267,6 +267,7 @@ fn hit(rank: usize, id: i64, title: &str, visual: f32, lyrics: Option<f32>) -> H
                 }]
             })
             .unwrap_or_default(),
+        relation: None,
     }
 }
 
@@ -429,4 +430,22 @@ fn panes_at_80_by_24_keep_their_keys_and_scores() {
     let screen = render(&mut app, 80, 24);
     let progress = screen.lines().nth(2).unwrap();
     assert!(progress.contains("t train · s stop · p preset"), "whole hints: {progress}");
+}
+
+/// A result's relation to the query video is in its row: what it is and where the query falls.
+#[test]
+fn a_results_relation_is_in_its_row() {
+    let mut app = App::new("/data/library".into(), library());
+    app.update(Action::Show(Pane::Query));
+    answered(&mut app);
+    let answer = app.query.answer.as_mut().unwrap();
+    answer.results.results[0].relation = Some(reelmatch::search::relation::Related {
+        relation: reelmatch::search::relation::Relation::Excerpt,
+        offset_s: 17.2,
+        query_start_s: 0.0,
+        result_start_s: 17.2,
+        seconds: 11.8,
+    });
+    let screen = render(&mut app, 120, 32);
+    assert!(screen.contains("Starboy · excerpt +17s"), "{screen}");
 }

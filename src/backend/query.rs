@@ -85,7 +85,8 @@ impl QueryCache {
             Some(h) => (h, false),
             None => (open(backend, library, config)?, true),
         };
-        let mut answer = current.searchable.answer(request, models, weights, previews)?;
+        let threshold = config.search.duplicate_threshold;
+        let mut answer = current.searchable.answer(request, models, weights, previews, threshold)?;
         if opened {
             answer.opened = Some((current.searchable.lib.videos.len(), current.searchable.lib.frame_refs.len()));
         }
@@ -118,6 +119,7 @@ impl Searchable {
         models: &Models,
         weights: Weights,
         previews: usize,
+        duplicate_threshold: f32,
     ) -> Result<QueryAnswer> {
         let lib = &self.lib;
         let query = match request {
@@ -131,6 +133,10 @@ impl Searchable {
             QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
         };
         let mut results = search(lib, &query, weights, usize::MAX, false);
+        if let QueryRequest::Video(id) = request {
+            // How the first results relate to it: the ones a view shows.
+            self.relate(&mut results, self.here(*id), previews, duplicate_threshold)?;
+        }
         let shown: Vec<_> = results.results.iter().take(previews).filter_map(|h| h.best_frame()).collect();
         let (query_frames, matches) = self.with_images(|images| -> Result<_> {
             let mut query_frames = Vec::with_capacity(query.frames.len());

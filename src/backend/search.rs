@@ -11,7 +11,9 @@ use crate::search::space::Space;
 use crate::search::{Results, SearchLibrary};
 use crate::shared::mirror::Mirror;
 use crate::shared::SharedCatalog;
+use crate::types::Fingerprint;
 use image::DynamicImage;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// A library ready to search, with where its frames' images are.
@@ -45,6 +47,23 @@ pub enum FrameImages {
 }
 
 impl FrameImages {
+    /// The audio fingerprints of the videos `ids` that have one (in one read).
+    pub fn fingerprints(&mut self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>> {
+        match self {
+            FrameImages::Folder(library) => {
+                let catalog = Catalog::open(&library.catalog_path())?;
+                let mut prints = HashMap::new();
+                for &id in ids {
+                    if let Some(print) = catalog.fingerprint(id)? {
+                        prints.insert(id, print);
+                    }
+                }
+                Ok(prints)
+            }
+            FrameImages::Catalog(shared) => shared.fingerprints(ids),
+        }
+    }
+
     /// The image of frame `file` (as a result or a query frame names it), if it can be read.
     pub fn open(&mut self, file: &str) -> Result<Option<DynamicImage>> {
         Ok(match self {
@@ -133,6 +152,21 @@ impl Searchable {
             results.space = format!("head of run {run}");
             results.run = Some(run);
         }
+    }
+
+    /// Marks how each of the first `n` results relates to the video `query` (an id here) by
+    /// their audio fingerprints (`copy`, `excerpt` with its offset, `same_song`); nothing where
+    /// the query has no fingerprint (no audio, or ingested before fingerprints were made).
+    pub fn relate(&self, results: &mut Results, query: i64, n: usize, duplicate_threshold: f32) -> Result<()> {
+        let ids: Vec<i64> = std::iter::once(query).chain(results.results.iter().take(n).map(|h| h.id)).collect();
+        let prints = self.with_images(|images| images.fingerprints(&ids))??;
+        let Some(asked) = prints.get(&query) else { return Ok(()) };
+        for hit in results.results.iter_mut().take(n) {
+            if let Some(print) = prints.get(&hit.id) {
+                hit.relation = crate::search::relation::relate(asked, print, hit.visual, duplicate_threshold);
+            }
+        }
+        Ok(())
     }
 
     /// Calls `read` with where the frames' images are read from: the library's folder, or the

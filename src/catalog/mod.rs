@@ -1,6 +1,7 @@
 //! The embedded catalog: one SQLite database (WAL mode) per library, versioned by migrations.
 
 mod decisions;
+mod fingerprints;
 mod frames;
 mod outputs;
 mod records;

@@ -139,6 +139,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER count_deleted_embeddings AFTER DELETE ON frame_embeddings BEGIN
         UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'embeddings_deleted';
     END;",
+    // 7: each video's audio fingerprint (Chromaprint's: one 32-bit hash per 0.124 s, little-
+    // endian), made from the extracted audio, for how two videos relate (the same recording).
+    "CREATE TABLE fingerprints (
+        video_id   INTEGER PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,
+        duration_s INTEGER NOT NULL,
+        hashes     BLOB NOT NULL
+    );",
 ];
 
 /// The newest schema version this build knows.

@@ -78,6 +78,8 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     let mut models = Models::configured(config, Some(library));
     models.expected_language = None;
     let within = a.within.as_deref().map(folder).transpose()?;
+    // The library video asked with, whose relations to the results are said.
+    let mut asked = None;
     let mut query = if let Some(what) = &a.video {
         let video = match find_video(&lib.videos, &searchable.reference(what)) {
             Ok(video) => video,
@@ -87,6 +89,7 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
             },
             Err(e) => return Err(e.into()),
         };
+        asked = Some(video.id);
         Query::from_library(lib, root, video)?
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
@@ -110,6 +113,9 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     }
     query.within = within;
     let mut results = search(lib, &query, a.weights, a.top, a.include_self);
+    if let Some(id) = asked {
+        searchable.relate(&mut results, id, a.top, config.search.duplicate_threshold)?;
+    }
     searchable.publish(&mut results);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -167,6 +173,15 @@ fn folder(path: &std::path::Path) -> anyhow::Result<PathBuf> {
     resolved.with_context(|| format!("--in {}: no such folder; give a folder holding library videos", path.display()))
 }
 
+/// A relation as the table says it: "excerpt: the query is 17.0 s into it (sound, 12.0 s)".
+fn relation_words(r: &crate::search::relation::Related) -> String {
+    let place = match r.offset_s >= 0.0 {
+        true => format!("the query is {:.1} s into it", r.offset_s),
+        false => format!("it is {:.1} s into the query", -r.offset_s),
+    };
+    format!("{}: {place} (the same recording for {:.1} s)", r.relation.name(), r.seconds)
+}
+
 fn print_results(r: &Results) {
     use crate::types::printable;
     println!("most similar to {} (frames compared in the {} space):", printable(&r.query), r.space);
@@ -177,6 +192,9 @@ fn print_results(r: &Results) {
     println!("{:>4}  {:<32} {:>6} {:>6} {:>6}  WHY", "RANK", "TITLE", "SCORE", "VISUAL", "LYRICS");
     for h in &r.results {
         let mut why = Vec::new();
+        if let Some(r) = &h.relation {
+            why.push(relation_words(r));
+        }
         if let Some(f) = h.best_frame() {
             why.push(format!("frame {:.1}s ≈ {:.1}s ({:.2})", f.query_t, f.match_t, f.similarity));
         }

@@ -11,8 +11,11 @@ use crate::media::read_pcm;
 use crate::ml::Models;
 use crate::types::{StageRate, Step, Transcript};
 
-/// Whether a video still needs any model stage.
+/// Whether a video still needs any model stage, or its audio fingerprint.
 pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
+    if video.has_audio == Some(true) && !catalog.has_fingerprint(video.id)? {
+        return Ok(true);
+    }
     if let Some(image) = models.image() {
         if !catalog.frames_without_embedding(video.id, &image.model_id)?.is_empty() {
             return Ok(true);

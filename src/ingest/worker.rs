@@ -9,7 +9,10 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
-use crate::media::{audio_time_limit, extract_audio, probe, sample_frames, RgbFrame, SampleSpec};
+use crate::media::fingerprint::{self, Fingerprint};
+use crate::media::{
+    audio_time_limit, extract_audio, probe, read_pcm, sample_frames, RgbFrame, SampleSpec, AUDIO_SAMPLE_RATE,
+};
 use crate::ml::Models;
 use crate::types::{StageRate, Step};
 use image::codecs::jpeg::JpegEncoder;
@@ -66,9 +69,9 @@ fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> 
     Ok(Outcome::Failed(video.path.clone(), reason))
 }
 
-/// A video's stages: the probe, then its frames sampled and its audio extracted and
-/// transcribed, then the frames embedded (those not yet embedded while they were sampled),
-/// then the transcript stored and its lyrics embedded. `[ingest] overlap` says what runs beside
+/// A video's stages: the probe, then its frames sampled and its audio extracted, fingerprinted
+/// and transcribed, then the frames embedded (those not yet embedded while they were sampled),
+/// then the fingerprint and the transcript stored and its lyrics embedded. `[ingest] overlap` says what runs beside
 /// the sampling: the audio side on a thread of its own, the frames' embedding as they are
 /// written, both, or neither. Returns the number of frames.
 fn stages(
@@ -88,6 +91,7 @@ fn stages(
     let has_audio = probed.has_audio == Some(true);
     let extract = has_audio && (video.stage < Stage::Audio || !library.audio_path(id).exists());
     let transcribe = super::models::needs_transcript(catalog, &probed, models)?;
+    let fingerprint = has_audio && !catalog.has_fingerprint(id)?;
     let overlap = config.ingest.overlap;
     let mut early = Early::default();
     let mut frame_side = || {
@@ -100,7 +104,8 @@ fn stages(
             sample(&FrameFeed::none())
         }
     };
-    let audio_side = |stop: &Cancel| audio_side(library, config, models, &probed, extract, transcribe, stop);
+    let wanted = AudioWork { extract, fingerprint, transcribe };
+    let audio_side = |stop: &Cancel| audio_side(library, config, models, &probed, wanted, stop);
     let (frames, heard) = if overlap.audio() {
         // Stops the audio side when the frame side fails or the run is stopped.
         let audio_stop = Cancel::new();
@@ -139,12 +144,15 @@ fn stages(
             return Err(e);
         }
     };
-    let (samples, heard) = heard?;
+    let (samples, print, heard) = heard?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     super::models::embed_frames(library, catalog, models, id, early, sink, cancel)?;
     catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
+    if let Some(print) = print {
+        catalog.store_fingerprint(id, &print)?;
+    }
     super::models::store_and_embed_lyrics(catalog, models, id, heard, sink)?;
     Ok(frames)
 }
@@ -205,27 +213,39 @@ fn frame_side(
     Ok(frames)
 }
 
-/// The audio side: the audio extracted (unless it was) and transcribed (if the speech model
-/// has not yet); no catalog access and no progress events, so it runs on its own thread. The samples extracted and
-/// what was heard.
+/// What the audio side has to do for a video.
+#[derive(Debug, Clone, Copy)]
+struct AudioWork {
+    extract: bool,
+    fingerprint: bool,
+    transcribe: bool,
+}
+
+/// The audio side: the audio extracted (unless it was), fingerprinted (unless it was) and
+/// transcribed (if the speech model has not yet); no catalog access and no progress events, so
+/// it runs on its own thread. The samples extracted, the fingerprint and what was heard.
 fn audio_side(
     library: &Library,
     config: &Config,
     models: &Models,
     probed: &VideoRow,
-    extract: bool,
-    transcribe: bool,
+    work: AudioWork,
     cancel: &Cancel,
-) -> Result<(Option<i64>, Option<super::models::Heard>)> {
+) -> Result<(Option<i64>, Option<Fingerprint>, Option<super::models::Heard>)> {
     let id = probed.id;
     let mut samples = probed.audio_samples;
-    if extract {
+    if work.extract {
         let limit = audio_time_limit(probed.duration_s.unwrap_or(0.0));
         samples =
             Some(extract_audio(&config.tools.ffmpeg, &probed.path, &library.audio_path(id), limit, cancel)? as i64);
     }
-    let heard = if transcribe { super::models::transcribe(library, models, id, cancel)? } else { None };
-    Ok((samples, heard))
+    let print = match work.fingerprint {
+        // From the extracted audio: about 0.1 s for a 4-minute song.
+        true => Some(fingerprint::of_samples(&read_pcm(&library.audio_path(id))?, AUDIO_SAMPLE_RATE)?),
+        false => None,
+    };
+    let heard = if work.transcribe { super::models::transcribe(library, models, id, cancel)? } else { None };
+    Ok((samples, print, heard))
 }
 
 /// Samples a video's frames into JPEG files and records them (with their split) in one

@@ -5,15 +5,8 @@
 //! (`tests/fingerprint.rs`), so they stay comparable with AcoustID's.
 
 use crate::error::{Error, Result};
+pub use crate::types::Fingerprint;
 use rusty_chromaprint::{match_fingerprints, Configuration, Fingerprinter};
-
-/// A recording's fingerprint: one 32-bit hash per [`item_seconds`] of audio.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint {
-    pub hashes: Vec<u32>,
-    /// The audio's length.
-    pub duration_s: u32,
-}
 
 /// A stretch of the same recording in two fingerprints.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,30 +43,22 @@ pub fn of_samples(samples: &[f32], rate: u32) -> Result<Fingerprint> {
     Ok(Fingerprint { hashes: printer.fingerprint().to_vec(), duration_s })
 }
 
-impl Fingerprint {
-    /// As `fpcalc -raw` prints it: `DURATION=…` and `FINGERPRINT=` the hashes as numbers.
-    pub fn raw(&self) -> String {
-        let hashes: Vec<String> = self.hashes.iter().map(u32::to_string).collect();
-        format!("DURATION={}\nFINGERPRINT={}", self.duration_s, hashes.join(","))
-    }
-
-    /// The stretches of `self` and `other` that hold the same recording, longest first.
-    pub fn matches(&self, other: &Fingerprint) -> Result<Vec<Span>> {
-        let config = config();
-        let segments = match_fingerprints(&self.hashes, &other.hashes, &config)
-            .map_err(|e| Error::Invalid(format!("fingerprints cannot be compared: {e}")))?;
-        let mut spans: Vec<Span> = segments
-            .iter()
-            .map(|s| Span {
-                start_a: f64::from(s.start1(&config)),
-                start_b: f64::from(s.start2(&config)),
-                seconds: f64::from(s.duration(&config)),
-                differing_bits: s.score,
-            })
-            .collect();
-        spans.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
-        Ok(spans)
-    }
+/// The stretches of `a` and `b` that hold the same recording, longest first.
+pub fn matches(a: &Fingerprint, b: &Fingerprint) -> Result<Vec<Span>> {
+    let config = config();
+    let segments = match_fingerprints(&a.hashes, &b.hashes, &config)
+        .map_err(|e| Error::Invalid(format!("fingerprints cannot be compared: {e}")))?;
+    let mut spans: Vec<Span> = segments
+        .iter()
+        .map(|s| Span {
+            start_a: f64::from(s.start1(&config)),
+            start_b: f64::from(s.start2(&config)),
+            seconds: f64::from(s.duration(&config)),
+            differing_bits: s.score,
+        })
+        .collect();
+    spans.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    Ok(spans)
 }
 
 #[cfg(test)]
@@ -107,11 +92,11 @@ mod tests {
         assert_eq!(whole.duration_s, 60);
         assert!((whole.hashes.len() as f64 * item_seconds() - 60.0).abs() < 3.0, "{} hashes", whole.hashes.len());
         let excerpt = of_samples(&song[20 * rate as usize..35 * rate as usize], rate).unwrap();
-        let best = excerpt.matches(&whole).unwrap()[0];
+        let best = matches(&excerpt, &whole).unwrap()[0];
         assert!((best.start_b - best.start_a - 20.0).abs() <= 1.0, "{best:?}");
         assert!(best.seconds >= 10.0 && best.differing_bits < 4.0, "{best:?}");
         let other = of_samples(&tune(60.0, rate, 7), rate).unwrap();
-        let long = other.matches(&whole).unwrap().into_iter().filter(|s| s.seconds >= 10.0).count();
+        let long = matches(&other, &whole).unwrap().into_iter().filter(|s| s.seconds >= 10.0).count();
         assert_eq!(long, 0, "another tune shares no long stretch");
         assert!(whole.raw().starts_with("DURATION=60\nFINGERPRINT="));
     }

@@ -8,6 +8,7 @@ pub mod library;
 pub mod query;
 pub mod rank;
 pub mod recall;
+pub mod relation;
 pub mod sketch;
 pub mod space;
 pub mod traps;
@@ -64,6 +65,10 @@ pub struct Hit {
     pub lyrics: Option<f32>,
     pub frames: Vec<FrameHit>,
     pub lines: Vec<LineHit>,
+    /// What it is to the query video beyond looking alike (`copy`, `excerpt`, `same_song`),
+    /// with where the query falls in it; `null` when they share no recording or it was not
+    /// looked at (a query without a fingerprint).
+    pub relation: Option<relation::Related>,
 }
 
 impl Hit {
@@ -256,6 +261,7 @@ fn rank_one(
                 lyrics: lyr,
                 frames,
                 lines,
+                relation: None,
             })
         })
         .collect();
@@ -300,7 +306,17 @@ mod tests {
     use super::*;
 
     fn hit(id: i64, visual: Option<f32>, lyrics: Option<f32>) -> Hit {
-        Hit { rank: 0, id, title: id.to_string(), score: 0.0, visual, lyrics, frames: vec![], lines: vec![] }
+        Hit {
+            rank: 0,
+            id,
+            title: id.to_string(),
+            score: 0.0,
+            visual,
+            lyrics,
+            frames: vec![],
+            lines: vec![],
+            relation: None,
+        }
     }
 
     #[test]

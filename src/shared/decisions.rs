@@ -1,9 +1,11 @@
-//! The pairs of videos people said are not duplicates, kept in the shared catalog for every
-//! machine (`dupes` and the dashboard leave them out).
+//! What the shared catalog keeps about pairs of videos: the pairs people said are not
+//! duplicates (`dupes` and the dashboard leave them out), and each video's audio fingerprint,
+//! which says whether two share a recording.
 
 use super::SharedCatalog;
 use crate::error::Result;
-use std::collections::HashSet;
+use crate::types::Fingerprint;
+use std::collections::{HashMap, HashSet};
 
 impl SharedCatalog {
     /// Records that videos `a` and `b` are not duplicates, or forgets it (`undo`); returns
@@ -23,5 +25,17 @@ impl SharedCatalog {
     pub fn not_duplicates(&mut self) -> Result<HashSet<(i64, i64)>> {
         let rows = self.client().query("SELECT a, b FROM not_duplicates", &[]).map_err(|e| self.err(e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The audio fingerprints of the videos `ids` that have one.
+    pub fn fingerprints(&mut self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>> {
+        let rows = self
+            .client()
+            .query("SELECT video_id, duration_s, hashes FROM fingerprints WHERE video_id = ANY($1)", &[&ids])
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), Fingerprint::from_bytes(r.get::<_, i32>(1) as u32, &r.get::<_, Vec<u8>>(2))))
+            .collect())
     }
 }

@@ -252,6 +252,15 @@ fn import_one(
             local.store_lyrics_embeddings(id, &model, &text_model, &rows)?;
         }
     }
+    let print = shared
+        .client()
+        .query_opt("SELECT duration_s, hashes FROM fingerprints WHERE video_id = $1", &[&r.id])
+        .map_err(db)?;
+    if let Some(p) = print {
+        let duration: i32 = p.get(0);
+        local
+            .store_fingerprint(id, &crate::types::Fingerprint::from_bytes(duration as u32, &p.get::<_, Vec<u8>>(1)))?;
+    }
     // Last: only a video with everything in place is ready (an interrupted import redoes it).
     local.set_audio_done(id, r.audio_samples)?;
     Ok((id, frames.len(), embeddings))

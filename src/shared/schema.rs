@@ -170,6 +170,13 @@ const MIGRATIONS: &[&str] = &[
         frames            BIGINT NOT NULL,
         judged_at         TIMESTAMPTZ NOT NULL DEFAULT now()
     );",
+    // 5: each video's audio fingerprint (Chromaprint's hashes, 4 little-endian bytes each), as
+    // in the embedded catalog.
+    "CREATE TABLE fingerprints (
+        video_id   BIGINT PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,
+        duration_s INTEGER NOT NULL,
+        hashes     BYTEA NOT NULL
+    );",
 ];
 
 /// The newest schema version this build knows.

@@ -89,7 +89,7 @@ pub fn upload_video(
         )
         .map_err(db)?
         .get(0);
-    for table in ["frames", "embedding_sums", "transcripts"] {
+    for table in ["frames", "embedding_sums", "transcripts", "fingerprints"] {
         tx.execute(&format!("DELETE FROM {table} WHERE video_id = $1"), &[&id]).map_err(db)?;
     }
     let mut done = Uploaded { id, frames: frames.len(), ..Default::default() };
@@ -173,6 +173,13 @@ pub fn upload_video(
                 .map_err(db)?;
             }
         }
+    }
+    if let Some(print) = local.fingerprint(video.id)? {
+        tx.execute(
+            "INSERT INTO fingerprints (video_id, duration_s, hashes) VALUES ($1, $2, $3)",
+            &[&id, &(print.duration_s as i32), &print.to_bytes()],
+        )
+        .map_err(db)?;
     }
     let p = Progress {
         video: id,

@@ -210,7 +210,10 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
     let rows_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
     let len = hits.len();
     let rows = hits.iter().enumerate().map(|(i, h)| {
-        let title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
+        let mut title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
+        if let Some(r) = &h.relation {
+            title.push_str(&format!(" · {} {:+.0}s", r.relation.name(), r.offset_s));
+        }
         let row = Row::new(vec![
             Cell::from((i + 1).to_string()),
             Cell::from(title),

@@ -2,6 +2,7 @@
 //! kept here so no lower layer has to import a higher one to name it.
 
 mod device;
+mod fingerprint;
 mod labels;
 mod metrics;
 mod path_text;
@@ -14,6 +15,7 @@ mod time;
 mod transcript;
 
 pub use device::{parse_device, DeviceSpec, UnknownDevice};
+pub use fingerprint::Fingerprint;
 pub use labels::short_labels;
 pub use metrics::{pct, ClassAccuracy, Confused, EpochMetrics, FitSettings};
 pub use path_text::{path_text, serialize_path, text_path};

@@ -1,0 +1,116 @@
+//! How a result relates to the query video beyond looking alike, from their audio fingerprints
+//! and the visual score: the same recording along most of the shorter one makes a `copy` (the
+//! same length, pictures alike), an `excerpt` (one a part of the other, at an offset) or the
+//! `same_song` (the same length, other pictures: a lyric video, a fan edit).
+
+use crate::media::fingerprint::{matches, Fingerprint};
+use serde::Serialize;
+
+/// The share of the shorter recording the matched stretches must cover.
+const COVERED: f64 = 0.5;
+
+/// Two recordings this close in length are versions of each other; shorter, one is an excerpt.
+const SAME_LENGTH: f64 = 0.85;
+
+/// What a result is to the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    Copy,
+    Excerpt,
+    SameSong,
+}
+
+impl Relation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Relation::Copy => "copy",
+            Relation::Excerpt => "excerpt",
+            Relation::SameSong => "same_song",
+        }
+    }
+}
+
+/// A relation with its evidence: where the query's start falls in the result, and the longest
+/// stretch of the same recording.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Related {
+    pub relation: Relation,
+    /// Seconds into the result where the query's 0 s falls (negative: the result starts that far
+    /// into the query).
+    pub offset_s: f64,
+    /// The longest stretch: where it starts in the query and in the result, and how long.
+    pub query_start_s: f64,
+    pub result_start_s: f64,
+    pub seconds: f64,
+}
+
+/// How `result` relates to `query`, if they share a recording; `visual` (the result's visual
+/// score) at `duplicate_threshold` or above makes a same-length one a copy.
+pub fn relate(
+    query: &Fingerprint,
+    result: &Fingerprint,
+    visual: Option<f32>,
+    duplicate_threshold: f32,
+) -> Option<Related> {
+    let spans = matches(query, result).ok()?;
+    let best = *spans.first()?;
+    let offset = best.start_b - best.start_a;
+    // The stretches on the best one's time line (a gap where the audio differs splits them).
+    let along: f64 = spans.iter().filter(|s| ((s.start_b - s.start_a) - offset).abs() <= 1.0).map(|s| s.seconds).sum();
+    let (a, b) = (f64::from(query.duration_s.max(1)), f64::from(result.duration_s.max(1)));
+    let (shorter, longer) = (a.min(b), a.max(b));
+    if along < COVERED * shorter {
+        return None;
+    }
+    let relation = match (shorter / longer >= SAME_LENGTH, visual.is_some_and(|v| v >= duplicate_threshold)) {
+        (true, true) => Relation::Copy,
+        (true, false) => Relation::SameSong,
+        (false, _) => Relation::Excerpt,
+    };
+    Some(Related {
+        relation,
+        offset_s: offset,
+        query_start_s: best.start_a,
+        result_start_s: best.start_b,
+        seconds: best.seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::fingerprint::of_samples;
+
+    /// Half-second notes drawn by xorshift from `seed`.
+    fn tune(seconds: f64, seed: u32) -> Vec<f32> {
+        let rate = 16_000.0;
+        (0..(seconds * rate) as usize)
+            .map(|i| {
+                let t = i as f64 / rate;
+                let mut x = ((t * 2.0) as u32 + 1).wrapping_mul(0x9e37_79b9) ^ seed;
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let f = 220.0 * 2f64.powf(f64::from(x % 24) / 12.0);
+                (0.5 * (2.0 * std::f64::consts::PI * f * t).sin()) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn copies_excerpts_and_the_same_song_are_told_apart() {
+        let song = tune(60.0, 3);
+        let whole = of_samples(&song, 16_000).unwrap();
+        let cut = of_samples(&song[16_000 * 20..16_000 * 32], 16_000).unwrap();
+        let other = of_samples(&tune(60.0, 9), 16_000).unwrap();
+        let excerpt = relate(&cut, &whole, Some(0.2), 0.95).unwrap();
+        assert_eq!(excerpt.relation, Relation::Excerpt);
+        assert!((excerpt.offset_s - 20.0).abs() <= 1.0, "{excerpt:?}");
+        let back = relate(&whole, &cut, Some(0.2), 0.95).unwrap();
+        assert!((back.offset_s + 20.0).abs() <= 1.0, "the other way round: {back:?}");
+        assert_eq!(relate(&whole, &whole, Some(0.99), 0.95).unwrap().relation, Relation::Copy);
+        assert_eq!(relate(&whole, &whole, Some(0.30), 0.95).unwrap().relation, Relation::SameSong);
+        assert_eq!(relate(&other, &whole, Some(0.99), 0.95), None, "another recording");
+    }
+}
