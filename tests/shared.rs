@@ -1033,6 +1033,32 @@ fn a_connection_service_names_the_catalog() {
     );
 }
 
+/// A limit on each query is the server's `statement_timeout`, set in the URL as libpq takes it
+/// (`options=-c statement_timeout=…`): a command that waits past it (here on a table another
+/// session holds locked) stops with the server's words instead of waiting on.
+#[test]
+fn a_per_query_limit_set_in_the_url_stops_a_waiting_command() {
+    let pg = postgres();
+    run_ok(bin().args(["--catalog", &pg.url(), "migrate"]));
+    let mut admin = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let mut lock = admin.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE videos IN ACCESS EXCLUSIVE MODE").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let limited = format!("{}?options=-c%20statement_timeout%3D500", pg.url());
+    let start = Instant::now();
+    let out = bin()
+        .args(["--catalog", &limited, "--library"])
+        .arg(work.path().join("lib"))
+        .arg("library")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("statement timeout"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(20), "stopped at the limit, not when the lock went");
+    lock.rollback().unwrap();
+}
+
 /// `migrate` as a role that may not make tables says which grant is missing and to whom.
 #[test]
 fn migrate_without_the_right_to_make_tables_names_the_grant() {

@@ -340,7 +340,7 @@ impl App {
                 let hit = self.query.selected()?;
                 let label = self.query.answer.as_ref().map(|a| a.results.query.clone()).unwrap_or_default();
                 let caption = format!(
-                    "{label} at {qt:.1}s (left) beside \"{}\" at {mt:.1}s (right), similarity {sim:.2}. Any key returns.",
+                    "{label} at {qt:.1}s (left) beside \"{}\" at {mt:.1}s (right), similarity {sim:.2} (a cosine from -1 to 1 after the library's mean frame is taken away: unrelated frames score near 0). Any key returns.",
                     hit.title
                 );
                 let image = self.picker.as_ref().map(|p| {

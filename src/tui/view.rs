@@ -63,7 +63,8 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 fn draw_preview(frame: &mut Frame, preview: &mut FullPreview) {
     let area = frame.area();
     frame.render_widget(Clear, area);
-    let [caption, picture] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let lines = errors::wrapped_height(std::slice::from_ref(&preview.caption), area.width).max(2);
+    let [caption, picture] = Layout::vertical([Constraint::Length(lines), Constraint::Min(1)]).areas(area);
     frame.render_widget(Paragraph::new(preview.caption.as_str()).wrap(ratatui::widgets::Wrap { trim: true }), caption);
     match &mut preview.image {
         Some(p) => frame.render_stateful_widget(
