@@ -38,7 +38,8 @@ pub fn run(config: &Config, file: &Path, against: Option<&Path>, json: bool) -> 
             .iter()
             .map(|s| {
                 serde_json::json!({"start_s": s.start_a, "other_start_s": s.start_b, "seconds": s.seconds,
-                    "offset_s": s.start_b - s.start_a, "differing_bits": s.differing_bits})
+                    "offset_s": s.start_b - s.start_a, "differing_bits": s.differing_bits,
+                    "informative": s.informative()})
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -48,8 +49,9 @@ pub fn run(config: &Config, file: &Path, against: Option<&Path>, json: bool) -> 
         println!("no stretch of the same recording");
     }
     for s in &spans {
+        let steady = if s.informative() { "" } else { "; silence or a steady sound, which says nothing" };
         println!(
-            "{:.1}–{:.1} s ≈ {:.1}–{:.1} s of the other ({:.1} s; offset {:+.1} s; {:.1} bits of 32 differ per hash)",
+            "{:.1}–{:.1} s ≈ {:.1}–{:.1} s of the other ({:.1} s; offset {:+.1} s; {:.1} bits of 32 differ per hash{steady})",
             s.start_a,
             s.start_a + s.seconds,
             s.start_b,

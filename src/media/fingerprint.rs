@@ -17,6 +17,18 @@ pub struct Span {
     pub seconds: f64,
     /// Bits that differ per hash on average (0: the same audio; unrelated audio is near 16).
     pub differing_bits: f64,
+    /// The share of the stretch's hashes (in the first recording) that differ from each other:
+    /// near 1 for music or speech, near 0 for silence or a steady tone, whose hashes repeat and
+    /// match any other silence or steady tone.
+    pub distinct: f64,
+}
+
+impl Span {
+    /// Whether the stretch holds sound that changes (not silence or a steady tone), so that its
+    /// matching says the recordings are the same.
+    pub fn informative(&self) -> bool {
+        self.distinct >= 0.5
+    }
 }
 
 fn config() -> Configuration {
@@ -50,11 +62,16 @@ pub fn matches(a: &Fingerprint, b: &Fingerprint) -> Result<Vec<Span>> {
         .map_err(|e| Error::Invalid(format!("fingerprints cannot be compared: {e}")))?;
     let mut spans: Vec<Span> = segments
         .iter()
-        .map(|s| Span {
-            start_a: f64::from(s.start1(&config)),
-            start_b: f64::from(s.start2(&config)),
-            seconds: f64::from(s.duration(&config)),
-            differing_bits: s.score,
+        .map(|s| {
+            let stretch = &a.hashes[s.offset1.min(a.hashes.len())..(s.offset1 + s.items_count).min(a.hashes.len())];
+            let distinct = stretch.iter().collect::<std::collections::HashSet<_>>().len();
+            Span {
+                start_a: f64::from(s.start1(&config)),
+                start_b: f64::from(s.start2(&config)),
+                seconds: f64::from(s.duration(&config)),
+                differing_bits: s.score,
+                distinct: distinct as f64 / stretch.len().max(1) as f64,
+            }
         })
         .collect();
     spans.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
@@ -99,5 +116,13 @@ mod tests {
         let long = matches(&other, &whole).unwrap().into_iter().filter(|s| s.seconds >= 10.0).count();
         assert_eq!(long, 0, "another tune shares no long stretch");
         assert!(whole.raw().starts_with("DURATION=60\nFINGERPRINT="));
+        assert!(best.informative(), "{best:?}");
+        // Silence matches silence, and says nothing: two recordings that end in it are not one.
+        let mut quiet = tune(10.0, rate, 4);
+        quiet.extend(std::iter::repeat_n(0.0, 20 * rate as usize));
+        let mut other_quiet = tune(10.0, rate, 5);
+        other_quiet.extend(std::iter::repeat_n(0.0, 20 * rate as usize));
+        let spans = matches(&of_samples(&quiet, rate).unwrap(), &of_samples(&other_quiet, rate).unwrap()).unwrap();
+        assert!(spans.iter().all(|s| !s.informative() || s.seconds < 5.0), "{spans:?}");
     }
 }

@@ -53,7 +53,8 @@ pub fn relate(
     visual: Option<f32>,
     duplicate_threshold: f32,
 ) -> Option<Related> {
-    let spans = matches(query, result).ok()?;
+    // Silence and steady tones match any other: only stretches of changing sound count.
+    let spans: Vec<_> = matches(query, result).ok()?.into_iter().filter(|s| s.informative()).collect();
     let best = *spans.first()?;
     let offset = best.start_b - best.start_a;
     // The stretches on the best one's time line (a gap where the audio differs splits them).
