@@ -569,5 +569,12 @@ on_both! {
         assert!((cut["relation"]["offset_s"].as_f64().unwrap() + 17.0).abs() <= 1.0, "{cut}");
         let table = String::from_utf8(expect(setup.cmd(backend).args(["similar", "Cut"]), 0).stdout).unwrap();
         assert!(table.contains("excerpt: the query is 1") && table.contains(" s into it"), "{table}");
+        // A clip file outside the library is found in the video it was cut from, as far in.
+        let clip = setup.work.path().join("clip from elsewhere.mp4");
+        std::fs::copy(media.join("Cut.mp4"), &clip).unwrap();
+        let from_file = json(setup.cmd(backend).arg("similar").arg("--file").arg(&clip).arg("--json"));
+        let whole = hit(&from_file, "Whole");
+        assert_eq!(whole["relation"]["relation"], "excerpt", "{from_file}");
+        assert!((whole["relation"]["offset_s"].as_f64().unwrap() - 17.0).abs() <= 1.0, "{whole}");
     }
 }

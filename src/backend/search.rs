@@ -158,9 +158,24 @@ impl Searchable {
     /// their audio fingerprints (`copy`, `excerpt` with its offset, `same_song`); nothing where
     /// the query has no fingerprint (no audio, or ingested before fingerprints were made).
     pub fn relate(&self, results: &mut Results, query: i64, n: usize, duplicate_threshold: f32) -> Result<()> {
-        let ids: Vec<i64> = std::iter::once(query).chain(results.results.iter().take(n).map(|h| h.id)).collect();
+        let prints = self.with_images(|images| images.fingerprints(&[query]))??;
+        match prints.get(&query) {
+            Some(asked) => self.relate_to(results, asked, n, duplicate_threshold),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks how each of the first `n` results relates to a recording fingerprinted as `asked`
+    /// (a query file's, say).
+    pub fn relate_to(
+        &self,
+        results: &mut Results,
+        asked: &Fingerprint,
+        n: usize,
+        duplicate_threshold: f32,
+    ) -> Result<()> {
+        let ids: Vec<i64> = results.results.iter().take(n).map(|h| h.id).collect();
         let prints = self.with_images(|images| images.fingerprints(&ids))??;
-        let Some(asked) = prints.get(&query) else { return Ok(()) };
         for hit in results.results.iter_mut().take(n) {
             if let Some(print) = prints.get(&hit.id) {
                 hit.relation = crate::search::relation::relate(asked, print, hit.visual, duplicate_threshold);

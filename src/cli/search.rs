@@ -80,6 +80,8 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     let within = a.within.as_deref().map(folder).transpose()?;
     // The library video asked with, whose relations to the results are said.
     let mut asked = None;
+    // Or the query file's fingerprint, for the same.
+    let mut asked_print = None;
     let mut query = if let Some(what) = &a.video {
         let video = match find_video(&lib.videos, &searchable.reference(what)) {
             Ok(video) => video,
@@ -94,7 +96,9 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     } else if let Some(path) = &a.file {
         crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
         models.require_image()?;
-        crate::pipeline::query_from_file(config, &models, path, &Cancel::new())?
+        let (query, print) = crate::pipeline::file_query(config, &models, path, &Cancel::new())?;
+        asked_print = print;
+        query
     } else if let Some(path) = &a.image {
         Query::from_image(models.require_image()?, path)?
     } else if let Some(text) = &a.lyrics {
@@ -113,8 +117,11 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     }
     query.within = within;
     let mut results = search(lib, &query, a.weights, a.top, a.include_self);
+    let threshold = config.search.duplicate_threshold;
     if let Some(id) = asked {
-        searchable.relate(&mut results, id, a.top, config.search.duplicate_threshold)?;
+        searchable.relate(&mut results, id, a.top, threshold)?;
+    } else if let Some(print) = &asked_print {
+        searchable.relate_to(&mut results, print, a.top, threshold)?;
     }
     searchable.publish(&mut results);
     if a.json {

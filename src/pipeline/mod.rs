@@ -17,5 +17,5 @@ pub use inspect::{inspect_video, Inspection};
 pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};
 pub use paths::{complete_path, expand_home};
-pub use query::{query_from_file, QueryAnswer, QueryRequest};
+pub use query::{file_query, query_from_file, QueryAnswer, QueryRequest};
 pub use watch::{match_moment, playlist_entries, playlist_heading, query_moment};

@@ -42,6 +42,17 @@ pub struct QueryAnswer {
 /// A video file outside the library: probed, 10 frames sampled and embedded, its audio
 /// transcribed and embedded, without adding it to the library.
 pub fn query_from_file(config: &Config, models: &Models, path: &Path, cancel: &Cancel) -> Result<Query> {
+    file_query(config, models, path, cancel).map(|(query, _)| query)
+}
+
+/// [`query_from_file`]'s query, with the file's audio fingerprint (which says whether it is cut
+/// from a library video, and where) when it has audio.
+pub fn file_query(
+    config: &Config,
+    models: &Models,
+    path: &Path,
+    cancel: &Cancel,
+) -> Result<(Query, Option<crate::types::Fingerprint>)> {
     let p = probe(&config.tools.ffprobe, path)?;
     let mut frames = Vec::new();
     if let Some(image) = models.image() {
@@ -64,9 +75,16 @@ pub fn query_from_file(config: &Config, models: &Models, path: &Path, cancel: &C
             .collect();
     }
     let mut lyrics = None;
+    let pcm = match p.has_audio {
+        true => decode_audio(&config.tools.ffmpeg, path, audio_time_limit(p.duration_s), cancel)?,
+        false => Vec::new(),
+    };
+    let print = match pcm.is_empty() {
+        true => None,
+        false => Some(crate::media::fingerprint::of_samples(&pcm, crate::media::AUDIO_SAMPLE_RATE)?),
+    };
     let speech = if p.has_audio { models.lock_speech() } else { None };
     if let (Some(mut speech), Some(text)) = (speech, models.text()) {
-        let pcm = decode_audio(&config.tools.ffmpeg, path, audio_time_limit(p.duration_s), cancel)?;
         let t = speech.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
         if !t.text().trim().is_empty() {
             let lines: Vec<(String, f64, f64)> =
@@ -75,5 +93,5 @@ pub fn query_from_file(config: &Config, models: &Models, path: &Path, cancel: &C
         }
     }
     let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(Query { label, exclude: None, frames, lyrics, within: None })
+    Ok((Query { label, exclude: None, frames, lyrics, within: None }, print))
 }
