@@ -569,6 +569,21 @@ on_both! {
         assert!((cut["relation"]["offset_s"].as_f64().unwrap() + 17.0).abs() <= 1.0, "{cut}");
         let table = String::from_utf8(expect(setup.cmd(backend).args(["similar", "Cut"]), 0).stdout).unwrap();
         assert!(table.contains("excerpt: the query is 1") && table.contains(" s into it"), "{table}");
+        // dupes lists the pair as an excerpt, whatever their frames' averaged score, and says
+        // which is in which; --relation same_song lists none here.
+        let pairs = json(setup.cmd(backend).args(["dupes", "--json"]));
+        let pair = pairs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["relation"]["relation"] == "excerpt")
+            .unwrap_or_else(|| panic!("{pairs}"));
+        let sign = if pair["a_title"] == "Cut" { 1.0 } else { -1.0 };
+        assert_eq!([&pair["a_title"], &pair["b_title"]].iter().filter(|t| **t == "Cut" || **t == "Whole").count(), 2, "{pair}");
+        assert!((pair["relation"]["offset_s"].as_f64().unwrap() - sign * 17.0).abs() <= 1.0, "{pair}");
+        assert_eq!(json(setup.cmd(backend).args(["dupes", "--relation", "same_song", "--json"])), serde_json::json!([]));
+        let table = String::from_utf8(expect(setup.cmd(backend).args(["dupes"]), 0).stdout).unwrap();
+        assert!(table.contains("[excerpt: Cut is 1") && table.contains(" s into Whole]"), "{table}");
         // A clip file outside the library is found in the video it was cut from, as far in.
         let clip = setup.work.path().join("clip from elsewhere.mp4");
         std::fs::copy(media.join("Cut.mp4"), &clip).unwrap();

@@ -27,6 +27,18 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Every video's audio fingerprint, by video id.
+    pub fn all_fingerprints(&self) -> Result<Vec<(i64, Fingerprint)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT video_id, duration_s, hashes FROM fingerprints ORDER BY video_id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, Fingerprint::from_bytes(r.get(1)?, &r.get::<_, Vec<u8>>(2)?))))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
     /// Video `id`'s audio fingerprint, if it has one.
     pub fn fingerprint(&self, id: i64) -> Result<Option<Fingerprint>> {
         let row = self

@@ -220,7 +220,12 @@ pub enum Command {
         /// List the pairs marked not duplicates too.
         #[arg(long)]
         all: bool,
-        /// Print JSON (an array of pairs: ids, titles, score, whether marked not duplicates).
+        /// Only the pairs that are this to each other by their sound: copy, excerpt or same_song
+        /// (the same recording with other pictures, listed apart from duplicates otherwise).
+        #[arg(long, value_name = "RELATION")]
+        relation: Option<crate::search::relation::Relation>,
+        /// Print JSON (an array of pairs: ids, titles, score, whether marked not duplicates, and
+        /// their relation with its offset or null).
         #[arg(long)]
         json: bool,
     },

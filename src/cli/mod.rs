@@ -228,10 +228,10 @@ fn dispatch(cli: Cli, library: &Library, config: &Config) -> anyhow::Result<Exit
             let local = backend.local(&library, &config, true, &say)?;
             search::eval(&local.library, &config, space, json)
         }
-        Some(Command::Dupes { threshold, not_duplicate, undo, all, json }) => {
+        Some(Command::Dupes { threshold, not_duplicate, undo, all, relation, json }) => {
             let decide = decision(not_duplicate, undo);
             let local = backend.local(&library, &config, false, &say)?;
-            search::dupes(&local, &config, search::DupesArgs { threshold, decide, all, json })
+            search::dupes(&local, &config, search::DupesArgs { threshold, decide, all, relation, json })
         }
         Some(Command::Train { resume, yes, json }) => {
             train::run(&library, &train_config(&config, yes), &backend, resume, json)

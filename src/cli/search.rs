@@ -7,7 +7,8 @@ use crate::events::Cancel;
 use crate::images::Graphics;
 use crate::library::Library;
 use crate::ml::Models;
-use crate::search::eval::{evaluate, near_duplicates};
+use crate::search::eval::evaluate;
+use crate::search::relation::{Related, Relation};
 use crate::search::space::Space;
 use crate::search::{find_video, search, Query, Results, Weights};
 use anyhow::Context;
@@ -265,7 +266,55 @@ pub struct DupesArgs {
     pub decide: Option<Decide>,
     /// List pairs marked not duplicates too.
     pub all: bool,
+    /// Only pairs that are this to each other by their sound.
+    pub relation: Option<crate::search::relation::Relation>,
     pub json: bool,
+}
+
+/// A pair `dupes` lists: the two videos, their visual score, and their relation by sound.
+type Pair = (i64, i64, f32, Option<Related>);
+
+/// Where `a` falls in `b` by their sound, in words: "Cut is 17.0 s into Whole".
+fn offset_words(r: &Related, a: &str, b: &str) -> String {
+    match r.offset_s >= 0.0 {
+        true => format!("{a} is {:.1} s into {b}", r.offset_s),
+        false => format!("{b} is {:.1} s into {a}", -r.offset_s),
+    }
+}
+
+/// The pairs `dupes` lists, best first: those whose frames look alike at `threshold` (both
+/// directions averaged), and those the same recording along one time line by their
+/// fingerprints, a copy or an excerpt (an excerpt's frames are found in the whole but not the
+/// other way round, so their average is low), each with its relation where the sound says one;
+/// and the pairs of the same song with other pictures. With `only`, the pairs of that relation.
+fn duplicate_pairs(
+    catalog: &Catalog,
+    lib: &crate::search::SearchLibrary,
+    threshold: f32,
+    only: Option<Relation>,
+) -> anyhow::Result<Vec<Pair>> {
+    use crate::search::eval::{pair_score, pairs_at_least, visual_scores};
+    let visual = visual_scores(lib);
+    let prints = catalog.all_fingerprints()?;
+    let related = crate::search::relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold);
+    let relation_of = |a: i64, b: i64| {
+        related.iter().find_map(|&(x, y, r)| match (x, y) {
+            _ if (x, y) == (a, b) => Some(r),
+            // Told from the other side: where the second falls in the first.
+            _ if (x, y) == (b, a) => Some(Related { offset_s: -r.offset_s, ..r }),
+            _ => None,
+        })
+    };
+    let mut pairs: Vec<Pair> =
+        pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();
+    for &(a, b, r) in &related {
+        if !pairs.iter().any(|p| (p.0, p.1) == (a, b) || (p.0, p.1) == (b, a)) {
+            pairs.push((a, b, pair_score(&visual, a, b).unwrap_or(0.0), Some(r)));
+        }
+    }
+    pairs.retain(|p| only.is_none_or(|want| p.3.is_some_and(|r| r.relation == want)));
+    pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    Ok(pairs)
 }
 
 /// What a decision about a pair did, said to the person (`changed`: whether it changed anything).
@@ -300,30 +349,41 @@ pub fn dupes(local: &Local, config: &Config, a: DupesArgs) -> anyhow::Result<Exi
     note_unjudged(&lib);
     let threshold = a.threshold.unwrap_or(config.search.duplicate_threshold);
     let decided = catalog.not_duplicates()?;
-    let all_pairs = near_duplicates(&lib, threshold);
-    let hidden = all_pairs.iter().filter(|(x, y, _)| is_decided(&decided, *x, *y)).count();
-    let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _)| a.all || !is_decided(&decided, *x, *y)).collect();
+    let all_pairs = duplicate_pairs(&catalog, &lib, threshold, a.relation)?;
+    let hidden = all_pairs.iter().filter(|(x, y, _, _)| is_decided(&decided, *x, *y)).count();
+    let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _, _)| a.all || !is_decided(&decided, *x, *y)).collect();
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();
     let shown = |id: i64| local.shown_id(id);
     if a.json {
         let rows: Vec<_> = pairs
             .iter()
-            .map(|(x, y, s)| {
+            .map(|(x, y, s, r)| {
                 serde_json::json!({"a": shown(*x), "a_title": title(*x), "b": shown(*y), "b_title": title(*y), "score": s,
-                    "not_duplicate": is_decided(&decided, *x, *y)})
+                    "not_duplicate": is_decided(&decided, *x, *y), "relation": r})
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     if pairs.is_empty() {
-        println!("no pairs of videos at or above {threshold} visual similarity");
+        match a.relation {
+            Some(r) => println!("no pairs of videos that are {} of each other", r.name()),
+            None => println!("no pairs of videos at or above {threshold} visual similarity, and none cut from or copied from another by their sound"),
+        }
     }
-    for (x, y, s) in &pairs {
-        let mark = if is_decided(&decided, *x, *y) { "  (marked not duplicates)" } else { "" };
-        let (a, b) = (title(*x), title(*y));
-        let (a, b) = (crate::types::printable(&a), crate::types::printable(&b));
-        println!("{s:.3}  {a} (id {})  ≈  {b} (id {}){mark}", shown(*x), shown(*y));
+    let same_song = |r: &Option<Related>| r.is_some_and(|r| r.relation == Relation::SameSong);
+    let (songs, duplicates): (Vec<_>, Vec<_>) = pairs.iter().partition(|p| same_song(&p.3) && a.relation.is_none());
+    for (group, heading) in [(duplicates, None), (songs, Some("the same recording with other pictures (same_song):"))] {
+        if let (Some(heading), false) = (heading, group.is_empty()) {
+            println!("{heading}");
+        }
+        for &(x, y, s, r) in group {
+            let mark = if is_decided(&decided, x, y) { "  (marked not duplicates)" } else { "" };
+            let (a, b) = (title(x), title(y));
+            let (a, b) = (crate::types::printable(&a), crate::types::printable(&b));
+            let why = r.map(|r| format!("  [{}: {}]", r.relation.name(), offset_words(&r, &a, &b))).unwrap_or_default();
+            println!("{s:.3}  {a} (id {})  ≈  {b} (id {}){why}{mark}", shown(x), shown(y));
+        }
     }
     if hidden > 0 && !a.all {
         println!("{hidden} pair(s) marked not duplicates are hidden; --all lists them");

@@ -146,6 +146,12 @@ fn halves(catalog: &Catalog, id: i64, model: &TextEmbedder) -> Result<Option<(Ly
 /// Pairs of different videos whose frames look alike: each video queried with 10 of its frames
 /// against the others, the two directions averaged; pairs at or above `threshold`.
 pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f32)> {
+    pairs_at_least(lib, &visual_scores(lib), threshold)
+}
+
+/// Every ordered pair's one-way visual score, by video ids: `(a, b)` is `b`'s score when `a` is
+/// queried with 10 of its frames.
+pub fn visual_scores(lib: &SearchLibrary) -> HashMap<(i64, i64), f32> {
     let mut one_way: HashMap<(usize, usize), f32> = HashMap::new();
     let mut asked: Vec<(usize, Query)> = Vec::new();
     for (i, video) in lib.videos.iter().enumerate() {
@@ -169,10 +175,26 @@ pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f3
             }
         }
     }
-    let mut pairs: Vec<(i64, i64, f32)> = one_way
+    one_way.into_iter().map(|((i, j), s)| ((lib.videos[i].id, lib.videos[j].id), s)).collect()
+}
+
+/// A pair's visual score: the two directions averaged (one where only one was scored).
+pub fn pair_score(scores: &HashMap<(i64, i64), f32>, a: i64, b: i64) -> Option<f32> {
+    match (scores.get(&(a, b)), scores.get(&(b, a))) {
+        (Some(x), Some(y)) => Some((x + y) / 2.0),
+        (x, y) => x.or(y).copied(),
+    }
+}
+
+/// The pairs (in `lib`'s order of videos) whose two directions, averaged, are at or above
+/// `threshold`, best first.
+pub fn pairs_at_least(lib: &SearchLibrary, scores: &HashMap<(i64, i64), f32>, threshold: f32) -> Vec<(i64, i64, f32)> {
+    let position: HashMap<i64, usize> = lib.videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+    let before = |a: &i64, b: &i64| position.get(a) < position.get(b);
+    let mut pairs: Vec<(i64, i64, f32)> = scores
         .iter()
-        .filter(|((i, j), _)| i < j)
-        .filter_map(|(&(i, j), &a)| one_way.get(&(j, i)).map(|&b| (lib.videos[i].id, lib.videos[j].id, (a + b) / 2.0)))
+        .filter(|((a, b), _)| before(a, b) && scores.contains_key(&(*b, *a)))
+        .filter_map(|(&(a, b), _)| pair_score(scores, a, b).map(|s| (a, b, s)))
         .filter(|p| p.2 >= threshold)
         .collect();
     pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));

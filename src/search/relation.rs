@@ -21,6 +21,18 @@ pub enum Relation {
     SameSong,
 }
 
+impl std::str::FromStr for Relation {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "copy" => Ok(Relation::Copy),
+            "excerpt" => Ok(Relation::Excerpt),
+            "same_song" | "same-song" => Ok(Relation::SameSong),
+            other => Err(format!("`{other}` is not a relation: copy, excerpt or same_song")),
+        }
+    }
+}
+
 impl Relation {
     pub fn name(self) -> &'static str {
         match self {
@@ -78,6 +90,49 @@ pub fn relate(
     })
 }
 
+/// Identical hashes two fingerprints must share before they are matched.
+const MIN_SHARED: u32 = 8;
+
+/// A hash held by more videos than this is a sound many share (silence, a steady tone): it
+/// proposes no pair.
+const COMMON_HASH: usize = 50;
+
+/// Every pair of `prints` (by video id) that holds the same recording, with how the first
+/// relates to the second: found through an index of their hashes (only pairs sharing
+/// [`MIN_SHARED`] identical hashes are matched, never every pair). `visual` gives a pair's visual
+/// score, which tells a copy from the same song.
+pub fn related_pairs(
+    prints: &[(i64, Fingerprint)],
+    visual: impl Fn(i64, i64) -> Option<f32>,
+    duplicate_threshold: f32,
+) -> Vec<(i64, i64, Related)> {
+    use std::collections::{HashMap, HashSet};
+    let mut holders: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, (_, print)) in prints.iter().enumerate() {
+        for hash in print.hashes.iter().copied().collect::<HashSet<u32>>() {
+            holders.entry(hash).or_default().push(i);
+        }
+    }
+    let mut shared: HashMap<(usize, usize), u32> = HashMap::new();
+    for videos in holders.values().filter(|v| v.len() > 1 && v.len() <= COMMON_HASH) {
+        for (k, &a) in videos.iter().enumerate() {
+            for &b in &videos[k + 1..] {
+                *shared.entry((a.min(b), a.max(b))).or_default() += 1;
+            }
+        }
+    }
+    let mut pairs: Vec<(i64, i64, Related)> = shared
+        .into_iter()
+        .filter(|&(_, n)| n >= MIN_SHARED)
+        .filter_map(|((a, b), _)| {
+            let ((x, px), (y, py)) = (&prints[a], &prints[b]);
+            relate(px, py, visual(*x, *y), duplicate_threshold).map(|r| (*x, *y, r))
+        })
+        .collect();
+    pairs.sort_by_key(|p| (p.0, p.1));
+    pairs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +168,10 @@ mod tests {
         assert_eq!(relate(&whole, &whole, Some(0.99), 0.95).unwrap().relation, Relation::Copy);
         assert_eq!(relate(&whole, &whole, Some(0.30), 0.95).unwrap().relation, Relation::SameSong);
         assert_eq!(relate(&other, &whole, Some(0.99), 0.95), None, "another recording");
+        let prints = vec![(1, whole), (2, other), (3, cut)];
+        let pairs = related_pairs(&prints, |_, _| Some(0.3), 0.95);
+        assert_eq!(pairs.len(), 1, "only the cut and its song: {pairs:?}");
+        assert_eq!((pairs[0].0, pairs[0].1, pairs[0].2.relation), (1, 3, Relation::Excerpt));
+        assert!((pairs[0].2.offset_s + 20.0).abs() <= 1.0, "{:?}", pairs[0]);
     }
 }
