@@ -22,16 +22,8 @@ fn env_or(name: &str, default: u32) -> u32 {
 }
 
 fn make_song(path: &Path, seconds: u32) {
-    let note = "220*pow(2,floor(mod(floor(t*2)*7.31,12))/12)";
-    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size=320x180:rate=25:d={seconds}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
-        .arg(path)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    let picture = "testsrc2=size=320x180:rate=25";
+    reelmatch::demo::make_tune_video("ffmpeg", path, seconds, 220, 7.31, picture).expect("ffmpeg makes the song");
 }
 
 fn seconds(f: impl FnOnce()) -> f64 {

@@ -103,3 +103,24 @@ fn make_clip(ffmpeg: &str, song: &Song, path: &Path, speak: bool) -> Result<()> 
     }
     std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
 }
+
+/// Writes a song video for tests, benches and evaluations of how videos relate: a note every
+/// half second (`step` is not a simple fraction of 12, so the tune does not repeat for
+/// minutes), two voices, over `picture` (a lavfi source with its options, e.g.
+/// `testsrc2=size=96x64:rate=10`), `seconds` long.
+pub fn make_tune_video(ffmpeg: &str, path: &Path, seconds: u32, base_hz: u32, step: f64, picture: &str) -> Result<()> {
+    let note = format!("{base_hz}*pow(2,floor(mod(floor(t*2)*{step},12))/12)");
+    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
+    let out = Command::new(ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
+        .arg(format!("{picture}:d={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .arg(path)
+        .output()
+        .map_err(|e| Error::media(path, format!("could not run ffmpeg: {e}")))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::media(path, format!("ffmpeg could not make this tune: {}", said.trim())));
+    }
+    Ok(())
+}

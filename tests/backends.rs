@@ -521,19 +521,10 @@ on_both! {
     }
 }
 
-/// A song: a note every half second (`step` not a simple fraction of 12, so the tune does not
-/// repeat), two voices, over `picture` (a lavfi source).
+/// A song over `picture` (a lavfi source), see `reelmatch::demo::make_tune_video`.
 fn tune_video(path: &Path, seconds: u32, base_hz: u32, step: f64, picture: &str) {
-    let note = format!("{base_hz}*pow(2,floor(mod(floor(t*2)*{step},12))/12)");
-    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
-        .arg(format!("{picture}=size=96x64:rate=10:d={seconds}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let picture = format!("{picture}=size=96x64:rate=10");
+    reelmatch::demo::make_tune_video("ffmpeg", path, seconds, base_hz, step, &picture).unwrap();
 }
 
 on_both! {

@@ -7,19 +7,9 @@ use crate::common::bin;
 use std::path::Path;
 use std::process::Command;
 
-/// A song: a note every half second (never repeating within minutes: `step` is not a simple
-/// fraction of 12), two voices, over a test picture.
+/// A song over a small test picture (see `reelmatch::demo::make_tune_video`).
 fn song(path: &Path, seconds: u32, base_hz: u32, step: f64) {
-    let note = format!("{base_hz}*pow(2,floor(mod(floor(t*2)*{step},12))/12)");
-    let audio = format!("aevalsrc='0.4*sin(2*PI*{note}*t)+0.2*sin(2*PI*1.5*{note}*t)':s=44100:d={seconds}");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &audio, "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size=96x64:rate=10:d={seconds}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    reelmatch::demo::make_tune_video("ffmpeg", path, seconds, base_hz, step, "testsrc2=size=96x64:rate=10").unwrap();
 }
 
 /// The hashes of `fpcalc -raw`-style output.
