@@ -6,13 +6,16 @@ use crate::play::Moment;
 use crate::playlist::Entry;
 use crate::search::{Hit, Results};
 
-/// Where `hit` matched best in its own video: the best frame's time, else the best lyric
-/// line's start, else the beginning.
+/// Where `hit` matched best in its own video: where the query starts in it when the query is an
+/// excerpt of it, else the best frame's time, else the best lyric line's start, else the
+/// beginning.
 pub fn match_moment(hit: &Hit, video: &VideoRow) -> Moment {
-    let start_s = match (hit.best_frame(), hit.lines.first()) {
-        (Some(f), _) => f.match_t,
-        (None, Some(l)) => l.match_start,
-        (None, None) => 0.0,
+    let start_s = match (hit.relation, hit.best_frame(), hit.lines.first()) {
+        // The query is an excerpt of it: from where the excerpt starts.
+        (Some(r), _, _) if r.relation == crate::search::relation::Relation::Excerpt && r.offset_s > 0.0 => r.offset_s,
+        (_, Some(f), _) => f.match_t,
+        (_, None, Some(l)) => l.match_start,
+        (_, None, None) => 0.0,
     };
     Moment {
         path: video.path.clone(),
@@ -43,4 +46,37 @@ pub fn playlist_entries<'a>(hits: impl IntoIterator<Item = &'a Hit>, videos: &[V
 /// The playlist's heading for a ranking.
 pub fn playlist_heading(results: &Results) -> String {
     format!("reelmatch: most similar to {}", results.query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::relation::{Related, Relation};
+
+    #[test]
+    fn an_excerpts_source_plays_from_where_the_excerpt_starts() {
+        let frame = crate::search::FrameHit { query_t: 1.0, match_t: 40.0, similarity: 0.9, match_file: String::new() };
+        let mut hit = Hit {
+            rank: 1,
+            id: 2,
+            title: "Whole".into(),
+            score: 0.9,
+            visual: Some(0.9),
+            lyrics: None,
+            frames: vec![frame],
+            lines: vec![],
+            relation: None,
+        };
+        let video = VideoRow { id: 2, title: "Whole".into(), path: "/m/Whole.mp4".into(), ..Default::default() };
+        assert_eq!(match_moment(&hit, &video).start_s, 40.0, "the best frame, without a relation");
+        let excerpt = Related {
+            relation: Relation::Excerpt,
+            offset_s: 17.0,
+            query_start_s: 0.0,
+            result_start_s: 17.0,
+            seconds: 11.0,
+        };
+        hit.relation = Some(excerpt);
+        assert_eq!(match_moment(&hit, &video).start_s, 17.0);
+    }
 }
