@@ -12,6 +12,13 @@ const COVERED: f64 = 0.5;
 /// Two recordings this close in length are versions of each other; shorter, one is an excerpt.
 const SAME_LENGTH: f64 = 0.85;
 
+/// Once the sound says two videos are one recording, pictures whose visual score (a cosine
+/// after the library's mean is taken away) reaches this are the same pictures: a copy. Other
+/// pictures score near 0 or below; a re-encoded or mirrored copy well above (0.86 and more in
+/// `scripts/relations-eval.sh`), though below the 0.95 that frames alone need to call a pair a
+/// duplicate.
+const PICTURES_ALIKE: f32 = 0.5;
+
 /// What a result is to the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,7 +65,8 @@ pub struct Related {
 }
 
 /// How `result` relates to `query`, if they share a recording; `visual` (the result's visual
-/// score) at `duplicate_threshold` or above makes a same-length one a copy.
+/// score) at `duplicate_threshold` or [`PICTURES_ALIKE`], whichever is lower, makes a
+/// same-length one a copy.
 pub fn relate(
     query: &Fingerprint,
     result: &Fingerprint,
@@ -76,7 +84,8 @@ pub fn relate(
     if along < COVERED * shorter {
         return None;
     }
-    let relation = match (shorter / longer >= SAME_LENGTH, visual.is_some_and(|v| v >= duplicate_threshold)) {
+    let alike = visual.is_some_and(|v| v >= duplicate_threshold.min(PICTURES_ALIKE));
+    let relation = match (shorter / longer >= SAME_LENGTH, alike) {
         (true, true) => Relation::Copy,
         (true, false) => Relation::SameSong,
         (false, _) => Relation::Excerpt,
