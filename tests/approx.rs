@@ -55,6 +55,18 @@ fn approximate_search_finds_what_the_full_scan_finds() {
     drop(load(&cat, choice(IndexKind::Approximate, 16)));
     assert_eq!(std::fs::metadata(&sketch).unwrap().modified().unwrap(), kept, "an unchanged library reuses it");
 
+    // Damaged in place (the same length, other bytes): its checksums find it, and it is built
+    // again as it was before any search uses it.
+    let original = std::fs::read(&sketch).unwrap();
+    let mut damaged = original.clone();
+    let at = damaged.len() - 100;
+    damaged[at..at + 64].iter_mut().for_each(|b| *b = !*b);
+    std::fs::write(&sketch, &damaged).unwrap();
+    let rebuilt = load(&cat, choice(IndexKind::Approximate, 16));
+    assert_eq!(std::fs::read(&sketch).unwrap(), original, "built again, byte for byte");
+    let (videos_rebuilt, _) = recall(&exact, &rebuilt, lib.root());
+    assert!(videos_rebuilt >= 0.95, "{videos_rebuilt}");
+
     // Ten more videos (one family more and a bit): added to the sketch, not rebuilt, and found.
     let more = Spec { videos: 10, first_video: 96, seed: 4, ..spec };
     generate(&lib, &more).unwrap();

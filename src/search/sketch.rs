@@ -8,8 +8,11 @@
 //! store generation it follows, rows, dim, the row count its mean was taken over), the mean as
 //! f32, then each row's bits as u64 words. New rows are appended and the header rewritten after
 //! them; a sketch of another generation, or whose mean was taken over fewer than half of today's
-//! rows, is built again. The file is a cache: when it cannot be read or written, the sketch is
-//! built in memory and the search goes on.
+//! rows, is built again. Beside it, `sketch.sums` holds the BLAKE3 of each 1 MiB block of its
+//! valid bytes (as the store's own checksums do): every open checks the last block and a few
+//! others, so a sketch damaged in place (the same length, other bytes) is built again, never
+//! searched with. The file is a cache: when it cannot be read or written, the sketch is built in
+//! memory and the search goes on.
 
 use crate::error::{Error, Result};
 use crate::scan::{from_half, to_half};
@@ -21,6 +24,35 @@ use std::path::Path;
 const MAGIC: &[u8; 8] = b"RMSKETCH";
 const VERSION: u32 = 1;
 const HEADER_BYTES: usize = 64;
+
+/// The block checksums of a sketch file's first `bytes`, kept in `sketch.sums`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Sums {
+    bytes: u64,
+    blocks: Vec<String>,
+}
+
+fn sums_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("sums")
+}
+
+/// Records the checksums of `path`'s first `bytes`, reusing the blocks `previous` covered below
+/// them (an append), block 0 hashed again (its header changed).
+fn write_sums(path: &Path, bytes: u64, previous: Option<&Sums>) -> Result<()> {
+    let blocks = crate::store::block_hashes(path, bytes, previous.map(|p| (p.bytes, &p.blocks[..])), true)?;
+    let json = serde_json::to_vec(&Sums { bytes, blocks })
+        .map_err(|e| Error::File { path: sums_path(path), reason: e.to_string() })?;
+    crate::save::atomically(&sums_path(path), &json)
+}
+
+fn read_sums(path: &Path) -> Option<Sums> {
+    serde_json::from_slice(&std::fs::read(sums_path(path)).ok()?).ok()
+}
+
+/// The valid bytes of a sketch file whose header says `h`.
+fn valid_bytes(h: &Header) -> u64 {
+    (codes_offset(h.dim) + h.rows * h.dim.div_ceil(64) * 8) as u64
+}
 
 /// Row sketches and the mean they were taken against.
 pub struct Sketch {
@@ -99,12 +131,21 @@ impl Sketch {
         if h.generation != store.generation() || h.dim != dim || h.rows > store.len() || h.mean_rows * 2 < store.len() {
             return Ok(None);
         }
+        let sums = read_sums(path).filter(|s| s.bytes == valid_bytes(&h));
+        let whole = sums
+            .as_ref()
+            .is_some_and(|s| crate::store::blocks_match(path, s.bytes, &s.blocks, crate::store::Depth::Sampled));
+        if !whole {
+            tracing::warn!("the sketch {} does not match its checksums (damaged); building it again", path.display());
+            return Ok(None);
+        }
         let words = dim.div_ceil(64);
         if h.rows < store.len() {
             let mean = read_mean(path, dim)?;
             let partial = Sketch { dim, words, mean, codes: Codes::Owned(Vec::new()) };
             let added = partial.encode_rows(&store.rows().as_slice()[h.rows * dim..store.len() * dim]);
             append(path, &h, store.len(), &added)?;
+            write_sums(path, valid_bytes(&Header { rows: store.len(), ..h }), sums.as_ref())?;
         }
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         // SAFETY: the file is only appended to past its valid rows, or replaced by rename.
@@ -129,7 +170,8 @@ impl Sketch {
         self.mean.iter().for_each(|m| bytes.extend_from_slice(&m.to_le_bytes()));
         bytes.resize(codes_offset(self.dim), 0);
         self.codes.as_slice().iter().for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
-        crate::save::atomically(path, &bytes)
+        crate::save::atomically(path, &bytes)?;
+        write_sums(path, bytes.len() as u64, None)
     }
 
     /// Rows sketched.

@@ -50,19 +50,7 @@ fn lengths(h: &Header) -> (u64, u64, u64, u64) {
 pub fn compute(dir: &Path, header: &Header, previous: Option<&Checksums>) -> Result<Checksums> {
     let (vector_bytes, rows, files, norms) = lengths(header);
     let vectors = dir.join("vectors.f16");
-    let mut blocks: Vec<String> = match previous {
-        // Whole blocks below what the previous checksums covered are as they were.
-        Some(p) if p.vector_bytes <= vector_bytes => {
-            p.vector_blocks.iter().take((p.vector_bytes / BLOCK) as usize).cloned().collect()
-        }
-        _ => Vec::new(),
-    };
-    let mut at = blocks.len() as u64 * BLOCK;
-    while at < vector_bytes {
-        let len = BLOCK.min(vector_bytes - at);
-        blocks.push(hash_range(&vectors, at, len)?[..32].to_string());
-        at += len;
-    }
+    let blocks = block_hashes(&vectors, vector_bytes, previous.map(|p| (p.vector_bytes, &p.vector_blocks[..])), false)?;
     Ok(Checksums {
         rows: hash_range(&dir.join("rows.bin"), 0, rows)?,
         files: hash_range(&dir.join("files.txt"), 0, files)?,
@@ -93,9 +81,50 @@ pub fn verify(dir: &Path, header: &Header, depth: Depth) -> Result<()> {
     if hash_file(&dir.join("center.f32")).ok().as_ref() != Some(&sums.centre) {
         return Err(damaged("center.f32"));
     }
-    let count = sums.vector_blocks.len();
-    if sums.vector_bytes != vector_bytes || count as u64 != vector_bytes.div_ceil(BLOCK) {
+    if sums.vector_bytes != vector_bytes
+        || !blocks_match(&dir.join("vectors.f16"), vector_bytes, &sums.vector_blocks, depth)
+    {
         return Err(damaged("vectors.f16"));
+    }
+    Ok(())
+}
+
+/// BLAKE3 of each 1 MiB block of the first `bytes` of `path` (the first 128 bits of each; the
+/// last block may be short), reusing `previous` (the bytes they covered, their hashes) for the
+/// whole blocks below what they covered: a file that is appended to keeps its earlier blocks.
+/// With `header`, block 0 is hashed again all the same (a header at the file's start that an
+/// append rewrites).
+pub fn block_hashes(path: &Path, bytes: u64, previous: Option<(u64, &[String])>, header: bool) -> Result<Vec<String>> {
+    let again = header.then_some(0);
+    let mut blocks: Vec<String> = match previous {
+        // Whole blocks below what the previous checksums covered are as they were.
+        Some((covered, hashes)) if covered <= bytes => {
+            hashes.iter().take((covered / BLOCK) as usize).cloned().collect()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(i) = again.filter(|&i| i < blocks.len()) {
+        let at = i as u64 * BLOCK;
+        blocks[i] = hash_range(path, at, BLOCK.min(bytes - at))?[..32].to_string();
+    }
+    let mut at = blocks.len() as u64 * BLOCK;
+    while at < bytes {
+        let len = BLOCK.min(bytes - at);
+        blocks.push(hash_range(path, at, len)?[..32].to_string());
+        at += len;
+    }
+    Ok(blocks)
+}
+
+/// Whether the first `bytes` of `path` match `hashes` ([`block_hashes`]): every block, or the
+/// last one and a few others at random.
+pub fn blocks_match(path: &Path, bytes: u64, hashes: &[String], depth: Depth) -> bool {
+    let count = hashes.len();
+    if count as u64 != bytes.div_ceil(BLOCK) {
+        return false;
+    }
+    if count == 0 {
+        return true;
     }
     let checked: Vec<usize> = match depth {
         Depth::Full => (0..count).collect(),
@@ -108,15 +137,11 @@ pub fn verify(dir: &Path, header: &Header, depth: Depth) -> Result<()> {
             picked
         }
     };
-    let vectors = dir.join("vectors.f16");
-    for i in checked {
+    checked.into_iter().all(|i| {
         let at = i as u64 * BLOCK;
-        let len = BLOCK.min(vector_bytes - at);
-        if hash_range(&vectors, at, len).ok().map(|h| h[..32].to_string()).as_ref() != Some(&sums.vector_blocks[i]) {
-            return Err(damaged("vectors.f16"));
-        }
-    }
-    Ok(())
+        let len = BLOCK.min(bytes - at);
+        hash_range(path, at, len).ok().map(|h| h[..32].to_string()).as_ref() == Some(&hashes[i])
+    })
 }
 
 /// BLAKE3 of `len` bytes of `path` from `offset` (an error where the file is shorter).

@@ -16,7 +16,7 @@
 mod check;
 mod files;
 
-pub use check::Depth;
+pub use check::{block_hashes, blocks_match, Depth};
 
 use crate::catalog::{Catalog, EmbeddingRow, Identity, Split, Stamp};
 use crate::error::{Error, Result};
