@@ -382,13 +382,13 @@ fn long_errors_are_cut_at_a_word_and_read_whole_with_e() {
         screen.lines().map(|l| l.trim_matches('"').trim_matches('│').trim()).collect::<Vec<_>>().join(" ");
     assert!(joined.contains("model.safetensors; set [models.text] path in the config"), "whole:\n{screen}");
     app.update(Action::CloseOverlay);
-    assert_eq!(app.last_error, None, "read: cleared from the status bar");
+    assert_eq!(app.last_error(), None, "read: cleared from the status bar");
     assert_eq!(app.errors.all.len(), 1, "the view keeps it");
 
     app.on_msg(Msg::Answer(Err(reelmatch::error::Error::Invalid("the query failed".into()))));
     app.update(Action::Show(Pane::Query));
     assert!(app.update(Action::Select).is_some(), "a query is asked again");
-    assert_eq!(app.last_error, None, "asking again clears the query's error");
+    assert_eq!(app.last_error(), None, "asking again clears the query's error");
 }
 
 /// The inspector wraps a long error and the banner wraps a long warning: neither ends mid-word.

@@ -158,11 +158,13 @@ impl Searchable {
     /// their audio fingerprints (`copy`, `excerpt` with its offset, `same_song`); nothing where
     /// the query has no fingerprint (no audio, or ingested before fingerprints were made).
     pub fn relate(&self, results: &mut Results, query: i64, n: usize, duplicate_threshold: f32) -> Result<()> {
-        let prints = self.with_images(|images| images.fingerprints(&[query]))??;
-        match prints.get(&query) {
-            Some(asked) => self.relate_to(results, asked, n, duplicate_threshold),
-            None => Ok(()),
+        // The query's fingerprint and the results' in one read.
+        let ids: Vec<i64> = std::iter::once(query).chain(results.results.iter().take(n).map(|h| h.id)).collect();
+        let prints = self.with_images(|images| images.fingerprints(&ids))??;
+        if let Some(asked) = prints.get(&query) {
+            mark_relations(results, asked, &prints, n, duplicate_threshold);
         }
+        Ok(())
     }
 
     /// Marks how each of the first `n` results relates to a recording fingerprinted as `asked`
@@ -176,11 +178,7 @@ impl Searchable {
     ) -> Result<()> {
         let ids: Vec<i64> = results.results.iter().take(n).map(|h| h.id).collect();
         let prints = self.with_images(|images| images.fingerprints(&ids))??;
-        for hit in results.results.iter_mut().take(n) {
-            if let Some(print) = prints.get(&hit.id) {
-                hit.relation = crate::search::relation::relate(asked, print, hit.visual, duplicate_threshold);
-            }
-        }
+        mark_relations(results, asked, &prints, n, duplicate_threshold);
         Ok(())
     }
 
@@ -203,6 +201,22 @@ impl Searchable {
             *kept = Some(connection);
         }
         Ok(out)
+    }
+}
+
+/// Sets each of the first `n` results' relation to the recording fingerprinted as `asked`, from
+/// the results' fingerprints in `prints`.
+fn mark_relations(
+    results: &mut Results,
+    asked: &Fingerprint,
+    prints: &HashMap<i64, Fingerprint>,
+    n: usize,
+    duplicate_threshold: f32,
+) {
+    for hit in results.results.iter_mut().take(n) {
+        if let Some(print) = prints.get(&hit.id) {
+            hit.relation = crate::search::relation::relate(asked, print, hit.visual, duplicate_threshold);
+        }
     }
 }
 

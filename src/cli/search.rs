@@ -182,11 +182,8 @@ fn folder(path: &std::path::Path) -> anyhow::Result<PathBuf> {
 }
 
 /// A relation as the table says it: "excerpt: the query is 17.0 s into it (sound, 12.0 s)".
-fn relation_words(r: &crate::search::relation::Related) -> String {
-    let place = match r.offset_s >= 0.0 {
-        true => format!("the query is {:.1} s into it", r.offset_s),
-        false => format!("it is {:.1} s into the query", -r.offset_s),
-    };
+fn relation_words(r: &Related) -> String {
+    let place = offset_words(r, "the query", "it");
     format!("{}: {place} (the same recording for {:.1} s)", r.relation.name(), r.seconds)
 }
 
@@ -296,21 +293,21 @@ fn duplicate_pairs(
     use crate::search::eval::{pair_score, pairs_at_least, visual_scores};
     let visual = visual_scores(lib);
     let prints = catalog.all_fingerprints()?;
-    let related = crate::search::relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold);
-    let relation_of = |a: i64, b: i64| {
-        related.iter().find_map(|&(x, y, r)| match (x, y) {
-            _ if (x, y) == (a, b) => Some(r),
-            // Told from the other side: where the second falls in the first.
-            _ if (x, y) == (b, a) => Some(Related { offset_s: -r.offset_s, ..r }),
-            _ => None,
-        })
+    let mut related: std::collections::HashMap<(i64, i64), Related> =
+        crate::search::relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold)
+            .into_iter()
+            .map(|(a, b, r)| ((a, b), r))
+            .collect();
+    // A pair alike by frames takes its relation, told from its own first video's side.
+    let mut relation_of = |a: i64, b: i64| match related.remove(&(a, b)) {
+        Some(r) => Some(r),
+        None => related.remove(&(b, a)).map(|r| Related { offset_s: -r.offset_s, ..r }),
     };
     let mut pairs: Vec<Pair> =
         pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();
-    for &(a, b, r) in &related {
-        if !pairs.iter().any(|p| (p.0, p.1) == (a, b) || (p.0, p.1) == (b, a)) {
-            pairs.push((a, b, pair_score(&visual, a, b).unwrap_or(0.0), Some(r)));
-        }
+    // The pairs the sound relates that their frames alone did not list.
+    for ((a, b), r) in related {
+        pairs.push((a, b, pair_score(&visual, a, b).unwrap_or(0.0), Some(r)));
     }
     pairs.retain(|p| only.is_none_or(|want| p.3.is_some_and(|r| r.relation == want)));
     pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));

@@ -7,7 +7,6 @@ use crate::catalog::{Catalog, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
-use crate::media::read_pcm;
 use crate::ml::Models;
 use crate::types::{StageRate, Step, Transcript};
 
@@ -115,11 +114,10 @@ pub fn embed_frames(
 
 /// Transcribes a video's extracted audio with the speech model (no catalog access: this runs
 /// beside the frame stages, on a thread of its own).
-pub fn transcribe(library: &Library, models: &Models, id: i64, cancel: &Cancel) -> Result<Option<Heard>> {
+pub fn transcribe(models: &Models, pcm: &[f32], cancel: &Cancel) -> Result<Option<Heard>> {
     let Some(mut model) = models.lock_speech() else { return Ok(None) };
-    let pcm = read_pcm(&library.audio_path(id))?;
     let started = std::time::Instant::now();
-    let transcript = model.transcribe(&pcm, models.expected_language.as_deref(), cancel)?;
+    let transcript = model.transcribe(pcm, models.expected_language.as_deref(), cancel)?;
     let rate = StageRate {
         stage: Step::Transcribe,
         amount: pcm.len() as f64 / crate::ml::whisper::mel::SAMPLE_RATE as f64,

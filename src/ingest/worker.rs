@@ -239,12 +239,17 @@ fn audio_side(
         samples =
             Some(extract_audio(&config.tools.ffmpeg, &probed.path, &library.audio_path(id), limit, cancel)? as i64);
     }
+    // The extracted audio, read once for both.
+    let pcm = match work.fingerprint || work.transcribe {
+        true => read_pcm(&library.audio_path(id))?,
+        false => Vec::new(),
+    };
     let print = match work.fingerprint {
-        // From the extracted audio: about 0.1 s for a 4-minute song.
-        true => Some(fingerprint::of_samples(&read_pcm(&library.audio_path(id))?, AUDIO_SAMPLE_RATE)?),
+        // About 0.1 s for a 4-minute song.
+        true => Some(fingerprint::of_samples(&pcm, AUDIO_SAMPLE_RATE)?),
         false => None,
     };
-    let heard = if work.transcribe { super::models::transcribe(library, models, id, cancel)? } else { None };
+    let heard = if work.transcribe { super::models::transcribe(models, &pcm, cancel)? } else { None };
     Ok((samples, print, heard))
 }
 

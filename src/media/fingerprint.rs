@@ -78,33 +78,33 @@ pub fn matches(a: &Fingerprint, b: &Fingerprint) -> Result<Vec<Span>> {
     Ok(spans)
 }
 
+/// A tune of changing notes for tests (a pure tone has no changes to hash): a note every half
+/// second, drawn by xorshift from `seed` (never repeating in a minute), two voices.
+#[cfg(test)]
+pub(crate) fn test_tune(seconds: f64, rate: u32, seed: u32) -> Vec<f32> {
+    let n = (seconds * f64::from(rate)) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let mut x = ((t * 2.0) as u32 + 1).wrapping_mul(0x9e37_79b9) ^ seed;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let f = 220.0 * 2f64.powf(f64::from(x % 24) / 12.0);
+            (0.4 * (2.0 * std::f64::consts::PI * f * t).sin() + 0.2 * (2.0 * std::f64::consts::PI * 1.5 * f * t).sin())
+                as f32
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A tune of changing notes (a pure tone has no changes to hash).
-    fn tune(seconds: f64, rate: u32, seed: u32) -> Vec<f32> {
-        let n = (seconds * f64::from(rate)) as usize;
-        (0..n)
-            .map(|i| {
-                let t = i as f64 / f64::from(rate);
-                // A note every half second, drawn by xorshift (never repeating in a minute).
-                let mut x = ((t * 2.0) as u32 + 1).wrapping_mul(0x9e37_79b9) ^ seed;
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let note = x % 24;
-                let f = 220.0 * 2f64.powf(f64::from(note) / 12.0);
-                (0.4 * (2.0 * std::f64::consts::PI * f * t).sin()
-                    + 0.2 * (2.0 * std::f64::consts::PI * 1.5 * f * t).sin()) as f32
-            })
-            .collect()
-    }
-
     #[test]
     fn an_excerpt_is_found_at_its_offset_and_another_tune_is_not() {
         let rate = 16_000;
-        let song = tune(60.0, rate, 1);
+        let song = test_tune(60.0, rate, 1);
         let whole = of_samples(&song, rate).unwrap();
         assert_eq!(whole.duration_s, 60);
         assert!((whole.hashes.len() as f64 * item_seconds() - 60.0).abs() < 3.0, "{} hashes", whole.hashes.len());
@@ -112,15 +112,15 @@ mod tests {
         let best = matches(&excerpt, &whole).unwrap()[0];
         assert!((best.start_b - best.start_a - 20.0).abs() <= 1.0, "{best:?}");
         assert!(best.seconds >= 10.0 && best.differing_bits < 4.0, "{best:?}");
-        let other = of_samples(&tune(60.0, rate, 7), rate).unwrap();
+        let other = of_samples(&test_tune(60.0, rate, 7), rate).unwrap();
         let long = matches(&other, &whole).unwrap().into_iter().filter(|s| s.seconds >= 10.0).count();
         assert_eq!(long, 0, "another tune shares no long stretch");
         assert!(whole.raw().starts_with("DURATION=60\nFINGERPRINT="));
         assert!(best.informative(), "{best:?}");
         // Silence matches silence, and says nothing: two recordings that end in it are not one.
-        let mut quiet = tune(10.0, rate, 4);
+        let mut quiet = test_tune(10.0, rate, 4);
         quiet.extend(std::iter::repeat_n(0.0, 20 * rate as usize));
-        let mut other_quiet = tune(10.0, rate, 5);
+        let mut other_quiet = test_tune(10.0, rate, 5);
         other_quiet.extend(std::iter::repeat_n(0.0, 20 * rate as usize));
         let spans = matches(&of_samples(&quiet, rate).unwrap(), &of_samples(&other_quiet, rate).unwrap()).unwrap();
         assert!(spans.iter().all(|s| !s.informative() || s.seconds < 5.0), "{spans:?}");

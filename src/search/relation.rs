@@ -147,20 +147,8 @@ mod tests {
     use super::*;
     use crate::media::fingerprint::of_samples;
 
-    /// Half-second notes drawn by xorshift from `seed`.
     fn tune(seconds: f64, seed: u32) -> Vec<f32> {
-        let rate = 16_000.0;
-        (0..(seconds * rate) as usize)
-            .map(|i| {
-                let t = i as f64 / rate;
-                let mut x = ((t * 2.0) as u32 + 1).wrapping_mul(0x9e37_79b9) ^ seed;
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let f = 220.0 * 2f64.powf(f64::from(x % 24) / 12.0);
-                (0.5 * (2.0 * std::f64::consts::PI * f * t).sin()) as f32
-            })
-            .collect()
+        crate::media::fingerprint::test_tune(seconds, 16_000, seed)
     }
 
     #[test]

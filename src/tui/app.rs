@@ -96,7 +96,6 @@ pub struct App {
     pub show_help: bool,
     pub confirm_quit: bool,
     pub should_quit: bool,
-    pub last_error: Option<String>,
     pub status: String,
     /// The library path, for the header.
     pub library: String,
@@ -140,7 +139,6 @@ impl App {
             show_help: false,
             confirm_quit: false,
             should_quit: false,
-            last_error: None,
             status: "ready".into(),
             library,
             device: String::new(),
@@ -213,8 +211,7 @@ impl App {
                 self.preview = None;
                 if std::mem::take(&mut self.errors.open) {
                     // Read in full: dismissed from the status bar.
-                    self.last_error = None;
-                    self.errors.shown_from = None;
+                    self.errors.dismiss();
                 }
             }
             Action::ShowErrors => self.errors.open = true,
@@ -644,15 +641,16 @@ impl App {
     /// closed, and keeps it in that view and the log.
     pub(super) fn fail(&mut self, origin: Origin, text: String) {
         self.errors.push(origin, &text);
-        self.last_error = Some(text);
     }
 
     /// `origin` is being done again: its error leaves the status bar (the view keeps it).
     pub(super) fn again(&mut self, origin: Origin) {
-        if self.errors.shown_from == Some(origin) {
-            self.last_error = None;
-            self.errors.shown_from = None;
-        }
+        self.errors.again(origin);
+    }
+
+    /// The error the status bar shows, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.errors.shown()
     }
 
     /// Adds a line to the activity log.
@@ -828,7 +826,7 @@ mod tests {
         let next =
             app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Err(Error::Invalid("ffmpeg missing".into())) });
         assert_eq!(next, None);
-        assert_eq!(app.last_error.as_deref(), Some("ffmpeg missing"));
+        assert_eq!(app.last_error(), Some("ffmpeg missing"));
         let mut app = self::app();
         app.chain(vec![Command::Ingest(vec!["/m".into()]), Command::Train { preset: "default".into() }]);
         let next = app.on_msg(Msg::JobDone { kind: JobKind::Ingest, result: Ok("ingest finished".into()) });
@@ -843,7 +841,7 @@ mod tests {
         let asked = Error::not_ready("the views would take about 2h", crate::error::Remedy::ConfirmViews);
         app.on_msg(Msg::JobDone { kind: JobKind::Train, result: Err(asked) });
         assert!(app.training.confirm_views && app.status.contains("t computes the views anyway"), "{}", app.status);
-        assert!(app.last_error.as_deref().unwrap_or_default().contains("press t again"));
+        assert!(app.last_error().unwrap_or_default().contains("press t again"));
         assert_eq!(press(&mut app, KeyCode::Char('t')), Some(Command::TrainAnyway { preset: "default".into() }));
         assert!(!app.training.confirm_views, "asked once");
     }
@@ -860,7 +858,7 @@ mod tests {
         assert_eq!(app.live[&1], Live { stage: "start", done: 3, expected: 10 });
         app.on_event(&Event::VideoFailed { id: Some(2), path: "b.mp4".into(), reason: "broken".into() });
         assert_eq!(app.ingest.as_ref().map(|p| (p.total, p.done)), Some((2, 1)));
-        assert_eq!(app.last_error.as_deref(), Some("b.mp4: broken"));
+        assert_eq!(app.last_error(), Some("b.mp4: broken"));
         app.on_event(&Event::IngestFinished { processed: 1, failed: 1, cancelled: false });
         assert!(app.ingest.is_none() && app.live.is_empty());
     }

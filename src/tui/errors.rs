@@ -40,19 +40,34 @@ pub struct Failure {
 pub struct Errors {
     /// Newest first.
     pub all: VecDeque<Failure>,
-    /// Where the error on show in the status bar came from.
-    pub shown_from: Option<Origin>,
+    /// The newest is on show in the status bar.
+    on_show: bool,
     /// The errors view is open.
     pub open: bool,
 }
 
 impl Errors {
-    /// Keeps `text` (also written to the log).
+    /// Keeps `text` (also written to the log) and shows it in the status bar.
     pub fn push(&mut self, origin: Origin, text: &str) {
         tracing::warn!("{text}");
         self.all.push_front(Failure { origin, text: text.to_string(), at: utc_clock() });
         self.all.truncate(KEPT);
-        self.shown_from = Some(origin);
+        self.on_show = true;
+    }
+
+    /// The error the status bar shows, if any.
+    pub fn shown(&self) -> Option<&str> {
+        self.all.front().filter(|_| self.on_show).map(|f| f.text.as_str())
+    }
+
+    /// `origin` is being done again: its error leaves the status bar (the view keeps it).
+    pub fn again(&mut self, origin: Origin) {
+        self.on_show &= self.all.front().is_some_and(|f| f.origin != origin);
+    }
+
+    /// Read in full or dismissed: the status bar shows none.
+    pub fn dismiss(&mut self) {
+        self.on_show = false;
     }
 }
 

@@ -105,7 +105,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
 /// The running job, the status and the newest error, each cut after a word where the line is
 /// too short (`e` shows every error in full).
 fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
-    let keys = match (app.device.is_empty(), app.last_error.is_some()) {
+    let keys = match (app.device.is_empty(), app.last_error().is_some()) {
         (true, false) => "? help  q quit".to_string(),
         (true, true) => "e errors  ? help  q quit".to_string(),
         (false, false) => format!("{}  ? help  q quit", app.device),
@@ -120,7 +120,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App) {
         room = room.saturating_sub(running.chars().count());
         spans.push(Span::styled(running, Style::new().fg(Color::Yellow)));
     }
-    match &app.last_error {
+    match app.last_error() {
         Some(e) => {
             const LABEL: &str = "  ·  last error: ";
             let status_room = (room / 3).max(12).min(app.status.chars().count());
