@@ -167,6 +167,12 @@ fn folded_resnet50_matches_candle_transformers_on_a_mixed_batch() {
     let inputs: Vec<Tensor> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
     let want: Vec<Vec<f32>> = stock.forward(&Tensor::stack(&inputs, 0).unwrap()).unwrap().to_vec2().unwrap();
     assert_eq!(got.len(), 3);
+    // The GPU's path (the stock model, the batch resized together and uploaded once), on the CPU.
+    let batched = ImageEmbedder::load_stock_weights(&weights, &Device::Cpu, &pre, 3).unwrap().embed(&images).unwrap();
+    for (i, (b, w)) in batched.iter().zip(&want).enumerate() {
+        let err = relative_error(b, &w.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        assert!(err < 1e-6, "image {i}: the stock path's batch differs from one image at a time ({err})");
+    }
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         let w: Vec<f64> = w.iter().map(|&v| v as f64).collect();
         let err = relative_error(g, &w);

@@ -110,6 +110,23 @@ impl ImageEmbedder {
         batch_size: usize,
         model_id: String,
     ) -> Result<Self> {
+        Self::load_backbone(weights, device, pre, batch_size, model_id, false)
+    }
+
+    /// As `load_weights`, but candle's stock ResNet-50 (what a GPU runs) on any device, the CPU
+    /// too: for checking the GPU's path against the CPU's folded one without a GPU.
+    pub fn load_stock_weights(weights: &Path, device: &Device, pre: &ImageSettings, batch_size: usize) -> Result<Self> {
+        Self::load_backbone(weights, device, pre, batch_size, "stock-resnet50".into(), true)
+    }
+
+    fn load_backbone(
+        weights: &Path,
+        device: &Device,
+        pre: &ImageSettings,
+        batch_size: usize,
+        model_id: String,
+        stock: bool,
+    ) -> Result<Self> {
         let bad = |e: &dyn std::fmt::Display| Error::BadModelFile {
             path: weights.to_path_buf(),
             what: "ResNet-50",
@@ -118,7 +135,7 @@ impl ImageEmbedder {
         };
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }.map_err(|e| bad(&e))?;
-        let model = if device.is_cpu() {
+        let model = if device.is_cpu() && !stock {
             Backbone::Folded(Box::new(super::resnet::ResNet50::load(vb).map_err(|e| bad(&e))?))
         } else {
             Backbone::Stock(candle_transformers::models::resnet::resnet50_no_final_layer(vb).map_err(|e| bad(&e))?)
@@ -170,22 +187,28 @@ impl ImageEmbedder {
         self.embed(&images)
     }
 
+    /// The images resized and normalised on every core, straight into one channels-last batch.
+    fn batch_hwc(&self, images: &[RgbImage]) -> Vec<f32> {
+        let s = self.pre.size as usize;
+        let mut batch = vec![0f32; images.len() * s * s * 3];
+        batch.par_chunks_mut(s * s * 3).zip(images).for_each(|(dst, img)| normalise_hwc(img, &self.pre, dst));
+        batch
+    }
+
     fn forward(&self, images: &[RgbImage]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let s = self.pre.size as usize;
         match &self.model {
             Backbone::Folded(m) => {
-                // Resized and normalised on every core, straight into the channels-last batch.
-                let s = self.pre.size as usize;
-                let mut batch = vec![0f32; images.len() * s * s * 3];
-                batch.par_chunks_mut(s * s * 3).zip(images).for_each(|(dst, img)| normalise_hwc(img, &self.pre, dst));
-                let pooled = m.forward_hwc(batch, (images.len(), s, s));
+                let pooled = m.forward_hwc(self.batch_hwc(images), (images.len(), s, s));
                 Ok(pooled.chunks(IMAGE_DIM).map(<[f32]>::to_vec).collect())
             }
             Backbone::Stock(m) => {
-                let tensors = images
-                    .iter()
-                    .map(|i| preprocess(i, &self.pre, &self.device))
-                    .collect::<candle_core::Result<Vec<_>>>()?;
-                m.forward(&Tensor::stack(&tensors, 0)?)?.to_vec2()
+                // One upload per batch: on a GPU the resizing, not the model, set the pace when
+                // each image was resized in turn and copied on its own (40 images/s on an H100).
+                let batch = Tensor::from_vec(self.batch_hwc(images), (images.len(), s, s, 3), &self.device)?
+                    .permute((0, 3, 1, 2))?
+                    .contiguous()?;
+                m.forward(&batch)?.to_vec2()
             }
         }
     }
