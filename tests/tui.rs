@@ -100,7 +100,7 @@ fn progress(video: i64, title: &str, status: &str, worker: &str, frames: i64) ->
 #[test]
 fn a_shared_catalog_shows_its_workers_live() {
     let mut app = App::new("postgres://u@h/db".into(), Vec::new());
-    app.with_workers = true;
+    app.library.with_workers = true;
     let screen = render(&mut app, 120, 24);
     assert!(screen.contains("Workers · 0 videos, 0 frames: none yet"), "{screen}");
     assert!(screen.contains("one of the catalog's workers"), "{screen}");
@@ -108,16 +108,20 @@ fn a_shared_catalog_shows_its_workers_live() {
     app.set_videos(vec![pending(1, "a"), pending(2, "b")]);
     app.update(Action::Down);
     app.on_msg(progress(2, "b", "working", "nas-2:77", 0));
-    assert_eq!(app.workers.get(&2).map(String::as_str), Some("nas-2:77"));
-    assert_eq!(app.activity[0], "b: working by nas-2:77");
+    assert_eq!(app.library.workers.get(&2).map(String::as_str), Some("nas-2:77"));
+    assert_eq!(app.library.activity[0], "b: working by nas-2:77");
     let screen = render(&mut app, 120, 24);
     for part in ["Worker", "nas-2:77", "b: working by nas-2:77", "Workers · 2 videos, 0 frames: 1 working · 1 pending"]
     {
         assert!(screen.contains(part), "{part:?} not on screen:\n{screen}");
     }
     app.on_msg(progress(2, "b", "ready", "nas-2:77", 7));
-    assert_eq!((app.videos[1].status, app.workers.get(&2)), (Status::Ready, None), "done: no longer held");
-    assert_eq!(app.activity[0], "b: ready (7 frames) by nas-2:77");
+    assert_eq!(
+        (app.library.videos[1].status, app.library.workers.get(&2)),
+        (Status::Ready, None),
+        "done: no longer held"
+    );
+    assert_eq!(app.library.activity[0], "b: ready (7 frames) by nas-2:77");
     // A re-read with a new video sorted first: the selection stays on "b".
     app.on_msg(Msg::Overview(Ok(reelmatch::pipeline::Overview {
         videos: vec![pending(3, "0"), pending(1, "a"), video(2, "b", Status::Ready, (6, 1), None)],
@@ -125,7 +129,7 @@ fn a_shared_catalog_shows_its_workers_live() {
         not_duplicates: Default::default(),
         workers: HashMap::from([(3, "nas-1:5".to_string())]),
     })));
-    assert_eq!(app.videos[app.selected].title, "b");
+    assert_eq!(app.library.videos[app.library.selected].title, "b");
     let screen = render(&mut app, 120, 24);
     assert!(screen.contains("nas-1:5") && screen.contains("3 videos, 7 frames: 1 ready · 2 pending"), "{screen}");
 }

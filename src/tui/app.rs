@@ -4,6 +4,7 @@
 
 pub use super::action::{Action, Pane};
 use super::errors::{Errors, Origin};
+use super::library_state::LibraryState;
 pub use super::protocol::{Command, JobKind, Msg};
 use super::query::{Focus, QueryState};
 use super::training::TrainingState;
@@ -14,8 +15,7 @@ use crate::pipeline::{expand_home, Inspection, QueryRequest};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::collections::VecDeque;
 
 /// What a line of typed text is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,44 +47,11 @@ pub struct Inspector {
     pub thumbnails: Vec<StatefulProtocol>,
 }
 
-/// Live progress of one video being ingested.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Live {
-    pub stage: &'static str,
-    pub done: u32,
-    pub expected: u32,
-}
-
-/// Progress of the running ingest: videos done of total, since when.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IngestProgress {
-    pub total: usize,
-    pub done: usize,
-    pub started: Instant,
-    /// Each stage's pace so far.
-    pub rates: crate::types::StageRates,
-}
-
-impl IngestProgress {
-    /// Videos per minute so far.
-    pub fn per_minute(&self) -> Option<f64> {
-        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
-        (self.done > 0 && minutes > 0.0).then(|| self.done as f64 / minutes)
-    }
-
-    /// Seconds left at the pace so far.
-    pub fn eta_seconds(&self) -> Option<f64> {
-        self.per_minute().map(|r| (self.total - self.done.min(self.total)) as f64 / r * 60.0)
-    }
-}
-
 /// Everything the dashboard draws.
 pub struct App {
     pub pane: Pane,
-    pub videos: Vec<VideoRow>,
-    pub selected: usize,
-    pub live: HashMap<i64, Live>,
-    pub ingest: Option<IngestProgress>,
+    /// The library pane: its videos, the one selected, ingestion and workers.
+    pub library: LibraryState,
     /// The long job running, if any.
     pub job: Option<JobKind>,
     pub training: TrainingState,
@@ -98,7 +65,7 @@ pub struct App {
     pub should_quit: bool,
     pub status: String,
     /// The library path, for the header.
-    pub library: String,
+    pub library_path: String,
     /// The device models run on (`cpu`, `cuda:0`), for the status bar; empty shows none.
     pub device: String,
     /// Warnings that stay on screen (e.g. the demo running with a random image model).
@@ -109,27 +76,15 @@ pub struct App {
     pub then: VecDeque<Command>,
     /// Where the last frame drew what the mouse can click.
     pub areas: super::mouse::Areas,
-    /// Whether the library's catalog has workers to show (a shared one): a column and a log.
-    pub with_workers: bool,
-    /// The worker holding each video it holds.
-    pub workers: HashMap<i64, String>,
-    /// What the workers did, and when search opened the library (newest first).
-    pub activity: VecDeque<String>,
     /// Every error of the session, for the errors view (`e`).
     pub errors: Errors,
 }
-
-/// The most lines [`App::activity`] keeps.
-const ACTIVITY_LINES: usize = 200;
 
 impl App {
     pub fn new(library: String, videos: Vec<VideoRow>) -> Self {
         let mut app = App {
             pane: Pane::Library,
-            videos: Vec::new(),
-            selected: 0,
-            live: HashMap::new(),
-            ingest: None,
+            library: LibraryState::default(),
             job: None,
             training: TrainingState { presets: vec!["default".into(), "paper".into()], ..TrainingState::default() },
             query: QueryState::default(),
@@ -140,15 +95,12 @@ impl App {
             confirm_quit: false,
             should_quit: false,
             status: "ready".into(),
-            library,
+            library_path: library,
             device: String::new(),
             banner: Vec::new(),
             picker: None,
             then: VecDeque::new(),
             areas: super::mouse::Areas::default(),
-            with_workers: false,
-            workers: HashMap::new(),
-            activity: VecDeque::new(),
             errors: Errors::default(),
         };
         app.set_videos(videos);
@@ -224,7 +176,7 @@ impl App {
             Action::Select => return self.select(),
             Action::AddFolder => self.prompt = Some(Prompt { kind: PromptKind::AddFolder, text: String::new() }),
             Action::Reingest => {
-                let path = self.videos.get(self.selected).map(|v| v.path.clone())?;
+                let path = self.library.videos.get(self.library.selected).map(|v| v.path.clone())?;
                 return self.start(JobKind::Ingest, Command::Ingest(vec![path]));
             }
             Action::StartTraining => {
@@ -307,7 +259,7 @@ impl App {
     pub(super) fn move_selection(&mut self, by: i64) {
         let step = |i: usize, len: usize| (i as i64 + by).clamp(0, len.saturating_sub(1) as i64) as usize;
         match self.pane {
-            Pane::Library => self.selected = step(self.selected, self.videos.len()),
+            Pane::Library => self.library.selected = step(self.library.selected, self.library.videos.len()),
             Pane::Training => self.training.selected_run = step(self.training.selected_run, self.training.runs.len()),
             Pane::Query => match self.query.focus {
                 Focus::Videos => {
@@ -325,7 +277,7 @@ impl App {
         match (self.pane, self.query.focus) {
             (Pane::Library, _) => {
                 self.again(Origin::Inspect);
-                self.videos.get(self.selected).map(|v| Command::Inspect(v.id))
+                self.library.videos.get(self.library.selected).map(|v| Command::Inspect(v.id))
             }
             (Pane::Query, Focus::Videos) => {
                 let (id, title) = self.query.chosen_video()?;
@@ -442,8 +394,7 @@ impl App {
                     // Over, however it ended (a run that never started sent no end).
                     self.training.running = false;
                 }
-                self.ingest = None;
-                self.live.clear();
+                self.library.job_ended();
                 match result {
                     Ok(summary) => {
                         self.status = summary;
@@ -469,7 +420,8 @@ impl App {
                             self.status = format!("note: {note}");
                         }
                         if let Some((videos, frames)) = answer.opened {
-                            self.log(format!("opened the library for search: {videos} videos, {frames} frames"));
+                            self.library
+                                .log(format!("opened the library for search: {videos} videos, {frames} frames"));
                         }
                         self.query.answer = Some(*answer);
                         self.query.selected_hit = 0;
@@ -499,26 +451,18 @@ impl App {
                 self.again(Origin::Lists);
                 self.set_videos(overview.videos);
                 self.query.decided = overview.not_duplicates;
-                self.workers = overview.workers;
+                self.library.workers = overview.workers;
                 if let Some(runs) = overview.runs {
                     self.training.set_runs(runs);
                 }
                 None
             }
             Msg::Worker(p) => {
-                let status = crate::catalog::Status::parse(&p.status);
-                if let Some(v) = self.videos.iter_mut().find(|v| v.id == p.video) {
-                    (v.status, v.error) = (status, p.error.clone());
-                }
-                match (&p.worker, status) {
-                    (Some(worker), crate::catalog::Status::Working) => self.workers.insert(p.video, worker.clone()),
-                    _ => self.workers.remove(&p.video),
-                };
-                self.log(p.to_string());
+                self.library.on_worker(&p);
                 None
             }
             Msg::Unfollowed(why) => {
-                self.log(format!("stopped hearing the workers ({why}); listening again shortly"));
+                self.library.log(format!("stopped hearing the workers ({why}); listening again shortly"));
                 None
             }
             Msg::Run(Ok(Some(detail))) => {
@@ -574,67 +518,21 @@ impl App {
         if self.training.on_event(event) {
             return true;
         }
+        let changed = self.library.on_event(event);
         match event {
-            Event::IngestPlanned { to_process, .. } => {
-                self.ingest = Some(IngestProgress {
-                    total: *to_process,
-                    done: 0,
-                    started: Instant::now(),
-                    rates: Default::default(),
-                });
-                self.status = format!("ingesting {to_process} video(s)");
-                true
+            Event::IngestPlanned { to_process, .. } => self.status = format!("ingesting {to_process} video(s)"),
+            Event::VideoFailed { path, reason, .. } => {
+                self.fail(Origin::Ingest, format!("{}: {reason}", path.display()))
             }
-            Event::VideoStarted { id, .. } => {
-                self.live.insert(*id, Live { stage: "start", done: 0, expected: 0 });
-                false
-            }
-            Event::VideoStage { id, stage } => {
-                self.live.insert(*id, Live { stage: stage.name(), done: 0, expected: 0 });
-                true
-            }
-            Event::VideoFrames { id, done, expected } => {
-                let live = self.live.entry(*id).or_insert(Live { stage: "frames", done: 0, expected: 0 });
-                live.done = *done;
-                live.expected = *expected;
-                false
-            }
-            Event::StageRate { rate, .. } => {
-                if let Some(p) = &mut self.ingest {
-                    p.rates.add(*rate);
-                }
-                false
-            }
-            Event::VideoDone { id, .. } => {
-                self.live.remove(id);
-                self.bump_ingest();
-                true
-            }
-            Event::VideoFailed { id, path, reason } => {
-                if let Some(id) = id {
-                    self.live.remove(id);
-                }
-                self.bump_ingest();
-                self.fail(Origin::Ingest, format!("{}: {reason}", path.display()));
-                true
-            }
-            Event::Note { message, .. } => {
-                self.status = format!("note: {message}");
-                false
-            }
-            Event::Model { note } => {
-                self.status = format!("note: {}", super::messages::model_note(note));
-                false
-            }
+            Event::Note { message, .. } => self.status = format!("note: {message}"),
+            Event::Model { note } => self.status = format!("note: {}", super::messages::model_note(note)),
             Event::IngestFinished { processed, failed, cancelled } => {
-                self.ingest = None;
-                self.live.clear();
                 let how = if *cancelled { "stopped" } else { "finished" };
                 self.status = format!("ingest {how}: {processed} ingested, {failed} failed");
-                true
             }
-            _ => false,
+            _ => {}
         }
+        changed
     }
 
     /// Shows `text` in the status bar until what failed is done again or the errors view is
@@ -653,26 +551,11 @@ impl App {
         self.errors.shown()
     }
 
-    /// Adds a line to the activity log.
-    fn log(&mut self, line: String) {
-        self.activity.push_front(line);
-        self.activity.truncate(ACTIVITY_LINES);
-    }
-
-    fn bump_ingest(&mut self) {
-        if let Some(p) = &mut self.ingest {
-            p.done += 1;
-        }
-    }
-
     /// Replaces the library list (after the catalog changed), keeping the selections in range.
     pub fn set_videos(&mut self, videos: Vec<VideoRow>) {
         self.query.paths = videos.iter().map(|v| (v.id, v.path.clone())).collect();
         self.query.videos = videos.iter().filter(|v| v.frames_embedded > 0).map(|v| (v.id, v.title.clone())).collect();
-        // The selection stays on its video when others come before it (another machine's).
-        let kept = self.videos.get(self.selected).and_then(|v| videos.iter().position(|w| w.id == v.id));
-        self.videos = videos;
-        self.selected = kept.unwrap_or(self.selected).min(self.videos.len().saturating_sub(1));
+        self.library.set_videos(videos);
         self.query.selected_video = self.query.selected_video.min(self.query.filtered().len().saturating_sub(1));
     }
 }
@@ -854,12 +737,12 @@ mod tests {
         app.on_event(&Event::VideoFrames { id: 1, done: 3, expected: 10 });
         let rate = crate::types::StageRate { stage: crate::types::Step::Embed, amount: 30.0, seconds: 2.0 };
         app.on_event(&Event::StageRate { id: 1, rate });
-        assert_eq!(app.ingest.as_ref().unwrap().rates.summary(), "embed 15.0 frames/s");
-        assert_eq!(app.live[&1], Live { stage: "start", done: 3, expected: 10 });
+        assert_eq!(app.library.ingest.as_ref().unwrap().rates.summary(), "embed 15.0 frames/s");
+        assert_eq!(app.library.live[&1], crate::tui::library_state::Live { stage: "start", done: 3, expected: 10 });
         app.on_event(&Event::VideoFailed { id: Some(2), path: "b.mp4".into(), reason: "broken".into() });
-        assert_eq!(app.ingest.as_ref().map(|p| (p.total, p.done)), Some((2, 1)));
+        assert_eq!(app.library.ingest.as_ref().map(|p| (p.total, p.done)), Some((2, 1)));
         assert_eq!(app.last_error(), Some("b.mp4: broken"));
         app.on_event(&Event::IngestFinished { processed: 1, failed: 1, cancelled: false });
-        assert!(app.ingest.is_none() && app.live.is_empty());
+        assert!(app.library.ingest.is_none() && app.library.live.is_empty());
     }
 }

@@ -16,7 +16,7 @@ impl App {
             self.status = "no result selected: run a query first".into();
             return None;
         };
-        let video_of = |id: i64| self.videos.iter().find(|v| v.id == id);
+        let video_of = |id: i64| self.library.videos.iter().find(|v| v.id == id);
         let moment = if query_side {
             let Some(asked) = self.query.asked_video.and_then(video_of) else {
                 self.status = "the query is not a library video, so there is nothing of it to play".into();
@@ -34,7 +34,7 @@ impl App {
     pub(super) fn save_playlist(&mut self) -> Option<Command> {
         self.again(super::errors::Origin::Playlist);
         let answer = self.query.answer.as_ref()?;
-        let entries = crate::pipeline::playlist_entries(self.query.hits(), &self.videos);
+        let entries = crate::pipeline::playlist_entries(self.query.hits(), &self.library.videos);
         let heading = crate::pipeline::playlist_heading(&answer.results);
         Some(Command::SavePlaylist { label: answer.results.query.clone(), heading, entries })
     }
@@ -73,7 +73,7 @@ impl App {
             Click::Row(list, index) => {
                 self.focus(list);
                 let current = match list {
-                    List::Library => &mut self.selected,
+                    List::Library => &mut self.library.selected,
                     List::Runs => &mut self.training.selected_run,
                     List::QueryVideos => &mut self.query.selected_video,
                     List::Results => &mut self.query.selected_hit,

@@ -1,9 +1,10 @@
 //! The library pane: one row per video (title, length, rate, frames, transcript, stage with a
 //! bar, error, and on a shared catalog the worker holding it), overall ingestion progress with
 //! rate and ETA, the workers' log on a shared catalog, the video inspector (Enter) and the
-//! add-folder prompt's path completion.
+//! add-folder prompt's path completion. Its state is `library_state::LibraryState`.
 
-use super::app::{App, Inspector, Live, Pane};
+use super::app::{App, Inspector, Pane};
+use super::library_state::Live;
 use super::mouse::RowArea;
 use super::widgets::{short_duration, text_bar};
 use crate::catalog::{Status, VideoRow};
@@ -20,19 +21,19 @@ const LOG_HEIGHT: u16 = 8;
 
 /// Draws the pane; returns where the videos' rows went.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
-    let log_height = if app.with_workers { LOG_HEIGHT.min(area.height / 3) } else { 0 };
+    let log_height = if app.library.with_workers { LOG_HEIGHT.min(area.height / 3) } else { 0 };
     let [area, log] = Layout::vertical([Constraint::Min(3), Constraint::Length(log_height)]).areas(area);
     if log_height > 0 {
         draw_log(frame, log, app);
     }
-    let (gauge_area, table_area) = match app.ingest {
+    let (gauge_area, table_area) = match app.library.ingest {
         Some(_) => {
             let [g, t] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
             (Some(g), t)
         }
         None => (None, area),
     };
-    if let (Some(area), Some(p)) = (gauge_area, &app.ingest) {
+    if let (Some(area), Some(p)) = (gauge_area, &app.library.ingest) {
         let ratio = if p.total == 0 { 1.0 } else { p.done as f64 / p.total as f64 };
         let mut pace = match p.eta_seconds() {
             Some(eta) => format!(" · {:.1} videos/min · ETA {}", p.per_minute().unwrap_or(0.0), short_duration(eta)),
@@ -47,16 +48,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
             .gauge_style(Style::new().fg(Color::Green));
         frame.render_widget(gauge, area);
     }
-    let block =
-        Block::new().borders(Borders::ALL).title(format!(" Library · {} videos ", app.videos.len())).title_bottom(
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(format!(" Library · {} videos ", app.library.videos.len()))
+        .title_bottom(
             Line::from(format!(
                 " {} ",
                 super::keys::hint_within(Pane::Library, usize::from(area.width).saturating_sub(4))
             ))
             .right_aligned(),
         );
-    if app.videos.is_empty() {
-        let text = match app.with_workers {
+    if app.library.videos.is_empty() {
+        let text = match app.library.with_workers {
             false => "The library is empty. Press a to add a folder of videos, or run `reelmatch demo`.",
             true => "The library is empty. Press a to add a folder of videos: this machine ingests it as one of the catalog's workers (any machine can: `reelmatch --catalog URL ingest --worker DIR`).",
         };
@@ -64,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
         return None;
     }
     let wide = table_area.width >= 100;
-    let workers = wide && app.with_workers;
+    let workers = wide && app.library.with_workers;
     let mut header = if wide {
         vec!["Title", "Length", "Rate", "Train/Test", "Lyrics", "Stage", "Error"]
     } else {
@@ -73,10 +76,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     if workers {
         header.insert(6, "Worker");
     }
-    let rows = app.videos.iter().enumerate().map(|(i, v)| {
-        let worker = workers.then(|| app.workers.get(&v.id).cloned().unwrap_or_default());
-        let row = video_row(v, app.live.get(&v.id), wide, worker);
-        if i == app.selected {
+    let rows = app.library.videos.iter().enumerate().map(|(i, v)| {
+        let worker = workers.then(|| app.library.workers.get(&v.id).cloned().unwrap_or_default());
+        let row = video_row(v, app.library.live.get(&v.id), wide, worker);
+        if i == app.library.selected {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
         } else {
             row
@@ -101,24 +104,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) -> Option<RowArea> {
     let inner = block.inner(table_area);
     let table = Table::new(rows, widths).header(Row::new(header).bold()).block(block);
     // Scrolled so the selection is in view; the header takes the first line.
-    let mut state = TableState::default().with_selected(Some(app.selected));
+    let mut state = TableState::default().with_selected(Some(app.library.selected));
     frame.render_stateful_widget(table, table_area, &mut state);
     let rows = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
-    Some(RowArea { area: rows, offset: state.offset(), len: app.videos.len() })
+    Some(RowArea { area: rows, offset: state.offset(), len: app.library.videos.len() })
 }
 
 /// The workers' log (newest first) under a line of counts.
 fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
-    let n = |s: Status| app.videos.iter().filter(|v| v.status == s).count();
+    let n = |s: Status| app.library.videos.iter().filter(|v| v.status == s).count();
     let parts: Vec<String> = [Status::Ready, Status::Working, Status::Pending, Status::Failed]
         .into_iter()
         .filter(|&s| n(s) > 0)
         .map(|s| format!("{} {}", n(s), s.as_str()))
         .collect();
-    let frames: i64 = app.videos.iter().map(|v| v.frames_train + v.frames_test).sum();
+    let frames: i64 = app.library.videos.iter().map(|v| v.frames_train + v.frames_test).sum();
     let counts = if parts.is_empty() { "none yet".to_string() } else { parts.join(" · ") };
-    let title = format!(" Workers · {} videos, {frames} frames: {counts} ", app.videos.len());
-    let lines: Vec<Line> = app.activity.iter().map(|l| Line::from(l.as_str())).collect();
+    let title = format!(" Workers · {} videos, {frames} frames: {counts} ", app.library.videos.len());
+    let lines: Vec<Line> = app.library.activity.iter().map(|l| Line::from(l.as_str())).collect();
     frame.render_widget(Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)), area);
 }
 

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod library;
+pub mod library_state;
 mod messages;
 pub mod mouse;
 mod protocol;
@@ -115,7 +116,7 @@ where
     let _drawing = crate::blocking::mark_drawing_thread();
     let catalog = crate::backend::Backend::of(&config);
     let mut app = App::new(catalog.shown(&library), Vec::new());
-    app.with_workers = catalog.has_workers();
+    app.library.with_workers = catalog.has_workers();
     app.device = device;
     app.training.presets = options.presets.iter().map(|(n, _)| n.clone()).collect();
     app.query.weights =
@@ -210,7 +211,7 @@ where
                 dirty = true;
             }
             _ = tick.tick() => {
-                let again = app.with_workers && last_reload.elapsed() >= REREAD;
+                let again = app.library.with_workers && last_reload.elapsed() >= REREAD;
                 if !reading && (again || stale && last_reload.elapsed() >= RELOAD_EVERY) {
                     pending.push_back(Command::Reload { runs: stale_runs || again, settle: false });
                     (stale, stale_runs) = (false, false);

@@ -86,7 +86,7 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &mut App) {
     frame.render_widget(tabs, left);
     let titles: Vec<(Pane, &str)> = Pane::ALL.iter().map(|p| (*p, p.title())).collect();
     app.areas.lay_tabs(left.x, &titles);
-    let lib = Paragraph::new(format!("reelmatch · {}", app.library)).right_aligned().dim();
+    let lib = Paragraph::new(format!("reelmatch · {}", app.library_path)).right_aligned().dim();
     frame.render_widget(lib, right);
 }
 
