@@ -11,7 +11,8 @@
 //! - **ingest**: real ingestion (ffprobe, ffmpeg sampling, random-weight ResNet-50 embedding) of
 //!   generated clips, embedded (one process) against 1, 2 and 3 `ingest --worker` processes.
 //!
-//! `REELMATCH_SHARED_PART=query` or `ingest` runs one part. Medians of 5 runs for queries.
+//! `REELMATCH_SHARED_PART=query` or `ingest` runs one part. `REELMATCH_SHARED_BASELINE=BINARY`
+//! (with `ingest`) runs one worker of this build and one of another build in turn, three times each. Medians of 5 runs for queries.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use reelmatch::catalog::Status;
@@ -306,15 +307,15 @@ fn ingest_part(work: &Path) {
     let n = frames(&embedded);
     let mut rows = vec![("embedded, one process".to_string(), s, n)];
     let pg = cluster();
-    for workers in 1..=3 {
-        let url = pg.create_database(&format!("w{workers}")).unwrap();
+    let workers_run = |binary: &Path, name: &str, workers: usize| -> (f64, i64) {
+        let url = pg.create_database(name).unwrap();
         let t = Instant::now();
-        assert!(Command::new(bin()).args(["--catalog", &url, "migrate"]).output().unwrap().status.success());
+        assert!(Command::new(binary).args(["--catalog", &url, "migrate"]).output().unwrap().status.success());
         let children: Vec<_> = (0..workers)
             .map(|i| {
-                Command::new(bin())
+                Command::new(binary)
                     .arg("--library")
-                    .arg(work.join(format!("w{workers}-{i}")))
+                    .arg(work.join(format!("{name}-{i}")))
                     .arg("--config")
                     .arg(&config)
                     .args(["--catalog", &url, "ingest", "--worker"])
@@ -332,6 +333,26 @@ fn ingest_part(work: &Path) {
         let s = t.elapsed().as_secs_f64();
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         let n: i64 = client.query_one("SELECT count(*) FROM frame_embeddings", &[]).unwrap().get(0);
+        (s, n)
+    };
+    // Another build's worker beside this one's, alternated in the same run (one worker each).
+    if let Some(baseline) = std::env::var_os("REELMATCH_SHARED_BASELINE").map(PathBuf::from) {
+        let mut times: [Vec<f64>; 2] = Default::default();
+        for round in 0..3 {
+            for (k, binary) in [bin(), baseline.clone()].iter().enumerate() {
+                let (s, _) = workers_run(binary, &format!("b{round}{k}"), 1);
+                times[k].push(s);
+            }
+        }
+        let range = |v: &[f64]| {
+            format!("{:.1}–{:.1}", v.iter().cloned().fold(f64::MAX, f64::min), v.iter().cloned().fold(0.0, f64::max))
+        };
+        println!("\n| one worker, 24 clips, 3 runs alternated | wall s |\n|---|---|");
+        println!("| this build | {} |\n| {} | {} |", range(&times[0]), baseline.display(), range(&times[1]));
+        return;
+    }
+    for workers in 1..=3 {
+        let (s, n) = workers_run(&bin(), &format!("w{workers}"), workers);
         rows.push((format!("PostgreSQL, {workers} worker(s)"), s, n));
     }
     println!("\n| ingest 24 clips (10–12 s, 320×240) with ResNet-50 | wall s | frames embedded | frames/s |\n|---|---|---|---|");

@@ -131,11 +131,15 @@ on_both! {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(120);
-        let frames = lib.join("frames");
-        while !std::fs::read_dir(&frames)
-            .map(|d| d.flatten().any(|v| v.path().join("000003.jpg").exists()))
-            .unwrap_or(false)
-        {
+        // A library's frames, or a shared catalog's worker's, in the scratch folder of its claim.
+        let frames_written = || {
+            let scratch = std::fs::read_dir(&lib).into_iter().flatten().flatten().map(|e| e.path());
+            std::iter::once(lib.clone()).chain(scratch).any(|dir| {
+                let videos = std::fs::read_dir(dir.join("frames")).into_iter().flatten().flatten();
+                videos.into_iter().any(|v| v.path().join("000003.jpg").exists())
+            })
+        };
+        while !frames_written() {
             assert!(child.try_wait().unwrap().is_none(), "ingest finished before the Ctrl-C");
             assert!(Instant::now() < deadline, "ingest made no progress");
             std::thread::sleep(Duration::from_millis(10));

@@ -997,6 +997,25 @@ fn a_worker_claims_what_it_can_reach_and_gives_back_what_it_cannot_read() {
             ("here".to_string(), "ready".to_string(), 1, None),
         ]
     );
+    // Ingested once, straight into the catalog: its frames are there, and the worker's folder
+    // keeps no catalog of its own and nothing of the claim (frames, audio, scratch).
+    let frames: i64 = admin
+        .query_one("SELECT count(*) FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.title = 'here'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(frames, 4, "2 s at 2 frames/s");
+    let lib = work.path().join("lib");
+    assert!(!lib.join("catalog.sqlite").exists(), "a worker keeps no local catalog");
+    let left: Vec<String> = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".worker-scratch-") || name.ends_with(".sqlite"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    for dir in ["frames", "audio"] {
+        assert!(std::fs::read_dir(lib.join(dir)).map_or(true, |mut d| d.next().is_none()), "{dir} left behind");
+    }
 }
 
 /// A catalog named by a connection service, as PostgreSQL's tools read it: the service file

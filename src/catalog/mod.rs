@@ -8,6 +8,7 @@ mod records;
 mod runs;
 mod schema;
 mod stream;
+mod video_records;
 mod videos;
 
 pub use decisions::is_decided;
@@ -16,6 +17,7 @@ pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, Transcrip
 pub use records::{RunDetail, RunItem, RunRecords};
 pub use runs::{NewRun, RunRow, RunStatus};
 pub use stream::{EmbeddingRow, Identity, Stamp};
+pub use video_records::VideoRecords;
 pub use videos::{Stage, Status, VideoRow};
 
 use crate::error::{Error, Result};

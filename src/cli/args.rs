@@ -74,8 +74,8 @@ pub enum Command {
         paths: Vec<PathBuf>,
         /// Work the shared catalog's queue with other workers (needs `--catalog URL`): register
         /// what is found, then claim videos one at a time until none is left. The library
-        /// folder is this worker's own local cache. On a shared catalog a plain `ingest` is one
-        /// such worker too.
+        /// folder holds each claim's frames and audio until they are uploaded. On a shared
+        /// catalog a plain `ingest` is one such worker too.
         #[arg(long)]
         worker: bool,
         /// Where the catalog's paths are on this machine: SHARED=LOCAL (repeatable), e.g.

@@ -41,31 +41,18 @@ pub fn plan(
         }
         plan.videos += 1;
         let title = title_of(&f.path);
-        if let Some(kind) = f.special {
-            fail_unreadable(catalog, &f.path, &title, not_regular_reason(kind), sink, &mut plan)?;
-            continue;
-        }
-        let (size, mtime_ns) = match stat(&f.path) {
-            Ok(s) => s,
-            Err(e) => {
-                fail_unreadable(catalog, &f.path, &title, unreadable(&f.path, e), sink, &mut plan)?;
-                continue;
-            }
-        };
-        if size == 0 {
-            let reason = "is empty (0 bytes); the download or copy did not finish. Replace the file.".to_string();
-            fail_unreadable(catalog, &f.path, &title, reason, sink, &mut plan)?;
-            continue;
-        }
-        let by_path = catalog.video_by_path(&f.path)?;
-        let cached_hash = by_path
-            .as_ref()
-            .filter(|v| v.size_bytes == Some(size) && v.mtime_ns == Some(mtime_ns))
-            .and_then(|v| v.content_hash.clone());
-        let hash = match cached_hash.map(Ok).unwrap_or_else(|| hash_file(&f.path)) {
-            Ok(h) => h,
-            Err(e) => {
-                fail_unreadable(catalog, &f.path, &title, unreadable(&f.path, e), sink, &mut plan)?;
+        let mut by_path = None;
+        let examined = examine(f, |size, mtime_ns| {
+            by_path = catalog.video_by_path(&f.path)?;
+            Ok(by_path
+                .as_ref()
+                .filter(|v| v.size_bytes == Some(size) && v.mtime_ns == Some(mtime_ns))
+                .and_then(|v| v.content_hash.clone()))
+        })?;
+        let (size, mtime_ns, hash) = match examined {
+            Ok(it) => it,
+            Err(reason) => {
+                fail_unreadable(catalog, &f.path, &title, reason, sink, &mut plan)?;
                 continue;
             }
         };
@@ -171,6 +158,29 @@ pub(crate) fn remove_derived(library: &Library, id: i64) {
 /// A display title: the file name without its extension.
 pub fn title_of(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// A found file's size, modification time (ns) and content hash, or why it cannot be ingested:
+/// not a regular file, unreadable, or empty. `known_hash` may give the hash from an earlier
+/// ingest, for the file's size and time, so that it is not read again.
+pub(crate) fn examine(
+    f: &Found,
+    known_hash: impl FnOnce(i64, i64) -> Result<Option<String>>,
+) -> Result<std::result::Result<(i64, i64, String), String>> {
+    if let Some(kind) = f.special {
+        return Ok(Err(not_regular_reason(kind)));
+    }
+    let (size, mtime_ns) = match stat(&f.path) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(unreadable(&f.path, e))),
+    };
+    if size == 0 {
+        return Ok(Err("is empty (0 bytes); the download or copy did not finish. Replace the file.".to_string()));
+    }
+    Ok(match known_hash(size, mtime_ns)?.map(Ok).unwrap_or_else(|| hash_file(&f.path)) {
+        Ok(hash) => Ok((size, mtime_ns, hash)),
+        Err(e) => Err(unreadable(&f.path, e)),
+    })
 }
 
 fn stat(path: &Path) -> std::io::Result<(i64, i64)> {

@@ -6,11 +6,15 @@ pub(crate) mod identify;
 mod models;
 mod scan;
 pub mod split;
+mod staged;
 mod worker;
 
+pub(crate) use identify::examine;
 pub use identify::{hash_file, title_of};
 pub use models::transcript_flag;
 pub use scan::{scan, Found, Scan};
+pub use staged::Staged;
+pub(crate) use worker::{run as ingest_video, Outcome};
 
 use crate::catalog::Catalog;
 use crate::config::Config;

@@ -3,7 +3,7 @@
 //! is keyed by the model that made it, so changing a model recomputes only its own outputs.
 
 use super::early::{embed_frame_files, Early};
-use crate::catalog::{Catalog, VideoRow, WHOLE};
+use crate::catalog::{VideoRecords, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
@@ -11,7 +11,7 @@ use crate::ml::Models;
 use crate::types::{StageRate, Step, Transcript};
 
 /// Whether a video still needs any model stage, or its audio fingerprint.
-pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
+pub fn pending(catalog: &dyn VideoRecords, video: &VideoRow, models: &Models) -> Result<bool> {
     if video.has_audio == Some(true) && !catalog.has_fingerprint(video.id)? {
         return Ok(true);
     }
@@ -33,7 +33,11 @@ pub fn pending(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<b
     Ok(false)
 }
 
-fn current_transcript(catalog: &Catalog, id: i64, models: &Models) -> Result<Option<crate::catalog::TranscriptInfo>> {
+fn current_transcript(
+    catalog: &dyn VideoRecords,
+    id: i64,
+    models: &Models,
+) -> Result<Option<crate::catalog::TranscriptInfo>> {
     match speech_id(models) {
         Some(m) => catalog.transcript(id, &m),
         None => catalog.latest_transcript(id),
@@ -54,7 +58,7 @@ pub struct Heard {
 
 /// Whether the speech model still has to transcribe this video (it has audio, and no transcript
 /// by this model yet).
-pub fn needs_transcript(catalog: &Catalog, video: &VideoRow, models: &Models) -> Result<bool> {
+pub fn needs_transcript(catalog: &dyn VideoRecords, video: &VideoRow, models: &Models) -> Result<bool> {
     match speech_id(models) {
         Some(m) if video.has_audio == Some(true) => Ok(catalog.transcript(video.id, &m)?.is_none()),
         _ => Ok(false),
@@ -65,7 +69,7 @@ pub fn needs_transcript(catalog: &Catalog, video: &VideoRow, models: &Models) ->
 /// commit, storing first those `early` made while the frames were sampled.
 pub fn embed_frames(
     library: &Library,
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     models: &Models,
     id: i64,
     mut early: Early,
@@ -129,7 +133,7 @@ pub fn transcribe(models: &Models, pcm: &[f32], cancel: &Cancel) -> Result<Optio
 /// Stores what [`transcribe`] heard, then embeds the lyrics of the video's current transcript
 /// if the text model has not yet.
 pub fn store_and_embed_lyrics(
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     models: &Models,
     id: i64,
     heard: Option<Heard>,

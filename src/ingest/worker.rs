@@ -4,7 +4,7 @@
 
 use super::early::{embed_alongside, Early, FrameFeed};
 use super::split::{assign_splits, video_seed};
-use crate::catalog::{Catalog, FrameRecord, Stage, VideoRow};
+use crate::catalog::{FrameRecord, Stage, VideoRecords, VideoRow};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
@@ -31,7 +31,7 @@ pub enum Outcome {
 /// unusable) are errors.
 pub fn run(
     library: &Library,
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     config: &Config,
     models: &crate::ml::Models,
     id: i64,
@@ -59,7 +59,7 @@ pub fn run(
 }
 
 /// Records a per-file failure in the catalog and reports it.
-fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> Result<Outcome> {
+fn fail(catalog: &dyn VideoRecords, video: &VideoRow, e: Error, sink: &dyn EventSink) -> Result<Outcome> {
     let reason = match &e {
         Error::Media { reason, .. } => reason.clone(),
         other => other.to_string(),
@@ -76,7 +76,7 @@ fn fail(catalog: &Catalog, video: &VideoRow, e: Error, sink: &dyn EventSink) -> 
 /// written, both, or neither. Returns the number of frames.
 fn stages(
     library: &Library,
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     config: &Config,
     models: &Models,
     video: &VideoRow,
@@ -160,7 +160,7 @@ fn stages(
 /// Probes the video unless it was; the video as probed, its sampling rate and the stage it has
 /// reached (back to probed when the sampling settings changed since its frames were taken).
 fn probe_stage(
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     config: &Config,
     video: &VideoRow,
     sink: &dyn EventSink,
@@ -189,7 +189,7 @@ fn probe_stage(
 #[allow(clippy::too_many_arguments)]
 fn frame_side(
     library: &Library,
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     config: &Config,
     probed: &VideoRow,
     fps: f64,
@@ -259,7 +259,7 @@ fn audio_side(
 #[allow(clippy::too_many_arguments)]
 fn sample_and_store(
     library: &Library,
-    catalog: &Catalog,
+    catalog: &dyn VideoRecords,
     config: &Config,
     video: &VideoRow,
     fps: f64,

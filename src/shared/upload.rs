@@ -5,7 +5,7 @@
 
 use super::progress::{announce, Progress};
 use super::SharedCatalog;
-use crate::catalog::{Catalog, Status, VideoRow};
+use crate::catalog::{Status, VideoRecords, VideoRow};
 use crate::error::{Error, Result};
 use crate::library::Library;
 use pgvector::{HalfVector, Vector};
@@ -21,14 +21,15 @@ pub struct Uploaded {
     pub segments: usize,
 }
 
-/// Uploads `video` from the local `library` under the path `shared_path` (the path every
+/// Uploads `video` from the local `library` (its frame files) and `local` (its records: an
+/// embedded catalog, or a worker's staged video) under the path `shared_path` (the path every
 /// worker sees it at). Runs in one transaction: on any error nothing of it is stored. With
 /// `claim`, the video's row must still be claimed by that worker (its lease did not run out
 /// and nobody took it over), and the row stays locked until the commit.
 pub fn upload_video(
     shared: &mut SharedCatalog,
     library: &Library,
-    local: &Catalog,
+    local: &dyn VideoRecords,
     video: &VideoRow,
     shared_path: &Path,
     claim: Option<&str>,

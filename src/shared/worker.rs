@@ -1,20 +1,21 @@
 //! Distributed ingestion (`ingest --worker`): every worker registers the files it finds, then
 //! claims one pending video at a time (`FOR UPDATE SKIP LOCKED`) under a lease it renews while
-//! it works. It ingests the video into its own local library (probe, frames, audio, models:
-//! the embedded pipeline, unchanged), then uploads the result in one transaction that checks
-//! the claim is still its own. A worker that dies stops renewing; once its lease runs out
-//! another worker takes the video over. Nothing is stored twice (an upload replaces) and
-//! nothing is lost (a video is ready only once its upload committed). After each upload it keeps
-//! the HNSW index up with the library (`shared::upkeep`).
+//! it works. It runs the embedded pipeline's stages (probe, frames, audio, models) once on the
+//! claimed file, staged in memory (`ingest::Staged`), then uploads the result in one
+//! transaction that checks the claim is still its own. A worker that dies stops renewing; once
+//! its lease runs out another worker takes the video over. Nothing is stored twice (an upload
+//! replaces) and nothing is lost (a video is ready only once its upload committed). After each
+//! upload it keeps the HNSW index up with the library (`shared::upkeep`).
 
 pub use super::paths::{PathMap, Paths};
 use super::progress::{announce, Progress};
 use super::upload::{upload_video, Uploaded};
 use super::SharedCatalog;
-use crate::catalog::Catalog;
+use crate::catalog::{VideoRecords, VideoRow};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
+use crate::ingest::{Outcome, Staged};
 use crate::library::Library;
 use crate::ml::Models;
 use std::path::{Path, PathBuf};
@@ -87,8 +88,8 @@ impl std::fmt::Display for WorkerReport {
 }
 
 /// Registers the video files under `roots`, then works the queue until no video is pending
-/// or held by a live claim. `library` is this worker's own local library (a cache of what it
-/// ingested: a video claimed again on this machine is not ingested twice).
+/// or held by a live claim. `library` is this worker's local folder: each claim's frames and
+/// audio are written in a scratch folder inside it until they are uploaded.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     url: &str,
@@ -106,6 +107,7 @@ pub fn run(
     let renewal = Renewal::start(url, settings)?;
     let mut upkeep = super::upkeep::Upkeep::new(url);
     let mut claimed = 0;
+    Scratch::sweep(library);
     let mut reach = Reach { prefixes: claimable(roots, &settings.paths), skip: Vec::new() };
     while !cancel.is_cancelled() {
         match claim(&mut shared, settings, &reach)? {
@@ -124,9 +126,16 @@ pub fn run(
                     sink.emit(Event::Note { path: local_path, message });
                     continue;
                 }
-                // The models' notes (one missing, where to get it) are said once, not per video.
-                let quiet = WithoutModelNotes(sink);
-                let sink: &dyn EventSink = if claimed == 0 { sink } else { &quiet };
+                if claimed == 0 {
+                    // Once, before the first video: ffmpeg is there, and the models' notes (one
+                    // missing, where to get it).
+                    if let Err(e) = crate::media::check_tools(&config.tools) {
+                        renewal.release();
+                        release(&mut shared, id, settings)?;
+                        return Err(e);
+                    }
+                    models.load_all().into_iter().for_each(|note| sink.emit(Event::Model { note }));
+                }
                 claimed += 1;
                 let outcome = ingest_one(&mut shared, library, config, models, id, &path, settings, sink, cancel);
                 let held = renewal.release();
@@ -162,17 +171,6 @@ pub fn run(
         report.indexed += upkeep.finish(&mut shared, config)?;
     }
     Ok(report)
-}
-
-/// Passes every event on but the models' notes.
-struct WithoutModelNotes<'a>(&'a dyn EventSink);
-
-impl EventSink for WithoutModelNotes<'_> {
-    fn emit(&self, event: Event) {
-        if !matches!(event, Event::Model { .. }) {
-            self.0.emit(event);
-        }
-    }
 }
 
 enum Claim {
@@ -296,8 +294,10 @@ fn release(shared: &mut SharedCatalog, id: i64, s: &WorkerSettings) -> Result<()
     Ok(())
 }
 
-/// Ingests the claimed video locally and uploads it; `None` when the video itself failed
-/// (recorded in the shared catalog with the reason).
+/// Ingests the claimed video once, from its file: the embedded pipeline's stages run on the
+/// video staged in memory (its frames and audio in a scratch folder of the local library), then
+/// one upload. `None` when the video itself failed (recorded in the shared catalog with the
+/// reason).
 #[allow(clippy::too_many_arguments)]
 fn ingest_one(
     shared: &mut SharedCatalog,
@@ -311,60 +311,145 @@ fn ingest_one(
     cancel: &Cancel,
 ) -> Result<Option<Uploaded>> {
     let local_path = s.paths.to_local(path);
-    let report = crate::ingest::ingest(library, config, std::slice::from_ref(&local_path), models, sink, cancel)?;
-    if report.cancelled {
-        return Err(Error::Cancelled);
-    }
-    let local = Catalog::open(&library.catalog_path())?;
-    let canonical = local_path.canonicalize().unwrap_or_else(|_| local_path.clone());
-    let video = local.video_by_path(&canonical)?;
-    let reason = report.failed.iter().map(|(_, r)| r.clone()).next();
-    match (video, reason) {
-        (Some(v), None) if v.status == crate::catalog::Status::Ready => {
-            let up = upload_video(shared, library, &local, &v, path, Some(&s.name))?;
-            Ok(Some(up))
-        }
-        (v, reason) => {
-            let reason =
-                reason.or_else(|| v.and_then(|v| v.error)).unwrap_or_else(|| why_not_ingested(&local, &local_path));
-            let title = crate::ingest::title_of(path);
-            let url = shared.url().to_string();
-            let db = |e: postgres::Error| super::error_of(&url, &e);
-            let mut tx = shared.client().transaction().map_err(db)?;
-            let marked = tx
-                .execute(
-                    "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
-                     WHERE id = $1 AND claimed_by = $2",
-                    &[&id, &s.name, &reason],
-                )
-                .map_err(db)?;
-            if marked == 0 {
-                // The lease ran out and another worker holds the video now: its outcome counts.
-                return Err(Error::ClaimLost { path: path.into(), by: None });
+    sink.emit(Event::IngestPlanned { files: 1, to_process: 1, up_to_date: 0 });
+    let staged = match identify(shared, id, &local_path, config)? {
+        Ok(video) => {
+            let scratch = Scratch::new(library)?;
+            let staged = Staged::new(video);
+            match crate::ingest::ingest_video(&scratch.library, &staged, config, models, id, sink, cancel)? {
+                Outcome::Done => Ok((staged, scratch)),
+                Outcome::Failed(_, reason) => Err(reason),
+                Outcome::Cancelled => return Err(Error::Cancelled),
             }
-            let p = Progress {
-                video: id,
-                title,
-                status: "failed".into(),
-                worker: Some(s.name.clone()),
-                frames: 0,
-                error: Some(reason),
-            };
-            announce(&mut tx, &p).map_err(db)?;
-            tx.commit().map_err(db)?;
-            Ok(None)
+        }
+        Err(reason) => {
+            sink.emit(Event::VideoFailed { id: Some(id), path: local_path.clone(), reason: reason.clone() });
+            Err(reason)
+        }
+    };
+    let done = match staged {
+        Ok((staged, scratch)) => {
+            let video = staged.video(id)?.expect("a staged video has its row");
+            Some(upload_video(shared, &scratch.library, &staged, &video, path, Some(&s.name))?)
+        }
+        Err(reason) => {
+            mark_failed(shared, id, path, &reason, s)?;
+            None
+        }
+    };
+    let processed = done.is_some() as usize;
+    sink.emit(Event::IngestFinished { processed, failed: 1 - processed, cancelled: false });
+    Ok(done)
+}
+
+/// The claimed file as a row to stage (path, title, size, time, content hash), or why it is no
+/// video to ingest: what an embedded library's scan and identification say of such a file, and
+/// a copy of a video the catalog already holds.
+fn identify(
+    shared: &mut SharedCatalog,
+    id: i64,
+    local_path: &Path,
+    config: &Config,
+) -> Result<std::result::Result<VideoRow, String>> {
+    let found = match crate::ingest::scan(&[local_path.to_path_buf()], &config.ingest.extensions, &[]) {
+        Ok(scanned) => match (scanned.found.into_iter().next(), scanned.failed.into_iter().next()) {
+            (_, Some((_, reason))) => return Ok(Err(reason)),
+            (Some(found), None) => found,
+            (None, None) => return Ok(Err("it was not ingested: it is not a video file".to_string())),
+        },
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let (size, mtime_ns, hash) = match crate::ingest::examine(&found, |_, _| Ok(None))? {
+        Ok(examined) => examined,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let same: Option<String> = shared
+        .client()
+        .query_opt(
+            "SELECT path FROM videos WHERE content_hash = $1 AND id <> $2 AND status = 'ready' ORDER BY id LIMIT 1",
+            &[&hash, &id],
+        )
+        .map_err(|e| shared.err(e))?
+        .map(|r| r.get(0));
+    if let Some(other) = same {
+        return Ok(Err(format!("same content as {other}; the library keeps it once")));
+    }
+    Ok(Ok(VideoRow {
+        id,
+        title: crate::ingest::title_of(local_path),
+        path: found.path,
+        content_hash: Some(hash),
+        size_bytes: Some(size),
+        mtime_ns: Some(mtime_ns),
+        ..Default::default()
+    }))
+}
+
+/// Records a claimed video's failure, if the claim is still this worker's.
+fn mark_failed(shared: &mut SharedCatalog, id: i64, path: &Path, reason: &str, s: &WorkerSettings) -> Result<()> {
+    let url = shared.url().to_string();
+    let db = |e: postgres::Error| super::error_of(&url, &e);
+    let mut tx = shared.client().transaction().map_err(db)?;
+    let marked = tx
+        .execute(
+            "UPDATE videos SET status = 'failed', error = $3, claimed_by = NULL, lease_until = NULL, updated_at = now()
+             WHERE id = $1 AND claimed_by = $2",
+            &[&id, &s.name, &reason],
+        )
+        .map_err(db)?;
+    if marked == 0 {
+        // The lease ran out and another worker holds the video now: its outcome counts.
+        return Err(Error::ClaimLost { path: path.into(), by: None });
+    }
+    let p = Progress {
+        video: id,
+        title: crate::ingest::title_of(path),
+        status: "failed".into(),
+        worker: Some(s.name.clone()),
+        frames: 0,
+        error: Some(reason.to_string()),
+    };
+    announce(&mut tx, &p).map_err(db)?;
+    tx.commit().map_err(db)
+}
+
+/// A folder for one claim's frames and audio, in the local library (on the disk chosen for it,
+/// not a memory-backed /tmp) under a hidden name no scan takes, removed when the claim ends.
+struct Scratch {
+    library: Library,
+    _dir: tempfile::TempDir,
+}
+
+const SCRATCH_PREFIX: &str = ".worker-scratch-";
+
+impl Scratch {
+    fn new(library: &Library) -> Result<Self> {
+        let root = library.root();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{SCRATCH_PREFIX}{}-", std::process::id()))
+            .tempdir_in(root)
+            .map_err(|e| Error::io(root, e))?;
+        Ok(Scratch { library: Library::open(dir.path())?, _dir: dir })
+    }
+
+    /// Removes what workers killed on this machine left (their process is gone).
+    fn sweep(library: &Library) {
+        let Ok(entries) = std::fs::read_dir(library.root()) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)).and_then(|n| n.split('-').next());
+            let gone = pid.is_some_and(|pid| pid != std::process::id().to_string() && !process_alive(pid));
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
         }
     }
 }
 
-/// Why a file the local ingest skipped was not ingested: a copy of another video (the library
-/// keeps one of each), or not a video at all.
-fn why_not_ingested(local: &Catalog, path: &Path) -> String {
-    let same = crate::ingest::hash_file(path).ok().and_then(|h| local.video_by_hash(&h).ok().flatten());
-    match same {
-        Some(other) => format!("same content as {}; the library keeps it once", other.path.display()),
-        None => "it was not ingested: no video stream was found in it".to_string(),
-    }
+/// Whether the process `pid` runs on this machine (where that cannot be known: assumed so).
+fn process_alive(pid: &str) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid).exists()
 }
 
 /// Renews the claim being worked on from a thread of its own, every third of the lease, over
