@@ -176,7 +176,7 @@ impl App {
             Action::Select => return self.select(),
             Action::AddFolder => self.prompt = Some(Prompt { kind: PromptKind::AddFolder, text: String::new() }),
             Action::Reingest => {
-                let path = self.library.videos.get(self.library.selected).map(|v| v.path.clone())?;
+                let path = self.library.selected_video().map(|v| v.path.clone())?;
                 return self.start(JobKind::Ingest, Command::Ingest(vec![path]));
             }
             Action::StartTraining => {
@@ -277,7 +277,7 @@ impl App {
         match (self.pane, self.query.focus) {
             (Pane::Library, _) => {
                 self.again(Origin::Inspect);
-                self.library.videos.get(self.library.selected).map(|v| Command::Inspect(v.id))
+                self.library.selected_video().map(|v| Command::Inspect(v.id))
             }
             (Pane::Query, Focus::Videos) => {
                 let (id, title) = self.query.chosen_video()?;

@@ -134,10 +134,15 @@ impl LibraryState {
         self.activity.truncate(ACTIVITY_LINES);
     }
 
+    /// The video the selection is on, if the list has any.
+    pub fn selected_video(&self) -> Option<&VideoRow> {
+        self.videos.get(self.selected)
+    }
+
     /// Replaces the list, the selection staying on its video when others come before it
     /// (another machine's).
     pub fn set_videos(&mut self, videos: Vec<VideoRow>) {
-        let kept = self.videos.get(self.selected).and_then(|v| videos.iter().position(|w| w.id == v.id));
+        let kept = self.selected_video().and_then(|v| videos.iter().position(|w| w.id == v.id));
         self.videos = videos;
         self.selected = kept.unwrap_or(self.selected).min(self.videos.len().saturating_sub(1));
     }
