@@ -132,6 +132,26 @@ pub struct Models {
     pub image: ImageModel,
     pub text: TextModel,
     pub speech: SpeechModel,
+    pub vision_text: VisionTextModel,
+}
+
+/// The vision-text role's settings: off unless turned on (`enabled`, or a `path` or `repo`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VisionTextModel {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// Another Hugging Face repo of the same layout (`openai/clip-vit-base-patch32`); "" for
+    /// `models/vision_text.toml`'s.
+    pub repo: String,
+    pub batch_size: usize,
+}
+
+impl VisionTextModel {
+    /// Whether ingest embeds frames with it.
+    pub fn is_on(&self) -> bool {
+        self.enabled || !self.path.as_os_str().is_empty() || !self.repo.is_empty()
+    }
 }
 
 /// The image role's settings.
@@ -598,6 +618,12 @@ impl Config {
                 "models.image.batch_size",
                 self.models.image.batch_size.to_string(),
                 (1..=1024).contains(&self.models.image.batch_size),
+                "must be from 1 to 1024",
+            ),
+            (
+                "models.vision_text.batch_size",
+                self.models.vision_text.batch_size.to_string(),
+                (1..=1024).contains(&self.models.vision_text.batch_size),
                 "must be from 1 to 1024",
             ),
             (

@@ -2,8 +2,9 @@
 //! (`tests/reference/`), on the same weights and the same inputs: the BERT text embedder on the
 //! real MiniLM weights (the reference follows Hugging Face transformers' BertModel), ResNet-50
 //! on random weights (the reference follows torchvision's resnet50), and reelmatch's CPU ResNet-50
-//! against candle-transformers' stock one. Needs
-//! python3 with numpy and safetensors, which preparing the test assets installs.
+//! against candle-transformers' stock one, and the vision-text role's SigLIP and CLIP on random
+//! weights in their repos' layouts. Needs python3 with numpy and safetensors (and Pillow for the
+//! image processors' resizing), which `.ci/run` installs.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 use crate::common;
@@ -255,4 +256,78 @@ fn compression_ratio_is_pythons_zlib_ratio() {
     let python: Vec<f64> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.parse().unwrap()).collect();
     let ours: Vec<f64> = texts.iter().map(|t| reelmatch::ml::whisper::compression_ratio(t)).collect();
     assert_eq!(ours, python, "ratios of {texts:?}");
+}
+
+/// The vision-text role (issue 41) against numpy SigLIP and CLIP networks written from
+/// transformers' SiglipModel and CLIPModel, on random weights in each repo's exact layout
+/// (`vision_text.py --write`: google/siglip2-base-patch16-224's and openai/clip-vit-base-patch32's
+/// tensor names, config.json and preprocessor_config.json, smaller): descriptions from the same
+/// token ids, and images end to end, each side preparing them its own way (reelmatch's processor
+/// against PIL's resize as transformers calls it), at cosine ≥ 0.9999 per input.
+#[test]
+fn vision_text_models_match_numpy_siglip_and_clip_on_their_layouts() {
+    use reelmatch::ml::vision_text::VisionTextEmbedder;
+    use reelmatch::ml::{resolve_manifest, Role};
+
+    let work = tempfile::tempdir().unwrap();
+    // Images of three shapes: wider, taller and square, so resizing and cropping both matter.
+    let mut images = Vec::new();
+    for (k, (w, h)) in [(320u32, 180u32), (150, 260), (224, 224)].into_iter().enumerate() {
+        let path = work.path().join(format!("image {k}.png"));
+        image::RgbImage::from_fn(w, h, |x, y| {
+            let k = k as u32;
+            image::Rgb([((x * (k + 2)) % 256) as u8, ((y * 5 + k * 40) % 256) as u8, ((x * y / 7 + k) % 253) as u8])
+        })
+        .save(&path)
+        .unwrap();
+        images.push(path);
+    }
+    let texts = ["dark blue background with neon colours", "a crowd at night", "la"];
+    for (family, repo) in [("siglip", "google/siglip2-base-patch16-224"), ("clip", "openai/clip-vit-base-patch32")] {
+        let dir = work.path().join(family);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/vision_text.py");
+        let out = Command::new("python3").arg(&script).args(["--write", family]).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "writing the {family} layout: {}", String::from_utf8_lossy(&out.stderr));
+        let manifest = Role::VisionText.manifest().for_repo(repo);
+        let files = resolve_manifest(Role::VisionText, manifest, Some(&dir), &[], Some("offline")).unwrap();
+        let model = VisionTextEmbedder::load(&files, &Device::Cpu, 2).unwrap();
+        let ids: Vec<Vec<u32>> = texts.iter().map(|t| model.token_ids(t).unwrap()).collect();
+        if family == "siglip" {
+            assert!(ids.iter().all(|i| i.len() == 64), "SigLIP pads to its 64 tokens: {:?}", ids[2]);
+        }
+        let want = reference("vision_text.py", &dir, serde_json::json!({ "texts": ids, "images": images }));
+        let want_text: Vec<Vec<f64>> = serde_json::from_value(want["text"].clone()).unwrap();
+        let want_image: Vec<Vec<f64>> = serde_json::from_value(want["image"].clone()).unwrap();
+        let want_pixels: Vec<Vec<f64>> = serde_json::from_value(want["pixels"].clone()).unwrap();
+        let cos = |a: &[f32], b: &[f64]| {
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum();
+            let na = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            dot / (na * b.iter().map(|y| y * y).sum::<f64>().sqrt())
+        };
+        for (text, w) in texts.iter().zip(&want_text) {
+            let got = model.embed_text(text).unwrap();
+            assert_eq!(got.len(), model.dim());
+            let c = cos(&got, w);
+            println!("{family} text {text:?}: cosine {c:.7}");
+            assert!(c >= 0.9999, "{family} text {text:?}: cosine {c}");
+        }
+        let paths: Vec<&Path> = images.iter().map(|p| p.as_path()).collect();
+        let got = model.embed_files(&paths).unwrap();
+        for (k, ((g, w), px)) in got.iter().zip(&want_image).zip(&want_pixels).enumerate() {
+            let img = image::open(&images[k]).unwrap().to_rgb8();
+            let (pw, ph) = model.processor().output_size(img.width(), img.height());
+            let mut mine = vec![0f32; 3 * (pw * ph) as usize];
+            model.processor().prepare(&img, &mut mine);
+            assert_eq!(mine.len(), px.len(), "{family} image {k}: the prepared size");
+            let worst = mine.iter().zip(px).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0.0, f64::max);
+            let mean = mine.iter().zip(px).map(|(a, b)| (f64::from(*a) - b).abs()).sum::<f64>() / px.len() as f64;
+            let c = cos(g, w);
+            println!(
+                "{family} image {k}: cosine {c:.7}; pixels against PIL: mean difference {mean:.4}, largest {worst:.4}"
+            );
+            assert!(c >= 0.9999, "{family} image {k}: cosine {c}");
+        }
+        let apart = cos(&got[0], &want_image[1]);
+        assert!(apart < 0.999, "{family}: different images give different vectors ({apart})");
+    }
 }

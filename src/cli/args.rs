@@ -57,6 +57,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub speech_model: Option<PathBuf>,
 
+    /// A Hugging Face-layout directory with the vision-text model (SigLIP 2 or CLIP); turns
+    /// the role on.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vision_text_model: Option<PathBuf>,
+
     /// Inline images (dashboard and `similar --preview`): detected, forced, or none.
     #[arg(long, global = true, default_value = "auto", value_parser = graphics())]
     pub graphics: Graphics,
@@ -348,6 +353,9 @@ pub enum EmbedWhat {
     /// Embed an image file with the image model: `{"model", "dim", "vector"}` with --json.
     Image {
         file: PathBuf,
+        /// Which model: `image` (ResNet-50) or `vision-text` (SigLIP 2 / CLIP, the description space).
+        #[arg(long, default_value = "image", value_parser = ["image", "vision-text"])]
+        role: String,
         /// Print JSON (the vector and its dimensions).
         #[arg(long)]
         json: bool,
@@ -355,6 +363,9 @@ pub enum EmbedWhat {
     /// Embed a text with the text model: `{"model", "dim", "vector"}` with --json.
     Text {
         text: String,
+        /// Which model: `text` (the lyrics encoder) or `vision-text` (a description, in the frames' space).
+        #[arg(long, default_value = "text", value_parser = ["text", "vision-text"])]
+        role: String,
         /// Print JSON (the vector and its dimensions).
         #[arg(long)]
         json: bool,

@@ -99,6 +99,7 @@ pub fn setup(cli: &Cli) -> anyhow::Result<(Config, Library)> {
         (&cli.image_model, &mut config.models.image.path),
         (&cli.text_model, &mut config.models.text.path),
         (&cli.speech_model, &mut config.models.speech.path),
+        (&cli.vision_text_model, &mut config.models.vision_text.path),
     ] {
         if let Some(p) = flag {
             *slot = p.clone();

@@ -4,7 +4,7 @@ use super::args::{EmbedWhat, ModelsAction};
 use crate::config::Config;
 use crate::events::Cancel;
 use crate::media::decode_audio;
-use crate::ml::load::{load_image, load_speech, load_text, resolve_role};
+use crate::ml::load::{configured_manifest, load_image, load_speech, load_text, load_vision_text, resolve_role};
 use crate::ml::Role;
 use crate::types::clock;
 use std::path::Path;
@@ -19,8 +19,10 @@ pub fn run(config: &Config, action: Option<ModelsAction>, json: bool) -> anyhow:
         Ok(chosen) => chosen.to_string(),
         Err(e) => format!("{} unavailable: {e}", config.models.device),
     };
-    for role in Role::ALL {
-        let m = role.manifest();
+    // The vision-text role is listed (and fetched) once it is turned on.
+    let on = config.models.vision_text.is_on().then_some(Role::VisionText);
+    for role in Role::ALL.into_iter().chain(on) {
+        let m = configured_manifest(config, role);
         let found = resolve_role(config, role, !fetch);
         all_ok &= found.is_ok();
         let row = match &found {
@@ -70,12 +72,21 @@ pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: 
 
 pub fn embed(config: &Config, what: EmbedWhat) -> anyhow::Result<ExitCode> {
     let (model, vector, json) = match what {
-        EmbedWhat::Image { file, json } => {
+        EmbedWhat::Image { file, role, json } if role == "vision-text" => {
+            let m = load_vision_text(config)?;
+            let v = m.embed_files(&[file.as_path()])?.remove(0);
+            (m.model_id.clone(), v, json)
+        }
+        EmbedWhat::Image { file, json, .. } => {
             let m = load_image(config)?;
             let v = m.embed_files(&[file.as_path()])?.remove(0);
             (m.model_id.clone(), v, json)
         }
-        EmbedWhat::Text { text, json } => {
+        EmbedWhat::Text { text, role, json } if role == "vision-text" => {
+            let m = load_vision_text(config)?;
+            (m.model_id.clone(), m.embed_text(&text)?, json)
+        }
+        EmbedWhat::Text { text, json, .. } => {
             let m = load_text(config)?;
             (m.model_id.clone(), m.embed(&text)?, json)
         }

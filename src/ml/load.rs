@@ -3,8 +3,9 @@
 
 use super::image::ImageEmbedder;
 use super::text::TextEmbedder;
+use super::vision_text::VisionTextEmbedder;
 use super::whisper::Transcriber;
-use super::{device, parse_device, resolve, ModelFiles, Role};
+use super::{device, parse_device, resolve_manifest, ModelFiles, Role};
 use crate::config::Config;
 use crate::error::Result;
 use crate::library::Library;
@@ -26,6 +27,7 @@ pub fn configured_path(config: &Config, role: Role) -> Option<PathBuf> {
         Role::Image => &config.models.image.path,
         Role::Text => &config.models.text.path,
         Role::Speech => &config.models.speech.path,
+        Role::VisionText => &config.models.vision_text.path,
     };
     (!p.as_os_str().is_empty()).then(|| p.clone())
 }
@@ -38,7 +40,16 @@ pub fn resolve_role(config: &Config, role: Role, force_offline: bool) -> Result<
         (false, true) => Some("it is not downloaded yet (`reelmatch models fetch` downloads it)"),
         (false, false) => None,
     };
-    resolve(role, explicit.as_deref(), &model_dirs(config), no_download)
+    resolve_manifest(role, configured_manifest(config, role), explicit.as_deref(), &model_dirs(config), no_download)
+}
+
+/// The manifest a role resolves as configured: its own, or (vision-text) another repo's.
+pub fn configured_manifest(config: &Config, role: Role) -> super::Manifest {
+    let repo = &config.models.vision_text.repo;
+    match role {
+        Role::VisionText if !repo.is_empty() => role.manifest().for_repo(repo),
+        _ => role.manifest(),
+    }
 }
 
 /// The configured device.
@@ -68,6 +79,12 @@ pub fn apply_image_precision(model: &mut ImageEmbedder, config: &Config) {
     if wanted == crate::config::Precision::Int8 && !model.set_precision(wanted) {
         tracing::info!("[models.image] precision = \"int8\" needs a CPU with AVX-512 VNNI; ResNet-50 runs in f32");
     }
+}
+
+/// Loads the vision-text model as configured (whether or not it is turned on: a description asks for it).
+pub fn load_vision_text(config: &Config) -> Result<VisionTextEmbedder> {
+    let files = resolve_role(config, Role::VisionText, false)?;
+    VisionTextEmbedder::load(&files, &configured_device(config)?, config.models.vision_text.batch_size)
 }
 
 /// Loads the transcriber as configured.

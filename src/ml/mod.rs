@@ -1,5 +1,5 @@
 //! The models, all in Candle: weight resolution, device choice, the ResNet-50 image embedder,
-//! the BERT text embedder and the Whisper transcriber.
+//! the BERT text embedder, the Whisper transcriber and the SigLIP 2 / CLIP vision-text model.
 
 pub mod device;
 pub mod fastmath;
@@ -12,6 +12,7 @@ mod models;
 mod resnet;
 mod resolve;
 pub mod text;
+pub mod vision_text;
 pub mod whisper;
 mod winograd;
 
@@ -19,7 +20,7 @@ pub use crate::types::ModelNote;
 pub use device::{device, parse_device, DeviceSpec};
 pub use manifest::{Manifest, Role};
 pub use models::Models;
-pub use resolve::{resolve, ModelFiles, Source};
+pub use resolve::{resolve, resolve_manifest, ModelFiles, Source};
 
 /// L2-normalises `v` in place (a zero vector stays zero).
 pub fn l2_normalize(v: &mut [f32]) {

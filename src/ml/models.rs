@@ -3,8 +3,9 @@
 //! may keep a randomly initialised stand-in (the demo writes one), and the set says so.
 
 use super::image::{write_random_weights, ImageEmbedder};
-use super::load::{configured_device, load_image, load_speech, load_text};
+use super::load::{configured_device, load_image, load_speech, load_text, load_vision_text};
 use super::text::TextEmbedder;
+use super::vision_text::VisionTextEmbedder;
 use super::whisper::Transcriber;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -35,6 +36,7 @@ pub struct Models {
     random_image: OnceLock<String>,
     speech: OnceLock<Slot<Mutex<Transcriber>>>,
     text: OnceLock<Slot<TextEmbedder>>,
+    vision_text: OnceLock<Slot<VisionTextEmbedder>>,
     /// The language lyrics are expected in; a transcript in another one is flagged.
     pub expected_language: Option<String>,
 }
@@ -54,6 +56,7 @@ impl Models {
             random_image: OnceLock::new(),
             speech: OnceLock::new(),
             text: OnceLock::new(),
+            vision_text: OnceLock::new(),
             expected_language: None,
         }
     }
@@ -102,6 +105,12 @@ impl Models {
         self
     }
 
+    /// Uses `model` for the vision-text role.
+    pub fn with_vision_text(self, model: VisionTextEmbedder) -> Self {
+        let _ = self.vision_text.set(Slot::Ready(model));
+        self
+    }
+
     /// Expects lyrics in `language` (others are flagged).
     pub fn expecting(mut self, language: &str) -> Self {
         self.expected_language = Some(language.to_string());
@@ -113,6 +122,9 @@ impl Models {
         self.image();
         self.speech();
         self.text();
+        if self.vision_text_on() {
+            self.vision_text();
+        }
         self.notes()
     }
 
@@ -133,6 +145,7 @@ impl Models {
         missing(Role::Image, self.image.get().and_then(Slot::why));
         missing(Role::Speech, self.speech.get().and_then(Slot::why));
         missing(Role::Text, self.text.get().and_then(Slot::why));
+        missing(Role::VisionText, self.vision_text.get().and_then(Slot::why));
         notes
     }
 
@@ -154,6 +167,22 @@ impl Models {
     /// The text embedder, loading it if need be.
     pub fn text(&self) -> Option<&TextEmbedder> {
         self.text.get_or_init(|| self.load(|s| load_text(&s.config))).ready()
+    }
+
+    /// Whether the vision-text role is turned on (`[models.vision_text]`), or was given.
+    pub fn vision_text_on(&self) -> bool {
+        matches!(self.vision_text.get(), Some(Slot::Ready(_)))
+            || self.source.as_ref().is_some_and(|s| s.config.models.vision_text.is_on())
+    }
+
+    /// The vision-text model, loading it if need be (whether or not the role is turned on).
+    pub fn vision_text(&self) -> Option<&VisionTextEmbedder> {
+        self.vision_text.get_or_init(|| self.load(|s| load_vision_text(&s.config))).ready()
+    }
+
+    /// The vision-text role, or an error saying why it cannot be had.
+    pub fn require_vision_text(&self) -> Result<&VisionTextEmbedder> {
+        self.vision_text().ok_or_else(|| missing(Role::VisionText, self.vision_text.get().and_then(Slot::why)))
     }
 
     /// The image role, or an error saying why it cannot be had.

@@ -49,7 +49,17 @@ pub fn resolve(
     model_dirs: &[PathBuf],
     no_download: Option<&str>,
 ) -> Result<ModelFiles> {
-    let m = role.manifest();
+    resolve_manifest(role, role.manifest(), explicit, model_dirs, no_download)
+}
+
+/// [`resolve`] with the manifest `m` (a role's, or another repo of the same layout).
+pub fn resolve_manifest(
+    role: Role,
+    m: Manifest,
+    explicit: Option<&Path>,
+    model_dirs: &[PathBuf],
+    no_download: Option<&str>,
+) -> Result<ModelFiles> {
     if let Some(dir) = explicit {
         return from_dir(role, &m, dir, Source::Path).map_err(|missing| Error::ModelUnavailable {
             role,
@@ -128,13 +138,14 @@ fn unavailable(role: Role, m: &Manifest, missing: &[String], dirs: &[PathBuf], w
     let dirs: Vec<String> = dirs.iter().map(|d| d.join(&m.name).display().to_string()).collect();
     let detail = format!(
         "the {role} model ({repo}) is not available ({why}); missing: {missing}. Provide it one of three ways: \
-         (1) pass {flag} DIR or set [models.{role}] path to a Hugging Face-layout directory with {files}; \
+         (1) pass {flag} DIR or set [models.{section}] path to a Hugging Face-layout directory with {files}; \
          (2) put those files in {dirs}; (3) download it into the Hugging Face cache with `reelmatch models fetch` \
          (needs the network).",
         role = role.name(),
         repo = m.repo,
         missing = missing.join(", "),
         flag = role.flag(),
+        section = role.section(),
         files = m.files.join(", "),
         dirs = dirs.join(" or "),
     );

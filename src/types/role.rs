@@ -7,9 +7,14 @@ pub enum Role {
     Image,
     Text,
     Speech,
+    /// An image-text model (SigLIP 2, CLIP): frames found by a description. Off unless
+    /// `[models.vision_text]` turns it on.
+    #[serde(rename = "vision_text")]
+    VisionText,
 }
 
 impl Role {
+    /// The roles every library uses.
     pub const ALL: [Role; 3] = [Role::Image, Role::Text, Role::Speech];
 
     pub fn name(self) -> &'static str {
@@ -17,6 +22,15 @@ impl Role {
             Role::Image => "image",
             Role::Text => "text",
             Role::Speech => "speech",
+            Role::VisionText => "vision-text",
+        }
+    }
+
+    /// Its section of the configuration, `[models.SECTION]`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Role::VisionText => "vision_text",
+            other => other.name(),
         }
     }
 
@@ -26,6 +40,7 @@ impl Role {
             Role::Image => "--image-model",
             Role::Text => "--text-model",
             Role::Speech => "--speech-model",
+            Role::VisionText => "--vision-text-model",
         }
     }
 }
@@ -55,6 +70,7 @@ impl ModelNote {
             ModelNote::Missing { role: Role::Image, .. } => "frames are stored but not embedded",
             ModelNote::Missing { role: Role::Speech, .. } => "lyrics are not transcribed",
             ModelNote::Missing { role: Role::Text, .. } => "lyrics are not embedded",
+            ModelNote::Missing { role: Role::VisionText, .. } => "frames are not embedded for descriptions",
             ModelNote::RandomImage { .. } => {
                 "using a RANDOM ResNet-50 (no ResNet-50 weights), so visual results only show the mechanics"
             }
