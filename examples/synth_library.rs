@@ -5,9 +5,11 @@
 //! 400 × 250 is 100,000 frames; `--videos 4000` makes 1,000,000. `--family 8` makes the videos in
 //! families of 8 look-alikes (the libraries the approximate-index and shared benchmarks use);
 //! `--first-video 4000` on a library of 4000 adds videos after them (growing it).
+//! `--fingerprints 240` gives every video a synthetic 4-minute audio fingerprint, every 50th
+//! holding the recording of the one before it (a copy or an excerpt): the relations' scale.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
-use reelmatch::synth::{generate, Spec};
+use reelmatch::synth::{add_fingerprints, generate, Spec};
 use reelmatch::Library;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,6 +18,7 @@ fn main() {
     let mut spec =
         Spec { videos: 400, frames_per_video: 250, dim: 2048, seed: 7, head: false, first_video: 0, family: 1 };
     let mut library: Option<PathBuf> = None;
+    let mut fingerprints: Option<u32> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -28,6 +31,7 @@ fn main() {
             "--head" => spec.head = true,
             "--family" => spec.family = value().parse().unwrap(),
             "--first-video" => spec.first_video = value().parse().unwrap(),
+            "--fingerprints" => fingerprints = Some(value().parse().unwrap()),
             other => panic!("unknown argument {other}; see the doc comment at the top of examples/synth_library.rs"),
         }
     }
@@ -42,4 +46,8 @@ fn main() {
         dir.display(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(seconds) = fingerprints {
+        let related = add_fingerprints(&library, seconds, 50, spec.seed).unwrap();
+        println!("and a {seconds} s fingerprint for each, {related} of them holding the one before's recording");
+    }
 }

@@ -103,11 +103,14 @@ pub struct Player {
 pub enum SearchSpace {
     Backbone,
     Head,
+    /// The vision-text model's (`[models.vision_text]`): where a description meets the frames.
+    #[serde(rename = "vision-text")]
+    VisionText,
 }
 
 impl SearchSpace {
     /// The names it is written as, in config and on the command line.
-    pub const NAMES: &'static [&'static str] = &["backbone", "head"];
+    pub const NAMES: &'static [&'static str] = &["backbone", "head", "vision-text"];
 }
 
 impl std::str::FromStr for SearchSpace {
@@ -117,6 +120,7 @@ impl std::str::FromStr for SearchSpace {
         match s {
             "backbone" => Ok(SearchSpace::Backbone),
             "head" => Ok(SearchSpace::Head),
+            "vision-text" => Ok(SearchSpace::VisionText),
             other => Err(format!("`{other}` is not a search space; use one of: {}", Self::NAMES.join(", "))),
         }
     }

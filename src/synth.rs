@@ -152,3 +152,37 @@ fn write_head(library: &Library, catalog: &Catalog, spec: &Spec, rng: &mut Split
     catalog.finish_run(run, RunStatus::Done, None, Some(&rel))?;
     catalog.set_active_run(Some(run))
 }
+
+/// Hashes per second in a fingerprint (Chromaprint's: one per 0.124 s).
+const HASHES_PER_S: f64 = 1.0 / 0.124;
+
+/// Gives every video of `library` a synthetic audio fingerprint of `seconds` (random hashes, so
+/// no two recordings match by chance), except that every `related_every`-th video holds the
+/// previous one's recording: alternately a copy of it and a third of it from a third of the way
+/// in (an excerpt). What a scale bench needs to time finding relations among thousands of
+/// videos. Returns the number of related pairs written.
+pub fn add_fingerprints(library: &Library, seconds: u32, related_every: usize, seed: u64) -> Result<usize> {
+    use crate::types::Fingerprint;
+    let catalog = Catalog::open(&library.catalog_path())?;
+    let mut rng = SplitMix64(seed);
+    let n = (f64::from(seconds) * HASHES_PER_S) as usize;
+    let mut previous: Option<Fingerprint> = None;
+    let mut related = 0;
+    for (k, video) in catalog.videos()?.iter().enumerate() {
+        let print = match &previous {
+            Some(before) if related_every > 0 && k % related_every == related_every - 1 => {
+                related += 1;
+                if (k / related_every).is_multiple_of(2) {
+                    before.clone()
+                } else {
+                    let third = before.hashes.len() / 3;
+                    Fingerprint { hashes: before.hashes[third..2 * third].to_vec(), duration_s: seconds / 3 }
+                }
+            }
+            _ => Fingerprint { hashes: (0..n).map(|_| rng.next_u64() as u32).collect(), duration_s: seconds },
+        };
+        catalog.store_fingerprint(video.id, &print)?;
+        previous = Some(print);
+    }
+    Ok(related)
+}

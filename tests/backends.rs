@@ -4,22 +4,11 @@
 //! meets on an empty library, a typo and a file with no video.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
-use crate::common::{assets, make_audio_only, make_video, random_resnet, song, Backend, Gen};
+use crate::common::{assets, expect, json, make_audio_only, make_video, random_resnet, song, Backend, Gen};
 use crate::on_both;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// A run's output, failing the test with its stderr when the exit code is not `code`.
-fn expect(cmd: &mut Command, code: i32) -> Output {
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(code), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn json(cmd: &mut Command) -> Value {
-    serde_json::from_slice(&expect(cmd, 0).stdout).unwrap()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -527,6 +516,24 @@ fn tune_video(path: &Path, seconds: u32, base_hz: u32, step: f64, picture: &str)
     reelmatch::demo::make_tune_video("ffmpeg", path, seconds, base_hz, step, &picture).unwrap();
 }
 
+/// A folder of a 60 s song over `testsrc2` (`Whole`), another song (`Other`), and `cut`: 12 s of
+/// the first taken at 17 s, with ffmpeg's output options `extra` (`-an`: without its sound).
+fn song_other_and_cut(setup: &Setup, cut: &str, extra: &[&str]) -> PathBuf {
+    let media = setup.work.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    tune_video(&media.join("Whole.mp4"), 60, 220, 7.31, "testsrc2");
+    tune_video(&media.join("Other.mp4"), 40, 196, 5.17, "smptebars");
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "17", "-t", "12", "-i"])
+        .arg(media.join("Whole.mp4"))
+        .args(extra)
+        .arg(media.join(format!("{cut}.mp4")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    media
+}
+
 on_both! {
     /// A 12-second cut of a song, ingested beside it: `similar` on the cut says the song holds it
     /// as an excerpt 17 s in, and the other way round that the cut starts 17 s into the song, by
@@ -534,17 +541,7 @@ on_both! {
     /// no relation.
     fn similar_says_an_excerpt_is_cut_from_its_song_at_its_offset(backend: &Backend) {
         let setup = Setup::new("lib", "");
-        let media = setup.work.path().join("media");
-        std::fs::create_dir_all(&media).unwrap();
-        tune_video(&media.join("Whole.mp4"), 60, 220, 7.31, "testsrc2");
-        tune_video(&media.join("Other.mp4"), 40, 196, 5.17, "smptebars");
-        let out = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-ss", "17", "-t", "12", "-i"])
-            .arg(media.join("Whole.mp4"))
-            .arg(media.join("Cut.mp4"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let media = song_other_and_cut(&setup, "Cut", &[]);
         expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
         let found = json(setup.cmd(backend).args(["similar", "Cut", "--json"]));
         let hit = |doc: &Value, title: &str| {
@@ -582,5 +579,46 @@ on_both! {
         let whole = hit(&from_file, "Whole");
         assert_eq!(whole["relation"]["relation"], "excerpt", "{from_file}");
         assert!((whole["relation"]["offset_s"].as_f64().unwrap() - 17.0).abs() <= 1.0, "{whole}");
+    }
+}
+
+on_both! {
+    /// One notion of a duplicate, on a silent cut: 12 s of a song's video without its sound, so
+    /// only its frames can tell. `similar` either way finds the cut in the song along one time
+    /// line (an excerpt 17 s in, by frames) and flags it a duplicate; `dupes` lists the same
+    /// pair with the same relation; an unrelated song is neither. Once the pair is marked not
+    /// duplicates, neither `dupes` nor `similar`'s flag calls it one.
+    fn a_silent_cut_is_a_duplicate_by_its_frames_for_similar_and_dupes(backend: &Backend) {
+        let setup = Setup::new("lib", "");
+        let media = song_other_and_cut(&setup, "Silent cut", &["-an"]);
+        expect(setup.cmd(backend).arg("ingest").arg(&media), 0);
+        let hit = |doc: &Value, title: &str| {
+            doc["results"].as_array().unwrap().iter().find(|h| h["title"] == title).cloned().unwrap_or_else(|| panic!("{doc}"))
+        };
+        let found = json(setup.cmd(backend).args(["similar", "Silent cut", "--json"]));
+        let whole = hit(&found, "Whole");
+        assert_eq!((&whole["relation"]["relation"], &whole["relation"]["by"]), (&serde_json::json!("excerpt"), &serde_json::json!("frames")), "{whole}");
+        assert!((whole["relation"]["offset_s"].as_f64().unwrap() - 17.0).abs() <= 1.0, "{whole}");
+        assert_eq!(whole["duplicate"], true, "{whole}");
+        assert_eq!(hit(&found, "Other")["duplicate"], false, "{found}");
+        let back = json(setup.cmd(backend).args(["similar", "Whole", "--json"]));
+        let cut = hit(&back, "Silent cut");
+        assert_eq!((&cut["relation"]["relation"], &cut["duplicate"]), (&serde_json::json!("excerpt"), &serde_json::json!(true)), "{cut}");
+        assert!((cut["relation"]["offset_s"].as_f64().unwrap() + 17.0).abs() <= 1.0, "{cut}");
+        let table = String::from_utf8(expect(setup.cmd(backend).args(["similar", "Silent cut"]), 0).stdout).unwrap();
+        assert!(table.contains("(the same frames for "), "{table}");
+        // dupes: the same pair, the same relation, and nothing with the other song.
+        let pairs = json(setup.cmd(backend).args(["dupes", "--json"]));
+        let listed: Vec<_> = pairs.as_array().unwrap().iter().collect();
+        assert_eq!(listed.len(), 1, "{pairs}");
+        let names = [listed[0]["a_title"].as_str().unwrap(), listed[0]["b_title"].as_str().unwrap()];
+        assert!(names.contains(&"Whole") && names.contains(&"Silent cut"), "{pairs}");
+        assert_eq!((&listed[0]["relation"]["relation"], &listed[0]["relation"]["by"]), (&serde_json::json!("excerpt"), &serde_json::json!("frames")));
+        // Marked not duplicates (the dashboard's `x` makes the same decision): no longer one.
+        expect(setup.cmd(backend).args(["dupes", "--not-duplicate", "Whole", "Silent cut"]), 0);
+        assert_eq!(json(setup.cmd(backend).args(["dupes", "--json"])), serde_json::json!([]));
+        let found = json(setup.cmd(backend).args(["similar", "Silent cut", "--json"]));
+        assert_eq!(hit(&found, "Whole")["duplicate"], false, "{found}");
+        assert_eq!(hit(&found, "Whole")["relation"]["relation"], "excerpt", "the relation stays: only the flag follows the decision");
     }
 }

@@ -13,6 +13,7 @@ mod cli;
 mod conformance;
 mod corrupt;
 mod dashboard;
+mod describe;
 mod fingerprint;
 mod gpu_check;
 mod ingest;

@@ -272,6 +272,7 @@ fn hit(rank: usize, id: i64, title: &str, visual: f32, lyrics: Option<f32>) -> H
             })
             .unwrap_or_default(),
         relation: None,
+        duplicate: false,
     }
 }
 
@@ -445,6 +446,7 @@ fn a_results_relation_is_in_its_row() {
     let answer = app.query.answer.as_mut().unwrap();
     answer.results.results[0].relation = Some(reelmatch::search::relation::Related {
         relation: reelmatch::search::relation::Relation::Excerpt,
+        by: reelmatch::search::relation::Evidence::Frames,
         offset_s: 17.2,
         query_start_s: 0.0,
         result_start_s: 17.2,
@@ -452,4 +454,14 @@ fn a_results_relation_is_in_its_row() {
     });
     let screen = render(&mut app, 120, 32);
     assert!(screen.contains("Starboy · excerpt +17s"), "{screen}");
+    // Asked with a library video, an excerpt is a duplicate whatever its visual score (0.81
+    // here, under the 0.95 threshold): the rule `similar` and `dupes` go by, on frames too.
+    app.query.asked_video = Some(9);
+    app.query.duplicate_threshold = 0.95;
+    let screen = render(&mut app, 120, 32);
+    assert!(screen.contains("Starboy ≈dup · excerpt +17s"), "{screen}");
+    assert!(!screen.contains("Bikes (instrumental) ≈dup"), "{screen}");
+    app.query.decided.insert((1, 9));
+    let screen = render(&mut app, 120, 32);
+    assert!(!screen.contains("≈dup"), "marked not duplicates: {screen}");
 }

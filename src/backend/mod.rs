@@ -11,7 +11,7 @@ mod view;
 
 pub use ingest::{IngestOptions, Ingested};
 pub use query::QueryCache;
-pub use search::{FrameImages, Searchable};
+pub use search::{Asked, FrameImages, Searchable};
 
 use crate::catalog::{Catalog, RunRecords, VideoRow};
 use crate::config::Config;
@@ -167,6 +167,7 @@ impl Backend {
     pub fn refresh_index(&self, library: &Library, config: &Config, rebuild: bool, say: &dyn Fn(String)) -> Result<()> {
         match self {
             Backend::Embedded => {
+                crate::pipeline::embed_for_descriptions(library, config, say)?;
                 say(crate::pipeline::refresh_index(library, config, rebuild)?.to_string());
                 Ok(())
             }

@@ -134,8 +134,8 @@ impl Searchable {
         };
         let mut results = search(lib, &query, weights, usize::MAX, false);
         if let QueryRequest::Video(id) = request {
-            // How the first results relate to it: the ones a view shows.
-            self.relate(&mut results, self.here(*id), previews, duplicate_threshold)?;
+            // Which videos of the whole library hold its recording.
+            self.relate(&mut results, super::Asked::Video(self.here(*id)), duplicate_threshold)?;
         }
         let shown: Vec<_> = results.results.iter().take(previews).filter_map(|h| h.best_frame()).collect();
         let (query_frames, matches) = self.with_images(|images| -> Result<_> {

@@ -28,6 +28,8 @@ pub struct Searchable {
     pub note: Option<String>,
     /// The connection the catalog's images are read through, once one was needed.
     images_connection: std::sync::Mutex<Option<Box<SharedCatalog>>>,
+    /// Every video's audio fingerprint, read once for as long as this library is kept open.
+    prints: std::sync::OnceLock<Vec<(i64, Fingerprint)>>,
 }
 
 /// Where a searchable library's frame images are.
@@ -38,6 +40,19 @@ enum ImagesAt {
     Catalog(String),
 }
 
+/// What a result's relation is told against: a library video (by its id here), or a file with
+/// its length, its frames (times, and vectors in the library's space) and, where it has sound,
+/// its fingerprint.
+#[derive(Clone, Copy)]
+pub enum Asked<'a> {
+    Video(i64),
+    File { print: Option<&'a Fingerprint>, seconds: f64, frames: &'a [(f64, Vec<f32>)] },
+}
+
+/// A result is looked at along time lines by its frames only where its visual score reaches
+/// this (a whole asking for a short cut of it scores well under the cut asking for the whole).
+const LOOK_BY_FRAMES: f32 = 0.2;
+
 /// Where the frames' images are read from.
 pub enum FrameImages {
     /// Files in a library folder (the embedded catalog, or this machine's copy of a shared one).
@@ -47,20 +62,11 @@ pub enum FrameImages {
 }
 
 impl FrameImages {
-    /// The audio fingerprints of the videos `ids` that have one (in one read).
-    pub fn fingerprints(&mut self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>> {
+    /// Every video's audio fingerprint, by video id.
+    pub fn all_fingerprints(&mut self) -> Result<Vec<(i64, Fingerprint)>> {
         match self {
-            FrameImages::Folder(library) => {
-                let catalog = Catalog::open(&library.catalog_path())?;
-                let mut prints = HashMap::new();
-                for &id in ids {
-                    if let Some(print) = catalog.fingerprint(id)? {
-                        prints.insert(id, print);
-                    }
-                }
-                Ok(prints)
-            }
-            FrameImages::Catalog(shared) => shared.fingerprints(ids),
+            FrameImages::Folder(library) => Catalog::open(&library.catalog_path())?.all_fingerprints(),
+            FrameImages::Catalog(shared) => shared.all_fingerprints(),
         }
     }
 
@@ -98,6 +104,7 @@ impl Backend {
                         run: None,
                         note: None,
                         images_connection: Default::default(),
+                        prints: Default::default(),
                     });
                 }
             },
@@ -114,6 +121,7 @@ impl Backend {
             run,
             note: chosen.note.clone(),
             images_connection: Default::default(),
+            prints: Default::default(),
         })
     }
 }
@@ -145,6 +153,14 @@ impl Searchable {
         }
     }
 
+    /// The id the user knows the video `id` (an id here) by: the catalog's, where this is a copy.
+    pub fn shown(&self, id: i64) -> i64 {
+        match &self.images_at {
+            ImagesAt::Folder(local) => local.shown_id(id),
+            ImagesAt::Catalog(_) => id,
+        }
+    }
+
     /// Results as the user knows them: the catalog's ids and run where this is a copy of one.
     pub fn publish(&self, results: &mut Results) {
         if let (ImagesAt::Folder(local), Some(run)) = (&self.images_at, self.run) {
@@ -154,32 +170,67 @@ impl Searchable {
         }
     }
 
-    /// Marks how each of the first `n` results relates to the video `query` (an id here) by
-    /// their audio fingerprints (`copy`, `excerpt` with its offset, `same_song`); nothing where
-    /// the query has no fingerprint (no audio, or ingested before fingerprints were made).
-    pub fn relate(&self, results: &mut Results, query: i64, n: usize, duplicate_threshold: f32) -> Result<()> {
-        // The query's fingerprint and the results' in one read.
-        let ids: Vec<i64> = std::iter::once(query).chain(results.results.iter().take(n).map(|h| h.id)).collect();
-        let prints = self.with_images(|images| images.fingerprints(&ids))??;
-        if let Some(asked) = prints.get(&query) {
-            mark_relations(results, asked, &prints, n, duplicate_threshold);
+    /// Marks how every result relates to `asked`: by sound where both have changing sound (the
+    /// videos holding its recording found in the whole library by the fingerprints' hashes), by
+    /// frames along one time line where either is silent or has no audio; and whether each is a
+    /// duplicate of it ([`crate::search::relation::duplicate`]). Returns how many are related.
+    pub fn relate(&self, results: &mut Results, asked: Asked<'_>, duplicate_threshold: f32) -> Result<usize> {
+        use crate::search::relation::{duplicate, from_other_side, relate_by_frames, related_to, sound_decides};
+        let prints = match self.prints.get() {
+            Some(prints) => prints,
+            None => {
+                let read = self.with_images(|images| images.all_fingerprints())??;
+                self.prints.get_or_init(|| read)
+            }
+        };
+        let prints = prints.as_slice();
+        let by_id: HashMap<i64, &Fingerprint> = prints.iter().map(|(id, p)| (*id, p)).collect();
+        let length = |id: i64| self.lib.videos.iter().find(|v| v.id == id).and_then(|v| v.duration_s);
+        let (print, except, asked_s) = match asked {
+            Asked::Video(id) => (by_id.get(&id).copied(), Some(id), length(id)),
+            Asked::File { print, seconds, .. } => (print, None, Some(seconds)),
+        };
+        let visual: HashMap<i64, Option<f32>> = results.results.iter().map(|h| (h.id, h.visual)).collect();
+        let by_sound: HashMap<i64, _> = match print.filter(|p| p.says_something()) {
+            Some(print) => {
+                related_to(print, prints, except, |id| visual.get(&id).copied().flatten(), duplicate_threshold)
+                    .into_iter()
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
+        let lib = &self.lib;
+        let position = |id: i64| lib.position(id);
+        let asked_at = except.and_then(position);
+        let asking: Vec<(f64, Vec<f32>)> = match (asked, asked_at) {
+            (Asked::File { frames, .. }, _) => frames.to_vec(),
+            (Asked::Video(_), Some(at)) => lib.asking_frames(at),
+            (Asked::Video(_), None) => Vec::new(),
+        };
+        let mut related = 0;
+        for hit in &mut results.results {
+            hit.relation = match by_sound.get(&hit.id) {
+                Some(r) => Some(*r),
+                // Where the sound cannot tell, frames along one time line, for results whose
+                // frames look alike at all; the shorter one's frames ask (all of them are in the
+                // longer one, if it is cut from it).
+                None if !sound_decides(print, by_id.get(&hit.id).copied())
+                    && hit.visual.is_some_and(|v| v >= LOOK_BY_FRAMES) =>
+                {
+                    asked_s.zip(length(hit.id)).zip(position(hit.id)).and_then(|((q, r), theirs)| {
+                        match asked_at.filter(|_| r < q) {
+                            Some(mine) => relate_by_frames(&lib.frame_grid(&lib.asking_frames(theirs), mine), r, q)
+                                .map(from_other_side),
+                            None => relate_by_frames(&lib.frame_grid(&asking, theirs), q, r),
+                        }
+                    })
+                }
+                _ => None,
+            };
+            hit.duplicate = duplicate(hit.relation.as_ref(), hit.visual, duplicate_threshold);
+            related += usize::from(hit.relation.is_some());
         }
-        Ok(())
-    }
-
-    /// Marks how each of the first `n` results relates to a recording fingerprinted as `asked`
-    /// (a query file's, say).
-    pub fn relate_to(
-        &self,
-        results: &mut Results,
-        asked: &Fingerprint,
-        n: usize,
-        duplicate_threshold: f32,
-    ) -> Result<()> {
-        let ids: Vec<i64> = results.results.iter().take(n).map(|h| h.id).collect();
-        let prints = self.with_images(|images| images.fingerprints(&ids))??;
-        mark_relations(results, asked, &prints, n, duplicate_threshold);
-        Ok(())
+        Ok(related)
     }
 
     /// Calls `read` with where the frames' images are read from: the library's folder, or the
@@ -201,22 +252,6 @@ impl Searchable {
             *kept = Some(connection);
         }
         Ok(out)
-    }
-}
-
-/// Sets each of the first `n` results' relation to the recording fingerprinted as `asked`, from
-/// the results' fingerprints in `prints`.
-fn mark_relations(
-    results: &mut Results,
-    asked: &Fingerprint,
-    prints: &HashMap<i64, Fingerprint>,
-    n: usize,
-    duplicate_threshold: f32,
-) {
-    for hit in results.results.iter_mut().take(n) {
-        if let Some(print) = prints.get(&hit.id) {
-            hit.relation = crate::search::relation::relate(asked, print, hit.visual, duplicate_threshold);
-        }
     }
 }
 

@@ -48,6 +48,14 @@ impl Backend {
         }
     }
 
+    /// The pairs marked not duplicates (the catalog's ids, lower first).
+    pub fn not_duplicates(&self, library: &Library) -> Result<std::collections::HashSet<(i64, i64)>> {
+        match self {
+            Backend::Embedded => Catalog::open(&library.catalog_path())?.not_duplicates(),
+            Backend::Shared(url) => SharedCatalog::open(url)?.not_duplicates(),
+        }
+    }
+
     /// Records that videos `a` and `b` (the catalog's ids) are not duplicates, or forgets it
     /// (`undo`); returns whether anything changed.
     pub fn decide_not_duplicate(&self, library: &Library, a: i64, b: i64, undo: bool) -> Result<bool> {

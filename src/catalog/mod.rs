@@ -13,7 +13,9 @@ mod videos;
 
 pub use decisions::is_decided;
 pub use frames::{FrameRecord, Split};
-pub use outputs::{from_blob, preferred_model, to_blob, FrameEmbedding, TranscriptInfo, WHOLE};
+pub use outputs::{
+    from_blob, is_vision_text, preferred_model, to_blob, vision_text_key, FrameEmbedding, TranscriptInfo, WHOLE,
+};
 pub use records::{RunDetail, RunItem, RunRecords};
 pub use runs::{NewRun, RunRow, RunStatus};
 pub use stream::{EmbeddingRow, Identity, Stamp};

@@ -22,11 +22,29 @@ pub fn from_blob(b: &[u8]) -> Vec<f32> {
 /// The model to use out of those with stored outputs (`available`, most used first): `preferred`
 /// when it has outputs, else the most used; `None` when there are none.
 pub fn preferred_model(available: Vec<(String, i64)>, preferred: Option<&str>) -> Option<String> {
+    // A vision-text model asked for is that one or none.
+    if let Some(p) = preferred.filter(|p| is_vision_text(p)) {
+        return available.iter().any(|(m, _)| m == p).then(|| p.to_string());
+    }
     preferred
         .filter(|p| available.iter().any(|(m, _)| m == p))
         .map(str::to_string)
-        .or_else(|| available.into_iter().next().map(|(m, _)| m))
+        // A vision-text model's vectors are never taken for the image model's.
+        .or_else(|| available.into_iter().map(|(m, _)| m).find(|m| !is_vision_text(m)))
 }
+
+/// What the frame vectors of the vision-text model `id` are stored under, beside the image
+/// model's: `vision-text:` and its id.
+pub fn vision_text_key(id: &str) -> String {
+    format!("{VISION_TEXT}{id}")
+}
+
+/// Whether frame vectors stored under `model` are a vision-text model's.
+pub fn is_vision_text(model: &str) -> bool {
+    model.starts_with(VISION_TEXT)
+}
+
+const VISION_TEXT: &str = "vision-text:";
 
 /// One frame's embedding with where the frame is.
 #[derive(Debug, Clone, PartialEq)]

@@ -171,6 +171,11 @@ pub enum Command {
         /// Lyrics text.
         #[arg(long, value_name = "TEXT", conflicts_with_all = ["video", "file", "image"])]
         lyrics: Option<String>,
+        /// A look in words ("dark blue background with neon colours"): videos ranked by their
+        /// best-matching frame in the vision-text model's space (`[models.vision_text]`);
+        /// with --lyrics, fused with them by the weights.
+        #[arg(long, value_name = "TEXT", conflicts_with_all = ["video", "file", "image"])]
+        describe: Option<String>,
         /// Weight of visual similarity in the fused score (default from config: 0.7).
         #[arg(long, value_name = "W", value_parser = weight)]
         visual: Option<f32>,
@@ -439,4 +444,8 @@ taken away, so an unrelated video scores near 0 and can score below it; 1 is the
   score    their weighted mean (--visual, --lyrics-weight); with one side missing (an
            instrumental, an image query) the other is the score
 In `frame 22.5s ≈ 8.0s (0.91)` the first time is the query's frame, the second the match's, and
-0.91 their similarity.";
+0.91 their similarity; one query frame (an image, --describe) shows `best frame at 8.0s (0.91)`.
+A description is compared in the vision-text model's space: plain cosines, not centred.
+relation: copy, excerpt (with where one starts in the other) or same_song, by the sound, or by
+frames along one time line where one is silent; listed even below --top. duplicate (--json): a
+copy or an excerpt, or frames alike at [search] duplicate_threshold, as `dupes` says.";

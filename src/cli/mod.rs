@@ -292,6 +292,10 @@ fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
                 shared(url)
             )
         }
+        (Some(Command::Similar { describe: Some(_), .. }), Backend::Shared(_))
+        | (Some(Command::Similar { space: Some(crate::config::SearchSpace::VisionText), .. }), Backend::Shared(_)) => {
+            "a description (--describe, --space vision-text) is searched on an embedded library for now; a shared catalog's frames are not compared in the vision-text space yet (docs/models.md, \"The vision-text role\")".to_string()
+        }
         _ => return None,
     };
     Some(why)
@@ -337,6 +341,7 @@ fn similar_args(
         file,
         image,
         lyrics,
+        describe,
         visual,
         lyrics_weight,
         top,
@@ -356,6 +361,7 @@ fn similar_args(
         file,
         image,
         lyrics,
+        describe,
         weights: search_weights(config, visual, lyrics_weight)?,
         top: top.unwrap_or(config.search.top),
         include_self,

@@ -1,6 +1,6 @@
 //! `reelmatch similar`, `eval` and `dupes`.
 
-use crate::backend::{Backend, Local};
+use crate::backend::{Asked, Backend, Local};
 use crate::catalog::{is_decided, Catalog};
 use crate::config::{Config, SearchSpace};
 use crate::events::Cancel;
@@ -21,6 +21,8 @@ pub struct SimilarArgs {
     pub file: Option<PathBuf>,
     pub image: Option<PathBuf>,
     pub lyrics: Option<String>,
+    /// A look in words, searched in the vision-text space.
+    pub describe: Option<String>,
     pub weights: Weights,
     pub top: usize,
     pub include_self: bool,
@@ -66,7 +68,10 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     for path in a.file.iter().chain(&a.image) {
         crate::media::require_regular_file(path)?;
     }
-    let searchable = backend.searchable(library, config, a.space, &|line| eprintln!("{line}"))?;
+    // A description is compared with frames in the vision-text model's space, whatever the
+    // configured one.
+    let space = if a.describe.is_some() { Some(SearchSpace::VisionText) } else { a.space };
+    let searchable = backend.searchable(library, config, space, &|line| eprintln!("{line}"))?;
     let (lib, root) = (&searchable.lib, searchable.root());
     note_unjudged(lib);
     if lib.videos.is_empty() {
@@ -83,6 +88,8 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
     let mut asked = None;
     // Or the query file's fingerprint, for the same.
     let mut asked_print = None;
+    // And its length, which places frames matched along one time line.
+    let mut asked_seconds = 0.0;
     let mut query = if let Some(what) = &a.video {
         let video = match find_video(&lib.videos, &searchable.reference(what)) {
             Ok(video) => video,
@@ -95,17 +102,36 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
         asked = Some(video.id);
         Query::from_library(lib, root, video)?
     } else if let Some(path) = &a.file {
-        crate::media::probe(&config.tools.ffprobe, path)?; // a bad file is reported before models load
+        // A bad file is reported before models load.
+        asked_seconds = crate::media::probe(&config.tools.ffprobe, path)?.duration_s;
         models.require_image()?;
         let (query, print) = crate::pipeline::file_query(config, &models, path, &Cancel::new())?;
         asked_print = print;
         query
     } else if let Some(path) = &a.image {
-        Query::from_image(models.require_image()?, path)?
+        match space {
+            Some(SearchSpace::VisionText) => Query::from_image_vision_text(models.require_vision_text()?, path)?,
+            _ => Query::from_image(models.require_image()?, path)?,
+        }
+    } else if let Some(text) = &a.describe {
+        let model = models.require_vision_text()?;
+        if lib.image_model.as_deref() != Some(model.model_id.as_str()) {
+            anyhow::bail!(
+                "the library's frames are not embedded with the vision-text model {} yet: turn [models.vision_text] on (or pass --vision-text-model DIR) and run `reelmatch index update`",
+                model.model_id.trim_start_matches("vision-text:")
+            );
+        }
+        let mut query = Query::from_description(model, text)?;
+        if let Some(words) = &a.lyrics {
+            query.lyrics = Query::from_lyrics(models.require_text()?, words)?.lyrics;
+        }
+        query
     } else if let Some(text) = &a.lyrics {
         Query::from_lyrics(models.require_text()?, text)?
     } else {
-        anyhow::bail!("say what to search with: a library video's title, --file PATH, --image PATH or --lyrics TEXT");
+        anyhow::bail!(
+            "say what to search with: a library video's title, --file PATH, --image PATH, --lyrics TEXT or --describe TEXT"
+        );
     };
     if query.frames.is_empty() && query.lyrics.is_none() {
         let aside = a.video.is_some() && !lib.set_aside.is_empty() && lib.set_aside.iter().any(Option::is_some);
@@ -117,14 +143,38 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
         anyhow::bail!("\"{}\" gave nothing to search with ({why})", query.label);
     }
     query.within = within;
-    let mut results = search(lib, &query, a.weights, a.top, a.include_self);
+    // Every video ranked, so that the ones holding the query's recording are found and listed
+    // wherever they rank; the rest stop at `--top`.
+    let mut results = search(lib, &query, a.weights, usize::MAX, a.include_self);
     let threshold = config.search.duplicate_threshold;
-    if let Some(id) = asked {
-        searchable.relate(&mut results, id, a.top, threshold)?;
-    } else if let Some(print) = &asked_print {
-        searchable.relate_to(&mut results, print, a.top, threshold)?;
+    // A file's frames in the library's space, for the time-line relation by frames.
+    let file_frames: Vec<(f64, Vec<f32>)> = match &a.file {
+        Some(_) => {
+            query.frames.iter().map(|f| f.t_s).zip(lib.query_vectors(&query.frames).unwrap_or_default()).collect()
+        }
+        None => Vec::new(),
+    };
+    let asked = match (asked, &a.file) {
+        (Some(id), _) => Some(Asked::Video(id)),
+        (None, Some(_)) => {
+            Some(Asked::File { print: asked_print.as_ref(), seconds: asked_seconds, frames: &file_frames })
+        }
+        (None, None) => None,
+    };
+    if let Some(asked) = asked {
+        searchable.relate(&mut results, asked, threshold)?;
     }
+    let mut kept = 0;
+    results.results.retain(|h| {
+        kept += 1;
+        kept <= a.top || h.relation.is_some()
+    });
     searchable.publish(&mut results);
+    if let Some(Asked::Video(id)) = asked {
+        // A pair marked not duplicates is none here either, as in `dupes` and the dashboard.
+        let (decided, shown) = (backend.not_duplicates(library)?, searchable.shown(id));
+        results.results.iter_mut().for_each(|h| h.duplicate &= !is_decided(&decided, shown, h.id));
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -184,7 +234,11 @@ fn folder(path: &std::path::Path) -> anyhow::Result<PathBuf> {
 /// A relation as the table says it: "excerpt: the query is 17.0 s into it (sound, 12.0 s)".
 fn relation_words(r: &Related) -> String {
     let place = offset_words(r, "the query", "it");
-    format!("{}: {place} (the same recording for {:.1} s)", r.relation.name(), r.seconds)
+    let along = match r.by {
+        crate::search::relation::Evidence::Sound => "the same recording",
+        crate::search::relation::Evidence::Frames => "the same frames",
+    };
+    format!("{}: {place} ({along} for {:.1} s)", r.relation.name(), r.seconds)
 }
 
 fn print_results(r: &Results) {
@@ -200,8 +254,11 @@ fn print_results(r: &Results) {
         if let Some(r) = &h.relation {
             why.push(relation_words(r));
         }
-        if let Some(f) = h.best_frame() {
-            why.push(format!("frame {:.1}s ≈ {:.1}s ({:.2})", f.query_t, f.match_t, f.similarity));
+        match (h.best_frame(), h.frames.len()) {
+            // One query frame (an image, a description): where in the result it is found.
+            (Some(f), 1) => why.push(format!("best frame at {:.1}s ({:.2})", f.match_t, f.similarity)),
+            (Some(f), _) => why.push(format!("frame {:.1}s ≈ {:.1}s ({:.2})", f.query_t, f.match_t, f.similarity)),
+            (None, _) => {}
         }
         if let Some(l) = h.lines.first() {
             let (query, matched) = (printable(&l.query_text), printable(&l.match_text));
@@ -268,10 +325,10 @@ pub struct DupesArgs {
     pub json: bool,
 }
 
-/// A pair `dupes` lists: the two videos, their visual score, and their relation by sound.
+/// A pair `dupes` lists: the two videos, their visual score, and their relation (by sound or frames).
 type Pair = (i64, i64, f32, Option<Related>);
 
-/// Where `a` falls in `b` by their sound, in words: "Cut is 17.0 s into Whole".
+/// Where `a` falls in `b`, in words: "Cut is 17.0 s into Whole".
 fn offset_words(r: &Related, a: &str, b: &str) -> String {
     match r.offset_s >= 0.0 {
         true => format!("{a} is {:.1} s into {b}", r.offset_s),
@@ -280,24 +337,55 @@ fn offset_words(r: &Related, a: &str, b: &str) -> String {
 }
 
 /// The pairs `dupes` lists, best first: those whose frames look alike at `threshold` (both
-/// directions averaged), and those the same recording along one time line by their
-/// fingerprints, a copy or an excerpt (an excerpt's frames are found in the whole but not the
-/// other way round, so their average is low), each with its relation where the sound says one;
-/// and the pairs of the same song with other pictures. With `only`, the pairs of that relation.
+/// directions averaged), and those that are a copy or an excerpt of each other along one time
+/// line (by their fingerprints, or by their frames where either is silent or has no audio: an
+/// excerpt's frames are found in the whole but not the other way round, so their average is
+/// low), each with its relation; and the pairs of the same song with other pictures. With
+/// `only`, the pairs of that relation. The rule is `similar`'s ([`relation::duplicate`]).
 fn duplicate_pairs(
     catalog: &Catalog,
     lib: &crate::search::SearchLibrary,
     threshold: f32,
     only: Option<Relation>,
 ) -> anyhow::Result<Vec<Pair>> {
-    use crate::search::eval::{pair_score, pairs_at_least, visual_scores};
-    let visual = visual_scores(lib);
+    use crate::search::eval::{pair_score, pairs_at_least, visual_scores_seeing};
+    use crate::search::relation::{self, relate_by_frames, sound_decides};
+    // A shorter video whose frames, asking the longer one's, score this is looked at by frames.
+    const PICTURES_LOOK_ALIKE: f32 = 0.5;
+    use std::collections::HashMap;
     let prints = catalog.all_fingerprints()?;
-    let mut related: std::collections::HashMap<(i64, i64), Related> =
-        crate::search::relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold)
+    let by_id: HashMap<i64, &crate::types::Fingerprint> = prints.iter().map(|(id, p)| (*id, p)).collect();
+    let length: HashMap<i64, f64> = lib.videos.iter().filter_map(|v| Some((v.id, v.duration_s?))).collect();
+    // Pairs the sound cannot tell whose frames look alike at all (the shorter one's asking the
+    // longer one's), related by their frames along one time line.
+    let mut look: Vec<(i64, i64)> = Vec::new();
+    let visual = visual_scores_seeing(lib, |a, b, hit| {
+        let (Some(&qa), Some(&qb)) = (length.get(&a), length.get(&b)) else { return };
+        let shorter_asks = qa < qb || (qa == qb && a < b);
+        if shorter_asks
+            && hit.visual.is_some_and(|v| v >= PICTURES_LOOK_ALIKE)
+            && !sound_decides(by_id.get(&a).copied(), by_id.get(&b).copied())
+        {
+            look.push((a, b));
+        }
+    });
+    let mut by_frames: Vec<(i64, i64, Related)> = Vec::new();
+    for (a, b) in look {
+        let (Some(pa), Some(pb)) = (lib.position(a), lib.position(b)) else { continue };
+        if let Some(r) = relate_by_frames(&lib.frame_grid(&lib.asking_frames(pa), pb), length[&a], length[&b]) {
+            by_frames.push((a, b, r));
+        }
+    }
+    let mut related: HashMap<(i64, i64), Related> =
+        relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold)
             .into_iter()
             .map(|(a, b, r)| ((a, b), r))
             .collect();
+    for (a, b, r) in by_frames {
+        if !related.contains_key(&(a, b)) && !related.contains_key(&(b, a)) {
+            related.insert((a, b), r);
+        }
+    }
     // A pair alike by frames takes its relation, told from its own first video's side.
     let mut relation_of = |a: i64, b: i64| match related.remove(&(a, b)) {
         Some(r) => Some(r),
@@ -305,11 +393,13 @@ fn duplicate_pairs(
     };
     let mut pairs: Vec<Pair> =
         pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();
-    // The pairs the sound relates that their frames alone did not list.
+    // The related pairs that their frames' average did not list.
     for ((a, b), r) in related {
         pairs.push((a, b, pair_score(&visual, a, b).unwrap_or(0.0), Some(r)));
     }
     pairs.retain(|p| only.is_none_or(|want| p.3.is_some_and(|r| r.relation == want)));
+    debug_assert!(pairs.iter().all(|p| p.3.is_some_and(|r| r.relation == Relation::SameSong)
+        || relation::duplicate(p.3.as_ref(), Some(p.2), threshold)));
     pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
     Ok(pairs)
 }

@@ -11,7 +11,7 @@ mod worker;
 
 pub(crate) use identify::examine;
 pub use identify::{hash_file, title_of};
-pub use models::transcript_flag;
+pub use models::{embed_frames_for_descriptions, transcript_flag};
 pub use scan::{scan, Found, Scan};
 pub use staged::Staged;
 pub(crate) use worker::{run as ingest_video, Outcome};

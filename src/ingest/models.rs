@@ -20,6 +20,11 @@ pub fn pending(catalog: &dyn VideoRecords, video: &VideoRow, models: &Models) ->
             return Ok(true);
         }
     }
+    if let Some(model) = models.vision_text().filter(|_| models.vision_text_on()) {
+        if !catalog.frames_without_embedding(video.id, &model.model_id)?.is_empty() {
+            return Ok(true);
+        }
+    }
     if needs_transcript(catalog, video, models)? {
         return Ok(true);
     }
@@ -114,6 +119,34 @@ pub fn embed_frames(
     let seconds = (early.busy + started.elapsed()).as_secs_f64();
     sink.emit(Event::StageRate { id, rate: StageRate { stage: Step::Embed, amount: total as f64, seconds } });
     Ok(())
+}
+
+/// Embeds the frames of a video that have no vector from the vision-text model yet, when that
+/// role is turned on (`[models.vision_text]`): a batch per commit, stored under the model's
+/// `vision-text:` key beside the image model's vectors. Returns how many frames it embedded.
+pub fn embed_frames_for_descriptions(
+    library: &Library,
+    catalog: &dyn VideoRecords,
+    models: &Models,
+    id: i64,
+    cancel: &Cancel,
+) -> Result<usize> {
+    if !models.vision_text_on() {
+        return Ok(0);
+    }
+    let Some(model) = models.vision_text() else { return Ok(0) };
+    let todo = catalog.frames_without_embedding(id, &model.model_id)?;
+    for chunk in todo.chunks(model.batch_size()) {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let paths: Vec<_> = chunk.iter().map(|(_, f)| library.resolve(f)).collect();
+        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+        let vectors = model.embed_files(&refs)?;
+        let rows: Vec<(i64, Vec<f32>)> = chunk.iter().map(|(fid, _)| *fid).zip(vectors).collect();
+        catalog.store_frame_embeddings(&model.model_id, &rows)?;
+    }
+    Ok(todo.len())
 }
 
 /// Transcribes a video's extracted audio with the speech model (no catalog access: this runs

@@ -149,6 +149,7 @@ fn stages(
         return Err(Error::Cancelled);
     }
     super::models::embed_frames(library, catalog, models, id, early, sink, cancel)?;
+    super::models::embed_frames_for_descriptions(library, catalog, models, id, cancel)?;
     catalog.set_audio_done(id, samples.filter(|_| has_audio))?;
     if let Some(print) = print {
         catalog.store_fingerprint(id, &print)?;

@@ -81,6 +81,45 @@ impl std::fmt::Display for IndexSummary {
     }
 }
 
+/// Where the vision-text role is turned on, embeds with it every frame of the library's videos
+/// that has no vector from it yet (a library ingested before it was turned on), saying through
+/// `say` how far it is, how fast and how long is left after each video. Returns the frames embedded.
+pub fn embed_for_descriptions(library: &Library, config: &Config, say: &dyn Fn(String)) -> Result<usize> {
+    if !config.models.vision_text.is_on() {
+        return Ok(0);
+    }
+    let model = crate::ml::load::load_vision_text(config)?;
+    let key = model.model_id.clone();
+    let models = crate::ml::Models::none().with_vision_text(model);
+    let catalog = Catalog::open(&library.catalog_path())?;
+    let mut todo = Vec::new();
+    for v in catalog.videos_for_search()? {
+        let n = catalog.frames_without_embedding(v.id, &key)?.len();
+        if n > 0 {
+            todo.push((v.id, v.title, n));
+        }
+    }
+    let total: usize = todo.iter().map(|t| t.2).sum();
+    if total == 0 {
+        return Ok(0);
+    }
+    say(format!("embedding {total} frames of {} videos with {key} (for descriptions)…", todo.len()));
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    for (id, title, _) in todo {
+        done += crate::ingest::embed_frames_for_descriptions(library, &catalog, &models, id, &Default::default())?;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let left = (total - done) as f64 / rate.max(1e-9);
+        say(format!(
+            "  {done}/{total} frames ({:.0} %), {rate:.1} frames/s, about {} left: {}",
+            100.0 * done as f64 / total as f64,
+            crate::types::clock(left, 0),
+            crate::types::printable(&title)
+        ));
+    }
+    Ok(done)
+}
+
 /// Brings every image model's store up to date with the catalog (builds them again when
 /// `rebuild`), and the active run's projection with it.
 pub fn refresh_index(library: &Library, config: &Config, rebuild: bool) -> Result<IndexSummary> {

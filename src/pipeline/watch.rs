@@ -66,11 +66,13 @@ mod tests {
             frames: vec![frame],
             lines: vec![],
             relation: None,
+            duplicate: false,
         };
         let video = VideoRow { id: 2, title: "Whole".into(), path: "/m/Whole.mp4".into(), ..Default::default() };
         assert_eq!(match_moment(&hit, &video).start_s, 40.0, "the best frame, without a relation");
         let excerpt = Related {
             relation: Relation::Excerpt,
+            by: crate::search::relation::Evidence::Sound,
             offset_s: 17.0,
             query_start_s: 0.0,
             result_start_s: 17.0,

@@ -164,6 +164,10 @@ impl VectorIndex for ApproxIndex {
         self.flat.rows(rows)
     }
 
+    fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+        self.flat.scores_at(queries, rows)
+    }
+
     fn kind(&self) -> &'static str {
         "approximate"
     }

@@ -6,8 +6,8 @@ use super::approx::IndexChoice;
 use super::library::{Lyrics, SearchLibrary};
 use super::query::{Query, QueryFrame, QUERY_FRAMES};
 use super::rank::Weights;
-use super::search_batch;
 use super::traps::TrapRules;
+use super::{search_batch, Hit};
 use crate::catalog::{Catalog, Split};
 use crate::error::Result;
 use crate::ml::text::TextEmbedder;
@@ -152,6 +152,12 @@ pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f3
 /// Every ordered pair's one-way visual score, by video ids: `(a, b)` is `b`'s score when `a` is
 /// queried with 10 of its frames.
 pub fn visual_scores(lib: &SearchLibrary) -> HashMap<(i64, i64), f32> {
+    visual_scores_seeing(lib, |_, _, _| {})
+}
+
+/// [`visual_scores`], showing `see` each ordered pair's hit (`see(a, b, hit)`: `b` found when
+/// `a` is queried), with its frames, as it is scored.
+pub fn visual_scores_seeing(lib: &SearchLibrary, mut see: impl FnMut(i64, i64, &Hit)) -> HashMap<(i64, i64), f32> {
     let mut one_way: HashMap<(usize, usize), f32> = HashMap::new();
     let mut asked: Vec<(usize, Query)> = Vec::new();
     for (i, video) in lib.videos.iter().enumerate() {
@@ -170,6 +176,7 @@ pub fn visual_scores(lib: &SearchLibrary) -> HashMap<(i64, i64), f32> {
     let position: HashMap<i64, usize> = lib.videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     for ((i, _), answer) in asked.iter().zip(answers) {
         for hit in answer.results {
+            see(lib.videos[*i].id, hit.id, &hit);
             if let (Some(&j), Some(v)) = (position.get(&hit.id), hit.visual) {
                 one_way.insert((*i, j), v);
             }

@@ -30,6 +30,11 @@ pub trait VectorIndex: Send + Sync {
     }
     /// Copies of the stored (normalised) vectors at `rows`.
     fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>>;
+    /// [`VectorIndex::scores`] against the stored vectors at `rows` only: `queries.len()` rows
+    /// of `rows.len()` scores. (This default scores every row and keeps those.)
+    fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+        self.scores(queries).iter().map(|all| rows.iter().map(|&r| all[r]).collect()).collect()
+    }
     /// "exact" or "approximate", for reports.
     fn kind(&self) -> &'static str;
     /// Whether queries of several searches may share one `scores` call (the full scan reads
@@ -72,6 +77,13 @@ impl FlatIndex {
         let center =
             (!store.is_empty()).then(|| Center { mean: c.mean.clone(), row_dot: c.row_dot.clone(), row_norm, mean_sq });
         FlatIndex { dim: store.dim().max(1), data: store.rows().clone(), center }
+    }
+
+    /// Scores from now on are plain cosines (a vision-text model's space, where a description
+    /// and a frame are compared as the model was trained to).
+    pub fn uncentred(mut self) -> Self {
+        self.center = None;
+        self
     }
 
     fn slice(&self) -> &[u16] {
@@ -153,6 +165,10 @@ impl VectorIndex for FlatIndex {
 
     fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>> {
         FlatIndex::rows(self, rows)
+    }
+
+    fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+        FlatIndex::scores_at(self, queries, rows)
     }
 
     fn kind(&self) -> &'static str {

@@ -4,6 +4,7 @@
 use super::approx::{ApproxIndex, IndexChoice};
 use super::index::{FlatIndex, VectorIndex};
 use super::rank::VideoSpan;
+use super::relation::FrameGrid;
 use super::sketch::Sketch;
 use super::traps::{Effort, FrameTraps, SetAside, TrapRules};
 use crate::catalog::{preferred_model, Catalog, Split, VideoRow, WHOLE};
@@ -13,6 +14,9 @@ use crate::train::head::Head;
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// Frames taken from a query video (the seed's 10).
+pub const QUERY_FRAMES: usize = 10;
 
 /// One transcript line with its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +226,11 @@ impl SearchLibrary {
             }
         }
         let (spans, rows_of) = layout_of(&frame_refs, &member, videos.len());
-        let frames: Box<dyn VectorIndex> = if index.approximate(frames.len()) && !frames.is_empty() {
+        // A vision-text model's frames are scored by plain cosine, exactly: its sketch and the
+        // mean centring are the image model's tools.
+        let describing = image_model.as_deref().is_some_and(crate::catalog::is_vision_text);
+        let frames = if describing { frames.uncentred() } else { frames };
+        let frames: Box<dyn VectorIndex> = if !describing && index.approximate(frames.len()) && !frames.is_empty() {
             // The whole store (or its head projection) has its sketch kept beside it; rows
             // copied out of it (some videos only) are sketched here.
             let sketch = match &rows_from {
@@ -241,7 +249,11 @@ impl SearchLibrary {
                 None => None,
             });
         }
-        let space = head.map_or_else(|| "backbone".to_string(), |(run, _)| format!("head of run {run}"));
+        let space = match (describing, head) {
+            (true, _) => "vision-text".to_string(),
+            (false, Some((run, _))) => format!("head of run {run}"),
+            (false, None) => "backbone".to_string(),
+        };
         Ok(SearchLibrary {
             space,
             run: head.map(|(run, _)| run),
@@ -327,6 +339,27 @@ impl SearchLibrary {
     /// The catalog id of each row's video.
     pub fn row_videos(&self) -> Vec<i64> {
         self.frame_refs.iter().map(|f| self.videos[f.video].id).collect()
+    }
+
+    /// How `from` (frames at their times, vectors in this library's space; a video's spread
+    /// frames, as a query takes them) compares with every frame of video `to`: the grid the
+    /// time-line relation is found on (`relation::relate_by_frames`).
+    pub fn frame_grid(&self, from: &[(f64, Vec<f32>)], to: usize) -> FrameGrid {
+        let rows = &self.rows_of[to];
+        if from.is_empty() || rows.is_empty() {
+            return FrameGrid::default();
+        }
+        let vectors: Vec<Vec<f32>> = from.iter().map(|(_, v)| v.clone()).collect();
+        FrameGrid {
+            from_t: from.iter().map(|(t, _)| *t).collect(),
+            to_t: rows.iter().map(|&r| self.frame_refs[r].t_s).collect(),
+            scores: self.frames.scores_at(&vectors, rows),
+        }
+    }
+
+    /// A video's frames as a query takes them (up to 10, evenly spread): times and vectors.
+    pub fn asking_frames(&self, video: usize) -> Vec<(f64, Vec<f32>)> {
+        self.spread_frames(video, QUERY_FRAMES).into_iter().map(|(t, v, _)| (t, v)).collect()
     }
 
     /// Up to `n` of a video's indexed frame embeddings, evenly spread over its length, with

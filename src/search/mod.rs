@@ -69,6 +69,10 @@ pub struct Hit {
     /// with where the query falls in it; `null` when they share no recording or it was not
     /// looked at (a query without a fingerprint).
     pub relation: Option<relation::Related>,
+    /// Whether it is a duplicate of the query video: a copy or an excerpt (by sound or frames),
+    /// or frames alike at the duplicate threshold ([`relation::duplicate`]; `dupes` and the
+    /// dashboard's `≈dup` go by the same rule). False where it was not looked at (a lyrics query).
+    pub duplicate: bool,
 }
 
 impl Hit {
@@ -262,6 +266,7 @@ fn rank_one(
                 frames,
                 lines,
                 relation: None,
+                duplicate: false,
             })
         })
         .collect();
@@ -316,6 +321,7 @@ mod tests {
             frames: vec![],
             lines: vec![],
             relation: None,
+            duplicate: false,
         }
     }
 

@@ -7,11 +7,12 @@ use crate::catalog::VideoRow;
 use crate::error::{Error, Remedy, Result};
 use crate::ml::image::ImageEmbedder;
 use crate::ml::text::TextEmbedder;
+use crate::ml::vision_text::VisionTextEmbedder;
 
 use std::path::Path;
 
 /// Frames taken from a query video (the seed's 10).
-pub const QUERY_FRAMES: usize = 10;
+pub use super::library::QUERY_FRAMES;
 
 /// A search's starting point.
 #[derive(Debug, Clone, Default)]
@@ -109,11 +110,39 @@ impl Query {
 
     /// One image.
     pub fn from_image(image: &ImageEmbedder, path: &Path) -> Result<Query> {
+        Query::from_image_by(path, |img| Ok(image.embed(std::slice::from_ref(img))?.remove(0)))
+    }
+
+    /// One image in the vision-text model's space (`similar --image … --space vision-text`).
+    pub fn from_image_vision_text(model: &VisionTextEmbedder, path: &Path) -> Result<Query> {
+        Query::from_image_by(path, |img| {
+            Ok(model.embed_images(&[image::DynamicImage::ImageRgb8(img.clone())])?.remove(0))
+        })
+    }
+
+    /// A description of a look ("dark blue background with neon colours"), in the vision-text
+    /// model's space: one query vector, so each video scores by its best-matching frame.
+    pub fn from_description(model: &VisionTextEmbedder, text: &str) -> Result<Query> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("the description is empty".into()));
+        }
+        Ok(Query {
+            label: format!("described as \"{text}\""),
+            exclude: None,
+            frames: vec![QueryFrame::indexed(0.0, model.embed_text(text)?, None)],
+            lyrics: None,
+            within: None,
+        })
+    }
+
+    /// One image, its vector made by `embed`.
+    fn from_image_by(path: &Path, embed: impl FnOnce(&image::RgbImage) -> Result<Vec<f32>>) -> Result<Query> {
         crate::media::require_regular_file(path)?;
         let img = image::open(path)
             .map_err(|e| Error::media(path, format!("cannot decode this image ({e}); use a JPEG or PNG file")))?
             .to_rgb8();
-        let vector = image.embed(std::slice::from_ref(&img))?.remove(0);
+        let vector = embed(&img)?;
         // Kept, so search can tell a flat picture (a black frame) from one that says something.
         let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok(Query {

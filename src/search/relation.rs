@@ -1,7 +1,10 @@
 //! How a result relates to the query video beyond looking alike, from their audio fingerprints
 //! and the visual score: the same recording along most of the shorter one makes a `copy` (the
 //! same length, pictures alike), an `excerpt` (one a part of the other, at an offset) or the
-//! `same_song` (the same length, other pictures: a lyric video, a fan edit).
+//! `same_song` (the same length, other pictures: a lyric video, a fan edit). Where the sound
+//! cannot say (either video silent or without audio), frames matched along one time line (offset
+//! voting over each query frame's best match) make a `copy` or an `excerpt`. [`duplicate`] is the
+//! one notion of a duplicate that `similar`, the dashboard and `dupes` share.
 
 use crate::media::fingerprint::{matches, Fingerprint};
 use serde::Serialize;
@@ -50,11 +53,24 @@ impl Relation {
     }
 }
 
+/// What a relation was found by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The audio fingerprints (the same recording).
+    #[default]
+    Sound,
+    /// Frames matched along one time line (a silent video, or one without audio).
+    Frames,
+}
+
 /// A relation with its evidence: where the query's start falls in the result, and the longest
-/// stretch of the same recording.
+/// stretch of the same recording (or of frames matched along one time line).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Related {
     pub relation: Relation,
+    /// What found it: `sound` or `frames`.
+    pub by: Evidence,
     /// Seconds into the result where the query's 0 s falls (negative: the result starts that far
     /// into the query).
     pub offset_s: f64,
@@ -92,11 +108,120 @@ pub fn relate(
     };
     Some(Related {
         relation,
+        by: Evidence::Sound,
         offset_s: offset,
         query_start_s: best.start_a,
         result_start_s: best.start_b,
         seconds: best.seconds,
     })
+}
+
+/// The mean similarity along the winning time line must reach this (a cosine after the
+/// library's mean is taken away): re-encoded, mirrored and graded copies score above it, other
+/// pictures near 0.
+const FRAMES_ALIKE: f32 = 0.7;
+
+/// And stand this far above the typical time line's: a still picture, or pictures that look
+/// alike all along (a cropped copy of a pattern that changes little), scores the same on every
+/// time line and places nothing.
+const LINE_STANDS_OUT: f32 = 0.02;
+
+/// At least this many of the asking frames must fall inside the other video on the line (two
+/// where only two do: a short excerpt asked from the whole).
+const MIN_FRAMES: usize = 3;
+
+/// How one video's frames compare with another's: the asking frames' times, the other video's
+/// frame times (sorted), and each asking frame's similarity to each of the other's frames.
+#[derive(Debug, Clone, Default)]
+pub struct FrameGrid {
+    pub from_t: Vec<f64>,
+    pub to_t: Vec<f64>,
+    pub scores: Vec<Vec<f32>>,
+}
+
+/// How the video whose frames ask (`from_s` long) relates to the other (`to_s` long) by frames
+/// alone, aligned in time: every time line (an offset `to − from`, on the other video's frame
+/// times) is scored by the mean, over the asking frames that fall inside the other video on it,
+/// of each one's similarity to the other's frame at that moment (the nearest within half a
+/// sampling interval). The best line is a `copy` (about the same length) or an `excerpt` at its
+/// offset where its mean reaches [`FRAMES_ALIKE`], stands [`LINE_STANDS_OUT`] above the median
+/// line's, holds at least [`MIN_FRAMES`] frames, and covers most of the shorter video.
+pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Related> {
+    let (from_t, to_t) = (&grid.from_t, &grid.to_t);
+    if from_t.is_empty() || to_t.len() < 2 {
+        return None;
+    }
+    // Half the other video's sampling interval: how far a moment may be from its nearest frame.
+    let step = to_t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max).max(0.5);
+    let near = step / 2.0 + 1e-6;
+    let mut offsets: Vec<f64> =
+        from_t.iter().flat_map(|f| to_t.iter().map(move |t| ((t - f) * 2.0).round() / 2.0)).collect();
+    offsets.sort_by(f64::total_cmp);
+    offsets.dedup();
+    // Each line: its mean similarity and how many asking frames it holds.
+    let line = |d: f64| -> Option<(f32, usize)> {
+        let mut sum = 0.0;
+        let mut n = 0;
+        for (i, f) in from_t.iter().enumerate() {
+            let at = f + d;
+            let j = to_t.partition_point(|t| *t < at - near);
+            let best = (j..to_t.len())
+                .take_while(|&j| to_t[j] <= at + near)
+                .map(|j| grid.scores[i][j])
+                .fold(f32::NEG_INFINITY, f32::max);
+            if best > f32::NEG_INFINITY {
+                sum += best;
+                n += 1;
+            }
+        }
+        (n > 0).then(|| (sum / n as f32, n))
+    };
+    let inside = |d: f64| from_t.iter().filter(|f| *f + d >= -near && *f + d <= to_s + near).count();
+    let lines: Vec<(f64, f32, usize)> = offsets
+        .iter()
+        .filter_map(|&d| line(d).map(|(m, n)| (d, m, n)))
+        .filter(|l| l.2 >= MIN_FRAMES.min(inside(l.0)).max(2))
+        .collect();
+    let (offset, mean, _) = *lines.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.abs().total_cmp(&a.0.abs())))?;
+    let mut means: Vec<f32> = lines.iter().map(|l| l.1).collect();
+    means.sort_by(f32::total_cmp);
+    let typical = means[means.len() / 2];
+    if mean < FRAMES_ALIKE || mean - typical < LINE_STANDS_OUT {
+        return None;
+    }
+    let query_start_s = (-offset).max(0.0);
+    let seconds = (from_s.min(to_s - offset) - query_start_s).max(0.0);
+    let (shorter, longer) = (from_s.min(to_s).max(1.0), from_s.max(to_s).max(1.0));
+    if seconds < COVERED * shorter {
+        return None;
+    }
+    let relation = if shorter / longer >= SAME_LENGTH { Relation::Copy } else { Relation::Excerpt };
+    Some(Related {
+        relation,
+        by: Evidence::Frames,
+        offset_s: offset,
+        query_start_s,
+        result_start_s: query_start_s + offset,
+        seconds,
+    })
+}
+
+/// A relation told from the other video's side: the offset negated, the starts swapped.
+pub fn from_other_side(r: Related) -> Related {
+    Related { offset_s: -r.offset_s, query_start_s: r.result_start_s, result_start_s: r.query_start_s, ..r }
+}
+
+/// Whether the sound can tell two videos' relation: both have a fingerprint of changing sound
+/// (not silence, a steady tone, or no audio at all).
+pub fn sound_decides(a: Option<&Fingerprint>, b: Option<&Fingerprint>) -> bool {
+    a.is_some_and(Fingerprint::says_something) && b.is_some_and(Fingerprint::says_something)
+}
+
+/// The one notion of a duplicate (`similar`'s `duplicate`, the dashboard's `≈dup`, `dupes`): a
+/// copy or an excerpt of the other, by sound or by frames, or frames alike at `threshold`.
+pub fn duplicate(relation: Option<&Related>, visual: Option<f32>, threshold: f32) -> bool {
+    relation.is_some_and(|r| matches!(r.relation, Relation::Copy | Relation::Excerpt))
+        || visual.is_some_and(|v| v >= threshold)
 }
 
 /// Identical hashes two fingerprints must share before they are matched.
@@ -142,6 +267,49 @@ pub fn related_pairs(
     pairs
 }
 
+/// The videos of `prints` (by id, `except` left out) that hold the same recording as `asked`,
+/// with how each relates to it: only those sharing [`MIN_SHARED`] identical hashes with it are
+/// matched (a hash of the query's that more than [`COMMON_HASH`] videos hold counts for none), so
+/// a lookup in a library of thousands aligns a handful. `visual` gives a video's visual score.
+pub fn related_to(
+    asked: &Fingerprint,
+    prints: &[(i64, Fingerprint)],
+    except: Option<i64>,
+    visual: impl Fn(i64) -> Option<f32>,
+    duplicate_threshold: f32,
+) -> Vec<(i64, Related)> {
+    use std::collections::{HashMap, HashSet};
+    let wanted: HashSet<u32> = asked.hashes.iter().copied().collect();
+    // Per video, the query's hashes it holds (each once).
+    let held: Vec<(usize, Vec<u32>)> = prints
+        .iter()
+        .enumerate()
+        .filter(|(_, (id, _))| Some(*id) != except)
+        .filter_map(|(i, (_, print))| {
+            let mut mine: Vec<u32> = print.hashes.iter().copied().filter(|h| wanted.contains(h)).collect();
+            mine.sort_unstable();
+            mine.dedup();
+            (mine.len() >= MIN_SHARED as usize).then_some((i, mine))
+        })
+        .collect();
+    let mut holders: HashMap<u32, usize> = HashMap::new();
+    for (_, mine) in &held {
+        for &h in mine {
+            *holders.entry(h).or_default() += 1;
+        }
+    }
+    let mut found: Vec<(i64, Related)> = held
+        .into_iter()
+        .filter(|(_, mine)| mine.iter().filter(|h| holders[h] <= COMMON_HASH).count() >= MIN_SHARED as usize)
+        .filter_map(|(i, _)| {
+            let (id, print) = &prints[i];
+            relate(asked, print, visual(*id), duplicate_threshold).map(|r| (*id, r))
+        })
+        .collect();
+    found.sort_by_key(|f| f.0);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +338,44 @@ mod tests {
         assert_eq!(pairs.len(), 1, "only the cut and its song: {pairs:?}");
         assert_eq!((pairs[0].0, pairs[0].1, pairs[0].2.relation), (1, 3, Relation::Excerpt));
         assert!((pairs[0].2.offset_s + 20.0).abs() <= 1.0, "{:?}", pairs[0]);
+        // One video looked up in the whole library finds the same pair, from either side.
+        let of_cut = related_to(&prints[2].1, &prints, Some(3), |_| Some(0.3), 0.95);
+        assert_eq!(of_cut.iter().map(|f| (f.0, f.1.relation)).collect::<Vec<_>>(), vec![(1, Relation::Excerpt)]);
+        assert!((of_cut[0].1.offset_s - 20.0).abs() <= 1.0, "{of_cut:?}");
+        let of_other = related_to(&prints[1].1, &prints, Some(2), |_| Some(0.3), 0.95);
+        assert!(of_other.is_empty(), "another recording relates to nothing: {of_other:?}");
+    }
+
+    /// A grid of `from` frame times against a video sampled every 0.5 s for `to_s` seconds, where
+    /// a frame is alike (0.95) to the other's frame `shift` seconds later and not (0.1) to the
+    /// rest: or alike to all of them (`still`).
+    fn grid(from: &[f64], to_s: f64, shift: f64, still: bool) -> FrameGrid {
+        let to_t: Vec<f64> = (0..(to_s * 2.0) as usize).map(|i| i as f64 * 0.5 + 0.25).collect();
+        let scores = from
+            .iter()
+            .map(|f| to_t.iter().map(|t| if still || (t - (f + shift)).abs() < 0.3 { 0.95 } else { 0.1 }).collect())
+            .collect();
+        FrameGrid { from_t: from.to_vec(), to_t, scores }
+    }
+
+    #[test]
+    fn frames_on_one_time_line_relate_a_silent_cut_and_a_copy() {
+        // A 12 s cut's ten frames, found 20 s into a 60 s video.
+        let cut: Vec<f64> = (0..10).map(|i| 0.25 + 1.0 * f64::from(i)).collect();
+        let r = relate_by_frames(&grid(&cut, 60.0, 20.0, false), 12.0, 60.0).unwrap();
+        assert_eq!((r.relation, r.by), (Relation::Excerpt, Evidence::Frames));
+        assert!((r.offset_s - 20.0).abs() < 0.01, "{r:?}");
+        let back = from_other_side(r);
+        assert!((back.offset_s + 20.0).abs() < 0.01 && (back.query_start_s - 20.0).abs() < 0.01, "{back:?}");
+        let spread: Vec<f64> = (0..10).map(|i| 1.25 + 5.5 * f64::from(i)).collect();
+        let copy = relate_by_frames(&grid(&spread, 59.0, 0.0, false), 60.0, 59.0).unwrap();
+        assert_eq!((copy.relation, copy.offset_s), (Relation::Copy, 0.0));
+        // A still picture is alike on every time line, so it places nothing; other pictures neither.
+        assert_eq!(relate_by_frames(&grid(&spread, 60.0, 0.0, true), 60.0, 60.0), None, "a still picture");
+        let mut other = grid(&spread, 60.0, 0.0, false);
+        other.scores.iter_mut().flatten().for_each(|s| *s -= 0.5);
+        assert_eq!(relate_by_frames(&other, 60.0, 60.0), None, "other pictures");
+        assert!(duplicate(Some(&r), Some(0.2), 0.95), "an excerpt is a duplicate whatever its score");
+        assert!(!duplicate(None, Some(0.5), 0.95) && duplicate(None, Some(0.96), 0.95));
     }
 }

@@ -5,7 +5,7 @@
 use super::SharedCatalog;
 use crate::error::Result;
 use crate::types::Fingerprint;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 impl SharedCatalog {
     /// Records that videos `a` and `b` are not duplicates, or forgets it (`undo`); returns
@@ -27,11 +27,11 @@ impl SharedCatalog {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// The audio fingerprints of the videos `ids` that have one.
-    pub fn fingerprints(&mut self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>> {
+    /// Every video's audio fingerprint, by video id.
+    pub fn all_fingerprints(&mut self) -> Result<Vec<(i64, Fingerprint)>> {
         let rows = self
             .client()
-            .query("SELECT video_id, duration_s, hashes FROM fingerprints WHERE video_id = ANY($1)", &[&ids])
+            .query("SELECT video_id, duration_s, hashes FROM fingerprints ORDER BY video_id", &[])
             .map_err(|e| self.err(e))?;
         Ok(rows
             .iter()

@@ -416,6 +416,19 @@ impl VectorIndex for SqlIndex {
         ids.iter().map(|id| by_id.get(id).cloned().unwrap_or_else(|| vec![0.0; self.dim])).collect()
     }
 
+    /// The centred cosine SQL scores, computed here from the rows read (one round trip).
+    fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
+        let centre = |v: &[f32]| unit(&v.iter().zip(&self.mean).map(|(a, m)| a - m).collect::<Vec<_>>());
+        let stored: Vec<Vec<f32>> = self.rows(rows).iter().map(|r| centre(r)).collect();
+        queries
+            .iter()
+            .map(|q| {
+                let q = centre(&unit(q));
+                stored.iter().map(|r| q.iter().zip(r).map(|(a, b)| a * b).sum()).collect()
+            })
+            .collect()
+    }
+
     fn kind(&self) -> &'static str {
         if self.hnsw.is_some() {
             "approximate (HNSW)"

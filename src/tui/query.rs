@@ -93,14 +93,12 @@ impl QueryState {
         self.hits().get(self.selected_hit).copied()
     }
 
-    /// Whether `hit` looks like a duplicate of the query video (its frames alike at the
-    /// threshold, or the same recording as a copy or an excerpt, as `dupes` lists them) and
-    /// nobody said it is not.
+    /// Whether `hit` is a duplicate of the query video by the rule `similar` and `dupes` share
+    /// (a copy or an excerpt by sound or frames, or frames alike at the threshold) and nobody
+    /// said it is not.
     pub fn likely_duplicate(&self, hit: &Hit) -> bool {
-        use crate::search::relation::Relation;
         let asked = self.asked_video.filter(|_| self.answer.is_some());
-        let by_sound = hit.relation.is_some_and(|r| matches!(r.relation, Relation::Copy | Relation::Excerpt));
-        (by_sound || hit.visual.is_some_and(|v| v >= self.duplicate_threshold))
+        crate::search::relation::duplicate(hit.relation.as_ref(), hit.visual, self.duplicate_threshold)
             && asked.is_some_and(|q| !crate::catalog::is_decided(&self.decided, q, hit.id))
     }
 

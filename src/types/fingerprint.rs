@@ -15,6 +15,13 @@ impl Fingerprint {
         format!("DURATION={}\nFINGERPRINT={}", self.duration_s, hashes.join(","))
     }
 
+    /// Whether it holds changing sound: most of its hashes differ from each other (silence and a
+    /// steady tone repeat theirs, and match any other silence or steady tone).
+    pub fn says_something(&self) -> bool {
+        let distinct = self.hashes.iter().collect::<std::collections::HashSet<_>>().len();
+        self.hashes.len() >= 8 && distinct * 2 >= self.hashes.len()
+    }
+
     /// The hashes as stored: 4 little-endian bytes each.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.hashes.iter().flat_map(|h| h.to_le_bytes()).collect()

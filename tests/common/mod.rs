@@ -140,6 +140,18 @@ fn complete(dir: &Path) -> bool {
     .all(|f| dir.join(f).is_file())
 }
 
+/// A run's output, failing the test with its stderr when the exit code is not `code`.
+pub fn expect(cmd: &mut Command, code: i32) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A run's standard output as JSON, failing the test unless it exits with 0.
+pub fn json(cmd: &mut Command) -> serde_json::Value {
+    serde_json::from_slice(&expect(cmd, 0).stdout).unwrap()
+}
+
 /// The built `reelmatch` binary.
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_reelmatch"))

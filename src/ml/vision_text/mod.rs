@@ -47,7 +47,8 @@ pub struct VisionTextEmbedder {
     /// Images per forward pass.
     batch: usize,
     pub family: Family,
-    /// The model's identity, stored with every frame vector it makes.
+    /// The model's identity as its frame vectors are stored: `vision-text:` and its repo or
+    /// directory (`catalog::vision_text_key`), apart from the image model's.
     pub model_id: String,
 }
 
@@ -150,13 +151,18 @@ impl VisionTextEmbedder {
             dim,
             batch: batch.max(1),
             family,
-            model_id: files.id.clone(),
+            model_id: crate::catalog::vision_text_key(&files.id),
         })
     }
 
     /// The width of its vectors.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Images per forward pass.
+    pub fn batch_size(&self) -> usize {
+        self.batch
     }
 
     /// How images are prepared for it.

@@ -1,0 +1,113 @@
+//! Describing a look in words (issue 41) through the binary: the vision-text role on random
+//! SigLIP weights in google/siglip2-base-patch16-224's layout (`tests/reference/vision_text.py
+//! --write`). Off by default, it costs nothing and a description says how to turn it on;
+//! `index update` embeds a library ingested before; `similar --describe` then ranks the videos by
+//! their best frame, each score the plain cosine of the description's and the frame's vectors
+//! (`embed … --role vision-text`), and fuses with lyrics; a shared catalog refuses it in words.
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
+
+use crate::common::{assets, bin, expect, json, make_video, random_resnet, Gen};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Random SigLIP weights in the SigLIP 2 layout, in `dir`.
+fn random_siglip(dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/vision_text.py");
+    let out = Command::new("python3").arg(script).args(["--write", "siglip"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "python3 with numpy and safetensors: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Work {
+    dir: tempfile::TempDir,
+    lib: PathBuf,
+    siglip: PathBuf,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::tempdir().unwrap();
+        let (lib, resnet, siglip) = (dir.path().join("lib"), dir.path().join("resnet"), dir.path().join("siglip"));
+        std::fs::create_dir_all(&resnet).unwrap();
+        random_resnet(&resnet.join("model.safetensors"));
+        random_siglip(&siglip);
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n").unwrap();
+        Work { dir, lib, siglip }
+    }
+
+    /// The binary on the library with the test models (the vision-text one only when `describe`).
+    fn cmd(&self, describe: bool) -> Command {
+        let m = assets().join("models");
+        let mut c = bin();
+        c.arg("--library").arg(&self.lib).arg("--config").arg(self.dir.path().join("config.toml"));
+        c.arg("--image-model").arg(self.dir.path().join("resnet"));
+        c.arg("--speech-model").arg(m.join("whisper-tiny.en")).arg("--text-model").arg(m.join("all-minilm-l6-v2"));
+        c.env("HF_HOME", self.dir.path().join("hf"));
+        if describe {
+            c.arg("--vision-text-model").arg(&self.siglip);
+        }
+        c
+    }
+
+    fn vector(&self, what: &str, arg: &str) -> Vec<f32> {
+        let doc = json(self.cmd(true).args(["embed", what, arg, "--role", "vision-text", "--json"]));
+        serde_json::from_value(doc["vector"].clone()).unwrap()
+    }
+}
+
+#[test]
+fn a_description_finds_frames_once_the_role_is_on_and_the_library_embedded() {
+    let w = Work::new();
+    let media = w.dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
+        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
+    }
+    // Off by default: ingest embeds nothing for descriptions, and a description says how to
+    // turn the role on.
+    expect(w.cmd(false).arg("ingest").arg(&media), 0);
+    let out = expect(w.cmd(true).args(["similar", "--describe", "dark blue background with neon colours"]), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not embedded with the vision-text model") && err.contains("index update"), "{err}");
+
+    // `index update` with the role on embeds the frames ingested before, saying how far it is.
+    let out = expect(w.cmd(true).args(["index", "update"]), 0);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("(for descriptions)") && said.contains("frames/s, about"), "{said}");
+    assert!(said.contains("vision-text:"), "the store of the description space is listed: {said}");
+
+    let text = "dark blue background with neon colours";
+    let found = json(w.cmd(true).args(["similar", "--describe", text, "--json"]));
+    assert_eq!(found["space"], "vision-text", "{found}");
+    let hits = found["results"].as_array().unwrap();
+    assert_eq!(hits.len(), 3, "every video ranked by its best frame: {found}");
+    let asked = w.vector("text", text);
+    for hit in hits {
+        let best = &hit["frames"][0];
+        assert!((0.0..=4.0).contains(&best["match_t"].as_f64().unwrap()), "the frame's time: {hit}");
+        // The score is the plain cosine of the description and that frame (half floats in the store).
+        let frame = w.vector("image", w.lib.join(best["match_file"].as_str().unwrap()).to_str().unwrap());
+        let cosine: f32 = asked.iter().zip(&frame).map(|(a, b)| a * b).sum();
+        let score = hit["score"].as_f64().unwrap() as f32;
+        assert!((cosine - score).abs() < 2e-3, "{}: score {score}, cosine {cosine}", hit["title"]);
+    }
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|p| p[0] >= p[1]), "best first: {scores:?}");
+    // The table names each video's best frame.
+    let table = String::from_utf8(expect(w.cmd(true).args(["similar", "--describe", text]), 0).stdout).unwrap();
+    assert!(table.contains("vision-text") && table.contains("best frame at "), "{table}");
+
+    // Fused with lyrics typed beside it: the silent clips have none, so the frames carry the score.
+    let fused = json(w.cmd(true).args(["similar", "--describe", text, "--lyrics", "neon lights", "--json"]));
+    assert_eq!(fused["results"][0]["title"], hits[0]["title"], "{fused}");
+
+    // With the role on, ingest embeds a new video's frames for descriptions as it goes.
+    make_video(&media.join("Cells.mp4"), Gen { source: "cellauto", seconds: 4.0, tone_hz: None, ..Gen::default() });
+    expect(w.cmd(true).arg("ingest").arg(&media), 0);
+    let found = json(w.cmd(true).args(["similar", "--describe", text, "--json"]));
+    assert_eq!(found["results"].as_array().unwrap().len(), 4, "{found}");
+
+    // A shared catalog refuses it in words, before connecting.
+    let out = expect(bin().args(["--catalog", "postgres://nobody@127.0.0.1:1/none", "similar", "--describe", text]), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("searched on an embedded library for now"));
+}
