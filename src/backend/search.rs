@@ -185,7 +185,10 @@ impl Searchable {
         };
         let prints = prints.as_slice();
         let by_id: HashMap<i64, &Fingerprint> = prints.iter().map(|(id, p)| (*id, p)).collect();
-        let length = |id: i64| self.lib.videos.iter().find(|v| v.id == id).and_then(|v| v.duration_s);
+        let lib = &self.lib;
+        let at: HashMap<i64, usize> = lib.videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+        let position = |id: i64| at.get(&id).copied();
+        let length = |id: i64| position(id).and_then(|i| lib.videos[i].duration_s);
         let (print, except, asked_s) = match asked {
             Asked::Video(id) => (by_id.get(&id).copied(), Some(id), length(id)),
             Asked::File { print, seconds, .. } => (print, None, Some(seconds)),
@@ -199,8 +202,6 @@ impl Searchable {
             }
             None => HashMap::new(),
         };
-        let lib = &self.lib;
-        let position = |id: i64| lib.position(id);
         let asked_at = except.and_then(position);
         let asking: Vec<(f64, Vec<f32>)> = match (asked, asked_at) {
             (Asked::File { frames, .. }, _) => frames.to_vec(),

@@ -170,7 +170,7 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
         kept <= a.top || h.relation.is_some()
     });
     searchable.publish(&mut results);
-    if let Some(Asked::Video(id)) = asked {
+    if let (Some(Asked::Video(id)), true) = (asked, results.results.iter().any(|h| h.duplicate)) {
         // A pair marked not duplicates is none here either, as in `dupes` and the dashboard.
         let (decided, shown) = (backend.not_duplicates(library)?, searchable.shown(id));
         results.results.iter_mut().for_each(|h| h.duplicate &= !is_decided(&decided, shown, h.id));
@@ -389,7 +389,7 @@ fn duplicate_pairs(
     // A pair alike by frames takes its relation, told from its own first video's side.
     let mut relation_of = |a: i64, b: i64| match related.remove(&(a, b)) {
         Some(r) => Some(r),
-        None => related.remove(&(b, a)).map(|r| Related { offset_s: -r.offset_s, ..r }),
+        None => related.remove(&(b, a)).map(relation::from_other_side),
     };
     let mut pairs: Vec<Pair> =
         pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();

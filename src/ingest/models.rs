@@ -20,7 +20,7 @@ pub fn pending(catalog: &dyn VideoRecords, video: &VideoRow, models: &Models) ->
             return Ok(true);
         }
     }
-    if let Some(model) = models.vision_text().filter(|_| models.vision_text_on()) {
+    if let Some(model) = models.vision_text_on().then(|| models.vision_text()).flatten() {
         if !catalog.frames_without_embedding(video.id, &model.model_id)?.is_empty() {
             return Ok(true);
         }

@@ -2,8 +2,8 @@
 //! and the visual score: the same recording along most of the shorter one makes a `copy` (the
 //! same length, pictures alike), an `excerpt` (one a part of the other, at an offset) or the
 //! `same_song` (the same length, other pictures: a lyric video, a fan edit). Where the sound
-//! cannot say (either video silent or without audio), frames matched along one time line (offset
-//! voting over each query frame's best match) make a `copy` or an `excerpt`. [`duplicate`] is the
+//! cannot say (either video silent or without audio), frames matched along one time line (the
+//! offset whose frames are most alike, standing out from the others) make a `copy` or an `excerpt`. [`duplicate`] is the
 //! one notion of a duplicate that `similar`, the dashboard and `dupes` share.
 
 use crate::media::fingerprint::{matches, Fingerprint};
@@ -54,11 +54,10 @@ impl Relation {
 }
 
 /// What a relation was found by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Evidence {
     /// The audio fingerprints (the same recording).
-    #[default]
     Sound,
     /// Frames matched along one time line (a silent video, or one without audio).
     Frames,
