@@ -29,6 +29,8 @@ pub enum Remedy {
     ChooseLibraryFolder,
     /// Confirm a long computation of augmented views (or switch them off).
     ConfirmViews,
+    /// Turn the vision-text role on and embed the library's frames with it.
+    EmbedForDescriptions,
 }
 
 impl Remedy {
@@ -49,6 +51,9 @@ impl Remedy {
             Remedy::ChooseLibraryFolder => "pass --library with a folder (it is created if missing)",
             Remedy::ConfirmViews => {
                 "run `reelmatch train --yes` to compute them (they are cached for every later run), or set train.augmented_views = 0 to train without them"
+            }
+            Remedy::EmbedForDescriptions => {
+                "turn [models.vision_text] on (or pass --vision-text-model DIR) and run `reelmatch index update`"
             }
         }
     }

@@ -45,10 +45,7 @@ pub fn dot_all(data: &[u16], q: &[f32], dim: usize, n_queries: usize) -> Vec<Vec
 pub fn dot_prefixes(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries: usize) -> (Vec<f32>, usize) {
     assert!(cols <= dim, "a prefix of the components");
     let n = data.len() / dim;
-    // Queries are scored in groups of QUERY_GROUP (zero queries pad the last group).
-    let padded = n_queries.div_ceil(QUERY_GROUP) * QUERY_GROUP;
-    let mut qp = q.to_vec();
-    qp.resize(padded * dim, 0.0);
+    let (qp, padded) = padded_queries(q, dim, n_queries);
     let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.max(1));
     let per = n.div_ceil(threads);
     let mut by_row = vec![0f32; n * padded];
@@ -64,6 +61,24 @@ pub fn dot_prefixes(data: &[u16], q: &[f32], dim: usize, cols: usize, n_queries:
 
 /// How many queries one pass over a row scores at once (one accumulator each).
 pub const QUERY_GROUP: usize = 5;
+
+/// `n_queries` queries (`dim` wide, row-major) padded with zero queries to whole groups of
+/// [`QUERY_GROUP`], as the kernel reads them, and how many that makes.
+pub fn padded_queries(q: &[f32], dim: usize, n_queries: usize) -> (Vec<f32>, usize) {
+    let padded = n_queries.div_ceil(QUERY_GROUP) * QUERY_GROUP;
+    let mut qp = q[..n_queries * dim].to_vec();
+    qp.resize(padded * dim, 0.0);
+    (qp, padded)
+}
+
+/// Dot products of every row of `block` (half floats, `dim` wide) with the padded queries `qp`
+/// (from [`padded_queries`]), on this thread, into `out`: a row of scores per data row, as many
+/// as `qp` holds queries. The same products, bit for bit, as [`dot_all`] gives those rows.
+pub fn dot_block(block: &[u16], qp: &[f32], dim: usize, out: &mut [f32]) {
+    assert!(qp.len().is_multiple_of(QUERY_GROUP * dim), "queries padded to whole groups");
+    assert!(out.len() == block.len() / dim * (qp.len() / dim), "a row of scores per data row");
+    rows_kernel()(block, qp, dim, dim, out);
+}
 
 /// Scores rows of `chunk` (`dim` wide) against every query in `q` (a multiple of QUERY_GROUP of
 /// them, `dim` wide) over their first `cols` components, into `out` (row-major, a row per data

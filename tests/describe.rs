@@ -3,7 +3,8 @@
 //! --write`). Off by default, it costs nothing and a description says how to turn it on;
 //! `index update` embeds a library ingested before; `similar --describe` then ranks the videos by
 //! their best frame, each score the plain cosine of the description's and the frame's vectors
-//! (`embed … --role vision-text`), and fuses with lyrics; a shared catalog refuses it in words.
+//! (`embed … --role vision-text`), and fuses with lyrics; the dashboard's `d` (in tmux) ranks the same;
+//! a shared catalog refuses it in words.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
 use crate::common::{assets, bin, expect, json, make_video, random_resnet, Gen};
@@ -101,6 +102,9 @@ fn a_description_finds_frames_once_the_role_is_on_and_the_library_embedded() {
     let fused = json(w.cmd(true).args(["similar", "--describe", text, "--lyrics", "neon lights", "--json"]));
     assert_eq!(fused["results"][0]["title"], hits[0]["title"], "{fused}");
 
+    // The dashboard, as a person uses it: d in the query pane, the words, Enter; the same ranking.
+    dashboard_describes(&w, text, &found);
+
     // With the role on, ingest embeds a new video's frames for descriptions as it goes.
     make_video(&media.join("Cells.mp4"), Gen { source: "cellauto", seconds: 4.0, tone_hz: None, ..Gen::default() });
     expect(w.cmd(true).arg("ingest").arg(&media), 0);
@@ -110,4 +114,55 @@ fn a_description_finds_frames_once_the_role_is_on_and_the_library_embedded() {
     // A shared catalog refuses it in words, before connecting.
     let out = expect(bin().args(["--catalog", "postgres://nobody@127.0.0.1:1/none", "similar", "--describe", text]), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("searched on an embedded library for now"));
+}
+
+/// The real dashboard in tmux: `d` types a description, Enter ranks the library as `similar
+/// --describe` does (`found`, its JSON), the matched frame drawn; `l` then fuses lyrics with it.
+fn dashboard_describes(w: &Work, text: &str, found: &serde_json::Value) {
+    use crate::tmux::{quote, Tmux};
+    let m = assets().join("models");
+    let dashboard = format!(
+        "env -u DISPLAY -u WAYLAND_DISPLAY HF_HOME={} {} --library {} --config {} --image-model {} --speech-model {} --text-model {} --vision-text-model {} --graphics halfblocks",
+        quote(&w.dir.path().join("hf")),
+        quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
+        quote(&w.lib),
+        quote(&w.dir.path().join("config.toml")),
+        quote(&w.dir.path().join("resnet")),
+        quote(&m.join("whisper-tiny.en")),
+        quote(&m.join("all-minilm-l6-v2")),
+        quote(&w.siglip),
+    );
+    let tmux = Tmux::new(&dashboard, 120, 36);
+    tmux.wait_for(&["Library · 3 videos"], 30);
+    tmux.keys(&["3"]);
+    tmux.wait_for(&["Query: a video", "d describes a look"], 10);
+    tmux.keys(&["d"]);
+    tmux.wait_for(&["describe: "], 10);
+    tmux.keys(&["-l", text]);
+    tmux.keys(&["Enter"]);
+    let s =
+        tmux.wait_for(&[&format!("Most similar to described as \"{text}\""), "(vision-text)", " described as "], 60);
+    let titles: Vec<&str> = found["results"].as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    // The results in `similar --describe`'s order, each row "rank title score".
+    let rows: Vec<usize> = titles
+        .iter()
+        .map(|t| s.lines().position(|l| l.contains(&format!(" {t} "))).unwrap_or_else(|| panic!("{t} listed: {s}")))
+        .collect();
+    assert!(rows.windows(2).all(|p| p[0] < p[1]), "ranked as the command line ranks {titles:?}: {s}");
+    assert!(
+        s.contains(&format!("{} @ ", titles[0])) && (s.contains('▀') || s.contains('▄')),
+        "its best frame drawn: {s}"
+    );
+    tmux.keys(&["l"]);
+    tmux.keys(&["-l", "neon lights"]);
+    tmux.keys(&["Enter"]);
+    // The title cut at a word to fit, the space kept; the words asked beside the frame.
+    tmux.wait_for(
+        &[
+            "Most similar to described as \"dark blue background with neon… (vision-text)",
+            "with lyrics \"neon lights\"",
+        ],
+        60,
+    );
+    tmux.keys(&["q"]);
 }

@@ -8,10 +8,10 @@ use ratatui::Terminal;
 use ratatui_image::picker::Picker;
 use reelmatch::catalog::{RunStatus, Stage, Status, VideoRow};
 use reelmatch::events::Event;
-use reelmatch::pipeline::QueryAnswer;
+use reelmatch::pipeline::{QueryAnswer, QueryRequest};
 use reelmatch::search::{FrameHit, Hit, LineHit, Results, Weights};
 use reelmatch::train::metrics::{ClassAccuracy, Confused, EpochMetrics};
-use reelmatch::tui::app::{Action, App, Msg, Pane};
+use reelmatch::tui::app::{Action, App, Command, Msg, Pane};
 use reelmatch::tui::training::RunItem;
 use reelmatch::tui::view::draw;
 use std::collections::HashMap;
@@ -321,6 +321,52 @@ fn query_results_with_previews_in_half_blocks() {
     let screen = render(&mut app, 120, 32);
     assert!(screen.contains("visual 0.0 · lyrics 1.0"));
     assert_eq!(app.query.hits()[0].title, "Bikes (instrumental)", "0.74 visual-only beats 0.62 lyrics");
+}
+
+/// `d` describes a look: the prompt, then the answer in the vision-text space, each result with
+/// its best-matching frame beside the words (no query frame to show).
+#[test]
+fn a_description_ranks_frames_by_words() {
+    let mut app = App::new("/data/library".into(), library());
+    app.picker = Some(Picker::halfblocks());
+    app.update(Action::Show(Pane::Query));
+    app.update(Action::Describe);
+    for c in "dark blue background with neon colours".chars() {
+        app.update(Action::Input(c));
+    }
+    let screen = render(&mut app, 120, 32);
+    assert!(screen.contains("describe: dark blue background with neon colours"), "{screen}");
+    let text = "dark blue background with neon colours".to_string();
+    assert_eq!(app.update(Action::Submit), Some(Command::Query(QueryRequest::Describe { text, lyrics: None })));
+    let mut results = Results {
+        query: "described as \"dark blue background with neon colours\"".into(),
+        weights: Weights::default(),
+        image_model: Some("vision-text:siglip2".into()),
+        text_model: Some("bert".into()),
+        space: "vision-text".into(),
+        run: None,
+        results: vec![hit(1, 2, "Bikes (instrumental)", 0.31, None), hit(2, 1, "Starboy", 0.12, None)],
+    };
+    for h in &mut results.results {
+        h.frames[0].query_t = 0.0;
+    }
+    reelmatch::search::rerank(&mut results, Weights::default());
+    let mut matches = HashMap::new();
+    matches.insert("frames/2/000001.jpg".to_string(), gradient(64, 36, [20, 20, 160]));
+    let answer = QueryAnswer { results, query_frames: vec![(0.0, None)], matches, note: None, opened: None };
+    app.on_msg(Msg::Answer(Ok(Box::new(answer))));
+    let screen = render(&mut app, 120, 32);
+    assert!(
+        screen.contains("Most similar to described as \"dark blue background with neon colours\" (vision-text)"),
+        "{screen}"
+    );
+    assert!(screen.contains("Bikes (instrumental) @ 63.0s · 0.36"), "{screen}");
+    assert!(
+        screen.contains(" described as ") && screen.contains("│\"dark blue background with neon colours\""),
+        "the words beside the frame: {screen}"
+    );
+    assert!(screen.contains('▀') || screen.contains('▄'), "the matched frame is drawn: {screen}");
+    insta::assert_snapshot!(screen);
 }
 
 #[test]

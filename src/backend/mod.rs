@@ -11,7 +11,7 @@ mod view;
 
 pub use ingest::{IngestOptions, Ingested};
 pub use query::QueryCache;
-pub use search::{Asked, FrameImages, Searchable};
+pub use search::{Asked, FrameImages, Searchable, DESCRIBE_ON_SHARED};
 
 use crate::catalog::{Catalog, RunRecords, VideoRow};
 use crate::config::Config;

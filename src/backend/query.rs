@@ -5,7 +5,7 @@
 
 use super::{Backend, Searchable};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, SearchSpace};
 use crate::error::{Error, Remedy, Result};
 use crate::library::Library;
 use crate::ml::Models;
@@ -15,10 +15,11 @@ use crate::shared::SharedCatalog;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A library opened for search and kept between queries.
+/// A library opened for search and kept between queries: in the configured space, and in the
+/// vision-text space once a description asks (each opened on its first query).
 #[derive(Default)]
 pub struct QueryCache {
-    held: Mutex<Option<Held>>,
+    held: Mutex<[Option<Held>; 2]>,
 }
 
 /// The library as the last query opened it, with the connection that tells whether it changed.
@@ -60,7 +61,8 @@ impl Watch {
 impl QueryCache {
     /// Answers `request` on the library, opening it first unless it is kept and current, with
     /// the frame images of the first `previews` results (see [`Searchable::answer`]); a lyrics
-    /// query loads the text model (only that one). A failed query lets the library go, so the
+    /// query loads the text model (only that one), a description the vision-text model (and
+    /// the library in its space, kept beside the other). A failed query lets the library go, so the
     /// next one opens it again.
     #[allow(clippy::too_many_arguments)] // the query, where it runs, and what it shows
     pub fn answer(
@@ -73,7 +75,12 @@ impl QueryCache {
         weights: Weights,
         previews: usize,
     ) -> Result<QueryAnswer> {
-        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let describes = matches!(request, QueryRequest::Describe { .. });
+        if describes && matches!(backend, Backend::Shared(_)) {
+            return Err(Error::Invalid(super::DESCRIBE_ON_SHARED.to_string()));
+        }
+        let mut slots = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = &mut slots[usize::from(describes)];
         let kept = match held.take() {
             Some(mut h) => {
                 let now = h.watch.stamp()?;
@@ -83,7 +90,7 @@ impl QueryCache {
         };
         let (current, opened) = match kept {
             Some(h) => (h, false),
-            None => (open(backend, library, config)?, true),
+            None => (open(backend, library, config, describes.then_some(SearchSpace::VisionText))?, true),
         };
         let threshold = config.search.duplicate_threshold;
         let mut answer = current.searchable.answer(request, models, weights, previews, threshold)?;
@@ -97,10 +104,10 @@ impl QueryCache {
 
 /// Opens the library for search, stamped as it was when loading began (a commit during the
 /// load makes the next query load again).
-fn open(backend: &Backend, library: &Library, config: &Config) -> Result<Held> {
+fn open(backend: &Backend, library: &Library, config: &Config, space: Option<SearchSpace>) -> Result<Held> {
     let mut watch = Watch::open(backend, library)?;
     let mut stamp = watch.stamp()?;
-    let searchable = backend.searchable(library, config, None, &|note| tracing::info!("{note}"))?;
+    let searchable = backend.searchable(library, config, space, &|note| tracing::info!("{note}"))?;
     if let (Stamp::Shared(before), Stamp::Shared(after)) = (&stamp, watch.stamp()?) {
         // Opening judged the new frames itself: that judging is in what was opened.
         stamp = Stamp::Shared(before.clone().judged_as(&after));
@@ -131,6 +138,7 @@ impl Searchable {
                 Query::from_library(lib, self.root(), video)?
             }
             QueryRequest::Lyrics(words) => Query::from_lyrics(models.require_text()?, words)?,
+            QueryRequest::Describe { text, lyrics } => self.description_query(models, text, lyrics.as_deref())?,
         };
         let mut results = search(lib, &query, weights, usize::MAX, false);
         if let QueryRequest::Video(id) = request {

@@ -5,9 +5,11 @@
 use super::{Backend, Local};
 use crate::catalog::{Catalog, RunRecords};
 use crate::config::{Config, SearchSpace};
-use crate::error::Result;
+use crate::error::{Error, Remedy, Result};
 use crate::library::Library;
+use crate::ml::Models;
 use crate::search::space::Space;
+use crate::search::Query;
 use crate::search::{Results, SearchLibrary};
 use crate::shared::mirror::Mirror;
 use crate::shared::SharedCatalog;
@@ -126,7 +128,31 @@ impl Backend {
     }
 }
 
+/// Why a shared catalog does not answer a description yet.
+pub const DESCRIBE_ON_SHARED: &str = "a description (d in the dashboard, --describe, --space vision-text) is searched on an embedded library for now; a shared catalog's frames are not compared in the vision-text space yet (docs/models.md, \"The vision-text role\")";
+
 impl Searchable {
+    /// A description of a look (and lyrics typed beside it, if any) as a query of this library,
+    /// which must be open in the vision-text space of the model that embeds the description.
+    pub fn description_query(&self, models: &Models, text: &str, lyrics: Option<&str>) -> Result<Query> {
+        let model = models.require_vision_text()?;
+        if self.lib.image_model.as_deref() != Some(model.model_id.as_str()) {
+            return Err(Error::not_ready(
+                format!(
+                    "the library's frames are not embedded with the vision-text model {} yet",
+                    model.model_id.trim_start_matches("vision-text:")
+                ),
+                Remedy::EmbedForDescriptions,
+            ));
+        }
+        let mut query = Query::from_description(model, text)?;
+        if let Some(words) = lyrics.filter(|w| !w.trim().is_empty()) {
+            query.lyrics = Query::from_lyrics(models.require_text()?, words)?.lyrics;
+            query.label = format!("{} with lyrics \"{}\"", query.label, words.trim());
+        }
+        Ok(query)
+    }
+
     /// The folder the library's frame files are relative to (empty where the catalog holds
     /// the images).
     pub fn root(&self) -> &Path {

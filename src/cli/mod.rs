@@ -294,7 +294,7 @@ fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
         }
         (Some(Command::Similar { describe: Some(_), .. }), Backend::Shared(_))
         | (Some(Command::Similar { space: Some(crate::config::SearchSpace::VisionText), .. }), Backend::Shared(_)) => {
-            "a description (--describe, --space vision-text) is searched on an embedded library for now; a shared catalog's frames are not compared in the vision-text space yet (docs/models.md, \"The vision-text role\")".to_string()
+            crate::backend::DESCRIBE_ON_SHARED.to_string()
         }
         _ => return None,
     };

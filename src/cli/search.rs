@@ -114,18 +114,7 @@ pub fn similar(library: &Library, config: &Config, backend: &Backend, a: Similar
             _ => Query::from_image(models.require_image()?, path)?,
         }
     } else if let Some(text) = &a.describe {
-        let model = models.require_vision_text()?;
-        if lib.image_model.as_deref() != Some(model.model_id.as_str()) {
-            anyhow::bail!(
-                "the library's frames are not embedded with the vision-text model {} yet: turn [models.vision_text] on (or pass --vision-text-model DIR) and run `reelmatch index update`",
-                model.model_id.trim_start_matches("vision-text:")
-            );
-        }
-        let mut query = Query::from_description(model, text)?;
-        if let Some(words) = &a.lyrics {
-            query.lyrics = Query::from_lyrics(models.require_text()?, words)?.lyrics;
-        }
-        query
+        searchable.description_query(&models, text, a.lyrics.as_deref())?
     } else if let Some(text) = &a.lyrics {
         Query::from_lyrics(models.require_text()?, text)?
     } else {
@@ -348,7 +337,7 @@ fn duplicate_pairs(
     threshold: f32,
     only: Option<Relation>,
 ) -> anyhow::Result<Vec<Pair>> {
-    use crate::search::eval::{pair_score, pairs_at_least, visual_scores_seeing};
+    use crate::search::eval::{one_way_score, pair_score, pairs_at_least, visual_scores_seeing};
     use crate::search::relation::{self, relate_by_frames, sound_decides};
     // A shorter video whose frames, asking the longer one's, score this is looked at by frames.
     const PICTURES_LOOK_ALIKE: f32 = 0.5;
@@ -359,16 +348,30 @@ fn duplicate_pairs(
     // Pairs the sound cannot tell whose frames look alike at all (the shorter one's asking the
     // longer one's), related by their frames along one time line.
     let mut look: Vec<(i64, i64)> = Vec::new();
-    let visual = visual_scores_seeing(lib, |a, b, hit| {
+    // Only the scores a listing can turn on are kept: a pair averaging `threshold` has neither
+    // direction under 2 × threshold − 1.
+    let floor = (2.0 * threshold - 1.0).min(PICTURES_LOOK_ALIKE);
+    let visual = visual_scores_seeing(lib, floor, |a, b, visual| {
+        if visual < PICTURES_LOOK_ALIKE {
+            return;
+        }
         let (Some(&qa), Some(&qb)) = (length.get(&a), length.get(&b)) else { return };
         let shorter_asks = qa < qb || (qa == qb && a < b);
-        if shorter_asks
-            && hit.visual.is_some_and(|v| v >= PICTURES_LOOK_ALIKE)
-            && !sound_decides(by_id.get(&a).copied(), by_id.get(&b).copied())
-        {
+        if shorter_asks && !sound_decides(by_id.get(&a).copied(), by_id.get(&b).copied()) {
             look.push((a, b));
         }
     });
+    // A pair's averaged score, with a direction under the floor scored again on its own.
+    let both_ways = |a: i64, b: i64| -> Option<f32> {
+        let one = |x: i64, y: i64| match visual.get(&(x, y)) {
+            Some(s) => Some(*s),
+            None => one_way_score(lib, lib.position(x)?, lib.position(y)?),
+        };
+        let mut scores = HashMap::new();
+        scores.extend(one(a, b).map(|s| ((a, b), s)));
+        scores.extend(one(b, a).map(|s| ((b, a), s)));
+        pair_score(&scores, a, b)
+    };
     let mut by_frames: Vec<(i64, i64, Related)> = Vec::new();
     for (a, b) in look {
         let (Some(pa), Some(pb)) = (lib.position(a), lib.position(b)) else { continue };
@@ -377,10 +380,7 @@ fn duplicate_pairs(
         }
     }
     let mut related: HashMap<(i64, i64), Related> =
-        relation::related_pairs(&prints, |a, b| pair_score(&visual, a, b), threshold)
-            .into_iter()
-            .map(|(a, b, r)| ((a, b), r))
-            .collect();
+        relation::related_pairs(&prints, both_ways, threshold).into_iter().map(|(a, b, r)| ((a, b), r)).collect();
     for (a, b, r) in by_frames {
         if !related.contains_key(&(a, b)) && !related.contains_key(&(b, a)) {
             related.insert((a, b), r);
@@ -395,7 +395,7 @@ fn duplicate_pairs(
         pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();
     // The related pairs that their frames' average did not list.
     for ((a, b), r) in related {
-        pairs.push((a, b, pair_score(&visual, a, b).unwrap_or(0.0), Some(r)));
+        pairs.push((a, b, both_ways(a, b).unwrap_or(0.0), Some(r)));
     }
     pairs.retain(|p| only.is_none_or(|want| p.3.is_some_and(|r| r.relation == want)));
     debug_assert!(pairs.iter().all(|p| p.3.is_some_and(|r| r.relation == Relation::SameSong)

@@ -1,4 +1,4 @@
-//! What a query asks and answers: a library video or lyrics (answered by
+//! What a query asks and answers: a library video, lyrics or a description (answered by
 //! `backend::QueryCache`), or a video file outside the library (probed, sampled and transcribed
 //! here, never added), with the images its results show.
 
@@ -21,6 +21,8 @@ pub enum QueryRequest {
     Video(i64),
     /// Lyrics typed by the user.
     Lyrics(String),
+    /// A look described in words, with lyrics typed beside it if any (fused by the weights).
+    Describe { text: String, lyrics: Option<String> },
 }
 
 /// A ranked answer with the images needed to show it: the query frames and each result's best

@@ -6,8 +6,8 @@ use super::approx::IndexChoice;
 use super::library::{Lyrics, SearchLibrary};
 use super::query::{Query, QueryFrame, QUERY_FRAMES};
 use super::rank::Weights;
+use super::search_batch;
 use super::traps::TrapRules;
-use super::{search_batch, Hit};
 use crate::catalog::{Catalog, Split};
 use crate::error::Result;
 use crate::ml::text::TextEmbedder;
@@ -152,37 +152,115 @@ pub fn near_duplicates(lib: &SearchLibrary, threshold: f32) -> Vec<(i64, i64, f3
 /// Every ordered pair's one-way visual score, by video ids: `(a, b)` is `b`'s score when `a` is
 /// queried with 10 of its frames.
 pub fn visual_scores(lib: &SearchLibrary) -> HashMap<(i64, i64), f32> {
-    visual_scores_seeing(lib, |_, _, _| {})
+    visual_scores_seeing(lib, f32::NEG_INFINITY, |_, _, _| {})
 }
 
-/// [`visual_scores`], showing `see` each ordered pair's hit (`see(a, b, hit)`: `b` found when
-/// `a` is queried), with its frames, as it is scored.
-pub fn visual_scores_seeing(lib: &SearchLibrary, mut see: impl FnMut(i64, i64, &Hit)) -> HashMap<(i64, i64), f32> {
-    let mut one_way: HashMap<(usize, usize), f32> = HashMap::new();
-    let mut asked: Vec<(usize, Query)> = Vec::new();
-    for (i, video) in lib.videos.iter().enumerate() {
-        let frames: Vec<QueryFrame> = lib
-            .spread_frames(i, QUERY_FRAMES)
-            .into_iter()
-            .map(|(t_s, vector, _)| QueryFrame::indexed(t_s, vector, None))
-            .collect();
-        if !frames.is_empty() {
-            asked
-                .push((i, Query { label: String::new(), exclude: Some(video.id), frames, lyrics: None, within: None }));
+/// Query vectors scored together in one pass over a full scan.
+const PASS_VECTORS: usize = 200;
+
+/// A video asking (its position) with its query frames' vectors.
+type Asking = (usize, Vec<Vec<f32>>);
+
+/// [`visual_scores`] at or above `floor` only, showing `see` each of them as it is scored
+/// (`see(a, b, score)`: `b`'s score when `a` is queried). The scores are those a search of `a`
+/// gives `b` (the mean over `a`'s 10 frames of each one's best match in `b`, frames set aside
+/// matching nothing), taken per video as the scan goes instead of a ranking per search: a
+/// library of thousands of videos asks millions of pairs.
+pub fn visual_scores_seeing(
+    lib: &SearchLibrary,
+    floor: f32,
+    mut see: impl FnMut(i64, i64, f32),
+) -> HashMap<(i64, i64), f32> {
+    let n = lib.videos.len();
+    let row_video = row_videos_scored(lib);
+    let dim_ok = |v: &Vec<Vec<f32>>| !v.is_empty() && !lib.frames.is_empty() && lib.frames.dim() == v[0].len();
+    let asked: Vec<Asking> = (0..n)
+        .map(|i| (i, lib.asking_frames(i).into_iter().map(|(_, v)| v).collect()))
+        .filter(|(_, v)| dim_ok(v))
+        .collect();
+    // Videos in passes: as many as share one pass over the full scan, one at a time otherwise.
+    let together = lib.frames.scores_queries_together();
+    let mut passes: Vec<&[Asking]> = Vec::new();
+    let mut rest = asked.as_slice();
+    while !rest.is_empty() {
+        let (mut take, mut count) = (1, rest[0].1.len());
+        while together && take < rest.len() && count + rest[take].1.len() <= PASS_VECTORS {
+            count += rest[take].1.len();
+            take += 1;
         }
+        passes.push(&rest[..take]);
+        rest = &rest[take..];
     }
-    let queries: Vec<Query> = asked.iter().map(|(_, q)| q.clone()).collect();
-    let answers = search_batch(lib, &queries, Weights { visual: 1.0, lyrics: 0.0 }, usize::MAX, false);
-    let position: HashMap<i64, usize> = lib.videos.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
-    for ((i, _), answer) in asked.iter().zip(answers) {
-        for hit in answer.results {
-            see(lib.videos[*i].id, hit.id, &hit);
-            if let (Some(&j), Some(v)) = (position.get(&hit.id), hit.visual) {
-                one_way.insert((*i, j), v);
+    // Each pass keeps the pairs at or above the floor: (asking video, scored video, score).
+    let pass = |videos: &[Asking]| -> Vec<(usize, usize, f32)> {
+        let flat: Vec<Vec<f32>> = videos.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+        let own = if videos.len() == 1 { Some(lib.videos[videos[0].0].id) } else { None };
+        let best = lib.frames.best_per_video(&flat, own, &row_video, n);
+        let mut rows = best.iter();
+        let mut kept = Vec::new();
+        for (i, v) in videos {
+            let mine: Vec<&Vec<f32>> = rows.by_ref().take(v.len()).collect();
+            for j in (0..n).filter(|j| j != i) {
+                match mean_of_matched(mine.iter().map(|row| row[j])) {
+                    Some(score) if score >= floor => kept.push((*i, j, score)),
+                    _ => {}
+                }
+            }
+        }
+        kept
+    };
+    let scored: Vec<Vec<(usize, usize, f32)>> = if together || passes.len() < 2 {
+        passes.iter().map(|p| pass(p)).collect()
+    } else {
+        use rayon::prelude::*;
+        passes.par_iter().map(|p| pass(p)).collect()
+    };
+    let mut out = HashMap::new();
+    for (i, j, score) in scored.into_iter().flatten() {
+        let (a, b) = (lib.videos[i].id, lib.videos[j].id);
+        see(a, b, score);
+        out.insert((a, b), score);
+    }
+    out
+}
+
+/// `b`'s visual score when `a` is queried (positions in `lib`), as [`visual_scores`] has it,
+/// for one pair.
+pub fn one_way_score(lib: &SearchLibrary, a: usize, b: usize) -> Option<f32> {
+    let from: Vec<Vec<f32>> = lib.asking_frames(a).into_iter().map(|(_, v)| v).collect();
+    let masked = |r: &usize| lib.traps.is_some() && lib.set_aside_at(*r).is_some();
+    let rows: Vec<usize> = lib.rows_of[b].iter().copied().filter(|r| !masked(r)).collect();
+    if from.is_empty() || rows.is_empty() || lib.frames.dim() != from[0].len() {
+        return None;
+    }
+    let scores = lib.frames.scores_at(&from, &rows);
+    mean_of_matched(
+        scores.iter().map(|row| row.iter().fold(f32::NEG_INFINITY, |best, &s| if s > best { s } else { best })),
+    )
+}
+
+/// The mean of the query frames' best scores that matched at all (as a search scores a video).
+fn mean_of_matched(best: impl Iterator<Item = f32>) -> Option<f32> {
+    let (mut sum, mut count) = (0f32, 0usize);
+    for s in best.filter(|&s| s > f32::NEG_INFINITY) {
+        sum += s;
+        count += 1;
+    }
+    (count > 0).then(|| sum / count as f32)
+}
+
+/// Each row's video (its position in `lib.videos`) as a search counts it: `u32::MAX` for a row
+/// in no video's span or set aside.
+fn row_videos_scored(lib: &SearchLibrary) -> Vec<u32> {
+    let mut rows = vec![u32::MAX; lib.frames.len()];
+    for span in &lib.spans {
+        for r in span.start..span.end.min(rows.len()) {
+            if lib.traps.is_none() || lib.set_aside_at(r).is_none() {
+                rows[r] = span.video as u32;
             }
         }
     }
-    one_way.into_iter().map(|((i, j), s)| ((lib.videos[i].id, lib.videos[j].id), s)).collect()
+    rows
 }
 
 /// A pair's visual score: the two directions averaged (one where only one was scored).

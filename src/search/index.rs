@@ -28,6 +28,31 @@ pub trait VectorIndex: Send + Sync {
     fn scores_leaving_out(&self, queries: &[Vec<f32>], _own_video: Option<i64>) -> Vec<Vec<f32>> {
         self.scores(queries)
     }
+    /// For each query, each video's best score over its rows: `best[q][v]` is the highest of
+    /// query `q`'s [`VectorIndex::scores_leaving_out`] over the rows whose `row_video` is `v`
+    /// (minus infinity where none scores; rows marked `u32::MAX` belong to no video). What
+    /// `dupes` asks of every video, without a row of scores per query frame. (This default
+    /// scores every row and folds them.)
+    fn best_per_video(
+        &self,
+        queries: &[Vec<f32>],
+        own_video: Option<i64>,
+        row_video: &[u32],
+        videos: usize,
+    ) -> Vec<Vec<f32>> {
+        self.scores_leaving_out(queries, own_video)
+            .iter()
+            .map(|row| {
+                let mut best = vec![f32::NEG_INFINITY; videos];
+                for (&s, &v) in row.iter().zip(row_video) {
+                    if let Some(b) = best.get_mut(v as usize).filter(|b| s > **b) {
+                        *b = s;
+                    }
+                }
+                best
+            })
+            .collect()
+    }
     /// Copies of the stored (normalised) vectors at `rows`.
     fn rows(&self, rows: &[usize]) -> Vec<Vec<f32>>;
     /// [`VectorIndex::scores`] against the stored vectors at `rows` only: `queries.len()` rows
@@ -60,6 +85,20 @@ struct Center {
     row_dot: Vec<f32>,
     row_norm: Vec<f32>,
     mean_sq: f32,
+}
+
+impl Center {
+    /// A (unit) query's product with the mean and its length once centred.
+    fn query_terms(&self, q: &[f32]) -> (f32, f32) {
+        let q_dot: f32 = q.iter().zip(&self.mean).map(|(a, b)| a * b).sum();
+        (q_dot, (1.0 - 2.0 * q_dot + self.mean_sq).max(1e-12).sqrt())
+    }
+
+    /// The centred cosine of a query (its [`Center::query_terms`]) and row `row`, from their raw
+    /// product.
+    fn centred(&self, raw: f32, (q_dot, q_norm): (f32, f32), row: usize) -> f32 {
+        (raw - q_dot - self.row_dot[row] + self.mean_sq) / (q_norm * self.row_norm[row])
+    }
 }
 
 impl FlatIndex {
@@ -167,6 +206,66 @@ impl VectorIndex for FlatIndex {
         FlatIndex::rows(self, rows)
     }
 
+    /// Blocks of rows scored on each core into a small buffer and folded at once into that
+    /// core's best per video: the same scores as [`FlatIndex::scores_in`], bit for bit.
+    fn best_per_video(
+        &self,
+        queries: &[Vec<f32>],
+        _own: Option<i64>,
+        row_video: &[u32],
+        videos: usize,
+    ) -> Vec<Vec<f32>> {
+        const BLOCK_ROWS: usize = 1024;
+        let (dim, n) = (self.dim, self.len());
+        if queries.is_empty() || n == 0 {
+            return vec![vec![f32::NEG_INFINITY; videos]; queries.len()];
+        }
+        let q = self.normalised(queries);
+        let (qp, padded) = crate::scan::padded_queries(&q, dim, queries.len());
+        let centring: Option<Vec<(f32, f32)>> =
+            self.center.as_ref().map(|c| q.chunks_exact(dim).map(|qv| c.query_terms(qv)).collect());
+        let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.div_ceil(BLOCK_ROWS));
+        let per = n.div_ceil(threads).next_multiple_of(BLOCK_ROWS);
+        let fold = |first: usize, end: usize| -> Vec<f32> {
+            // Row-major: a row of `videos` bests per query.
+            let mut best = vec![f32::NEG_INFINITY; queries.len() * videos];
+            let mut out = vec![0f32; BLOCK_ROWS * padded];
+            for start in (first..end).step_by(BLOCK_ROWS) {
+                let stop = (start + BLOCK_ROWS).min(end);
+                let out = &mut out[..(stop - start) * padded];
+                crate::scan::dot_block(&self.slice()[start * dim..stop * dim], &qp, dim, out);
+                for (r, scores) in (start..stop).zip(out.chunks_exact(padded)) {
+                    let v = row_video.get(r).copied().unwrap_or(u32::MAX) as usize;
+                    if v >= videos {
+                        continue;
+                    }
+                    for (j, &raw) in scores[..queries.len()].iter().enumerate() {
+                        let s = match (&centring, &self.center) {
+                            (Some(terms), Some(c)) => c.centred(raw, terms[j], r),
+                            _ => raw,
+                        };
+                        let b = &mut best[j * videos + v];
+                        if s > *b {
+                            *b = s;
+                        }
+                    }
+                }
+            }
+            best
+        };
+        let parts: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                (0..n).step_by(per).map(|first| scope.spawn(move || fold(first, (first + per).min(n)))).collect();
+            handles.into_iter().map(|h| h.join().expect("a scoring thread panicked")).collect()
+        });
+        let mut all = parts.into_iter();
+        let mut best = all.next().unwrap_or_default();
+        for part in all {
+            best.iter_mut().zip(part).for_each(|(b, p)| *b = if p > *b { p } else { *b });
+        }
+        best.chunks_exact(videos.max(1)).take(queries.len()).map(<[f32]>::to_vec).collect()
+    }
+
     fn scores_at(&self, queries: &[Vec<f32>], rows: &[usize]) -> Vec<Vec<f32>> {
         FlatIndex::scores_at(self, queries, rows)
     }
@@ -204,22 +303,27 @@ impl FlatIndex {
         if queries.is_empty() || data.is_empty() {
             return vec![Vec::new(); queries.len()];
         }
+        let q = self.normalised(queries);
+        let mut scores = dot_all(data, &q, self.dim, queries.len());
+        if let Some(c) = &self.center {
+            for (row, qv) in scores.iter_mut().zip(q.chunks_exact(self.dim)) {
+                let terms = c.query_terms(qv);
+                for (s, j) in row.iter_mut().zip(rows.clone()) {
+                    *s = c.centred(*s, terms, j);
+                }
+            }
+        }
+        scores
+    }
+
+    /// The queries, each scaled to unit length, in one row-major block.
+    fn normalised(&self, queries: &[Vec<f32>]) -> Vec<f32> {
         let mut q = Vec::with_capacity(queries.len() * self.dim);
         for v in queries {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
             q.extend(v.iter().map(|x| x / norm));
         }
-        let mut scores = dot_all(data, &q, self.dim, queries.len());
-        if let Some(c) = &self.center {
-            for (row, qv) in scores.iter_mut().zip(q.chunks_exact(self.dim)) {
-                let q_dot: f32 = qv.iter().zip(&c.mean).map(|(a, b)| a * b).sum();
-                let q_norm = (1.0 - 2.0 * q_dot + c.mean_sq).max(1e-12).sqrt();
-                for (s, j) in row.iter_mut().zip(rows.clone()) {
-                    *s = (*s - q_dot - c.row_dot[j] + c.mean_sq) / (q_norm * c.row_norm[j]);
-                }
-            }
-        }
-        scores
+        q
     }
 
     /// For each of the stored rows `queries`, every row scoring at least `threshold` with it
@@ -328,6 +432,45 @@ mod tests {
         assert!(close(s[1][2], 1.0));
         assert_eq!(idx.len(), 3);
         assert_eq!(idx.bytes(), 12, "two bytes per component");
+    }
+
+    /// Each video's best score per query, folded as the scan goes over blocks and threads, is
+    /// the best of the full scores over its rows, bit for bit, centred or not; rows of no video
+    /// count for none, and a video without rows has none.
+    #[test]
+    fn best_per_video_is_the_best_of_the_full_scores() {
+        let mut rng = crate::rng::SplitMix64(5);
+        let dim = 72;
+        let mut idx = FlatIndex::new(dim);
+        for _ in 0..2600 {
+            idx.push(&(0..dim).map(|_| rng.unit() as f32 - 0.3).collect::<Vec<_>>());
+        }
+        let queries: Vec<Vec<f32>> = (0..7).map(|_| (0..dim).map(|_| rng.unit() as f32).collect()).collect();
+        // Eleven videos in uneven runs of rows, every ninth row in none, video 10 with no rows.
+        let row_video: Vec<u32> =
+            (0..2600).map(|r| if r % 9 == 4 { u32::MAX } else { (r * 10 / 2600) as u32 }).collect();
+        for centred in [false, true] {
+            if centred {
+                idx.center();
+            }
+            let full = idx.scores(&queries);
+            let best = idx.best_per_video(&queries, None, &row_video, 11);
+            for (q, row) in full.iter().enumerate() {
+                for v in 0..11u32 {
+                    let want = row
+                        .iter()
+                        .zip(&row_video)
+                        .filter(|(_, &rv)| rv == v)
+                        .fold(f32::NEG_INFINITY, |b, (&s, _)| if s > b { s } else { b });
+                    assert_eq!(
+                        best[q][v as usize].to_bits(),
+                        want.to_bits(),
+                        "query {q}, video {v}, centred {centred}"
+                    );
+                }
+            }
+            assert_eq!(best[0][10], f32::NEG_INFINITY);
+        }
     }
 
     /// The rows at or above a threshold, found by a first pass over the first components, are

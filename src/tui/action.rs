@@ -49,6 +49,8 @@ pub enum Action {
     NextPreset,
     Filter,
     TypeLyrics,
+    /// `d`: describe a look in words.
+    Describe,
     MoreVisual,
     MoreLyrics,
     /// `o`: play the selected result from its matched moment.

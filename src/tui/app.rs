@@ -23,6 +23,8 @@ pub enum PromptKind {
     AddFolder,
     Filter,
     Lyrics,
+    /// A look described in words (the vision-text space).
+    Describe,
     /// The folder results are limited to.
     Scope,
 }
@@ -197,6 +199,10 @@ impl App {
                 self.prompt = Some(Prompt { kind: PromptKind::Filter, text });
             }
             Action::TypeLyrics => self.prompt = Some(Prompt { kind: PromptKind::Lyrics, text: String::new() }),
+            Action::Describe => {
+                let text = self.query.description.clone().unwrap_or_default();
+                self.prompt = Some(Prompt { kind: PromptKind::Describe, text });
+            }
             Action::MoreVisual => self.shift_weight(0.1),
             Action::MoreLyrics => self.shift_weight(-0.1),
             Action::PlayMatch => return self.play(false),
@@ -306,22 +312,39 @@ impl App {
     fn ask(&mut self, request: QueryRequest, label: String) -> Command {
         self.again(Origin::Query);
         self.query.pending = Some(label);
-        self.query.asked_video = match request {
-            QueryRequest::Video(id) => Some(id),
-            QueryRequest::Lyrics(_) => None,
+        (self.query.asked_video, self.query.description, self.query.lyrics) = match &request {
+            QueryRequest::Video(id) => (Some(*id), None, None),
+            QueryRequest::Lyrics(words) => (None, None, Some(words.clone())),
+            QueryRequest::Describe { text, lyrics } => (None, Some(text.clone()), lyrics.clone()),
         };
         Command::Query(request)
+    }
+
+    /// A description query, fused with `lyrics` when there are some.
+    fn describe(&mut self, text: String, lyrics: Option<String>) -> Command {
+        let words = lyrics.as_ref().map(|l| format!(" with lyrics \"{}\"", l.trim())).unwrap_or_default();
+        let label = format!("described as \"{}\"{words}", text.trim());
+        self.ask(QueryRequest::Describe { text, lyrics }, label)
     }
 
     fn submit(&mut self) -> Option<Command> {
         let prompt = self.prompt.take()?;
         match prompt.kind {
             PromptKind::Filter | PromptKind::Scope => None,
+            // Lyrics typed while a description is the query join it (empty ones leave it alone).
+            PromptKind::Lyrics if self.query.description.is_some() => {
+                let text = self.query.description.clone().unwrap_or_default();
+                let lyrics = Some(prompt.text).filter(|l| !l.trim().is_empty());
+                Some(self.describe(text, lyrics))
+            }
             PromptKind::Lyrics if prompt.text.trim().is_empty() => None,
             PromptKind::Lyrics => {
                 let label = format!("lyrics \"{}\"", prompt.text.trim());
                 Some(self.ask(QueryRequest::Lyrics(prompt.text), label))
             }
+            PromptKind::Describe if prompt.text.trim().is_empty() => None,
+            // A description keeps the lyrics typed for the query before it.
+            PromptKind::Describe => Some(self.describe(prompt.text, self.query.lyrics.clone())),
             PromptKind::AddFolder => {
                 let path = expand_home(prompt.text.trim());
                 if path.as_os_str().is_empty() {
@@ -699,6 +722,25 @@ mod tests {
             press(&mut app, KeyCode::Char(c));
         }
         assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(QueryRequest::Lyrics("city lights".into()))));
+        // d describes a look and keeps the lyrics typed before; lyrics typed next join it.
+        press(&mut app, KeyCode::Char('d'));
+        for c in "neon".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        let fused = QueryRequest::Describe { text: "neon".into(), lyrics: Some("city lights".into()) };
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(fused)));
+        assert_eq!(app.query.pending.as_deref(), Some("described as \"neon\" with lyrics \"city lights\""));
+        press(&mut app, KeyCode::Char('l'));
+        press(&mut app, KeyCode::Char('x'));
+        let fused = QueryRequest::Describe { text: "neon".into(), lyrics: Some("x".into()) };
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(fused)));
+        // d opens on the description asked, to edit it; a library video starts afresh.
+        press(&mut app, KeyCode::Char('d'));
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("neon"));
+        press(&mut app, KeyCode::Esc);
+        app.query.focus = Focus::Videos;
+        assert_eq!(press(&mut app, KeyCode::Enter), Some(Command::Query(QueryRequest::Video(3))));
+        assert_eq!((app.query.description.clone(), app.query.lyrics.clone()), (None, None));
     }
 
     #[test]

@@ -101,9 +101,13 @@ pub const KEYMAP: &[Group] = &[
         ],
     },
     Group {
-        keys: "/ / l",
-        what: "query: filter videos by title / type lyrics",
-        binds: &[bind(QUERY, Char('/'), Action::Filter), bind(QUERY, Char('l'), Action::TypeLyrics)],
+        keys: "/ / l / d",
+        what: "query: filter by title / type lyrics / describe a look",
+        binds: &[
+            bind(QUERY, Char('/'), Action::Filter),
+            bind(QUERY, Char('l'), Action::TypeLyrics),
+            bind(QUERY, Char('d'), Action::Describe),
+        ],
     },
     Group {
         keys: "← →",

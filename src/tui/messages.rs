@@ -32,6 +32,9 @@ fn remedy(r: Remedy) -> &'static str {
         Remedy::ConfirmViews => {
             "press t again to compute them anyway (they are cached), or set train.augmented_views = 0"
         }
+        Remedy::EmbedForDescriptions => {
+            "turn [models.vision_text] on in the config and run `reelmatch index update` (it embeds the frames for descriptions)"
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The query pane: pick a library video (`/` filters by title) or type lyrics (`l`); the results
+//! The query pane: pick a library video (`/` filters by title), type lyrics (`l`) or describe a
+//! look (`d`, in the vision-text space; with lyrics, fused); the results
 //! table (rank, title, fused, visual, lyrics, a flag on likely duplicates), limited to a folder
 //! with `i`; the selected result's query frame beside its matched frame with timestamps, and its
 //! matched lyric lines; `+`/`-` re-weight and re-rank live.
@@ -58,6 +59,9 @@ pub struct QueryState {
     pub previews: Previews,
     /// The library video the answer was asked with, if it was one.
     pub asked_video: Option<i64>,
+    /// The description and the lyrics the query was typed with, where it was (`d`, `l`).
+    pub description: Option<String>,
+    pub lyrics: Option<String>,
     /// Only results under this folder are shown (empty: all).
     pub scope: String,
     /// Each library video's file, by id (for the scope and the player).
@@ -189,7 +193,12 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
     let scope = if s.scope.trim().is_empty() { String::new() } else { format!(" in {}", s.scope.trim()) };
     let label = match (&s.pending, &s.answer) {
         (Some(q), _) => format!(" Searching with {q}… "),
-        (None, Some(a)) => format!(" Most similar to {}{scope} ({}) ", a.results.query, a.results.space),
+        (None, Some(a)) => {
+            // The query cut at a word where the title would run past the border, the space kept.
+            let tail = format!("{scope} ({}) ", a.results.space);
+            let room = usize::from(area.width).saturating_sub(" Most similar to ".len() + tail.chars().count() + 4);
+            format!(" Most similar to {}{tail}", super::errors::cut_at_word(&a.results.query, room))
+        }
         (None, None) => " Results ".to_string(),
     };
     let focused = s.focus == Focus::Results;
@@ -202,7 +211,8 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
         )
         .border_style(if focused { Style::new().fg(Color::Cyan) } else { Style::new() });
     if s.answer.is_none() {
-        let text = "Enter searches with the selected video; l types lyrics; ← → move between lists.";
+        let text =
+            "Enter searches with the selected video; l types lyrics; d describes a look; ← → move between lists.";
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block), area);
         return None;
     }
@@ -275,7 +285,10 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
     let frames_height = (image_rows.ceil() as u16 + 2).clamp(4, area.height.saturating_sub(4).max(4));
     let [frames, words] = Layout::vertical([Constraint::Length(frames_height), Constraint::Min(3)]).areas(area);
     let [q, m] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(frames);
-    let qblock = Block::new().borders(Borders::ALL).title(format!(" query @ {qt:.1}s "));
+    // A description has words where a query frame would be.
+    let words_asked = s.description.clone().filter(|_| s.answer.is_some() && s.previews.query.is_none());
+    let qtitle = if words_asked.is_some() { " described as ".to_string() } else { format!(" query @ {qt:.1}s ") };
+    let qblock = Block::new().borders(Borders::ALL).title(qtitle);
     let mblock = Block::new().borders(Borders::ALL).title(format!(" {title} @ {mt:.1}s · {sim:.2} "));
     for (block, rect, proto) in [(qblock, q, &mut s.previews.query), (mblock, m, &mut s.previews.matched)] {
         let inner = block.inner(rect);
@@ -288,6 +301,15 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
             ),
             _ => frame.render_widget(Paragraph::new("(no image)").dim(), inner),
         }
+    }
+    if let Some(words) = words_asked {
+        let inner = Block::new().borders(Borders::ALL).inner(q);
+        frame.render_widget(ratatui::widgets::Clear, inner);
+        let mut text = vec![Line::from(format!("\"{words}\""))];
+        if let Some(lyrics) = &s.lyrics {
+            text.extend([Line::from(""), Line::from(format!("with lyrics \"{lyrics}\"")).dim()]);
+        }
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
     }
     let text = if lines.is_empty() {
         vec![Line::from("No lyrics matched (an instrumental, or no text model).").dim()]

@@ -95,6 +95,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
         PromptKind::AddFolder => ("add folder: ", "  (Tab completes · Enter ingests · Esc cancels)"),
         PromptKind::Filter => ("filter: /", "  (Enter keeps · Esc clears)"),
         PromptKind::Lyrics => ("lyrics: ", "  (Enter searches · Esc cancels)"),
+        PromptKind::Describe => ("describe: ", "  (Enter searches the frames by these words · Esc cancels)"),
         PromptKind::Scope => ("results in folder: ", "  (Tab completes · Enter keeps · empty shows all)"),
     };
     let line =
