@@ -9,6 +9,9 @@
 //!
 //! `cargo bench --bench ingest_video`; `REELMATCH_BENCH_SECONDS` changes the video's length
 //! (default 240). Median of 3 runs of each, each into a fresh library.
+//! `REELMATCH_BENCH_VISION_TEXT=1` times instead the default mode with the vision-text role off
+//! and on (SigLIP at google/siglip2-base-patch16-224's sizes, random weights in its layout, from
+//! `tests/reference/vision_text.py --write siglip-base`): what describing adds to an ingest.
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
 mod common;
@@ -67,19 +70,30 @@ fn main() {
         ),
     )
     .unwrap();
-    // Every `[ingest] overlap` mode, alternating in the same run.
-    let modes = [
-        ("none (one stage after another)", "none"),
-        ("audio (beside the frame sampling)", "audio"),
-        ("frames (embedded as sampled)", "frames"),
-        ("all (both)", "all"),
-    ];
+    // Every `[ingest] overlap` mode, alternating in the same run (or the vision-text role off and on).
+    let vision_text = std::env::var_os("REELMATCH_BENCH_VISION_TEXT").is_some();
+    let siglip = work.path().join("siglip-base");
+    let modes: Vec<(&str, &str, bool)> = if vision_text {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/vision_text.py");
+        run(Command::new("python3").arg(script).args(["--write", "siglip-base"]).arg(&siglip));
+        vec![("all, vision-text role off", "all", false), ("all, vision-text role on (SigLIP 2 base)", "all", true)]
+    } else {
+        vec![
+            ("none (one stage after another)", "none", false),
+            ("audio (beside the frame sampling)", "audio", false),
+            ("frames (embedded as sampled)", "frames", false),
+            ("all (both)", "all", false),
+        ]
+    };
     let configs: Vec<PathBuf> = modes
         .iter()
         .enumerate()
-        .map(|(m, (_, overlap))| {
+        .map(|(m, (_, overlap, describe))| {
             let file = work.path().join(format!("ingest {m}.toml"));
-            let text = std::fs::read_to_string(&config).unwrap();
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            if *describe {
+                text.push_str(&format!("[models.vision_text]\npath = {siglip:?}\n"));
+            }
             std::fs::write(&file, format!("{text}[ingest]\noverlap = {overlap:?}\n")).unwrap();
             file
         })
@@ -114,7 +128,7 @@ fn main() {
          median of 3, alternating; peak RSS of reelmatch's own process {} MiB",
         peak_kib / 1024
     );
-    for (m, (label, _)) in modes.iter().enumerate() {
+    for (m, (label, _, _)) in modes.iter().enumerate() {
         let w = &mut walls[m];
         w.sort_by(f64::total_cmp);
         println!(

@@ -5,7 +5,10 @@
 //! and without the key-value cache) and faster-whisper on the same weights
 //! (`benches/whisper_yardstick.py`); text-encoder documents/s at 512 tokens.
 //!
-//! `cargo bench --bench models [-- resnet|whisper|whisper-costs|text]`; `whisper-costs` times a
+//! SigLIP 2 base's vision and text towers beside ONNX Runtime on the same weights
+//! (`benches/onnx_siglip.py`).
+//!
+//! `cargo bench --bench models [-- resnet|whisper|whisper-costs|text|vision-text]`; `whisper-costs` times a
 //! window and a token of tiny.en and of a base.en-shaped checkpoint (random weights) alone. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
@@ -109,6 +112,137 @@ fn resnet() {
             println!("(ONNX Runtime was not run: `pip install onnx onnxruntime` adds it, see benches/onnx_resnet50.py)")
         }
     }
+}
+
+/// The vision-text role (SigLIP at google/siglip2-base-patch16-224's sizes, random weights in its
+/// exact layout: speed does not depend on their values) beside ONNX Runtime running the same
+/// weights (`benches/onnx_siglip.py`), taking turns in two rounds: images/s at batch 8 and 32
+/// (reelmatch's include preparing 320×180 frames, a few milliseconds), and one description's
+/// milliseconds. The two agree on a 224×224 image and a description (cosines printed).
+fn vision_text() {
+    use reelmatch::ml::resolve_manifest;
+    use reelmatch::ml::vision_text::VisionTextEmbedder;
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("siglip-base");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/vision_text.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(["--write", "siglip-base"])
+        .arg(&model_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "python3 with numpy and safetensors: {}", String::from_utf8_lossy(&out.stderr));
+    let files = resolve_manifest(Role::VisionText, Role::VisionText.manifest(), Some(&model_dir), &[], Some("offline"))
+        .unwrap();
+    let frame = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 180, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * 3 + y) % 256) as u8])
+    }));
+    let square = dir.path().join("square.png");
+    image::RgbImage::from_fn(224, 224, |x, y| {
+        image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x ^ y) % 256) as u8])
+    })
+    .save(&square)
+    .unwrap();
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_siglip.py");
+    let images = vec![frame; 32];
+    // (batch, images/s) per round, each side.
+    let mut ours: Vec<(usize, f64)> = Vec::new();
+    let mut theirs: Vec<(usize, f64)> = Vec::new();
+    let (mut our_text, mut their_text) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        for batch in [8usize, 32] {
+            let model = VisionTextEmbedder::load(&files, &Device::Cpu, batch).unwrap();
+            model.embed_images(&images[..batch]).unwrap(); // warm-up
+            let mut rates: Vec<f64> = (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    model.embed_images(&images).unwrap();
+                    images.len() as f64 / t.elapsed().as_secs_f64()
+                })
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            ours.push((batch, rates[1]));
+            if batch == 8 {
+                let text = "blue background with";
+                model.embed_text(text).unwrap();
+                let mut ms: Vec<f64> = (0..5)
+                    .map(|_| {
+                        let t = Instant::now();
+                        model.embed_text(text).unwrap();
+                        t.elapsed().as_secs_f64() * 1000.0
+                    })
+                    .collect();
+                ms.sort_by(f64::total_cmp);
+                our_text.push(ms[2]);
+                if round == 0 {
+                    // The same image and words through both: one network.
+                    let out = std::process::Command::new("python3")
+                        .arg(&onnx)
+                        .arg(&model_dir)
+                        .args([threads.as_str(), "1", "--image"])
+                        .arg(&square)
+                        .output()
+                        .unwrap();
+                    let v: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            println!(
+                                "(ONNX Runtime was not run: `pip install onnx onnxruntime pillow` adds it; {})",
+                                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                            );
+                            return;
+                        }
+                    };
+                    let cos = |a: &[f32], b: &serde_json::Value| -> f64 {
+                        a.iter().zip(b.as_array().unwrap()).map(|(x, y)| f64::from(*x) * y.as_f64().unwrap()).sum()
+                    };
+                    let mine = model.embed_files(&[square.as_path()]).unwrap().remove(0);
+                    let ids: Vec<u64> = model.token_ids(text).unwrap().iter().map(|&i| u64::from(i)).collect();
+                    let same_ids = v["text"]["ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap()).eq(ids);
+                    println!(
+                        "vision-text parity with ONNX Runtime: image cosine {:.7}; text cosine {:.7} (same token ids: {same_ids})",
+                        cos(&mine, &v["image"]),
+                        cos(&model.embed_text(text).unwrap(), &v["text"]["vector"])
+                    );
+                }
+            }
+        }
+        let out = std::process::Command::new("python3")
+            .arg(&onnx)
+            .arg(&model_dir)
+            .args([threads.as_str(), "8", "32"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for batch in [8usize, 32] {
+            theirs.push((batch, v["batches"][batch.to_string()].as_f64().unwrap()));
+        }
+        their_text.push(v["text_ms"].as_f64().unwrap());
+        if round == 0 {
+            println!("ONNX Runtime {}", v["onnxruntime"].as_str().unwrap_or("?"));
+        }
+    }
+    let range = |xs: Vec<f64>| {
+        let (lo, hi) = xs.iter().fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        format!("{lo:.2}–{hi:.2}")
+    };
+    for batch in [8usize, 32] {
+        let of = |v: &[(usize, f64)]| v.iter().filter(|(b, _)| *b == batch).map(|(_, r)| *r).collect::<Vec<_>>();
+        let (a, b) = (of(&ours), of(&theirs));
+        let ratios = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+        println!(
+            "siglip2-base vision batch {batch:>2}: reelmatch {} images/s, ONNX Runtime {} images/s; ratio per round {}",
+            range(a.clone()),
+            range(b.clone()),
+            range(ratios)
+        );
+    }
+    println!(
+        "siglip2-base text, one description: reelmatch {} ms, ONNX Runtime {} ms",
+        range(our_text),
+        range(their_text)
+    );
 }
 
 /// "median (min–max)" of some rates.
@@ -364,5 +498,8 @@ fn main() {
     }
     if run("text") {
         text(&assets().join("models/all-minilm-l6-v2"));
+    }
+    if run("vision-text") {
+        vision_text();
     }
 }

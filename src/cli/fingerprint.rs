@@ -4,20 +4,27 @@
 use crate::config::Config;
 use crate::events::Cancel;
 use crate::media::fingerprint::{self, Fingerprint};
-use crate::media::{decode_audio, AUDIO_SAMPLE_RATE};
+use crate::media::stream_audio;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The fingerprint of `file`'s first audio stream.
+/// The fingerprint of `file`'s first audio stream, decoded straight to Chromaprint's own rate
+/// (nothing left to resample; ingest fingerprints the 16 kHz audio it keeps for Whisper) and
+/// fingerprinted as ffmpeg decodes it.
 fn of_file(config: &Config, file: &Path) -> anyhow::Result<Fingerprint> {
+    let mut printer = fingerprint::Printer::new(fingerprint::SAMPLE_RATE)?;
     // Any media file: no duration to size the limit by; a stall (a minute without output)
     // stops a stuck ffmpeg.
-    let pcm = decode_audio(&config.tools.ffmpeg, file, Duration::from_secs(24 * 3600), &Cancel::new())?;
-    if pcm.is_empty() {
+    let limit = Duration::from_secs(24 * 3600);
+    stream_audio(&config.tools.ffmpeg, file, fingerprint::SAMPLE_RATE, limit, &Cancel::new(), &mut |samples| {
+        printer.push(samples);
+        Ok(())
+    })?;
+    if printer.is_empty() {
         anyhow::bail!("{}: no audio to fingerprint", file.display());
     }
-    Ok(fingerprint::of_samples(&pcm, AUDIO_SAMPLE_RATE)?)
+    Ok(printer.finish())
 }
 
 pub fn run(config: &Config, file: &Path, against: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {

@@ -24,7 +24,8 @@ pub fn extract_audio(ffmpeg: &str, path: &Path, out: &Path, limit: Duration, can
     let io = |e| Error::io(&tmp, e);
     let written = std::fs::File::create(&tmp).map_err(io).and_then(|file| {
         let mut w = std::io::BufWriter::new(file);
-        let bytes = decode(ffmpeg, path, limit, cancel, &mut |block| w.write_all(block).map_err(io))?;
+        let bytes =
+            decode(ffmpeg, path, AUDIO_SAMPLE_RATE, limit, cancel, &mut |block| w.write_all(block).map_err(io))?;
         w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
         Ok(bytes)
     });
@@ -44,17 +45,47 @@ pub fn extract_audio(ffmpeg: &str, path: &Path, out: &Path, limit: Duration, can
 /// is not kept).
 pub fn decode_audio(ffmpeg: &str, path: &Path, limit: Duration, cancel: &Cancel) -> Result<Vec<f32>> {
     let mut bytes = Vec::new();
-    decode(ffmpeg, path, limit, cancel, &mut |block| {
+    decode(ffmpeg, path, AUDIO_SAMPLE_RATE, limit, cancel, &mut |block| {
         bytes.extend_from_slice(block);
         Ok(())
     })?;
     Ok(samples(&bytes))
 }
 
+/// The first audio stream of `path` at `rate` Hz, mono, handed to `sink` in order as ffmpeg
+/// decodes it (whole samples), so the work on it overlaps the decoding (a fingerprint of a file
+/// alone takes Chromaprint's own 11,025 Hz). Returns the number of samples.
+pub fn stream_audio(
+    ffmpeg: &str,
+    path: &Path,
+    rate: u32,
+    limit: Duration,
+    cancel: &Cancel,
+    sink: &mut dyn FnMut(&[f32]) -> Result<()>,
+) -> Result<u64> {
+    // A block may end inside a sample: its first bytes wait for the next block.
+    let mut carry: Vec<u8> = Vec::with_capacity(4);
+    let bytes = decode(ffmpeg, path, rate, limit, cancel, &mut |block| {
+        let joined;
+        let whole = if carry.is_empty() {
+            block
+        } else {
+            joined = [carry.as_slice(), block].concat();
+            joined.as_slice()
+        };
+        let cut = whole.len() / 4 * 4;
+        sink(&samples(&whole[..cut]))?;
+        carry = whole[cut..].to_vec();
+        Ok(())
+    })?;
+    Ok(bytes / 4)
+}
+
 /// Runs ffmpeg over `path`, handing its f32le output to `sink` block by block.
 fn decode(
     ffmpeg: &str,
     path: &Path,
+    rate: u32,
     limit: Duration,
     cancel: &Cancel,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
@@ -64,7 +95,7 @@ fn decode(
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
         .arg(path)
         .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar"])
-        .arg(AUDIO_SAMPLE_RATE.to_string())
+        .arg(rate.to_string())
         .args(["-f", "f32le", "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

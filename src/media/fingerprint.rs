@@ -31,6 +31,9 @@ impl Span {
     }
 }
 
+/// The sample rate Chromaprint fingerprints at (audio at another rate is resampled to it first).
+pub const SAMPLE_RATE: u32 = 11_025;
+
 fn config() -> Configuration {
     Configuration::preset_test2()
 }
@@ -42,17 +45,50 @@ pub fn item_seconds() -> f64 {
 
 /// The fingerprint of mono `samples` (floats in −1…1) at `rate` Hz.
 pub fn of_samples(samples: &[f32], rate: u32) -> Result<Fingerprint> {
-    let mut printer = Fingerprinter::new(&config());
-    printer.start(rate, 1).map_err(|e| Error::Invalid(format!("audio at {rate} Hz cannot be fingerprinted: {e:?}")))?;
-    let mut block = Vec::with_capacity(1 << 16);
-    for chunk in samples.chunks(1 << 16) {
-        block.clear();
-        block.extend(chunk.iter().map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16));
-        printer.consume(&block);
+    let mut printer = Printer::new(rate)?;
+    printer.push(samples);
+    Ok(printer.finish())
+}
+
+/// A fingerprint computed as the audio arrives, block by block (the same hashes as
+/// [`of_samples`] on all of it).
+pub struct Printer {
+    inner: Fingerprinter,
+    rate: u32,
+    samples: u64,
+    block: Vec<i16>,
+}
+
+impl Printer {
+    /// A fingerprint of mono audio at `rate` Hz.
+    pub fn new(rate: u32) -> Result<Printer> {
+        let mut inner = Fingerprinter::new(&config());
+        inner
+            .start(rate, 1)
+            .map_err(|e| Error::Invalid(format!("audio at {rate} Hz cannot be fingerprinted: {e:?}")))?;
+        Ok(Printer { inner, rate, samples: 0, block: Vec::with_capacity(1 << 16) })
     }
-    printer.finish();
-    let duration_s = (samples.len() as f64 / f64::from(rate.max(1))) as u32;
-    Ok(Fingerprint { hashes: printer.fingerprint().to_vec(), duration_s })
+
+    /// The next samples (floats in −1…1).
+    pub fn push(&mut self, samples: &[f32]) {
+        for chunk in samples.chunks(1 << 16) {
+            self.block.clear();
+            self.block.extend(chunk.iter().map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16));
+            self.inner.consume(&self.block);
+        }
+        self.samples += samples.len() as u64;
+    }
+
+    /// Whether no audio came.
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0
+    }
+
+    pub fn finish(mut self) -> Fingerprint {
+        self.inner.finish();
+        let duration_s = (self.samples as f64 / f64::from(self.rate.max(1))) as u32;
+        Fingerprint { hashes: self.inner.fingerprint().to_vec(), duration_s }
+    }
 }
 
 /// The stretches of `a` and `b` that hold the same recording, longest first.
@@ -100,6 +136,20 @@ pub(crate) fn test_tune(seconds: f64, rate: u32, seed: u32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Audio handed over in blocks of any size, as ffmpeg's pipe delivers it, gives the hashes
+    /// of all of it at once.
+    #[test]
+    fn a_fingerprint_taken_as_the_audio_arrives_is_the_whole_ones() {
+        let song = test_tune(20.0, SAMPLE_RATE, 3);
+        let mut printer = Printer::new(SAMPLE_RATE).unwrap();
+        for block in song.chunks(7_919) {
+            printer.push(block);
+        }
+        let whole = of_samples(&song, SAMPLE_RATE).unwrap();
+        assert!(whole.hashes.len() > 100, "{} hashes", whole.hashes.len());
+        assert_eq!(printer.finish(), whole);
+    }
 
     #[test]
     fn an_excerpt_is_found_at_its_offset_and_another_tune_is_not() {

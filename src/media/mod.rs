@@ -9,7 +9,7 @@ mod input;
 mod probe;
 mod tools;
 
-pub use audio::{decode_audio, extract_audio, read_pcm, AUDIO_SAMPLE_RATE};
+pub use audio::{decode_audio, extract_audio, read_pcm, stream_audio, AUDIO_SAMPLE_RATE};
 pub use frames::{sample_frames, RgbFrame, SampleSpec, MAX_ASPECT};
 pub use input::{not_regular_reason, require_regular_file, special_kind};
 pub use probe::{parse_probe, probe, NotAVideo, Probe};

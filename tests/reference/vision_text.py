@@ -16,6 +16,7 @@ edge rounded down), a centre crop at half the difference rounded down, rescale, 
 
 usage:
   python3 vision_text.py --write siglip|clip DIR     random weights, configs and a small tokenizer
+  python3 vision_text.py --write siglip-base DIR     the same at SigLIP 2 base's sizes (benches/models.rs)
   python3 vision_text.py DIR < {"texts": [[ids...]], "images": ["file", ...]}
 prints: {"text": [[...]], "image": [[...]], "pixels": [[c*h*w floats]]}, vectors L2-normalised
 """
@@ -58,8 +59,12 @@ def write(family, out):
         put(f"{name}.bias", h, scale=0.02)
 
     vocab = ["<pad>", "<eos>", "<bos>", "<unk>"] + WORDS
+    # siglip-base: google/siglip2-base-patch16-224's own sizes (its vocabulary aside), for speed.
+    base = family == "siglip-base"
+    if base:
+        family = "siglip"
     if family == "siglip":
-        h, inter, patch, size, heads, n = 64, 128, 16, 224, 4, 2
+        h, inter, patch, size, heads, n = (768, 3072, 16, 224, 12, 12) if base else (64, 128, 16, 224, 4, 2)
         t_len = 64
         put("vision_model.embeddings.patch_embedding.weight", h, 3, patch, patch, scale=0.05)
         put("vision_model.embeddings.patch_embedding.bias", h, scale=0.02)
