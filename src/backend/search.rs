@@ -148,7 +148,7 @@ impl Searchable {
         let mut query = Query::from_description(model, text)?;
         if let Some(words) = lyrics.filter(|w| !w.trim().is_empty()) {
             query.lyrics = Query::from_lyrics(models.require_text()?, words)?.lyrics;
-            query.label = format!("{} with lyrics \"{}\"", query.label, words.trim());
+            query.label = crate::search::query::description_label(text, Some(words));
         }
         Ok(query)
     }

@@ -337,7 +337,7 @@ fn duplicate_pairs(
     threshold: f32,
     only: Option<Relation>,
 ) -> anyhow::Result<Vec<Pair>> {
-    use crate::search::eval::{one_way_score, pair_score, pairs_at_least, visual_scores_seeing};
+    use crate::search::eval::{averaged, one_way_score, pairs_at_least, visual_scores_seeing};
     use crate::search::relation::{self, relate_by_frames, sound_decides};
     // A shorter video whose frames, asking the longer one's, score this is looked at by frames.
     const PICTURES_LOOK_ALIKE: f32 = 0.5;
@@ -367,10 +367,7 @@ fn duplicate_pairs(
             Some(s) => Some(*s),
             None => one_way_score(lib, lib.position(x)?, lib.position(y)?),
         };
-        let mut scores = HashMap::new();
-        scores.extend(one(a, b).map(|s| ((a, b), s)));
-        scores.extend(one(b, a).map(|s| ((b, a), s)));
-        pair_score(&scores, a, b)
+        averaged(one(a, b), one(b, a))
     };
     let mut by_frames: Vec<(i64, i64, Related)> = Vec::new();
     for (a, b) in look {

@@ -265,9 +265,14 @@ fn row_videos_scored(lib: &SearchLibrary) -> Vec<u32> {
 
 /// A pair's visual score: the two directions averaged (one where only one was scored).
 pub fn pair_score(scores: &HashMap<(i64, i64), f32>, a: i64, b: i64) -> Option<f32> {
-    match (scores.get(&(a, b)), scores.get(&(b, a))) {
+    averaged(scores.get(&(a, b)).copied(), scores.get(&(b, a)).copied())
+}
+
+/// Two directions' visual scores as a pair's: their mean, or the one there is.
+pub fn averaged(x: Option<f32>, y: Option<f32>) -> Option<f32> {
+    match (x, y) {
         (Some(x), Some(y)) => Some((x + y) / 2.0),
-        (x, y) => x.or(y).copied(),
+        (x, y) => x.or(y),
     }
 }
 

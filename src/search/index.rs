@@ -222,8 +222,9 @@ impl VectorIndex for FlatIndex {
         }
         let q = self.normalised(queries);
         let (qp, padded) = crate::scan::padded_queries(&q, dim, queries.len());
-        let centring: Option<Vec<(f32, f32)>> =
-            self.center.as_ref().map(|c| q.chunks_exact(dim).map(|qv| c.query_terms(qv)).collect());
+        // Each query's centring terms, where the index is centred.
+        let centring: Option<(&Center, Vec<(f32, f32)>)> =
+            self.center.as_ref().map(|c| (c, q.chunks_exact(dim).map(|qv| c.query_terms(qv)).collect()));
         let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).min(n.div_ceil(BLOCK_ROWS));
         let per = n.div_ceil(threads).next_multiple_of(BLOCK_ROWS);
         let fold = |first: usize, end: usize| -> Vec<f32> {
@@ -240,9 +241,9 @@ impl VectorIndex for FlatIndex {
                         continue;
                     }
                     for (j, &raw) in scores[..queries.len()].iter().enumerate() {
-                        let s = match (&centring, &self.center) {
-                            (Some(terms), Some(c)) => c.centred(raw, terms[j], r),
-                            _ => raw,
+                        let s = match &centring {
+                            Some((c, terms)) => c.centred(raw, terms[j], r),
+                            None => raw,
                         };
                         let b = &mut best[j * videos + v];
                         if s > *b {

@@ -128,7 +128,7 @@ impl Query {
             return Err(Error::Invalid("the description is empty".into()));
         }
         Ok(Query {
-            label: format!("described as \"{text}\""),
+            label: description_label(text, None),
             exclude: None,
             frames: vec![QueryFrame::indexed(0.0, model.embed_text(text)?, None)],
             lyrics: None,
@@ -188,6 +188,13 @@ pub(crate) fn embed_lyrics(model: &TextEmbedder, whole: &str, lines: &[(String, 
         .map(|((text, start, end), vector)| Line { text: text.clone(), start: *start, end: *end, vector })
         .collect();
     Ok(Lyrics { whole, lines })
+}
+
+/// How a description query (with lyrics typed beside it, if any) is named in results and
+/// while it runs.
+pub fn description_label(text: &str, lyrics: Option<&str>) -> String {
+    let words = lyrics.map(|l| format!(" with lyrics \"{}\"", l.trim())).unwrap_or_default();
+    format!("described as \"{}\"{words}", text.trim())
 }
 
 #[cfg(test)]

@@ -322,8 +322,7 @@ impl App {
 
     /// A description query, fused with `lyrics` when there are some.
     fn describe(&mut self, text: String, lyrics: Option<String>) -> Command {
-        let words = lyrics.as_ref().map(|l| format!(" with lyrics \"{}\"", l.trim())).unwrap_or_default();
-        let label = format!("described as \"{}\"{words}", text.trim());
+        let label = crate::search::query::description_label(&text, lyrics.as_deref());
         self.ask(QueryRequest::Describe { text, lyrics }, label)
     }
 

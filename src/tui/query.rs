@@ -288,9 +288,22 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
     // A description has words where a query frame would be.
     let words_asked = s.description.clone().filter(|_| s.answer.is_some() && s.previews.query.is_none());
     let qtitle = if words_asked.is_some() { " described as ".to_string() } else { format!(" query @ {qt:.1}s ") };
+    let no_image = || vec![Line::from("(no image)").dim()];
+    let query_text = match words_asked {
+        Some(words) => {
+            let mut text = vec![Line::from(format!("\"{words}\""))];
+            if let Some(lyrics) = &s.lyrics {
+                text.extend([Line::from(""), Line::from(format!("with lyrics \"{lyrics}\"")).dim()]);
+            }
+            text
+        }
+        None => no_image(),
+    };
     let qblock = Block::new().borders(Borders::ALL).title(qtitle);
     let mblock = Block::new().borders(Borders::ALL).title(format!(" {title} @ {mt:.1}s · {sim:.2} "));
-    for (block, rect, proto) in [(qblock, q, &mut s.previews.query), (mblock, m, &mut s.previews.matched)] {
+    for (block, rect, proto, text) in
+        [(qblock, q, &mut s.previews.query, query_text), (mblock, m, &mut s.previews.matched, no_image())]
+    {
         let inner = block.inner(rect);
         frame.render_widget(block, rect);
         match proto {
@@ -299,17 +312,8 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
                 inner,
                 p,
             ),
-            _ => frame.render_widget(Paragraph::new("(no image)").dim(), inner),
+            _ => frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner),
         }
-    }
-    if let Some(words) = words_asked {
-        let inner = Block::new().borders(Borders::ALL).inner(q);
-        frame.render_widget(ratatui::widgets::Clear, inner);
-        let mut text = vec![Line::from(format!("\"{words}\""))];
-        if let Some(lyrics) = &s.lyrics {
-            text.extend([Line::from(""), Line::from(format!("with lyrics \"{lyrics}\"")).dim()]);
-        }
-        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
     }
     let text = if lines.is_empty() {
         vec![Line::from("No lyrics matched (an instrumental, or no text model).").dim()]
