@@ -4,7 +4,7 @@
 //! `index update` embeds a library ingested before; `similar --describe` then ranks the videos by
 //! their best frame, each score the plain cosine of the description's and the frame's vectors
 //! (`embed … --role vision-text`), and fuses with lyrics; the dashboard's `d` (in tmux) ranks the same;
-//! a shared catalog refuses it in words.
+//! a shared catalog (PostgreSQL) answers as the embedded one does.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
 use crate::common::{assets, bin, expect, json, make_video, random_resnet, Gen};
@@ -22,6 +22,8 @@ struct Work {
     dir: tempfile::TempDir,
     lib: PathBuf,
     siglip: PathBuf,
+    /// `--catalog URL` for a shared catalog; none for the embedded one.
+    catalog: Vec<String>,
 }
 
 impl Work {
@@ -33,14 +35,14 @@ impl Work {
         random_siglip(&siglip);
         let config = dir.path().join("config.toml");
         std::fs::write(&config, "[sampling]\nframe_short_side = 64\n[models]\noffline = true\n").unwrap();
-        Work { dir, lib, siglip }
+        Work { dir, lib, siglip, catalog: Vec::new() }
     }
 
     /// The binary on the library with the test models (the vision-text one only when `describe`).
     fn cmd(&self, describe: bool) -> Command {
         let m = assets().join("models");
         let mut c = bin();
-        c.arg("--library").arg(&self.lib).arg("--config").arg(self.dir.path().join("config.toml"));
+        c.arg("--library").arg(&self.lib).args(&self.catalog).arg("--config").arg(self.dir.path().join("config.toml"));
         c.arg("--image-model").arg(self.dir.path().join("resnet"));
         c.arg("--speech-model").arg(m.join("whisper-tiny.en")).arg("--text-model").arg(m.join("all-minilm-l6-v2"));
         c.env("HF_HOME", self.dir.path().join("hf"));
@@ -59,11 +61,7 @@ impl Work {
 #[test]
 fn a_description_finds_frames_once_the_role_is_on_and_the_library_embedded() {
     let w = Work::new();
-    let media = w.dir.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
-        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
-    }
+    let media = three_looks(&w);
     // Off by default: ingest embeds nothing for descriptions, and a description says how to
     // turn the role on.
     expect(w.cmd(false).arg("ingest").arg(&media), 0);
@@ -110,10 +108,69 @@ fn a_description_finds_frames_once_the_role_is_on_and_the_library_embedded() {
     expect(w.cmd(true).arg("ingest").arg(&media), 0);
     let found = json(w.cmd(true).args(["similar", "--describe", text, "--json"]));
     assert_eq!(found["results"].as_array().unwrap().len(), 4, "{found}");
+}
 
-    // A shared catalog refuses it in words, before connecting.
-    let out = expect(bin().args(["--catalog", "postgres://nobody@127.0.0.1:1/none", "similar", "--describe", text]), 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("searched on an embedded library for now"));
+/// Three silent 4-second clips of different looks in `w`'s folder `media`, which it returns.
+fn three_looks(w: &Work) -> PathBuf {
+    let media = w.dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    for (name, source) in [("Bars", "smptebars"), ("Spiral", "mandelbrot"), ("Pattern", "testsrc2")] {
+        make_video(&media.join(format!("{name}.mp4")), Gen { source, seconds: 4.0, tone_hz: None, ..Gen::default() });
+    }
+    media
+}
+
+/// A shared catalog answers a description as the embedded one does. `index update` embeds the
+/// frames of a catalog ingested before the role was on, from their JPEG bytes in the database;
+/// `similar --describe` then ranks the videos with the embedded library's scores (half floats on
+/// both sides) and each video's best frame at the same time; the dashboard's `d` ranks as the
+/// command line does, the frame drawn from the database; a worker with the role on uploads the
+/// vectors of what it ingests.
+#[test]
+fn a_shared_catalog_answers_a_description_as_the_embedded_one_does() {
+    let text = "dark blue background with neon colours";
+    let embedded = Work::new();
+    let media = three_looks(&embedded);
+    expect(embedded.cmd(true).arg("ingest").arg(&media), 0);
+    let want = json(embedded.cmd(true).args(["similar", "--describe", text, "--json"]));
+
+    let pg = crate::common::postgres();
+    expect(bin().args(["--catalog", &pg.url(), "migrate"]), 0);
+    let shared =
+        Work { lib: embedded.dir.path().join("worker cache"), catalog: vec!["--catalog".into(), pg.url()], ..embedded };
+    expect(shared.cmd(false).arg("ingest").arg(&media), 0);
+    let out = expect(shared.cmd(true).args(["similar", "--describe", text]), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not embedded with the vision-text model") && err.contains("index update"), "{err}");
+
+    let out = expect(shared.cmd(true).args(["index", "update"]), 0);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("embedding 24 frames of 3 videos") && said.contains("frames/s, about"), "{said}");
+    assert!(said.contains("vision-text:") && said.contains("exact search (for descriptions)"), "{said}");
+    let out = expect(shared.cmd(true).args(["index", "update"]), 0);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("embedding "), "nothing is left to embed");
+
+    let got = json(shared.cmd(true).args(["similar", "--describe", text, "--json"]));
+    assert_eq!(got["space"], "vision-text", "{got}");
+    let (hits, wanted) = (got["results"].as_array().unwrap(), want["results"].as_array().unwrap());
+    assert_eq!(hits.len(), 3, "{got}");
+    for hit in hits {
+        let twin = wanted.iter().find(|w| w["title"] == hit["title"]).unwrap();
+        let (a, b) = (hit["score"].as_f64().unwrap(), twin["score"].as_f64().unwrap());
+        assert!((a - b).abs() < 2e-3, "{}: {a} on the catalog, {b} embedded", hit["title"]);
+        assert_eq!(hit["frames"][0]["match_t"], twin["frames"][0]["match_t"], "the same best frame: {hit}");
+        assert!(hit["frames"][0]["match_file"].as_str().unwrap().starts_with("frame:"), "read from the catalog: {hit}");
+    }
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|p| p[0] >= p[1]), "best first: {scores:?}");
+
+    dashboard_describes(&shared, text, &got);
+
+    // A worker with the role on uploads a new video's vectors for descriptions as it ingests.
+    make_video(&media.join("Cells.mp4"), Gen { source: "cellauto", seconds: 4.0, tone_hz: None, ..Gen::default() });
+    expect(shared.cmd(true).arg("ingest").arg(&media), 0);
+    let found = json(shared.cmd(true).args(["similar", "--describe", text, "--json"]));
+    assert_eq!(found["results"].as_array().unwrap().len(), 4, "{found}");
 }
 
 /// The real dashboard in tmux: `d` types a description, Enter ranks the library as `similar
@@ -122,10 +179,11 @@ fn dashboard_describes(w: &Work, text: &str, found: &serde_json::Value) {
     use crate::tmux::{quote, Tmux};
     let m = assets().join("models");
     let dashboard = format!(
-        "env -u DISPLAY -u WAYLAND_DISPLAY HF_HOME={} {} --library {} --config {} --image-model {} --speech-model {} --text-model {} --vision-text-model {} --graphics halfblocks",
+        "env -u DISPLAY -u WAYLAND_DISPLAY HF_HOME={} {} --library {}{} --config {} --image-model {} --speech-model {} --text-model {} --vision-text-model {} --graphics halfblocks",
         quote(&w.dir.path().join("hf")),
         quote(Path::new(env!("CARGO_BIN_EXE_reelmatch"))),
         quote(&w.lib),
+        w.catalog.iter().map(|a| format!(" '{a}'")).collect::<String>(),
         quote(&w.dir.path().join("config.toml")),
         quote(&w.dir.path().join("resnet")),
         quote(&m.join("whisper-tiny.en")),

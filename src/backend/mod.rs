@@ -11,7 +11,7 @@ mod view;
 
 pub use ingest::{IngestOptions, Ingested};
 pub use query::QueryCache;
-pub use search::{Asked, FrameImages, Searchable, DESCRIBE_ON_SHARED};
+pub use search::{Asked, FrameImages, Searchable};
 
 use crate::catalog::{Catalog, RunRecords, VideoRow};
 use crate::config::Config;
@@ -171,7 +171,10 @@ impl Backend {
                 say(crate::pipeline::refresh_index(library, config, rebuild)?.to_string());
                 Ok(())
             }
-            Backend::Shared(url) => crate::shared::upkeep::refresh_index(url, config, rebuild, say),
+            Backend::Shared(url) => {
+                crate::shared::embed_for_descriptions(url, config, say)?;
+                crate::shared::upkeep::refresh_index(url, config, rebuild, say)
+            }
         }
     }
 }

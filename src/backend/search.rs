@@ -99,12 +99,15 @@ impl Backend {
                     (Local { library: mirror.library.clone(), copy: Some((mirror, url.clone())) }, Some(run))
                 }
                 None => {
-                    let lib = crate::shared::query::open_library(url, config)?;
+                    let (lib, note) = crate::shared::query::open_library(url, config, space)?;
+                    if let Some(note) = &note {
+                        say(format!("note: {note}"));
+                    }
                     return Ok(Searchable {
                         lib,
                         images_at: ImagesAt::Catalog(url.clone()),
                         run: None,
-                        note: None,
+                        note,
                         images_connection: Default::default(),
                         prints: Default::default(),
                     });
@@ -127,9 +130,6 @@ impl Backend {
         })
     }
 }
-
-/// Why a shared catalog does not answer a description yet.
-pub const DESCRIBE_ON_SHARED: &str = "a description (d in the dashboard, --describe, --space vision-text) is searched on an embedded library for now; a shared catalog's frames are not compared in the vision-text space yet (docs/models.md, \"The vision-text role\")";
 
 impl Searchable {
     /// A description of a look (and lyrics typed beside it, if any) as a query of this library,

@@ -14,7 +14,8 @@ mod videos;
 pub use decisions::is_decided;
 pub use frames::{FrameRecord, Split};
 pub use outputs::{
-    from_blob, is_vision_text, preferred_model, to_blob, vision_text_key, FrameEmbedding, TranscriptInfo, WHOLE,
+    description_model, from_blob, is_vision_text, preferred_model, to_blob, vision_text_key, FrameEmbedding,
+    TranscriptInfo, WHOLE,
 };
 pub use records::{RunDetail, RunItem, RunRecords};
 pub use runs::{NewRun, RunRow, RunStatus};

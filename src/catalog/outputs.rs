@@ -33,6 +33,14 @@ pub fn preferred_model(available: Vec<(String, i64)>, preferred: Option<&str>) -
         .or_else(|| available.into_iter().map(|(m, _)| m).find(|m| !is_vision_text(m)))
 }
 
+/// The vision-text model a description is compared in, out of the image models with stored
+/// frames (`available`, most used first): `wanted` (a [`vision_text_key`]) when it has frames,
+/// else the vision-text model with the most; never an image model's.
+pub fn description_model(available: Vec<(String, i64)>, wanted: Option<&str>) -> Option<String> {
+    let wanted = wanted.filter(|w| available.iter().any(|(m, _)| m == w)).map(str::to_string);
+    wanted.or_else(|| available.into_iter().map(|(m, _)| m).find(|m| is_vision_text(m)))
+}
+
 /// What the frame vectors of the vision-text model `id` are stored under, beside the image
 /// model's: `vision-text:` and its id.
 pub fn vision_text_key(id: &str) -> String {

@@ -292,10 +292,6 @@ fn refusal(command: Option<&Command>, backend: &Backend) -> Option<String> {
                 shared(url)
             )
         }
-        (Some(Command::Similar { describe: Some(_), .. }), Backend::Shared(_))
-        | (Some(Command::Similar { space: Some(crate::config::SearchSpace::VisionText), .. }), Backend::Shared(_)) => {
-            crate::backend::DESCRIBE_ON_SHARED.to_string()
-        }
         _ => return None,
     };
     Some(why)

@@ -103,21 +103,12 @@ pub fn embed_for_descriptions(library: &Library, config: &Config, say: &dyn Fn(S
     if total == 0 {
         return Ok(0);
     }
-    say(format!("embedding {total} frames of {} videos with {key} (for descriptions)…", todo.len()));
-    let started = std::time::Instant::now();
-    let mut done = 0;
+    let mut progress = DescribeProgress::start(say, total, todo.len(), &key);
     for (id, title, _) in todo {
-        done += crate::ingest::embed_frames_for_descriptions(library, &catalog, &models, id, &Default::default())?;
-        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let left = (total - done) as f64 / rate.max(1e-9);
-        say(format!(
-            "  {done}/{total} frames ({:.0} %), {rate:.1} frames/s, about {} left: {}",
-            100.0 * done as f64 / total as f64,
-            crate::types::clock(left, 0),
-            crate::types::printable(&title)
-        ));
+        let n = crate::ingest::embed_frames_for_descriptions(library, &catalog, &models, id, &Default::default())?;
+        progress.add(n, &title);
     }
-    Ok(done)
+    Ok(progress.done)
 }
 
 /// Brings every image model's store up to date with the catalog (builds them again when
@@ -174,4 +165,36 @@ pub fn set_aside_counts(catalog: &Catalog, library: &Library, config: &Config) -
         counts.entry(m.video_id).or_default().add(judged.judge(rules, r));
     }
     Ok(counts)
+}
+
+/// What `index update` says as it embeds frames for descriptions, on either catalog: what it is
+/// about to do, then after each video how far it is, how fast and how long is left.
+pub struct DescribeProgress<'a> {
+    say: &'a dyn Fn(String),
+    total: usize,
+    pub done: usize,
+    started: std::time::Instant,
+}
+
+impl<'a> DescribeProgress<'a> {
+    /// Says that `total` frames of `videos` videos are to be embedded with the model `key`.
+    pub fn start(say: &'a dyn Fn(String), total: usize, videos: usize, key: &str) -> Self {
+        say(format!("embedding {total} frames of {videos} videos with {key} (for descriptions)…"));
+        DescribeProgress { say, total, done: 0, started: std::time::Instant::now() }
+    }
+
+    /// Counts `frames` more embedded, the last of the video `title`, and says where that leaves it.
+    pub fn add(&mut self, frames: usize, title: &str) {
+        self.done += frames;
+        let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let left = self.total.saturating_sub(self.done) as f64 / rate.max(1e-9);
+        (self.say)(format!(
+            "  {}/{} frames ({:.0} %), {rate:.1} frames/s, about {} left: {}",
+            self.done,
+            self.total,
+            100.0 * self.done as f64 / self.total.max(1) as f64,
+            crate::types::clock(left, 0),
+            crate::types::printable(title)
+        ));
+    }
 }

@@ -12,7 +12,9 @@ mod paths;
 mod query;
 mod watch;
 
-pub use index::{embed_for_descriptions, refresh_index, set_aside_counts, IndexSummary, SetAsideCount};
+pub use index::{
+    embed_for_descriptions, refresh_index, set_aside_counts, DescribeProgress, IndexSummary, SetAsideCount,
+};
 pub use inspect::{inspect_video, Inspection};
 pub use jobs::{ingest, train};
 pub use overview::{load_overview, load_run, settle_runs, Overview, RunDetail, RunItem};

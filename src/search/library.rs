@@ -249,24 +249,23 @@ impl SearchLibrary {
                 None => None,
             });
         }
-        let space = match (describing, head) {
-            (true, _) => "vision-text".to_string(),
-            (false, Some((run, _))) => format!("head of run {run}"),
-            (false, None) => "backbone".to_string(),
-        };
+        let base = Self::backbone(videos, frames, frame_refs, (spans, rows_of), lyrics, image_model, text_model);
         Ok(SearchLibrary {
-            space,
+            space: match head {
+                Some((run, _)) if !describing => format!("head of run {run}"),
+                _ => base.space.clone(),
+            },
             run: head.map(|(run, _)| run),
             head: head.map(|(_, h)| h.clone()),
             traps: traps.cloned(),
             set_aside,
             unjudged,
-            ..Self::backbone(videos, frames, frame_refs, (spans, rows_of), lyrics, image_model, text_model)
+            ..base
         })
     }
 
-    /// A library in the backbone space over `frames`, an index whose row `r` is `frame_refs[r]`
-    /// (the shared catalog's index scores in SQL); no frames are set aside.
+    /// A library in the backbone (or vision-text) space over `frames`, an index whose row `r` is
+    /// `frame_refs[r]` (the shared catalog's index scores in SQL); no frames are set aside.
     pub fn assemble(
         videos: Vec<VideoRow>,
         frames: Box<dyn VectorIndex>,
@@ -285,7 +284,8 @@ impl SearchLibrary {
         SearchLibrary { traps: Some(rules.clone()), set_aside, unjudged, ..self }
     }
 
-    /// A library in the backbone space with nothing set aside, over rows laid out as `layout`.
+    /// A library in the backbone space (the vision-text space where `image_model` is a
+    /// vision-text model's) with nothing set aside, over rows laid out as `layout`.
     fn backbone(
         videos: Vec<VideoRow>,
         frames: Box<dyn VectorIndex>,
@@ -302,9 +302,12 @@ impl SearchLibrary {
             spans,
             rows_of,
             lyrics,
+            space: match image_model.as_deref().is_some_and(crate::catalog::is_vision_text) {
+                true => "vision-text".into(),
+                false => "backbone".into(),
+            },
             image_model,
             text_model,
-            space: "backbone".into(),
             run: None,
             head: None,
             traps: None,

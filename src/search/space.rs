@@ -47,18 +47,13 @@ impl Space {
         if flag.unwrap_or(config.search.space) == SearchSpace::VisionText {
             // The configured vision-text model's frames where the catalog has them, else the
             // vision-text model it has the most frames of; never the image model's.
-            let stored = catalog.image_models()?;
             let wanted = preferred(Role::VisionText).map(|id| crate::catalog::vision_text_key(&id));
-            let has = |m: &String| stored.iter().any(|(s, _)| s == m);
-            let found = wanted
-                .clone()
-                .filter(has)
-                .or_else(|| stored.into_iter().map(|(m, _)| m).find(|m| crate::catalog::is_vision_text(m)));
+            let found = crate::catalog::description_model(catalog.image_models()?, wanted.as_deref());
             space.traps = None;
             // None found: a vision-text key all the same, so no other model's frames stand in.
             space.image_model = Some(found.clone().or(wanted).unwrap_or_else(|| crate::catalog::vision_text_key("")));
             if found.is_none() {
-                space.note = Some("no frames are embedded with a vision-text model yet: turn [models.vision_text] on and run `reelmatch index update`".into());
+                space.note = Some(NO_DESCRIPTION_FRAMES.into());
             }
             return Ok(space);
         }
@@ -97,6 +92,10 @@ impl Space {
         )
     }
 }
+
+/// What a search in the vision-text space says when no frame is embedded there.
+pub const NO_DESCRIPTION_FRAMES: &str =
+    "no frames are embedded with a vision-text model yet: turn [models.vision_text] on and run `reelmatch index update`";
 
 /// The index choice `[search]` configures.
 pub fn index_choice(config: &Config) -> IndexChoice {

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 mod decisions;
+mod descriptions;
 pub mod export;
 pub mod hnsw;
 pub mod import;
@@ -26,6 +27,7 @@ pub mod upkeep;
 pub mod upload;
 pub mod worker;
 
+pub use descriptions::embed_for_descriptions;
 pub use schema::LATEST;
 
 use crate::error::{Error, Result};

@@ -5,7 +5,7 @@
 use super::search::{load, SharedSearch};
 use super::SharedCatalog;
 use crate::catalog::preferred_model;
-use crate::config::Config;
+use crate::config::{Config, SearchSpace};
 use crate::error::Result;
 use crate::ml::Role;
 use crate::pipeline::SetAsideCount;
@@ -13,13 +13,26 @@ use crate::search::traps::Effort;
 use crate::search::SearchLibrary;
 use std::collections::HashMap;
 
-/// The shared catalog at `url` opened for search in the backbone space (the head's projections
-/// of its frames are not kept there yet): the configured image and text models where the catalog has them, else its most
-/// used ones, and `[search]`'s exact or approximate choice.
-pub fn open_library(url: &str, config: &Config) -> Result<SearchLibrary> {
-    let how = SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
+/// The shared catalog at `url` opened for search: in the backbone space (the head's projections
+/// of its frames are not kept there yet) with the configured image and text models where the
+/// catalog has them, else its most used ones, and `[search]`'s exact or approximate choice; or,
+/// for `SearchSpace::VisionText`, the vision-text model's frames, scanned in full by plain
+/// cosine (as the embedded index does: the mean, the approximate index and the frames set aside
+/// are the image model's tools). With a note where the space has no frames yet.
+pub fn open_library(url: &str, config: &Config, space: Option<SearchSpace>) -> Result<(SearchLibrary, Option<String>)> {
+    let mut how = SharedSearch { index: crate::search::space::index_choice(config), ..Default::default() };
     let (image, text) = (configured(config, Role::Image), configured(config, Role::Text));
-    load(SharedCatalog::open(url)?, image.as_deref(), text.as_deref(), how, super::traps::rules(config).as_ref())
+    let mut shared = SharedCatalog::open(url)?;
+    if space.unwrap_or(config.search.space) == SearchSpace::VisionText {
+        let wanted = configured(config, Role::VisionText).map(|id| crate::catalog::vision_text_key(&id));
+        let found = crate::catalog::description_model(super::search::image_models(&mut shared)?, wanted.as_deref());
+        let note = found.is_none().then(|| crate::search::space::NO_DESCRIPTION_FRAMES.to_string());
+        how.index.mode = crate::config::IndexKind::Exact;
+        // None found: the wanted key all the same, so no image model's frames stand in.
+        let model = found.or(wanted).unwrap_or_else(|| crate::catalog::vision_text_key(""));
+        return Ok((load(shared, Some(&model), text.as_deref(), how, None)?, note));
+    }
+    Ok((load(shared, image.as_deref(), text.as_deref(), how, super::traps::rules(config).as_ref())?, None))
 }
 
 /// The model `config` names for `role`, which search prefers where the catalog has its

@@ -7,7 +7,7 @@
 
 use super::hnsw::{hnsw_of, library_mean, literal, Hnsw};
 use super::SharedCatalog;
-use crate::catalog::{preferred_model, Status, VideoRow, WHOLE};
+use crate::catalog::{is_vision_text, preferred_model, Status, VideoRow, WHOLE};
 use crate::error::Result;
 use crate::search::approx::IndexChoice;
 use crate::search::index::VectorIndex;
@@ -76,7 +76,8 @@ pub fn load(
         }
         if let Some((m, _)) = library_mean(&mut shared, model)? {
             dim = m.len();
-            mean = m;
+            // A vision-text model's frames are compared by plain cosine: no mean to centre on.
+            mean = if is_vision_text(model) { vec![0.0; dim] } else { m };
         }
     }
     // Frames that say nothing, judged (and kept) as the search opens the library if that is
@@ -99,7 +100,7 @@ pub fn load(
         None => vec![None; videos.len()],
     };
     let hnsw = match &image_model {
-        Some(m) if how.index.approximate(frame_ids.len()) => hnsw_of(&mut shared, m)?,
+        Some(m) if how.index.approximate(frame_ids.len()) && !is_vision_text(m) => hnsw_of(&mut shared, m)?,
         _ => None,
     };
     let centroids = match (&hnsw, &image_model) {

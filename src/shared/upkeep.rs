@@ -10,6 +10,7 @@
 use super::hnsw::{try_ensure_hnsw, HnswBuild};
 use super::search::image_models;
 use super::SharedCatalog;
+use crate::catalog::is_vision_text;
 use crate::config::Config;
 use crate::error::Result;
 use crate::search::traps::Effort;
@@ -43,7 +44,9 @@ impl Upkeep {
         }
         let due: Vec<String> = image_models(shared)?
             .into_iter()
-            .filter(|(model, frames)| choice.approximate(*frames as usize) && self.moved(model, *frames))
+            .filter(|(model, frames)| {
+                !is_vision_text(model) && choice.approximate(*frames as usize) && self.moved(model, *frames)
+            })
             .map(|(model, _)| model)
             .collect();
         if !due.is_empty() {
@@ -66,7 +69,7 @@ impl Upkeep {
         built += self.after_upload(shared, config)?;
         built += self.reap(true);
         if let Some(rules) = super::traps::rules(config) {
-            for (model, _) in image_models(shared)? {
+            for (model, _) in image_models(shared)?.into_iter().filter(|(m, _)| !is_vision_text(m)) {
                 if let Err(e) = super::traps::judge(shared, &model, &rules, Effort::Query) {
                     tracing::warn!("{model}: frames were not judged for saying nothing ({e}); `index update` does it");
                 }
@@ -124,7 +127,8 @@ fn build_all(url: &str, models: &[String]) -> usize {
     models.iter().filter(|m| built(m)).count()
 }
 
-/// `index update` on a shared catalog: builds the HNSW index of each image model past the size
+/// `index update` on a shared catalog: builds the HNSW index of each image model (not a
+/// vision-text model's, whose frames a description scans in full) past the size
 /// where search uses it, and builds it again where the library has drifted from it (`rebuild`:
 /// each one again regardless); and judges the frames not judged yet for saying nothing. Says a
 /// line per thing done through `say` as it is done.
@@ -136,6 +140,11 @@ pub fn refresh_index(url: &str, config: &Config, rebuild: bool, say: &dyn Fn(Str
         say(format!("{}: no frame embeddings yet, so no index to build", catalog.url()));
     }
     for (model, count) in models {
+        if is_vision_text(&model) {
+            // Descriptions are compared with every frame by plain cosine: no index, no judging.
+            say(format!("{model}: {count} frames, exact search (for descriptions)"));
+            continue;
+        }
         let how = if !crate::search::space::index_choice(config).approximate(count as usize) {
             "exact search (below search.approximate_from, or search.index = \"exact\")".to_string()
         } else {

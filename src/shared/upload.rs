@@ -116,8 +116,7 @@ pub fn upload_video(
         let mut sum = vec![0f32; rows[0].vector.len()];
         for r in &rows {
             let Some(frame_id) = frame_ids.get(&r.idx) else { continue };
-            let scale = r.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let halves = HalfVector::from_f32_slice(&super::search::unit(&r.vector));
+            let (halves, scale) = stored_row(&r.vector);
             // The sum is of the stored (rounded) values, as the embedded index's mean is.
             sum.iter_mut().zip(halves.as_slice()).for_each(|(s, h)| *s += h.to_f32());
             tx.execute(&insert_embedding, &[frame_id, &model, &id, &r.t_s, &halves, &scale]).map_err(db)?;
@@ -193,4 +192,11 @@ pub fn upload_video(
     announce(&mut tx, &p).map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(done)
+}
+
+/// A frame vector as the catalog stores it: normalised, in half floats, with the norm it had
+/// (training uses raw features).
+pub(super) fn stored_row(vector: &[f32]) -> (HalfVector, f32) {
+    let scale = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (HalfVector::from_f32_slice(&super::search::unit(vector)), scale)
 }
