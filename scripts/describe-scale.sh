@@ -9,14 +9,17 @@
 #
 # usage: scripts/describe-scale.sh            (400 videos: 100,000 frames)
 #        VIDEOS=4000 scripts/describe-scale.sh (1,000,000 frames; about 3 GB of disk)
+# Then the dashboard's Enter on a description, as its query job runs it (the library kept open),
+# beside a video's Enter in the same space (examples/dashboard_describe.rs).
 # BIN=path/to/reelmatch picks the binary (default target/debug/reelmatch); KEEP=1 keeps the work
-# folder. Needs `cargo build --bin reelmatch --example synth_library` first.
+# folder. Needs `cargo build --bin reelmatch --example synth_library --example dashboard_describe` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 videos="${VIDEOS:-400}"
 rounds="${ROUNDS:-5}"
 bin="${BIN:-target/debug/reelmatch}"
 synth="${SYNTH:-target/debug/examples/synth_library}"
+dashboard="${DASHBOARD:-target/debug/examples/dashboard_describe}"
 work="$(mktemp -d)"
 if [ -n "${KEEP:-}" ]; then echo "keeping $work" >&2; else trap 'rm -rf "$work"' EXIT; fi
 
@@ -45,3 +48,4 @@ frames=$((videos * 250))
 echo "$frames frames of 768 dimensions, $rounds rounds alternated, new processes:"
 echo "  similar --describe TEXT --json:                 $(range "${describe[@]}")"
 echo "  similar TITLE --space vision-text --json:       $(range "${video[@]}")"
+"$dashboard" "$work/lib" "$work/siglip" "$rounds"

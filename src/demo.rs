@@ -124,3 +124,44 @@ pub fn make_tune_video(ffmpeg: &str, path: &Path, seconds: u32, base_hz: u32, st
     }
     Ok(())
 }
+
+/// A melody (a note every half second over a held fifth), quieter than a voice: the music bed
+/// of [`make_sung_video`].
+const BED: &str = "aevalsrc=0.12*sin(2*PI*(196+49*floor(mod(t*2\\,4)))*t)+0.06*sin(2*PI*294*t):s=44100";
+
+/// Writes a song video for tests and evaluations of lyrics in other languages: `line` spoken by
+/// espeak-ng in `voice` (`de`, `fr`, `en-us`, …), starting after `intro_s` seconds of a music
+/// bed that goes on under it and 2 s past it, over `picture` (a lavfi source with its options).
+pub fn make_sung_video(ffmpeg: &str, path: &Path, voice: &str, line: &str, intro_s: f64, picture: &str) -> Result<()> {
+    let wav = path.with_extension("voice.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "140", "-w"])
+        .arg(&wav)
+        .arg(line)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| Error::media(&wav, format!("espeak-ng failed: {e}")))?;
+    if !status.success() {
+        return Err(Error::media(&wav, format!("espeak-ng could not speak in the voice {voice:?}")));
+    }
+    let mix = format!(
+        "[0:a]aresample=44100,adelay={}:all=1,apad=pad_dur=2[v];[v][1:a]amix=inputs=2:duration=first:normalize=0[a]",
+        (intro_s * 1000.0).round() as u64
+    );
+    let out = Command::new(ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&wav)
+        .args(["-f", "lavfi", "-i", BED, "-f", "lavfi", "-i", picture, "-filter_complex", &mix])
+        .args(["-map", "2:v", "-map", "[a]", "-shortest", "-c:v", "libx264", "-preset", "ultrafast"])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(path)
+        .output()
+        .map_err(|e| Error::media(path, format!("could not run ffmpeg: {e}")))?;
+    let _ = std::fs::remove_file(&wav);
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::media(path, format!("ffmpeg could not make this song: {}", said.trim())));
+    }
+    Ok(())
+}

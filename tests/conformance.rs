@@ -234,7 +234,11 @@ fn video_records_conform(records: &dyn VideoRecords, id: i64) {
         compression_ratio: 1.2,
         no_speech_prob: 0.01,
     };
-    let heard = Transcript { language: "en".into(), segments: vec![segment(0, " hold me"), segment(1, " closer ")] };
+    let heard = Transcript {
+        language: "en".into(),
+        language_probability: None,
+        segments: vec![segment(0, " hold me"), segment(1, " closer ")],
+    };
     assert!(records.latest_transcript(id).unwrap().is_none());
     records.store_transcript(id, "whisper", &heard, Some("repeats")).unwrap();
     let t = records.transcript(id, "whisper").unwrap().unwrap();

@@ -17,6 +17,7 @@ mod describe;
 mod fingerprint;
 mod gpu_check;
 mod ingest;
+mod languages;
 mod layers;
 mod model_stages;
 mod models;

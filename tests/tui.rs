@@ -37,6 +37,8 @@ fn video(id: i64, title: &str, status: Status, frames: (i64, i64), error: Option
         audio_samples: None,
         frames_embedded: frames.0 + frames.1,
         transcript_language: (status == Status::Ready && id != 2).then(|| "en".to_string()),
+        // Video 1's language was detected (a multilingual checkpoint), the others' set.
+        transcript_language_probability: (id == 1).then_some(0.97),
         transcript_flag: None,
         lyrics_embedded: false,
         mtime_ns: None,

@@ -68,6 +68,8 @@ pub struct FrameEmbedding {
 pub struct TranscriptInfo {
     pub model: String,
     pub language: String,
+    /// How sure the detection of `language` was, where it was detected.
+    pub language_probability: Option<f32>,
     pub text: String,
     pub flag: Option<String>,
     pub segments: i64,
@@ -160,8 +162,9 @@ impl Catalog {
         tx.execute("DELETE FROM transcripts WHERE video_id = ?1 AND model = ?2", params![video_id, model])
             .map_err(|e| self.err(e))?;
         tx.execute(
-            "INSERT INTO transcripts (video_id, model, language, text, flag) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![video_id, model, t.language, t.text(), flag],
+            "INSERT INTO transcripts (video_id, model, language, language_probability, text, flag)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![video_id, model, t.language, t.language_probability, t.text(), flag],
         )
         .map_err(|e| self.err(e))?;
         {
@@ -197,10 +200,19 @@ impl Catalog {
     pub fn transcript(&self, video_id: i64, model: &str) -> Result<Option<TranscriptInfo>> {
         self.conn
             .query_row(
-                "SELECT t.model, t.language, t.text, t.flag, (SELECT COUNT(*) FROM segments s WHERE s.video_id = t.video_id AND s.model = t.model)
+                "SELECT t.model, t.language, t.text, t.flag, (SELECT COUNT(*) FROM segments s WHERE s.video_id = t.video_id AND s.model = t.model), t.language_probability
                  FROM transcripts t WHERE t.video_id = ?1 AND t.model = ?2",
                 params![video_id, model],
-                |r| Ok(TranscriptInfo { model: r.get(0)?, language: r.get(1)?, text: r.get(2)?, flag: r.get(3)?, segments: r.get(4)? }),
+                |r| {
+                    Ok(TranscriptInfo {
+                        model: r.get(0)?,
+                        language: r.get(1)?,
+                        language_probability: r.get(5)?,
+                        text: r.get(2)?,
+                        flag: r.get(3)?,
+                        segments: r.get(4)?,
+                    })
+                },
             )
             .optional()
             .map_err(|e| self.err(e))

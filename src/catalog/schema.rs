@@ -146,6 +146,9 @@ const MIGRATIONS: &[&str] = &[
         duration_s INTEGER NOT NULL,
         hashes     BLOB NOT NULL
     );",
+    // 8: how sure the speech model was of a transcript's language (NULL where it was not
+    // detected: an English-only checkpoint, or a language set in the config).
+    "ALTER TABLE transcripts ADD COLUMN language_probability REAL;",
 ];
 
 /// The newest schema version this build knows.

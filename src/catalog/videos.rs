@@ -113,6 +113,8 @@ pub struct VideoRow {
     pub frames_embedded: i64,
     /// The latest transcript's language, if transcribed.
     pub transcript_language: Option<String>,
+    /// How sure the detection of that language was (0–1), where it was detected.
+    pub transcript_language_probability: Option<f32>,
     /// Why the latest transcript should not be trusted, if it should not.
     pub transcript_flag: Option<String>,
     /// Whether the lyrics have an embedding.
@@ -133,7 +135,8 @@ const SELECT: &str = "SELECT v.id, v.title, v.path, v.duration_s, v.sample_fps,
         (SELECT COUNT(DISTINCT e.frame_id) FROM frame_embeddings e JOIN frames f ON f.id = e.frame_id WHERE f.video_id = v.id),
         (SELECT t.language FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC, t.rowid DESC LIMIT 1),
         (SELECT t.flag FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC, t.rowid DESC LIMIT 1),
-        EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id AND l.segment = -1)
+        EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id AND l.segment = -1),
+        (SELECT t.language_probability FROM transcripts t WHERE t.video_id = v.id ORDER BY t.created_at DESC, t.rowid DESC LIMIT 1)
     FROM videos v";
 
 fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
@@ -158,6 +161,7 @@ fn from_row(r: &Row) -> rusqlite::Result<VideoRow> {
         mtime_ns: r.get(17)?,
         frames_embedded: r.get(18)?,
         transcript_language: r.get(19)?,
+        transcript_language_probability: r.get(22)?,
         transcript_flag: r.get(20)?,
         lyrics_embedded: r.get(21)?,
     })

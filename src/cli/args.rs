@@ -145,10 +145,11 @@ pub enum Command {
     /// Transcribe the lyrics of any media file with Whisper.
     Transcribe {
         file: PathBuf,
-        /// Expected language (multilingual models); detected when not given.
+        /// The language the words are in (`en`, `de`, …; multilingual models), or `auto` to
+        /// detect it where the voice starts; `[models.speech] language` when not given.
         #[arg(long)]
         language: Option<String>,
-        /// Print `{"language", "segments": [...]}`.
+        /// Print `{"language", "language_probability", "segments": [...]}`.
         #[arg(long)]
         json: bool,
     },

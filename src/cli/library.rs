@@ -90,7 +90,7 @@ fn cells(r: &QueueRow, workers: bool) -> Vec<String> {
         None => "-",
     };
     let lyrics = match (&v.transcript_language, v.has_audio) {
-        (Some(lang), _) => lang.clone(),
+        (Some(lang), _) => crate::types::language_told(lang, v.transcript_language_probability),
         (None, Some(false)) => "none".into(),
         _ => "-".into(),
     };

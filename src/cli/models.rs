@@ -57,8 +57,11 @@ pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: 
     // (no output for a minute) is what stops a stuck ffmpeg.
     let pcm = decode_audio(&config.tools.ffmpeg, file, Duration::from_secs(24 * 3600), &Cancel::new())?;
     let mut model = load_speech(config)?;
-    let language =
-        language.or_else(|| (!config.models.speech.language.is_empty()).then(|| config.models.speech.language.clone()));
+    let language = match language {
+        Some(code) if code == "auto" => None,
+        Some(code) => Some(code),
+        None => config.models.speech.set_language(),
+    };
     let transcript = model.transcribe(&pcm, language.as_deref(), &Cancel::new())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&transcript)?);

@@ -49,6 +49,7 @@ impl Inner {
         TranscriptInfo {
             model: model.clone(),
             language: t.language.clone(),
+            language_probability: t.language_probability,
             text: t.text(),
             flag: flag.clone(),
             segments: t.segments.len() as i64,
@@ -64,6 +65,7 @@ impl Inner {
             self.frames.iter().filter(|f| self.embeddings.values().any(|m| m.contains_key(&f.idx))).count() as i64;
         let latest = self.transcripts.last();
         v.transcript_language = latest.map(|(_, t, _)| t.language.clone());
+        v.transcript_language_probability = latest.and_then(|(_, t, _)| t.language_probability);
         v.transcript_flag = latest.and_then(|(_, _, flag)| flag.clone());
         v.lyrics_embedded = self.lyrics.values().any(|rows| rows.contains_key(&WHOLE));
         v

@@ -64,14 +64,13 @@ impl Models {
     /// The configured models, each loaded when first needed. For work on `library`, missing
     /// image weights fall back to the random stand-in the library keeps, if it keeps one.
     pub fn configured(config: &Config, library: Option<&Library>) -> Self {
-        let lang = &config.models.speech.language;
         Models {
             source: Some(Source {
                 config: config.clone(),
                 library: library.map(|l| l.root().to_path_buf()),
                 make_stand_in: false,
             }),
-            expected_language: (!lang.is_empty()).then(|| lang.clone()),
+            expected_language: config.models.speech.set_language(),
             ..Models::none()
         }
     }

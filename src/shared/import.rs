@@ -228,7 +228,8 @@ fn import_one(
     let transcript = shared
         .client()
         .query_opt(
-            "SELECT model, language, flag FROM transcripts WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1",
+            "SELECT model, language, flag, language_probability FROM transcripts WHERE video_id = $1
+             ORDER BY created_at DESC LIMIT 1",
             &[&r.id],
         )
         .map_err(db)?;
@@ -236,7 +237,8 @@ fn import_one(
         let model: String = t.get(0);
         let segments = super::inspect::segments(shared, r.id, &model)?;
         let flag: Option<String> = t.get(2);
-        local.store_transcript(id, &model, &Transcript { language: t.get(1), segments }, flag.as_deref())?;
+        let heard = Transcript { language: t.get(1), language_probability: t.get(3), segments };
+        local.store_transcript(id, &model, &heard, flag.as_deref())?;
         let lyrics = shared
             .client()
             .query(

@@ -18,7 +18,8 @@ pub fn inspect_video(shared: &mut SharedCatalog, config: &Config, id: i64) -> Re
     let newest = shared
         .client()
         .query_opt(
-            "SELECT model, language, text, flag FROM transcripts WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1",
+            "SELECT model, language, text, flag, language_probability FROM transcripts WHERE video_id = $1
+             ORDER BY created_at DESC LIMIT 1",
             &[&id],
         )
         .map_err(|e| shared.err(e))?;
@@ -29,6 +30,7 @@ pub fn inspect_video(shared: &mut SharedCatalog, config: &Config, id: i64) -> Re
             let info = TranscriptInfo {
                 model,
                 language: t.get(1),
+                language_probability: t.get(4),
                 text: t.get(2),
                 flag: t.get(3),
                 segments: segments.len() as i64,

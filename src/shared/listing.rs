@@ -47,9 +47,9 @@ fn rows(shared: &mut SharedCatalog, only: Option<i64>) -> Result<Vec<QueueRow>> 
                 coalesce((SELECT max(s.n) FROM embedding_sums s WHERE s.video_id = v.id), 0)::bigint,
                 t.language, t.flag,
                 EXISTS (SELECT 1 FROM lyrics_embeddings l WHERE l.video_id = v.id AND l.segment = -1),
-                v.mtime_ns
+                v.mtime_ns, t.language_probability
              FROM videos v
-             LEFT JOIN LATERAL (SELECT language, flag FROM transcripts t WHERE t.video_id = v.id
+             LEFT JOIN LATERAL (SELECT language, language_probability, flag FROM transcripts t WHERE t.video_id = v.id
                                 ORDER BY t.created_at DESC LIMIT 1) t ON true
              WHERE $1::bigint IS NULL OR v.id = $1
              ORDER BY lower(v.title), v.id",
@@ -83,6 +83,7 @@ fn rows(shared: &mut SharedCatalog, only: Option<i64>) -> Result<Vec<QueueRow>> 
                     audio_samples: r.get(17),
                     frames_embedded: r.get(18),
                     transcript_language: r.get(19),
+                    transcript_language_probability: r.get(23),
                     transcript_flag: r.get(20),
                     lyrics_embedded: r.get(21),
                     mtime_ns: r.get(22),

@@ -177,6 +177,8 @@ const MIGRATIONS: &[&str] = &[
         duration_s INTEGER NOT NULL,
         hashes     BYTEA NOT NULL
     );",
+    // 6: how sure the speech model was of a transcript's language, as in the embedded catalog.
+    "ALTER TABLE transcripts ADD COLUMN language_probability REAL;",
 ];
 
 /// The newest schema version this build knows.

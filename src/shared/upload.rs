@@ -130,8 +130,9 @@ pub fn upload_video(
     }
     if let Some(t) = local.latest_transcript(video.id)? {
         tx.execute(
-            "INSERT INTO transcripts (video_id, model, language, text, flag) VALUES ($1, $2, $3, $4, $5)",
-            &[&id, &t.model, &t.language, &t.text, &t.flag],
+            "INSERT INTO transcripts (video_id, model, language, language_probability, text, flag)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&id, &t.model, &t.language, &t.language_probability, &t.text, &t.flag],
         )
         .map_err(db)?;
         let insert_segment = tx

@@ -149,7 +149,9 @@ fn video_row(v: &VideoRow, live: Option<&Live>, wide: bool, worker: Option<Strin
     let rate = v.sample_fps.map(|r| r.to_string()).unwrap_or_default();
     let lyrics = match (&v.transcript_language, &v.transcript_flag, v.has_audio) {
         (Some(_), Some(_), _) => Cell::from("flagged").style(Style::new().fg(Color::Yellow)),
-        (Some(lang), None, _) => Cell::from(format!("✓ {lang}")),
+        (Some(lang), None, _) => {
+            Cell::from(format!("✓ {}", crate::types::language_told(lang, v.transcript_language_probability)))
+        }
         (None, _, Some(false)) => Cell::from("no audio").dim(),
         _ => Cell::from(""),
     };
@@ -227,7 +229,7 @@ fn inspector_lines(inspector: &Inspector) -> Vec<Line<'static>> {
         Some(t) => lines.push(Line::from(format!(
             "transcript: {} segment(s), language {}, model {}{}",
             t.segments,
-            t.language,
+            crate::types::language_told(&t.language, t.language_probability),
             t.model,
             t.flag.as_ref().map(|f| format!(" · {f}")).unwrap_or_default()
         ))),

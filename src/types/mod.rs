@@ -25,4 +25,4 @@ pub use role::{ModelNote, Role};
 pub use run::RunStatus;
 pub use step::{StageRate, StageRates, Step};
 pub use time::{clock, short_duration};
-pub use transcript::{word_error_rate, Segment, Transcript};
+pub use transcript::{language_told, word_error_rate, Segment, Transcript};

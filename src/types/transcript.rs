@@ -18,10 +18,22 @@ pub struct Segment {
     pub no_speech_prob: f64,
 }
 
+/// A transcript's language as a listing shows it: the code, and how sure its detection was
+/// where it was detected ("de 96%").
+pub fn language_told(language: &str, probability: Option<f32>) -> String {
+    match probability {
+        Some(p) => format!("{language} {:.0}%", 100.0 * p),
+        None => language.to_string(),
+    }
+}
+
 /// A whole transcript.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transcript {
     pub language: String,
+    /// How sure the detection of `language` was (0–1): `None` where it was not detected (an
+    /// English-only checkpoint, or a language set in `[models.speech] language`).
+    pub language_probability: Option<f32>,
     pub segments: Vec<Segment>,
 }
 

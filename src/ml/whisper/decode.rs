@@ -31,6 +31,31 @@ struct Decoded {
     compression_ratio: f64,
 }
 
+/// What the first step of a window says: its language and how sure that is, and how likely
+/// the window holds no speech at all.
+#[derive(Debug, Clone, PartialEq)]
+struct Heard {
+    code: String,
+    token: u32,
+    probability: f32,
+    no_speech: f64,
+}
+
+/// [`Heard`] from the logits after the start-of-transcript token.
+fn heard_in(logits: &[f32], languages: &[(String, u32)], no_speech: Option<u32>) -> Heard {
+    let at = |t: u32| logits.get(t as usize).copied().unwrap_or(f32::NEG_INFINITY);
+    let top = languages.iter().map(|(_, t)| at(*t)).fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = languages.iter().map(|(_, t)| (at(*t) - top).exp()).sum();
+    let best = languages.iter().max_by(|a, b| at(a.1).total_cmp(&at(b.1)));
+    let (code, token) = best.cloned().unwrap_or_else(|| ("en".into(), 0));
+    let no_speech = no_speech.map_or(0.0, |ns| {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = logits.iter().map(|l| f64::from(l - max).exp()).sum();
+        f64::from(at(ns) - max).exp() / sum
+    });
+    Heard { code, token, probability: 1.0 / total.max(1.0), no_speech }
+}
+
 /// `len(text) / len(zlib(text))`: high for repetitive (often hallucinated) text.
 pub fn compression_ratio(text: &str) -> f64 {
     if text.is_empty() {
@@ -57,7 +82,9 @@ pub(super) fn failed(e: candle_core::Error) -> Error {
 
 impl Transcriber {
     /// Transcribes 16 kHz mono audio. `language` forces a language on multilingual checkpoints;
-    /// otherwise it is detected from the first window (English-only checkpoints say "en").
+    /// otherwise it is detected, with its probability, from the first window where a voice is
+    /// heard (a song's instrumental opening says nothing of its language: windows before the
+    /// first voice are taken as music without words). English-only checkpoints say "en".
     pub fn transcribe(&mut self, pcm: &[f32], language: Option<&str>, cancel: &Cancel) -> Result<Transcript> {
         let n_mels = self.config.num_mel_bins;
         let mel = log_mel(pcm, &self.filters, n_mels, &self.device).map_err(failed)?;
@@ -66,6 +93,7 @@ impl Transcriber {
         let mut segments: Vec<Segment> = Vec::new();
         let mut language_token = None;
         let mut language_code = if self.is_multilingual() { String::new() } else { "en".to_string() };
+        let mut language_probability = None;
         let mut seek = 0usize;
         while seek < content_frames {
             if cancel.is_cancelled() {
@@ -88,10 +116,18 @@ impl Transcriber {
                         found.cloned().ok_or_else(|| Error::Unknown {
                             what: "language",
                             name: code.to_string(),
-                            known: Vec::new(),
+                            known: self.specials.languages.iter().map(|(c, _)| c.clone()).collect(),
                         })?
                     }
-                    None => self.detect_language(&features).map_err(failed)?,
+                    None => {
+                        let heard = self.detect_language(&features).map_err(failed)?;
+                        if heard.no_speech > NO_SPEECH_THRESHOLD && seek + size < content_frames {
+                            seek += size; // no voice yet: its language is told where one starts
+                            continue;
+                        }
+                        language_probability = Some(heard.probability);
+                        (heard.code, heard.token)
+                    }
                 };
                 language_code = code;
                 language_token = Some(token);
@@ -105,14 +141,16 @@ impl Transcriber {
             seek += self.split_segments(&d, seek, time_offset, size, &mut segments);
         }
         clamp_to(&mut segments, pcm.len() as f64 / super::mel::SAMPLE_RATE as f64);
-        Ok(Transcript { language: language_code, segments })
+        Ok(Transcript { language: language_code, language_probability, segments })
     }
 
-    fn detect_language(&self, features: &Tensor) -> candle_core::Result<(String, u32)> {
+    /// The language of a window, as Whisper tells it: the language tokens' logits after the
+    /// start-of-transcript token, the most likely one with its probability among them (a softmax
+    /// over the language tokens alone), and the probability of no speech at the same step.
+    fn detect_language(&self, features: &Tensor) -> candle_core::Result<Heard> {
         let mut cache = self.decoder.cache(features)?;
         let logits = self.decoder.forward(&[self.specials.sot], &mut cache)?.get(0)?.to_vec1::<f32>()?;
-        let best = self.specials.languages.iter().max_by(|a, b| logits[a.1 as usize].total_cmp(&logits[b.1 as usize]));
-        Ok(best.cloned().unwrap_or_else(|| ("en".into(), self.specials.sot + 1)))
+        Ok(heard_in(&logits, &self.specials.languages, self.specials.no_speech))
     }
 
     fn decode_with_fallback(
@@ -342,6 +380,21 @@ fn sample(logits: &[f32], temperature: f64, rng: &mut SplitMix64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_language_is_told_with_its_share_among_languages_and_no_speech_among_all_tokens() {
+        let languages = vec![("en".to_string(), 3), ("de".to_string(), 4), ("fr".to_string(), 5)];
+        // Token 0 and 1 are words, 2 is no-speech; the words' logits weigh in no-speech's
+        // probability but not in the languages' softmax.
+        let logits = [5.0, 5.0, 0.0, 1.0, 3.0, 1.0];
+        let heard = heard_in(&logits, &languages, Some(2));
+        assert_eq!((heard.code.as_str(), heard.token), ("de", 4));
+        let e = |x: f32| x.exp();
+        assert!((heard.probability - e(3.0) / (e(1.0) + e(3.0) + e(1.0))).abs() < 1e-6, "{heard:?}");
+        let all: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
+        assert!((heard.no_speech - 1.0 / all).abs() < 1e-9, "{heard:?}");
+        assert_eq!(heard_in(&logits, &languages, None).no_speech, 0.0);
+    }
 
     #[test]
     fn repetitive_text_compresses_well() {

@@ -1,0 +1,174 @@
+//! Lyrics in several languages, heard (issue 42), beside the reference in the same run:
+//! espeak-ng speaks a line in each of eight languages over a music bed
+//! (`demo::make_sung_video`), and Whisper's multilingual base checkpoint tells the language
+//! (with its probability) and the words (WER against the line), in reelmatch and in
+//! faster-whisper on the same weights (`benches/whisper_languages.py`, float32). Then a German
+//! line after 35 s of the bed alone (told where the voice starts), and the time a clip takes:
+//! base beside tiny.en in reelmatch and beside faster-whisper's base, alternated.
+//!
+//! `cargo bench --bench languages` (needs the test assets, espeak-ng, ffmpeg, and python3 with
+//! faster-whisper for the reference: `pip install faster-whisper`).
+#![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
+
+mod common;
+
+use candle_core::Device;
+use reelmatch::events::Cancel;
+use reelmatch::media::{extract_audio, read_pcm};
+use reelmatch::ml::whisper::Transcriber;
+use reelmatch::ml::{resolve, Role};
+use reelmatch::types::{word_error_rate, Transcript};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// (espeak-ng voice, Whisper's code, a line of lyrics).
+const LINES: &[(&str, &str, &str)] = &[
+    ("en-us", "en", "I have been waiting all night for the summer rain to fall on the city, hold me close and never let me go"),
+    ("de", "de", "Ich habe die ganze Nacht gewartet, dass der Sommerregen auf die Stadt fällt, halt mich fest und lass mich nie mehr los"),
+    ("fr", "fr", "J'ai attendu toute la nuit que la pluie d'été tombe sur la ville, serre-moi fort et ne me laisse jamais partir"),
+    ("es", "es", "He esperado toda la noche a que la lluvia de verano caiga sobre la ciudad, abrázame fuerte y nunca me dejes ir"),
+    ("it", "it", "Ho aspettato tutta la notte che la pioggia d'estate cadesse sulla città, stringimi forte e non lasciarmi mai andare"),
+    ("pt", "pt", "Esperei a noite inteira pela chuva de verão cair sobre a cidade, abraça-me forte e nunca me deixes ir"),
+    ("nl", "nl", "Ik heb de hele nacht gewacht tot de zomerregen op de stad valt, houd me vast en laat me nooit meer gaan"),
+    ("pl", "pl", "Czekałem całą noc, aż letni deszcz spadnie na miasto, przytul mnie mocno i nigdy nie pozwól mi odejść"),
+];
+
+/// A clip: its 16 kHz mono PCM, and the same as a WAV file for the reference.
+struct Clip {
+    pcm: Vec<f32>,
+    wav: PathBuf,
+}
+
+fn clip(dir: &Path, name: &str, voice: &str, line: &str, intro_s: f64) -> Clip {
+    let video = dir.join(format!("{name}.mp4"));
+    reelmatch::demo::make_sung_video("ffmpeg", &video, voice, line, intro_s, "testsrc2=size=96x64:rate=5").unwrap();
+    let raw = dir.join(format!("{name}.f32"));
+    extract_audio("ffmpeg", &video, &raw, Duration::from_secs(120), &Cancel::new()).unwrap();
+    let wav = dir.join(format!("{name}.wav"));
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", "16000", "-ac", "1", "-i"])
+        .arg(&raw)
+        .arg(&wav)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    Clip { pcm: read_pcm(&raw).unwrap(), wav }
+}
+
+fn model(name: &str) -> Transcriber {
+    let files = resolve(Role::Speech, Some(&common::assets().join("models").join(name)), &[], Some("offline")).unwrap();
+    Transcriber::load(&files, &Device::Cpu).unwrap()
+}
+
+/// What faster-whisper heard in each WAV: (language, probability, text, seconds).
+fn reference(compute: &str, wavs: &[&Path]) -> Result<Vec<(String, f64, String, f64)>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/whisper_languages.py");
+    let out =
+        Command::new("python3").arg(script).args([compute, "2"]).args(wavs).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let text = v["text"].as_str().unwrap_or_default().to_string();
+            (
+                v["language"].as_str().unwrap().to_string(),
+                v["probability"].as_f64().unwrap(),
+                text,
+                v["seconds"].as_f64().unwrap(),
+            )
+        })
+        .collect())
+}
+
+fn told(t: &Transcript) -> String {
+    format!("{} {:.2}", t.language, t.language_probability.unwrap_or(f32::NAN))
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut base = model("whisper-base");
+    assert!(base.is_multilingual(), "models/whisper-base is the multilingual checkpoint");
+    let clips: Vec<Clip> = LINES.iter().map(|(voice, code, line)| clip(dir.path(), code, voice, line, 1.0)).collect();
+    let late = clip(dir.path(), "late", "de", LINES[1].2, 35.0);
+    let mut wavs: Vec<&Path> = clips.iter().map(|c| c.wav.as_path()).collect();
+    wavs.push(&late.wav);
+    let theirs = reference("float32", &wavs);
+    if let Err(e) = &theirs {
+        println!("faster-whisper did not run ({e}); its columns are empty");
+    }
+    let theirs_at = |i: usize| theirs.as_ref().ok().and_then(|t| t.get(i).cloned());
+
+    println!("Whisper base (multilingual), espeak-ng over a music bed; reelmatch beside faster-whisper float32:");
+    println!(
+        "| language | reelmatch told | faster-whisper told | WER reelmatch | WER faster-whisper | reelmatch heard |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let (mut right, mut agree) = (0, 0);
+    for (i, ((_, code, line), c)) in LINES.iter().zip(&clips).enumerate() {
+        let t = base.transcribe(&c.pcm, None, &Cancel::new()).unwrap();
+        right += usize::from(t.language == *code);
+        let (their_told, their_wer) = match theirs_at(i) {
+            Some((lang, p, text, _)) => {
+                agree += usize::from(lang == t.language);
+                (format!("{lang} {p:.2}"), format!("{:.2}", word_error_rate(line, &text)))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        let heard = t.text();
+        println!(
+            "| {code} | {} | {their_told} | {:.2} | {their_wer} | {} |",
+            told(&t),
+            word_error_rate(line, &heard),
+            heard.chars().take(60).collect::<String>()
+        );
+    }
+    println!(
+        "\ntold right: {right} of {}; the same language as faster-whisper: {agree} of {}",
+        LINES.len(),
+        LINES.len()
+    );
+
+    let t = base.transcribe(&late.pcm, None, &Cancel::new()).unwrap();
+    let first = t.segments.first().map_or(f64::NAN, |s| s.start);
+    let their = theirs_at(LINES.len()).map(|(l, p, _, _)| format!("{l} {p:.2}")).unwrap_or_else(|| "-".into());
+    println!(
+        "German after 35 s of the bed alone: reelmatch told {} (faster-whisper {their}), first segment at {first:.1} s, WER {:.2}",
+        told(&t),
+        word_error_rate(LINES[1].2, &t.text())
+    );
+
+    // The time of one clip: base and tiny.en in reelmatch, base in faster-whisper, alternated.
+    let english = &clips[0];
+    let seconds = english.pcm.len() as f64 / 16_000.0;
+    let mut tiny = model("whisper-tiny.en");
+    let (mut base_s, mut tiny_s, mut ct2_f32, mut ct2_int8) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let started = Instant::now();
+        base.transcribe(&english.pcm, None, &Cancel::new()).unwrap();
+        base_s.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        tiny.transcribe(&english.pcm, None, &Cancel::new()).unwrap();
+        tiny_s.push(started.elapsed().as_secs_f64());
+        for (compute, into) in [("float32", &mut ct2_f32), ("int8", &mut ct2_int8)] {
+            if let Ok(r) = reference(compute, &[&english.wav]) {
+                into.push(r[0].3);
+            }
+        }
+    }
+    let range = |v: &[f64]| {
+        if v.is_empty() {
+            return "-".to_string();
+        }
+        let (lo, hi) = v.iter().fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        format!("{lo:.2}–{hi:.2} s ({:.1}–{:.1}× real time)", seconds / hi, seconds / lo)
+    };
+    println!("\na {seconds:.1} s English clip, 3 rounds alternated, 2 threads (the model loaded beforehand):");
+    println!("  reelmatch base:              {}", range(&base_s));
+    println!("  reelmatch tiny.en:           {}", range(&tiny_s));
+    println!("  faster-whisper base float32: {}", range(&ct2_f32));
+    println!("  faster-whisper base int8:    {}", range(&ct2_int8));
+}
