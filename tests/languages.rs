@@ -6,7 +6,7 @@
 //! source (`library --json` of one video).
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
-use crate::common::{assets, bin, expect, json, random_resnet, Backend};
+use crate::common::{assets, bin, expect, json, random_resnet};
 use crate::on_both;
 use std::path::{Path, PathBuf};
 

@@ -240,15 +240,22 @@ mod tests {
 
     #[test]
     fn flags_language_repetition_and_loops() {
-        let good =
-            Transcript { language: "en".into(), segments: vec![seg(0, "hello there", 1.1), seg(1, "general", 1.0)] };
+        let good = Transcript {
+            language: "en".into(),
+            language_probability: None,
+            segments: vec![seg(0, "hello there", 1.1), seg(1, "general", 1.0)],
+        };
         assert_eq!(transcript_flag(&good, Some("en")), None);
-        let wrong = Transcript { language: "ko".into(), segments: good.segments.clone() };
+        let wrong = Transcript { language: "ko".into(), language_probability: None, segments: good.segments.clone() };
         assert!(transcript_flag(&wrong, Some("en")).unwrap().contains("language is ko but en was expected"));
-        let looped =
-            Transcript { language: "en".into(), segments: (0..4).map(|i| seg(i, " Thank you.", 1.2)).collect() };
+        let looped = Transcript {
+            language: "en".into(),
+            language_probability: None,
+            segments: (0..4).map(|i| seg(i, " Thank you.", 1.2)).collect(),
+        };
         assert!(transcript_flag(&looped, None).unwrap().contains("repeats 4 times"));
-        let compressible = Transcript { language: "en".into(), segments: vec![seg(0, "la la la", 3.0)] };
+        let compressible =
+            Transcript { language: "en".into(), language_probability: None, segments: vec![seg(0, "la la la", 3.0)] };
         assert!(transcript_flag(&compressible, None).unwrap().contains("compression ratio"));
     }
 }

@@ -612,6 +612,7 @@ mod tests {
             audio_samples: None,
             frames_embedded: 20,
             transcript_language: None,
+            transcript_language_probability: None,
             transcript_flag: None,
             lyrics_embedded: false,
             mtime_ns: None,
