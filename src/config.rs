@@ -202,6 +202,9 @@ pub enum Pooling {
 #[serde(deny_unknown_fields)]
 pub struct SpeechModel {
     pub path: PathBuf,
+    /// Another Hugging Face repo of the same layout (`openai/whisper-base`, multilingual); ""
+    /// for `models/speech.toml`'s.
+    pub repo: String,
     /// "auto" (or "") to detect each video's language, else the language code lyrics are in.
     pub language: String,
     pub precision: Precision,

@@ -256,6 +256,7 @@ fn hit(rank: usize, id: i64, title: &str, visual: f32, lyrics: Option<f32>) -> H
         score: 0.0,
         visual: Some(visual),
         lyrics,
+        lyrics_doubt: None,
         frames: vec![FrameHit {
             query_t: 4.5,
             match_t: 61.0 + id as f64,

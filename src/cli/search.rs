@@ -253,6 +253,9 @@ fn print_results(r: &Results) {
             let (query, matched) = (printable(&l.query_text), printable(&l.match_text));
             why.push(format!("\"{query}\" ≈ \"{matched}\" ({:.2})", l.similarity));
         }
+        if let Some(doubt) = h.lyrics_doubt.as_deref().filter(|_| h.visual.is_some()) {
+            why.push(format!("lyrics not counted: {}", printable(doubt)));
+        }
         println!(
             "{:>4}  {:<32} {:>6.3} {:>6} {:>6}  {}",
             h.rank,

@@ -43,12 +43,17 @@ pub fn resolve_role(config: &Config, role: Role, force_offline: bool) -> Result<
     resolve_manifest(role, configured_manifest(config, role), explicit.as_deref(), &model_dirs(config), no_download)
 }
 
-/// The manifest a role resolves as configured: its own, or (vision-text) another repo's.
+/// The manifest a role resolves as configured: its own, or (speech, vision-text) another repo's
+/// of the same layout.
 pub fn configured_manifest(config: &Config, role: Role) -> super::Manifest {
-    let repo = &config.models.vision_text.repo;
-    match role {
-        Role::VisionText if !repo.is_empty() => role.manifest().for_repo(repo),
-        _ => role.manifest(),
+    let repo = match role {
+        Role::VisionText => &config.models.vision_text.repo,
+        Role::Speech => &config.models.speech.repo,
+        _ => return role.manifest(),
+    };
+    match repo.is_empty() {
+        true => role.manifest(),
+        false => role.manifest().for_repo(repo),
     }
 }
 
@@ -91,4 +96,24 @@ pub fn load_vision_text(config: &Config) -> Result<VisionTextEmbedder> {
 pub fn load_speech(config: &Config) -> Result<Transcriber> {
     let files = resolve_role(config, Role::Speech, false)?;
     Transcriber::load_with(&files, &configured_device(config)?, config.models.speech.precision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speech_and_vision_text_take_another_repo_of_their_layout() {
+        let mut config = Config::default();
+        assert_eq!(configured_manifest(&config, Role::Speech).repo, "openai/whisper-base.en");
+        config.models.speech.repo = "openai/whisper-base".into();
+        let m = configured_manifest(&config, Role::Speech);
+        assert_eq!(
+            (m.repo.as_str(), m.name.as_str(), m.architecture.as_str()),
+            ("openai/whisper-base", "whisper-base", "whisper")
+        );
+        config.models.vision_text.repo = "openai/clip-vit-base-patch32".into();
+        assert_eq!(configured_manifest(&config, Role::VisionText).architecture, "clip");
+        assert_eq!(configured_manifest(&config, Role::Text), Role::Text.manifest(), "the text role has no other repo");
+    }
 }

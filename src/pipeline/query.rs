@@ -91,7 +91,14 @@ pub fn file_query(
         if !t.text().trim().is_empty() {
             let lines: Vec<(String, f64, f64)> =
                 t.segments.iter().map(|s| (s.text.trim().to_string(), s.start, s.end)).collect();
-            lyrics = Some(embed_lyrics(text, &t.text(), &lines)?);
+            let mut heard = embed_lyrics(text, &t.text(), &lines)?;
+            let flag = crate::ingest::transcript_flag(&t, models.expected_language.as_deref());
+            heard.doubt = crate::search::doubt::lyrics_doubt(
+                flag.as_deref(),
+                t.language_probability,
+                t.segments.iter().map(|s| s.avg_logprob),
+            );
+            lyrics = Some(heard);
         }
     }
     let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -63,6 +63,7 @@ mod tests {
             score: 0.9,
             visual: Some(0.9),
             lyrics: None,
+            lyrics_doubt: None,
             frames: vec![frame],
             lines: vec![],
             relation: None,

@@ -139,7 +139,7 @@ fn halves(catalog: &Catalog, id: i64, model: &TextEmbedder) -> Result<Option<(Ly
     let join = |s: &[crate::ml::whisper::Segment]| s.iter().map(|x| x.text.trim()).collect::<Vec<_>>().join(" ");
     let (a, b) = (join(&segments[..mid]), join(&segments[mid..]));
     let v = model.embed_batch(&[&a, &b])?;
-    let lyr = |whole: &Vec<f32>| Lyrics { whole: whole.clone(), lines: Vec::new() };
+    let lyr = |whole: &Vec<f32>| Lyrics { whole: whole.clone(), lines: Vec::new(), doubt: None };
     Ok(Some((lyr(&v[0]), lyr(&v[1]))))
 }
 

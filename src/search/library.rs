@@ -32,6 +32,9 @@ pub struct Line {
 pub struct Lyrics {
     pub whole: Vec<f32>,
     pub lines: Vec<Line>,
+    /// Why these lyrics should not count in a fused score, if they should not
+    /// ([`super::doubt::lyrics_doubt`]).
+    pub doubt: Option<String>,
 }
 
 /// One query frame.
@@ -410,7 +413,9 @@ fn load_lyrics(catalog: &Catalog, id: i64, model: &str) -> Result<Option<Lyrics>
             Some(Line { text: seg.text.trim().to_string(), start: seg.start, end: seg.end, vector: v.clone() })
         })
         .collect();
-    Ok(Some(Lyrics { whole: whole.clone(), lines }))
+    let doubt =
+        super::doubt::lyrics_doubt(t.flag.as_deref(), t.language_probability, segments.iter().map(|s| s.avg_logprob));
+    Ok(Some(Lyrics { whole: whole.clone(), lines, doubt }))
 }
 
 /// `n` indices evenly spread over `0..len` (all of them when `len <= n`).

@@ -2,6 +2,7 @@
 //! similarity of their embeddings, fused into one ranking that explains itself.
 
 pub mod approx;
+pub mod doubt;
 pub mod eval;
 pub mod index;
 pub mod library;
@@ -35,7 +36,7 @@ pub struct FrameHit {
 /// Re-ranks results with other weights (no new search: each hit keeps its visual and lyrics parts).
 pub fn rerank(results: &mut Results, weights: Weights) {
     for h in &mut results.results {
-        h.score = fuse(h.visual, h.lyrics, weights).unwrap_or(0.0);
+        h.score = fuse(h.visual, doubt::counted(h.visual, h.lyrics, h.lyrics_doubt.as_deref()), weights).unwrap_or(0.0);
     }
     order(&mut results.results, |h| h.score, |h| h.id);
     for (i, h) in results.results.iter_mut().enumerate() {
@@ -63,6 +64,9 @@ pub struct Hit {
     pub score: f32,
     pub visual: Option<f32>,
     pub lyrics: Option<f32>,
+    /// Why the lyrics were not counted in `score`, where the query's or this video's are in
+    /// doubt ([`doubt::lyrics_doubt`]); `lyrics` still says how alike they are.
+    pub lyrics_doubt: Option<String>,
     pub frames: Vec<FrameHit>,
     pub lines: Vec<LineHit>,
     /// What it is to the query video beyond looking alike (`copy`, `excerpt`, `same_song`),
@@ -238,11 +242,15 @@ fn rank_one(
         .filter(|(_, v)| query.within.as_ref().is_none_or(|folder| v.path.starts_with(folder)))
         .filter_map(|(i, v)| {
             let vis = visual.get(&i);
-            let (lyr, lines) = match (&query.lyrics, &lib.lyrics[i]) {
-                (Some(q), Some(m)) => (Some(cosine(&q.whole, &m.whole)), best_lines(q, m)),
-                _ => (None, Vec::new()),
+            let (lyr, lines, lyrics_doubt) = match (&query.lyrics, &lib.lyrics[i]) {
+                (Some(q), Some(m)) => {
+                    let doubt = q.doubt.clone().or_else(|| m.doubt.clone());
+                    (Some(cosine(&q.whole, &m.whole)), best_lines(q, m), doubt)
+                }
+                _ => (None, Vec::new(), None),
             };
-            let score = fuse(vis.map(|s| s.score), lyr, weights)?;
+            let counted = doubt::counted(vis.map(|s| s.score), lyr, lyrics_doubt.as_deref());
+            let score = fuse(vis.map(|s| s.score), counted, weights)?;
             let frames = vis
                 .map(|s| {
                     s.matches
@@ -263,6 +271,7 @@ fn rank_one(
                 score,
                 visual: vis.map(|s| s.score),
                 lyrics: lyr,
+                lyrics_doubt,
                 frames,
                 lines,
                 relation: None,
@@ -318,6 +327,7 @@ mod tests {
             score: 0.0,
             visual,
             lyrics,
+            lyrics_doubt: None,
             frames: vec![],
             lines: vec![],
             relation: None,

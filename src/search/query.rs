@@ -187,7 +187,7 @@ pub(crate) fn embed_lyrics(model: &TextEmbedder, whole: &str, lines: &[(String, 
         .zip(vectors)
         .map(|((text, start, end), vector)| Line { text: text.clone(), start: *start, end: *end, vector })
         .collect();
-    Ok(Lyrics { whole, lines })
+    Ok(Lyrics { whole, lines, doubt: None })
 }
 
 /// How a description query (with lyrics typed beside it, if any) is named in results and

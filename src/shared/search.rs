@@ -192,25 +192,40 @@ fn lyrics_of(
     let rows = shared
         .client()
         .query(
-            "SELECT l.video_id, l.segment, l.vector, s.text, s.start_s, s.end_s
+            "SELECT l.video_id, l.segment, l.vector, s.text, s.start_s, s.end_s, s.avg_logprob,
+                    t.flag, t.language_probability
              FROM lyrics_embeddings l
              LEFT JOIN segments s ON s.video_id = l.video_id AND s.model = l.transcript_model AND s.id = l.segment
+             LEFT JOIN transcripts t ON t.video_id = l.video_id AND t.model = l.transcript_model
              WHERE l.model = $1 ORDER BY l.video_id, l.segment",
             &[&model],
         )
         .map_err(|e| shared.err(e))?;
     let mut wholes: Vec<Option<Vec<f32>>> = vec![None; videos];
     let mut lines: Vec<Vec<Line>> = vec![Vec::new(); videos];
+    // Each video's transcript flag and language probability, and its lines' log-probabilities.
+    let mut heard: Vec<(Option<String>, Option<f32>, Vec<f64>)> = vec![(None, None, Vec::new()); videos];
     for r in rows {
         let Some(&at) = position.get(&r.get::<_, i64>(0)) else { continue };
         let vector = r.get::<_, Vector>(2).to_vec();
+        heard[at].0 = r.get(7);
+        heard[at].1 = r.get(8);
         if i64::from(r.get::<_, i32>(1)) == WHOLE {
             wholes[at] = Some(vector);
         } else if let Some(text) = r.get::<_, Option<String>>(3) {
+            heard[at].2.extend(r.get::<_, Option<f64>>(6));
             lines[at].push(Line { text: text.trim().to_string(), start: r.get(4), end: r.get(5), vector });
         }
     }
-    Ok(wholes.into_iter().zip(lines).map(|(whole, lines)| whole.map(|whole| Lyrics { whole, lines })).collect())
+    Ok(wholes
+        .into_iter()
+        .zip(lines)
+        .zip(heard)
+        .map(|((whole, lines), (flag, probability, logprobs))| {
+            let doubt = crate::search::doubt::lyrics_doubt(flag.as_deref(), probability, logprobs);
+            whole.map(|whole| Lyrics { whole, lines, doubt })
+        })
+        .collect())
 }
 
 /// Each video's nearest frame among the `k` frames nearest to `$1` (centred) by the HNSW index,
