@@ -66,6 +66,7 @@ pub fn transcribe(config: &Config, file: &Path, language: Option<String>, json: 
     if json {
         println!("{}", serde_json::to_string_pretty(&transcript)?);
     } else {
+        println!("language: {}", crate::types::language_told(&transcript.language, transcript.language_probability));
         for s in &transcript.segments {
             println!("[{} → {}] {}", clock(s.start, 2), clock(s.end, 2), s.text.trim());
         }
