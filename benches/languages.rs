@@ -4,7 +4,9 @@
 //! (with its probability) and the words (WER against the line), in reelmatch and in
 //! faster-whisper on the same weights (`benches/whisper_languages.py`, float32). Then a German
 //! line after 35 s of the bed alone (told where the voice starts), and the time a clip takes:
-//! base beside tiny.en in reelmatch and beside faster-whisper's base, alternated.
+//! base beside tiny.en in reelmatch and beside faster-whisper's base, alternated. First, lyrics
+//! matched across languages: six songs' lines in five languages, recall@1 of a line finding its
+//! own song in another language, with multilingual-e5-small beside the English all-MiniLM.
 //!
 //! `cargo bench --bench languages` (needs the test assets, espeak-ng, ffmpeg, and python3 with
 //! faster-whisper for the reference: `pip install faster-whisper`).
@@ -33,6 +35,76 @@ const LINES: &[(&str, &str, &str)] = &[
     ("nl", "nl", "Ik heb de hele nacht gewacht tot de zomerregen op de stad valt, houd me vast en laat me nooit meer gaan"),
     ("pl", "pl", "Czekałem całą noc, aż letni deszcz spadnie na miasto, przytul mnie mocno i nigdy nie pozwól mi odejść"),
 ];
+
+/// Six songs' lines, each in five languages (en, de, fr, es, it): a line should find its
+/// translations before any other song's line.
+const SONGS: &[[&str; 5]] = &[
+    [
+        "I waited all night for the summer rain to fall on the city",
+        "Ich habe die ganze Nacht gewartet, dass der Sommerregen auf die Stadt fällt",
+        "J'ai attendu toute la nuit que la pluie d'été tombe sur la ville",
+        "Esperé toda la noche a que la lluvia de verano cayera sobre la ciudad",
+        "Ho aspettato tutta la notte che la pioggia d'estate cadesse sulla città",
+    ],
+    [
+        "We dance on the beach under the moon until the morning comes",
+        "Wir tanzen am Strand unter dem Mond, bis der Morgen kommt",
+        "Nous dansons sur la plage sous la lune jusqu'au matin",
+        "Bailamos en la playa bajo la luna hasta que llega la mañana",
+        "Balliamo sulla spiaggia sotto la luna finché arriva il mattino",
+    ],
+    [
+        "My heart is broken since you left me alone",
+        "Mein Herz ist gebrochen, seit du mich allein gelassen hast",
+        "Mon cœur est brisé depuis que tu m'as laissé seul",
+        "Mi corazón está roto desde que me dejaste solo",
+        "Il mio cuore è spezzato da quando mi hai lasciato solo",
+    ],
+    [
+        "Drive fast on the highway with the radio loud",
+        "Fahr schnell auf der Autobahn mit lautem Radio",
+        "Roule vite sur l'autoroute avec la radio à fond",
+        "Conduce rápido por la autopista con la radio alta",
+        "Guida veloce in autostrada con la radio a tutto volume",
+    ],
+    [
+        "The children play in the snow and laugh at the winter sky",
+        "Die Kinder spielen im Schnee und lachen über den Winterhimmel",
+        "Les enfants jouent dans la neige et rient sous le ciel d'hiver",
+        "Los niños juegan en la nieve y ríen bajo el cielo de invierno",
+        "I bambini giocano nella neve e ridono sotto il cielo d'inverno",
+    ],
+    [
+        "Money and gold will never buy the love I need",
+        "Geld und Gold werden nie die Liebe kaufen, die ich brauche",
+        "L'argent et l'or n'achèteront jamais l'amour dont j'ai besoin",
+        "El dinero y el oro nunca comprarán el amor que necesito",
+        "Soldi e oro non compreranno mai l'amore di cui ho bisogno",
+    ],
+];
+
+/// How many lines find a translation of themselves first among the lines in the other
+/// languages, with `model`'s vectors; and how many lines asked.
+fn recall_across(model: &reelmatch::ml::text::TextEmbedder) -> (usize, usize) {
+    let lines: Vec<(usize, usize, &str)> =
+        SONGS.iter().enumerate().flat_map(|(s, song)| song.iter().enumerate().map(move |(l, t)| (s, l, *t))).collect();
+    let texts: Vec<&str> = lines.iter().map(|l| l.2).collect();
+    let vectors = model.embed_batch(&texts).unwrap();
+    let mut found = 0;
+    for (i, (song, lang, _)) in lines.iter().enumerate() {
+        let best = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, l, _))| l != lang)
+            .max_by(|a, b| {
+                let dot = |j: usize| vectors[i].iter().zip(&vectors[j]).map(|(x, y)| x * y).sum::<f32>();
+                dot(a.0).total_cmp(&dot(b.0))
+            })
+            .map(|(_, (s, _, _))| *s);
+        found += usize::from(best == Some(*song));
+    }
+    (found, lines.len())
+}
 
 /// A clip: its 16 kHz mono PCM, and the same as a WAV file for the reference.
 struct Clip {
@@ -88,7 +160,20 @@ fn told(t: &Transcript) -> String {
     format!("{} {:.2}", t.language, t.language_probability.unwrap_or(f32::NAN))
 }
 
+fn text_model(name: &str, prefix: &str) -> reelmatch::ml::text::TextEmbedder {
+    let files = resolve(Role::Text, Some(&common::assets().join("models").join(name)), &[], Some("offline")).unwrap();
+    let pooling = reelmatch::config::Pooling::Mean;
+    reelmatch::ml::text::TextEmbedder::load(&files, &Device::Cpu, pooling, 512, 64).unwrap().with_prefix(prefix)
+}
+
 fn main() {
+    println!("Lyrics matched across languages: 6 songs' lines in en, de, fr, es, it; recall@1 of a line");
+    println!("finding its own song among the 24 lines in the other languages:");
+    for (name, prefix) in [("multilingual-e5-small", "query: "), ("all-minilm-l6-v2", "")] {
+        let (found, asked) = recall_across(&text_model(name, prefix));
+        println!("  {name:<24} {found}/{asked} = {:.2}", found as f64 / asked as f64);
+    }
+    println!();
     let dir = tempfile::tempdir().unwrap();
     let mut base = model("whisper-base");
     assert!(base.is_multilingual(), "models/whisper-base is the multilingual checkpoint");

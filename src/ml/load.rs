@@ -49,6 +49,7 @@ pub fn configured_manifest(config: &Config, role: Role) -> super::Manifest {
     let repo = match role {
         Role::VisionText => &config.models.vision_text.repo,
         Role::Speech => &config.models.speech.repo,
+        Role::Text => &config.models.text.repo,
         _ => return role.manifest(),
     };
     match repo.is_empty() {
@@ -66,7 +67,8 @@ pub fn configured_device(config: &Config) -> Result<Device> {
 pub fn load_text(config: &Config) -> Result<TextEmbedder> {
     let files = resolve_role(config, Role::Text, false)?;
     let t = &config.models.text;
-    TextEmbedder::load(&files, &configured_device(config)?, t.pooling, t.max_tokens, t.overlap_tokens)
+    Ok(TextEmbedder::load(&files, &configured_device(config)?, t.pooling, t.max_tokens, t.overlap_tokens)?
+        .with_prefix(&t.prefix))
 }
 
 /// Loads the image embedder as configured.
@@ -103,7 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn speech_and_vision_text_take_another_repo_of_their_layout() {
+    fn text_speech_and_vision_text_take_another_repo_of_their_layout() {
         let mut config = Config::default();
         assert_eq!(configured_manifest(&config, Role::Speech).repo, "openai/whisper-base.en");
         config.models.speech.repo = "openai/whisper-base".into();
@@ -114,6 +116,8 @@ mod tests {
         );
         config.models.vision_text.repo = "openai/clip-vit-base-patch32".into();
         assert_eq!(configured_manifest(&config, Role::VisionText).architecture, "clip");
-        assert_eq!(configured_manifest(&config, Role::Text), Role::Text.manifest(), "the text role has no other repo");
+        assert_eq!(configured_manifest(&config, Role::Text), Role::Text.manifest());
+        config.models.text.repo = "intfloat/multilingual-e5-small".into();
+        assert_eq!(configured_manifest(&config, Role::Text).name, "multilingual-e5-small");
     }
 }

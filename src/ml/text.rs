@@ -28,6 +28,8 @@ pub struct TextEmbedder {
     batch: usize,
     /// The model's identity, stored with every embedding.
     pub model_id: String,
+    /// Put before every text embedded (multilingual-e5 asks for "query: ").
+    prefix: String,
 }
 
 /// Padded tokens a forward pass may hold per window of its batch size: with the CPU's batch of 8,
@@ -97,8 +99,15 @@ impl TextEmbedder {
         // Windows, padding and truncation are ours; the file's own settings (e.g. 128) must not apply.
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| bad(tok_path, &e))?;
-        let id = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| bad(tok_path, &format!("no {t} token")));
-        let (cls, sep, pad) = (id("[CLS]")?, id("[SEP]")?, id("[PAD]")?);
+        // BERT's WordPiece names, or XLM-R's SentencePiece ones (multilingual-e5, the multilingual
+        // MiniLM): the same roles.
+        let id = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|t| tokenizer.token_to_id(t))
+                .ok_or_else(|| bad(tok_path, &format!("no {} token (nor {})", names[0], names[1])))
+        };
+        let (cls, sep, pad) = (id(["[CLS]", "<s>"])?, id(["[SEP]", "</s>"])?, id(["[PAD]", "<pad>"])?);
         let weights = files.file("model.safetensors")?;
         // SAFETY: the weights file is memory-mapped read-only; reelmatch never writes it while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device) }
@@ -120,7 +129,18 @@ impl TextEmbedder {
             dim: config.hidden_size,
             batch: if device.is_cuda() { 64 } else { 8 },
             model_id: files.id.clone(),
+            prefix: String::new(),
         })
+    }
+
+    /// Puts `prefix` before every text it embeds (`[models.text] prefix`); the model's identity
+    /// says so, since the vectors differ.
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        if !prefix.is_empty() {
+            self.model_id = format!("{} (prefix {prefix:?})", self.model_id);
+            self.prefix = prefix.to_string();
+        }
+        self
     }
 
     /// The embedding dimension.
@@ -145,7 +165,8 @@ impl TextEmbedder {
         let mut all_windows = Vec::new();
         let mut owner = Vec::new();
         for (i, text) in texts.iter().enumerate() {
-            let enc = self.tokenizer.encode(*text, false).map_err(|e| Error::compute("tokenising text", e))?;
+            let text = format!("{}{text}", self.prefix);
+            let enc = self.tokenizer.encode(text, false).map_err(|e| Error::compute("tokenising text", e))?;
             for w in windows(enc.get_ids(), self.max_tokens, self.overlap, self.cls, self.sep) {
                 all_windows.push(w);
                 owner.push(i);
