@@ -186,8 +186,20 @@ fn folded_resnet50_matches_candle_transformers_on_a_mixed_batch() {
 
 #[test]
 fn whisper_encoder_matches_a_numpy_encoder_with_exact_gelu_within_1e_3() {
+    whisper_encoder_parity("whisper-tiny.en");
+}
+
+/// The multilingual base checkpoint's encoder (6 layers of 512, 8 heads; issue 42) the same way,
+/// its real weights from the test assets.
+#[test]
+fn multilingual_whisper_base_encoder_matches_the_numpy_encoder_within_1e_3() {
+    whisper_encoder_parity("whisper-base");
+}
+
+/// The encoder of the test assets' checkpoint `name` against `whisper_encoder.py` on 6 s of a chirp.
+fn whisper_encoder_parity(name: &str) {
     use reelmatch::ml::whisper::{encoder::Encoder, mel};
-    let dir = assets().join("models/whisper-tiny.en");
+    let dir = assets().join("models").join(name);
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     let n = |k: &str| cfg[k].as_u64().unwrap() as usize;
@@ -229,8 +241,11 @@ fn whisper_encoder_matches_a_numpy_encoder_with_exact_gelu_within_1e_3() {
     assert_eq!(got.len(), want.len(), "{} states of {}", frames / 2, n("d_model"));
     let worst = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
     let largest = want.iter().map(|v| v.abs()).fold(0.0, f64::max);
-    println!("whisper encoder: largest |difference| {worst:.2e} over values up to {largest:.1}");
-    assert!(worst < 1e-3, "largest difference {worst} (values up to {largest})");
+    println!("{name} encoder: largest |difference| {worst:.2e} over values up to {largest:.1}");
+    // 1e-3 for values up to 10 (tiny.en's reach 9.1: 6.6e-5 apart when written), a ten-thousandth
+    // of the largest beyond (base's reach 22.5: 9.2e-4 apart), as f32 sums grow with the width.
+    let allowed = 1e-4 * largest.max(10.0);
+    assert!(worst < allowed, "largest difference {worst} over {allowed} (values up to {largest})");
 }
 
 #[test]
