@@ -253,7 +253,7 @@ fn print_results(r: &Results) {
             let (query, matched) = (printable(&l.query_text), printable(&l.match_text));
             why.push(format!("\"{query}\" ≈ \"{matched}\" ({:.2})", l.similarity));
         }
-        if let Some(doubt) = h.lyrics_doubt.as_deref().filter(|_| h.visual.is_some()) {
+        if let Some(doubt) = h.lyrics_left_out() {
             why.push(format!("lyrics not counted: {}", printable(doubt)));
         }
         println!(

@@ -32,13 +32,15 @@ pub fn lyrics_doubt(
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// The lyrics side a fused score counts: none where the pair's lyrics are in doubt, unless they
-/// are all there is to rank by (a query of typed lyrics has no frames).
+/// Why a pair's lyrics are left out of its fused score, if they are: where they are in doubt,
+/// unless they are all there is to rank by (a query of typed lyrics has no frames).
+pub fn left_out(visual: Option<f32>, doubt: Option<&str>) -> Option<&str> {
+    doubt.filter(|_| visual.is_some())
+}
+
+/// The lyrics side a fused score counts: none where [`left_out`] says why.
 pub fn counted(visual: Option<f32>, lyrics: Option<f32>, doubt: Option<&str>) -> Option<f32> {
-    match (visual, doubt) {
-        (Some(_), Some(_)) => None,
-        _ => lyrics,
-    }
+    lyrics.filter(|_| left_out(visual, doubt).is_none())
 }
 
 #[cfg(test)]

@@ -80,6 +80,11 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// Why its lyrics were left out of `score`, if they were ([`doubt::left_out`]).
+    pub fn lyrics_left_out(&self) -> Option<&str> {
+        doubt::left_out(self.visual, self.lyrics_doubt.as_deref())
+    }
+
     /// The frame pair that matched best, if frames were compared.
     pub fn best_frame(&self) -> Option<&FrameHit> {
         self.frames.iter().max_by(|a, b| a.similarity.total_cmp(&b.similarity))

@@ -47,14 +47,11 @@ impl Space {
         if flag.unwrap_or(config.search.space) == SearchSpace::VisionText {
             // The configured vision-text model's frames where the catalog has them, else the
             // vision-text model it has the most frames of; never the image model's.
-            let wanted = preferred(Role::VisionText).map(|id| crate::catalog::vision_text_key(&id));
-            let found = crate::catalog::description_model(catalog.image_models()?, wanted.as_deref());
+            let wanted = preferred(Role::VisionText);
+            let (model, note) = description_space(catalog.image_models()?, wanted.as_deref());
             space.traps = None;
-            // None found: a vision-text key all the same, so no other model's frames stand in.
-            space.image_model = Some(found.clone().or(wanted).unwrap_or_else(|| crate::catalog::vision_text_key("")));
-            if found.is_none() {
-                space.note = Some(NO_DESCRIPTION_FRAMES.into());
-            }
+            space.image_model = Some(model);
+            space.note = note;
             return Ok(space);
         }
         if flag.unwrap_or(config.search.space) == SearchSpace::Head {
@@ -93,9 +90,20 @@ impl Space {
     }
 }
 
-/// What a search in the vision-text space says when no frame is embedded there.
-pub const NO_DESCRIPTION_FRAMES: &str =
-    "no frames are embedded with a vision-text model yet: turn [models.vision_text] on and run `reelmatch index update`";
+/// The frames a description is compared with, on either catalog, out of the image models with
+/// stored frames (`available`): the vision-text model `wanted` (its id, as configured) where it
+/// has frames, else the vision-text model with the most. Where none has, its key all the same
+/// (no image model's frames stand in), with the note that says how to embed them.
+pub fn description_space(available: Vec<(String, i64)>, wanted: Option<&str>) -> (String, Option<String>) {
+    let wanted = wanted.map(crate::catalog::vision_text_key);
+    match crate::catalog::description_model(available, wanted.as_deref()) {
+        Some(found) => (found, None),
+        None => (
+            wanted.unwrap_or_else(|| crate::catalog::vision_text_key("")),
+            Some("no frames are embedded with a vision-text model yet: turn [models.vision_text] on and run `reelmatch index update`".into()),
+        ),
+    }
+}
 
 /// The index choice `[search]` configures.
 pub fn index_choice(config: &Config) -> IndexChoice {

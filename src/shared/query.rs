@@ -24,12 +24,10 @@ pub fn open_library(url: &str, config: &Config, space: Option<SearchSpace>) -> R
     let (image, text) = (configured(config, Role::Image), configured(config, Role::Text));
     let mut shared = SharedCatalog::open(url)?;
     if space.unwrap_or(config.search.space) == SearchSpace::VisionText {
-        let wanted = configured(config, Role::VisionText).map(|id| crate::catalog::vision_text_key(&id));
-        let found = crate::catalog::description_model(super::search::image_models(&mut shared)?, wanted.as_deref());
-        let note = found.is_none().then(|| crate::search::space::NO_DESCRIPTION_FRAMES.to_string());
+        let wanted = configured(config, Role::VisionText);
+        let (model, note) =
+            crate::search::space::description_space(super::search::image_models(&mut shared)?, wanted.as_deref());
         how.index.mode = crate::config::IndexKind::Exact;
-        // None found: the wanted key all the same, so no image model's frames stand in.
-        let model = found.or(wanted).unwrap_or_else(|| crate::catalog::vision_text_key(""));
         return Ok((load(shared, Some(&model), text.as_deref(), how, None)?, note));
     }
     Ok((load(shared, image.as_deref(), text.as_deref(), how, super::traps::rules(config).as_ref())?, None))

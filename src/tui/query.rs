@@ -275,12 +275,7 @@ fn draw_preview(frame: &mut Frame, area: Rect, s: &mut QueryState, images: bool)
                         Line::from(format!("similarity {:.2}", l.similarity)).dim(),
                     ]
                 })
-                .chain(
-                    h.lyrics_doubt
-                        .iter()
-                        .filter(|_| h.visual.is_some())
-                        .map(|why| Line::from(format!("lyrics not counted: {why}")).yellow()),
-                )
+                .chain(h.lyrics_left_out().map(|why| Line::from(format!("lyrics not counted: {why}")).yellow()))
                 .collect()
         })
         .unwrap_or_default();
