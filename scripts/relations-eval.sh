@@ -119,7 +119,7 @@ for p in pairs:
         offset = r["offset_s"]
         if p["b_title"] == next(iter(key - {p["a_title"]}), None) and truth.get(key, (None, None, None))[2] == p["b_title"]:
             offset = -offset  # told from the other side
-        found[key] = (r["relation"], offset)
+        found[key] = (r["relation"], offset, r.get("placed", True))
     if p["score"] >= float(threshold):
         by_frames.add(key)
 print(f"{len(truth)} related pairs in the truth; {len(pairs)} pairs listed by dupes at threshold {threshold}")
@@ -147,10 +147,13 @@ for label, keep in (("with sound on both sides", lambda k: not any("silent" in t
             p = len(want & got) / len(got) if got else float("nan")
             parts.append(f"{rel} precision {p:.3f} recall {len(want & got) / len(want):.3f} ({len(got)} / {len(want)})")
     print(f"  {label}: " + "; ".join(parts))
-errors = [abs(abs(found[k][1]) - v[1]) for k, v in truth.items() if v[0] == "excerpt" and k in found and found[k][0] == "excerpt"]
-for k, v in truth.items():
-    if v[0] == "excerpt" and k in found and found[k][0] == "excerpt" and abs(abs(found[k][1]) - v[1]) > 1.0:
-        print(f"    offset off by {abs(abs(found[k][1]) - v[1]):.1f} s: {' / '.join(sorted(k))}")
+placed = [k for k, v in truth.items() if v[0] == "excerpt" and k in found and found[k][0] == "excerpt" and found[k][2]]
+unplaced = [k for k, v in truth.items() if v[0] == "excerpt" and k in found and found[k][0] == "excerpt" and not found[k][2]]
+print(f"excerpts found but not placed in time (pictures alike all along): {len(unplaced)}")
+errors = [abs(abs(found[k][1]) - truth[k][1]) for k in placed]
+for k in placed:
+    if abs(abs(found[k][1]) - truth[k][1]) > 1.0:
+        print(f"    offset off by {abs(abs(found[k][1]) - truth[k][1]):.1f} s: {' / '.join(sorted(k))}")
 if errors:
     print(f"excerpt offsets: mean error {sum(errors) / len(errors):.2f} s, worst {max(errors):.2f} s ({len(errors)} excerpts)")
 dups = {k for k, v in truth.items() if v[0] in ("copy", "excerpt")}

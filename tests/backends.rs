@@ -549,6 +549,7 @@ on_both! {
         };
         let whole = hit(&found, "Whole");
         assert_eq!(whole["relation"]["relation"], "excerpt", "{whole}");
+        assert_eq!(whole["relation"]["placed"], true, "{whole}");
         assert!((whole["relation"]["offset_s"].as_f64().unwrap() - 17.0).abs() <= 1.0, "{whole}");
         assert_eq!(hit(&found, "Other")["relation"], Value::Null, "{found}");
         let back = json(setup.cmd(backend).args(["similar", "Whole", "--json"]));

@@ -497,6 +497,7 @@ fn a_results_relation_is_in_its_row() {
         relation: reelmatch::search::relation::Relation::Excerpt,
         by: reelmatch::search::relation::Evidence::Frames,
         offset_s: 17.2,
+        placed: true,
         query_start_s: 0.0,
         result_start_s: 17.2,
         seconds: 11.8,

@@ -322,6 +322,9 @@ type Pair = (i64, i64, f32, Option<Related>);
 
 /// Where `a` falls in `b`, in words: "Cut is 17.0 s into Whole".
 fn offset_words(r: &Related, a: &str, b: &str) -> String {
+    if !r.placed {
+        return format!("{a} and {b} look alike all along; where one falls in the other is not told");
+    }
     match r.offset_s >= 0.0 {
         true => format!("{a} is {:.1} s into {b}", r.offset_s),
         false => format!("{b} is {:.1} s into {a}", -r.offset_s),

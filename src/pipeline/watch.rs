@@ -12,7 +12,9 @@ use crate::search::{Hit, Results};
 pub fn match_moment(hit: &Hit, video: &VideoRow) -> Moment {
     let start_s = match (hit.relation, hit.best_frame(), hit.lines.first()) {
         // The query is an excerpt of it: from where the excerpt starts.
-        (Some(r), _, _) if r.relation == crate::search::relation::Relation::Excerpt && r.offset_s > 0.0 => r.offset_s,
+        (Some(r), _, _) if r.relation == crate::search::relation::Relation::Excerpt && r.placed && r.offset_s > 0.0 => {
+            r.offset_s
+        }
         (_, Some(f), _) => f.match_t,
         (_, None, Some(l)) => l.match_start,
         (_, None, None) => 0.0,
@@ -75,6 +77,7 @@ mod tests {
             relation: Relation::Excerpt,
             by: crate::search::relation::Evidence::Sound,
             offset_s: 17.0,
+            placed: true,
             query_start_s: 0.0,
             result_start_s: 17.0,
             seconds: 11.0,

@@ -71,8 +71,11 @@ pub struct Related {
     /// What found it: `sound` or `frames`.
     pub by: Evidence,
     /// Seconds into the result where the query's 0 s falls (negative: the result starts that far
-    /// into the query).
+    /// into the query); 0 where it is not `placed`.
     pub offset_s: f64,
+    /// Whether the offset was found. Frames that look alike on every time line (a still picture,
+    /// a pattern that changes little) hold the one video in the other without saying where.
+    pub placed: bool,
     /// The longest stretch: where it starts in the query and in the result, and how long.
     pub query_start_s: f64,
     pub result_start_s: f64,
@@ -109,6 +112,7 @@ pub fn relate(
         relation,
         by: Evidence::Sound,
         offset_s: offset,
+        placed: true,
         query_start_s: best.start_a,
         result_start_s: best.start_b,
         seconds: best.seconds,
@@ -144,7 +148,9 @@ pub struct FrameGrid {
 /// of each one's similarity to the other's frame at that moment (the nearest within half a
 /// sampling interval). The best line is a `copy` (about the same length) or an `excerpt` at its
 /// offset where its mean reaches [`FRAMES_ALIKE`], stands [`LINE_STANDS_OUT`] above the median
-/// line's, holds at least [`MIN_FRAMES`] frames, and covers most of the shorter video.
+/// line's, holds at least [`MIN_FRAMES`] frames, and covers most of the shorter video. Where no
+/// line stands out but the typical one reaches [`FRAMES_ALIKE`] too (a still picture), the one is
+/// held in the other along any line: the relation holds, not `placed`.
 pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Related> {
     let (from_t, to_t) = (&grid.from_t, &grid.to_t);
     if from_t.is_empty() || to_t.len() < 2 {
@@ -185,9 +191,12 @@ pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Rela
     let mut means: Vec<f32> = lines.iter().map(|l| l.1).collect();
     means.sort_by(f32::total_cmp);
     let typical = means[means.len() / 2];
-    if mean < FRAMES_ALIKE || mean - typical < LINE_STANDS_OUT {
+    let placed = mean - typical >= LINE_STANDS_OUT;
+    // Alike on the best line; where no line stands out, alike on the typical one too: held, unplaced.
+    if mean < FRAMES_ALIKE || (!placed && typical < FRAMES_ALIKE) {
         return None;
     }
+    let offset = if placed { offset } else { 0.0 };
     let query_start_s = (-offset).max(0.0);
     let seconds = (from_s.min(to_s - offset) - query_start_s).max(0.0);
     let (shorter, longer) = (from_s.min(to_s).max(1.0), from_s.max(to_s).max(1.0));
@@ -199,6 +208,7 @@ pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Rela
         relation,
         by: Evidence::Frames,
         offset_s: offset,
+        placed,
         query_start_s,
         result_start_s: query_start_s + offset,
         seconds,
@@ -369,8 +379,14 @@ mod tests {
         let spread: Vec<f64> = (0..10).map(|i| 1.25 + 5.5 * f64::from(i)).collect();
         let copy = relate_by_frames(&grid(&spread, 59.0, 0.0, false), 60.0, 59.0).unwrap();
         assert_eq!((copy.relation, copy.offset_s), (Relation::Copy, 0.0));
-        // A still picture is alike on every time line, so it places nothing; other pictures neither.
-        assert_eq!(relate_by_frames(&grid(&spread, 60.0, 0.0, true), 60.0, 60.0), None, "a still picture");
+        // A still picture is alike on every time line: the cut is held in it, but not placed.
+        let still = relate_by_frames(&grid(&cut, 60.0, 0.0, true), 12.0, 60.0).unwrap();
+        assert_eq!((still.relation, still.placed, still.offset_s), (Relation::Excerpt, false, 0.0), "{still:?}");
+        assert!(r.placed && copy.placed);
+        // Alike on a few lines but not the typical one, and none standing out: nothing.
+        let mut blurred = grid(&cut, 60.0, 20.0, false);
+        blurred.scores.iter_mut().flatten().for_each(|s| *s = if *s > 0.5 { 0.705 } else { 0.695 });
+        assert_eq!(relate_by_frames(&blurred, 12.0, 60.0), None, "alike on no line apart, unsure on all");
         let mut other = grid(&spread, 60.0, 0.0, false);
         other.scores.iter_mut().flatten().for_each(|s| *s -= 0.5);
         assert_eq!(relate_by_frames(&other, 60.0, 60.0), None, "other pictures");

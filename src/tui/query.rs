@@ -224,7 +224,10 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
     let rows = hits.iter().enumerate().map(|(i, h)| {
         let mut title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
         if let Some(r) = &h.relation {
-            title.push_str(&format!(" · {} {:+.0}s", r.relation.name(), r.offset_s));
+            match r.placed {
+                true => title.push_str(&format!(" · {} {:+.0}s", r.relation.name(), r.offset_s)),
+                false => title.push_str(&format!(" · {} (not placed)", r.relation.name())),
+            }
         }
         let row = Row::new(vec![
             Cell::from((i + 1).to_string()),
