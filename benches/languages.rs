@@ -8,7 +8,10 @@
 //! matched across languages: six songs' lines in five languages, recall@1 of a line finding its
 //! own song in another language, with multilingual-e5-small beside the English all-MiniLM.
 //!
-//! `cargo bench --bench languages` (needs the test assets, espeak-ng, ffmpeg, and python3 with
+//! Then songs rather than speech: verses with long breaks of music, silence or noise, a refrain
+//! and instrumentals, under the music rules and Whisper's reference rules.
+//!
+//! `cargo bench --bench languages` (`-- music` for the songs alone; needs the test assets, espeak-ng, ffmpeg, and python3 with
 //! faster-whisper for the reference: `pip install faster-whisper`).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
@@ -157,7 +160,11 @@ fn reference(compute: &str, wavs: &[&Path]) -> Result<Vec<(String, f64, String, 
 }
 
 fn told(t: &Transcript) -> String {
-    format!("{} {:.2}", t.language, t.language_probability.unwrap_or(f32::NAN))
+    match t.language_probability {
+        _ if t.language.is_empty() => "none".into(),
+        Some(p) => format!("{} {p:.2}", t.language),
+        None => t.language.clone(),
+    }
 }
 
 fn text_model(name: &str, prefix: &str) -> reelmatch::ml::text::TextEmbedder {
@@ -209,6 +216,86 @@ fn sung_recall(dir: &Path, base: &mut Transcriber) {
     }
 }
 
+/// Three verses of an English song, for the songs with breaks.
+const VERSES: [&str; 3] = [
+    "I have been waiting all night for the summer rain to fall on the city",
+    "Hold me close and never let me go, the lights are burning down the road",
+    "We dance on the beach under the moon until the morning comes",
+];
+
+/// Whisper on songs rather than speech: verses with long breaks of music, silence or noise
+/// between them, a refrain sung four times, and instrumentals. Each heard by base and tiny.en,
+/// with the music rules (`Transcriber::music_rules`) and with Whisper's reference rules, one after
+/// the other: the segments, the words heard (WER against the verses), the flag a transcript
+/// gets, the language told and the time taken. Then the cost: the eight languages' clips under
+/// both rules.
+fn music_rules(dir: &Path, models: &mut [(&str, &mut Transcriber)], clips: &[Clip]) {
+    use reelmatch::demo::Bed;
+    let refrain: Vec<(f64, &str)> = std::iter::once((1.0, VERSES[0]))
+        .chain((0..4).map(|i| (7.0 + 3.0 * f64::from(i), "Never let me go")))
+        .collect();
+    let spread: Vec<(f64, &str)> = [2.0, 45.0, 100.0].into_iter().zip(VERSES).collect();
+    /// A song: its name, its bed, its verses (start, words) and its length.
+    type Song<'a> = (&'a str, Bed, &'a [(f64, &'a str)], f64);
+    let songs: Vec<Song> = vec![
+        ("3 verses, 40 s breaks of melody", Bed::Melody, &spread, 120.0),
+        ("3 verses, 40 s breaks of silence", Bed::Silence, &spread, 120.0),
+        ("3 verses, 40 s breaks of quiet noise", Bed::Noise, &spread, 120.0),
+        ("3 verses, 40 s breaks of plucked notes", Bed::Pluck, &spread, 120.0),
+        ("a verse, then a refrain 4 times", Bed::Melody, &refrain, 30.0),
+        ("instrumental: melody", Bed::Melody, &[], 60.0),
+        ("instrumental: plucked notes", Bed::Pluck, &[], 60.0),
+        ("instrumental: quiet noise", Bed::Noise, &[], 60.0),
+    ];
+    println!(
+        "\nSongs, not speech: music rules (a window with no voice holds no words) against Whisper's reference rules:"
+    );
+    println!("| song | model | rules | segments | words heard | WER | flagged | language | seconds |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (i, (name, bed, verses, length)) in songs.iter().enumerate() {
+        let video = dir.join(format!("song{i}.mp4"));
+        reelmatch::demo::make_song("ffmpeg", &video, "en-us", verses, *length, *bed, "testsrc2=size=96x64:rate=5")
+            .unwrap();
+        let raw = dir.join(format!("song{i}.f32"));
+        extract_audio("ffmpeg", &video, &raw, Duration::from_secs(120), &Cancel::new()).unwrap();
+        let pcm = read_pcm(&raw).unwrap();
+        let sung: String = verses.iter().map(|v| v.1).collect::<Vec<_>>().join(" ");
+        for (model, transcriber) in models.iter_mut() {
+            for music in [true, false] {
+                transcriber.music_rules = music;
+                let started = Instant::now();
+                let t = transcriber.transcribe(&pcm, None, &Cancel::new()).unwrap();
+                let seconds = started.elapsed().as_secs_f64();
+                let heard = t.text();
+                let wer = if sung.is_empty() { "-".into() } else { format!("{:.2}", word_error_rate(&sung, &heard)) };
+                let flag = reelmatch::ingest::transcript_flag(&t, None).map_or("no".into(), |f| f.replace('|', "/"));
+                println!(
+                    "| {name} | {model} | {} | {} | {} | {wer} | {flag} | {} | {seconds:.1} |",
+                    if music { "music" } else { "reference" },
+                    t.segments.len(),
+                    heard.split_whitespace().count(),
+                    told(&t),
+                );
+            }
+        }
+    }
+    let (_, base) = &mut models[0];
+    let mut lost = Vec::new();
+    for ((_, code, line), c) in LINES.iter().zip(clips) {
+        let mut wers = [0.0; 2];
+        for (k, music) in [true, false].into_iter().enumerate() {
+            base.music_rules = music;
+            wers[k] = word_error_rate(line, &base.transcribe(&c.pcm, None, &Cancel::new()).unwrap().text());
+        }
+        lost.push(format!("{code} {:.2}/{:.2}", wers[0], wers[1]));
+    }
+    base.music_rules = true;
+    println!(
+        "\nThe cost: WER of base on the eight languages' clips, music rules / reference rules: {}",
+        lost.join(", ")
+    );
+}
+
 fn main() {
     println!("Lyrics matched across languages: 6 songs' lines in en, de, fr, es, it; recall@1 of a line");
     println!("finding its own song among the 24 lines in the other languages:");
@@ -221,6 +308,10 @@ fn main() {
     let mut base = model("whisper-base");
     assert!(base.is_multilingual(), "models/whisper-base is the multilingual checkpoint");
     let clips: Vec<Clip> = LINES.iter().map(|(voice, code, line)| clip(dir.path(), code, voice, line, 1.0)).collect();
+    if std::env::args().any(|a| a == "music") {
+        let mut tiny = model("whisper-tiny.en");
+        return music_rules(dir.path(), &mut [("base", &mut base), ("tiny.en", &mut tiny)], &clips);
+    }
     let late = clip(dir.path(), "late", "de", LINES[1].2, 35.0);
     let mut wavs: Vec<&Path> = clips.iter().map(|c| c.wav.as_path()).collect();
     wavs.push(&late.wav);
@@ -261,6 +352,8 @@ fn main() {
     );
 
     sung_recall(dir.path(), &mut base);
+    let mut tiny = model("whisper-tiny.en");
+    music_rules(dir.path(), &mut [("base", &mut base), ("tiny.en", &mut tiny)], &clips);
 
     let t = base.transcribe(&late.pcm, None, &Cancel::new()).unwrap();
     let first = t.segments.first().map_or(f64::NAN, |s| s.start);
@@ -274,7 +367,6 @@ fn main() {
     // The time of one clip: base and tiny.en in reelmatch, base in faster-whisper, alternated.
     let english = &clips[0];
     let seconds = english.pcm.len() as f64 / 16_000.0;
-    let mut tiny = model("whisper-tiny.en");
     let (mut base_s, mut tiny_s, mut ct2_f32, mut ct2_int8) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
         let started = Instant::now();

@@ -104,6 +104,100 @@ fn make_clip(ffmpeg: &str, song: &Song, path: &Path, speak: bool) -> Result<()> 
     std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
 }
 
+/// Writes `line` spoken by espeak-ng in `voice` to the WAV file `wav`.
+fn speak(voice: &str, line: &str, wav: &Path) -> Result<()> {
+    let status = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "140", "-w"])
+        .arg(wav)
+        .arg(line)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| Error::media(wav, format!("espeak-ng failed: {e}")))?;
+    if !status.success() {
+        return Err(Error::media(wav, format!("espeak-ng could not speak in the voice {voice:?}")));
+    }
+    Ok(())
+}
+
+/// What goes under a song's verses and fills its breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bed {
+    /// [`make_sung_video`]'s melody.
+    Melody,
+    /// Plucked notes with a click on each beat, louder than the melody.
+    Pluck,
+    /// Quiet pink noise: a room, a crowd, tape hiss.
+    Noise,
+    /// Nothing: the verses alone with silence between them.
+    Silence,
+}
+
+impl Bed {
+    /// Its lavfi source at 44.1 kHz mono.
+    fn source(self) -> &'static str {
+        match self {
+            Bed::Melody => BED,
+            Bed::Pluck => {
+                "aevalsrc=0.2*sin(2*PI*(220+110*floor(mod(t*3\\,5)))*t)*exp(-3*mod(t\\,0.333))+0.15*(random(0)-0.5)*exp(-30*mod(t\\,0.5)):s=44100"
+            }
+            Bed::Noise => "anoisesrc=color=pink:amplitude=0.02:r=44100:seed=7",
+            Bed::Silence => "anullsrc=r=44100:cl=mono",
+        }
+    }
+}
+
+/// Writes a song video `length_s` long for evaluations of lyrics over music: each verse (its
+/// start in seconds and its words) spoken by espeak-ng in `voice` over `bed`, which plays alone
+/// before, between and after them, over `picture` (a lavfi source with its options).
+pub fn make_song(
+    ffmpeg: &str,
+    path: &Path,
+    voice: &str,
+    verses: &[(f64, &str)],
+    length_s: f64,
+    bed: Bed,
+    picture: &str,
+) -> Result<()> {
+    let wavs: Vec<std::path::PathBuf> =
+        (0..verses.len()).map(|i| path.with_extension(format!("verse{i}.wav"))).collect();
+    let spoken = verses.iter().zip(&wavs).try_for_each(|((_, line), wav)| speak(voice, line, wav));
+    let mut mix = String::new();
+    for (i, (start, _)) in verses.iter().enumerate() {
+        mix += &format!("[{i}:a]aresample=44100,adelay={}:all=1[v{i}];", (start * 1000.0).round() as u64);
+    }
+    let n = verses.len();
+    if n == 0 {
+        mix += &format!("[0:a]atrim=0:{length_s}[a]");
+    } else {
+        mix += &format!("[{n}:a]atrim=0:{length_s}[bed];[bed]");
+        mix += &(0..n).map(|i| format!("[v{i}]")).collect::<String>();
+        mix += &format!("amix=inputs={}:duration=first:normalize=0[a]", n + 1);
+    }
+    let out = spoken.and_then(|()| {
+        let mut cmd = Command::new(ffmpeg);
+        cmd.args(["-hide_banner", "-loglevel", "error", "-y"]);
+        wavs.iter().for_each(|w| {
+            cmd.arg("-i").arg(w);
+        });
+        cmd.args(["-f", "lavfi", "-i", bed.source(), "-f", "lavfi", "-i", picture, "-filter_complex", &mix])
+            .args(["-map", &format!("{}:v", n + 1), "-map", "[a]", "-t", &length_s.to_string()])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+            .arg(path)
+            .output()
+            .map_err(|e| Error::media(path, format!("could not run ffmpeg: {e}")))
+    });
+    wavs.iter().for_each(|w| {
+        let _ = std::fs::remove_file(w);
+    });
+    let out = out?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::media(path, format!("ffmpeg could not make this song: {}", said.trim())));
+    }
+    Ok(())
+}
+
 /// Writes a song video for tests, benches and evaluations of how videos relate: a note every
 /// half second (`step` is not a simple fraction of 12, so the tune does not repeat for
 /// minutes), two voices, over `picture` (a lavfi source with its options, e.g.
@@ -134,17 +228,7 @@ const BED: &str = "aevalsrc=0.12*sin(2*PI*(196+49*floor(mod(t*2\\,4)))*t)+0.06*s
 /// bed that goes on under it and 2 s past it, over `picture` (a lavfi source with its options).
 pub fn make_sung_video(ffmpeg: &str, path: &Path, voice: &str, line: &str, intro_s: f64, picture: &str) -> Result<()> {
     let wav = path.with_extension("voice.wav");
-    let status = Command::new("espeak-ng")
-        .args(["-v", voice, "-s", "140", "-w"])
-        .arg(&wav)
-        .arg(line)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| Error::media(&wav, format!("espeak-ng failed: {e}")))?;
-    if !status.success() {
-        return Err(Error::media(&wav, format!("espeak-ng could not speak in the voice {voice:?}")));
-    }
+    speak(voice, line, &wav)?;
     let mix = format!(
         "[0:a]aresample=44100,adelay={}:all=1,apad=pad_dur=2[v];[v][1:a]amix=inputs=2:duration=first:normalize=0[a]",
         (intro_s * 1000.0).round() as u64

@@ -3,7 +3,8 @@
 //! told with its probability where the voice starts (not from an instrumental opening), a set
 //! language kept, a wrong one refused in words; ingest on both catalogs shows each video's
 //! language and how sure its detection was in `library --json`, the table and the inspector's
-//! source (`library --json` of one video).
+//! source (`library --json` of one video). Songs rather than speech: no words over a silent
+//! break or an instrumental, a refrain kept.
 #![allow(clippy::unwrap_used)] // a test: a failed unwrap is the failure report
 
 use crate::common::{assets, bin, expect, json, random_resnet};
@@ -82,6 +83,46 @@ fn each_language_is_told_where_the_voice_starts_and_a_set_one_is_kept() {
     let out = expect(bin().arg("--config").arg(&config).arg("transcribe").arg(&german), 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("models.speech.language") && err.contains("\"auto\""), "{err}");
+}
+
+/// Songs, not speech: no words where no voice is (Whisper's reference rules wrote "you" over a
+/// silent break, and a loop in another language over an instrumental melody), a refrain sung
+/// four times kept, and an instrumental told no language.
+#[test]
+fn breaks_and_instrumentals_hold_no_words_and_a_refrain_is_kept() {
+    use reelmatch::demo::{make_song, Bed};
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song with breaks.mp4");
+    let verses = [
+        (1.0, "I have been waiting all night for the summer rain to fall on the city"),
+        (7.0, "Never let me go"),
+        (10.0, "Never let me go"),
+        (13.0, "Never let me go"),
+        (16.0, "Never let me go"),
+        (64.0, "We dance on the beach under the moon until the morning comes"),
+    ];
+    make_song("ffmpeg", &song, "en-us", &verses, 80.0, Bed::Silence, "testsrc2=size=96x64:rate=5").unwrap();
+    let t = transcribed(&song, &[]);
+    assert_eq!(t["language"], "en", "{t}");
+    let segments = t["segments"].as_array().unwrap();
+    let in_break: Vec<&serde_json::Value> =
+        segments.iter().filter(|s| (25.0..60.0).contains(&s["start"].as_f64().unwrap())).collect();
+    assert!(in_break.is_empty(), "words in the silent break from 21 s to 64 s: {in_break:?}");
+    let refrains = segments.iter().filter(|s| s["text"].as_str().unwrap().to_lowercase().contains("let me go")).count();
+    assert!(refrains >= 3, "the refrain kept: {t}");
+    let words: Vec<&str> = segments.iter().map(|s| s["text"].as_str().unwrap()).collect();
+    let sung: Vec<&str> = verses.iter().map(|v| v.1).collect();
+    let rate = reelmatch::types::word_error_rate(&sung.join(" "), &words.join(" "));
+    assert!(rate <= 0.2, "WER {rate:.2}: {words:?}");
+
+    let instrumental = dir.path().join("instrumental.mp4");
+    make_song("ffmpeg", &instrumental, "en-us", &[], 60.0, Bed::Melody, "testsrc2=size=96x64:rate=5").unwrap();
+    let t = transcribed(&instrumental, &[]);
+    assert_eq!(t["segments"].as_array().unwrap().len(), 0, "{t}");
+    assert_eq!(t["language"], "", "no voice, no language: {t}");
+    assert!(t["language_probability"].is_null(), "{t}");
+    let out = expect(bin().arg("--offline").arg("--speech-model").arg(base()).arg("transcribe").arg(&instrumental), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("language: no voice"), "{out:?}");
 }
 
 on_both! {

@@ -206,16 +206,31 @@ pub fn transcript_flag(t: &Transcript, expected_language: Option<&str>) -> Optio
     if repetitive > 0 {
         reasons.push(format!("{repetitive} segment(s) are highly repetitive (compression ratio > 2.4)"));
     }
-    let mut run = 1;
-    let mut longest = 1;
-    for w in t.segments.windows(2) {
-        run = if w[0].text.trim().eq_ignore_ascii_case(w[1].text.trim()) { run + 1 } else { 1 };
-        longest = longest.max(run);
-    }
+    let longest = longest_unsure_repeat(&t.segments);
     if longest >= 3 {
-        reasons.push(format!("the same line repeats {longest} times in a row"));
+        reasons.push(format!("the same line repeats {longest} times in a row, heard unsure"));
     }
     (!reasons.is_empty()).then(|| format!("possibly wrong: {}", reasons.join("; ")))
+}
+
+/// The longest run of one line said over and over where Whisper was unsure of it (a window
+/// decoded only after its temperature was raised, text that compresses like a loop, unsure words
+/// or a voice unlikely): how its hallucinations look. A refrain heard with confidence is a song's
+/// chorus, not a loop (four "Never let me go." at temperature 0 and -0.22 per token, from
+/// espeak-ng over a melody).
+fn longest_unsure_repeat(segments: &[crate::types::Segment]) -> usize {
+    let unsure = |s: &crate::types::Segment| {
+        s.temperature > 0.0 || s.compression_ratio > 2.4 || s.avg_logprob < -1.0 || s.no_speech_prob > 0.6
+    };
+    let (mut longest, mut run, mut run_unsure) = (0, 0, false);
+    for (i, s) in segments.iter().enumerate() {
+        let same = i > 0 && segments[i - 1].text.trim().eq_ignore_ascii_case(s.text.trim());
+        (run, run_unsure) = if same { (run + 1, run_unsure || unsure(s)) } else { (1, unsure(s)) };
+        if run_unsure {
+            longest = longest.max(run);
+        }
+    }
+    longest
 }
 
 #[cfg(test)]
@@ -248,12 +263,19 @@ mod tests {
         assert_eq!(transcript_flag(&good, Some("en")), None);
         let wrong = Transcript { language: "ko".into(), language_probability: None, segments: good.segments.clone() };
         assert!(transcript_flag(&wrong, Some("en")).unwrap().contains("language is ko but en was expected"));
-        let looped = Transcript {
+        let refrain = Transcript {
             language: "en".into(),
             language_probability: None,
-            segments: (0..4).map(|i| seg(i, " Thank you.", 1.2)).collect(),
+            segments: (0..4).map(|i| seg(i, " Never let me go.", 1.2)).collect(),
         };
-        assert!(transcript_flag(&looped, None).unwrap().contains("repeats 4 times"));
+        assert_eq!(transcript_flag(&refrain, None), None, "a chorus heard with confidence is not a loop");
+        let mut looped = refrain.clone();
+        looped.segments.iter_mut().for_each(|s| s.text = " Thank you.".into());
+        looped.segments[2].temperature = 0.4;
+        assert!(transcript_flag(&looped, None).unwrap().contains("repeats 4 times in a row, heard unsure"));
+        let mut twice = looped.clone();
+        twice.segments[1].text = " Goodbye.".into();
+        assert_eq!(transcript_flag(&twice, None), None, "two in a row is not a loop");
         let compressible =
             Transcript { language: "en".into(), language_probability: None, segments: vec![seg(0, "la la la", 3.0)] };
         assert!(transcript_flag(&compressible, None).unwrap().contains("compression ratio"));

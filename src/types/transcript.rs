@@ -19,9 +19,11 @@ pub struct Segment {
 }
 
 /// A transcript's language as a listing shows it: the code, and how sure its detection was
-/// where it was detected ("de 96%").
+/// where it was detected ("de 96%"); "no voice" where a multilingual checkpoint heard none to
+/// tell it by (an instrumental).
 pub fn language_told(language: &str, probability: Option<f32>) -> String {
     match probability {
+        _ if language.is_empty() => "no voice".to_string(),
         Some(p) => format!("{language} {:.0}%", 100.0 * p),
         None => language.to_string(),
     }
@@ -30,6 +32,7 @@ pub fn language_told(language: &str, probability: Option<f32>) -> String {
 /// A whole transcript.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transcript {
+    /// Its language code; empty where a multilingual checkpoint heard no voice to tell it by.
     pub language: String,
     /// How sure the detection of `language` was (0–1): `None` where it was not detected (an
     /// English-only checkpoint, or a language set in `[models.speech] language`).
@@ -71,7 +74,14 @@ pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::word_error_rate;
+    use super::{language_told, word_error_rate};
+
+    #[test]
+    fn a_language_is_told_with_how_sure_and_none_heard_says_so() {
+        assert_eq!(language_told("de", Some(0.981)), "de 98%");
+        assert_eq!(language_told("en", None), "en");
+        assert_eq!(language_told("", None), "no voice");
+    }
 
     #[test]
     fn word_error_rate_counts_edits_over_the_reference() {

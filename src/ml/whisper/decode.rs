@@ -15,6 +15,12 @@ const TEMPERATURES: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
 const COMPRESSION_RATIO_THRESHOLD: f64 = 2.4;
 const LOGPROB_THRESHOLD: f64 = -1.0;
 const NO_SPEECH_THRESHOLD: f64 = 0.6;
+/// Where a voice is unlikely, words heard less surely than this per token, or only once the
+/// temperature was raised, are taken as made up (the music rules). What Whisper wrote over breaks
+/// of silence and music came at −0.63 to −0.99 ("you", ".") or at a raised temperature (a loop of
+/// "1.0%" at 0.2, −0.43); clear speech that tiny.en gave a no-speech probability of 0.70–0.81
+/// came at −0.26, greedy.
+const MUSIC_LOGPROB_THRESHOLD: f64 = -0.5;
 /// Tokens sampled per window at most.
 const SAMPLE_LEN: usize = 224;
 /// Seconds per timestamp token.
@@ -84,7 +90,9 @@ impl Transcriber {
     /// Transcribes 16 kHz mono audio. `language` forces a language on multilingual checkpoints;
     /// otherwise it is detected, with its probability, from the first window where a voice is
     /// heard (a song's instrumental opening says nothing of its language: windows before the
-    /// first voice are taken as music without words). English-only checkpoints say "en".
+    /// first voice, a no-speech probability over 0.6, are taken as music without words and not
+    /// decoded); with no words anywhere, the music rules tell none (an empty code).
+    /// English-only checkpoints say "en".
     pub fn transcribe(&mut self, pcm: &[f32], language: Option<&str>, cancel: &Cancel) -> Result<Transcript> {
         let n_mels = self.config.num_mel_bins;
         let mel = log_mel(pcm, &self.filters, n_mels, &self.device).map_err(failed)?;
@@ -109,32 +117,46 @@ impl Transcriber {
                 window
             };
             let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?).map_err(failed)?;
+            // The language this window sounds like, until one is told: told where a voice is
+            // first heard (a song's instrumental opening says nothing of its language).
+            let mut heard = None;
             if self.is_multilingual() && language_token.is_none() {
-                let (code, token) = match language {
+                match language {
                     Some(code) => {
                         let found = self.specials.languages.iter().find(|(c, _)| c == code);
-                        found.cloned().ok_or_else(|| Error::Unknown {
+                        let (code, token) = found.cloned().ok_or_else(|| Error::Unknown {
                             what: "language",
                             name: code.to_string(),
                             known: self.specials.languages.iter().map(|(c, _)| c.clone()).collect(),
-                        })?
+                        })?;
+                        language_code = code;
+                        language_token = Some(token);
                     }
                     None => {
-                        let heard = self.detect_language(&features).map_err(failed)?;
-                        if heard.no_speech > NO_SPEECH_THRESHOLD && seek + size < content_frames {
-                            seek += size; // no voice yet: its language is told where one starts
+                        let h = self.detect_language(&features).map_err(failed)?;
+                        if h.no_speech > NO_SPEECH_THRESHOLD && seek + size < content_frames {
+                            // No voice yet, as Whisper hears it: the next window is asked, this
+                            // one not decoded (the last one is, in case its voice was missed).
+                            seek += size;
                             continue;
                         }
-                        language_probability = Some(heard.probability);
-                        (heard.code, heard.token)
+                        heard = Some(h);
                     }
-                };
-                language_code = code;
-                language_token = Some(token);
+                }
             }
-            let d = self.decode_with_fallback(&features, language_token, &mut rng).map_err(failed)?;
+            let token = language_token.or(heard.as_ref().map(|h| h.token));
+            let d = self.decode_with_fallback(&features, token, &mut rng).map_err(failed)?;
             let time_offset = seek as f64 * 0.01;
-            if d.no_speech_prob > NO_SPEECH_THRESHOLD && d.avg_logprob < LOGPROB_THRESHOLD {
+            let last = seek + size >= content_frames;
+            let words = !self.holds_no_words(&d);
+            // With no words anywhere, the music rules tell no language; the reference's, the
+            // last window's.
+            if let Some(h) = heard.filter(|_| words || (last && !self.music_rules)) {
+                language_code = h.code;
+                language_probability = Some(h.probability);
+                language_token = Some(h.token);
+            }
+            if !words {
                 seek += size; // silence or music without words
                 continue;
             }
@@ -162,7 +184,7 @@ impl Transcriber {
         let mut last = None;
         for t in TEMPERATURES {
             let d = self.decode(features, language, t, rng)?;
-            let silent = d.no_speech_prob > NO_SPEECH_THRESHOLD && d.avg_logprob < LOGPROB_THRESHOLD;
+            let silent = self.holds_no_words(&d);
             let poor = d.compression_ratio > COMPRESSION_RATIO_THRESHOLD || d.avg_logprob < LOGPROB_THRESHOLD;
             if silent || !poor {
                 return Ok(d);
@@ -170,6 +192,17 @@ impl Transcriber {
             last = Some(d);
         }
         Ok(last.expect("at least one temperature is tried"))
+    }
+
+    /// Whether a decoded window is taken as holding no words: its voice unlikely and its text
+    /// unsure, under −1.0 per token by the reference's rules; by the music rules, under −0.5 or
+    /// decoded only once the temperature was raised (see [`Transcriber::music_rules`]).
+    fn holds_no_words(&self, d: &Decoded) -> bool {
+        let unsure = match self.music_rules {
+            true => d.avg_logprob < MUSIC_LOGPROB_THRESHOLD || d.temperature > 0.0,
+            false => d.avg_logprob < LOGPROB_THRESHOLD,
+        };
+        d.no_speech_prob > NO_SPEECH_THRESHOLD && unsure
     }
 
     fn decode(

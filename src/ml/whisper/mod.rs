@@ -50,6 +50,13 @@ pub struct Transcriber {
     /// Run the decoder with its key-value cache (default). Off recomputes every prefix:
     /// kept to measure what the cache saves.
     pub use_kv_cache: bool,
+    /// Whisper's rules for a music library (default): a window whose voice is unlikely (the
+    /// no-speech probability over 0.6) holds no words unless they were heard surely (−0.5 per
+    /// token), and audio with no words anywhere is told no language. Off keeps the reference's
+    /// rules (such a window is dropped only under −1.0 per token, which lets "you" through over
+    /// the silent or instrumental breaks between verses; the last window's language is told);
+    /// kept to measure what the music rules change (`cargo bench --bench languages -- music`).
+    pub music_rules: bool,
     /// The model's identity, stored with every transcript.
     pub model_id: String,
 }
@@ -108,6 +115,7 @@ impl Transcriber {
             filters,
             device: device.clone(),
             use_kv_cache: true,
+            music_rules: true,
             model_id: files.id.clone(),
         })
     }
