@@ -7,6 +7,7 @@ use crate::catalog::{VideoRecords, VideoRow, WHOLE};
 use crate::error::{Error, Result};
 use crate::events::{Cancel, Event, EventSink};
 use crate::library::Library;
+use crate::ml::whisper::{COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD};
 use crate::ml::Models;
 use crate::types::{StageRate, Step, Transcript};
 
@@ -202,9 +203,11 @@ pub fn transcript_flag(t: &Transcript, expected_language: Option<&str>) -> Optio
             reasons.push(format!("language is {} but {want} was expected", t.language));
         }
     }
-    let repetitive = t.segments.iter().filter(|s| s.compression_ratio > 2.4).count();
+    let repetitive = t.segments.iter().filter(|s| s.compression_ratio > COMPRESSION_RATIO_THRESHOLD).count();
     if repetitive > 0 {
-        reasons.push(format!("{repetitive} segment(s) are highly repetitive (compression ratio > 2.4)"));
+        reasons.push(format!(
+            "{repetitive} segment(s) are highly repetitive (compression ratio > {COMPRESSION_RATIO_THRESHOLD})"
+        ));
     }
     let longest = longest_unsure_repeat(&t.segments);
     if longest >= 3 {
@@ -220,7 +223,10 @@ pub fn transcript_flag(t: &Transcript, expected_language: Option<&str>) -> Optio
 /// espeak-ng over a melody).
 fn longest_unsure_repeat(segments: &[crate::types::Segment]) -> usize {
     let unsure = |s: &crate::types::Segment| {
-        s.temperature > 0.0 || s.compression_ratio > 2.4 || s.avg_logprob < -1.0 || s.no_speech_prob > 0.6
+        s.temperature > 0.0
+            || s.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+            || s.avg_logprob < LOGPROB_THRESHOLD
+            || s.no_speech_prob > NO_SPEECH_THRESHOLD
     };
     let (mut longest, mut run, mut run_unsure) = (0, 0, false);
     for (i, s) in segments.iter().enumerate() {

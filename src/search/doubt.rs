@@ -8,7 +8,7 @@
 pub const LANGUAGE_SURE: f32 = 0.5;
 /// Below this mean log-probability per token (Whisper's own threshold for a window) the words
 /// are not trusted.
-pub const WORDS_SURE: f64 = -1.0;
+pub const WORDS_SURE: f64 = crate::ml::whisper::LOGPROB_THRESHOLD;
 
 /// Why lyrics with this transcript should not count, if they should not: `flag` is the
 /// transcript's stored flag, `language_probability` how sure its language detection was (none

@@ -12,9 +12,12 @@ pub use crate::types::{Segment, Transcript};
 use std::io::Write;
 
 const TEMPERATURES: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
-const COMPRESSION_RATIO_THRESHOLD: f64 = 2.4;
-const LOGPROB_THRESHOLD: f64 = -1.0;
-const NO_SPEECH_THRESHOLD: f64 = 0.6;
+/// Whisper's own thresholds: text that compresses more than this looks like a loop, words under
+/// this mean log-probability per token are unsure, and a window over this no-speech probability
+/// may hold no voice.
+pub const COMPRESSION_RATIO_THRESHOLD: f64 = 2.4;
+pub const LOGPROB_THRESHOLD: f64 = -1.0;
+pub const NO_SPEECH_THRESHOLD: f64 = 0.6;
 /// Where a voice is unlikely, words heard less surely than this per token, or only once the
 /// temperature was raised, are taken as made up (the music rules). What Whisper wrote over breaks
 /// of silence and music came at −0.63 to −0.99 ("you", ".") or at a raised temperature (a loop of
@@ -117,6 +120,7 @@ impl Transcriber {
                 window
             };
             let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?).map_err(failed)?;
+            let last = seek + size >= content_frames;
             // The language this window sounds like, until one is told: told where a voice is
             // first heard (a song's instrumental opening says nothing of its language).
             let mut heard = None;
@@ -134,7 +138,7 @@ impl Transcriber {
                     }
                     None => {
                         let h = self.detect_language(&features).map_err(failed)?;
-                        if h.no_speech > NO_SPEECH_THRESHOLD && seek + size < content_frames {
+                        if h.no_speech > NO_SPEECH_THRESHOLD && !last {
                             // No voice yet, as Whisper hears it: the next window is asked, this
                             // one not decoded (the last one is, in case its voice was missed).
                             seek += size;
@@ -147,7 +151,6 @@ impl Transcriber {
             let token = language_token.or(heard.as_ref().map(|h| h.token));
             let d = self.decode_with_fallback(&features, token, &mut rng).map_err(failed)?;
             let time_offset = seek as f64 * 0.01;
-            let last = seek + size >= content_frames;
             let words = !self.holds_no_words(&d);
             // With no words anywhere, the music rules tell no language; the reference's, the
             // last window's.

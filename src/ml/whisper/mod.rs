@@ -11,7 +11,9 @@ pub mod mel;
 mod proj;
 
 pub use cost::Costs;
-pub use decode::{compression_ratio, Segment, Transcript};
+pub use decode::{
+    compression_ratio, Segment, Transcript, COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD,
+};
 
 use super::resolve::ModelFiles;
 pub use crate::config::Precision;
