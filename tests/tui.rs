@@ -486,7 +486,8 @@ fn panes_at_80_by_24_keep_their_keys_and_scores() {
     assert!(progress.contains("t train · s stop · p preset"), "whole hints: {progress}");
 }
 
-/// A result's relation to the query video is in its row: what it is and where the query falls.
+/// A result's relation to the query video is in its row, in a column of its own: what it is and
+/// where the query falls.
 #[test]
 fn a_results_relation_is_in_its_row() {
     let mut app = App::new("/data/library".into(), library());
@@ -503,15 +504,36 @@ fn a_results_relation_is_in_its_row() {
         seconds: 11.8,
     });
     let screen = render(&mut app, 120, 32);
-    assert!(screen.contains("Starboy · excerpt +17s"), "{screen}");
+    // The results pane's row holding `title` (right of the video list).
+    let row = |screen: &str, title: &str| {
+        screen
+            .lines()
+            .filter_map(|l| l.split_once("││"))
+            .map(|(_, r)| r)
+            .find(|r| r.contains(title))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row(&screen, "Title").contains("Relation"), "{screen}");
+    assert!(row(&screen, "Starboy").contains("excerpt +17s"), "{screen}");
+    assert!(!row(&screen, "Bikes").contains("excerpt"), "{screen}");
     // Asked with a library video, an excerpt is a duplicate whatever its visual score (0.81
     // here, under the 0.95 threshold): the rule `similar` and `dupes` go by, on frames too.
     app.query.asked_video = Some(9);
     app.query.duplicate_threshold = 0.95;
     let screen = render(&mut app, 120, 32);
-    assert!(screen.contains("Starboy ≈dup · excerpt +17s"), "{screen}");
+    assert!(row(&screen, "Starboy ≈dup").contains("excerpt +17s"), "{screen}");
+    insta::assert_snapshot!(screen);
     assert!(!screen.contains("Bikes (instrumental) ≈dup"), "{screen}");
     app.query.decided.insert((1, 9));
     let screen = render(&mut app, 120, 32);
     assert!(!screen.contains("≈dup"), "marked not duplicates: {screen}");
+    // Frames alike all along hold the one in the other without a place; the column says so.
+    app.query.answer.as_mut().unwrap().results.results[0].relation.as_mut().unwrap().placed = false;
+    let screen = render(&mut app, 120, 32);
+    assert!(row(&screen, "Starboy").contains("excerpt (unplaced)"), "{screen}");
+    // With no relation at all, no column for them.
+    app.query.answer.as_mut().unwrap().results.results[0].relation = None;
+    let screen = render(&mut app, 120, 32);
+    assert!(!screen.contains("Relation"), "{screen}");
 }

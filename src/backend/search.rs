@@ -201,7 +201,10 @@ impl Searchable {
     /// frames along one time line where either is silent or has no audio; and whether each is a
     /// duplicate of it ([`crate::search::relation::duplicate`]). Returns how many are related.
     pub fn relate(&self, results: &mut Results, asked: Asked<'_>, duplicate_threshold: f32) -> Result<usize> {
-        use crate::search::relation::{duplicate, from_other_side, relate_by_frames, related_to, sound_decides};
+        use crate::search::relation::{
+            duplicate, from_other_side, place_through_sound, relate_by_frames_alike, related_to, sound_decides,
+            ByFrames, Related,
+        };
         let prints = match self.prints.get() {
             Some(prints) => prints,
             None => {
@@ -234,26 +237,32 @@ impl Searchable {
             (Asked::Video(_), Some(at)) => lib.asking_frames(at),
             (Asked::Video(_), None) => Vec::new(),
         };
+        // Where the sound cannot tell, frames along one time line, for results whose frames look
+        // alike at all; the shorter one's frames ask (all of them are in the longer one, if it
+        // is cut from it). Told from the query's side, then placed through the results' sound.
+        let mut by_frames: Vec<ByFrames> = Vec::new();
+        for hit in &results.results {
+            if by_sound.contains_key(&hit.id)
+                || sound_decides(print, by_id.get(&hit.id).copied())
+                || !hit.visual.is_some_and(|v| v >= LOOK_BY_FRAMES)
+            {
+                continue;
+            }
+            let (Some(q), Some(r), Some(theirs)) = (asked_s, length(hit.id), position(hit.id)) else { continue };
+            let found = match asked_at.filter(|_| r < q) {
+                Some(mine) => relate_by_frames_alike(&lib.frame_grid(&lib.asking_frames(theirs), mine), r, q)
+                    .map(|(related, alike)| (from_other_side(related), alike)),
+                None => relate_by_frames_alike(&lib.frame_grid(&asking, theirs), q, r),
+            };
+            if let Some((related, alike)) = found {
+                by_frames.push(ByFrames { other: hit.id, related, alike, from_s: q, to_s: r });
+            }
+        }
+        place_through_sound(&mut by_frames, |id| by_id.get(&id).copied());
+        let by_frames: HashMap<i64, Related> = by_frames.into_iter().map(|f| (f.other, f.related)).collect();
         let mut related = 0;
         for hit in &mut results.results {
-            hit.relation = match by_sound.get(&hit.id) {
-                Some(r) => Some(*r),
-                // Where the sound cannot tell, frames along one time line, for results whose
-                // frames look alike at all; the shorter one's frames ask (all of them are in the
-                // longer one, if it is cut from it).
-                None if !sound_decides(print, by_id.get(&hit.id).copied())
-                    && hit.visual.is_some_and(|v| v >= LOOK_BY_FRAMES) =>
-                {
-                    asked_s.zip(length(hit.id)).zip(position(hit.id)).and_then(|((q, r), theirs)| {
-                        match asked_at.filter(|_| r < q) {
-                            Some(mine) => relate_by_frames(&lib.frame_grid(&lib.asking_frames(theirs), mine), r, q)
-                                .map(from_other_side),
-                            None => relate_by_frames(&lib.frame_grid(&asking, theirs), q, r),
-                        }
-                    })
-                }
-                _ => None,
-            };
+            hit.relation = by_sound.get(&hit.id).or_else(|| by_frames.get(&hit.id)).copied();
             hit.duplicate = duplicate(hit.relation.as_ref(), hit.visual, duplicate_threshold);
             related += usize::from(hit.relation.is_some());
         }

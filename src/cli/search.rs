@@ -317,9 +317,6 @@ pub struct DupesArgs {
     pub json: bool,
 }
 
-/// A pair `dupes` lists: the two videos, their visual score, and their relation (by sound or frames).
-type Pair = (i64, i64, f32, Option<Related>);
-
 /// Where `a` falls in `b`, in words: "Cut is 17.0 s into Whole".
 fn offset_words(r: &Related, a: &str, b: &str) -> String {
     if !r.placed {
@@ -329,82 +326,6 @@ fn offset_words(r: &Related, a: &str, b: &str) -> String {
         true => format!("{a} is {:.1} s into {b}", r.offset_s),
         false => format!("{b} is {:.1} s into {a}", -r.offset_s),
     }
-}
-
-/// The pairs `dupes` lists, best first: those whose frames look alike at `threshold` (both
-/// directions averaged), and those that are a copy or an excerpt of each other along one time
-/// line (by their fingerprints, or by their frames where either is silent or has no audio: an
-/// excerpt's frames are found in the whole but not the other way round, so their average is
-/// low), each with its relation; and the pairs of the same song with other pictures. With
-/// `only`, the pairs of that relation. The rule is `similar`'s ([`relation::duplicate`]).
-fn duplicate_pairs(
-    catalog: &Catalog,
-    lib: &crate::search::SearchLibrary,
-    threshold: f32,
-    only: Option<Relation>,
-) -> anyhow::Result<Vec<Pair>> {
-    use crate::search::eval::{averaged, one_way_score, pairs_at_least, visual_scores_seeing};
-    use crate::search::relation::{self, relate_by_frames, sound_decides};
-    // A shorter video whose frames, asking the longer one's, score this is looked at by frames.
-    const PICTURES_LOOK_ALIKE: f32 = 0.5;
-    use std::collections::HashMap;
-    let prints = catalog.all_fingerprints()?;
-    let by_id: HashMap<i64, &crate::types::Fingerprint> = prints.iter().map(|(id, p)| (*id, p)).collect();
-    let length: HashMap<i64, f64> = lib.videos.iter().filter_map(|v| Some((v.id, v.duration_s?))).collect();
-    // Pairs the sound cannot tell whose frames look alike at all (the shorter one's asking the
-    // longer one's), related by their frames along one time line.
-    let mut look: Vec<(i64, i64)> = Vec::new();
-    // Only the scores a listing can turn on are kept: a pair averaging `threshold` has neither
-    // direction under 2 × threshold − 1.
-    let floor = (2.0 * threshold - 1.0).min(PICTURES_LOOK_ALIKE);
-    let visual = visual_scores_seeing(lib, floor, |a, b, visual| {
-        if visual < PICTURES_LOOK_ALIKE {
-            return;
-        }
-        let (Some(&qa), Some(&qb)) = (length.get(&a), length.get(&b)) else { return };
-        let shorter_asks = qa < qb || (qa == qb && a < b);
-        if shorter_asks && !sound_decides(by_id.get(&a).copied(), by_id.get(&b).copied()) {
-            look.push((a, b));
-        }
-    });
-    // A pair's averaged score, with a direction under the floor scored again on its own.
-    let both_ways = |a: i64, b: i64| -> Option<f32> {
-        let one = |x: i64, y: i64| match visual.get(&(x, y)) {
-            Some(s) => Some(*s),
-            None => one_way_score(lib, lib.position(x)?, lib.position(y)?),
-        };
-        averaged(one(a, b), one(b, a))
-    };
-    let mut by_frames: Vec<(i64, i64, Related)> = Vec::new();
-    for (a, b) in look {
-        let (Some(pa), Some(pb)) = (lib.position(a), lib.position(b)) else { continue };
-        if let Some(r) = relate_by_frames(&lib.frame_grid(&lib.asking_frames(pa), pb), length[&a], length[&b]) {
-            by_frames.push((a, b, r));
-        }
-    }
-    let mut related: HashMap<(i64, i64), Related> =
-        relation::related_pairs(&prints, both_ways, threshold).into_iter().map(|(a, b, r)| ((a, b), r)).collect();
-    for (a, b, r) in by_frames {
-        if !related.contains_key(&(a, b)) && !related.contains_key(&(b, a)) {
-            related.insert((a, b), r);
-        }
-    }
-    // A pair alike by frames takes its relation, told from its own first video's side.
-    let mut relation_of = |a: i64, b: i64| match related.remove(&(a, b)) {
-        Some(r) => Some(r),
-        None => related.remove(&(b, a)).map(relation::from_other_side),
-    };
-    let mut pairs: Vec<Pair> =
-        pairs_at_least(lib, &visual, threshold).into_iter().map(|(a, b, s)| (a, b, s, relation_of(a, b))).collect();
-    // The related pairs that their frames' average did not list.
-    for ((a, b), r) in related {
-        pairs.push((a, b, both_ways(a, b).unwrap_or(0.0), Some(r)));
-    }
-    pairs.retain(|p| only.is_none_or(|want| p.3.is_some_and(|r| r.relation == want)));
-    debug_assert!(pairs.iter().all(|p| p.3.is_some_and(|r| r.relation == Relation::SameSong)
-        || relation::duplicate(p.3.as_ref(), Some(p.2), threshold)));
-    pairs.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
-    Ok(pairs)
 }
 
 /// What a decision about a pair did, said to the person (`changed`: whether it changed anything).
@@ -439,7 +360,7 @@ pub fn dupes(local: &Local, config: &Config, a: DupesArgs) -> anyhow::Result<Exi
     note_unjudged(&lib);
     let threshold = a.threshold.unwrap_or(config.search.duplicate_threshold);
     let decided = catalog.not_duplicates()?;
-    let all_pairs = duplicate_pairs(&catalog, &lib, threshold, a.relation)?;
+    let all_pairs = crate::search::pairs::duplicate_pairs(&catalog, &lib, threshold, a.relation)?;
     let hidden = all_pairs.iter().filter(|(x, y, _, _)| is_decided(&decided, *x, *y)).count();
     let pairs: Vec<_> = all_pairs.into_iter().filter(|(x, y, _, _)| a.all || !is_decided(&decided, *x, *y)).collect();
     let title = |id: i64| lib.videos.iter().find(|v| v.id == id).map(|v| v.title.clone()).unwrap_or_default();

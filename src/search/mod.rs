@@ -6,6 +6,7 @@ pub mod doubt;
 pub mod eval;
 pub mod index;
 pub mod library;
+pub mod pairs;
 pub mod query;
 pub mod rank;
 pub mod recall;

@@ -6,11 +6,14 @@
 //! offset whose frames are most alike, standing out from the others) make a `copy` or an `excerpt`. [`duplicate`] is the
 //! one notion of a duplicate that `similar`, the dashboard and `dupes` share.
 
-use crate::media::fingerprint::{matches, Fingerprint};
+use crate::media::fingerprint::{self, matches, Fingerprint};
 use serde::Serialize;
 
 /// The share of the shorter recording the matched stretches must cover.
 const COVERED: f64 = 0.5;
+
+/// Stretches whose offsets differ by at most this are on one time line (under two hashes).
+const SAME_LINE: f64 = 0.2;
 
 /// Two recordings this close in length are versions of each other; shorter, one is an excerpt.
 const SAME_LENGTH: f64 = 0.85;
@@ -82,6 +85,20 @@ pub struct Related {
     pub seconds: f64,
 }
 
+impl Related {
+    /// The relation in a few words, as the dashboard's column says it: "excerpt +17s" (where
+    /// the query's start falls in the result), "copy", "same song", "excerpt (unplaced)" where
+    /// frames alike all along cannot place it.
+    pub fn in_brief(&self) -> String {
+        let name = self.relation.name().replace('_', " ");
+        match (self.placed, self.offset_s.abs() >= 0.5) {
+            (false, _) => format!("{name} (unplaced)"),
+            (true, true) => format!("{name} {:+.0}s", self.offset_s),
+            (true, false) => name,
+        }
+    }
+}
+
 /// How `result` relates to `query`, if they share a recording; `visual` (the result's visual
 /// score) at `duplicate_threshold` or [`PICTURES_ALIKE`], whichever is lower, makes a
 /// same-length one a copy.
@@ -93,10 +110,24 @@ pub fn relate(
 ) -> Option<Related> {
     // Silence and steady tones match any other: only stretches of changing sound count.
     let spans: Vec<_> = matches(query, result).ok()?.into_iter().filter(|s| s.informative()).collect();
-    let best = *spans.first()?;
+    // The stretches on one stretch's time line (a gap where the audio differs splits a line).
+    let on_line = |offset: f64| spans.iter().filter(move |s| ((s.start_b - s.start_a) - offset).abs() <= SAME_LINE);
+    // The time line most of the recording agrees on, and best (a melody that comes back, as a
+    // chorus does, also matches some seconds away, less closely): its stretches' seconds, each
+    // weighed by how few bits differ.
+    let weight = |offset: f64| -> f64 {
+        on_line(offset).map(|s| s.seconds * (1.0 - s.differing_bits / fingerprint::SAME_BITS).max(0.0)).sum()
+    };
+    let mut line: Option<(f64, f64)> = None;
+    for d in spans.iter().map(|s| s.start_b - s.start_a) {
+        if line.is_none_or(|(_, most)| weight(d) > most) {
+            line = Some((d, weight(d)));
+        }
+    }
+    let (line, _) = line?;
+    let best = *on_line(line).next()?;
     let offset = best.start_b - best.start_a;
-    // The stretches on the best one's time line (a gap where the audio differs splits them).
-    let along: f64 = spans.iter().filter(|s| ((s.start_b - s.start_a) - offset).abs() <= 1.0).map(|s| s.seconds).sum();
+    let along: f64 = on_line(offset).map(|s| s.seconds).sum();
     let (a, b) = (f64::from(query.duration_s.max(1)), f64::from(result.duration_s.max(1)));
     let (shorter, longer) = (a.min(b), a.max(b));
     if along < COVERED * shorter {
@@ -152,6 +183,11 @@ pub struct FrameGrid {
 /// line stands out but the typical one reaches [`FRAMES_ALIKE`] too (a still picture), the one is
 /// held in the other along any line: the relation holds, not `placed`.
 pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Related> {
+    relate_by_frames_alike(grid, from_s, to_s).map(|(r, _)| r)
+}
+
+/// [`relate_by_frames`], with the mean similarity along its line.
+pub fn relate_by_frames_alike(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<(Related, f32)> {
     let (from_t, to_t) = (&grid.from_t, &grid.to_t);
     if from_t.is_empty() || to_t.len() < 2 {
         return None;
@@ -197,14 +233,13 @@ pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Rela
         return None;
     }
     let offset = if placed { offset } else { 0.0 };
-    let query_start_s = (-offset).max(0.0);
-    let seconds = (from_s.min(to_s - offset) - query_start_s).max(0.0);
+    let (query_start_s, seconds) = on_line(offset, from_s, to_s);
     let (shorter, longer) = (from_s.min(to_s).max(1.0), from_s.max(to_s).max(1.0));
     if seconds < COVERED * shorter {
         return None;
     }
     let relation = if shorter / longer >= SAME_LENGTH { Relation::Copy } else { Relation::Excerpt };
-    Some(Related {
+    let related = Related {
         relation,
         by: Evidence::Frames,
         offset_s: offset,
@@ -212,7 +247,67 @@ pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Rela
         query_start_s,
         result_start_s: query_start_s + offset,
         seconds,
-    })
+    };
+    Some((related, mean))
+}
+
+/// Where a video `from_s` long, its 0 s at `offset` in another `to_s` long, starts to overlap
+/// it (in its own time), and for how long.
+fn on_line(offset: f64, from_s: f64, to_s: f64) -> (f64, f64) {
+    let from_start = (-offset).max(0.0);
+    (from_start, (from_s.min(to_s - offset) - from_start).max(0.0))
+}
+
+/// One video's relation by frames to another, told from the one's side, with how alike the
+/// frames are along its line and both lengths.
+#[derive(Debug, Clone, Copy)]
+pub struct ByFrames {
+    pub other: i64,
+    pub related: Related,
+    pub alike: f32,
+    pub from_s: f64,
+    pub to_s: f64,
+}
+
+/// Frames can place a video wrongly in another whose pictures were edited: a cropped copy of a
+/// zooming picture looks like a later moment of it. Where two videos that one is related to by
+/// frames hold one recording (their sound says where the one falls in the other), the place
+/// found in the one whose frames are more alike is carried to the other through the sound's
+/// offset, where the two disagree by over a second or the other's frames could not place it.
+pub fn place_through_sound<'a>(found: &mut [ByFrames], print_of: impl Fn(i64) -> Option<&'a Fingerprint>) {
+    if found.len() < 2 {
+        return;
+    }
+    let prints: Vec<Option<&Fingerprint>> =
+        found.iter().map(|f| print_of(f.other).filter(|p| p.says_something())).collect();
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by(|&a, &b| found[b].alike.total_cmp(&found[a].alike));
+    for k in 1..order.len() {
+        let i = order[k];
+        let Some(mine) = prints[i] else { continue };
+        // The most alike of those before it that holds its recording, and where it falls in it.
+        let through = order[..k].iter().find_map(|&j| {
+            let better = found[j];
+            if !better.related.placed || better.alike <= found[i].alike {
+                return None;
+            }
+            let sound = relate(mine, prints[j]?, None, 1.0)?;
+            Some(better.related.offset_s - sound.offset_s)
+        });
+        let f = &mut found[i];
+        let Some(offset) = through.filter(|o| !f.related.placed || (o - f.related.offset_s).abs() > 1.0) else {
+            continue;
+        };
+        let (query_start_s, seconds) = on_line(offset, f.from_s, f.to_s);
+        f.related = Related {
+            offset_s: offset,
+            placed: true,
+            query_start_s,
+            result_start_s: query_start_s + offset,
+            seconds,
+            ..f.related
+        };
+    }
 }
 
 /// A relation told from the other video's side: the offset negated, the starts swapped.
@@ -322,7 +417,8 @@ pub fn related_to(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::fingerprint::of_samples;
+    use crate::media::fingerprint::{item_seconds, of_samples, test_hashes, test_print};
+    use std::collections::HashMap;
 
     fn tune(seconds: f64, seed: u32) -> Vec<f32> {
         crate::media::fingerprint::test_tune(seconds, 16_000, seed)
@@ -392,5 +488,83 @@ mod tests {
         assert_eq!(relate_by_frames(&other, 60.0, 60.0), None, "other pictures");
         assert!(duplicate(Some(&r), Some(0.2), 0.95), "an excerpt is a duplicate whatever its score");
         assert!(!duplicate(None, Some(0.5), 0.95) && duplicate(None, Some(0.96), 0.95));
+    }
+
+    /// A silent cut placed by frames in three videos of one recording: the original, a cropped
+    /// copy whose pictures match it 4 s off (a zoom), and a copy trimmed of its first 2 s; and in
+    /// a fourth with other sound. The crop takes the original's place through their sound, the
+    /// trimmed one keeps its own (it agrees), the other sound keeps its own.
+    #[test]
+    fn a_place_found_by_frames_is_carried_through_the_sound() {
+        let song = tune(40.0, 5);
+        let whole = of_samples(&song, 16_000).unwrap();
+        let trimmed = of_samples(&song[16_000 * 2..], 16_000).unwrap();
+        let other = of_samples(&tune(40.0, 11), 16_000).unwrap();
+        let prints: HashMap<i64, Fingerprint> = [(1, whole.clone()), (2, whole), (3, trimmed), (4, other)].into();
+        let at = |other: i64, offset: f64, alike: f32| {
+            let (query_start_s, seconds) = on_line(offset, 10.0, 40.0);
+            let related = Related {
+                relation: Relation::Excerpt,
+                by: Evidence::Frames,
+                offset_s: offset,
+                placed: true,
+                query_start_s,
+                result_start_s: query_start_s + offset,
+                seconds,
+            };
+            ByFrames { other, related, alike, from_s: 10.0, to_s: 40.0 }
+        };
+        let mut found = vec![at(2, 11.0, 0.80), at(1, 7.0, 0.95), at(3, 5.4, 0.90), at(4, 3.0, 0.99)];
+        place_through_sound(&mut found, |id| prints.get(&id));
+        let offsets: Vec<(i64, f64)> = found.iter().map(|f| (f.other, f.related.offset_s)).collect();
+        assert!((offsets[0].1 - 7.0).abs() <= 0.3, "the crop, through the original's sound: {offsets:?}");
+        assert_eq!(&offsets[1..], &[(1, 7.0), (3, 5.4), (4, 3.0)], "the rest keep theirs");
+        assert!((found[0].related.result_start_s - offsets[0].1).abs() < 1e-9 && found[0].related.placed);
+        // Unplaced, it is placed the same way; alone, nothing changes.
+        found[0].related.placed = false;
+        place_through_sound(&mut found, |id| prints.get(&id));
+        assert!(found[0].related.placed && (found[0].related.offset_s - 7.0).abs() <= 0.3, "{:?}", found[0]);
+        let mut alone = vec![at(2, 11.0, 0.80)];
+        place_through_sound(&mut alone, |id| prints.get(&id));
+        assert_eq!(alone[0].related.offset_s, 11.0);
+    }
+
+    /// A melody that comes back matches a few seconds away too; the offset is the time line most
+    /// of the excerpt agrees on.
+    #[test]
+    fn a_repeated_melody_does_not_move_an_excerpt() {
+        // A 40 s song whose 10–20 s come back at 25–35 s, as a chorus; an excerpt of 8–20 s:
+        // 10 s of it are the repeat too.
+        let (a, b) = (tune(25.0, 7), tune(15.0, 13));
+        let s = |t: f64| (t * 16_000.0) as usize;
+        let mut song: Vec<f32> = a.clone();
+        song.extend_from_slice(&a[s(10.0)..s(20.0)]);
+        song.extend_from_slice(&b[..s(5.0)]);
+        let whole = of_samples(&song, 16_000).unwrap();
+        let cut = of_samples(&a[s(8.0)..s(20.0)], 16_000).unwrap();
+        let spans = matches(&cut, &whole).unwrap();
+        assert!(spans.iter().any(|x| (x.start_b - x.start_a - 23.0).abs() <= 1.0 && x.seconds >= 8.0), "{spans:?}");
+        let r = relate(&cut, &whole, None, 0.95).unwrap();
+        assert!((r.offset_s - 8.0).abs() <= 1.0, "{r:?}");
+        assert_eq!(relate(&whole, &cut, None, 0.95).map(|r| r.offset_s.round()), Some(-8.0), "from the song's side");
+    }
+
+    /// Where a cut matches two places as long (a melody that repeats almost exactly), the place
+    /// where fewer bits differ is where it was cut from.
+    #[test]
+    fn of_two_places_as_long_the_closer_is_the_cut() {
+        let (cut, mut whole) = (test_hashes(60, 0x9e37_79b9), test_hashes(400, 0x2545_f491));
+        // The cut at 250 with one low bit of 32 differing per hash; again at 40 with two; and a
+        // poorer match of half of it at 120 (8 bits differing).
+        for (i, h) in cut.iter().enumerate() {
+            whole[250 + i] = h ^ 1;
+            whole[40 + i] = h ^ 0b11;
+        }
+        for (i, h) in cut[..30].iter().enumerate() {
+            whole[120 + i] = h ^ 0xff;
+        }
+        let (cut, whole) = (test_print(cut), test_print(whole));
+        let r = relate(&cut, &whole, None, 0.95).unwrap();
+        assert!((r.offset_s / item_seconds() - 250.0).abs() < 0.5, "{r:?}");
     }
 }

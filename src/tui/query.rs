@@ -221,21 +221,25 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
     // The header takes the first line inside the border; the table shows rows from the top.
     let rows_area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
     let len = hits.len();
+    // A column for the relations, where any result has one.
+    let relation_width = hits
+        .iter()
+        .filter_map(|h| h.relation.as_ref())
+        .map(|r| r.in_brief().chars().count().max("Relation".len()))
+        .max()
+        .unwrap_or(0) as u16;
     let rows = hits.iter().enumerate().map(|(i, h)| {
-        let mut title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
-        if let Some(r) = &h.relation {
-            match r.placed {
-                true => title.push_str(&format!(" · {} {:+.0}s", r.relation.name(), r.offset_s)),
-                false => title.push_str(&format!(" · {} (not placed)", r.relation.name())),
-            }
+        let title = if s.likely_duplicate(h) { format!("{} ≈dup", h.title) } else { h.title.clone() };
+        let mut cells = vec![Cell::from((i + 1).to_string()), Cell::from(title)];
+        if relation_width > 0 {
+            cells.push(Cell::from(h.relation.as_ref().map(|r| r.in_brief()).unwrap_or_default()));
         }
-        let row = Row::new(vec![
-            Cell::from((i + 1).to_string()),
-            Cell::from(title),
+        cells.extend([
             Cell::from(format!("{:.3}", h.score)).bold(),
             Cell::from(score(h.visual)),
             Cell::from(score(h.lyrics)),
         ]);
+        let row = Row::new(cells);
         if i == s.selected_hit && focused {
             row.style(Style::new().add_modifier(Modifier::REVERSED))
         } else if i == s.selected_hit {
@@ -244,14 +248,14 @@ fn draw_results(frame: &mut Frame, area: Rect, s: &QueryState) -> Option<RowArea
             row
         }
     });
-    let widths = [
-        Constraint::Length(4),
-        Constraint::Min(12),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-    ];
-    let header = Row::new(["#", "Title", "Fused", "Visual", "Lyrics"]).bold();
+    let (mut widths, mut header) = (vec![Constraint::Length(4), Constraint::Min(12)], vec!["#", "Title"]);
+    if relation_width > 0 {
+        widths.push(Constraint::Length(relation_width));
+        header.push("Relation");
+    }
+    widths.extend([Constraint::Length(7); 3]);
+    header.extend(["Fused", "Visual", "Lyrics"]);
+    let header = Row::new(header).bold();
     let table = Table::new(rows, widths).header(header).block(block);
     frame.render_widget(table, area);
     Some(RowArea { area: rows_area, offset: 0, len })
