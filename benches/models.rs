@@ -8,8 +8,10 @@
 //! SigLIP 2 base's vision and text towers beside ONNX Runtime on the same weights
 //! (`benches/onnx_siglip.py`).
 //!
-//! `cargo bench --bench models [-- resnet|whisper|whisper-costs|text|vision-text]`; `whisper-costs` times a
-//! window and a token of tiny.en and of a base.en-shaped checkpoint (random weights) alone. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
+//! `cargo bench --bench models [-- resnet|whisper|whisper-base|whisper-costs|text|vision-text]`;
+//! `whisper` runs tiny.en and base (the test assets' multilingual base: base.en's shape, one
+//! vocabulary row more; English forced on both sides), `whisper-base` base alone, `whisper-costs`
+//! times a window and a token of tiny.en and of a base.en-shaped checkpoint (random weights) alone. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
 //! the text model; `REELMATCH_BENCH_WHISPER=DIR` adds another Whisper checkpoint (e.g. base.en).
 #![allow(clippy::unwrap_used)] // a test, bench or example: a failed unwrap is the failure report
 
@@ -270,12 +272,17 @@ const SPOKEN: &str = "I have been waiting all night for the summer rain to fall 
         We drove along the river road with the windows down and the radio loud. \
         Nobody told us that the morning would come so soon and take the stars away.";
 
-/// Runs `benches/whisper_yardstick.py` (faster-whisper) on `wav`: (transcription seconds, WER),
-/// or `None` when python3 or faster-whisper is missing.
-fn faster_whisper(wav: &Path, compute: &str, threads: &str) -> Option<(f64, f64)> {
+/// Runs `benches/whisper_yardstick.py` (faster-whisper) on `wav` with its copy of `checkpoint`
+/// (`tiny.en` or `base`): (transcription seconds, WER), or `None` when python3 or faster-whisper
+/// is missing.
+fn faster_whisper(wav: &Path, compute: &str, threads: &str, checkpoint: &str) -> Option<(f64, f64)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/whisper_yardstick.py");
-    let out =
-        std::process::Command::new("python3").arg(script).arg(wav).args([SPOKEN, compute, threads]).output().ok()?;
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(wav)
+        .args([SPOKEN, compute, threads, checkpoint])
+        .output()
+        .ok()?;
     if !out.status.success() {
         eprintln!("faster-whisper: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default());
         return None;
@@ -330,13 +337,16 @@ fn whisper(dir: &Path, clip: &[f32]) {
         (format!("reelmatch {p:?}"), Some(Transcriber::load_with(&files, &Device::Cpu, p).unwrap()), Vec::new(), 0.0)
     });
     let mut theirs = ["int8", "float32"].map(|c| (format!("faster-whisper {c}"), None, Vec::new(), 0.0));
+    // The yardstick's CTranslate2 copy of the same weights: tiny.en's, or base's.
+    let checkpoint = dir.file_name().unwrap().to_string_lossy().trim_start_matches("whisper-").to_string();
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
     let mut yardstick = true;
     for _ in 0..3 {
         for (_, model, times, wer) in &mut ours {
             let model = model.as_mut().unwrap();
             let t = Instant::now();
-            let out = model.transcribe(clip, None, &Cancel::new()).unwrap();
+            let english = model.is_multilingual().then_some("en");
+            let out = model.transcribe(clip, english, &Cancel::new()).unwrap();
             times.push(t.elapsed().as_secs_f64());
             *wer = reelmatch::types::word_error_rate(SPOKEN, &out.text());
         }
@@ -345,7 +355,7 @@ fn whisper(dir: &Path, clip: &[f32]) {
                 break;
             }
             let compute = name.rsplit(' ').next().unwrap();
-            match faster_whisper(wav.path(), compute, &threads) {
+            match faster_whisper(wav.path(), compute, &threads, &checkpoint) {
                 Some((secs, w)) => {
                     times.push(secs);
                     *wer = w;
@@ -488,10 +498,14 @@ fn main() {
     if run("whisper") {
         let clip = speech_clip();
         whisper(&assets().join("models/whisper-tiny.en"), &clip);
+        whisper(&assets().join("models/whisper-base"), &clip);
         if let Some(extra) = std::env::var_os("REELMATCH_BENCH_WHISPER") {
             whisper(Path::new(&extra), &clip);
         }
         costs(&assets().join("models/whisper-tiny.en"));
+    }
+    if only.as_deref() == Some("whisper-base") {
+        whisper(&assets().join("models/whisper-base"), &speech_clip());
     }
     if only.as_deref() == Some("whisper-costs") {
         costs(&assets().join("models/whisper-tiny.en"));

