@@ -202,8 +202,8 @@ impl Searchable {
     /// duplicate of it ([`crate::search::relation::duplicate`]). Returns how many are related.
     pub fn relate(&self, results: &mut Results, asked: Asked<'_>, duplicate_threshold: f32) -> Result<usize> {
         use crate::search::relation::{
-            duplicate, from_other_side, place_through_sound, relate_by_frames_alike, related_to, sound_decides,
-            ByFrames, Related,
+            duplicate, from_other_side, place_through_sound, relate_by_frames, related_to, sound_decides, ByFrames,
+            Related,
         };
         let prints = match self.prints.get() {
             Some(prints) => prints,
@@ -250,9 +250,9 @@ impl Searchable {
             }
             let (Some(q), Some(r), Some(theirs)) = (asked_s, length(hit.id), position(hit.id)) else { continue };
             let found = match asked_at.filter(|_| r < q) {
-                Some(mine) => relate_by_frames_alike(&lib.frame_grid(&lib.asking_frames(theirs), mine), r, q)
+                Some(mine) => relate_by_frames(&lib.frame_grid(&lib.asking_frames(theirs), mine), r, q)
                     .map(|(related, alike)| (from_other_side(related), alike)),
-                None => relate_by_frames_alike(&lib.frame_grid(&asking, theirs), q, r),
+                None => relate_by_frames(&lib.frame_grid(&asking, theirs), q, r),
             };
             if let Some((related, alike)) = found {
                 by_frames.push(ByFrames { other: hit.id, related, alike, from_s: q, to_s: r });

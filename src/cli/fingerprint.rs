@@ -39,7 +39,7 @@ pub fn run(config: &Config, file: &Path, against: Option<&Path>, json: bool) -> 
         super::print_out(format!("{out}\n").as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     };
-    let spans = fingerprint::matches(&print, &of_file(config, other)?)?;
+    let spans = fingerprint::matches(&print, &of_file(config, other)?);
     if json {
         let rows: Vec<_> = spans
             .iter()

@@ -2,7 +2,7 @@
 //! line (a copy or an excerpt, by sound or by frames), or the same song with other pictures.
 
 use super::eval::{averaged, one_way_score, pairs_at_least, visual_scores_seeing};
-use super::relation::{self, relate_by_frames_alike, sound_decides, ByFrames, Related, Relation};
+use super::relation::{self, relate_by_frames, sound_decides, ByFrames, Related, Relation};
 use super::SearchLibrary;
 use crate::catalog::Catalog;
 use crate::error::Result;
@@ -58,9 +58,7 @@ pub fn duplicate_pairs(
     for (a, b) in look {
         let (Some(pa), Some(pb)) = (lib.position(a), lib.position(b)) else { continue };
         let (from_s, to_s) = (length[&a], length[&b]);
-        if let Some((related, alike)) =
-            relate_by_frames_alike(&lib.frame_grid(&lib.asking_frames(pa), pb), from_s, to_s)
-        {
+        if let Some((related, alike)) = relate_by_frames(&lib.frame_grid(&lib.asking_frames(pa), pb), from_s, to_s) {
             asking.entry(a).or_default().push(ByFrames { other: b, related, alike, from_s, to_s });
         }
     }

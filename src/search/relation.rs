@@ -109,7 +109,7 @@ pub fn relate(
     duplicate_threshold: f32,
 ) -> Option<Related> {
     // Silence and steady tones match any other: only stretches of changing sound count.
-    let spans: Vec<_> = matches(query, result).ok()?.into_iter().filter(|s| s.informative()).collect();
+    let spans: Vec<_> = matches(query, result).into_iter().filter(|s| s.informative()).collect();
     // The stretches on one stretch's time line (a gap where the audio differs splits a line).
     let on_line = |offset: f64| spans.iter().filter(move |s| ((s.start_b - s.start_a) - offset).abs() <= SAME_LINE);
     // The time line most of the recording agrees on, and best (a melody that comes back, as a
@@ -120,8 +120,9 @@ pub fn relate(
     };
     let mut line: Option<(f64, f64)> = None;
     for d in spans.iter().map(|s| s.start_b - s.start_a) {
-        if line.is_none_or(|(_, most)| weight(d) > most) {
-            line = Some((d, weight(d)));
+        let w = weight(d);
+        if line.is_none_or(|(_, most)| w > most) {
+            line = Some((d, w));
         }
     }
     let (line, _) = line?;
@@ -181,13 +182,9 @@ pub struct FrameGrid {
 /// offset where its mean reaches [`FRAMES_ALIKE`], stands [`LINE_STANDS_OUT`] above the median
 /// line's, holds at least [`MIN_FRAMES`] frames, and covers most of the shorter video. Where no
 /// line stands out but the typical one reaches [`FRAMES_ALIKE`] too (a still picture), the one is
-/// held in the other along any line: the relation holds, not `placed`.
-pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<Related> {
-    relate_by_frames_alike(grid, from_s, to_s).map(|(r, _)| r)
-}
-
-/// [`relate_by_frames`], with the mean similarity along its line.
-pub fn relate_by_frames_alike(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<(Related, f32)> {
+/// held in the other along any line: the relation holds, not `placed`. With it, the mean
+/// similarity along its line.
+pub fn relate_by_frames(grid: &FrameGrid, from_s: f64, to_s: f64) -> Option<(Related, f32)> {
     let (from_t, to_t) = (&grid.from_t, &grid.to_t);
     if from_t.is_empty() || to_t.len() < 2 {
         return None;
@@ -467,25 +464,25 @@ mod tests {
     fn frames_on_one_time_line_relate_a_silent_cut_and_a_copy() {
         // A 12 s cut's ten frames, found 20 s into a 60 s video.
         let cut: Vec<f64> = (0..10).map(|i| 0.25 + 1.0 * f64::from(i)).collect();
-        let r = relate_by_frames(&grid(&cut, 60.0, 20.0, false), 12.0, 60.0).unwrap();
+        let r = relate_by_frames(&grid(&cut, 60.0, 20.0, false), 12.0, 60.0).unwrap().0;
         assert_eq!((r.relation, r.by), (Relation::Excerpt, Evidence::Frames));
         assert!((r.offset_s - 20.0).abs() < 0.01, "{r:?}");
         let back = from_other_side(r);
         assert!((back.offset_s + 20.0).abs() < 0.01 && (back.query_start_s - 20.0).abs() < 0.01, "{back:?}");
         let spread: Vec<f64> = (0..10).map(|i| 1.25 + 5.5 * f64::from(i)).collect();
-        let copy = relate_by_frames(&grid(&spread, 59.0, 0.0, false), 60.0, 59.0).unwrap();
+        let copy = relate_by_frames(&grid(&spread, 59.0, 0.0, false), 60.0, 59.0).unwrap().0;
         assert_eq!((copy.relation, copy.offset_s), (Relation::Copy, 0.0));
         // A still picture is alike on every time line: the cut is held in it, but not placed.
-        let still = relate_by_frames(&grid(&cut, 60.0, 0.0, true), 12.0, 60.0).unwrap();
+        let still = relate_by_frames(&grid(&cut, 60.0, 0.0, true), 12.0, 60.0).unwrap().0;
         assert_eq!((still.relation, still.placed, still.offset_s), (Relation::Excerpt, false, 0.0), "{still:?}");
         assert!(r.placed && copy.placed);
         // Alike on a few lines but not the typical one, and none standing out: nothing.
         let mut blurred = grid(&cut, 60.0, 20.0, false);
         blurred.scores.iter_mut().flatten().for_each(|s| *s = if *s > 0.5 { 0.705 } else { 0.695 });
-        assert_eq!(relate_by_frames(&blurred, 12.0, 60.0), None, "alike on no line apart, unsure on all");
+        assert_eq!(relate_by_frames(&blurred, 12.0, 60.0).map(|f| f.0), None, "alike on no line apart, unsure on all");
         let mut other = grid(&spread, 60.0, 0.0, false);
         other.scores.iter_mut().flatten().for_each(|s| *s -= 0.5);
-        assert_eq!(relate_by_frames(&other, 60.0, 60.0), None, "other pictures");
+        assert_eq!(relate_by_frames(&other, 60.0, 60.0).map(|f| f.0), None, "other pictures");
         assert!(duplicate(Some(&r), Some(0.2), 0.95), "an excerpt is a duplicate whatever its score");
         assert!(!duplicate(None, Some(0.5), 0.95) && duplicate(None, Some(0.96), 0.95));
     }
@@ -542,7 +539,7 @@ mod tests {
         song.extend_from_slice(&b[..s(5.0)]);
         let whole = of_samples(&song, 16_000).unwrap();
         let cut = of_samples(&a[s(8.0)..s(20.0)], 16_000).unwrap();
-        let spans = matches(&cut, &whole).unwrap();
+        let spans = matches(&cut, &whole);
         assert!(spans.iter().any(|x| (x.start_b - x.start_a - 23.0).abs() <= 1.0 && x.seconds >= 8.0), "{spans:?}");
         let r = relate(&cut, &whole, None, 0.95).unwrap();
         assert!((r.offset_s - 8.0).abs() <= 1.0, "{r:?}");
