@@ -1,7 +1,7 @@
 //! Model throughput on CPU, beside the yardsticks in the same run: ResNet-50 images/s at batch
 //! 1, 8 and 32 in f32 and with `precision = "int8"` (random weights: speed does not depend on
 //! their values) and ONNX Runtime's on the same weights, f32 and statically quantised to 8 bits
-//! (`benches/onnx_resnet50.py`); Whisper on a 60 s clip (f32 and int8 decoders, with
+//! (`benches/onnx_resnet50.py`), taking turns round by round; Whisper on a 60 s clip (f32 and int8 decoders, with
 //! and without the key-value cache) and faster-whisper on the same weights
 //! (`benches/whisper_yardstick.py`); text-encoder documents/s at 512 tokens.
 //!
@@ -41,9 +41,13 @@ fn resnet() {
     // SAFETY: the file is not written while mapped.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }.unwrap();
     let stock = candle_transformers::models::resnet::resnet50_no_final_layer(vb).unwrap();
-    // This machine's speed drifts (shared cores): the two models take turns, five rounds each,
-    // and the median and the range are reported.
-    let mut ours = Vec::new();
+    // ONNX Runtime on the same weights, f32 and 8 bits, in a process that answers one timed round
+    // per request: this machine's speed drifts (shared cores), so every round times reelmatch,
+    // the stock model and ONNX Runtime in turn, and each ratio is taken within its round.
+    let mut onnx = OnnxRuntime::start(&weights);
+    if onnx.is_none() {
+        println!("(ONNX Runtime was not run: `pip install onnx onnxruntime` adds it, see benches/onnx_resnet50.py)");
+    }
     for batch in [1usize, 8, 32] {
         let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
         let mut int8 = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
@@ -53,67 +57,126 @@ fn resnet() {
         let tensors: Vec<_> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
         model.embed(&images[..batch]).unwrap(); // warm-up
         int8.embed(&images[..batch]).unwrap();
-        let (mut folded, mut eight, mut before) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5 {
+        let rate = |f: &mut dyn FnMut()| {
             let t = Instant::now();
-            model.embed(&images).unwrap();
-            folded.push(n as f64 / t.elapsed().as_secs_f64());
-            if has_int8 {
-                let t = Instant::now();
-                int8.embed(&images).unwrap();
-                eight.push(n as f64 / t.elapsed().as_secs_f64());
-            }
-            let t = Instant::now();
-            for chunk in tensors.chunks(batch) {
-                stock.forward(&Tensor::stack(chunk, 0).unwrap()).unwrap();
-            }
-            before.push(n as f64 / t.elapsed().as_secs_f64());
-        }
-        println!(
-            "resnet50 batch {batch:>2}: {} images/s (candle-transformers' stock ResNet-50: {})",
-            spread(&mut folded),
-            spread(&mut before)
-        );
-        ours.push((batch, "f32", folded[folded.len() / 2]));
-        if has_int8 {
-            println!("resnet50 batch {batch:>2}: {} images/s with precision = \"int8\"", spread(&mut eight));
-            ours.push((batch, "int8", eight[eight.len() / 2]));
-        }
-    }
-    // ONNX Runtime on the same weights, right after: the yardstick, as a ratio.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_resnet50.py");
-    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
-    let out =
-        std::process::Command::new("python3").arg(script).arg(&weights).args([threads.as_str(), "8", "32"]).output();
-    match out
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
-    {
-        Some(v) => {
-            for (batch, precision, mine) in ours.iter().filter(|(b, _, _)| *b >= 8) {
-                let key = batch.to_string();
-                // Each precision against ONNX Runtime's f32, and int8 against its own 8-bit model too.
-                let anchors: &[(&str, &str)] = if *precision == "int8" {
-                    &[("batches", "f32"), ("batches_int8", "int8")]
-                } else {
-                    &[("batches", "f32")]
-                };
-                for (field, theirs_is) in anchors {
-                    if let Some(theirs) = v[field][&key].as_f64() {
-                        println!(
-                            "resnet50 batch {batch:>2}: ONNX Runtime {} ({theirs_is}) {theirs:.1} images/s; reelmatch ({precision}) / ONNX Runtime ({theirs_is}) = {:.2}",
-                            v["onnxruntime"].as_str().unwrap_or("?"),
-                            mine / theirs
-                        );
-                    }
+            f();
+            n as f64 / t.elapsed().as_secs_f64()
+        };
+        // Per precision: reelmatch's rates, ONNX Runtime's, and their ratio in each round.
+        let mut rows: Vec<(&str, Rates)> = Vec::new();
+        let precisions: &[&str] = if has_int8 { &["f32", "int8"] } else { &["f32"] };
+        let mut before = Vec::new();
+        for round in 0..7 {
+            for (i, &precision) in precisions.iter().enumerate() {
+                let ours = rate(&mut || {
+                    if precision == "int8" { int8.embed(&images) } else { model.embed(&images) }.unwrap();
+                });
+                let theirs = onnx.as_mut().filter(|_| batch >= 8).map(|o| o.round(precision, batch));
+                if round == 0 {
+                    rows.push((precision, Rates::default()));
+                }
+                let row = &mut rows[i].1;
+                row.ours.push(ours);
+                if let Some(theirs) = theirs {
+                    row.theirs.push(theirs);
+                    row.ratios.push(ours / theirs);
                 }
             }
+            if round < 3 {
+                before.push(rate(&mut || {
+                    for chunk in tensors.chunks(batch) {
+                        stock.forward(&Tensor::stack(chunk, 0).unwrap()).unwrap();
+                    }
+                }));
+            }
         }
-        None => {
-            println!("(ONNX Runtime was not run: `pip install onnx onnxruntime` adds it, see benches/onnx_resnet50.py)")
+        println!("resnet50 batch {batch:>2}: candle-transformers' stock ResNet-50 {} images/s", spread(&mut before));
+        for (precision, Rates { ours, theirs, ratios }) in &mut rows {
+            let yardstick = if theirs.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; ONNX Runtime ({precision}) {} images/s; reelmatch / ONNX Runtime = {:.2} ({:.2}–{:.2}) over {} alternated rounds",
+                    spread(theirs),
+                    median(ratios),
+                    ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                    ratios.iter().copied().fold(0.0, f64::max),
+                    ratios.len()
+                )
+            };
+            println!("resnet50 batch {batch:>2}: reelmatch ({precision}) {} images/s{yardstick}", spread(ours));
+        }
+        // Where reelmatch has no 8-bit path on this CPU, ONNX Runtime's 8 bits still as a yardstick.
+        if let (false, Some(o)) = (has_int8, onnx.as_mut().filter(|_| batch >= 8)) {
+            let mut theirs: Vec<f64> = (0..3).map(|_| o.round("int8", batch)).collect();
+            println!(
+                "resnet50 batch {batch:>2}: ONNX Runtime (int8) {} images/s (reelmatch's 8 bits need AVX-512 VNNI, which this CPU lacks)",
+                spread(&mut theirs)
+            );
         }
     }
+    if let Some(o) = &onnx {
+        println!("(ONNX Runtime {})", o.version);
+    }
+}
+
+/// One precision's images/s, round by round: reelmatch's, ONNX Runtime's and their ratio.
+#[derive(Default)]
+struct Rates {
+    ours: Vec<f64>,
+    theirs: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+/// `benches/onnx_resnet50.py --serve`: ONNX Runtime's f32 and 8-bit sessions on the bench's
+/// weights, answering one timed round per request.
+struct OnnxRuntime {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    version: String,
+}
+
+impl OnnxRuntime {
+    fn start(weights: &Path) -> Option<OnnxRuntime> {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_resnet50.py");
+        let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(weights)
+            .args([threads.as_str(), "--serve"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut lines = std::io::BufReader::new(child.stdout.take()?).lines();
+        let first: serde_json::Value = serde_json::from_str(&lines.next()?.ok()?).ok()?;
+        let version = first["onnxruntime"].as_str()?.to_string();
+        Some(OnnxRuntime { child, lines, version })
+    }
+
+    /// Images/s of one round of `precision` ("f32" or "int8") at `batch`.
+    fn round(&mut self, precision: &str, batch: usize) -> f64 {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{precision} {batch}").unwrap();
+        stdin.flush().unwrap();
+        let line = self.lines.next().unwrap().unwrap();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()["images_per_second"].as_f64().unwrap()
+    }
+}
+
+impl Drop for OnnxRuntime {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// The vision-text role (SigLIP at google/siglip2-base-patch16-224's sizes, random weights in its

@@ -13,6 +13,11 @@ usage: python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS BATCH [BATCH
        (pip install onnx onnxruntime numpy safetensors)
 prints: {"onnxruntime": version, "batches": {"8": images_per_second, ...},
          "batches_int8": {"8": images_per_second, ...}} (median of 5 runs)
+
+       python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS --serve
+builds both sessions, prints {"onnxruntime": version}, then answers each line read ("f32 8" or
+"int8 32": a precision and a batch) with one timed round, {"images_per_second": x}: so a bench
+can take turns with ONNX Runtime round by round on a machine whose speed drifts.
 """
 import os
 import tempfile
@@ -28,7 +33,8 @@ from safetensors.numpy import load_file
 
 w = load_file(sys.argv[1])
 threads = int(sys.argv[2])
-batches = [int(b) for b in sys.argv[3:]]
+serve = sys.argv[3:] == ["--serve"]
+batches = [] if serve else [int(b) for b in sys.argv[3:]]
 nodes, inits = [], []
 count = [0]
 
@@ -102,19 +108,26 @@ def session_of(model_bytes):
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
+def round_of(session, batch, x):
+    """Images per second over max(batch, 8) images, a batch at a time."""
+    n = len(x)
+    t = time.perf_counter()
+    for start in range(0, n, batch):
+        session.run(None, {"input": x[start:start + batch]})
+    return n / (time.perf_counter() - t)
+
+
+def inputs(batch):
+    return np.random.default_rng(0).standard_normal((max(batch, 8), 3, 224, 224)).astype(np.float32)
+
+
 def rates_of(session):
     rates = {}
     for batch in batches:
-        n = max(batch, 8)
-        x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
+        x = inputs(batch)
         session.run(None, {"input": x[:batch]})  # warm-up
-        runs = []
-        for _ in range(5):
-            t = time.perf_counter()
-            for start in range(0, n, batch):
-                session.run(None, {"input": x[start:start + batch]})
-            runs.append(n / (time.perf_counter() - t))
-        rates[str(batch)] = sorted(runs)[len(runs) // 2]
+        runs = sorted(round_of(session, batch, x) for _ in range(5))
+        rates[str(batch)] = runs[len(runs) // 2]
     return rates
 
 
@@ -146,6 +159,19 @@ def quantised(model):
             return f.read()
 
 
-result = {"onnxruntime": ort.__version__, "batches": rates_of(session_of(model.SerializeToString()))}
-result["batches_int8"] = rates_of(session_of(quantised(model)))
-print(json.dumps(result))
+if serve:
+    sessions = {"f32": session_of(model.SerializeToString()), "int8": session_of(quantised(model))}
+    print(json.dumps({"onnxruntime": ort.__version__}), flush=True)
+    warm = set()
+    for line in sys.stdin:
+        precision, batch = line.split()
+        batch = int(batch)
+        session, x = sessions[precision], inputs(batch)
+        if (precision, batch) not in warm:
+            session.run(None, {"input": x[:batch]})
+            warm.add((precision, batch))
+        print(json.dumps({"images_per_second": round_of(session, batch, x)}), flush=True)
+else:
+    result = {"onnxruntime": ort.__version__, "batches": rates_of(session_of(model.SerializeToString()))}
+    result["batches_int8"] = rates_of(session_of(quantised(model)))
+    print(json.dumps(result))

@@ -9,6 +9,7 @@ pub mod linalg;
 pub mod load;
 mod manifest;
 mod models;
+mod packed;
 mod resnet;
 mod resolve;
 pub mod text;

@@ -3,9 +3,10 @@
 //! into the convolution before it (`w·γ/σ`, `β − μ·γ/σ`). Activations are kept channels-last as
 //! one `[batch·height·width, channels]` matrix, so a 1×1 convolution is a matrix product, a
 //! stride-1 3×3 one Winograd's F(4×4, 3×3) (`ml::winograd`: 36 products per 4×4 outputs instead
-//! of 144), and any other an im2col gather plus a product, all on `gemm` (Candle's own CPU matrix
-//! engine). Each core takes a block of output rows at a time and, while the block is in its
-//! cache, writes bias (+ residual), adds the product on and applies ReLU. With
+//! of 144), and any other an im2col gather plus a product, all on weights packed at load for
+//! `ml::packed`'s kernel (AVX2 CPUs) or on `gemm` (Candle's own CPU matrix engine) elsewhere.
+//! Each core takes a block of output rows at a time and, while the block is in its cache, writes
+//! bias (+ residual), adds the product on and applies ReLU (in the kernel's last store). With
 //! `[models.image] precision = "int8"` every convolution but the stem is an im2col (or direct)
 //! product in 8 bits instead (`ml::int8`, AVX-512 VNNI), Winograd's included.
 //!
@@ -14,7 +15,7 @@
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
 use super::int8::{self, PackedWeights};
-use super::linalg::{matmul, matmul_serial_onto, Strided};
+use super::packed::{PackedMatrix, Then};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
@@ -48,7 +49,7 @@ impl Buffers {
 
 /// One convolution with its batch norm folded in: weights as a `[k·k·c_in, c_out]` matrix.
 struct Conv {
-    weight: Vec<f32>,
+    weight: PackedMatrix,
     bias: Vec<f32>,
     k: usize,
     stride: usize,
@@ -100,6 +101,7 @@ impl Conv {
         let c_out = bias.len();
         let c_in = weight.len() / (k * k * c_out);
         let winograd = (k == 3 && stride == 1 && pad == 1).then(|| Winograd3x3::from_im2col(&weight, c_in, c_out));
+        let weight = PackedMatrix::new(weight, k * k * c_in, c_out);
         Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None }
     }
 
@@ -110,7 +112,7 @@ impl Conv {
         let width = self.k * self.k * self.c_in;
         if int8::fits(width, self.c_out) {
             self.winograd = None;
-            self.int8 = Some(PackedWeights::new(&self.weight, width, self.c_out));
+            self.int8 = Some(PackedWeights::new(&self.weight.row_major(), width, self.c_out));
         }
     }
 
@@ -138,11 +140,10 @@ impl Conv {
                 .or_else(|| self.int8.as_ref().map(|_| rows.div_ceil(rayon::current_num_threads())))
             {
                 Some(block) => {
-                    out.par_chunks_mut(block * self.c_out).enumerate().for_each_init(Vec::new, |patches, (i, dst)| {
-                        self.block(x, (oh, ow), i * block, dst, residual, patches);
-                        if relu {
-                            relu_in_place(dst);
-                        }
+                    out.par_chunks_mut(block * self.c_out).enumerate().for_each(|(i, dst)| {
+                        PATCHES.with_borrow_mut(|patches| {
+                            self.block(x, (oh, ow), i * block, dst, (residual, relu), patches)
+                        });
                     });
                 }
                 None => self.whole(x, (oh, ow), &mut out, residual, relu, buffers),
@@ -153,12 +154,13 @@ impl Conv {
 
     /// Output rows per task of the im2col path, if `rows` make enough blocks to share out.
     ///
-    /// A block's patches and outputs stay in a core's cache (about 1 MiB) from the gather
-    /// through the product to the epilogue, which made the 1×1 convolutions on wide activations
-    /// two to three times faster than one whole-matrix product followed by separate bias,
-    /// residual and ReLU passes over memory. The blocks come in a multiple of the cores' count.
+    /// A block's patches and outputs stay in a core's second-level cache (2¹⁷ floats, 512 KiB on
+    /// the Zen 3 machine) from the gather through the product to the epilogue, which made the
+    /// 1×1 convolutions on wide activations two to three times faster than one whole-matrix
+    /// product followed by separate bias, residual and ReLU passes over memory. The blocks come
+    /// in a multiple of the cores' count.
     fn rows_per_block(&self, rows: usize) -> Option<usize> {
-        let most = ((1 << 18) / (self.k * self.k * self.c_in + self.c_out)).clamp(64, 512);
+        let most = ((1 << 17) / (self.k * self.k * self.c_in + self.c_out)).clamp(64, 512);
         let threads = rayon::current_num_threads();
         let blocks = rows.div_ceil(most).next_multiple_of(threads);
         (blocks >= 2 * threads).then(|| rows.div_ceil(blocks))
@@ -169,20 +171,16 @@ impl Conv {
         self.k == 1 && self.stride == 1 && self.pad == 0
     }
 
-    /// The folded weight as the `[k·k·c_in, c_out]` right-hand side of the products.
-    fn weight_matrix(&self) -> Strided<'_> {
-        Strided::row_major(&self.weight, self.k * self.k * self.c_in, self.c_out)
-    }
-
     /// The block of output rows starting at `first`: bias (+ residual), then `+=` the product of
-    /// its patch rows (or of `x`'s rows themselves for a 1×1 convolution with stride 1).
+    /// its patch rows (or of `x`'s rows themselves for a 1×1 convolution with stride 1), then
+    /// ReLU if asked.
     fn block(
         &self,
         x: &Act,
         (oh, ow): (usize, usize),
         first: usize,
         dst: &mut [f32],
-        residual: Option<&Act>,
+        (residual, relu): (Option<&Act>, bool),
         patches: &mut Vec<f32>,
     ) {
         let n = dst.len() / self.c_out;
@@ -196,13 +194,18 @@ impl Conv {
             &patches[..]
         };
         match &self.int8 {
-            Some(w) => SCRATCH.with_borrow_mut(|scratch| int8::matmul_onto(dst, lhs, w, scratch)),
-            None => matmul_serial_onto(dst, Strided::row_major(lhs, n, width), self.weight_matrix()),
+            Some(w) => {
+                SCRATCH.with_borrow_mut(|scratch| int8::matmul_onto(dst, lhs, w, scratch));
+                if relu {
+                    relu_in_place(dst);
+                }
+            }
+            None => self.weight.product(dst, lhs, Then { accumulate: true, relu }),
         }
     }
 
     /// All output rows at once, when there are too few to give every core blocks of its own:
-    /// one product that `gemm` splits over the cores by output columns, with the element-wise
+    /// one product split over the cores by output columns, with the element-wise
     /// passes around it.
     fn whole(
         &self,
@@ -228,11 +231,8 @@ impl Conv {
                 .for_each(|(i, p)| self.gather(x, dims, i * ROWS_PER_TASK, p));
             &patches[..]
         };
-        matmul(out, Strided::row_major(lhs, rows, width), self.weight_matrix(), true);
+        self.weight.product_all_cores(out, lhs, Then { accumulate: true, relu });
         buffers.give(patches);
-        if relu {
-            out.par_chunks_mut(per_task).for_each(relu_in_place);
-        }
     }
 
     /// The patch rows of output rows `first…` into `patches` (whole rows of `k·k·c_in`).
@@ -281,6 +281,9 @@ impl Conv {
 }
 
 thread_local! {
+    /// Each pool thread's patch rows, kept between blocks and batches: `for_each_init`'s fresh
+    /// buffer per split of the work was fresh pages, faulted in each time.
+    static PATCHES: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
     /// Each pool thread's quantised rows for the 8-bit products.
     static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
 }

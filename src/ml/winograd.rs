@@ -12,7 +12,7 @@
 //! back into the m×m outputs. Work is split into groups of tile rows, one group per task, so each
 //! group's transformed tiles stay in cache between the three steps.
 
-use super::linalg::{matmul_serial, Strided};
+use super::packed::{PackedMatrix, Then};
 use rayon::prelude::*;
 
 /// The transform matrices of one F(m×m, 3×3), row-major: `Bᵀ` is α×α, `G` α×3 and `Aᵀ` m×α,
@@ -22,7 +22,7 @@ pub struct Tiling {
     bt: &'static [f32],
     g: &'static [f64],
     at: &'static [f32],
-    /// Output pixels a task's group of tiles covers at most: enough rows for `gemm`'s kernels,
+    /// Output pixels a task's group of tiles covers at most: enough rows for the product kernels,
     /// few enough that the α² transformed matrices stay in the core's cache.
     group_outputs: usize,
 }
@@ -64,10 +64,16 @@ impl Tiling {
     }
 }
 
+thread_local! {
+    /// Each pool thread's transformed tiles, products and transform rows, kept from group to
+    /// group and batch to batch: fresh ones were fresh pages, faulted in each time.
+    static BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>, Vec<f32>)> = std::cell::RefCell::default();
+}
+
 /// A 3×3 kernel (padding 1, stride 1) in the Winograd domain.
 pub struct Winograd3x3 {
     /// α² matrices `[c_in, c_out]`: element `ξ = α·i + j` of `G·g·Gᵀ` for every channel pair.
-    u: Vec<f32>,
+    u: Vec<PackedMatrix>,
     c_in: usize,
     c_out: usize,
     tiling: &'static Tiling,
@@ -134,7 +140,11 @@ impl Winograd3x3 {
     /// against 33.9 ms at 56×56×64, 18.0/25.3 at 28×28×128, 20.4/22.8 at 14×14×256, 19.0/32.3 at
     /// 7×7×512).
     pub fn from_im2col(weight: &[f32], c_in: usize, c_out: usize) -> Self {
-        Winograd3x3 { u: transform_kernel(weight, c_in, c_out, &F4), c_in, c_out, tiling: &F4 }
+        let u = transform_kernel(weight, c_in, c_out, &F4)
+            .chunks_exact(c_in * c_out)
+            .map(|m| PackedMatrix::new(m.to_vec(), c_in, c_out))
+            .collect();
+        Winograd3x3 { u, c_in, c_out, tiling: &F4 }
     }
 
     /// `out += conv(x)` for `x` channels-last `[b, h, w, c_in]` and `out` `[b, h, w, c_out]`.
@@ -167,46 +177,46 @@ impl Winograd3x3 {
         let threads = rayon::current_num_threads().max(1);
         let per_group = (t.group_outputs / (m * m * tiles_w)).max(1).min(rows.len().div_ceil(threads)).max(1);
         let zeros = vec![0f32; ci];
-        // Each task's buffers are reused from group to group: fresh ones were fresh pages.
-        let buffers = || (Vec::new(), Vec::new(), vec![0f32; aa * ci.max(co)]);
-        rows.par_chunks_mut(per_group).for_each_init(buffers, |(v, mm, scratch), group| {
-            let tiles = group.len() * tiles_w;
-            v.resize(aa * tiles * ci, 0.0);
-            mm.resize(aa * tiles * co, 0.0);
-            let (v, mm, scratch) = (&mut v[..aa * tiles * ci], &mut mm[..aa * tiles * co], &mut scratch[..]);
-            // Input transform: Bᵀ·d·B per channel, written to matrix ξ at row `tile`.
-            for (g, &mut (img, ty, _)) in group.iter_mut().enumerate() {
-                for tx in 0..tiles_w {
-                    let pixel = |r: usize, s: usize| -> &[f32] {
-                        let (iy, ix) = ((m * ty + r) as isize - 1, (m * tx + s) as isize - 1);
-                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                            &zeros
-                        } else {
-                            let at = ((img * h + iy as usize) * w + ix as usize) * ci;
-                            &x[at..at + ci]
-                        }
-                    };
-                    input_transform(t, &pixel, v, (g * tiles_w + tx, tiles, ci), scratch);
+        rows.par_chunks_mut(per_group).for_each(|group| {
+            BUFFERS.with_borrow_mut(|(v, mm, scratch)| {
+                let tiles = group.len() * tiles_w;
+                v.resize(v.len().max(aa * tiles * ci), 0.0);
+                mm.resize(mm.len().max(aa * tiles * co), 0.0);
+                scratch.resize(scratch.len().max(aa * ci.max(co)), 0.0);
+                let (v, mm, scratch) =
+                    (&mut v[..aa * tiles * ci], &mut mm[..aa * tiles * co], &mut scratch[..aa * ci.max(co)]);
+                // Input transform: Bᵀ·d·B per channel, written to matrix ξ at row `tile`.
+                for (g, &mut (img, ty, _)) in group.iter_mut().enumerate() {
+                    for tx in 0..tiles_w {
+                        let pixel = |r: usize, s: usize| -> &[f32] {
+                            let (iy, ix) = ((m * ty + r) as isize - 1, (m * tx + s) as isize - 1);
+                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                &zeros
+                            } else {
+                                let at = ((img * h + iy as usize) * w + ix as usize) * ci;
+                                &x[at..at + ci]
+                            }
+                        };
+                        input_transform(t, &pixel, v, (g * tiles_w + tx, tiles, ci), scratch);
+                    }
                 }
-            }
-            for xi in 0..aa {
-                matmul_serial(
-                    &mut mm[xi * tiles * co..(xi + 1) * tiles * co],
-                    Strided::row_major(&v[xi * tiles * ci..(xi + 1) * tiles * ci], tiles, ci),
-                    Strided::row_major(&u[xi * ci * co..(xi + 1) * ci * co], ci, co),
-                );
-            }
-            // Output transform: Aᵀ·M·A, added onto the output rows of the tile row.
-            for (g, (img, ty, dst)) in group.iter_mut().enumerate() {
-                prepare(dst, (*img * h + m * *ty) * w);
-                let out_rows = dst.len() / (w * co);
-                for tx in 0..tiles_w {
-                    let cols = (w - m * tx).min(m);
-                    let place = |i: usize, j: usize| (i < out_rows && j < cols).then(|| (i * w + m * tx + j) * co);
-                    output_transform(t, mm, (g * tiles_w + tx, tiles, co), scratch, dst, place);
+                for (xi, u) in u.iter().enumerate() {
+                    let (dst, lhs) =
+                        (&mut mm[xi * tiles * co..(xi + 1) * tiles * co], &v[xi * tiles * ci..(xi + 1) * tiles * ci]);
+                    u.product(dst, lhs, Then::SET);
                 }
-                finish(dst);
-            }
+                // Output transform: Aᵀ·M·A, added onto the output rows of the tile row.
+                for (g, (img, ty, dst)) in group.iter_mut().enumerate() {
+                    prepare(dst, (*img * h + m * *ty) * w);
+                    let out_rows = dst.len() / (w * co);
+                    for tx in 0..tiles_w {
+                        let cols = (w - m * tx).min(m);
+                        let place = |i: usize, j: usize| (i < out_rows && j < cols).then(|| (i * w + m * tx + j) * co);
+                        output_transform(t, mm, (g * tiles_w + tx, tiles, co), scratch, dst, place);
+                    }
+                    finish(dst);
+                }
+            })
         });
     }
 }

@@ -1,21 +1,39 @@
 //! A linear layer of Whisper's, in f32 or with its weight quantised to 8 bits when it loads
 //! (`[models.speech] precision = "int8"`: candle's Q8_0 blocks of 32 weights with one scale, made
-//! from the same safetensors file, no other files).
+//! from the same safetensors file, no other files). In f32 on a CPU where `ml::packed`'s kernel
+//! is preferred (AVX2 without AVX-512), the weight is packed once and the product runs there.
 
+use crate::ml::packed::{self, PackedMatrix, Then};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear, linear_no_bias, Linear, VarBuilder};
 
 /// `x · Wᵀ (+ b)`.
 pub enum Proj {
     Full(Linear),
-    Int8 { weight: QMatMul, bias: Option<Tensor> },
+    /// `Wᵀ` packed (`inputs × outputs`) and the bias (zeros without one), on the CPU.
+    Packed {
+        weight: PackedMatrix,
+        bias: Vec<f32>,
+    },
+    Int8 {
+        weight: QMatMul,
+        bias: Option<Tensor>,
+    },
 }
 
 impl Proj {
     /// Loads `vb`'s `weight` (`outputs × inputs`) and, with `bias`, its `bias`.
     pub fn load(inputs: usize, outputs: usize, bias: bool, vb: VarBuilder, int8: bool) -> Result<Proj> {
         let full = if bias { linear(inputs, outputs, vb)? } else { linear_no_bias(inputs, outputs, vb)? };
+        if !int8 && full.weight().device().is_cpu() && packed::preferred() {
+            let weight = full.weight().t()?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let bias = match full.bias() {
+                Some(b) => b.to_dtype(DType::F32)?.to_vec1()?,
+                None => vec![0.0; outputs],
+            };
+            return Ok(Proj::Packed { weight: PackedMatrix::new(weight, inputs, outputs), bias });
+        }
         if !int8 {
             return Ok(Proj::Full(full));
         }
@@ -32,6 +50,17 @@ impl Module for Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Proj::Full(l) => l.forward(x),
+            Proj::Packed { weight, bias } => {
+                let (inputs, outputs) = (weight.k(), bias.len());
+                let mut dims = x.dims().to_vec();
+                let rows = x.elem_count() / inputs;
+                let lhs = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                let mut out: Vec<f32> = Vec::with_capacity(rows * outputs);
+                (0..rows).for_each(|_| out.extend_from_slice(bias));
+                weight.product_all_cores(&mut out, &lhs, Then { accumulate: true, relu: false });
+                *dims.last_mut().expect("a linear layer's input has a last dimension") = outputs;
+                Tensor::from_vec(out, dims, &Device::Cpu)?.to_dtype(x.dtype())
+            }
             Proj::Int8 { weight, bias } => {
                 let y = weight.forward(x)?;
                 match bias {
