@@ -58,6 +58,7 @@ fn resnet() {
         model.embed(&images[..batch]).unwrap(); // warm-up
         int8.embed(&images[..batch]).unwrap();
         let rate = |f: &mut dyn FnMut()| {
+            settle();
             let t = Instant::now();
             f();
             n as f64 / t.elapsed().as_secs_f64()
@@ -158,6 +159,7 @@ impl OnnxRuntime {
     /// Images/s of one round of `precision` ("f32" or "int8") at `batch`.
     fn round(&mut self, precision: &str, batch: usize) -> f64 {
         use std::io::Write;
+        settle();
         let stdin = self.child.stdin.as_mut().unwrap();
         writeln!(stdin, "{precision} {batch}").unwrap();
         stdin.flush().unwrap();
@@ -171,6 +173,13 @@ impl Drop for OnnxRuntime {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// A pause before each timed round: the side that ran before may still have worker threads
+/// spinning for work (ONNX Runtime's pool spins by default, rayon's briefly), which took cores
+/// from the side timed next.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
 fn median(values: &[f64]) -> f64 {

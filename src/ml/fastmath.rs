@@ -18,6 +18,11 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1_no_bwd(&Op::Softmax)
 }
 
+/// Softmax over each row of `row` elements of `values`, in place, on the calling thread.
+pub fn softmax_rows(values: &mut [f32], row: usize) {
+    run(&Op::Softmax, values, row.max(1));
+}
+
 /// `x · Φ(x)` with the exact normal CDF: `0.5 · x · (1 + erf(x / √2))`.
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() || x.dtype() != DType::F32 {

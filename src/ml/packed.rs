@@ -41,8 +41,8 @@ pub fn preferred() -> bool {
     }
 }
 
-/// A `[k, n]` matrix, packed in panels of [`WIDTH`] columns (the last one 8 or 16 wide) where the
-/// kernel runs, row-major elsewhere.
+/// A `[k, n]` matrix, packed in panels of [`WIDTH`] columns (the last one narrower, stored with
+/// zero columns up to a multiple of 8) where the kernel runs, row-major elsewhere.
 pub struct PackedMatrix {
     data: Vec<f32>,
     k: usize,
@@ -51,7 +51,7 @@ pub struct PackedMatrix {
 }
 
 impl PackedMatrix {
-    /// From a row-major `k × n` matrix; packed when [`preferred`] and `n` is a multiple of 8.
+    /// From a row-major `k × n` matrix; packed when [`preferred`].
     pub fn new(row_major: Vec<f32>, k: usize, n: usize) -> PackedMatrix {
         Self::with_kernel(row_major, k, n, preferred())
     }
@@ -59,15 +59,16 @@ impl PackedMatrix {
     /// As [`new`](Self::new), packing only where `kernel` is true (tests pack on demand).
     fn with_kernel(row_major: Vec<f32>, k: usize, n: usize, kernel: bool) -> PackedMatrix {
         assert_eq!(row_major.len(), k * n, "a k × n matrix");
-        if !kernel || !n.is_multiple_of(8) || k == 0 {
+        if !kernel || k == 0 || n == 0 {
             return PackedMatrix { data: row_major, k, n, packed: false };
         }
-        let mut data = vec![0f32; k * n];
+        // The last panel is padded with zero columns to a multiple of 8.
+        let mut data = vec![0f32; k * n.next_multiple_of(8)];
         for col in (0..n).step_by(WIDTH) {
-            let w = WIDTH.min(n - col);
-            let panel = &mut data[col * k..(col + w) * k];
-            for (r, dst) in panel.chunks_exact_mut(w).enumerate() {
-                dst.copy_from_slice(&row_major[r * n + col..r * n + col + w]);
+            let (w, stored) = panel_width(n, col);
+            let panel = &mut data[col * k..(col + stored) * k];
+            for (r, dst) in panel.chunks_exact_mut(stored).enumerate() {
+                dst[..w].copy_from_slice(&row_major[r * n + col..r * n + col + w]);
             }
         }
         PackedMatrix { data, k, n, packed: true }
@@ -86,9 +87,9 @@ impl PackedMatrix {
         let (k, n) = (self.k, self.n);
         let mut out = vec![0f32; k * n];
         for col in (0..n).step_by(WIDTH) {
-            let w = WIDTH.min(n - col);
-            for (r, src) in self.data[col * k..(col + w) * k].chunks_exact(w).enumerate() {
-                out[r * n + col..r * n + col + w].copy_from_slice(src);
+            let (w, stored) = panel_width(n, col);
+            for (r, src) in self.data[col * k..(col + stored) * k].chunks_exact(stored).enumerate() {
+                out[r * n + col..r * n + col + w].copy_from_slice(&src[..w]);
             }
         }
         Cow::Owned(out)
@@ -164,6 +165,12 @@ impl PackedMatrix {
     }
 }
 
+/// The columns a panel starting at `col` covers, and how many it stores (a multiple of 8).
+fn panel_width(n: usize, col: usize) -> (usize, usize) {
+    let w = WIDTH.min(n - col);
+    (w, w.next_multiple_of(8))
+}
+
 /// What a product does with `dst`: add onto its contents or overwrite them, and then apply ReLU
 /// or not (in the kernel's last store, while the sums are in registers).
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,15 +215,17 @@ unsafe fn panels_onto(
 ) {
     // SAFETY: the caller's contract (see `PackedMatrix::panels_onto`): `dst` is m×n, `lhs` m×k.
     unsafe {
+        let mut spare = [0f32; ROWS * WIDTH];
         for k0 in (0..k).step_by(DEPTH) {
             let depth = DEPTH.min(k - k0);
             for p in range.clone() {
                 let col = p * WIDTH;
-                let w = WIDTH.min(n - col);
-                let panel = data.as_ptr().add(col * k + k0 * w);
+                let (w, stored) = panel_width(n, col);
+                let panel = data.as_ptr().add(col * k + k0 * stored);
                 let mut r = 0;
                 while r < m {
-                    let t = Tile {
+                    let rows = (m - r).min(ROWS);
+                    let mut t = Tile {
                         a: lhs.add(r * k + k0),
                         lda: k,
                         panel,
@@ -226,12 +235,20 @@ unsafe fn panels_onto(
                         load: k0 > 0 || then.accumulate,
                         relu: k0 + depth == k && then.relu,
                     };
-                    match ((m - r).min(ROWS), w / 8) {
+                    // A padded panel's tile runs on a copy of its rows: the kernel writes whole
+                    // groups of 8 columns.
+                    if w < stored {
+                        for i in 0..rows {
+                            std::ptr::copy_nonoverlapping(t.c.add(i * n), spare.as_mut_ptr().add(i * WIDTH), w);
+                        }
+                        (t.c, t.ldc) = (spare.as_mut_ptr(), WIDTH);
+                    }
+                    match (rows, stored / 8) {
                         (4, 3) => tile_4x24(t),
                         (3, 3) => tile::<3, 3>(t),
                         (2, 3) => tile::<2, 3>(t),
                         (1, 3) => tile::<1, 3>(t),
-                        (4, 2) => tile::<4, 2>(t),
+                        (4, 2) => tile_4x16(t),
                         (3, 2) => tile::<3, 2>(t),
                         (2, 2) => tile::<2, 2>(t),
                         (1, 2) => tile::<1, 2>(t),
@@ -239,6 +256,11 @@ unsafe fn panels_onto(
                         (3, _) => tile::<3, 1>(t),
                         (2, _) => tile::<2, 1>(t),
                         _ => tile::<1, 1>(t),
+                    }
+                    if w < stored {
+                        for i in 0..rows {
+                            std::ptr::copy_nonoverlapping(spare.as_ptr().add(i * WIDTH), dst.add((r + i) * n + col), w);
+                        }
                     }
                     r += ROWS;
                 }
@@ -388,6 +410,59 @@ unsafe fn tile_4x24(t: Tile) {
     }
 }
 
+/// [`tile`]`::<4, 2>` in assembly, for the same reason as [`tile_4x24`]: compiled for a generic
+/// x86-64 its loops were left rolled, with the sums kept on the stack.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn tile_4x16(t: Tile) {
+    // SAFETY: the caller's contract (see `panels_onto`): rows `a + i·lda` hold `depth` floats,
+    // the panel `depth × 16`, and rows `c + i·ldc` 16 floats, for i < 4.
+    unsafe {
+        let Tile { a, lda, panel, depth, .. } = t;
+        let [mut s0, mut s1, mut s2, mut s3] = [t.start(0, 0), t.start(0, 1), t.start(1, 0), t.start(1, 1)];
+        let [mut s4, mut s5, mut s6, mut s7] = [t.start(2, 0), t.start(2, 1), t.start(3, 0), t.start(3, 1)];
+        if depth > 0 {
+            std::arch::asm!(
+                "2:",
+                "vmovups ymm12, [{b}]",
+                "vmovups ymm13, [{b} + 32]",
+                "vbroadcastss ymm15, [{a}]",
+                "vfmadd231ps ymm0, ymm15, ymm12",
+                "vfmadd231ps ymm1, ymm15, ymm13",
+                "vbroadcastss ymm14, [{a} + {ld}]",
+                "vfmadd231ps ymm2, ymm14, ymm12",
+                "vfmadd231ps ymm3, ymm14, ymm13",
+                "vbroadcastss ymm15, [{a} + {ld} * 2]",
+                "vfmadd231ps ymm4, ymm15, ymm12",
+                "vfmadd231ps ymm5, ymm15, ymm13",
+                "vbroadcastss ymm14, [{a3}]",
+                "vfmadd231ps ymm6, ymm14, ymm12",
+                "vfmadd231ps ymm7, ymm14, ymm13",
+                "add {b}, 64",
+                "add {a}, 4",
+                "add {a3}, 4",
+                "dec {n}",
+                "jnz 2b",
+                b = inout(reg) panel => _,
+                a = inout(reg) a => _,
+                a3 = inout(reg) a.add(3 * lda) => _,
+                ld = in(reg) lda * 4,
+                n = inout(reg) depth => _,
+                inout("ymm0") s0, inout("ymm1") s1, inout("ymm2") s2, inout("ymm3") s3,
+                inout("ymm4") s4, inout("ymm5") s5, inout("ymm6") s6, inout("ymm7") s7,
+                out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                options(nostack, readonly),
+            );
+        }
+        for (i, row) in [[s0, s1], [s2, s3], [s4, s5], [s6, s7]].iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                t.store(i, j, *v);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,15 +477,16 @@ mod tests {
         out
     }
 
-    /// Every tile shape (rows 1–4 left over, panels 24, 16 and 8 wide), depths across a slice's
-    /// edge, serial and shared over the pool, accumulating onto what `dst` held.
+    /// Every tile shape (rows 1–4 left over, panels 24, 16 and 8 wide, and padded ones), depths
+    /// across a slice's edge, serial and shared over the pool, accumulating onto what `dst`
+    /// held or overwriting it, with and without ReLU.
     #[test]
     fn packed_products_match_the_definition() {
         if !crate::kernels::exercise("packed f32 product (ml::packed)", &["avx2", "fma"]) {
             return;
         }
         let mut rng = crate::rng::SplitMix64(24);
-        for (m, k, n) in [(1, 3, 8), (7, 300, 40), (13, 256, 64), (6, 513, 16), (9, 64, 72)] {
+        for (m, k, n) in [(1, 3, 8), (7, 300, 40), (13, 256, 64), (6, 513, 16), (9, 64, 72), (5, 64, 1500), (3, 9, 5)] {
             let lhs: Vec<f32> = (0..m * k).map(|_| rng.unit() as f32 - 0.5).collect();
             let rhs: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32 - 0.5).collect();
             let want = naive(&lhs, &rhs, m, k, n);
@@ -443,10 +519,10 @@ mod tests {
     }
 
     #[test]
-    fn a_width_off_the_lanes_stays_row_major_and_still_multiplies() {
+    fn an_unpacked_matrix_still_multiplies_and_applies_relu() {
         let lhs = vec![1f32, 2.0];
-        let packed = PackedMatrix::with_kernel(vec![1f32, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, true);
-        assert!(!packed.packed, "3 columns are not a multiple of 8");
+        let packed = PackedMatrix::with_kernel(vec![1f32, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, false);
+        assert!(!packed.packed);
         let mut out = vec![-20f32; 3];
         packed.product(&mut out, &lhs, Then { accumulate: true, relu: true });
         assert_eq!(out, vec![0.0, 0.0, 0.0]);

@@ -45,6 +45,9 @@ impl Attention {
         // The scale is applied to the queries (seq × head_dim), not to the weights (seq × seq).
         let scale = 1.0 / ((q.dim(D::Minus1)? as f64 / self.heads as f64).sqrt());
         let q = self.split(&(q * scale)?)?;
+        if mask.is_none() && super::heads::applies(&q, k) {
+            return self.out.forward(&super::heads::attend(&q, k, v)?);
+        }
         // The transposed keys as a view: the product reads them by stride, no copy.
         let mut w = q.matmul(&k.transpose(2, 3)?)?;
         if let Some(m) = mask {

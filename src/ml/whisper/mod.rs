@@ -7,6 +7,7 @@ mod cost;
 mod decode;
 mod decoder;
 pub mod encoder;
+mod heads;
 pub mod mel;
 mod proj;
 
