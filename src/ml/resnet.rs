@@ -205,8 +205,8 @@ impl Conv {
     }
 
     /// All output rows at once, when there are too few to give every core blocks of its own:
-    /// one product split over the cores by output columns, with the element-wise
-    /// passes around it.
+    /// one product split over the cores by output columns (ReLU in its last store), after a pass
+    /// writing bias (+ residual).
     fn whole(
         &self,
         x: &Act,
