@@ -229,8 +229,8 @@ impl SpeechModel {
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
-    /// 8 bits, quantised from the same file when the model loads (Whisper: Q8_0 blocks;
-    /// ResNet-50: per output channel, activations per row, on AVX-512 VNNI CPUs).
+    /// 8 bits, quantised from the same file when the model loads (Whisper: a scale per weight
+    /// row on AVX2 CPUs, else Q8_0 blocks; ResNet-50: per output channel, activations per row, on AVX-512 VNNI CPUs).
     Int8,
 }
 

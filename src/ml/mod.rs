@@ -12,6 +12,7 @@ mod models;
 mod packed;
 mod resnet;
 mod resolve;
+mod rows8;
 pub mod text;
 pub mod vision_text;
 pub mod whisper;

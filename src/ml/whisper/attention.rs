@@ -18,10 +18,16 @@ pub(super) struct Attention {
 impl Attention {
     /// Loads `n`-wide attention with `heads` heads, its projections in 8 bits when `int8`.
     pub fn load(n: usize, heads: usize, vb: VarBuilder, int8: bool) -> Result<Self> {
+        Self::load_with(n, heads, vb, int8, int8)
+    }
+
+    /// Like [`Attention::load`], with the key and value projections in 8 bits only when
+    /// `int8_keys`.
+    pub fn load_with(n: usize, heads: usize, vb: VarBuilder, int8: bool, int8_keys: bool) -> Result<Self> {
         Ok(Attention {
             q: Proj::load(n, n, true, vb.pp("q_proj"), int8)?,
-            k: Proj::load(n, n, false, vb.pp("k_proj"), int8)?,
-            v: Proj::load(n, n, true, vb.pp("v_proj"), int8)?,
+            k: Proj::load(n, n, false, vb.pp("k_proj"), int8_keys)?,
+            v: Proj::load(n, n, true, vb.pp("v_proj"), int8_keys)?,
             out: Proj::load(n, n, true, vb.pp("out_proj"), int8)?,
             heads,
         })
@@ -47,6 +53,9 @@ impl Attention {
         let q = self.split(&(q * scale)?)?;
         if mask.is_none() && super::heads::applies(&q, k) {
             return self.out.forward(&super::heads::attend(&q, k, v)?);
+        }
+        if mask.is_none() && super::heads::one_query(&q) {
+            return self.out.forward(&super::heads::attend_one(&q, k, v)?);
         }
         // The transposed keys as a view: the product reads them by stride, no copy.
         let mut w = q.matmul(&k.transpose(2, 3)?)?;

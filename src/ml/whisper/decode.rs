@@ -1,6 +1,7 @@
 //! The decoding loop: windows, language detection, temperature fallback, timestamp rules and
 //! the split of each window's tokens into timed segments.
 
+use super::decoder::Cache;
 use super::mel::{log_mel, WINDOW_FRAMES};
 use super::Transcriber;
 use crate::error::{Error, Result};
@@ -120,6 +121,9 @@ impl Transcriber {
                 window
             };
             let features = self.encoder.forward(&window.unsqueeze(0).map_err(failed)?).map_err(failed)?;
+            // The cross-attention keys and values, once per window: every decoding of it
+            // (language, each temperature) starts from a fresh copy.
+            let audio = self.decoder.cache(&features).map_err(failed)?;
             let last = seek + size >= content_frames;
             // The language this window sounds like, until one is told: told where a voice is
             // first heard (a song's instrumental opening says nothing of its language).
@@ -137,7 +141,7 @@ impl Transcriber {
                         language_token = Some(token);
                     }
                     None => {
-                        let h = self.detect_language(&features).map_err(failed)?;
+                        let h = self.detect_language(&audio).map_err(failed)?;
                         if h.no_speech > NO_SPEECH_THRESHOLD && !last {
                             // No voice yet, as Whisper hears it: the next window is asked, this
                             // one not decoded (the last one is, in case its voice was missed).
@@ -149,7 +153,7 @@ impl Transcriber {
                 }
             }
             let token = language_token.or(heard.as_ref().map(|h| h.token));
-            let d = self.decode_with_fallback(&features, token, &mut rng).map_err(failed)?;
+            let d = self.decode_with_fallback(&audio, token, &mut rng).map_err(failed)?;
             let time_offset = seek as f64 * 0.01;
             let words = !self.holds_no_words(&d);
             // With no words anywhere, the music rules tell no language; the reference's, the
@@ -172,21 +176,21 @@ impl Transcriber {
     /// The language of a window, as Whisper tells it: the language tokens' logits after the
     /// start-of-transcript token, the most likely one with its probability among them (a softmax
     /// over the language tokens alone), and the probability of no speech at the same step.
-    fn detect_language(&self, features: &Tensor) -> candle_core::Result<Heard> {
-        let mut cache = self.decoder.cache(features)?;
+    fn detect_language(&self, audio: &Cache) -> candle_core::Result<Heard> {
+        let mut cache = audio.fresh();
         let logits = self.decoder.forward(&[self.specials.sot], &mut cache)?.get(0)?.to_vec1::<f32>()?;
         Ok(heard_in(&logits, &self.specials.languages, self.specials.no_speech))
     }
 
     fn decode_with_fallback(
         &self,
-        features: &Tensor,
+        audio: &Cache,
         language: Option<u32>,
         rng: &mut SplitMix64,
     ) -> candle_core::Result<Decoded> {
         let mut last = None;
         for t in TEMPERATURES {
-            let d = self.decode(features, language, t, rng)?;
+            let d = self.decode(audio, language, t, rng)?;
             let silent = self.holds_no_words(&d);
             let poor = d.compression_ratio > COMPRESSION_RATIO_THRESHOLD || d.avg_logprob < LOGPROB_THRESHOLD;
             if silent || !poor {
@@ -210,7 +214,7 @@ impl Transcriber {
 
     fn decode(
         &self,
-        features: &Tensor,
+        audio: &Cache,
         language: Option<u32>,
         temperature: f64,
         rng: &mut SplitMix64,
@@ -221,7 +225,7 @@ impl Transcriber {
             prompt.push(lang);
             prompt.extend(s.transcribe);
         }
-        let mut cache = self.decoder.cache(features)?;
+        let mut cache = audio.fresh();
         let first = self.decoder.forward(&prompt, &mut cache)?;
         let no_speech_prob = match s.no_speech {
             Some(ns) => {
@@ -248,7 +252,7 @@ impl Transcriber {
             let out = if self.use_kv_cache {
                 self.decoder.forward(&[next], &mut cache)?
             } else {
-                let mut fresh = self.decoder.cache(features)?;
+                let mut fresh = audio.fresh();
                 let all: Vec<u32> = prompt.iter().chain(&sampled).copied().collect();
                 self.decoder.forward(&all, &mut fresh)?
             };

@@ -2,8 +2,7 @@
 //! so each decoding step runs only the newest token. Loads the Hugging Face tensor names.
 
 use super::attention::{Attention, Mlp};
-use super::proj::quantised;
-use candle_core::quantized::QMatMul;
+use super::proj::Proj;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
@@ -22,7 +21,7 @@ pub struct Decoder {
     blocks: Vec<Block>,
     ln: LayerNorm,
     /// The output projection (the token embeddings, transposed) in 8 bits, when int8.
-    logits: Option<QMatMul>,
+    logits: Option<Proj>,
 }
 
 /// Per-sequence cache: self-attention keys/values so far and the cross-attention ones, each
@@ -34,9 +33,20 @@ pub struct Cache {
     pub len: usize,
 }
 
+impl Cache {
+    /// A cache for another decoding of the same audio: the cross-attention keys and values
+    /// shared (they depend on the audio alone), no tokens run yet.
+    pub fn fresh(&self) -> Cache {
+        Cache { selfs: vec![None; self.selfs.len()], cross: self.cross.clone(), len: 0 }
+    }
+}
+
 impl Decoder {
-    /// Loads `model.decoder.*` from a Hugging Face Whisper checkpoint; with `int8`, every matrix
-    /// product's weights (attention, MLP, output projection) are quantised to 8 bits.
+    /// Loads `model.decoder.*` from a Hugging Face Whisper checkpoint; with `int8`, the weights
+    /// of every product a step runs (attention, MLP, output projection) are quantised to 8 bits.
+    /// The cross-attention keys and values stay f32: they run once per window over its 1,500
+    /// audio positions, a whole matrix product (8-bit one-row products took a tenth of a
+    /// transcription there).
     pub fn load(
         vb: VarBuilder,
         vocab: usize,
@@ -52,14 +62,14 @@ impl Decoder {
                 Ok(Block {
                     self_attn: Attention::load(n_state, heads, vb.pp("self_attn"), int8)?,
                     self_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    cross_attn: Attention::load(n_state, heads, vb.pp("encoder_attn"), int8)?,
+                    cross_attn: Attention::load_with(n_state, heads, vb.pp("encoder_attn"), int8, false)?,
                     cross_ln: layer_norm(n_state, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
                     mlp: Mlp::load(n_state, vb.clone(), int8)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         let embed = embedding(vocab, n_state, vb.pp("embed_tokens"))?;
-        let logits = if int8 { Some(quantised(embed.embeddings())?) } else { None };
+        let logits = if int8 { Some(Proj::eight_bit(embed.embeddings(), None)?) } else { None };
         Ok(Decoder {
             embed,
             positions: vb.get((n_ctx, n_state), "embed_positions.weight")?,

@@ -1,9 +1,11 @@
 //! A linear layer of Whisper's, in f32 or with its weight quantised to 8 bits when it loads
 //! (`[models.speech] precision = "int8"`: candle's Q8_0 blocks of 32 weights with one scale, made
-//! from the same safetensors file, no other files). In f32 on a CPU where `ml::packed`'s kernel
+//! from the same safetensors file, no other files; on a CPU with AVX2, `ml::rows8`'s rows of 8-bit
+//! weights with a scale each instead). In f32 on a CPU where `ml::packed`'s kernel
 //! is preferred (AVX2 without AVX-512), the weight is packed once and the product runs there.
 
 use crate::ml::packed::{self, PackedMatrix, Then};
+use crate::ml::rows8::{self, Rows8};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear, linear_no_bias, Linear, VarBuilder};
@@ -19,6 +21,11 @@ pub enum Proj {
     Int8 {
         weight: QMatMul,
         bias: Option<Tensor>,
+    },
+    /// `W` in rows of bytes (`outputs × inputs`), on the CPU.
+    Rows8 {
+        weight: Rows8,
+        bias: Option<Vec<f32>>,
     },
 }
 
@@ -37,13 +44,21 @@ impl Proj {
         if !int8 {
             return Ok(Proj::Full(full));
         }
-        Ok(Proj::Int8 { weight: quantised(full.weight())?, bias: full.bias().cloned() })
+        Proj::eight_bit(full.weight(), full.bias())
     }
-}
 
-/// `weight` (`outputs × inputs`) in 8-bit blocks, as a matrix product's right side.
-pub fn quantised(weight: &Tensor) -> Result<QMatMul> {
-    QMatMul::from_qtensor(QTensor::quantize(weight, GgmlDType::Q8_0)?)
+    /// `weight` (`outputs × inputs`) and `bias` in 8 bits: rows with a scale each where the
+    /// weight is on a CPU with AVX2, else candle's Q8_0 blocks.
+    pub fn eight_bit(weight: &Tensor, bias: Option<&Tensor>) -> Result<Proj> {
+        if weight.device().is_cpu() && rows8::available() {
+            let (outputs, inputs) = weight.dims2()?;
+            let w = weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let bias = bias.map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>()).transpose()?;
+            return Ok(Proj::Rows8 { weight: Rows8::new(&w, outputs, inputs), bias });
+        }
+        let weight = QMatMul::from_qtensor(QTensor::quantize(weight, GgmlDType::Q8_0)?)?;
+        Ok(Proj::Int8 { weight, bias: bias.cloned() })
+    }
 }
 
 impl Module for Proj {
@@ -59,6 +74,13 @@ impl Module for Proj {
                 (0..rows).for_each(|_| out.extend_from_slice(bias));
                 weight.product_all_cores(&mut out, &lhs, Then { accumulate: true, relu: false });
                 *dims.last_mut().expect("a linear layer's input has a last dimension") = outputs;
+                Tensor::from_vec(out, dims, &Device::Cpu)?.to_dtype(x.dtype())
+            }
+            Proj::Rows8 { weight, bias } => {
+                let mut dims = x.dims().to_vec();
+                let lhs = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                let out = weight.product(&lhs, bias.as_deref());
+                *dims.last_mut().expect("a linear layer's input has a last dimension") = weight.outputs();
                 Tensor::from_vec(out, dims, &Device::Cpu)?.to_dtype(x.dtype())
             }
             Proj::Int8 { weight, bias } => {
