@@ -8,7 +8,10 @@
 //! the audio side beside the frame sampling, the frames embedded as they are sampled, and both.
 //!
 //! `cargo bench --bench ingest_video`; `REELMATCH_BENCH_SECONDS` changes the video's length
-//! (default 240). Median of 3 runs of each, each into a fresh library.
+//! (default 240), `REELMATCH_BENCH_SPEECH` the Whisper model (a folder of the test assets'
+//! `models/`, default `whisper-tiny.en`; `whisper-base` has base.en's shape) and
+//! `REELMATCH_BENCH_OVERLAP` keeps the overlap modes named (comma-separated, e.g. `none,frames`).
+//! Median of 3 runs of each, each into a fresh library.
 //! `REELMATCH_BENCH_VISION_TEXT=1` times instead the default mode with the vision-text role off
 //! and on (SigLIP at google/siglip2-base-patch16-224's sizes, random weights in its layout, from
 //! `tests/reference/vision_text.py --write siglip-base`): what describing adds to an ingest.
@@ -59,13 +62,14 @@ fn main() {
     std::fs::create_dir_all(&resnet).unwrap();
     reelmatch::ml::image::write_random_weights(&resnet.join("model.safetensors")).unwrap();
     let models = assets().join("models");
+    let speech = std::env::var("REELMATCH_BENCH_SPEECH").unwrap_or_else(|_| "whisper-tiny.en".into());
     let config = work.path().join("models.toml");
     std::fs::write(
         &config,
         format!(
             "[models]\noffline = true\n[models.image]\npath = {:?}\n[models.speech]\npath = {:?}\n[models.text]\npath = {:?}\n",
             resnet,
-            models.join("whisper-tiny.en"),
+            models.join(&speech),
             models.join("all-minilm-l6-v2")
         ),
     )
@@ -85,6 +89,12 @@ fn main() {
             ("all (both)", "all", false),
         ]
     };
+    let kept = std::env::var("REELMATCH_BENCH_OVERLAP").ok();
+    let modes: Vec<(&str, &str, bool)> = modes
+        .into_iter()
+        .filter(|(_, overlap, _)| kept.as_ref().is_none_or(|k| k.split(',').any(|o| o == *overlap)))
+        .collect();
+    assert!(!modes.is_empty(), "REELMATCH_BENCH_OVERLAP names none of none, audio, frames, all");
     let configs: Vec<PathBuf> = modes
         .iter()
         .enumerate()
@@ -124,8 +134,9 @@ fn main() {
         }
     }
     println!(
-        "{seconds} s 1080p video with speech, ingested in full (frames, ResNet-50, Whisper tiny.en, MiniLM), \
+        "{seconds} s 1080p video with speech, ingested in full (frames, ResNet-50, Whisper {}, MiniLM), \
          median of 3, alternating; peak RSS of reelmatch's own process {} MiB",
+        speech.trim_start_matches("whisper-"),
         peak_kib / 1024
     );
     for (m, (label, _, _)) in modes.iter().enumerate() {

@@ -145,10 +145,10 @@ impl ImageEmbedder {
 
     /// Runs ResNet-50's products that read post-ReLU activations in 8 bits (`ml::int8`) when
     /// `precision` asks for it. True when they now do; false for f32, on other devices than the
-    /// CPU, or when the CPU lacks AVX-512 VNNI (the model then stays f32).
+    /// CPU, or when the CPU has neither AVX-512 VNNI nor AVX2 (the model then stays f32).
     pub fn set_precision(&mut self, precision: Precision) -> bool {
         match (&mut self.model, precision) {
-            (Backbone::Folded(m), Precision::Int8) => m.quantise(),
+            (Backbone::Folded(m), Precision::Int8) => m.quantise().is_some(),
             _ => false,
         }
     }

@@ -80,11 +80,13 @@ pub fn load_image(config: &Config) -> Result<ImageEmbedder> {
     Ok(model)
 }
 
-/// `[models.image] precision` on a loaded embedder (a CPU without AVX-512 VNNI keeps f32, said once in the log).
+/// `[models.image] precision` on a loaded embedder (a CPU with neither AVX-512 VNNI nor AVX2 keeps f32, said once in the log).
 pub fn apply_image_precision(model: &mut ImageEmbedder, config: &Config) {
     let wanted = config.models.image.precision;
     if wanted == crate::config::Precision::Int8 && !model.set_precision(wanted) {
-        tracing::info!("[models.image] precision = \"int8\" needs a CPU with AVX-512 VNNI; ResNet-50 runs in f32");
+        tracing::info!(
+            "[models.image] precision = \"int8\" needs a CPU with AVX-512 VNNI or AVX2; ResNet-50 runs in f32"
+        );
     }
 }
 

@@ -8,13 +8,14 @@
 //! Each core takes a block of output rows at a time and, while the block is in its cache, writes
 //! bias (+ residual), adds the product on and applies ReLU (in the kernel's last store). With
 //! `[models.image] precision = "int8"` every convolution but the stem is an im2col (or direct)
-//! product in 8 bits instead (`ml::int8`, AVX-512 VNNI), Winograd's included.
+//! product in 8 bits instead (`ml::int8`): Winograd's included with AVX-512 VNNI, not with AVX2
+//! alone.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
-use super::int8::{self, PackedWeights};
+use super::int8::{self, Kernel, PackedWeights};
 use super::packed::{PackedMatrix, Then};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
@@ -105,14 +106,15 @@ impl Conv {
         Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None }
     }
 
-    /// Runs the product in 8 bits from now on, if its shape allows: a stride-1 3×3 convolution
-    /// leaves Winograd for an im2col product (8 bits at 144 products per 4×4 outputs measured
-    /// 20 % faster than f32 Winograd at 36).
-    fn quantise(&mut self) {
+    /// Runs the product in 8 bits from now on with `kernel`, if its shape allows. A stride-1 3×3
+    /// convolution leaves Winograd for an im2col product with VNNI (8 bits at 144 products per
+    /// 4×4 outputs measured 20 % faster than f32 Winograd at 36), and keeps Winograd with AVX2
+    /// alone (twice an FMA's rate does not pay for four times the products).
+    fn quantise(&mut self, kernel: Kernel) {
         let width = self.k * self.k * self.c_in;
-        if int8::fits(width, self.c_out) {
+        if int8::fits(width, self.c_out) && (kernel == Kernel::Vnni || self.winograd.is_none()) {
             self.winograd = None;
-            self.int8 = Some(PackedWeights::new(&self.weight.row_major(), width, self.c_out));
+            self.int8 = Some(PackedWeights::new(&self.weight.row_major(), width, self.c_out, kernel));
         }
     }
 
@@ -360,18 +362,17 @@ impl ResNet50 {
     }
 
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
-    /// convolution but the stem (its input, the normalised image, is signed). Returns false,
-    /// changing nothing, when the CPU lacks AVX-512 VNNI.
-    pub fn quantise(&mut self) -> bool {
-        if !int8::available() {
-            return false;
-        }
+    /// convolution but the stem (its input, the normalised image, is signed), with AVX2 alone
+    /// every one but the stem and Winograd's. Returns the kernel, or `None`, changing nothing,
+    /// when the CPU has no 8-bit kernel (neither AVX-512 VNNI nor AVX2).
+    pub fn quantise(&mut self) -> Option<Kernel> {
+        let kernel = int8::kernel()?;
         for b in &mut self.blocks {
             for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
-                conv.quantise();
+                conv.quantise(kernel);
             }
         }
-        true
+        Some(kernel)
     }
 }
 
