@@ -230,7 +230,8 @@ impl SpeechModel {
 pub enum Precision {
     F32,
     /// 8 bits, quantised from the same file when the model loads (Whisper: a scale per weight
-    /// row on AVX2 CPUs, else Q8_0 blocks; ResNet-50: per output channel, activations per row, on AVX-512 VNNI CPUs).
+    /// row on AVX2 CPUs, else Q8_0 blocks; ResNet-50: per output channel, activations per row, on
+    /// AVX-512 VNNI or AVX2 CPUs).
     Int8,
 }
 

@@ -20,6 +20,8 @@ use std::arch::x86_64::*;
 const PANEL: usize = 64;
 /// Rows per kernel call: 6 rows × 4 registers = 24 accumulators of the 32.
 const ROWS: usize = 6;
+/// The largest activation byte of the AVX2 kernel (seven bits: see the module's doc).
+const AVX2_LEVELS: f32 = 127.0;
 
 /// The kernels, fastest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,7 @@ impl Kernel {
     fn levels(self) -> f32 {
         match self {
             Kernel::Vnni => 255.0,
-            Kernel::Avx2 => avx2::LEVELS,
+            Kernel::Avx2 => AVX2_LEVELS,
         }
     }
 }

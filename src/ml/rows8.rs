@@ -70,7 +70,7 @@ impl Rows8 {
             .map(|(row, out)| quantise(row, &mut out[..self.inputs]))
             .collect();
         let mut out = vec![0.0f32; rows * self.outputs];
-        let per_row = |first: usize, sums: &mut [i32]| {
+        let outputs_from = |first: usize, sums: &mut [i32]| {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is there (asserted above); `dots` reads rows `first..` of `self.data`
             // (within bounds: `sums` holds at most the remaining rows' sums) and the rows of `q`.
@@ -82,12 +82,14 @@ impl Rows8 {
         };
         let mut sums = vec![0i32; rows * self.outputs];
         // Sums are laid out output by output (`outputs × rows`), so threads split them by output.
-        if self.outputs * self.inputs < SERIAL_BELOW {
-            per_row(0, &mut sums);
+        if rows == 0 {
+            return out;
+        } else if self.outputs * self.inputs < SERIAL_BELOW {
+            outputs_from(0, &mut sums);
         } else {
             use rayon::prelude::*;
             let chunk = self.outputs.div_ceil(rayon::current_num_threads() * 4).next_multiple_of(ROWS);
-            sums.par_chunks_mut(chunk * rows).enumerate().for_each(|(i, s)| per_row(i * chunk, s));
+            sums.par_chunks_mut(chunk * rows).enumerate().for_each(|(i, s)| outputs_from(i * chunk, s));
         }
         for r in 0..rows {
             for o in 0..self.outputs {

@@ -6,11 +6,9 @@
 //! weights the features stayed closer to f32 than with the weights in −63…63 and eight bits of
 //! activation (centred cosine 0.9963 against 0.9899; saturating sums of full bytes: 0.9958).
 
-use super::{PackedWeights, PANEL};
+use super::{PackedWeights, AVX2_LEVELS as LEVELS, PANEL};
 use std::arch::x86_64::*;
 
-/// The largest activation byte.
-pub(super) const LEVELS: f32 = 127.0;
 /// Rows per tile: 4 rows × 16 columns = 8 sums in registers, with room for two weight registers,
 /// the broadcast row bytes, the ones and the products.
 const ROWS: usize = 4;
