@@ -52,7 +52,7 @@ fn cpuinfo_flag(feature: &str) -> &str {
 }
 
 /// Whether the CPU has `feature`; a name this module does not know is a bug in the test.
-pub(crate) fn detected(feature: &str) -> bool {
+fn detected(feature: &str) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         match feature {

@@ -51,19 +51,25 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Whether this CPU has the kernel's [`features`](Kernel::features).
+    fn runs(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            match self {
+                Kernel::Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+                Kernel::Avx2 => has!("avx2") && has!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
 /// The fastest 8-bit kernel this CPU runs, if any.
 pub fn kernel() -> Option<Kernel> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
-            return Some(Kernel::Vnni);
-        }
-        if has!("avx2") && has!("fma") {
-            return Some(Kernel::Avx2);
-        }
-    }
-    None
+    [Kernel::Vnni, Kernel::Avx2].into_iter().find(|k| k.runs())
 }
 
 /// Whether a `[k, n]` weight matrix fits the kernel's layout.
@@ -117,12 +123,7 @@ pub fn matmul_onto(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, scratch: &mu
     let (k, n) = (w.k, w.n);
     let m = lhs.len() / k;
     assert!(lhs.len() == m * k && dst.len() == m * n, "matrix shapes disagree");
-    assert!(
-        w.kernel.features().iter().all(|f| crate::kernels::detected(f)),
-        "the 8-bit product's {:?} kernel needs {}",
-        w.kernel,
-        w.kernel.features().join(", ")
-    );
+    assert!(w.kernel.runs(), "the 8-bit product's {:?} kernel needs {}", w.kernel, w.kernel.features().join(", "));
     scratch.rows.resize(m * k, 0);
     scratch.scales.resize(m, 0.0);
     #[cfg(target_arch = "x86_64")]

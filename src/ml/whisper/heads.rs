@@ -113,24 +113,19 @@ impl CustomOp3 for OneQuery {
         vs: &CpuStorage,
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let slice = |s: &CpuStorage, l: &Layout| -> Result<Vec<usize>> {
-            match (s, l.contiguous_offsets()) {
-                (CpuStorage::F32(_), Some(_)) => Ok(l.dims().to_vec()),
-                _ => bail!("one-query attention reads contiguous f32 tensors"),
-            }
-        };
-        let (qd, kd, vd) = (slice(qs, ql)?, slice(ks, kl)?, slice(vs, vl)?);
-        let (heads, s, d) = (qd[0] * qd[1], kd[2], qd[3]);
-        if kd != vd || kd[0] * kd[1] != heads || kd[3] != d || qd[2] != 1 {
+        let (q, k, v) = (f32s(qs, ql)?, f32s(ks, kl)?, f32s(vs, vl)?);
+        let (qd, kd, vd) = (ql.dims(), kl.dims(), vl.dims());
+        if qd.len() != 4 || kd.len() != 4 || kd != vd || kd[0] * kd[1] != qd[0] * qd[1] || kd[3] != qd[3] || qd[2] != 1
+        {
             bail!("one-query attention: q {qd:?}, k {kd:?}, v {vd:?}");
         }
-        let (q, k, v) = (f32s(qs, ql), f32s(ks, kl), f32s(vs, vl));
+        let (heads, s, d) = (qd[0] * qd[1], kd[2], qd[3]);
         let mut out = vec![0f32; heads * d];
         let head = |(i, o): (usize, &mut [f32])| {
             let mut scores = vec![0f32; s];
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `one_query` checked AVX2 and FMA; the slices are one head's (`d` a
-            // multiple of 8, `s` keys and values of `d`).
+            // multiple of 64, `s` keys and values of `d`).
             unsafe {
                 one_head(
                     &q[i * d..(i + 1) * d],
@@ -152,11 +147,11 @@ impl CustomOp3 for OneQuery {
     }
 }
 
-/// The elements of a contiguous f32 tensor (checked by the caller).
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> &'a [f32] {
+/// The elements of a contiguous f32 tensor.
+fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((start, end))) => &v[start..end],
-        _ => unreachable!("one-query attention checked its tensors"),
+        (CpuStorage::F32(v), Some((start, end))) => Ok(&v[start..end]),
+        _ => bail!("one-query attention reads contiguous f32 tensors"),
     }
 }
 
