@@ -121,6 +121,30 @@ fn resnet() {
     }
 }
 
+/// `-- resnet-profile`: reelmatch's ResNet-50 alone, in the precision of
+/// `REELMATCH_BENCH_PRECISION` (int8 unless `f32`), batch 8, for about 20 s: a steady load to run
+/// under `scripts/profile.sh`, with no yardstick in the profile.
+fn resnet_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    reelmatch::ml::image::write_random_weights(&weights).unwrap();
+    let img = image::RgbImage::from_fn(320, 180, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 7]));
+    let mut model =
+        ImageEmbedder::load_weights(&weights, &Device::Cpu, &Config::default().image, 8, "random".into()).unwrap();
+    let f32_only = std::env::var("REELMATCH_BENCH_PRECISION").is_ok_and(|p| p == "f32");
+    if !f32_only {
+        model.set_precision(reelmatch::config::Precision::Int8);
+    }
+    let images = vec![img; 8];
+    let (start, mut done) = (Instant::now(), 0usize);
+    while start.elapsed().as_secs() < 20 {
+        model.embed(&images).unwrap();
+        done += images.len();
+    }
+    let precision = if f32_only { "f32" } else { "int8" };
+    println!("resnet50 ({precision}, batch 8) alone: {:.1} images/s", done as f64 / start.elapsed().as_secs_f64());
+}
+
 /// One precision's images/s, round by round: reelmatch's, ONNX Runtime's and their ratio.
 #[derive(Default)]
 struct Rates {
@@ -566,6 +590,9 @@ fn main() {
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     if run("resnet") {
         resnet();
+    }
+    if only.as_deref() == Some("resnet-profile") {
+        resnet_profile();
     }
     if run("whisper") {
         let clip = speech_clip();

@@ -117,28 +117,49 @@ pub struct Scratch {
     scales: Vec<f32>,
 }
 
-/// `dst += lhs · w` for `m` non-negative rows `lhs` (`m × k`, row-major) and row-major `dst`
-/// (`m × n`), on the calling thread, with the kernel `w` was packed for (the CPU must run it).
-pub fn matmul_onto(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, scratch: &mut Scratch) {
+/// What a product's last store adds to the sums, row by row: `dst = relu?(lhs · w + bias +
+/// residual?)`, with `bias` one row of `n` and `residual`, when given, as many rows as `dst`.
+#[derive(Clone, Copy)]
+pub struct Epilogue<'a> {
+    pub bias: &'a [f32],
+    pub residual: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+/// `dst = relu?(lhs · w + bias + residual?)` (see [`Epilogue`]) for `m` non-negative rows `lhs`
+/// (`m × k`, row-major) and row-major `dst` (`m × n`), on the calling thread, with the kernel `w`
+/// was packed for (the CPU must run it). The AVX2 kernel applies the epilogue in its last store,
+/// while the sums are in registers; the VNNI one after its products.
+pub fn matmul_into(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, then: Epilogue, scratch: &mut Scratch) {
     let (k, n) = (w.k, w.n);
     let m = lhs.len() / k;
     assert!(lhs.len() == m * k && dst.len() == m * n, "matrix shapes disagree");
+    assert!(then.bias.len() == n && then.residual.is_none_or(|r| r.len() == m * n), "epilogue shapes disagree");
     assert!(w.kernel.runs(), "the 8-bit product's {:?} kernel needs {}", w.kernel, w.kernel.features().join(", "));
     scratch.rows.resize(m * k, 0);
     scratch.scales.resize(m, 0.0);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has the kernel's features (asserted above); every pointer the kernels form
-    // lies inside `scratch.rows` (m×k), `w.data` (k×n) or `dst` (m×n), whose sizes are checked
-    // above.
+    // lies inside `scratch.rows` (m×k), `w.data` (k×n), `dst` (m×n) or the epilogue's `bias` (n)
+    // and `residual` (m×n), whose sizes are checked above.
     unsafe {
         match w.kernel {
             Kernel::Vnni => {
+                for (r, row) in dst.chunks_exact_mut(n).enumerate() {
+                    row.copy_from_slice(then.bias);
+                    if let Some(res) = then.residual {
+                        row.iter_mut().zip(&res[r * n..(r + 1) * n]).for_each(|(o, v)| *o += v);
+                    }
+                }
                 quantise_rows(lhs, k, &mut scratch.rows, &mut scratch.scales);
                 product(dst, &scratch.rows, &scratch.scales, w, m);
+                if then.relu {
+                    dst.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
             }
             Kernel::Avx2 => {
                 avx2::quantise_rows(lhs, k, &mut scratch.rows, &mut scratch.scales);
-                avx2::product(dst, &scratch.rows, &scratch.scales, w, m);
+                avx2::product(dst, &scratch.rows, &scratch.scales, w, m, then);
             }
         }
     }
@@ -148,7 +169,7 @@ pub fn matmul_onto(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, scratch: &mu
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales: &mut [f32]) {
-    // SAFETY: the caller's contract (see `matmul_onto`).
+    // SAFETY: the caller's contract (see `matmul_into`).
     unsafe {
         for (r, row) in lhs.chunks_exact(k).enumerate() {
             let mut most = _mm512_setzero_ps();
@@ -182,7 +203,7 @@ unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales: &mut [f32
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn product(dst: &mut [f32], rows: &[u8], scales: &[f32], w: &PackedWeights, m: usize) {
-    // SAFETY: the caller's contract (see `matmul_onto`).
+    // SAFETY: the caller's contract (see `matmul_into`).
     unsafe {
         let (k, n) = (w.k, w.n);
         for panel in 0..n / PANEL {
@@ -220,7 +241,7 @@ unsafe fn tile<const R: usize>(
     row_scales: &[f32],
     col_scales: &[f32],
 ) {
-    // SAFETY: the caller's contract (see `matmul_onto`).
+    // SAFETY: the caller's contract (see `matmul_into`).
     unsafe {
         let mut acc = [[_mm512_setzero_si512(); 4]; R];
         for k4 in 0..k / 4 {
@@ -273,8 +294,15 @@ mod tests {
         let steps = 2.0 * kernel.levels();
         for m in [1, 2, 3, 4, 5, 6, 7, 13] {
             let lhs: Vec<f32> = (0..m * k).map(|_| (rng.unit() as f32 - 0.3).max(0.0) * 4.0).collect();
-            let mut got = vec![1.0f32; m * n];
-            matmul_onto(&mut got, &lhs, &packed, &mut Scratch::default());
+            // A bias of 1 and a residual of r + c, no ReLU: the sums come back whole.
+            let bias = vec![1.0f32; n];
+            let residual: Vec<f32> = (0..m * n).map(|i| (i / n + i % n) as f32).collect();
+            let mut got = vec![f32::NAN; m * n];
+            let then = Epilogue { bias: &bias, residual: Some(&residual), relu: false };
+            matmul_into(&mut got, &lhs, &packed, then, &mut Scratch::default());
+            let mut relu = vec![f32::NAN; m * n];
+            let then = Epilogue { bias: &bias, residual: None, relu: true };
+            matmul_into(&mut relu, &lhs, &packed, then, &mut Scratch::default());
             let (mut err2, mut ref2) = (0f64, 0f64);
             for r in 0..m {
                 let row = &lhs[r * k..(r + 1) * k];
@@ -284,13 +312,16 @@ mod tests {
                     let col_peak = (0..k).map(|i| weight[i * n + c].abs()).fold(0.0f32, f32::max);
                     // Each term's error is at most half a step of either factor.
                     let bound = k as f32 * (peak / steps * col_peak + col_peak / 254.0 * peak) * 1.001;
-                    let e = got[r * n + c] - (1.0 + dot);
+                    let e = got[r * n + c] - (1.0 + (r + c) as f32 + dot);
                     assert!(
                         e.abs() <= bound,
                         "{kernel:?}, m {m} row {r} col {c}: {} against {} (bound {bound})",
                         got[r * n + c],
-                        1.0 + dot
+                        1.0 + (r + c) as f32 + dot
                     );
+                    let want = (1.0 + dot).max(0.0);
+                    let relu = relu[r * n + c];
+                    assert!(relu >= 0.0 && (relu - want).abs() <= bound, "{kernel:?} with ReLU: {relu} against {want}");
                     err2 += (e as f64).powi(2);
                     ref2 += (dot as f64).powi(2);
                 }

@@ -173,9 +173,9 @@ impl Conv {
         self.k == 1 && self.stride == 1 && self.pad == 0
     }
 
-    /// The block of output rows starting at `first`: bias (+ residual), then `+=` the product of
-    /// its patch rows (or of `x`'s rows themselves for a 1×1 convolution with stride 1), then
-    /// ReLU if asked.
+    /// The block of output rows starting at `first`: the product of its patch rows (or of `x`'s
+    /// rows themselves for a 1×1 convolution with stride 1) plus bias (+ residual), then ReLU if
+    /// asked; in 8 bits, all in the kernel's last store.
     fn block(
         &self,
         x: &Act,
@@ -186,7 +186,6 @@ impl Conv {
         patches: &mut Vec<f32>,
     ) {
         let n = dst.len() / self.c_out;
-        self.start(dst, first, residual);
         let width = self.k * self.k * self.c_in;
         let lhs = if self.reads_rows_directly() {
             &x.data[first * width..(first + n) * width]
@@ -197,12 +196,14 @@ impl Conv {
         };
         match &self.int8 {
             Some(w) => {
-                SCRATCH.with_borrow_mut(|scratch| int8::matmul_onto(dst, lhs, w, scratch));
-                if relu {
-                    relu_in_place(dst);
-                }
+                let residual = residual.map(|res| &res.data[first * self.c_out..(first + n) * self.c_out]);
+                let then = int8::Epilogue { bias: &self.bias, residual, relu };
+                SCRATCH.with_borrow_mut(|scratch| int8::matmul_into(dst, lhs, w, then, scratch));
             }
-            None => self.weight.product(dst, lhs, Then { accumulate: true, relu }),
+            None => {
+                self.start(dst, first, residual);
+                self.weight.product(dst, lhs, Then { accumulate: true, relu })
+            }
         }
     }
 

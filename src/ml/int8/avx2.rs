@@ -6,7 +6,7 @@
 //! weights the features stayed closer to f32 than with the weights in −63…63 and eight bits of
 //! activation (centred cosine 0.9963 against 0.9899; saturating sums of full bytes: 0.9958).
 
-use super::{PackedWeights, AVX2_LEVELS as LEVELS, PANEL};
+use super::{Epilogue, PackedWeights, AVX2_LEVELS as LEVELS, PANEL};
 use std::arch::x86_64::*;
 
 /// Rows per tile: 4 rows × 16 columns = 8 sums in registers, with room for two weight registers,
@@ -56,53 +56,77 @@ pub(super) unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales
     }
 }
 
-/// `dst += dequantised(rows · w)`: for each panel of 64 columns, every group of four rows, a
-/// tile of 16 columns at a time.
+/// `dst = relu?(dequantised(rows · w) + bias + residual?)`: for each 16 columns, every group of
+/// four rows; the columns' weights stay in the first-level cache while the rows stream past.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; `rows` is `m × w.k` bytes, `scales` has `m` entries, `dst` is `m × w.n`.
+/// The CPU has AVX2 and FMA; `rows` is `m × w.k` bytes, `scales` has `m` entries, `dst` is
+/// `m × w.n`, and so is `then.residual` when given; `then.bias` has `w.n` entries.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn product(dst: &mut [f32], rows: &[u8], scales: &[f32], w: &PackedWeights, m: usize) {
-    // SAFETY: the caller's contract; each tile reads its rows, its panel's 16 columns and writes
-    // its `dst` rows and columns.
+pub(super) unsafe fn product(
+    dst: &mut [f32],
+    rows: &[u8],
+    scales: &[f32],
+    w: &PackedWeights,
+    m: usize,
+    then: Epilogue,
+) {
+    // SAFETY: the caller's contract; each tile reads its rows, its panel's 16 columns and the
+    // epilogue's entries for them, and writes its `dst` rows and columns.
     unsafe {
         let (k, n) = (w.k, w.n);
         for panel in 0..n / PANEL {
             let wp = w.data.as_ptr().add(panel * (k / 4) * PANEL * 4);
-            let mut r = 0;
-            while r < m {
-                let a = rows.as_ptr().add(r * k);
-                let s = &scales[r..];
-                for part in 0..PANEL / COLUMNS {
-                    let col = panel * PANEL + part * COLUMNS;
-                    let (wt, out, cs) =
-                        (wp.add(part * COLUMNS * 4), dst.as_mut_ptr().add(r * n + col), &w.scales[col..]);
+            for part in 0..PANEL / COLUMNS {
+                let col = panel * PANEL + part * COLUMNS;
+                let (wt, cs) = (wp.add(part * COLUMNS * 4), &w.scales[col..]);
+                let mut r = 0;
+                while r < m {
+                    let a = rows.as_ptr().add(r * k);
+                    let s = &scales[r..];
+                    let store = Store {
+                        out: dst.as_mut_ptr().add(r * n + col),
+                        n,
+                        bias: then.bias.as_ptr().add(col),
+                        residual: then.residual.map(|res| res.as_ptr().add(r * n + col)),
+                        relu: then.relu,
+                    };
                     match m - r {
-                        1 => tile::<1>(a, wt, k, out, n, s, cs),
-                        2 => tile::<2>(a, wt, k, out, n, s, cs),
-                        3 => tile::<3>(a, wt, k, out, n, s, cs),
-                        _ => tile::<ROWS>(a, wt, k, out, n, s, cs),
+                        1 => tile::<1>(a, wt, k, s, cs, store),
+                        2 => tile::<2>(a, wt, k, s, cs, store),
+                        3 => tile::<3>(a, wt, k, s, cs, store),
+                        _ => tile::<ROWS>(a, wt, k, s, cs, store),
                     }
+                    r += ROWS;
                 }
-                r += ROWS;
             }
         }
     }
 }
 
-/// `R` rows × 16 columns: the sums over all of `k`, then `out += sum · row_scale · col_scale`.
-/// `wt` is the tile's first column in its panel (each step of four depths is a panel row of
-/// 64 × 4 bytes further on).
+/// Where a tile's results go: its first output, the row stride, its columns' bias and, when
+/// given, the residual's entry for its first output (same stride).
+#[derive(Clone, Copy)]
+struct Store {
+    out: *mut f32,
+    n: usize,
+    bias: *const f32,
+    residual: Option<*const f32>,
+    relu: bool,
+}
+
+/// `R` rows × 16 columns: the sums over all of `k`, then
+/// `out = relu?(sum · row_scale · col_scale + bias + residual?)`. `wt` is the tile's first column
+/// in its panel (each step of four depths is a panel row of 64 × 4 bytes further on).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn tile<const R: usize>(
     a: *const u8,
     wt: *const i8,
     k: usize,
-    out: *mut f32,
-    n: usize,
     row_scales: &[f32],
     col_scales: &[f32],
+    store: Store,
 ) {
     // SAFETY: the caller's contract (see `product`).
     unsafe {
@@ -122,8 +146,14 @@ unsafe fn tile<const R: usize>(
             let rs = _mm256_set1_ps(row_scales[r]);
             for (j, acc) in acc.iter().enumerate() {
                 let scale = _mm256_mul_ps(rs, _mm256_loadu_ps(col_scales.as_ptr().add(j * 8)));
-                let o = out.add(r * n + j * 8);
-                _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(*acc), scale, _mm256_loadu_ps(o)));
+                let mut v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(*acc), scale, _mm256_loadu_ps(store.bias.add(j * 8)));
+                if let Some(res) = store.residual {
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(res.add(r * store.n + j * 8)));
+                }
+                if store.relu {
+                    v = _mm256_max_ps(v, _mm256_setzero_ps());
+                }
+                _mm256_storeu_ps(store.out.add(r * store.n + j * 8), v);
             }
         }
     }
