@@ -55,7 +55,9 @@ pub const F4: Tiling = Tiling {
         0.0, 1.0, 1.0, 4.0, 4.0, 0.0,
         0.0, 1.0, -1.0, 8.0, -8.0, 1.0,
     ],
-    group_outputs: 2048,
+    // 1024 over 2048: 3–8 % faster at 28×28×128 at batch 8 (the products' rows and the
+    // transformed tiles closer to the core's 512 KiB L2), no slower elsewhere.
+    group_outputs: 1024,
 };
 
 impl Tiling {
@@ -175,7 +177,11 @@ impl Winograd3x3 {
             rows.extend(image.chunks_mut(m * w * co).enumerate().map(|(ty, r)| (img, ty, r)));
         }
         let threads = rayon::current_num_threads().max(1);
-        let per_group = (t.group_outputs / (m * m * tiles_w)).max(1).min(rows.len().div_ceil(threads)).max(1);
+        // As many groups as the cap on a group's outputs asks for, in a multiple of the cores'
+        // count and of equal size: 56 tile rows in groups of at most 18 made 18 + 18 | 18 + 2.
+        let most = (t.group_outputs / (m * m * tiles_w)).max(1);
+        let groups = rows.len().div_ceil(most).next_multiple_of(threads);
+        let per_group = rows.len().div_ceil(groups).max(1);
         let zeros = vec![0f32; ci];
         rows.par_chunks_mut(per_group).for_each(|group| {
             BUFFERS.with_borrow_mut(|(v, mm, scratch)| {
