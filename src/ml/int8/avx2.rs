@@ -6,14 +6,14 @@
 //! weights the features stayed closer to f32 than with the weights in −63…63 and eight bits of
 //! activation (centred cosine 0.9963 against 0.9899; saturating sums of full bytes: 0.9958).
 
-use super::{Epilogue, PackedWeights, AVX2_LEVELS as LEVELS, PANEL};
+use super::{Epilogue, PackedWeights, AVX2_LEVELS as LEVELS};
 use std::arch::x86_64::*;
 
 /// Rows per tile: 4 rows × 16 columns = 8 sums in registers, with room for two weight registers,
 /// the broadcast row bytes, the ones and the products.
 const ROWS: usize = 4;
-/// Columns per tile: two 8-lane registers.
-const COLUMNS: usize = 16;
+/// Columns per tile: two 8-lane registers (and per packed strip).
+pub(super) const COLUMNS: usize = 16;
 
 /// Each row of `lhs` to bytes with its own scale (`max / 127`; an all-zero row gets scale 0).
 ///
@@ -71,34 +71,31 @@ pub(super) unsafe fn product(
     m: usize,
     then: Epilogue,
 ) {
-    // SAFETY: the caller's contract; each tile reads its rows, its panel's 16 columns and the
+    // SAFETY: the caller's contract; each tile reads its rows, its strip's 16 columns and the
     // epilogue's entries for them, and writes its `dst` rows and columns.
     unsafe {
         let (k, n) = (w.k, w.n);
-        for panel in 0..n / PANEL {
-            let wp = w.data.as_ptr().add(panel * (k / 4) * PANEL * 4);
-            for part in 0..PANEL / COLUMNS {
-                let col = panel * PANEL + part * COLUMNS;
-                let (wt, cs) = (wp.add(part * COLUMNS * 4), &w.scales[col..]);
-                let mut r = 0;
-                while r < m {
-                    let a = rows.as_ptr().add(r * k);
-                    let s = &scales[r..];
-                    let store = Store {
-                        out: dst.as_mut_ptr().add(r * n + col),
-                        n,
-                        bias: then.bias.as_ptr().add(col),
-                        residual: then.residual.map(|res| res.as_ptr().add(r * n + col)),
-                        relu: then.relu,
-                    };
-                    match m - r {
-                        1 => tile::<1>(a, wt, k, s, cs, store),
-                        2 => tile::<2>(a, wt, k, s, cs, store),
-                        3 => tile::<3>(a, wt, k, s, cs, store),
-                        _ => tile::<ROWS>(a, wt, k, s, cs, store),
-                    }
-                    r += ROWS;
+        for strip in 0..n / COLUMNS {
+            let col = strip * COLUMNS;
+            let (wt, cs) = (w.data.as_ptr().add(strip * (k / 4) * COLUMNS * 4), &w.scales[col..]);
+            let mut r = 0;
+            while r < m {
+                let a = rows.as_ptr().add(r * k);
+                let s = &scales[r..];
+                let store = Store {
+                    out: dst.as_mut_ptr().add(r * n + col),
+                    n,
+                    bias: then.bias.as_ptr().add(col),
+                    residual: then.residual.map(|res| res.as_ptr().add(r * n + col)),
+                    relu: then.relu,
+                };
+                match m - r {
+                    1 => tile::<1>(a, wt, k, s, cs, store),
+                    2 => tile::<2>(a, wt, k, s, cs, store),
+                    3 => tile::<3>(a, wt, k, s, cs, store),
+                    _ => tile::<ROWS>(a, wt, k, s, cs, store),
                 }
+                r += ROWS;
             }
         }
     }
@@ -116,8 +113,8 @@ struct Store {
 }
 
 /// `R` rows × 16 columns: the sums over all of `k`, then
-/// `out = relu?(sum · row_scale · col_scale + bias + residual?)`. `wt` is the tile's first column
-/// in its panel (each step of four depths is a panel row of 64 × 4 bytes further on).
+/// `out = relu?(sum · row_scale · col_scale + bias + residual?)`. `wt` is the tile's strip (each
+/// step of four depths 16 × 4 bytes further on).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn tile<const R: usize>(
@@ -133,7 +130,7 @@ unsafe fn tile<const R: usize>(
         let ones = _mm256_set1_epi16(1);
         let mut acc = [[_mm256_setzero_si256(); 2]; R];
         for k4 in 0..k / 4 {
-            let w = wt.add(k4 * PANEL * 4) as *const __m256i;
+            let w = wt.add(k4 * COLUMNS * 4) as *const __m256i;
             let ws = [_mm256_loadu_si256(w), _mm256_loadu_si256(w.add(1))];
             for (r, acc) in acc.iter_mut().enumerate() {
                 let quad = _mm256_set1_epi32((a.add(r * k + k4 * 4) as *const i32).read_unaligned());
