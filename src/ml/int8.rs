@@ -122,6 +122,13 @@ impl PackedWeights {
     }
 }
 
+impl PackedWeights {
+    /// The kernel the weights are packed for.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+}
+
 /// Scratch space for one thread's products: the quantised rows and their scales.
 #[derive(Default)]
 pub struct Scratch {
@@ -129,50 +136,113 @@ pub struct Scratch {
     scales: Vec<f32>,
 }
 
+/// Rows in 8 bits as a kernel reads them: `bytes` (rows × width, row-major) and each row's scale
+/// (`value ≈ byte · scale`), from [`Kernel::quantise_rows`].
+#[derive(Clone, Copy)]
+pub struct Bytes<'a> {
+    pub bytes: &'a [u8],
+    pub scales: &'a [f32],
+}
+
+/// Rows in f32 or already in 8 bits.
+#[derive(Clone, Copy)]
+pub enum Rows<'a> {
+    F32(&'a [f32]),
+    Bytes(Bytes<'a>),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::F32(v) => v.len(),
+            Rows::Bytes(b) => b.bytes.len(),
+        }
+    }
+
+    /// Row `r`'s `n` values into `out`, added on.
+    fn add_row(&self, r: usize, out: &mut [f32]) {
+        let n = out.len();
+        match self {
+            Rows::F32(v) => out.iter_mut().zip(&v[r * n..(r + 1) * n]).for_each(|(o, v)| *o += v),
+            Rows::Bytes(b) => {
+                let s = b.scales[r];
+                out.iter_mut().zip(&b.bytes[r * n..(r + 1) * n]).for_each(|(o, &q)| *o += f32::from(q) * s)
+            }
+        }
+    }
+}
+
 /// What a product's last store adds to the sums, row by row: `dst = relu?(lhs · w + bias +
 /// residual?)`, with `bias` one row of `n` and `residual`, when given, as many rows as `dst`.
 #[derive(Clone, Copy)]
 pub struct Epilogue<'a> {
     pub bias: &'a [f32],
-    pub residual: Option<&'a [f32]>,
+    pub residual: Option<Rows<'a>>,
     pub relu: bool,
 }
 
+impl Kernel {
+    /// Each row of `lhs` (`k` wide, non-negative) to bytes for this kernel with its own scale
+    /// (`max / 255` for VNNI, `max / 127` for AVX2; an all-zero row gets scale 0): what a product
+    /// does to f32 rows before it multiplies, done once where several products read the rows.
+    pub fn quantise_rows(self, lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
+        assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
+        assert!(bytes.len() == lhs.len() && scales.len() * k == lhs.len(), "quantised rows' shapes disagree");
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the kernel's features (asserted above), and the sizes agree.
+        unsafe {
+            match self {
+                Kernel::Vnni => quantise_rows(lhs, k, bytes, scales),
+                Kernel::Avx2 => avx2::quantise_rows(lhs, k, bytes, scales),
+            }
+        }
+    }
+}
+
 /// `dst = relu?(lhs · w + bias + residual?)` (see [`Epilogue`]) for `m` non-negative rows `lhs`
-/// (`m × k`, row-major) and row-major `dst` (`m × n`), on the calling thread, with the kernel `w`
-/// was packed for (the CPU must run it). The AVX2 kernel applies the epilogue in its last store,
-/// while the sums are in registers; the VNNI one after its products.
-pub fn matmul_into(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, then: Epilogue, scratch: &mut Scratch) {
+/// (`m × k`, row-major; bytes must come from `w`'s kernel's [`Kernel::quantise_rows`]) and
+/// row-major `dst` (`m × n`), on the calling thread, with the kernel `w` was packed for (the CPU
+/// must run it). The AVX2 kernel applies the epilogue in its last store, while the sums are in
+/// registers; the VNNI one after its products.
+pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue, scratch: &mut Scratch) {
     let (k, n) = (w.k, w.n);
     let m = lhs.len() / k;
     assert!(lhs.len() == m * k && dst.len() == m * n, "matrix shapes disagree");
-    assert!(then.bias.len() == n && then.residual.is_none_or(|r| r.len() == m * n), "epilogue shapes disagree");
+    let rows_of = |rows: &Rows, width: usize| match rows {
+        Rows::F32(v) => v.len() == m * width,
+        Rows::Bytes(b) => b.bytes.len() == m * width && b.scales.len() == m,
+    };
+    assert!(rows_of(&lhs, k), "the left-hand rows' scales disagree");
+    assert!(then.bias.len() == n && then.residual.is_none_or(|r| rows_of(&r, n)), "epilogue shapes disagree");
     assert!(w.kernel.runs(), "the 8-bit product's {:?} kernel needs {}", w.kernel, w.kernel.features().join(", "));
-    scratch.rows.resize(m * k, 0);
-    scratch.scales.resize(m, 0.0);
+    let (bytes, scales) = match lhs {
+        Rows::Bytes(b) => (b.bytes, b.scales),
+        Rows::F32(v) => {
+            scratch.rows.resize(m * k, 0);
+            scratch.scales.resize(m, 0.0);
+            w.kernel.quantise_rows(v, k, &mut scratch.rows, &mut scratch.scales);
+            (&scratch.rows[..], &scratch.scales[..])
+        }
+    };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has the kernel's features (asserted above); every pointer the kernels form
-    // lies inside `scratch.rows` (m×k), `w.data` (k×n), `dst` (m×n) or the epilogue's `bias` (n)
-    // and `residual` (m×n), whose sizes are checked above.
+    // lies inside `bytes` (m×k), `scales` (m), `w.data` (k×n), `dst` (m×n) or the epilogue's
+    // `bias` (n) and `residual` (m×n, and m scales), whose sizes are checked above.
     unsafe {
         match w.kernel {
             Kernel::Vnni => {
                 for (r, row) in dst.chunks_exact_mut(n).enumerate() {
                     row.copy_from_slice(then.bias);
                     if let Some(res) = then.residual {
-                        row.iter_mut().zip(&res[r * n..(r + 1) * n]).for_each(|(o, v)| *o += v);
+                        res.add_row(r, row);
                     }
                 }
-                quantise_rows(lhs, k, &mut scratch.rows, &mut scratch.scales);
-                product(dst, &scratch.rows, &scratch.scales, w, m);
+                product(dst, bytes, scales, w, m);
                 if then.relu {
                     dst.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
             }
-            Kernel::Avx2 => {
-                avx2::quantise_rows(lhs, k, &mut scratch.rows, &mut scratch.scales);
-                avx2::product(dst, &scratch.rows, &scratch.scales, w, m, then);
-            }
+            Kernel::Avx2 => avx2::product(dst, bytes, scales, w, m, then),
         }
     }
 }
@@ -181,7 +251,7 @@ pub fn matmul_into(dst: &mut [f32], lhs: &[f32], w: &PackedWeights, then: Epilog
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales: &mut [f32]) {
-    // SAFETY: the caller's contract (see `matmul_into`).
+    // SAFETY: the caller's contract (see `Kernel::quantise_rows`).
     unsafe {
         for (r, row) in lhs.chunks_exact(k).enumerate() {
             let mut most = _mm512_setzero_ps();
@@ -310,11 +380,26 @@ mod tests {
             let bias = vec![1.0f32; n];
             let residual: Vec<f32> = (0..m * n).map(|i| (i / n + i % n) as f32).collect();
             let mut got = vec![f32::NAN; m * n];
-            let then = Epilogue { bias: &bias, residual: Some(&residual), relu: false };
-            matmul_into(&mut got, &lhs, &packed, then, &mut Scratch::default());
+            let then = Epilogue { bias: &bias, residual: Some(Rows::F32(&residual)), relu: false };
+            matmul_into(&mut got, Rows::F32(&lhs), &packed, then, &mut Scratch::default());
             let mut relu = vec![f32::NAN; m * n];
             let then = Epilogue { bias: &bias, residual: None, relu: true };
-            matmul_into(&mut relu, &lhs, &packed, then, &mut Scratch::default());
+            matmul_into(&mut relu, Rows::F32(&lhs), &packed, then, &mut Scratch::default());
+            // The same rows quantised beforehand, and a residual in bytes: the same sums, and
+            // the residual within half a step of its row's scale.
+            let (mut bytes, mut scales) = (vec![0u8; m * k], vec![0f32; m]);
+            kernel.quantise_rows(&lhs, k, &mut bytes, &mut scales);
+            let (mut res_bytes, mut res_scales) = (vec![0u8; m * n], vec![0f32; m]);
+            kernel.quantise_rows(&residual, n, &mut res_bytes, &mut res_scales);
+            let mut from_bytes = vec![f32::NAN; m * n];
+            let residual8 = Bytes { bytes: &res_bytes, scales: &res_scales };
+            let then = Epilogue { bias: &bias, residual: Some(Rows::Bytes(residual8)), relu: false };
+            let lhs8 = Rows::Bytes(Bytes { bytes: &bytes, scales: &scales });
+            matmul_into(&mut from_bytes, lhs8, &packed, then, &mut Scratch::default());
+            for (i, (a, b)) in from_bytes.iter().zip(&got).enumerate() {
+                let half_step = res_scales[i / n] * 0.5 * 1.001 + 1e-4 * b.abs();
+                assert!((a - b).abs() <= half_step, "{kernel:?}, m {m}: {a} from bytes against {b} ({half_step})");
+            }
             let (mut err2, mut ref2) = (0f64, 0f64);
             for r in 0..m {
                 let row = &lhs[r * k..(r + 1) * k];

@@ -15,7 +15,7 @@
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
-use super::int8::{self, Kernel, PackedWeights};
+use super::int8::{self, Bytes, Kernel, PackedWeights, Rows};
 use super::packed::{PackedMatrix, Then};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
@@ -25,12 +25,17 @@ use std::sync::Mutex;
 
 /// Activation and patch buffers reused across layers and batches: a fresh multi-megabyte
 /// allocation costs a page fault per 4 KiB, which took a sixth of the forward pass.
-#[derive(Default)]
-struct Buffers(Mutex<Vec<Vec<f32>>>);
+struct Buffers<T>(Mutex<Vec<Vec<T>>>);
 
-impl Buffers {
+impl<T> Default for Buffers<T> {
+    fn default() -> Self {
+        Buffers(Mutex::default())
+    }
+}
+
+impl<T: Copy + Default> Buffers<T> {
     /// A buffer of `len` elements with unspecified contents: the smallest free one that fits.
-    fn take(&self, len: usize) -> Vec<f32> {
+    fn take(&self, len: usize) -> Vec<T> {
         let mut free = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let fit = (0..free.len()).filter(|&i| free[i].capacity() >= len).min_by_key(|&i| free[i].capacity());
         let mut v = match fit {
@@ -39,12 +44,30 @@ impl Buffers {
         };
         drop(free);
         v.truncate(len);
-        v.resize(len, 0.0);
+        v.resize(len, T::default());
         v
     }
 
-    fn give(&self, v: Vec<f32>) {
+    fn give(&self, v: Vec<T>) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+    }
+}
+
+/// The f32 and byte buffers.
+#[derive(Default)]
+struct Pools {
+    f32: Buffers<f32>,
+    bytes: Buffers<u8>,
+}
+
+impl Pools {
+    /// Gives back an activation's buffers.
+    fn give(&self, act: Act) {
+        self.f32.give(act.data);
+        if let Some(q) = act.bytes {
+            self.bytes.give(q.bytes);
+            self.f32.give(q.scales);
+        }
     }
 }
 
@@ -63,13 +86,34 @@ struct Conv {
     int8: Option<PackedWeights>,
 }
 
-/// Channels-last activations: `data` is `[b·h·w, c]`.
+/// Channels-last activations: `data` is `[b·h·w, c]`, or empty where they are kept in 8 bits in
+/// `bytes` instead.
 struct Act {
     data: Vec<f32>,
+    bytes: Option<Bytes8>,
     b: usize,
     h: usize,
     w: usize,
     c: usize,
+}
+
+/// Activations in 8 bits for the 8-bit kernel: `[b·h·w, c]` bytes and a scale per pixel.
+struct Bytes8 {
+    bytes: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl Act {
+    /// Rows `first…first + n` (each `width` wide) as a product reads them.
+    fn rows(&self, first: usize, n: usize, width: usize) -> Rows<'_> {
+        match &self.bytes {
+            Some(q) => Rows::Bytes(Bytes {
+                bytes: &q.bytes[first * width..(first + n) * width],
+                scales: &q.scales[first..first + n],
+            }),
+            None => Rows::F32(&self.data[first * width..(first + n) * width]),
+        }
+    }
 }
 
 impl Conv {
@@ -118,13 +162,36 @@ impl Conv {
         }
     }
 
-    /// `relu(conv(x) + bias + residual)`; the residual, when given, has the output's shape.
-    fn forward(&self, x: &Act, relu: bool, residual: Option<&Act>, buffers: &Buffers) -> Act {
+    /// `relu(conv(x) + bias + residual)`; the residual, when given, has the output's shape. With
+    /// `bytes_out` (8-bit products only) the output is kept in 8 bits: each block of rows is
+    /// quantised while in cache, so the f32 rows never reach memory, for the next block's 1×1
+    /// convolutions and residual to read a quarter of the bytes.
+    fn forward(&self, x: &Act, relu: bool, residual: Option<&Act>, bytes_out: bool, pools: &Pools) -> Act {
         debug_assert_eq!(x.c, self.c_in);
         let oh = (x.h + 2 * self.pad - self.k) / self.stride + 1;
         let ow = (x.w + 2 * self.pad - self.k) / self.stride + 1;
         let rows = x.b * oh * ow;
-        let mut out = buffers.take(rows * self.c_out);
+        if bytes_out || x.bytes.is_some() {
+            assert!(self.int8.is_some() && self.k == 1 && self.pad == 0, "8-bit activations feed 8-bit 1×1 products");
+        }
+        if let (true, Some(w)) = (bytes_out, &self.int8) {
+            let block = self.rows_per_block(rows).unwrap_or_else(|| rows.div_ceil(rayon::current_num_threads()));
+            let (mut bytes, mut scales) = (pools.bytes.take(rows * self.c_out), pools.f32.take(rows));
+            bytes.par_chunks_mut(block * self.c_out).zip(scales.par_chunks_mut(block)).enumerate().for_each(
+                |(i, (bytes, scales))| {
+                    OUT.with_borrow_mut(|dst| {
+                        dst.resize(scales.len() * self.c_out, 0.0);
+                        PATCHES.with_borrow_mut(|patches| {
+                            self.block(x, (oh, ow), i * block, dst, (residual, relu), patches)
+                        });
+                        w.kernel().quantise_rows(dst, self.c_out, bytes, scales);
+                    })
+                },
+            );
+            let bytes = Some(Bytes8 { bytes, scales });
+            return Act { data: Vec::new(), bytes, b: x.b, h: oh, w: ow, c: self.c_out };
+        }
+        let mut out = pools.f32.take(rows * self.c_out);
         match &self.winograd {
             Some(wino) => wino.convolve(
                 &x.data,
@@ -148,10 +215,10 @@ impl Conv {
                         });
                     });
                 }
-                None => self.whole(x, (oh, ow), &mut out, residual, relu, buffers),
+                None => self.whole(x, (oh, ow), &mut out, residual, relu, &pools.f32),
             },
         }
-        Act { data: out, b: x.b, h: oh, w: ow, c: self.c_out }
+        Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: self.c_out }
     }
 
     /// Output rows per task of the im2col path, if `rows` make enough blocks to share out.
@@ -187,23 +254,60 @@ impl Conv {
     ) {
         let n = dst.len() / self.c_out;
         let width = self.k * self.k * self.c_in;
-        let lhs = if self.reads_rows_directly() {
-            &x.data[first * width..(first + n) * width]
+        if self.reads_rows_directly() || x.bytes.is_none() {
+            let lhs = if self.reads_rows_directly() {
+                x.rows(first, n, width)
+            } else {
+                patches.resize(n * width, 0.0);
+                self.gather(x, (oh, ow), first, patches);
+                Rows::F32(&patches[..])
+            };
+            self.multiply(dst, lhs, first, (residual, relu));
         } else {
-            patches.resize(n * width, 0.0);
-            self.gather(x, (oh, ow), first, patches);
-            &patches[..]
-        };
-        match &self.int8 {
-            Some(w) => {
-                let residual = residual.map(|res| &res.data[first * self.c_out..(first + n) * self.c_out]);
+            // A 1×1 convolution with a stride, on 8-bit activations: its patches are whole pixels.
+            GATHERED.with_borrow_mut(|(bytes, scales)| {
+                self.gather_bytes(x, (oh, ow), first, n, (bytes, scales));
+                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), first, (residual, relu));
+            });
+        }
+    }
+
+    /// `dst = relu?(lhs · weights + bias + residual's rows from `first`)`.
+    fn multiply(&self, dst: &mut [f32], lhs: Rows, first: usize, (residual, relu): (Option<&Act>, bool)) {
+        let n = dst.len() / self.c_out;
+        match (&self.int8, lhs) {
+            (Some(w), lhs) => {
+                let residual = residual.map(|res| res.rows(first, n, self.c_out));
                 let then = int8::Epilogue { bias: &self.bias, residual, relu };
                 SCRATCH.with_borrow_mut(|scratch| int8::matmul_into(dst, lhs, w, then, scratch));
             }
-            None => {
+            (None, Rows::F32(lhs)) => {
                 self.start(dst, first, residual);
                 self.weight.product(dst, lhs, Then { accumulate: true, relu })
             }
+            (None, Rows::Bytes(_)) => unreachable!("8-bit activations feed 8-bit products (checked in forward)"),
+        }
+    }
+
+    /// The 8-bit pixels and scales that output rows `first…first + n` of a 1×1 convolution with a
+    /// stride read.
+    fn gather_bytes(
+        &self,
+        x: &Act,
+        (oh, ow): (usize, usize),
+        first: usize,
+        n: usize,
+        out: (&mut Vec<u8>, &mut Vec<f32>),
+    ) {
+        let q = x.bytes.as_ref().expect("8-bit activations");
+        let (bytes, scales) = out;
+        bytes.clear();
+        scales.clear();
+        for r in first..first + n {
+            let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+            let pixel = (img * x.h + oy * self.stride) * x.w + ox * self.stride;
+            bytes.extend_from_slice(&q.bytes[pixel * x.c..(pixel + 1) * x.c]);
+            scales.push(q.scales[pixel]);
         }
     }
 
@@ -217,7 +321,7 @@ impl Conv {
         out: &mut [f32],
         residual: Option<&Act>,
         relu: bool,
-        buffers: &Buffers,
+        buffers: &Buffers<f32>,
     ) {
         let per_task = ROWS_PER_TASK * self.c_out;
         out.par_chunks_mut(per_task).enumerate().for_each(|(i, dst)| self.start(dst, i * ROWS_PER_TASK, residual));
@@ -289,6 +393,10 @@ thread_local! {
     static PATCHES: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
     /// Each pool thread's quantised rows for the 8-bit products.
     static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
+    /// Each pool thread's block of f32 outputs on their way to 8 bits.
+    static OUT: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
+    /// Each pool thread's 8-bit pixels for a 1×1 convolution with a stride.
+    static GATHERED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = std::cell::RefCell::default();
 }
 
 /// Rows per task of the element-wise passes around a whole-matrix product.
@@ -304,6 +412,8 @@ struct Bottleneck {
     conv2: Conv,
     conv3: Conv,
     downsample: Option<Conv>,
+    /// Whether the block's output is kept in 8 bits (see [`ResNet50::quantise`]).
+    bytes_out: bool,
 }
 
 impl Bottleneck {
@@ -319,19 +429,20 @@ impl Bottleneck {
             conv2: Conv::load(vb.pp("conv2"), vb.pp("bn2"), (width, width, 3), stride, 1)?,
             conv3: Conv::load(vb.pp("conv3"), vb.pp("bn3"), (width, c_out, 1), 1, 0)?,
             downsample,
+            bytes_out: false,
         })
     }
 
-    fn forward(&self, x: Act, buffers: &Buffers) -> Act {
-        let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, buffers));
-        let y1 = self.conv1.forward(&x, true, None, buffers);
-        let y2 = self.conv2.forward(&y1, true, None, buffers);
-        buffers.give(y1.data);
-        let out = self.conv3.forward(&y2, true, Some(shortcut.as_ref().unwrap_or(&x)), buffers);
-        buffers.give(y2.data);
-        buffers.give(x.data);
+    fn forward(&self, x: Act, pools: &Pools) -> Act {
+        let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, false, pools));
+        let y1 = self.conv1.forward(&x, true, None, false, pools);
+        let y2 = self.conv2.forward(&y1, true, None, false, pools);
+        pools.give(y1);
+        let out = self.conv3.forward(&y2, true, Some(shortcut.as_ref().unwrap_or(&x)), self.bytes_out, pools);
+        pools.give(y2);
+        pools.give(x);
         if let Some(s) = shortcut {
-            buffers.give(s.data);
+            pools.give(s);
         }
         out
     }
@@ -341,7 +452,7 @@ impl Bottleneck {
 pub struct ResNet50 {
     stem: Conv,
     blocks: Vec<Bottleneck>,
-    buffers: Buffers,
+    pools: Pools,
 }
 
 impl ResNet50 {
@@ -359,19 +470,30 @@ impl ResNet50 {
                 c_in = width * 4;
             }
         }
-        Ok(ResNet50 { stem, blocks, buffers: Buffers::default() })
+        Ok(ResNet50 { stem, blocks, pools: Pools::default() })
     }
 
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
     /// convolution but the stem (its input, the normalised image, is signed), with AVX2 alone
-    /// every one but the stem and Winograd's. Returns the kernel, or `None`, changing nothing,
-    /// when the CPU has no 8-bit kernel (neither AVX-512 VNNI nor AVX2).
+    /// every one but the stem and Winograd's. Every block's output but the last is kept in 8 bits
+    /// between blocks, quantised per pixel as the next block's 1×1 convolutions would quantise it,
+    /// and read from there by them and as the next residual. Returns the kernel, or `None`,
+    /// changing nothing, when the CPU has no 8-bit kernel (neither AVX-512 VNNI nor AVX2).
     pub fn quantise(&mut self) -> Option<Kernel> {
         let kernel = int8::kernel()?;
         for b in &mut self.blocks {
             for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
                 conv.quantise(kernel);
             }
+        }
+        let last = self.blocks.len() - 1;
+        for i in 0..last {
+            let next = &self.blocks[i + 1];
+            // The next block's readers of this output: its first 1×1 convolution and its
+            // downsampling one, both in 8 bits (always, at ResNet-50's shapes).
+            let readers_in_8_bits =
+                next.conv1.int8.is_some() && next.downsample.as_ref().is_none_or(|d| d.int8.is_some());
+            self.blocks[i].bytes_out = readers_in_8_bits && self.blocks[i].conv3.int8.is_some();
         }
         Some(kernel)
     }
@@ -382,15 +504,15 @@ impl ResNet50 {
     /// `[b, h, w, 3]`, normalised).
     pub fn forward_hwc(&self, data: Vec<f32>, (b, h, w): (usize, usize, usize)) -> Vec<f32> {
         assert_eq!(data.len(), b * h * w * 3, "channels-last RGB images");
-        let buffers = &self.buffers;
-        let stem = self.stem.forward(&Act { data, b, h, w, c: 3 }, true, None, buffers);
-        let mut x = max_pool_3x3_s2(&stem, buffers);
-        buffers.give(stem.data);
+        let pools = &self.pools;
+        let stem = self.stem.forward(&Act { data, bytes: None, b, h, w, c: 3 }, true, None, false, pools);
+        let mut x = max_pool_3x3_s2(&stem, &pools.f32);
+        pools.give(stem);
         for block in &self.blocks {
-            x = block.forward(x, buffers);
+            x = block.forward(x, pools);
         }
         let pooled = global_average(&x);
-        buffers.give(x.data);
+        pools.give(x);
         pooled
     }
 }
@@ -409,7 +531,7 @@ impl Module for ResNet50 {
 }
 
 /// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is skipped).
-fn max_pool_3x3_s2(x: &Act, buffers: &Buffers) -> Act {
+fn max_pool_3x3_s2(x: &Act, buffers: &Buffers<f32>) -> Act {
     let (oh, ow) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
     let mut out = buffers.take(x.b * oh * ow * x.c);
     out.par_chunks_mut(x.c).enumerate().for_each(|(r, row)| {
@@ -422,7 +544,7 @@ fn max_pool_3x3_s2(x: &Act, buffers: &Buffers) -> Act {
             }
         }
     });
-    Act { data: out, b: x.b, h: oh, w: ow, c: x.c }
+    Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: x.c }
 }
 
 /// The mean over each image's positions: `[b, c]`, an image per task.

@@ -6,7 +6,7 @@
 //! weights the features stayed closer to f32 than with the weights in −63…63 and eight bits of
 //! activation (centred cosine 0.9963 against 0.9899; saturating sums of full bytes: 0.9958).
 
-use super::{Epilogue, PackedWeights, AVX2_LEVELS as LEVELS};
+use super::{Epilogue, PackedWeights, Rows, AVX2_LEVELS as LEVELS};
 use std::arch::x86_64::*;
 
 /// Rows per tile: 4 rows × 16 columns = 8 sums in registers, with room for two weight registers,
@@ -61,7 +61,8 @@ pub(super) unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; `rows` is `m × w.k` bytes, `scales` has `m` entries, `dst` is
-/// `m × w.n`, and so is `then.residual` when given; `then.bias` has `w.n` entries.
+/// `m × w.n`, and so is `then.residual` when given (with `m` scales if bytes); `then.bias` has
+/// `w.n` entries.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn product(
     dst: &mut [f32],
@@ -86,7 +87,10 @@ pub(super) unsafe fn product(
                     out: dst.as_mut_ptr().add(r * n + col),
                     n,
                     bias: then.bias.as_ptr().add(col),
-                    residual: then.residual.map(|res| res.as_ptr().add(r * n + col)),
+                    residual: then.residual.map(|res| match res {
+                        Rows::F32(v) => Residual::F32(v.as_ptr().add(r * n + col)),
+                        Rows::Bytes(b) => Residual::Bytes(b.bytes.as_ptr().add(r * n + col), b.scales.as_ptr().add(r)),
+                    }),
                     relu: then.relu,
                 };
                 match m - r {
@@ -108,8 +112,15 @@ struct Store {
     out: *mut f32,
     n: usize,
     bias: *const f32,
-    residual: Option<*const f32>,
+    residual: Option<Residual>,
     relu: bool,
+}
+
+/// A tile's residual: f32, or bytes and the tile's first row's scale.
+#[derive(Clone, Copy)]
+enum Residual {
+    F32(*const f32),
+    Bytes(*const u8, *const f32),
 }
 
 /// `R` rows × 16 columns: the sums over all of `k`, then
@@ -144,8 +155,14 @@ unsafe fn tile<const R: usize>(
             for (j, acc) in acc.iter().enumerate() {
                 let scale = _mm256_mul_ps(rs, _mm256_loadu_ps(col_scales.as_ptr().add(j * 8)));
                 let mut v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(*acc), scale, _mm256_loadu_ps(store.bias.add(j * 8)));
-                if let Some(res) = store.residual {
-                    v = _mm256_add_ps(v, _mm256_loadu_ps(res.add(r * store.n + j * 8)));
+                match store.residual {
+                    Some(Residual::F32(res)) => v = _mm256_add_ps(v, _mm256_loadu_ps(res.add(r * store.n + j * 8))),
+                    Some(Residual::Bytes(res, scales)) => {
+                        let eight = _mm_loadl_epi64(res.add(r * store.n + j * 8) as *const __m128i);
+                        let values = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight));
+                        v = _mm256_fmadd_ps(values, _mm256_set1_ps(*scales.add(r)), v);
+                    }
+                    None => {}
                 }
                 if store.relu {
                     v = _mm256_max_ps(v, _mm256_setzero_ps());
