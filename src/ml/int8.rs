@@ -5,18 +5,20 @@
 //! Zen 3 machine).
 //!
 //! Weights are quantised once, per output column (`w ≈ scale[c]·q`, `q` in −127…127), and packed
-//! in panels of 64 columns laid out for the kernels (the same layout for both). Each product
-//! quantises its left-hand rows on the fly, per row (`x ≈ row_scale·q`, `q` in 0…255; in 0…127 for
-//! the AVX2 kernel, whose 16-bit sums of two products would otherwise saturate: 2·127·127 fits in
-//! 32,767, 2·255·127 does not): the rows are post-ReLU activations, so they are never negative. A row's result depends only on that row, so the same image gives
-//! the same features in any batch, and the integer sums are exact.
+//! in strips laid out for each kernel (64 columns for VNNI, 16 for AVX2). The left-hand rows are
+//! quantised per row (`x ≈ row_scale·q`, `q` in 0…255; in 0…127 for the AVX2 kernel, whose 16-bit
+//! sums of two products would otherwise saturate: 2·127·127 fits in 32,767, 2·255·127 does not):
+//! they are post-ReLU activations, so they are never negative. A product quantises f32 rows on the
+//! fly, or takes rows its kernel's [`Kernel::quantise_rows`] wrote beforehand ([`Rows::Bytes`]),
+//! as ResNet-50 keeps its blocks' outputs. A row's result depends only on that row, so the same
+//! image gives the same features in any batch, and the integer sums are exact.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Output columns per packed panel: four 16-lane registers.
+/// Output columns per packed VNNI panel: four 16-lane registers.
 const PANEL: usize = 64;
 /// Rows per kernel call: 6 rows × 4 registers = 24 accumulators of the 32.
 const ROWS: usize = 6;

@@ -8,8 +8,11 @@
 //! Each core takes a block of output rows at a time and, while the block is in its cache, writes
 //! bias (+ residual), adds the product on and applies ReLU (in the kernel's last store). With
 //! `[models.image] precision = "int8"` every convolution but the stem is an im2col (or direct)
-//! product in 8 bits instead (`ml::int8`): Winograd's included with AVX-512 VNNI, not with AVX2
-//! alone.
+//! product in 8 bits instead (`ml::int8`, bias, residual and ReLU in the kernel's last store):
+//! Winograd's included with AVX-512 VNNI, not with AVX2 alone. Then every block's output but the
+//! last stays in 8 bits, a byte per channel and a scale per pixel, quantised block by block
+//! while in cache: the next block's 1×1 convolutions read those bytes as they would have quantised
+//! them, and its residual is read from them too.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
