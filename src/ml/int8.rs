@@ -61,9 +61,7 @@ impl Kernel {
             Kernel::Avx2 => AVX2_LEVELS,
         }
     }
-}
 
-impl Kernel {
     /// Whether this CPU has the kernel's [`features`](Kernel::features).
     fn runs(self) -> bool {
         #[cfg(target_arch = "x86_64")]
@@ -76,6 +74,22 @@ impl Kernel {
         }
         #[cfg(not(target_arch = "x86_64"))]
         false
+    }
+
+    /// Each row of `lhs` (`k` wide, non-negative) to bytes for this kernel with its own scale
+    /// (`max / 255` for VNNI, `max / 127` for AVX2; an all-zero row gets scale 0): what a product
+    /// does to f32 rows before it multiplies, done once where several products read the rows.
+    pub fn quantise_rows(self, lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
+        assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
+        assert!(bytes.len() == lhs.len() && scales.len() * k == lhs.len(), "quantised rows' shapes disagree");
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the kernel's features (asserted above), and the sizes agree.
+        unsafe {
+            match self {
+                Kernel::Vnni => quantise_rows(lhs, k, bytes, scales),
+                Kernel::Avx2 => avx2::quantise_rows(lhs, k, bytes, scales),
+            }
+        }
     }
 }
 
@@ -122,9 +136,7 @@ impl PackedWeights {
         }
         PackedWeights { data, scales, k, n, kernel }
     }
-}
 
-impl PackedWeights {
     /// The kernel the weights are packed for.
     pub fn kernel(&self) -> Kernel {
         self.kernel
@@ -181,24 +193,6 @@ pub struct Epilogue<'a> {
     pub bias: &'a [f32],
     pub residual: Option<Rows<'a>>,
     pub relu: bool,
-}
-
-impl Kernel {
-    /// Each row of `lhs` (`k` wide, non-negative) to bytes for this kernel with its own scale
-    /// (`max / 255` for VNNI, `max / 127` for AVX2; an all-zero row gets scale 0): what a product
-    /// does to f32 rows before it multiplies, done once where several products read the rows.
-    pub fn quantise_rows(self, lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
-        assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
-        assert!(bytes.len() == lhs.len() && scales.len() * k == lhs.len(), "quantised rows' shapes disagree");
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the kernel's features (asserted above), and the sizes agree.
-        unsafe {
-            match self {
-                Kernel::Vnni => quantise_rows(lhs, k, bytes, scales),
-                Kernel::Avx2 => avx2::quantise_rows(lhs, k, bytes, scales),
-            }
-        }
-    }
 }
 
 /// `dst = relu?(lhs · w + bias + residual?)` (see [`Epilogue`]) for `m` non-negative rows `lhs`

@@ -24,6 +24,14 @@ pub use manifest::{Manifest, Role};
 pub use models::Models;
 pub use resolve::{resolve, resolve_manifest, ModelFiles, Source};
 
+/// Parts of at most `most` items for `len` items, in a multiple of `threads` and of equal size
+/// (the last one shorter): `(parts, items per part)`. Unequal parts left a core idle while the
+/// other finished its extra one.
+fn equal_parts(len: usize, most: usize, threads: usize) -> (usize, usize) {
+    let parts = len.div_ceil(most.max(1)).max(1).next_multiple_of(threads.max(1));
+    (parts, len.div_ceil(parts).max(1))
+}
+
 /// L2-normalises `v` in place (a zero vector stays zero).
 pub fn l2_normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();

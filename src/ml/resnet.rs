@@ -51,8 +51,12 @@ impl<T: Copy + Default> Buffers<T> {
         v
     }
 
+    /// Keeps `v` for a later `take`; an unallocated one (the empty `data` of 8-bit activations)
+    /// is dropped, or the free list would grow by one each time.
     fn give(&self, v: Vec<T>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+        if v.capacity() > 0 {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+        }
     }
 }
 
@@ -234,8 +238,8 @@ impl Conv {
     fn rows_per_block(&self, rows: usize) -> Option<usize> {
         let most = ((1 << 17) / (self.k * self.k * self.c_in + self.c_out)).clamp(64, 512);
         let threads = rayon::current_num_threads();
-        let blocks = rows.div_ceil(most).next_multiple_of(threads);
-        (blocks >= 2 * threads).then(|| rows.div_ceil(blocks))
+        let (blocks, per_block) = super::equal_parts(rows, most, threads);
+        (blocks >= 2 * threads).then_some(per_block)
     }
 
     /// Whether the product reads `x`'s rows as they are (a 1×1 convolution with stride 1).
