@@ -1,6 +1,6 @@
 //! Frame embeddings with ResNet-50 (torchvision v1.5 tensor names) without its final layer:
-//! 2048-d pooled features. Preprocessing as the seed paper: resize to 224×224, scale to [0, 1],
-//! normalise with the ImageNet mean and std. On the CPU the network runs as `resnet::ResNet50`
+//! 2048-d pooled features. Preprocessing as the seed paper: resize to 224×224 (bilinear,
+//! `ml::resample`), scale to [0, 1], normalise with the ImageNet mean and std. On the CPU the network runs as `resnet::ResNet50`
 //! (batch norm folded, channels-last); on other devices as candle-transformers' ResNet-50.
 
 use super::resolve::ModelFiles;
@@ -8,7 +8,6 @@ use crate::config::{ImageSettings, Precision};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Func, VarBuilder};
-use image::imageops::FilterType;
 use image::RgbImage;
 use rayon::prelude::*;
 use std::path::Path;
@@ -86,13 +85,11 @@ pub fn preprocess(img: &RgbImage, pre: &ImageSettings, device: &Device) -> candl
 }
 
 /// An image resized to `size`×`size` and normalised, channels-last (`[h, w, 3]`), into `dst`.
-fn normalise_hwc(img: &RgbImage, pre: &ImageSettings, dst: &mut [f32]) {
-    let resized = image::imageops::resize(img, pre.size, pre.size, FilterType::Triangle);
-    for (p, out) in resized.pixels().zip(dst.chunks_exact_mut(3)) {
-        for c in 0..3 {
-            out[c] = (p[c] as f32 / 255.0 - pre.mean[c]) / pre.std[c];
-        }
-    }
+pub fn normalise_hwc(img: &RgbImage, pre: &ImageSettings, dst: &mut [f32]) {
+    // Each channel's 256 byte values normalised once.
+    let table: Vec<[f32; 3]> =
+        (0..=255u8).map(|b| std::array::from_fn(|c| (b as f32 / 255.0 - pre.mean[c]) / pre.std[c])).collect();
+    super::resample::resize_rgb_into(img, (pre.size, pre.size), |i, byte| dst[i] = table[byte as usize][i % 3]);
 }
 
 impl ImageEmbedder {

@@ -10,6 +10,7 @@ pub mod load;
 mod manifest;
 mod models;
 mod packed;
+mod resample;
 mod resnet;
 mod resolve;
 mod rows8;
