@@ -1,7 +1,8 @@
 //! Frame embeddings with ResNet-50 (torchvision v1.5 tensor names) without its final layer:
 //! 2048-d pooled features. Preprocessing as the seed paper: resize to 224×224 (bilinear,
-//! `ml::resample`), scale to [0, 1], normalise with the ImageNet mean and std. On the CPU the network runs as `resnet::ResNet50`
-//! (batch norm folded, channels-last); on other devices as candle-transformers' ResNet-50.
+//! `ml::resample`), scale to [0, 1], normalise with the ImageNet mean and std. On the CPU the
+//! network runs as `resnet::ResNet50` (batch norm folded, channels-last); on other devices as
+//! candle-transformers' ResNet-50.
 
 use super::resolve::ModelFiles;
 use crate::config::{ImageSettings, Precision};
