@@ -146,7 +146,9 @@ impl ImageEmbedder {
     /// CPU, or when the CPU has neither AVX-512 VNNI nor AVX2 (the model then stays f32).
     pub fn set_precision(&mut self, precision: Precision) -> bool {
         match (&mut self.model, precision) {
-            (Backbone::Folded(m), Precision::Int8) => m.quantise().is_some(),
+            (Backbone::Folded(m), Precision::Int8) => {
+                m.quantise(Some(super::resnet::Pixels { mean: self.pre.mean, std: self.pre.std })).is_some()
+            }
             _ => false,
         }
     }

@@ -18,6 +18,8 @@
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
+mod stem;
+
 use super::int8::{self, Bytes, Kernel, PackedWeights, Rows};
 use super::packed::{PackedMatrix, Then};
 use super::winograd::Winograd3x3;
@@ -25,6 +27,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 use std::sync::Mutex;
+pub use stem::Pixels;
 
 /// Activation and patch buffers reused across layers and batches: a fresh multi-megabyte
 /// allocation costs a page fault per 4 KiB, which took a sixth of the forward pass.
@@ -462,6 +465,8 @@ impl Bottleneck {
 /// ResNet-50 without its final layer: `[batch, 3, h, w]` normalised images → `[batch, 2048]`.
 pub struct ResNet50 {
     stem: Conv,
+    /// The stem in 8 bits on the image's bytes (see [`ResNet50::quantise`]).
+    byte_stem: Option<stem::ByteStem>,
     blocks: Vec<Bottleneck>,
     pools: Pools,
 }
@@ -481,17 +486,20 @@ impl ResNet50 {
                 c_in = width * 4;
             }
         }
-        Ok(ResNet50 { stem, blocks, pools: Pools::default() })
+        Ok(ResNet50 { stem, byte_stem: None, blocks, pools: Pools::default() })
     }
 
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
-    /// convolution but the stem (its input, the normalised image, is signed), with AVX2 alone
-    /// every one but the stem and Winograd's. Every block's output but the last is kept in 8 bits
-    /// between blocks, quantised per pixel as the next block's 1×1 convolutions would quantise it,
-    /// and read from there by them and as the next residual. Returns the kernel, or `None`,
-    /// changing nothing, when the CPU has no 8-bit kernel (neither AVX-512 VNNI nor AVX2).
-    pub fn quantise(&mut self) -> Option<Kernel> {
+    /// convolution but the stem, with AVX2 alone every one but the stem and Winograd's. The stem,
+    /// whose input (the normalised image) is signed, runs in 8 bits on the bytes the image was
+    /// normalised from when `pixels` says how (`resnet::stem`). Every block's output but the last
+    /// is kept in 8 bits between blocks, quantised per pixel as the next block's 1×1 convolutions
+    /// would quantise it, and read from there by them and as the next residual. Returns the
+    /// kernel, or `None`, changing nothing, when the CPU has no 8-bit kernel (neither AVX-512 VNNI
+    /// nor AVX2).
+    pub fn quantise(&mut self, pixels: Option<Pixels>) -> Option<Kernel> {
         let kernel = int8::kernel()?;
+        self.byte_stem = pixels.and_then(|p| stem::ByteStem::new(&self.stem, p));
         for b in &mut self.blocks {
             for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
                 conv.quantise(kernel);
@@ -516,7 +524,11 @@ impl ResNet50 {
     pub fn forward_hwc(&self, data: Vec<f32>, (b, h, w): (usize, usize, usize)) -> Vec<f32> {
         assert_eq!(data.len(), b * h * w * 3, "channels-last RGB images");
         let pools = &self.pools;
-        let stem = self.stem.forward(&Act { data, bytes: None, b, h, w, c: 3 }, true, None, false, pools);
+        let image = Act { data, bytes: None, b, h, w, c: 3 };
+        let stem = match self.byte_stem.as_ref().and_then(|s| s.forward(&image, pools)) {
+            Some(stem) => stem,
+            None => self.stem.forward(&image, true, None, false, pools),
+        };
         let mut x = max_pool_3x3_s2(&stem, &pools.f32);
         pools.give(stem);
         for block in &self.blocks {

@@ -108,7 +108,14 @@ fn input_column<const L: usize>(d: &[&[f32]; AA], s: usize, ch: usize) -> [[f32;
 /// `Aᵀ·m` of one column of a tile's products: `L` channels of `mm` from each of the six offsets `at`.
 #[inline(always)]
 fn output_column<const L: usize>(mm: &[f32], at: [usize; A]) -> [[f32; L]; M] {
-    self::at(&[lanes(mm, at[0]), lanes(mm, at[1]), lanes(mm, at[2]), lanes(mm, at[3]), lanes(mm, at[4]), lanes(mm, at[5])])
+    self::at(&[
+        lanes(mm, at[0]),
+        lanes(mm, at[1]),
+        lanes(mm, at[2]),
+        lanes(mm, at[3]),
+        lanes(mm, at[4]),
+        lanes(mm, at[5]),
+    ])
 }
 
 /// One tile's `Bᵀ·d·B` over channels `ch…ch + L`: `d[6·r + s]` are its 36 input pixels, and value
@@ -408,7 +415,9 @@ mod tests {
         let mut rng = crate::rng::SplitMix64(11);
         // Odd sides (7 × 5: partial tiles on both edges), even ones, several groups and images;
         // channels in whole groups of eight lanes and not.
-        for &(b, h, w, ci, co) in &[(2, 7, 5, 6, 9), (3, 8, 8, 16, 4), (1, 30, 3, 5, 5), (2, 14, 13, 7, 3), (1, 9, 10, 20, 17)] {
+        for &(b, h, w, ci, co) in
+            &[(2, 7, 5, 6, 9), (3, 8, 8, 16, 4), (1, 30, 3, 5, 5), (2, 14, 13, 7, 3), (1, 9, 10, 20, 17)]
+        {
             let x: Vec<f32> = (0..b * h * w * ci).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
             let k: Vec<f32> = (0..9 * ci * co).map(|_| rng.unit() as f32 - 0.5).collect();
             let want = direct(&x, (b, h, w), &k, ci, co);
