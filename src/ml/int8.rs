@@ -354,7 +354,7 @@ mod tests {
 
     /// Each kernel's 8-bit product against the f32 one on random non-negative rows: within the
     /// quantisation's error bound, for every row count the kernels split into (and rows wider
-    /// than the AVX2 quantiser's 32 bytes at a time, with a remainder).
+    /// than the AVX2 quantiser's 32 bytes at a time, with remainders of eight and of four).
     #[test]
     fn eight_bit_product_matches_f32_within_quantisation() {
         for kernel in [Kernel::Vnni, Kernel::Avx2] {
@@ -366,7 +366,7 @@ mod tests {
 
     fn eight_bit_product_matches_f32(kernel: Kernel) {
         let mut rng = crate::rng::SplitMix64(8);
-        let (k, n) = (132, 128);
+        let (k, n) = (140, 128);
         let weight: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
         let packed = PackedWeights::new(&weight, k, n, kernel);
         let steps = 2.0 * kernel.levels();
@@ -385,6 +385,12 @@ mod tests {
             // the residual within half a step of its row's scale.
             let (mut bytes, mut scales) = (vec![0u8; m * k], vec![0f32; m]);
             kernel.quantise_rows(&lhs, k, &mut bytes, &mut scales);
+            // Every byte within the kernel's range and half a step of its value.
+            for (i, (&q, &x)) in bytes.iter().zip(&lhs).enumerate() {
+                let s = scales[i / k];
+                let fits = f32::from(q) <= kernel.levels() && (f32::from(q) * s - x).abs() <= s * 0.5 * 1.001;
+                assert!(fits, "{kernel:?}, m {m}: value {i} ({x}) quantised to {q} at scale {s}");
+            }
             let (mut res_bytes, mut res_scales) = (vec![0u8; m * n], vec![0f32; m]);
             kernel.quantise_rows(&residual, n, &mut res_bytes, &mut res_scales);
             let mut from_bytes = vec![f32::NAN; m * n];

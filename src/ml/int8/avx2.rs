@@ -27,11 +27,19 @@ pub(super) unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales
         // `packs`/`packus` interleave the 128-bit halves; this puts the four groups back in order.
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         for (r, row) in lhs.chunks_exact(k).enumerate() {
-            let mut most = _mm256_setzero_ps();
-            let mut chunks = row.chunks_exact(8);
-            for c in &mut chunks {
-                most = _mm256_max_ps(most, _mm256_loadu_ps(c.as_ptr()));
+            // Four running maxima: one chained `vmaxps` per eight values waited on the last.
+            let mut most = [_mm256_setzero_ps(); 4];
+            let mut quads = row.chunks_exact(32);
+            for c in &mut quads {
+                for (j, m) in most.iter_mut().enumerate() {
+                    *m = _mm256_max_ps(*m, _mm256_loadu_ps(c.as_ptr().add(8 * j)));
+                }
             }
+            let mut chunks = quads.remainder().chunks_exact(8);
+            for c in &mut chunks {
+                most[0] = _mm256_max_ps(most[0], _mm256_loadu_ps(c.as_ptr()));
+            }
+            let most = _mm256_max_ps(_mm256_max_ps(most[0], most[1]), _mm256_max_ps(most[2], most[3]));
             let mut lanes = [0f32; 8];
             _mm256_storeu_ps(lanes.as_mut_ptr(), most);
             let peak = chunks.remainder().iter().chain(&lanes).fold(0.0f32, |a, &b| a.max(b));
