@@ -98,6 +98,12 @@ fn lanes<const L: usize>(row: &[f32], ch: usize) -> [f32; L] {
     row[ch..ch + L].try_into().expect("L channels")
 }
 
+/// Row `i` across six columns of lane groups.
+#[inline(always)]
+fn across<const L: usize, const R: usize>(cols: &[[[f32; L]; R]; A], i: usize) -> [[f32; L]; A] {
+    [cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]
+}
+
 /// `Bᵀ·d` of column `s` of a tile's input pixels `d`, over channels `ch…ch + L`.
 #[inline(always)]
 fn input_column<const L: usize>(d: &[&[f32]; AA], s: usize, ch: usize) -> [[f32; L]; A] {
@@ -133,7 +139,7 @@ fn input_lanes<const L: usize>(d: &[&[f32]; AA], ch: usize, v: &mut [f32], to: i
         input_column(d, 5, ch),
     ];
     for i in 0..A {
-        let row = bt(&[cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]);
+        let row = bt(&across(&cols, i));
         for (j, value) in row.iter().enumerate() {
             let at = to(A * i + j) + ch;
             v[at..at + L].copy_from_slice(value);
@@ -162,7 +168,7 @@ fn output_lanes<const L: usize>(
         output_column(mm, col(5)),
     ];
     for i in 0..M {
-        let row = at(&[cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]]);
+        let row = at(&across(&cols, i));
         for (j, value) in row.iter().enumerate() {
             if let Some(p) = place(i, j) {
                 dst[p + ch..p + ch + L].iter_mut().zip(value).for_each(|(o, v)| *o += v);

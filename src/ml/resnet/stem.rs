@@ -86,7 +86,7 @@ impl ByteStem {
     /// `conv` is not ResNet-50's stem or a standard deviation is not positive.
     pub(super) fn new(conv: &Conv, pixels: Pixels) -> Option<ByteStem> {
         let n = conv.c_out;
-        let shape_fits = (conv.k, conv.stride, conv.pad, conv.c_in) == (K, STRIDE, PAD, C) && n % COLUMNS == 0;
+        let shape_fits = (conv.k, conv.stride, conv.pad, conv.c_in) == (K, STRIDE, PAD, C) && n.is_multiple_of(COLUMNS);
         if !runs() || !shape_fits || pixels.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return None;
         }
