@@ -12,7 +12,8 @@
 //! Winograd's included with AVX-512 VNNI, not with AVX2 alone. Then every block's output but the
 //! last stays in 8 bits, a byte per channel and a scale per pixel, quantised block by block
 //! while in cache: the next block's 1×1 convolutions read those bytes as they would have quantised
-//! them, and its residual is read from them too.
+//! them, and its residual is read from them too. The stem then runs in 16-bit integers on the
+//! bytes the image was normalised from (`resnet::stem`), where the CPU has AVX2.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
@@ -465,7 +466,7 @@ impl Bottleneck {
 /// ResNet-50 without its final layer: `[batch, 3, h, w]` normalised images → `[batch, 2048]`.
 pub struct ResNet50 {
     stem: Conv,
-    /// The stem in 8 bits on the image's bytes (see [`ResNet50::quantise`]).
+    /// The stem in 16-bit integers on the image's bytes (see [`ResNet50::quantise`]).
     byte_stem: Option<stem::ByteStem>,
     blocks: Vec<Bottleneck>,
     pools: Pools,
@@ -491,8 +492,8 @@ impl ResNet50 {
 
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
     /// convolution but the stem, with AVX2 alone every one but the stem and Winograd's. The stem,
-    /// whose input (the normalised image) is signed, runs in 8 bits on the bytes the image was
-    /// normalised from when `pixels` says how (`resnet::stem`). Every block's output but the last
+    /// whose input (the normalised image) is signed, runs in 16-bit integers on the bytes the image
+    /// was normalised from when `pixels` says how (`resnet::stem`). Every block's output but the last
     /// is kept in 8 bits between blocks, quantised per pixel as the next block's 1×1 convolutions
     /// would quantise it, and read from there by them and as the next residual. Returns the
     /// kernel, or `None`, changing nothing, when the CPU has no 8-bit kernel (neither AVX-512 VNNI

@@ -1,11 +1,11 @@
-//! ResNet-50's stem (7×7, stride 2, 3 → 64 channels) in 8 bits on the image's own bytes, for
+//! ResNet-50's stem (7×7, stride 2, 3 → 64 channels) in 16-bit integers on the image's bytes, for
 //! `precision = "int8"`. The network's input is normalised bytes, `x = (p/255 − mean)/std` per
 //! channel, so the stem's sums are exact integers of the bytes `p` against weights scaled by
 //! `1/(255·std)`, plus a constant per output channel (`−mean/std` against the weights): the bytes
 //! are recovered from `x`, and the product runs in 16-bit integers (`vpmaddwd`: 16 products a
-//! register, twice an f32 FMA's) with the weights in 14 bits per output channel, so the stem is
-//! within about 1e-4 of f32. The padding is the byte nearest to a normalised 0 (`255·mean`, off by
-//! at most half a byte's step, on the border's taps only).
+//! register, twice an f32 FMA's) with the weights in 14 bits per output channel: within 1e-4 of
+//! f32 (relative, tested), but for the padding, the byte nearest to a normalised 0 (`255·mean`,
+//! off by at most half a byte's step, on the border's taps only).
 //!
 //! Why: in f32 the stem took 7.9 % of the 8-bit forward pass (20 ms a batch of 8, its patches
 //! gathered in f32 through a `memmove` per kernel row); ONNX Runtime's 8-bit stem took half that.
