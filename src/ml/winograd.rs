@@ -111,7 +111,8 @@ fn input_column<const L: usize>(d: &[&[f32]; AA], s: usize, ch: usize) -> [[f32;
     bt(&[lanes(p(0), ch), lanes(p(1), ch), lanes(p(2), ch), lanes(p(3), ch), lanes(p(4), ch), lanes(p(5), ch)])
 }
 
-/// `Aᵀ·m` of one column of a tile's products: `L` channels of `mm` from each of the six offsets `at`.
+/// `Aᵀ·m` of one column of a tile's products: `L` channels of `mm` from each of the six offsets
+/// `at`.
 #[inline(always)]
 fn output_column<const L: usize>(mm: &[f32], at: [usize; A]) -> [[f32; L]; M] {
     self::at(&[
@@ -435,7 +436,8 @@ mod tests {
                 conv.accumulate(&x, (b, h, w), &mut got, wide);
                 let worst = got.iter().zip(&want).map(|(g, w)| (*g as f64 - 1.0 - w).abs()).fold(0f64, f64::max);
                 let largest = want.iter().fold(0f64, |m, w| m.max(w.abs()));
-                // The points ±2 cost a few more roundings than the direct sum: within 1e-5 relative.
+                // The points ±2 cost a few more roundings than the direct sum: within 1e-5
+                // relative.
                 assert!(
                     worst < 1e-5 * largest.max(1.0),
                     "{b}×{h}×{w}×{ci}→{co} (wide {wide}): off by {worst} (largest {largest})"

@@ -82,8 +82,8 @@ thread_local! {
 }
 
 impl ByteStem {
-    /// The stem `conv` on bytes normalised as `pixels` says; `None` where the CPU lacks AVX2 or FMA,
-    /// `conv` is not ResNet-50's stem or a standard deviation is not positive.
+    /// The stem `conv` on bytes normalised as `pixels` says; `None` where the CPU lacks AVX2 or
+    /// FMA, `conv` is not ResNet-50's stem or a standard deviation is not positive.
     pub(super) fn new(conv: &Conv, pixels: Pixels) -> Option<ByteStem> {
         let n = conv.c_out;
         let shape_fits = (conv.k, conv.stride, conv.pad, conv.c_in) == (K, STRIDE, PAD, C) && n.is_multiple_of(COLUMNS);
@@ -177,8 +177,8 @@ impl ByteStem {
             let (scales, bias) = (&self.scales[col..col + COLUMNS], &self.bias[col..col + COLUMNS]);
             for (r, rows) in patches.chunks(ROWS * DEPTH).enumerate() {
                 let out = &mut dst[r * ROWS * n..];
-                // SAFETY: the CPU has AVX2 and FMA (asserted above); `rows` holds whole patches of DEPTH,
-                // `w` a strip's DEPTH × 16, and `out` at least as many rows of `n` from `col`.
+                // SAFETY: the CPU has AVX2 and FMA (asserted above); `rows` holds whole patches
+                // of DEPTH, `w` a strip's DEPTH × 16, and `out` as many rows of `n` from `col`.
                 unsafe {
                     match rows.len() / DEPTH {
                         4 => tile::<4>(rows, w, (out, n, col), (scales, bias)),
