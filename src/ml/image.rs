@@ -147,7 +147,7 @@ impl ImageEmbedder {
     pub fn set_precision(&mut self, precision: Precision) -> bool {
         match (&mut self.model, precision) {
             (Backbone::Folded(m), Precision::Int8) => {
-                m.quantise(Some(super::resnet::Pixels { mean: self.pre.mean, std: self.pre.std })).is_some()
+                m.quantise(super::resnet::Pixels { mean: self.pre.mean, std: self.pre.std }).is_some()
             }
             _ => false,
         }

@@ -73,6 +73,8 @@ impl<T: Copy + Default> Buffers<T> {
 struct Pools {
     f32: Buffers<f32>,
     bytes: Buffers<u8>,
+    /// The 16-bit stem's padded images (`resnet::stem`).
+    shorts: Buffers<i16>,
 }
 
 impl Pools {
@@ -493,14 +495,14 @@ impl ResNet50 {
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
     /// convolution but the stem, with AVX2 alone every one but the stem and Winograd's. The stem,
     /// whose input (the normalised image) is signed, runs in 16-bit integers on the bytes the
-    /// image was normalised from when `pixels` says how (`resnet::stem`). Every block's output but
+    /// image was normalised from as `pixels` says (`resnet::stem`). Every block's output but
     /// the last is kept in 8 bits between blocks, quantised per pixel as the next block's 1×1
     /// convolutions would quantise it, and read from there by them and as the next residual.
     /// Returns the kernel, or `None`, changing nothing, when the CPU has no 8-bit kernel (neither
     /// AVX-512 VNNI nor AVX2).
-    pub fn quantise(&mut self, pixels: Option<Pixels>) -> Option<Kernel> {
+    pub fn quantise(&mut self, pixels: Pixels) -> Option<Kernel> {
         let kernel = int8::kernel()?;
-        self.byte_stem = pixels.and_then(|p| stem::ByteStem::new(&self.stem, p));
+        self.byte_stem = stem::ByteStem::new(&self.stem, pixels);
         for b in &mut self.blocks {
             for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
                 conv.quantise(kernel);

@@ -72,7 +72,7 @@ pub(super) struct ByteStem {
     /// The folded bias plus the constant part: each weight against its channel's `−mean/std`.
     bias: Vec<f32>,
     /// Each channel's padding byte.
-    pad: [u8; C],
+    pad: [i16; C],
     pixels: Pixels,
 }
 
@@ -116,7 +116,7 @@ impl ByteStem {
             weights: packed,
             scales,
             bias: bias.into_iter().map(|b| b as f32).collect(),
-            pad: std::array::from_fn(|c| (255.0 * pixels.mean[c]).round().clamp(0.0, 255.0) as u8),
+            pad: std::array::from_fn(|c| (255.0 * pixels.mean[c]).round().clamp(0.0, 255.0) as i16),
             pixels,
         })
     }
@@ -125,10 +125,10 @@ impl ByteStem {
     /// the f32 stem to take.
     pub(super) fn forward(&self, x: &Act, pools: &Pools) -> Option<Act> {
         let (hp, wp) = (x.h + 2 * PAD, x.w + 2 * PAD);
-        let mut padded = vec![0i16; x.b * hp * wp * C];
+        let mut padded = pools.shorts.take(x.b * hp * wp * C);
         let bytes = padded.par_chunks_mut(wp * C).enumerate().all(|(row, dst)| {
             let (img, py) = (row / hp, row % hp);
-            dst.chunks_exact_mut(C).for_each(|pixel| pixel.iter_mut().zip(self.pad).for_each(|(d, p)| *d = p.into()));
+            dst.chunks_exact_mut(C).for_each(|pixel| pixel.copy_from_slice(&self.pad));
             if py < PAD || py >= PAD + x.h {
                 return true;
             }
@@ -136,6 +136,7 @@ impl ByteStem {
             self.pixels.bytes(src, &mut dst[PAD * C..(PAD + x.w) * C])
         });
         if !bytes {
+            pools.shorts.give(padded);
             return None;
         }
         let (oh, ow) = ((x.h + 2 * PAD - K) / STRIDE + 1, (x.w + 2 * PAD - K) / STRIDE + 1);
@@ -158,6 +159,7 @@ impl ByteStem {
                 self.product(&patches[..m * DEPTH], dst);
             })
         });
+        pools.shorts.give(padded);
         Some(Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: n })
     }
 
