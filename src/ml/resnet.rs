@@ -271,15 +271,31 @@ impl Conv {
     ) {
         let n = dst.len() / self.c_out;
         let width = self.k * self.k * self.c_in;
-        if self.reads_rows_directly() || x.bytes.is_none() {
-            let lhs = if self.reads_rows_directly() {
-                x.rows(first, n, width)
-            } else {
-                patches.resize(n * width, 0.0);
-                self.gather(x, (oh, ow), first, patches);
-                Rows::F32(&patches[..])
-            };
-            self.multiply(dst, lhs, first, (residual, relu));
+        if self.reads_rows_directly() {
+            self.multiply(dst, x.rows(first, n, width), first, (residual, relu));
+        } else if let (Some(w), None) = (&self.int8, &x.bytes) {
+            // An 8-bit product of f32 patches: each patch row quantised as soon as it is
+            // gathered, while in the first-level cache, so the block's f32 patches (up to 1.2 MB)
+            // never pass through memory.
+            GATHERED.with_borrow_mut(|(bytes, scales)| {
+                patches.resize(width, 0.0);
+                if bytes.len() < n * width {
+                    bytes.resize(n * width, 0);
+                }
+                if scales.len() < n {
+                    scales.resize(n, 0.0);
+                }
+                let (bytes, scales) = (&mut bytes[..n * width], &mut scales[..n]);
+                for (j, (row, scale)) in bytes.chunks_exact_mut(width).zip(scales.iter_mut()).enumerate() {
+                    self.patch(x, (oh, ow), first + j, patches);
+                    w.kernel().quantise_rows(patches, width, row, std::slice::from_mut(scale));
+                }
+                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), first, (residual, relu));
+            });
+        } else if x.bytes.is_none() {
+            patches.resize(n * width, 0.0);
+            self.gather(x, (oh, ow), first, patches);
+            self.multiply(dst, Rows::F32(&patches[..]), first, (residual, relu));
         } else {
             // A 1×1 convolution with a stride, on 8-bit activations: its patches are whole pixels.
             GATHERED.with_borrow_mut(|(bytes, scales)| {
@@ -412,7 +428,8 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
     /// Each pool thread's block of f32 outputs on their way to 8 bits.
     static OUT: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
-    /// Each pool thread's 8-bit pixels for a 1×1 convolution with a stride.
+    /// Each pool thread's 8-bit patch rows: pixels for a 1×1 convolution with a stride, or
+    /// quantised f32 patches.
     static GATHERED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = std::cell::RefCell::default();
 }
 

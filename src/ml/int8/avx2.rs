@@ -6,7 +6,7 @@
 //! weights the features stayed closer to f32 than with the weights in −63…63 and eight bits of
 //! activation (centred cosine 0.9963 against 0.9899; saturating sums of full bytes: 0.9958).
 
-use super::{Epilogue, PackedWeights, Rows, AVX2_LEVELS as LEVELS};
+use super::{Epilogue, PackedWeights, Residual, Store, AVX2_LEVELS as LEVELS};
 use std::arch::x86_64::*;
 
 /// Rows per tile: 4 rows × 16 columns = 8 sums in registers, with room for two weight registers,
@@ -91,16 +91,7 @@ pub(super) unsafe fn product(
             while r < m {
                 let a = rows.as_ptr().add(r * k);
                 let s = &scales[r..];
-                let store = Store {
-                    out: dst.as_mut_ptr().add(r * n + col),
-                    n,
-                    bias: then.bias.as_ptr().add(col),
-                    residual: then.residual.map(|res| match res {
-                        Rows::F32(v) => Residual::F32(v.as_ptr().add(r * n + col)),
-                        Rows::Bytes(b) => Residual::Bytes(b.bytes.as_ptr().add(r * n + col), b.scales.as_ptr().add(r)),
-                    }),
-                    relu: then.relu,
-                };
+                let store = Store::at(dst, n, then, r, col);
                 match m - r {
                     1 => tile::<1>(a, wt, k, s, cs, store),
                     2 => tile::<2>(a, wt, k, s, cs, store),
@@ -111,24 +102,6 @@ pub(super) unsafe fn product(
             }
         }
     }
-}
-
-/// Where a tile's results go: its first output, the row stride, its columns' bias and, when
-/// given, the residual's entry for its first output (same stride).
-#[derive(Clone, Copy)]
-struct Store {
-    out: *mut f32,
-    n: usize,
-    bias: *const f32,
-    residual: Option<Residual>,
-    relu: bool,
-}
-
-/// A tile's residual: f32, or bytes and the tile's first row's scale.
-#[derive(Clone, Copy)]
-enum Residual {
-    F32(*const f32),
-    Bytes(*const u8, *const f32),
 }
 
 /// `R` rows × 16 columns: the sums over all of `k`, then
