@@ -2,7 +2,7 @@
 //! (`[models.speech] precision = "int8"`: candle's Q8_0 blocks of 32 weights with one scale, made
 //! from the same safetensors file, no other files; on a CPU with AVX2, `ml::rows8`'s rows of 8-bit
 //! weights with a scale each instead). In f32 on a CPU where `ml::packed`'s kernel
-//! is preferred (AVX2 without AVX-512), the weight is packed once and the product runs there.
+//! is preferred (AVX2 and FMA), the weight is packed once and the product runs there.
 
 use crate::ml::packed::{self, PackedMatrix, Then};
 use crate::ml::rows8::{self, Rows8};
