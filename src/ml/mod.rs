@@ -25,6 +25,17 @@ pub use manifest::{Manifest, Role};
 pub use models::Models;
 pub use resolve::{resolve, resolve_manifest, ModelFiles, Source};
 
+/// The first `len` items of a buffer kept between calls, with unspecified contents: `v` is
+/// lengthened (with default items) only when shorter. A `resize` to each request's length wrote
+/// over the new part every time a larger request followed a smaller one (3.4 % of ResNet-50's
+/// 8-bit forward pass, in `memset`).
+fn reuse<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
+
 /// Parts of at most `most` items for `len` items, in a multiple of `threads` and of equal size
 /// (the last one shorter): `(parts, items per part)`. Unequal parts left a core idle while the
 /// other finished its extra one.

@@ -197,7 +197,7 @@ impl Conv {
             bytes.par_chunks_mut(block * self.c_out).zip(scales.par_chunks_mut(block)).enumerate().for_each(
                 |(i, (bytes, scales))| {
                     OUT.with_borrow_mut(|dst| {
-                        dst.resize(scales.len() * self.c_out, 0.0);
+                        let dst = super::reuse(dst, scales.len() * self.c_out);
                         PATCHES.with_borrow_mut(|patches| {
                             self.block(x, (oh, ow), i * block, dst, (residual, relu), patches)
                         });
@@ -278,24 +278,18 @@ impl Conv {
             // gathered, while in the first-level cache, so the block's f32 patches (up to 1.2 MB)
             // never pass through memory.
             GATHERED.with_borrow_mut(|(bytes, scales)| {
-                patches.resize(width, 0.0);
-                if bytes.len() < n * width {
-                    bytes.resize(n * width, 0);
-                }
-                if scales.len() < n {
-                    scales.resize(n, 0.0);
-                }
-                let (bytes, scales) = (&mut bytes[..n * width], &mut scales[..n]);
+                let patch = super::reuse(patches, width);
+                let (bytes, scales) = (super::reuse(bytes, n * width), super::reuse(scales, n));
                 for (j, (row, scale)) in bytes.chunks_exact_mut(width).zip(scales.iter_mut()).enumerate() {
-                    self.patch(x, (oh, ow), first + j, patches);
-                    w.kernel().quantise_rows(patches, width, row, std::slice::from_mut(scale));
+                    self.patch(x, (oh, ow), first + j, patch);
+                    w.kernel().quantise_rows(patch, width, row, std::slice::from_mut(scale));
                 }
                 self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), first, (residual, relu));
             });
         } else if x.bytes.is_none() {
-            patches.resize(n * width, 0.0);
+            let patches = super::reuse(patches, n * width);
             self.gather(x, (oh, ow), first, patches);
-            self.multiply(dst, Rows::F32(&patches[..]), first, (residual, relu));
+            self.multiply(dst, Rows::F32(patches), first, (residual, relu));
         } else {
             // A 1×1 convolution with a stride, on 8-bit activations: its patches are whole pixels.
             GATHERED.with_borrow_mut(|(bytes, scales)| {

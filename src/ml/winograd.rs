@@ -334,9 +334,7 @@ impl Winograd3x3 {
         rows.par_chunks_mut(per_group).for_each(|group| {
             BUFFERS.with_borrow_mut(|(v, mm)| {
                 let tiles = group.len() * tiles_w;
-                v.resize(v.len().max(AA * tiles * ci), 0.0);
-                mm.resize(mm.len().max(AA * tiles * co), 0.0);
-                let (v, mm) = (&mut v[..AA * tiles * ci], &mut mm[..AA * tiles * co]);
+                let (v, mm) = (super::reuse(v, AA * tiles * ci), super::reuse(mm, AA * tiles * co));
                 for (g, &mut (img, ty, _)) in group.iter_mut().enumerate() {
                     let at = (g * tiles_w, tiles);
                     #[cfg(target_arch = "x86_64")]

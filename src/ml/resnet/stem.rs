@@ -146,8 +146,8 @@ impl ByteStem {
         out.par_chunks_mut(block * n).enumerate().for_each(|(i, dst)| {
             PATCHES.with_borrow_mut(|patches| {
                 let m = dst.len() / n;
-                patches.resize(m * DEPTH, 0);
-                for (j, patch) in patches[..m * DEPTH].chunks_exact_mut(DEPTH).enumerate() {
+                let patches = crate::ml::reuse(patches, m * DEPTH);
+                for (j, patch) in patches.chunks_exact_mut(DEPTH).enumerate() {
                     let r = i * block + j;
                     let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
                     for ky in 0..K {
@@ -156,7 +156,7 @@ impl ByteStem {
                     }
                     patch[WIDTH] = 0;
                 }
-                self.product(&patches[..m * DEPTH], dst);
+                self.product(patches, dst);
             })
         });
         pools.shorts.give(padded);
