@@ -82,13 +82,71 @@ impl Kernel {
     pub fn quantise_rows(self, lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
         assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
         assert!(bytes.len() == lhs.len() && scales.len() * k == lhs.len(), "quantised rows' shapes disagree");
+        for ((row, out), scale) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales) {
+            // SAFETY: the CPU runs the kernel (asserted above); the row and its bytes are `k` long.
+            *scale = unsafe { self.parts_unchecked(&[Part::Values(row)], out) };
+        }
+    }
+
+    /// One row made of `parts`, one after another (`out.len()` values in all), to bytes as
+    /// [`Kernel::quantise_rows`] quantises a row, without copying the parts into one row first
+    /// (a patch's runs of pixels and its padding): returns the row's scale.
+    pub fn quantise_parts(self, parts: &[Part], out: &mut [u8]) -> f32 {
+        assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        assert_eq!(len, out.len(), "a quantised row's parts and bytes disagree");
+        // SAFETY: the CPU runs the kernel, and the lengths agree (both asserted above).
+        unsafe { self.parts_unchecked(parts, out) }
+    }
+
+    /// [`Kernel::quantise_parts`] unchecked.
+    ///
+    /// # Safety
+    /// The CPU runs the kernel, and the parts hold `out.len()` values in all.
+    unsafe fn parts_unchecked(self, parts: &[Part], out: &mut [u8]) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the kernel's features (asserted above), and the sizes agree.
+        // SAFETY: the caller's contract; each part is written to as many bytes as it has values.
         unsafe {
-            match self {
-                Kernel::Vnni => quantise_rows(lhs, k, bytes, scales),
-                Kernel::Avx2 => avx2::quantise_rows(lhs, k, bytes, scales),
+            type Peak = unsafe fn(&[f32]) -> f32;
+            type ToBytes = unsafe fn(&[f32], f32, &mut [u8]);
+            let (peak_of, to_bytes, levels): (Peak, ToBytes, f32) = match self {
+                Kernel::Vnni => (peak, to_bytes, 255.0),
+                Kernel::Avx2 => (avx2::peak, avx2::to_bytes, AVX2_LEVELS),
+            };
+            let peak = parts.iter().fold(0.0f32, |m, p| match p {
+                Part::Values(v) => m.max(peak_of(v)),
+                Part::Zeros(_) => m,
+            });
+            let inv = if peak > 0.0 { levels / peak } else { 0.0 };
+            let mut at = 0;
+            for part in parts {
+                let dst = &mut out[at..at + part.len()];
+                match part {
+                    Part::Values(v) => to_bytes(v, inv, dst),
+                    Part::Zeros(_) => dst.fill(0),
+                }
+                at += part.len();
             }
+            peak / levels
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no 8-bit kernel runs here")
+    }
+}
+
+/// A run of a row to quantise: values, or that many zeros.
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    Values(&'a [f32]),
+    Zeros(usize),
+}
+
+impl Part<'_> {
+    /// The values it stands for.
+    pub fn len(&self) -> usize {
+        match self {
+            Part::Values(v) => v.len(),
+            Part::Zeros(n) => *n,
         }
     }
 }
@@ -143,11 +201,13 @@ impl PackedWeights {
     }
 }
 
-/// Scratch space for one thread's products: the quantised rows and their scales.
+/// Scratch space for one thread's products: the quantised rows and their scales, and the f32
+/// outputs of [`matmul_into_bytes`]'s groups of rows.
 #[derive(Default)]
 pub struct Scratch {
     rows: Vec<u8>,
     scales: Vec<f32>,
+    out: Vec<f32>,
 }
 
 /// Rows in 8 bits as a kernel reads them: `bytes` (rows × width, row-major) and each row's scale
@@ -165,11 +225,20 @@ pub enum Rows<'a> {
     Bytes(Bytes<'a>),
 }
 
-impl Rows<'_> {
+impl<'a> Rows<'a> {
     fn len(&self) -> usize {
         match self {
             Rows::F32(v) => v.len(),
             Rows::Bytes(b) => b.bytes.len(),
+        }
+    }
+
+    /// Rows `first…first + count`, each `width` wide.
+    fn part(self, first: usize, count: usize, width: usize) -> Rows<'a> {
+        let values = first * width..(first + count) * width;
+        match self {
+            Rows::F32(v) => Rows::F32(&v[values]),
+            Rows::Bytes(b) => Rows::Bytes(Bytes { bytes: &b.bytes[values], scales: &b.scales[first..first + count] }),
         }
     }
 }
@@ -259,55 +328,93 @@ pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue
     }
 }
 
-/// Each row of `lhs` to bytes with its own scale (`max / 255`; an all-zero row gets scale 0).
+/// [`matmul_into`] with the results kept in 8 bits, as [`Kernel::quantise_rows`] writes them
+/// (`dst` bytes, a scale per row in `dst_scales`): a group of rows at a time across all columns
+/// into a buffer of about 16 KiB, quantised from there while it is in the first-level cache.
+///
+/// Why: a block of f32 outputs written whole and quantised after (hundreds of KiB, in the
+/// second-level cache) had made the 1×1 convolutions on 64 and 128 channels run at half the
+/// rate of the wide ones (the epilogue and the quantiser weigh most where the sums are shortest).
+pub fn matmul_into_bytes(
+    dst: &mut [u8],
+    dst_scales: &mut [f32],
+    lhs: Rows,
+    w: &PackedWeights,
+    then: Epilogue,
+    scratch: &mut Scratch,
+) {
+    let (k, n) = (w.k, w.n);
+    let m = dst_scales.len();
+    assert!(dst.len() == m * n && lhs.len() == m * k, "matrix shapes disagree");
+    assert!(then.residual.is_none_or(|r| r.len() == m * n), "epilogue shapes disagree");
+    let group = ROWS * (4096 / (ROWS * n)).max(1);
+    let mut out = std::mem::take(&mut scratch.out);
+    for first in (0..m).step_by(group) {
+        let count = group.min(m - first);
+        let buffer = super::reuse(&mut out, count * n);
+        let then = Epilogue { residual: then.residual.map(|r| r.part(first, count, n)), ..then };
+        matmul_into(buffer, lhs.part(first, count, k), w, then, scratch);
+        let (bytes, scales) = (&mut dst[first * n..(first + count) * n], &mut dst_scales[first..first + count]);
+        w.kernel.quantise_rows(buffer, n, bytes, scales);
+    }
+    scratch.out = out;
+}
+
+/// The largest of `values` (non-negative; 0 for none).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales: &mut [f32]) {
-    // SAFETY: the caller's contract (see `Kernel::quantise_rows`).
+unsafe fn peak(values: &[f32]) -> f32 {
+    // SAFETY: every load lies inside `values`, 16 at a time while 16 remain.
     unsafe {
+        // Four running maxima: one chained `vmaxps` per 16 values waited on the last.
+        let mut most = [_mm512_setzero_ps(); 4];
+        let mut quads = values.chunks_exact(64);
+        for c in &mut quads {
+            for (j, m) in most.iter_mut().enumerate() {
+                *m = _mm512_max_ps(*m, _mm512_loadu_ps(c.as_ptr().add(16 * j)));
+            }
+        }
+        let mut chunks = quads.remainder().chunks_exact(16);
+        for c in &mut chunks {
+            most[0] = _mm512_max_ps(most[0], _mm512_loadu_ps(c.as_ptr()));
+        }
+        let most = _mm512_max_ps(_mm512_max_ps(most[0], most[1]), _mm512_max_ps(most[2], most[3]));
+        debug_assert!(values.iter().all(|&v| v >= 0.0), "8-bit rows are post-ReLU activations");
+        chunks.remainder().iter().fold(_mm512_reduce_max_ps(most), |a, &b| a.max(b))
+    }
+}
+
+/// `values · inv` rounded to bytes (saturating at 255) into `dst`, as long as `values`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn to_bytes(values: &[f32], inv: f32, dst: &mut [u8]) {
+    // SAFETY: every load and store lies inside `values` and `dst` (as long), 64 or 16 at a
+    // time while as many remain.
+    unsafe {
+        let k = values.len();
         let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-        for (r, row) in lhs.chunks_exact(k).enumerate() {
-            // Four running maxima: one chained `vmaxps` per 16 values waited on the last.
-            let mut most = [_mm512_setzero_ps(); 4];
-            let mut quads = row.chunks_exact(64);
-            for c in &mut quads {
-                for (j, m) in most.iter_mut().enumerate() {
-                    *m = _mm512_max_ps(*m, _mm512_loadu_ps(c.as_ptr().add(16 * j)));
-                }
-            }
-            let mut chunks = quads.remainder().chunks_exact(16);
-            for c in &mut chunks {
-                most[0] = _mm512_max_ps(most[0], _mm512_loadu_ps(c.as_ptr()));
-            }
-            let most = _mm512_max_ps(_mm512_max_ps(most[0], most[1]), _mm512_max_ps(most[2], most[3]));
-            let peak = chunks.remainder().iter().fold(_mm512_reduce_max_ps(most), |a, &b| a.max(b));
-            debug_assert!(row.iter().all(|&v| v >= 0.0), "8-bit rows are post-ReLU activations");
-            scales[r] = peak / 255.0;
-            let inv = if peak > 0.0 { 255.0 / peak } else { 0.0 };
-            let dst = &mut out[r * k..(r + 1) * k];
-            let vinv = _mm512_set1_ps(inv);
-            let quad = |at: usize| _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row.as_ptr().add(at)), vinv));
-            let mut i = 0;
-            // 64 values at a time packed with saturation (`packs` then `packus`, which keep each
-            // 128-bit lane's values together; the permutation puts the 16 groups of four back in
-            // order): one narrowing `vpmovusdb` per 16 values had cost more.
-            while i + 64 <= k {
-                let ab = _mm512_packs_epi32(quad(i), quad(i + 16));
-                let cd = _mm512_packs_epi32(quad(i + 32), quad(i + 48));
-                let bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd));
-                _mm512_storeu_si512(dst.as_mut_ptr().add(i) as *mut __m512i, bytes);
-                i += 64;
-            }
-            while i + 16 <= k {
-                _mm_storeu_si128(
-                    dst.as_mut_ptr().add(i) as *mut __m128i,
-                    _mm512_cvtusepi32_epi8(_mm512_max_epi32(quad(i), _mm512_setzero_si512())),
-                );
-                i += 16;
-            }
-            for j in i..k {
-                dst[j] = (row[j] * inv).round().clamp(0.0, 255.0) as u8;
-            }
+        let vinv = _mm512_set1_ps(inv);
+        let quad = |at: usize| _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(values.as_ptr().add(at)), vinv));
+        let mut i = 0;
+        // 64 values at a time packed with saturation (`packs` then `packus`, which keep each
+        // 128-bit lane's values together; the permutation puts the 16 groups of four back in
+        // order): one narrowing `vpmovusdb` per 16 values had cost more.
+        while i + 64 <= k {
+            let ab = _mm512_packs_epi32(quad(i), quad(i + 16));
+            let cd = _mm512_packs_epi32(quad(i + 32), quad(i + 48));
+            let bytes = _mm512_permutexvar_epi32(order, _mm512_packus_epi16(ab, cd));
+            _mm512_storeu_si512(dst.as_mut_ptr().add(i) as *mut __m512i, bytes);
+            i += 64;
+        }
+        while i + 16 <= k {
+            _mm_storeu_si128(
+                dst.as_mut_ptr().add(i) as *mut __m128i,
+                _mm512_cvtusepi32_epi8(_mm512_max_epi32(quad(i), _mm512_setzero_si512())),
+            );
+            i += 16;
+        }
+        for j in i..k {
+            dst[j] = (values[j] * inv).round().clamp(0.0, 255.0) as u8;
         }
     }
 }
@@ -420,7 +527,8 @@ mod tests {
     /// Each kernel's 8-bit product against the f32 one on random non-negative rows: within the
     /// quantisation's error bound, for every row count the kernels split into, on rows of 156:
     /// past the quantisers' 64 (VNNI) and 32 (AVX2) values at a time, with remainders of 16 and
-    /// 12, and of eight and four.
+    /// 12, and of eight and four; rows quantised in parts, and outputs kept in 8 bits in groups
+    /// of 30 rows (37 rows: a group and a part of one), as the f32 outputs quantised whole.
     #[test]
     fn eight_bit_product_matches_f32_within_quantisation() {
         for kernel in [Kernel::Vnni, Kernel::Avx2] {
@@ -430,13 +538,18 @@ mod tests {
         }
     }
 
+    /// ReLU of each value.
+    fn relu_from(v: &[f32]) -> Vec<f32> {
+        v.iter().map(|x| x.max(0.0)).collect()
+    }
+
     fn eight_bit_product_matches_f32(kernel: Kernel) {
         let mut rng = crate::rng::SplitMix64(8);
         let (k, n) = (156, 128);
         let weight: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
         let packed = PackedWeights::new(&weight, k, n, kernel);
         let steps = 2.0 * kernel.levels();
-        for m in [1, 2, 3, 4, 5, 6, 7, 13] {
+        for m in [1, 2, 3, 4, 5, 6, 7, 13, 37] {
             let lhs: Vec<f32> = (0..m * k).map(|_| (rng.unit() as f32 - 0.3).max(0.0) * 4.0).collect();
             // A bias of 1 and a residual of r + c, no ReLU: the sums come back whole.
             let bias = vec![1.0f32; n];
@@ -457,6 +570,14 @@ mod tests {
                 let fits = f32::from(q) <= kernel.levels() && (f32::from(q) * s - x).abs() <= s * 0.5 * 1.001;
                 assert!(fits, "{kernel:?}, m {m}: value {i} ({x}) quantised to {q} at scale {s}");
             }
+            // Each row in parts (zeros, its first half, zeros, the rest): the same bytes and scale.
+            for (r, row) in lhs.chunks_exact(k).enumerate() {
+                let parts = [Part::Zeros(3), Part::Values(&row[..k / 2]), Part::Zeros(0), Part::Values(&row[k / 2..])];
+                let mut got = vec![9u8; k + 3];
+                let scale = kernel.quantise_parts(&parts, &mut got);
+                assert!(got[..3] == [0; 3] && got[3..] == bytes[r * k..(r + 1) * k], "{kernel:?}: row {r} in parts");
+                assert_eq!(scale, scales[r], "{kernel:?}: row {r}'s scale in parts");
+            }
             let (mut res_bytes, mut res_scales) = (vec![0u8; m * n], vec![0f32; m]);
             kernel.quantise_rows(&residual, n, &mut res_bytes, &mut res_scales);
             let mut from_bytes = vec![f32::NAN; m * n];
@@ -464,6 +585,13 @@ mod tests {
             let then = Epilogue { bias: &bias, residual: Some(Rows::Bytes(residual8)), relu: false };
             let lhs8 = Rows::Bytes(Bytes { bytes: &bytes, scales: &scales });
             matmul_into(&mut from_bytes, lhs8, &packed, then, &mut Scratch::default());
+            // Kept in 8 bits, a group of rows at a time: the bytes and scales of the f32 rows'.
+            let (mut want, mut want_scales) = (vec![0u8; m * n], vec![0f32; m]);
+            kernel.quantise_rows(&relu_from(&from_bytes), n, &mut want, &mut want_scales);
+            let (mut kept, mut kept_scales) = (vec![7u8; m * n], vec![f32::NAN; m]);
+            let then = Epilogue { relu: true, ..then };
+            matmul_into_bytes(&mut kept, &mut kept_scales, lhs8, &packed, then, &mut Scratch::default());
+            assert!(kept == want && kept_scales == want_scales, "{kernel:?}, m {m}: outputs kept in 8 bits");
             for (i, (a, b)) in from_bytes.iter().zip(&got).enumerate() {
                 let half_step = res_scales[i / n] * 0.5 * 1.001 + 1e-4 * b.abs();
                 assert!((a - b).abs() <= half_step, "{kernel:?}, m {m}: {a} from bytes against {b} ({half_step})");

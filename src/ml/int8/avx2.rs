@@ -15,51 +15,57 @@ const ROWS: usize = 4;
 /// Columns per tile: two 8-lane registers (and per packed strip).
 pub(super) const COLUMNS: usize = 16;
 
-/// Each row of `lhs` to bytes with its own scale (`max / 127`; an all-zero row gets scale 0).
+/// The largest of `values` (non-negative; 0 for none).
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; `out` holds `lhs.len()` bytes and `scales` a scale per row of `k`.
+/// The CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn quantise_rows(lhs: &[f32], k: usize, out: &mut [u8], scales: &mut [f32]) {
-    // SAFETY: the caller's contract; every load and store below lies inside a row of `lhs` or
-    // `out`, 32 elements at a time while 32 remain.
+pub(super) unsafe fn peak(values: &[f32]) -> f32 {
+    // SAFETY: every load lies inside `values`, eight at a time while eight remain.
     unsafe {
+        // Four running maxima: one chained `vmaxps` per eight values waited on the last.
+        let mut most = [_mm256_setzero_ps(); 4];
+        let mut quads = values.chunks_exact(32);
+        for c in &mut quads {
+            for (j, m) in most.iter_mut().enumerate() {
+                *m = _mm256_max_ps(*m, _mm256_loadu_ps(c.as_ptr().add(8 * j)));
+            }
+        }
+        let mut chunks = quads.remainder().chunks_exact(8);
+        for c in &mut chunks {
+            most[0] = _mm256_max_ps(most[0], _mm256_loadu_ps(c.as_ptr()));
+        }
+        let most = _mm256_max_ps(_mm256_max_ps(most[0], most[1]), _mm256_max_ps(most[2], most[3]));
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), most);
+        debug_assert!(values.iter().all(|&v| v >= 0.0), "8-bit rows are post-ReLU activations");
+        chunks.remainder().iter().chain(&lanes).fold(0.0f32, |a, &b| a.max(b))
+    }
+}
+
+/// `values · inv` rounded to bytes (saturating at 127) into `dst`, as long as `values`.
+///
+/// # Safety
+/// The CPU has AVX2; `dst` is as long as `values`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn to_bytes(values: &[f32], inv: f32, dst: &mut [u8]) {
+    // SAFETY: every load and store lies inside `values` and `dst`, 32 at a time while 32 remain.
+    unsafe {
+        let k = values.len();
         // `packs`/`packus` interleave the 128-bit halves; this puts the four groups back in order.
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        for (r, row) in lhs.chunks_exact(k).enumerate() {
-            // Four running maxima: one chained `vmaxps` per eight values waited on the last.
-            let mut most = [_mm256_setzero_ps(); 4];
-            let mut quads = row.chunks_exact(32);
-            for c in &mut quads {
-                for (j, m) in most.iter_mut().enumerate() {
-                    *m = _mm256_max_ps(*m, _mm256_loadu_ps(c.as_ptr().add(8 * j)));
-                }
-            }
-            let mut chunks = quads.remainder().chunks_exact(8);
-            for c in &mut chunks {
-                most[0] = _mm256_max_ps(most[0], _mm256_loadu_ps(c.as_ptr()));
-            }
-            let most = _mm256_max_ps(_mm256_max_ps(most[0], most[1]), _mm256_max_ps(most[2], most[3]));
-            let mut lanes = [0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), most);
-            let peak = chunks.remainder().iter().chain(&lanes).fold(0.0f32, |a, &b| a.max(b));
-            debug_assert!(row.iter().all(|&v| v >= 0.0), "8-bit rows are post-ReLU activations");
-            scales[r] = peak / LEVELS;
-            let inv = if peak > 0.0 { LEVELS / peak } else { 0.0 };
-            let dst = &mut out[r * k..(r + 1) * k];
-            let vinv = _mm256_set1_ps(inv);
-            let quad = |at: usize| _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row.as_ptr().add(at)), vinv));
-            let mut i = 0;
-            while i + 32 <= k {
-                let ab = _mm256_packs_epi32(quad(i), quad(i + 8));
-                let cd = _mm256_packs_epi32(quad(i + 16), quad(i + 24));
-                let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
-                _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, bytes);
-                i += 32;
-            }
-            for j in i..k {
-                dst[j] = (row[j] * inv).round().clamp(0.0, LEVELS) as u8;
-            }
+        let vinv = _mm256_set1_ps(inv);
+        let quad = |at: usize| _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(values.as_ptr().add(at)), vinv));
+        let mut i = 0;
+        while i + 32 <= k {
+            let ab = _mm256_packs_epi32(quad(i), quad(i + 8));
+            let cd = _mm256_packs_epi32(quad(i + 16), quad(i + 24));
+            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
+            _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, bytes);
+            i += 32;
+        }
+        for j in i..k {
+            dst[j] = (values[j] * inv).round().clamp(0.0, LEVELS) as u8;
         }
     }
 }
