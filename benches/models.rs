@@ -8,7 +8,10 @@
 //! SigLIP 2 base's vision and text towers beside ONNX Runtime on the same weights
 //! (`benches/onnx_siglip.py`).
 //!
-//! `cargo bench --bench models [-- resnet|whisper|whisper-base|whisper-costs|text|vision-text]`;
+//! After the ResNet-50 rounds, how far 8 bits move trained weights' features from f32 on real
+//! frames, reelmatch's and ONNX Runtime's (`-- resnet-fidelity` alone).
+//!
+//! `cargo bench --bench models [-- resnet|resnet-fidelity|whisper|whisper-base|whisper-costs|text|vision-text]`;
 //! `whisper` runs tiny.en and base (the test assets' multilingual base: base.en's shape, one
 //! vocabulary row more; English forced on both sides), `whisper-base` base alone, `whisper-costs`
 //! times a window and a token of tiny.en and of a base.en-shaped checkpoint (random weights) alone. Needs the test assets (`REELMATCH_TEST_ASSETS`) for Whisper and
@@ -143,6 +146,109 @@ fn resnet_profile() {
     }
     let precision = if f32_only { "f32" } else { "int8" };
     println!("resnet50 ({precision}, batch 8) alone: {:.1} images/s", done as f64 / start.elapsed().as_secs_f64());
+}
+
+/// `-- resnet-fidelity` (and after `-- resnet`'s rounds): how far 8 bits move trained ResNet-50's
+/// features (the test assets' `models/resnet50-keras-v1`) from f32 on real frames (the test
+/// videos sampled as ingest samples them, a frame a second), reelmatch's int8 against its f32 and
+/// ONNX Runtime's int8 against its f32, on the same images normalised by reelmatch: the 8-bit
+/// model the speed rounds time (calibrated on random inputs), and one calibrated on these frames
+/// themselves, the best its static scales can do on them. Each line gives the lowest centred
+/// cosine (centred on the f32 features' mean, as the search compares vectors) and the largest
+/// move against the distance to the nearest other frame; reelmatch's f32 against ONNX Runtime's
+/// checks that both sides run the same network.
+fn resnet_fidelity() {
+    let weights = assets().join("models/resnet50-keras-v1/model.safetensors");
+    if !weights.exists() {
+        println!("(fidelity not measured: {} is missing; scripts/prepare-test-assets.sh makes it)", weights.display());
+        return;
+    }
+    let mut frames = Vec::new();
+    for video in ["bigbuckbunny.mp4", "bikes.mp4"] {
+        let spec = reelmatch::media::SampleSpec { fps: 1.0, short_side: 180 };
+        let path = assets().join("videos").join(video);
+        let limit = std::time::Duration::from_secs(120);
+        let mut taken = 0;
+        reelmatch::media::sample_frames("ffmpeg", &path, spec, limit, &Cancel::default(), |f| {
+            if taken < 8 {
+                frames.push(image::RgbImage::from_raw(f.width, f.height, f.rgb).unwrap());
+                taken += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let pre = Config::default().image;
+    let f32_model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 8, "trained".into()).unwrap();
+    let mut int8 = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 8, "trained".into()).unwrap();
+    let exact = f32_model.embed(&frames).unwrap();
+    if int8.set_precision(reelmatch::config::Precision::Int8) {
+        let eight = int8.embed(&frames).unwrap();
+        println!(
+            "resnet50 fidelity, {} real frames: reelmatch int8 against its f32: {}",
+            frames.len(),
+            drift(&exact, &eight)
+        );
+    }
+    // The same normalised images for ONNX Runtime, channels-last f32.
+    let s = pre.size as usize;
+    let mut inputs = vec![0f32; frames.len() * s * s * 3];
+    for (frame, dst) in frames.iter().zip(inputs.chunks_exact_mut(s * s * 3)) {
+        normalise_hwc(frame, &pre, dst);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("inputs.f32");
+    std::fs::write(&file, inputs.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "2".into());
+    let out = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/onnx_resnet50.py"))
+        .arg(&weights)
+        .args([threads.as_str(), "--features"])
+        .arg(&file)
+        .arg(frames.len().to_string())
+        .output();
+    let Some(theirs) = out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<std::collections::HashMap<String, Vec<Vec<f32>>>>(&o.stdout).ok())
+    else {
+        println!("(ONNX Runtime's fidelity was not measured: `pip install onnx onnxruntime` adds it)");
+        return;
+    };
+    let their_f32 = &theirs["f32"];
+    println!("resnet50 fidelity: reelmatch f32 against ONNX Runtime f32: {}", drift(their_f32, &exact));
+    println!("resnet50 fidelity: ONNX Runtime int8 (as timed) against its f32: {}", drift(their_f32, &theirs["int8"]));
+    println!(
+        "resnet50 fidelity: ONNX Runtime int8 calibrated on these frames against its f32: {}",
+        drift(their_f32, &theirs["int8_calibrated_on_inputs"])
+    );
+}
+
+/// How far `moved` lies from `reference`, vector by vector: the lowest centred cosine (centred
+/// on the reference's mean) and the largest distance against the reference vector's distance to
+/// its nearest other one.
+fn drift(reference: &[Vec<f32>], moved: &[Vec<f32>]) -> String {
+    let dim = reference[0].len();
+    let mean: Vec<f32> =
+        (0..dim).map(|i| reference.iter().map(|v| v[i]).sum::<f32>() / reference.len() as f32).collect();
+    let centred = |v: &[f32]| v.iter().zip(&mean).map(|(a, m)| a - m).collect::<Vec<f32>>();
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
+    let cosine = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        dot / (dist(a, &vec![0.0; dim]) * dist(b, &vec![0.0; dim]))
+    };
+    let (mut lowest, mut worst) = (1f32, 0f32);
+    for (i, (r, m)) in reference.iter().zip(moved).enumerate() {
+        lowest = lowest.min(cosine(&centred(r), &centred(m)));
+        let nearest = reference
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| dist(r, o))
+            .fold(f32::INFINITY, f32::min);
+        worst = worst.max(dist(r, m) / nearest);
+    }
+    format!("centred cosine ≥ {lowest:.4}, moved ≤ {worst:.3} of the distance to the nearest other frame")
 }
 
 /// One precision's images/s, round by round: reelmatch's, ONNX Runtime's and their ratio.
@@ -630,6 +736,9 @@ fn main() {
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     if run("resnet") {
         resnet();
+    }
+    if run("resnet") || only.as_deref() == Some("resnet-fidelity") {
+        resnet_fidelity();
     }
     if run("preprocess") {
         preprocess_frames();

@@ -14,6 +14,13 @@ usage: python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS BATCH [BATCH
 prints: {"onnxruntime": version, "batches": {"8": images_per_second, ...},
          "batches_int8": {"8": images_per_second, ...}} (median of 5 runs)
 
+       python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS --features INPUTS N
+reads N channels-last normalised 224×224 images (raw little-endian f32) from INPUTS and prints
+{"f32": [[...]], "int8": [[...]], "int8_calibrated_on_inputs": [[...]]}: each session's features,
+the 8-bit one quantised as for the speed rounds and once more calibrated on the N images
+themselves (the best its static scales can do on them), for `cargo bench --bench models --
+resnet-fidelity` to compare with f32 as it compares reelmatch's.
+
        python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS --serve
 builds both sessions, prints {"onnxruntime": version}, then answers each line read ("f32 8" or
 "int8 32": a precision and a batch) with one timed round, {"images_per_second": x}: so a bench
@@ -34,7 +41,8 @@ from safetensors.numpy import load_file
 w = load_file(sys.argv[1])
 threads = int(sys.argv[2])
 serve = sys.argv[3:] == ["--serve"]
-batches = [] if serve else [int(b) for b in sys.argv[3:]]
+features = sys.argv[3] == "--features"
+batches = [] if serve or features else [int(b) for b in sys.argv[3:]]
 nodes, inits = [], []
 count = [0]
 
@@ -131,7 +139,9 @@ def rates_of(session):
     return rates
 
 
-def quantised(model):
+def quantised(model, calibration=None):
+    """The model quantised to 8 bits, its activations calibrated on `calibration` (NCHW images)
+    or, by default, on 8 random normal inputs."""
     import logging
 
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -143,6 +153,8 @@ def quantised(model):
         def __init__(self):
             rng = np.random.default_rng(1)
             self.left = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(8)]
+            if calibration is not None:
+                self.left = [calibration[i:i + 1] for i in range(len(calibration))]
 
         def get_next(self):
             return {"input": self.left.pop()} if self.left else None
@@ -159,7 +171,13 @@ def quantised(model):
             return f.read()
 
 
-if serve:
+if features:
+    n = int(sys.argv[5])
+    x = np.fromfile(sys.argv[4], dtype="<f4").reshape(n, 224, 224, 3).transpose(0, 3, 1, 2).copy()
+    runs = {"f32": model.SerializeToString(), "int8": quantised(model),
+            "int8_calibrated_on_inputs": quantised(model, x)}
+    print(json.dumps({name: session_of(m).run(None, {"input": x})[0].tolist() for name, m in runs.items()}))
+elif serve:
     sessions = {"f32": session_of(model.SerializeToString()), "int8": session_of(quantised(model))}
     print(json.dumps({"onnxruntime": ort.__version__}), flush=True)
     warm = set()
