@@ -15,6 +15,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod taps;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -150,6 +151,8 @@ impl Part<'_> {
         }
     }
 }
+
+pub use taps::{taps_into, taps_into_bytes, Taps, OUTSIDE};
 
 /// The fastest 8-bit kernel this CPU runs, if any.
 pub fn kernel() -> Option<Kernel> {
@@ -347,13 +350,27 @@ pub fn matmul_into_bytes(
     let m = dst_scales.len();
     assert!(dst.len() == m * n && lhs.len() == m * k, "matrix shapes disagree");
     assert!(then.residual.is_none_or(|r| r.len() == m * n), "epilogue shapes disagree");
+    in_groups((dst, dst_scales), w, scratch, |first, count, buffer, scratch| {
+        let then = Epilogue { residual: then.residual.map(|r| r.part(first, count, n)), ..then };
+        matmul_into(buffer, lhs.part(first, count, k), w, then, scratch);
+    });
+}
+
+/// Rows of `w.n` outputs kept in 8 bits a group at a time: `rows(first, count, buffer, scratch)`
+/// writes rows `first…first + count` in f32 into `buffer`, then they are quantised from there.
+fn in_groups(
+    (dst, dst_scales): (&mut [u8], &mut [f32]),
+    w: &PackedWeights,
+    scratch: &mut Scratch,
+    mut rows: impl FnMut(usize, usize, &mut [f32], &mut Scratch),
+) {
+    let (n, m) = (w.n, dst_scales.len());
     let group = ROWS * (4096 / (ROWS * n)).max(1);
     let mut out = std::mem::take(&mut scratch.out);
     for first in (0..m).step_by(group) {
         let count = group.min(m - first);
         let buffer = super::reuse(&mut out, count * n);
-        let then = Epilogue { residual: then.residual.map(|r| r.part(first, count, n)), ..then };
-        matmul_into(buffer, lhs.part(first, count, k), w, then, scratch);
+        rows(first, count, buffer, scratch);
         let (bytes, scales) = (&mut dst[first * n..(first + count) * n], &mut dst_scales[first..first + count]);
         w.kernel.quantise_rows(buffer, n, bytes, scales);
     }

@@ -206,7 +206,8 @@ impl Conv {
         let rows = x.b * oh * ow;
         assert!(!bytes_out || self.int8.is_some(), "8-bit products keep their outputs in 8 bits");
         if x.bytes.is_some() {
-            assert!(self.int8.is_some() && self.k == 1 && self.pad == 0, "8-bit activations feed 8-bit 1×1 products");
+            let reads_bytes = self.int8.is_some() && self.k == 1 && self.pad == 0 || self.reads_taps();
+            assert!(reads_bytes, "8-bit activations feed 8-bit 1×1 products and tap products");
         }
         if bytes_out {
             let block = self.rows_per_block(rows).unwrap_or_else(|| rows.div_ceil(rayon::current_num_threads()));
@@ -265,6 +266,12 @@ impl Conv {
         (blocks >= 2 * threads).then_some(per_block)
     }
 
+    /// Whether the convolution reads 8-bit input pixels tap by tap (`int8::taps_into`): a 3×3 one
+    /// in 8 bits on the VNNI kernel.
+    fn reads_taps(&self) -> bool {
+        self.k == 3 && self.int8.as_ref().is_some_and(|w| w.kernel() == Kernel::Vnni)
+    }
+
     /// Whether the product reads `x`'s rows as they are (a 1×1 convolution with stride 1).
     fn reads_rows_directly(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
@@ -286,6 +293,21 @@ impl Conv {
         let width = self.k * self.k * self.c_in;
         if self.reads_rows_directly() {
             self.multiply(dst, x.rows(first, n, width), first, (residual, relu));
+        } else if let (Some(w), Some(q), true) = (&self.int8, &x.bytes, self.reads_taps()) {
+            assert!(residual.is_none(), "tap products take no residual");
+            TAPS.with_borrow_mut(|taps| {
+                taps.clear();
+                (first..first + n).for_each(|r| self.taps(x, (oh, ow), r, taps));
+                let pixels = Bytes { bytes: &q.bytes, scales: &q.scales };
+                let taps = int8::Taps { pixels, c: x.c, taps, per_row: self.k * self.k };
+                let then = int8::Epilogue { bias: &self.bias, residual: None, relu };
+                match dst {
+                    Out::F32(dst) => int8::taps_into(dst, taps, w, then),
+                    Out::Bytes(bytes, scales) => {
+                        SCRATCH.with_borrow_mut(|scratch| int8::taps_into_bytes(bytes, scales, taps, w, then, scratch))
+                    }
+                }
+            });
         } else if let (Some(w), None) = (&self.int8, &x.bytes) {
             // An 8-bit product of f32 patches: each patch row quantised straight from its runs
             // of input pixels, so no f32 patch is written (a copy of each, a `memmove` of 4.4 %
@@ -405,6 +427,20 @@ impl Conv {
         }
     }
 
+    /// Output row `r`'s input pixels, `[ky, kx]` (their indices in `x`, or `int8::OUTSIDE` in the
+    /// padding), pushed onto `taps`.
+    fn taps(&self, x: &Act, (oh, ow): (usize, usize), r: usize, taps: &mut Vec<u32>) {
+        let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+        for ky in 0..self.k {
+            let iy = (oy * self.stride + ky) as isize - self.pad as isize;
+            for kx in 0..self.k {
+                let ix = (ox * self.stride + kx) as isize - self.pad as isize;
+                let inside = (0..x.h as isize).contains(&iy) && (0..x.w as isize).contains(&ix);
+                taps.push(if inside { ((img * x.h + iy as usize) * x.w + ix as usize) as u32 } else { int8::OUTSIDE });
+            }
+        }
+    }
+
     /// Output row `r`'s patch, `[ky, kx, c_in]` (zero outside the image).
     fn patch(&self, x: &Act, dims: (usize, usize), r: usize, row: &mut [f32]) {
         let mut at = 0;
@@ -453,6 +489,8 @@ thread_local! {
     static PATCHES: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
     /// Each pool thread's quantised rows for the 8-bit products.
     static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
+    /// Each pool thread's taps of a block's output rows (`Conv::taps`).
+    static TAPS: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
     /// Each pool thread's 8-bit patch rows: pixels for a 1×1 convolution with a stride, or
     /// quantised f32 patches.
     static GATHERED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = std::cell::RefCell::default();
@@ -494,7 +532,8 @@ impl Bottleneck {
 
     fn forward(&self, x: Act, pools: &Pools) -> Act {
         let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, false, pools));
-        let y1 = self.conv1.forward(&x, true, None, false, pools);
+        // The first 1×1 convolution's output in 8 bits where the 3×3 one reads pixels tap by tap.
+        let y1 = self.conv1.forward(&x, true, None, self.conv1.int8.is_some() && self.conv2.reads_taps(), pools);
         // The 3×3 convolution's output in 8 bits when the 1×1 one after it multiplies in 8 bits:
         // quantised block by block while in cache instead of read back from memory in f32.
         let y2 = self.conv2.forward(&y1, true, None, self.conv2.int8.is_some() && self.conv3.int8.is_some(), pools);

@@ -1,0 +1,215 @@
+//! A convolution's 8-bit product read straight from its input's 8-bit pixels, a tap (kernel
+//! position) at a time, for the VNNI kernel: each pixel keeps its own scale, so the sums are
+//! taken tap by tap in integers and added in f32 at the pixel's scale
+//! (`Σ_tap scale(pixel) · (pixel's bytes · w[tap])`), and no patch is gathered or quantised.
+//!
+//! Why: ResNet-50's 3×3 convolutions had gathered each output's patch (nine pixels of f32
+//! activations) and quantised it whole at the patch's largest value: nine times the input's
+//! values through the quantiser per convolution, and the pixels with small values given the
+//! coarse steps of their neighbours'.
+
+use super::{in_groups, Bytes, Epilogue, Kernel, PackedWeights, Scratch, Store, PANEL};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// A tap outside the image (zero padding).
+pub const OUTSIDE: u32 = u32::MAX;
+
+/// What a convolution's taps read: `pixels` (`c` bytes each, a scale each), and for each output
+/// row its `per_row` taps in the weights' depth order, each a pixel's index or [`OUTSIDE`].
+#[derive(Clone, Copy)]
+pub struct Taps<'a> {
+    pub pixels: Bytes<'a>,
+    pub c: usize,
+    pub taps: &'a [u32],
+    pub per_row: usize,
+}
+
+impl Taps<'_> {
+    /// Asserts the taps fit `w` (depth `per_row · c`), that `w` runs on the VNNI kernel, and that
+    /// every tap's pixel is inside `pixels`; returns the output rows.
+    fn check(&self, w: &PackedWeights, then: &Epilogue) -> usize {
+        assert!(w.kernel == Kernel::Vnni && w.kernel.runs(), "tap products run on the VNNI kernel");
+        assert!(self.per_row * self.c == w.k && self.c.is_multiple_of(4), "taps and weights disagree");
+        let pixels = self.pixels.scales.len();
+        assert!(self.pixels.bytes.len() == pixels * self.c, "pixels and scales disagree");
+        assert!(self.taps.iter().all(|&p| p == OUTSIDE || (p as usize) < pixels), "a tap outside the pixels");
+        assert!(then.residual.is_none() && then.bias.len() == w.n, "tap products take a bias, no residual");
+        self.taps.len() / self.per_row
+    }
+}
+
+/// `dst = relu?(Σ_tap pixel_scale · (pixel · w[tap]) · col_scale + bias)` for the rows of `x`
+/// (`dst` is `rows × w.n`), on the calling thread.
+pub fn taps_into(dst: &mut [f32], x: Taps, w: &PackedWeights, then: Epilogue) {
+    let m = x.check(w, &then);
+    assert_eq!(dst.len(), m * w.n, "matrix shapes disagree");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU runs VNNI and every tap lies inside the pixels (checked above); `dst` and
+    // the bias are as long as the tiles write.
+    unsafe {
+        product(dst, x, w, m, then)
+    }
+}
+
+/// [`taps_into`] with the results kept in 8 bits, as `int8::matmul_into_bytes` keeps them.
+pub fn taps_into_bytes(
+    dst: &mut [u8],
+    dst_scales: &mut [f32],
+    x: Taps,
+    w: &PackedWeights,
+    then: Epilogue,
+    scratch: &mut Scratch,
+) {
+    let m = x.check(w, &then);
+    assert!(dst.len() == m * w.n && dst_scales.len() == m, "matrix shapes disagree");
+    in_groups((dst, dst_scales), w, scratch, |first, count, buffer, _| {
+        let taps = &x.taps[first * x.per_row..(first + count) * x.per_row];
+        taps_into(buffer, Taps { taps, ..x }, w, then);
+    });
+}
+
+/// Three output rows at a time: 12 registers of integer sums for a tap, 12 of f32 sums over the
+/// taps, four of weights and a broadcast.
+const TAP_ROWS: usize = 3;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn product(dst: &mut [f32], x: Taps, w: &PackedWeights, m: usize, then: Epilogue) {
+    // SAFETY: the caller's contract (see `taps_into`).
+    unsafe {
+        let n = w.n;
+        for panel in 0..n / PANEL {
+            let wp = w.data.as_ptr().add(panel * (w.k / 4) * PANEL * 4);
+            let col = panel * PANEL;
+            let mut r = 0;
+            while r < m {
+                let out = Store::at(dst, n, then, r, col);
+                let taps = &x.taps[r * x.per_row..];
+                match m - r {
+                    1 => tile::<1>(x, taps, wp, &w.scales[col..], out),
+                    2 => tile::<2>(x, taps, wp, &w.scales[col..], out),
+                    _ => tile::<TAP_ROWS>(x, taps, wp, &w.scales[col..], out),
+                }
+                r += TAP_ROWS;
+            }
+        }
+    }
+}
+
+/// `R` rows × 64 columns: per tap the integer sums over the pixel's `c` bytes, added to the f32
+/// sums at the pixel's scale; then `out = relu?(sum · col_scale + bias)`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales: &[f32], store: Store) {
+    // SAFETY: the caller's contract (see `taps_into`): a tap outside the image reads pixel 0 at
+    // scale 0.
+    unsafe {
+        let c4 = x.c / 4;
+        let mut sums = [[_mm512_setzero_ps(); 4]; R];
+        for tap in 0..x.per_row {
+            let mut from = [x.pixels.bytes.as_ptr(); R];
+            let mut scale = [0f32; R];
+            for i in 0..R {
+                let p = *taps.get_unchecked(i * x.per_row + tap);
+                if p != OUTSIDE {
+                    from[i] = x.pixels.bytes.as_ptr().add(p as usize * x.c);
+                    scale[i] = *x.pixels.scales.get_unchecked(p as usize);
+                }
+            }
+            let wt = wp.add(tap * c4 * PANEL * 4);
+            let mut acc = [[_mm512_setzero_si512(); 4]; R];
+            for k4 in 0..c4 {
+                let w = wt.add(k4 * PANEL * 4) as *const __m512i;
+                let ws = [
+                    _mm512_loadu_si512(w),
+                    _mm512_loadu_si512(w.add(1)),
+                    _mm512_loadu_si512(w.add(2)),
+                    _mm512_loadu_si512(w.add(3)),
+                ];
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let quad = _mm512_set1_epi32((from[i].add(k4 * 4) as *const i32).read_unaligned());
+                    for (acc, w) in acc.iter_mut().zip(ws) {
+                        *acc = _mm512_dpbusd_epi32(*acc, quad, w);
+                    }
+                }
+            }
+            for i in 0..R {
+                let s = _mm512_set1_ps(scale[i]);
+                for j in 0..4 {
+                    sums[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][j]), s, sums[i][j]);
+                }
+            }
+        }
+        for (i, sums) in sums.iter().enumerate() {
+            for (j, &sum) in sums.iter().enumerate() {
+                let scale = _mm512_loadu_ps(col_scales.as_ptr().add(j * 16));
+                let mut v = _mm512_fmadd_ps(sum, scale, _mm512_loadu_ps(store.bias.add(j * 16)));
+                if store.relu {
+                    v = _mm512_max_ps(v, _mm512_setzero_ps());
+                }
+                _mm512_storeu_ps(store.out.add(i * store.n + j * 16), v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tap products against the sums taken in f64 on weights whole in −127…127 (each column's
+    /// largest 127, so quantising them changes nothing): for 1 to 7 rows (every tile height),
+    /// nine taps of eight channels with some outside the image, two panels of columns; and kept
+    /// in 8 bits, the f32 results' bytes.
+    #[test]
+    fn tap_products_match_the_sums_in_f64() {
+        if !crate::kernels::exercise("8-bit tap product (ml::int8::taps)", Kernel::Vnni.features()) {
+            return;
+        }
+        let mut rng = crate::rng::SplitMix64(11);
+        let (c, per_row, n, pixels) = (8, 9, 128, 20);
+        let k = c * per_row;
+        let mut weight: Vec<f32> = (0..k * n).map(|_| (rng.unit() * 254.0 - 127.0).round() as f32).collect();
+        weight[..n].fill(127.0);
+        let packed = PackedWeights::new(&weight, k, n, Kernel::Vnni);
+        let bytes: Vec<u8> = (0..pixels * c).map(|_| (rng.unit() * 256.0) as u8).collect();
+        let scales: Vec<f32> = (0..pixels).map(|p| if p == 3 { 0.0 } else { rng.unit() as f32 * 0.1 }).collect();
+        let bias: Vec<f32> = (0..n).map(|_| rng.unit() as f32 * 2e4 - 1e4).collect();
+        for m in 1..=7 {
+            let taps: Vec<u32> = (0..m * per_row)
+                .map(|_| if rng.unit() < 0.2 { OUTSIDE } else { (rng.unit() * pixels as f64) as u32 })
+                .collect();
+            let x = Taps { pixels: Bytes { bytes: &bytes, scales: &scales }, c, taps: &taps, per_row };
+            let then = Epilogue { bias: &bias, residual: None, relu: true };
+            let mut got = vec![f32::NAN; m * n];
+            taps_into(&mut got, x, &packed, then);
+            for r in 0..m {
+                for col in 0..n {
+                    let mut sum = f64::from(bias[col]);
+                    for (t, &p) in taps[r * per_row..(r + 1) * per_row].iter().enumerate() {
+                        if p == OUTSIDE {
+                            continue;
+                        }
+                        let p = p as usize;
+                        let dot: f64 = (0..c)
+                            .map(|ch| f64::from(bytes[p * c + ch]) * f64::from(weight[(t * c + ch) * n + col]))
+                            .sum();
+                        sum += f64::from(scales[p]) * dot;
+                    }
+                    let (want, have) = (sum.max(0.0), f64::from(got[r * n + col]));
+                    assert!(
+                        (have - want).abs() <= 1e-5 * want.abs() + 1e-2,
+                        "m {m}, row {r}, column {col}: {have} against {want}"
+                    );
+                }
+            }
+            let (mut want, mut want_scales) = (vec![0u8; m * n], vec![0f32; m]);
+            Kernel::Vnni.quantise_rows(&got, n, &mut want, &mut want_scales);
+            let (mut kept, mut kept_scales) = (vec![7u8; m * n], vec![f32::NAN; m]);
+            taps_into_bytes(&mut kept, &mut kept_scales, x, &packed, then, &mut Scratch::default());
+            assert!(kept == want && kept_scales == want_scales, "m {m}: outputs kept in 8 bits");
+        }
+    }
+}
