@@ -10,10 +10,13 @@
 //! `[models.image] precision = "int8"` every convolution but the stem is an im2col (or direct)
 //! product in 8 bits instead (`ml::int8`, bias, residual and ReLU in the kernel's last store):
 //! Winograd's included with AVX-512 VNNI, not with AVX2 alone. Then every block's output but the
-//! last stays in 8 bits, a byte per channel and a scale per pixel, quantised block by block
+//! last stays in 8 bits, a byte per channel and a scale per pixel, quantised a few rows at a time
 //! while in cache: the next block's 1×1 convolutions read those bytes as they would have quantised
-//! them, and its residual is read from them too. The stem then runs in 16-bit integers on the
-//! bytes the image was normalised from (`resnet::stem`), where the CPU has AVX2.
+//! them, and its residual is read from them too. Inside a block the 3×3 convolution's output is
+//! kept in 8 bits for the 1×1 one after it, and with VNNI the first 1×1 one's too: the 3×3
+//! convolution then reads its input pixels tap by tap, each at its own scale (`int8::taps_into`).
+//! The stem runs in 16-bit integers on the image's resized bytes (`resnet::stem`), where the CPU
+//! has AVX2.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
@@ -615,6 +618,25 @@ impl ResNet50 {
             Some(stem) => stem,
             None => self.stem.forward(&image, true, None, false, pools),
         };
+        self.after_stem(stem)
+    }
+
+    /// Whether [`ResNet50::forward_bytes`] runs: the stem runs on the image's bytes.
+    pub fn takes_bytes(&self) -> bool {
+        self.byte_stem.is_some()
+    }
+
+    /// Pooled `[b, 2048]` features of `b` channels-last `h`×`w` RGB images given as the bytes
+    /// they would be normalised from (`[b, h, w, 3]`), where [`ResNet50::takes_bytes`]: no
+    /// normalised copy is made for the 16-bit stem to recover the bytes from.
+    pub fn forward_bytes(&self, bytes: &[u8], dims: (usize, usize, usize)) -> Vec<f32> {
+        let stem = self.byte_stem.as_ref().expect("the stem runs on bytes (ResNet50::takes_bytes)");
+        self.after_stem(stem.forward_bytes(bytes, dims, &self.pools))
+    }
+
+    /// The max pooling, the blocks and the average pooling after the stem's `relu(stem(x))`.
+    fn after_stem(&self, stem: Act) -> Vec<f32> {
+        let pools = &self.pools;
         let mut x = max_pool_3x3_s2(&stem, &pools.f32);
         pools.give(stem);
         for block in &self.blocks {

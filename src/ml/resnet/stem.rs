@@ -1,8 +1,9 @@
 //! ResNet-50's stem (7×7, stride 2, 3 → 64 channels) in 16-bit integers on the image's bytes, for
 //! `precision = "int8"`. The network's input is normalised bytes, `x = (p/255 − mean)/std` per
 //! channel, so the stem's sums are exact integers of the bytes `p` against weights scaled by
-//! `1/(255·std)`, plus a constant per output channel (`−mean/std` against the weights): the bytes
-//! are recovered from `x`, and the product runs in 16-bit integers (`vpmaddwd`: 16 products a
+//! `1/(255·std)`, plus a constant per output channel (`−mean/std` against the weights): the
+//! image embedder hands over the resized bytes themselves (`ResNet50::forward_bytes`; from a
+//! normalised `x` they are recovered), and the product runs in 16-bit integers (`vpmaddwd`: 16 products a
 //! register, twice an f32 FMA's) with the weights in 14 bits per output channel: within 1e-4 of
 //! f32 (relative, tested), but for the padding, the byte nearest to a normalised 0 (`255·mean`,
 //! off by at most half a byte's step, on the border's taps only).
@@ -124,23 +125,46 @@ impl ByteStem {
     /// `relu(stem(x))`, or `None` when `x` is not normalised bytes (a value off every byte's), for
     /// the f32 stem to take.
     pub(super) fn forward(&self, x: &Act, pools: &Pools) -> Option<Act> {
-        let (hp, wp) = (x.h + 2 * PAD, x.w + 2 * PAD);
-        let mut padded = pools.shorts.take(x.b * hp * wp * C);
-        let bytes = padded.par_chunks_mut(wp * C).enumerate().all(|(row, dst)| {
-            let (img, py) = (row / hp, row % hp);
+        let row = x.w * C;
+        self.on_rows((x.b, x.h, x.w), pools, |image_row, dst| self.pixels.bytes(&x.data[image_row * row..][..row], dst))
+    }
+
+    /// `relu(stem(x))` of `b` images of `h`×`w` RGB bytes, channels-last (`bytes`): the bytes
+    /// the network's input would have been normalised from.
+    pub(super) fn forward_bytes(&self, bytes: &[u8], (b, h, w): (usize, usize, usize), pools: &Pools) -> Act {
+        assert_eq!(bytes.len(), b * h * w * C, "channels-last RGB bytes");
+        let row = w * C;
+        let rows = |image_row: usize, dst: &mut [i16]| {
+            dst.iter_mut().zip(&bytes[image_row * row..][..row]).for_each(|(d, &b)| *d = i16::from(b));
+            true
+        };
+        self.on_rows((b, h, w), pools, rows).expect("bytes are always bytes")
+    }
+
+    /// The stem on images whose rows of bytes `row(image row, dst)` writes (image `i`'s row `y`
+    /// is `i·h + y`), or `None` if one of them says it could not.
+    fn on_rows(
+        &self,
+        (b, h, w): (usize, usize, usize),
+        pools: &Pools,
+        row: impl Fn(usize, &mut [i16]) -> bool + Sync,
+    ) -> Option<Act> {
+        let (hp, wp) = (h + 2 * PAD, w + 2 * PAD);
+        let mut padded = pools.shorts.take(b * hp * wp * C);
+        let bytes = padded.par_chunks_mut(wp * C).enumerate().all(|(r, dst)| {
+            let (img, py) = (r / hp, r % hp);
             dst.chunks_exact_mut(C).for_each(|pixel| pixel.copy_from_slice(&self.pad));
-            if py < PAD || py >= PAD + x.h {
+            if py < PAD || py >= PAD + h {
                 return true;
             }
-            let src = &x.data[(img * x.h + py - PAD) * x.w * C..][..x.w * C];
-            self.pixels.bytes(src, &mut dst[PAD * C..(PAD + x.w) * C])
+            row(img * h + py - PAD, &mut dst[PAD * C..(PAD + w) * C])
         });
         if !bytes {
             pools.shorts.give(padded);
             return None;
         }
-        let (oh, ow) = ((x.h + 2 * PAD - K) / STRIDE + 1, (x.w + 2 * PAD - K) / STRIDE + 1);
-        let (rows, n) = (x.b * oh * ow, self.bias.len());
+        let (oh, ow) = ((h + 2 * PAD - K) / STRIDE + 1, (w + 2 * PAD - K) / STRIDE + 1);
+        let (rows, n) = (b * oh * ow, self.bias.len());
         let (_, block) = crate::ml::equal_parts(rows, BLOCK, rayon::current_num_threads());
         let mut out = pools.f32.take(rows * n);
         out.par_chunks_mut(block * n).enumerate().for_each(|(i, dst)| {
@@ -160,7 +184,7 @@ impl ByteStem {
             })
         });
         pools.shorts.give(padded);
-        Some(Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: n })
+        Some(Act { data: out, bytes: None, b, h: oh, w: ow, c: n })
     }
 
     /// `dst = relu(patches · weights · scales + bias)`, `patches` being `m × DEPTH`.
@@ -249,8 +273,8 @@ mod tests {
     /// The stem on bytes against the f32 stem on the same normalised bytes (random weights, two
     /// images of odd and even sides, so the padding is crossed on every edge): within the 14-bit
     /// weights' rounding where the padding byte is exact (means of whole bytes), within the
-    /// padding's half byte with ImageNet's means; and an input that is not normalised bytes is
-    /// left to f32.
+    /// padding's half byte with ImageNet's means; the same given the bytes themselves; and an
+    /// input that is not normalised bytes is left to f32.
     #[test]
     fn byte_stem_matches_the_f32_stem() {
         if !crate::kernels::exercise("16-bit stem on bytes (ml::resnet::stem)", &["avx2", "fma"]) {
@@ -267,13 +291,19 @@ mod tests {
         for (pixels, most) in [(whole_bytes, 1e-4), (imagenet, 1e-2)] {
             let stem = ByteStem::new(&conv, pixels).unwrap();
             let (b, h, w) = (2, 21, 16);
-            let data: Vec<f32> = (0..b * h * w * C)
-                .map(|i| ((rng.unit() * 256.0).floor() as f32 / 255.0 - pixels.mean[i % C]) / pixels.std[i % C])
+            let bytes: Vec<u8> = (0..b * h * w * C).map(|_| (rng.unit() * 256.0) as u8).collect();
+            let data: Vec<f32> = bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| (f32::from(p) / 255.0 - pixels.mean[i % C]) / pixels.std[i % C])
                 .collect();
             let x = Act { data, bytes: None, b, h, w, c: C };
             let pools = Pools::default();
             let want = conv.forward(&x, true, None, false, &pools);
             let got = stem.forward(&x, &pools).expect("normalised bytes");
+            // Given the bytes themselves: the same outputs.
+            let from_bytes = stem.forward_bytes(&bytes, (b, h, w), &pools);
+            assert!(from_bytes.data == got.data, "{pixels:?}: the stem on bytes and on normalised bytes differ");
             assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c));
             // Each weight is off by at most half a step (its column's largest over 16,383), each
             // byte is at most 255, the padding off by half a byte's step; and f32's roundings.
