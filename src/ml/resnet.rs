@@ -671,7 +671,9 @@ fn max_pool_3x3_s2(x: &Act, buffers: &Buffers<f32>) -> Act {
         for iy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(x.h) {
             for ix in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(x.w) {
                 let src = ((img * x.h + iy) * x.w + ix) * x.c;
-                row.iter_mut().zip(&x.data[src..src + x.c]).for_each(|(o, v)| *o = o.max(*v));
+                // A comparison and a select, which compile to `vmaxps`: `f32::max`'s handling of
+                // NaN (none comes out of a ReLU) had made the pooling 1.4 % of the 8-bit pass.
+                row.iter_mut().zip(&x.data[src..src + x.c]).for_each(|(o, &v)| *o = if v > *o { v } else { *o });
             }
         }
     });

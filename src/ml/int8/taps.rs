@@ -65,7 +65,11 @@ pub fn taps_into_bytes(
     assert!(dst.len() == m * w.n && dst_scales.len() == m, "matrix shapes disagree");
     in_groups((dst, dst_scales), w, scratch, |first, count, buffer, _| {
         let taps = &x.taps[first * x.per_row..(first + count) * x.per_row];
-        taps_into(buffer, Taps { taps, ..x }, w, then);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `taps_into`: the taps were checked above, and `buffer` holds `count` rows.
+        unsafe {
+            product(buffer, Taps { taps, ..x }, w, count, then)
+        }
     });
 }
 
