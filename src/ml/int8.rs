@@ -335,9 +335,10 @@ pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue
 /// (`dst` bytes, a scale per row in `dst_scales`): a group of rows at a time across all columns
 /// into a buffer of about 16 KiB, quantised from there while it is in the first-level cache.
 ///
-/// Why: a block of f32 outputs written whole and quantised after (hundreds of KiB, in the
-/// second-level cache) had made the 1×1 convolutions on 64 and 128 channels run at half the
-/// rate of the wide ones (the epilogue and the quantiser weigh most where the sums are shortest).
+/// Why: a block's f32 outputs had been written whole (hundreds of KiB, in the second-level cache)
+/// and read back to be quantised. On its own the change measured within the Zen 4 machine's noise
+/// in ResNet-50; the 1×1 convolutions on 64 and 128 channels still run at about half the wide
+/// ones' rate, since the epilogue and the quantiser weigh most where the sums are shortest.
 pub fn matmul_into_bytes(
     dst: &mut [u8],
     dst_scales: &mut [f32],
@@ -466,6 +467,37 @@ unsafe fn product(dst: &mut [f32], rows: &[u8], scales: &[f32], w: &PackedWeight
     }
 }
 
+/// The integer sums of `R` rows of bytes (`rows[r]`, `4·steps` each) against a panel's
+/// `steps` steps of four depths from `wp`: four registers of 16 columns per row.
+///
+/// # Safety
+/// The CPU has AVX-512 F, BW and VNNI; each row holds `4·steps` bytes and `wp` the steps.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn sums<const R: usize>(rows: [*const u8; R], wp: *const i8, steps: usize) -> [[__m512i; 4]; R] {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); 4]; R];
+        for k4 in 0..steps {
+            let w = wp.add(k4 * PANEL * 4) as *const __m512i;
+            let ws = [
+                _mm512_loadu_si512(w),
+                _mm512_loadu_si512(w.add(1)),
+                _mm512_loadu_si512(w.add(2)),
+                _mm512_loadu_si512(w.add(3)),
+            ];
+            for (row, acc) in rows.iter().zip(acc.iter_mut()) {
+                let quad = _mm512_set1_epi32((row.add(k4 * 4) as *const i32).read_unaligned());
+                for (acc, w) in acc.iter_mut().zip(ws) {
+                    *acc = _mm512_dpbusd_epi32(*acc, quad, w);
+                }
+            }
+        }
+        acc
+    }
+}
+
 /// `R` rows × 64 columns: the sums over all of `k`, then
 /// `out = relu?(sum · row_scale · col_scale + bias + residual?)`.
 #[cfg(target_arch = "x86_64")]
@@ -481,22 +513,7 @@ unsafe fn tile<const R: usize>(
 ) {
     // SAFETY: the caller's contract (see `matmul_into`).
     unsafe {
-        let mut acc = [[_mm512_setzero_si512(); 4]; R];
-        for k4 in 0..k / 4 {
-            let w = wp.add(k4 * PANEL * 4) as *const __m512i;
-            let ws = [
-                _mm512_loadu_si512(w),
-                _mm512_loadu_si512(w.add(1)),
-                _mm512_loadu_si512(w.add(2)),
-                _mm512_loadu_si512(w.add(3)),
-            ];
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let quad = _mm512_set1_epi32((a.add(r * k + k4 * 4) as *const i32).read_unaligned());
-                for (acc, w) in acc.iter_mut().zip(ws) {
-                    *acc = _mm512_dpbusd_epi32(*acc, quad, w);
-                }
-            }
-        }
+        let acc = sums::<R>(std::array::from_fn(|r| a.add(r * k)), wp, k / 4);
         // The sums copied out of their registers for the epilogue's loops, which index them:
         // indexed themselves, they had been a stack array zeroed by a `memset` of 1.5 KB per
         // tile (3.5 % of ResNet-50's samples).

@@ -298,6 +298,7 @@ impl Conv {
             self.multiply(dst, x.rows(first, n, width), first, (residual, relu));
         } else if let (Some(w), Some(q), true) = (&self.int8, &x.bytes, self.reads_taps()) {
             assert!(residual.is_none(), "tap products take no residual");
+            assert!(x.b * x.h * x.w < int8::OUTSIDE as usize, "a tap's pixel index fits 32 bits");
             TAPS.with_borrow_mut(|taps| {
                 taps.clear();
                 (first..first + n).for_each(|r| self.taps(x, (oh, ow), r, taps));

@@ -8,6 +8,8 @@
 //! values through the quantiser per convolution, and the pixels with small values given the
 //! coarse steps of their neighbours'.
 
+#[cfg(target_arch = "x86_64")]
+use super::sums;
 use super::{in_groups, Bytes, Epilogue, Kernel, PackedWeights, Scratch, Store, PANEL};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -111,7 +113,7 @@ unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales:
     // scale 0.
     unsafe {
         let c4 = x.c / 4;
-        let mut sums = [[_mm512_setzero_ps(); 4]; R];
+        let mut total = [[_mm512_setzero_ps(); 4]; R];
         for tap in 0..x.per_row {
             let mut from = [x.pixels.bytes.as_ptr(); R];
             let mut scale = [0f32; R];
@@ -122,32 +124,16 @@ unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales:
                     scale[i] = *x.pixels.scales.get_unchecked(p as usize);
                 }
             }
-            let wt = wp.add(tap * c4 * PANEL * 4);
-            let mut acc = [[_mm512_setzero_si512(); 4]; R];
-            for k4 in 0..c4 {
-                let w = wt.add(k4 * PANEL * 4) as *const __m512i;
-                let ws = [
-                    _mm512_loadu_si512(w),
-                    _mm512_loadu_si512(w.add(1)),
-                    _mm512_loadu_si512(w.add(2)),
-                    _mm512_loadu_si512(w.add(3)),
-                ];
-                for (i, acc) in acc.iter_mut().enumerate() {
-                    let quad = _mm512_set1_epi32((from[i].add(k4 * 4) as *const i32).read_unaligned());
-                    for (acc, w) in acc.iter_mut().zip(ws) {
-                        *acc = _mm512_dpbusd_epi32(*acc, quad, w);
-                    }
-                }
-            }
+            let acc = sums::<R>(from, wp.add(tap * c4 * PANEL * 4), c4);
             for i in 0..R {
                 let s = _mm512_set1_ps(scale[i]);
                 for j in 0..4 {
-                    sums[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][j]), s, sums[i][j]);
+                    total[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][j]), s, total[i][j]);
                 }
             }
         }
-        for (i, sums) in sums.iter().enumerate() {
-            for (j, &sum) in sums.iter().enumerate() {
+        for (i, total) in total.iter().enumerate() {
+            for (j, &sum) in total.iter().enumerate() {
                 let scale = _mm512_loadu_ps(col_scales.as_ptr().add(j * 16));
                 let mut v = _mm512_fmadd_ps(sum, scale, _mm512_loadu_ps(store.bias.add(j * 16)));
                 if store.relu {
