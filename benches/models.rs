@@ -233,10 +233,8 @@ fn drift(reference: &[Vec<f32>], moved: &[Vec<f32>]) -> String {
         (0..dim).map(|i| reference.iter().map(|v| v[i]).sum::<f32>() / reference.len() as f32).collect();
     let centred = |v: &[f32]| v.iter().zip(&mean).map(|(a, m)| a - m).collect::<Vec<f32>>();
     let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt();
-    let cosine = |a: &[f32], b: &[f32]| {
-        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-        dot / (dist(a, &vec![0.0; dim]) * dist(b, &vec![0.0; dim]))
-    };
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let cosine = |a: &[f32], b: &[f32]| dot(a, b) / (dot(a, a) * dot(b, b)).sqrt();
     let (mut lowest, mut worst) = (1f32, 0f32);
     for (i, (r, m)) in reference.iter().zip(moved).enumerate() {
         lowest = lowest.min(cosine(&centred(r), &centred(m)));

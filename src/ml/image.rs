@@ -198,17 +198,17 @@ impl ImageEmbedder {
     fn forward(&self, images: &[RgbImage]) -> candle_core::Result<Vec<Vec<f32>>> {
         let s = self.pre.size as usize;
         match &self.model {
-            Backbone::Folded(m) if m.takes_bytes() => {
-                // The resized bytes straight to the 16-bit stem, which works on them.
-                let mut batch = vec![0u8; images.len() * s * s * 3];
-                batch.par_chunks_mut(s * s * 3).zip(images).for_each(|(dst, img)| {
-                    super::resample::resize_rgb_into(img, (self.pre.size, self.pre.size), |i, b| dst[i] = b)
-                });
-                let pooled = m.forward_bytes(&batch, (images.len(), s, s));
-                Ok(pooled.chunks(IMAGE_DIM).map(<[f32]>::to_vec).collect())
-            }
             Backbone::Folded(m) => {
-                let pooled = m.forward_hwc(self.batch_hwc(images), (images.len(), s, s));
+                let pooled = if m.takes_bytes() {
+                    // The resized bytes straight to the 16-bit stem, which works on them.
+                    let mut batch = vec![0u8; images.len() * s * s * 3];
+                    batch.par_chunks_mut(s * s * 3).zip(images).for_each(|(dst, img)| {
+                        super::resample::resize_rgb_into(img, (self.pre.size, self.pre.size), |i, b| dst[i] = b)
+                    });
+                    m.forward_bytes(&batch, (images.len(), s, s))
+                } else {
+                    m.forward_hwc(self.batch_hwc(images), (images.len(), s, s))
+                };
                 Ok(pooled.chunks(IMAGE_DIM).map(<[f32]>::to_vec).collect())
             }
             Backbone::Stock(m) => {
