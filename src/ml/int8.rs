@@ -83,6 +83,12 @@ impl Kernel {
     pub fn quantise_rows(self, lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
         assert!(self.runs(), "the 8-bit {self:?} kernel needs {}", self.features().join(", "));
         assert!(bytes.len() == lhs.len() && scales.len() * k == lhs.len(), "quantised rows' shapes disagree");
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Vnni {
+            // SAFETY: the CPU runs the kernel (asserted above); the shapes agree.
+            unsafe { rows_to_bytes(lhs, k, bytes, scales) };
+            return;
+        }
         for ((row, out), scale) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales) {
             // SAFETY: the CPU runs the kernel (asserted above); the row and its bytes are `k` long.
             *scale = unsafe { self.parts_unchecked(&[Part::Values(row)], out) };
@@ -251,8 +257,46 @@ impl<'a> Rows<'a> {
 #[derive(Clone, Copy)]
 pub struct Epilogue<'a> {
     pub bias: &'a [f32],
-    pub residual: Option<Rows<'a>>,
+    pub residual: Option<Shortcut<'a>>,
     pub relu: bool,
+}
+
+/// A product's residual: rows read from memory, or (VNNI only) a second product of rows of
+/// bytes against other weights with the same output columns, `lhs · w`, summed tile by tile
+/// beside the first and added in f32 at its own row and column scales: a residual block's
+/// downsampling convolution, whose output is then never stored nor read back.
+#[derive(Clone, Copy)]
+pub enum Shortcut<'a> {
+    Rows(Rows<'a>),
+    Product { lhs: Bytes<'a>, w: &'a PackedWeights },
+}
+
+impl<'a> Shortcut<'a> {
+    /// Whether it holds `m` rows of `n` outputs for a product on `kernel`.
+    fn fits(&self, m: usize, n: usize, kernel: Kernel) -> bool {
+        match self {
+            Shortcut::Rows(Rows::F32(v)) => v.len() == m * n,
+            Shortcut::Rows(Rows::Bytes(b)) => b.bytes.len() == m * n && b.scales.len() == m,
+            Shortcut::Product { lhs, w } => {
+                kernel == Kernel::Vnni
+                    && w.kernel == kernel
+                    && w.n == n
+                    && lhs.bytes.len() == m * w.k
+                    && lhs.scales.len() == m
+            }
+        }
+    }
+
+    /// Rows `first…first + count` of it, for outputs `n` wide.
+    fn part(self, first: usize, count: usize, n: usize) -> Shortcut<'a> {
+        match self {
+            Shortcut::Rows(rows) => Shortcut::Rows(rows.part(first, count, n)),
+            Shortcut::Product { lhs, w } => {
+                let Rows::Bytes(lhs) = Rows::Bytes(lhs).part(first, count, w.k) else { unreachable!() };
+                Shortcut::Product { lhs, w }
+            }
+        }
+    }
 }
 
 /// Where a kernel's tile stores its results: its first output, the row stride, its columns'
@@ -266,11 +310,13 @@ struct Store {
     relu: bool,
 }
 
-/// A tile's residual: f32, or bytes and the tile's first row's scale.
+/// A tile's residual: f32, or bytes and the tile's first row's scale, or a second product: its
+/// tile's first row of bytes (`k` wide) and scale, and its panel's weights and column scales.
 #[derive(Clone, Copy)]
 enum Residual {
     F32(*const f32),
     Bytes(*const u8, *const f32),
+    Product { rows: *const u8, k: usize, row_scales: *const f32, wp: *const i8, col_scales: *const f32 },
 }
 
 impl Store {
@@ -286,8 +332,17 @@ impl Store {
                 n,
                 bias: then.bias.as_ptr().add(col),
                 residual: then.residual.map(|res| match res {
-                    Rows::F32(v) => Residual::F32(v.as_ptr().add(r * n + col)),
-                    Rows::Bytes(b) => Residual::Bytes(b.bytes.as_ptr().add(r * n + col), b.scales.as_ptr().add(r)),
+                    Shortcut::Rows(Rows::F32(v)) => Residual::F32(v.as_ptr().add(r * n + col)),
+                    Shortcut::Rows(Rows::Bytes(b)) => {
+                        Residual::Bytes(b.bytes.as_ptr().add(r * n + col), b.scales.as_ptr().add(r))
+                    }
+                    Shortcut::Product { lhs, w } => Residual::Product {
+                        rows: lhs.bytes.as_ptr().add(r * w.k),
+                        k: w.k,
+                        row_scales: lhs.scales.as_ptr().add(r),
+                        wp: w.data.as_ptr().add(col / PANEL * (w.k / 4) * PANEL * 4),
+                        col_scales: w.scales.as_ptr().add(col),
+                    },
                 }),
                 relu: then.relu,
             }
@@ -309,7 +364,8 @@ pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue
         Rows::Bytes(b) => b.bytes.len() == m * width && b.scales.len() == m,
     };
     assert!(rows_of(&lhs, k), "the left-hand rows' scales disagree");
-    assert!(then.bias.len() == n && then.residual.is_none_or(|r| rows_of(&r, n)), "epilogue shapes disagree");
+    let residual_fits = then.residual.is_none_or(|r| r.fits(m, n, w.kernel));
+    assert!(then.bias.len() == n && residual_fits, "epilogue shapes disagree");
     assert!(w.kernel.runs(), "the 8-bit product's {:?} kernel needs {}", w.kernel, w.kernel.features().join(", "));
     let (bytes, scales) = match lhs {
         Rows::Bytes(b) => (b.bytes, b.scales),
@@ -350,7 +406,7 @@ pub fn matmul_into_bytes(
     let (k, n) = (w.k, w.n);
     let m = dst_scales.len();
     assert!(dst.len() == m * n && lhs.len() == m * k, "matrix shapes disagree");
-    assert!(then.residual.is_none_or(|r| r.len() == m * n), "epilogue shapes disagree");
+    assert!(then.residual.is_none_or(|r| r.fits(m, n, w.kernel)), "epilogue shapes disagree");
     in_groups((dst, dst_scales), w, scratch, |first, count, buffer, scratch| {
         let then = Epilogue { residual: then.residual.map(|r| r.part(first, count, n)), ..then };
         matmul_into(buffer, lhs.part(first, count, k), w, then, scratch);
@@ -378,9 +434,29 @@ fn in_groups(
     scratch.out = out;
 }
 
+/// [`Kernel::quantise_rows`] for the VNNI kernel, row after row with the quantiser inlined: the
+/// same bytes and scales as [`Kernel::quantise_parts`] gives each row, without its calls through
+/// function pointers and its parts (the rows kept in 8 bits after every product go through here).
+///
+/// # Safety
+/// The CPU has AVX-512 F and BW; `bytes` is as long as `lhs`, `scales` has a value per row of `k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn rows_to_bytes(lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
+    // SAFETY: the caller's contract; each row and its bytes are `k` long.
+    unsafe {
+        for ((row, out), scale) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales) {
+            let peak = peak(row);
+            to_bytes(row, if peak > 0.0 { 255.0 / peak } else { 0.0 }, out);
+            *scale = peak / 255.0;
+        }
+    }
+}
+
 /// The largest of `values` (non-negative; 0 for none).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
 unsafe fn peak(values: &[f32]) -> f32 {
     // SAFETY: every load lies inside `values`, 16 at a time while 16 remain.
     unsafe {
@@ -405,6 +481,7 @@ unsafe fn peak(values: &[f32]) -> f32 {
 /// `values · inv` rounded to bytes (saturating at 255) into `dst`, as long as `values`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
 unsafe fn to_bytes(values: &[f32], inv: f32, dst: &mut [u8]) {
     // SAFETY: every load and store lies inside `values` and `dst` (as long), 64 or 16 at a
     // time while as many remain.
@@ -550,6 +627,21 @@ unsafe fn tile<const R: usize>(
                 let values = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
                 _mm512_fmadd_ps(values, _mm512_set1_ps(*scales.add(r)), v)
             }),
+            Some(Residual::Product { rows, k, row_scales, wp, col_scales }) => {
+                // The second product's sums, taken once the first's are out of their registers.
+                let acc = self::sums::<R>(std::array::from_fn(|r| rows.add(r * k)), wp, k / 4);
+                let mut second = [[std::mem::MaybeUninit::<__m512i>::uninit(); 4]; R];
+                for (second, acc) in second.iter_mut().zip(acc) {
+                    for (sum, acc) in second.iter_mut().zip(acc) {
+                        sum.write(acc);
+                    }
+                }
+                each_output!(|r, j, v| {
+                    let scale =
+                        _mm512_mul_ps(_mm512_set1_ps(*row_scales.add(r)), _mm512_loadu_ps(col_scales.add(j * 16)));
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(second[r][j].assume_init()), scale, v)
+                })
+            }
         }
     }
 }
@@ -572,6 +664,53 @@ mod tests {
         }
     }
 
+    /// A second product as the residual (a downsampling convolution's, on rows 100 wide): the
+    /// same results as its f32 outputs computed alone and added as a residual, within f32
+    /// rounding, for every tile height; kept in 8 bits, those results' bytes.
+    #[test]
+    fn second_product_matches_its_outputs_added() {
+        if !crate::kernels::exercise("8-bit product with a second (ml::int8)", Kernel::Vnni.features()) {
+            return;
+        }
+        let mut rng = crate::rng::SplitMix64(21);
+        let (k, k2, n) = (64, 100, 128);
+        let random = |rng: &mut crate::rng::SplitMix64, len: usize| -> Vec<f32> {
+            (0..len).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect()
+        };
+        let first = PackedWeights::new(&random(&mut rng, k * n), k, n, Kernel::Vnni);
+        let second = PackedWeights::new(&random(&mut rng, k2 * n), k2, n, Kernel::Vnni);
+        let bias = random(&mut rng, n);
+        let zero = vec![0f32; n];
+        for m in [1, 2, 3, 4, 5, 6, 7, 13, 37] {
+            let quantised = |rng: &mut crate::rng::SplitMix64, width: usize| {
+                let values: Vec<f32> = (0..m * width).map(|_| (rng.unit() as f32 - 0.3).max(0.0) * 4.0).collect();
+                let (mut bytes, mut scales) = (vec![0u8; m * width], vec![0f32; m]);
+                Kernel::Vnni.quantise_rows(&values, width, &mut bytes, &mut scales);
+                (bytes, scales)
+            };
+            let (a, a_scales) = quantised(&mut rng, k);
+            let (b, b_scales) = quantised(&mut rng, k2);
+            let (a, b) = (Bytes { bytes: &a, scales: &a_scales }, Bytes { bytes: &b, scales: &b_scales });
+            let mut alone = vec![f32::NAN; m * n];
+            let then = Epilogue { bias: &zero, residual: None, relu: false };
+            matmul_into(&mut alone, Rows::Bytes(b), &second, then, &mut Scratch::default());
+            let mut want = vec![f32::NAN; m * n];
+            let then = Epilogue { bias: &bias, residual: Some(Shortcut::Rows(Rows::F32(&alone))), relu: true };
+            matmul_into(&mut want, Rows::Bytes(a), &first, then, &mut Scratch::default());
+            let mut got = vec![f32::NAN; m * n];
+            let then = Epilogue { bias: &bias, residual: Some(Shortcut::Product { lhs: b, w: &second }), relu: true };
+            matmul_into(&mut got, Rows::Bytes(a), &first, then, &mut Scratch::default());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "m {m}, output {i}: {g} against {w}");
+            }
+            let (mut bytes, mut scales) = (vec![7u8; m * n], vec![f32::NAN; m]);
+            matmul_into_bytes(&mut bytes, &mut scales, Rows::Bytes(a), &first, then, &mut Scratch::default());
+            let (mut want_bytes, mut want_scales) = (vec![0u8; m * n], vec![0f32; m]);
+            Kernel::Vnni.quantise_rows(&got, n, &mut want_bytes, &mut want_scales);
+            assert!(bytes == want_bytes && scales == want_scales, "m {m}: kept in 8 bits");
+        }
+    }
+
     /// ReLU of each value.
     fn relu_from(v: &[f32]) -> Vec<f32> {
         v.iter().map(|x| x.max(0.0)).collect()
@@ -589,7 +728,7 @@ mod tests {
             let bias = vec![1.0f32; n];
             let residual: Vec<f32> = (0..m * n).map(|i| (i / n + i % n) as f32).collect();
             let mut got = vec![f32::NAN; m * n];
-            let then = Epilogue { bias: &bias, residual: Some(Rows::F32(&residual)), relu: false };
+            let then = Epilogue { bias: &bias, residual: Some(Shortcut::Rows(Rows::F32(&residual))), relu: false };
             matmul_into(&mut got, Rows::F32(&lhs), &packed, then, &mut Scratch::default());
             let mut relu = vec![f32::NAN; m * n];
             let then = Epilogue { bias: &bias, residual: None, relu: true };
@@ -616,7 +755,7 @@ mod tests {
             kernel.quantise_rows(&residual, n, &mut res_bytes, &mut res_scales);
             let mut from_bytes = vec![f32::NAN; m * n];
             let residual8 = Bytes { bytes: &res_bytes, scales: &res_scales };
-            let then = Epilogue { bias: &bias, residual: Some(Rows::Bytes(residual8)), relu: false };
+            let then = Epilogue { bias: &bias, residual: Some(Shortcut::Rows(Rows::Bytes(residual8))), relu: false };
             let lhs8 = Rows::Bytes(Bytes { bytes: &bytes, scales: &scales });
             matmul_into(&mut from_bytes, lhs8, &packed, then, &mut Scratch::default());
             // Kept in 8 bits, a group of rows at a time: the bytes and scales of the f32 rows'.

@@ -117,6 +117,25 @@ struct Act {
     c: usize,
 }
 
+/// What a convolution adds to its output before ReLU: activations of the output's shape, or (in
+/// 8 bits, VNNI) a residual block's downsampling convolution of the block's input `x`, computed
+/// beside it tile by tile and never stored, with `bias` the two convolutions' biases summed.
+#[derive(Clone, Copy)]
+enum Shortcut<'a> {
+    Act(&'a Act),
+    Conv { conv: &'a Conv, x: &'a Act, bias: &'a [f32] },
+}
+
+impl<'a> Shortcut<'a> {
+    /// The activations, where only activations can be added (the f32 paths).
+    fn act(shortcut: Option<Shortcut<'a>>) -> Option<&'a Act> {
+        shortcut.map(|s| match s {
+            Shortcut::Act(act) => act,
+            Shortcut::Conv { .. } => unreachable!("a downsampling convolution is computed beside 8-bit products only"),
+        })
+    }
+}
+
 /// Where a block of output rows goes: f32 rows, or bytes and a scale per row.
 enum Out<'a> {
     F32(&'a mut [f32]),
@@ -202,7 +221,7 @@ impl Conv {
     /// `bytes_out` (8-bit products only) the output is kept in 8 bits: each block of rows is
     /// quantised while in cache, so the f32 rows never reach memory, for the next block's 1×1
     /// convolutions and residual to read a quarter of the bytes.
-    fn forward(&self, x: &Act, relu: bool, residual: Option<&Act>, bytes_out: bool, pools: &Pools) -> Act {
+    fn forward(&self, x: &Act, relu: bool, residual: Option<Shortcut>, bytes_out: bool, pools: &Pools) -> Act {
         debug_assert_eq!(x.c, self.c_in);
         let oh = (x.h + 2 * self.pad - self.k) / self.stride + 1;
         let ow = (x.w + 2 * self.pad - self.k) / self.stride + 1;
@@ -231,7 +250,7 @@ impl Conv {
                 &x.data,
                 (x.b, x.h, x.w),
                 &mut out,
-                |dst, first| self.start(dst, first, residual),
+                |dst, first| self.start(dst, first, Shortcut::act(residual)),
                 |dst| {
                     if relu {
                         relu_in_place(dst)
@@ -249,7 +268,7 @@ impl Conv {
                         });
                     });
                 }
-                None => self.whole(x, (oh, ow), &mut out, residual, relu, &pools.f32),
+                None => self.whole(x, (oh, ow), &mut out, Shortcut::act(residual), relu, &pools.f32),
             },
         }
         Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: self.c_out }
@@ -289,13 +308,13 @@ impl Conv {
         (oh, ow): (usize, usize),
         first: usize,
         dst: Out,
-        (residual, relu): (Option<&Act>, bool),
+        (residual, relu): (Option<Shortcut>, bool),
         patches: &mut Vec<f32>,
     ) {
         let n = dst.rows(self.c_out);
         let width = self.k * self.k * self.c_in;
         if self.reads_rows_directly() {
-            self.multiply(dst, x.rows(first, n, width), first, (residual, relu));
+            self.multiply(dst, x.rows(first, n, width), (first, (oh, ow)), (residual, relu));
         } else if let (Some(w), Some(q), true) = (&self.int8, &x.bytes, self.reads_taps()) {
             assert!(residual.is_none(), "tap products take no residual");
             assert!(x.b * x.h * x.w < int8::OUTSIDE as usize, "a tap's pixel index fits 32 bits");
@@ -324,38 +343,79 @@ impl Conv {
                     self.runs(x, (oh, ow), first + j, |part| parts.push(part));
                     *scale = w.kernel().quantise_parts(&parts, row);
                 }
-                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), first, (residual, relu));
+                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), (first, (oh, ow)), (residual, relu));
             });
         } else if x.bytes.is_none() {
             let patches = super::reuse(patches, n * width);
             self.gather(x, (oh, ow), first, patches);
-            self.multiply(dst, Rows::F32(patches), first, (residual, relu));
+            self.multiply(dst, Rows::F32(patches), (first, (oh, ow)), (residual, relu));
         } else {
             // A 1×1 convolution with a stride, on 8-bit activations: its patches are whole pixels.
             GATHERED.with_borrow_mut(|(bytes, scales)| {
                 self.gather_bytes(x, (oh, ow), first, n, (bytes, scales));
-                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), first, (residual, relu));
+                self.multiply(dst, Rows::Bytes(Bytes { bytes, scales }), (first, (oh, ow)), (residual, relu));
             });
         }
     }
 
-    /// `dst = relu?(lhs · weights + bias + residual's rows from `first`)`.
-    fn multiply(&self, dst: Out, lhs: Rows, first: usize, (residual, relu): (Option<&Act>, bool)) {
+    /// `dst = relu?(lhs · weights + bias + residual's rows from `first`)`, for output rows
+    /// `first…` of an `oh`×`ow` output.
+    fn multiply(
+        &self,
+        dst: Out,
+        lhs: Rows,
+        (first, dims): (usize, (usize, usize)),
+        (residual, relu): (Option<Shortcut>, bool),
+    ) {
         let n = dst.rows(self.c_out);
         match (&self.int8, lhs, dst) {
             (Some(w), lhs, dst) => {
-                let residual = residual.map(|res| res.rows(first, n, self.c_out));
-                let then = int8::Epilogue { bias: &self.bias, residual, relu };
-                SCRATCH.with_borrow_mut(|scratch| match dst {
-                    Out::F32(dst) => int8::matmul_into(dst, lhs, w, then, scratch),
-                    Out::Bytes(bytes, scales) => int8::matmul_into_bytes(bytes, scales, lhs, w, then, scratch),
-                });
+                let run = |residual: Option<int8::Shortcut<'_>>, bias: &[f32]| {
+                    let then = int8::Epilogue { bias, residual, relu };
+                    SCRATCH.with_borrow_mut(|scratch| match dst {
+                        Out::F32(dst) => int8::matmul_into(dst, lhs, w, then, scratch),
+                        Out::Bytes(bytes, scales) => int8::matmul_into_bytes(bytes, scales, lhs, w, then, scratch),
+                    })
+                };
+                match residual {
+                    None => run(None, &self.bias),
+                    Some(Shortcut::Act(res)) => {
+                        run(Some(int8::Shortcut::Rows(res.rows(first, n, self.c_out))), &self.bias)
+                    }
+                    Some(Shortcut::Conv { conv, x, bias }) => {
+                        let w = conv.int8.as_ref().expect("a downsampling convolution computed beside runs in 8 bits");
+                        conv.input_bytes(x, dims, (first, n), |lhs| run(Some(int8::Shortcut::Product { lhs, w }), bias))
+                    }
+                }
             }
             (None, Rows::F32(lhs), Out::F32(dst)) => {
-                self.start(dst, first, residual);
+                self.start(dst, first, Shortcut::act(residual));
                 self.weight.product(dst, lhs, Then { accumulate: true, relu })
             }
             _ => unreachable!("8-bit activations feed 8-bit products, which alone keep 8-bit outputs (see forward)"),
+        }
+    }
+
+    /// The 8-bit input rows of output rows `first…first + n` of a 1×1 convolution on 8-bit
+    /// activations `x`, handed to `then`: `x`'s own rows, or the pixels a stride picks.
+    fn input_bytes<R>(
+        &self,
+        x: &Act,
+        dims: (usize, usize),
+        (first, n): (usize, usize),
+        then: impl FnOnce(Bytes) -> R,
+    ) -> R {
+        assert!(self.k == 1 && self.pad == 0, "1×1 convolutions read whole pixels");
+        if self.stride == 1 {
+            match x.rows(first, n, self.c_in) {
+                Rows::Bytes(b) => then(b),
+                Rows::F32(_) => unreachable!("the input is kept in 8 bits"),
+            }
+        } else {
+            STRIDED.with_borrow_mut(|(bytes, scales)| {
+                self.gather_bytes(x, dims, first, n, (bytes, scales));
+                then(Bytes { bytes, scales })
+            })
         }
     }
 
@@ -498,6 +558,9 @@ thread_local! {
     /// Each pool thread's 8-bit patch rows: pixels for a 1×1 convolution with a stride, or
     /// quantised f32 patches.
     static GATHERED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = std::cell::RefCell::default();
+    /// Each pool thread's input pixels of a downsampling convolution with a stride computed
+    /// beside the block's last (`Shortcut::Conv`).
+    static STRIDED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = std::cell::RefCell::default();
 }
 
 /// Rows per task of the element-wise passes around a whole-matrix product.
@@ -515,6 +578,9 @@ struct Bottleneck {
     downsample: Option<Conv>,
     /// Whether the block's output is kept in 8 bits (see [`ResNet50::quantise`]).
     bytes_out: bool,
+    /// `conv3`'s and the downsampling convolution's biases summed, where the downsampling
+    /// convolution is computed beside `conv3` (see [`ResNet50::quantise`]).
+    fused_bias: Option<Vec<f32>>,
 }
 
 impl Bottleneck {
@@ -531,18 +597,26 @@ impl Bottleneck {
             conv3: Conv::load(vb.pp("conv3"), vb.pp("bn3"), (width, c_out, 1), 1, 0)?,
             downsample,
             bytes_out: false,
+            fused_bias: None,
         })
     }
 
     fn forward(&self, x: Act, pools: &Pools) -> Act {
+        if let (Some(bias), Some(ds)) = (&self.fused_bias, &self.downsample) {
+            // The block's input in 8 bits (the max pooling's is in f32), for the first 1×1
+            // convolution and the downsampling one to read, quantised once.
+            let x = if x.bytes.is_none() { in_bytes(x, Kernel::Vnni, pools) } else { x };
+            let y2 = self.inner(&x, pools);
+            let shortcut = Shortcut::Conv { conv: ds, x: &x, bias };
+            let out = self.conv3.forward(&y2, true, Some(shortcut), self.bytes_out, pools);
+            pools.give(y2);
+            pools.give(x);
+            return out;
+        }
         let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, false, pools));
-        // The first 1×1 convolution's output in 8 bits where the 3×3 one reads pixels tap by tap.
-        let y1 = self.conv1.forward(&x, true, None, self.conv1.int8.is_some() && self.conv2.reads_taps(), pools);
-        // The 3×3 convolution's output in 8 bits when the 1×1 one after it multiplies in 8 bits:
-        // quantised block by block while in cache instead of read back from memory in f32.
-        let y2 = self.conv2.forward(&y1, true, None, self.conv2.int8.is_some() && self.conv3.int8.is_some(), pools);
-        pools.give(y1);
-        let out = self.conv3.forward(&y2, true, Some(shortcut.as_ref().unwrap_or(&x)), self.bytes_out, pools);
+        let y2 = self.inner(&x, pools);
+        let out =
+            self.conv3.forward(&y2, true, Some(Shortcut::Act(shortcut.as_ref().unwrap_or(&x))), self.bytes_out, pools);
         pools.give(y2);
         pools.give(x);
         if let Some(s) = shortcut {
@@ -550,6 +624,32 @@ impl Bottleneck {
         }
         out
     }
+
+    /// The first two convolutions: `relu(conv2(relu(conv1(x))))`.
+    fn inner(&self, x: &Act, pools: &Pools) -> Act {
+        // The first 1×1 convolution's output in 8 bits where the 3×3 one reads pixels tap by tap.
+        let y1 = self.conv1.forward(x, true, None, self.conv1.int8.is_some() && self.conv2.reads_taps(), pools);
+        // The 3×3 convolution's output in 8 bits when the 1×1 one after it multiplies in 8 bits:
+        // quantised block by block while in cache instead of read back from memory in f32.
+        let y2 = self.conv2.forward(&y1, true, None, self.conv2.int8.is_some() && self.conv3.int8.is_some(), pools);
+        pools.give(y1);
+        y2
+    }
+}
+
+/// `x` kept in 8 bits for `kernel`, a scale per pixel, as an 8-bit product would quantise its rows.
+fn in_bytes(x: Act, kernel: Kernel, pools: &Pools) -> Act {
+    let rows = x.b * x.h * x.w;
+    let (mut bytes, mut scales) = (pools.bytes.take(rows * x.c), pools.f32.take(rows));
+    let per_task = ROWS_PER_TASK * x.c;
+    bytes
+        .par_chunks_mut(per_task)
+        .zip(scales.par_chunks_mut(ROWS_PER_TASK))
+        .zip(x.data.par_chunks(per_task))
+        .for_each(|((bytes, scales), data)| kernel.quantise_rows(data, x.c, bytes, scales));
+    let act = Act { data: Vec::new(), bytes: Some(Bytes8 { bytes, scales }), b: x.b, h: x.h, w: x.w, c: x.c };
+    pools.give(x);
+    act
 }
 
 /// ResNet-50 without its final layer: `[batch, 3, h, w]` normalised images → `[batch, 2048]`.
@@ -603,6 +703,16 @@ impl ResNet50 {
             let readers_in_8_bits =
                 next.conv1.int8.is_some() && next.downsample.as_ref().is_none_or(|d| d.int8.is_some());
             self.blocks[i].bytes_out = readers_in_8_bits && self.blocks[i].conv3.int8.is_some();
+        }
+        // With VNNI, each downsampling convolution (1×1, in 8 bits) is computed beside its
+        // block's last convolution, as a second product of that product's tiles.
+        for b in &mut self.blocks {
+            let fuses = kernel == Kernel::Vnni && b.conv3.int8.is_some() && b.conv1.int8.is_some();
+            b.fused_bias = b
+                .downsample
+                .as_ref()
+                .filter(|d| fuses && d.int8.is_some() && d.k == 1 && d.pad == 0)
+                .map(|d| b.conv3.bias.iter().zip(&d.bias).map(|(a, b)| a + b).collect());
         }
         Some(kernel)
     }

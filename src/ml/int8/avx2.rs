@@ -149,6 +149,7 @@ unsafe fn tile<const R: usize>(
                         let values = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eight));
                         v = _mm256_fmadd_ps(values, _mm256_set1_ps(*scales.add(r)), v);
                     }
+                    Some(Residual::Product { .. }) => unreachable!("a second product runs on the VNNI kernel alone"),
                     None => {}
                 }
                 if store.relu {

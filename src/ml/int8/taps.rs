@@ -35,7 +35,9 @@ impl Taps<'_> {
         assert!(self.per_row * self.c == w.k && self.c.is_multiple_of(4), "taps and weights disagree");
         let pixels = self.pixels.scales.len();
         assert!(self.pixels.bytes.len() == pixels * self.c, "pixels and scales disagree");
-        assert!(self.taps.iter().all(|&p| p == OUTSIDE || (p as usize) < pixels), "a tap outside the pixels");
+        // Folded without an early exit, which compiles to vector compares.
+        let inside = self.taps.iter().fold(true, |ok, &p| ok & (p == OUTSIDE || (p as usize) < pixels));
+        assert!(inside, "a tap outside the pixels");
         assert!(then.residual.is_none() && then.bias.len() == w.n, "tap products take a bias, no residual");
         self.taps.len() / self.per_row
     }
