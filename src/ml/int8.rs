@@ -15,6 +15,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod signed;
 mod taps;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -158,6 +159,7 @@ impl Part<'_> {
     }
 }
 
+pub use signed::SignedWeights;
 pub use taps::{taps_into, taps_into_bytes, Taps, OUTSIDE};
 
 /// The fastest 8-bit kernel this CPU runs, if any.
@@ -207,6 +209,17 @@ impl PackedWeights {
     /// The kernel the weights are packed for.
     pub fn kernel(&self) -> Kernel {
         self.kernel
+    }
+
+    /// Each column's sum of its quantised weights.
+    fn column_sums(&self) -> Vec<i32> {
+        let (strip, steps) = (self.kernel.strip(), self.k / 4);
+        let mut sums = vec![0i32; self.n];
+        for (i, quad) in self.data.chunks_exact(4).enumerate() {
+            let (block, lane) = (i / (steps * strip), i % strip);
+            sums[block * strip + lane] += quad.iter().map(|&q| i32::from(q)).sum::<i32>();
+        }
+        sums
     }
 }
 

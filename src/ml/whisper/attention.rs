@@ -2,7 +2,7 @@
 //! names: `q_proj`, `k_proj` without bias, `v_proj`, `out_proj`) and the pre-LayerNorm GELU MLP
 //! (`final_layer_norm`, `fc1`, `fc2`).
 
-use super::proj::Proj;
+use super::proj::{Proj, Weights};
 use crate::ml::fastmath;
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{layer_norm, LayerNorm, VarBuilder};
@@ -16,19 +16,18 @@ pub(super) struct Attention {
 }
 
 impl Attention {
-    /// Loads `n`-wide attention with `heads` heads, its projections in 8 bits when `int8`.
-    pub fn load(n: usize, heads: usize, vb: VarBuilder, int8: bool) -> Result<Self> {
-        Self::load_with(n, heads, vb, int8, int8)
+    /// Loads `n`-wide attention with `heads` heads, its projections kept as `weights` says.
+    pub fn load(n: usize, heads: usize, vb: VarBuilder, weights: Weights) -> Result<Self> {
+        Self::load_with(n, heads, vb, weights, weights)
     }
 
-    /// Like [`Attention::load`], with the key and value projections in 8 bits only when
-    /// `int8_keys`.
-    pub fn load_with(n: usize, heads: usize, vb: VarBuilder, int8: bool, int8_keys: bool) -> Result<Self> {
+    /// Like [`Attention::load`], with the key and value projections kept as `keys` says.
+    pub fn load_with(n: usize, heads: usize, vb: VarBuilder, weights: Weights, keys: Weights) -> Result<Self> {
         Ok(Attention {
-            q: Proj::load(n, n, true, vb.pp("q_proj"), int8)?,
-            k: Proj::load(n, n, false, vb.pp("k_proj"), int8_keys)?,
-            v: Proj::load(n, n, true, vb.pp("v_proj"), int8_keys)?,
-            out: Proj::load(n, n, true, vb.pp("out_proj"), int8)?,
+            q: Proj::load(n, n, true, vb.pp("q_proj"), weights)?,
+            k: Proj::load(n, n, false, vb.pp("k_proj"), keys)?,
+            v: Proj::load(n, n, true, vb.pp("v_proj"), keys)?,
+            out: Proj::load(n, n, true, vb.pp("out_proj"), weights)?,
             heads,
         })
     }
@@ -77,12 +76,12 @@ pub(super) struct Mlp {
 }
 
 impl Mlp {
-    /// Loads an `n`-wide MLP (4n inside) from a block's `vb`, in 8 bits when `int8`.
-    pub fn load(n: usize, vb: VarBuilder, int8: bool) -> Result<Self> {
+    /// Loads an `n`-wide MLP (4n inside) from a block's `vb`, kept as `weights` says.
+    pub fn load(n: usize, vb: VarBuilder, weights: Weights) -> Result<Self> {
         Ok(Mlp {
             ln: layer_norm(n, 1e-5, vb.pp("final_layer_norm"))?,
-            fc1: Proj::load(n, 4 * n, true, vb.pp("fc1"), int8)?,
-            fc2: Proj::load(4 * n, n, true, vb.pp("fc2"), int8)?,
+            fc1: Proj::load(n, 4 * n, true, vb.pp("fc1"), weights)?,
+            fc2: Proj::load(4 * n, n, true, vb.pp("fc2"), weights)?,
         })
     }
 }

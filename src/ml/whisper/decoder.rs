@@ -2,7 +2,7 @@
 //! so each decoding step runs only the newest token. Loads the Hugging Face tensor names.
 
 use super::attention::{Attention, Mlp};
-use super::proj::Proj;
+use super::proj::{Proj, Weights};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
@@ -56,15 +56,16 @@ impl Decoder {
         n_ctx: usize,
         int8: bool,
     ) -> Result<Self> {
+        let weights = if int8 { Weights::Int8 } else { Weights::F32 };
         let blocks = (0..layers)
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(Block {
-                    self_attn: Attention::load(n_state, heads, vb.pp("self_attn"), int8)?,
+                    self_attn: Attention::load(n_state, heads, vb.pp("self_attn"), weights)?,
                     self_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    cross_attn: Attention::load_with(n_state, heads, vb.pp("encoder_attn"), int8, false)?,
+                    cross_attn: Attention::load_with(n_state, heads, vb.pp("encoder_attn"), weights, Weights::F32)?,
                     cross_ln: layer_norm(n_state, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
-                    mlp: Mlp::load(n_state, vb.clone(), int8)?,
+                    mlp: Mlp::load(n_state, vb.clone(), weights)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

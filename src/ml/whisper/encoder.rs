@@ -4,6 +4,7 @@
 //! Loads the Hugging Face tensor names (`model.encoder.*`).
 
 use super::attention::{Attention, Mlp};
+use super::proj::Weights;
 use crate::ml::fastmath;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{conv1d, layer_norm, Conv1d, Conv1dConfig, LayerNorm, VarBuilder};
@@ -25,24 +26,26 @@ pub struct Encoder {
 
 impl Encoder {
     /// Loads `model.encoder.*`: `mels` input channels, `n_state` wide, `heads` heads, `layers`
-    /// blocks, `n_ctx` positions (1500 for 30 s).
+    /// blocks, `n_ctx` positions (1500 for 30 s); with `int8`, the blocks' linear layers in 8
+    /// bits where the CPU runs VNNI (`Weights::Int8Rows`).
     pub fn load(
         vb: VarBuilder,
         mels: usize,
         n_state: usize,
-        heads: usize,
-        layers: usize,
+        (heads, layers): (usize, usize),
         n_ctx: usize,
+        int8: bool,
     ) -> Result<Self> {
+        let weights = if int8 { Weights::Int8Rows } else { Weights::F32 };
         let same = Conv1dConfig { padding: 1, stride: 1, ..Default::default() };
         let halve = Conv1dConfig { padding: 1, stride: 2, ..Default::default() };
         let blocks = (0..layers)
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(Block {
-                    attn: Attention::load(n_state, heads, vb.pp("self_attn"), false)?,
+                    attn: Attention::load(n_state, heads, vb.pp("self_attn"), weights)?,
                     attn_ln: layer_norm(n_state, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    mlp: Mlp::load(n_state, vb.clone(), false)?,
+                    mlp: Mlp::load(n_state, vb.clone(), weights)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
