@@ -14,9 +14,10 @@
 //! while in cache: the next block's 1×1 convolutions read those bytes as they would have quantised
 //! them, and its residual is read from them too. Inside a block the 3×3 convolution's output is
 //! kept in 8 bits for the 1×1 one after it, and with VNNI the first 1×1 one's too: the 3×3
-//! convolution then reads its input pixels tap by tap, each at its own scale (`int8::taps_into`).
-//! The stem runs in 16-bit integers on the image's resized bytes (`resnet::stem`), where the CPU
-//! has AVX2.
+//! convolution then reads its input pixels tap by tap, each at its own scale (`int8::taps_into`),
+//! and each block's downsampling convolution is computed beside the block's last 1×1 one, as a
+//! second product of its tiles (`int8::Shortcut::Product`), never stored. The stem runs in 16-bit
+//! integers on the image's resized bytes (`resnet::stem`), where the CPU has AVX2.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes

@@ -4,7 +4,7 @@
 //! `1/(255·std)`, plus a constant per output channel (`−mean/std` against the weights): the
 //! image embedder hands over the resized bytes themselves (`ResNet50::forward_bytes`; from a
 //! normalised `x` they are recovered), and the product runs in 16-bit integers (`vpmaddwd`: 16 products a
-//! register, twice an f32 FMA's) with the weights in 14 bits per output channel: within 1e-4 of
+//! register, twice an f32 FMA's; `vpdpwssd` with VNNI) with the weights in 14 bits per output channel: within 1e-4 of
 //! f32 (relative, tested), but for the padding, the byte nearest to a normalised 0 (`255·mean`,
 //! off by at most half a byte's step, on the border's taps only).
 //!
