@@ -211,15 +211,17 @@ impl PackedWeights {
         self.kernel
     }
 
-    /// Each column's sum of its quantised weights.
-    fn column_sums(&self) -> Vec<i32> {
+    /// The quantised weights row by row (`k × n`).
+    fn row_major(&self) -> Vec<i8> {
         let (strip, steps) = (self.kernel.strip(), self.k / 4);
-        let mut sums = vec![0i32; self.n];
+        let mut rows = vec![0i8; self.k * self.n];
         for (i, quad) in self.data.chunks_exact(4).enumerate() {
-            let (block, lane) = (i / (steps * strip), i % strip);
-            sums[block * strip + lane] += quad.iter().map(|&q| i32::from(q)).sum::<i32>();
+            let (block, k4, lane) = (i / (steps * strip), i / strip % steps, i % strip);
+            for (j, &q) in quad.iter().enumerate() {
+                rows[(k4 * 4 + j) * self.n + block * strip + lane] = q;
+            }
         }
-        sums
+        rows
     }
 }
 
