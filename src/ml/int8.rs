@@ -242,6 +242,13 @@ pub struct Bytes<'a> {
     pub scales: &'a [f32],
 }
 
+impl<'a> Bytes<'a> {
+    /// Rows `first…first + count`, each `width` wide.
+    fn part(self, first: usize, count: usize, width: usize) -> Bytes<'a> {
+        Bytes { bytes: &self.bytes[first * width..(first + count) * width], scales: &self.scales[first..first + count] }
+    }
+}
+
 /// Rows in f32 or already in 8 bits.
 #[derive(Clone, Copy)]
 pub enum Rows<'a> {
@@ -259,10 +266,9 @@ impl<'a> Rows<'a> {
 
     /// Rows `first…first + count`, each `width` wide.
     fn part(self, first: usize, count: usize, width: usize) -> Rows<'a> {
-        let values = first * width..(first + count) * width;
         match self {
-            Rows::F32(v) => Rows::F32(&v[values]),
-            Rows::Bytes(b) => Rows::Bytes(Bytes { bytes: &b.bytes[values], scales: &b.scales[first..first + count] }),
+            Rows::F32(v) => Rows::F32(&v[first * width..(first + count) * width]),
+            Rows::Bytes(b) => Rows::Bytes(b.part(first, count, width)),
         }
     }
 }
@@ -306,10 +312,7 @@ impl<'a> Shortcut<'a> {
     fn part(self, first: usize, count: usize, n: usize) -> Shortcut<'a> {
         match self {
             Shortcut::Rows(rows) => Shortcut::Rows(rows.part(first, count, n)),
-            Shortcut::Product { lhs, w } => {
-                let Rows::Bytes(lhs) = Rows::Bytes(lhs).part(first, count, w.k) else { unreachable!() };
-                Shortcut::Product { lhs, w }
-            }
+            Shortcut::Product { lhs, w } => Shortcut::Product { lhs: lhs.part(first, count, w.k), w },
         }
     }
 }

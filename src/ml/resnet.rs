@@ -603,24 +603,24 @@ impl Bottleneck {
     }
 
     fn forward(&self, x: Act, pools: &Pools) -> Act {
-        if let (Some(bias), Some(ds)) = (&self.fused_bias, &self.downsample) {
-            // The block's input in 8 bits (the max pooling's is in f32), for the first 1×1
-            // convolution and the downsampling one to read, quantised once.
-            let x = if x.bytes.is_none() { in_bytes(x, Kernel::Vnni, pools) } else { x };
-            let y2 = self.inner(&x, pools);
-            let shortcut = Shortcut::Conv { conv: ds, x: &x, bias };
-            let out = self.conv3.forward(&y2, true, Some(shortcut), self.bytes_out, pools);
-            pools.give(y2);
-            pools.give(x);
-            return out;
-        }
-        let shortcut = self.downsample.as_ref().map(|d| d.forward(&x, false, None, false, pools));
+        let fused = self.fused_bias.as_deref().zip(self.downsample.as_ref());
+        // Where the downsampling is computed beside conv3, the block's input in 8 bits (the max
+        // pooling's is in f32) for conv1 and the downsampling product to read, quantised once;
+        // else the downsampling convolution's output, computed first.
+        let x = if fused.is_some() && x.bytes.is_none() { in_bytes(x, Kernel::Vnni, pools) } else { x };
+        let computed = match fused {
+            Some(_) => None,
+            None => self.downsample.as_ref().map(|d| d.forward(&x, false, None, false, pools)),
+        };
         let y2 = self.inner(&x, pools);
-        let out =
-            self.conv3.forward(&y2, true, Some(Shortcut::Act(shortcut.as_ref().unwrap_or(&x))), self.bytes_out, pools);
+        let shortcut = match fused {
+            Some((bias, conv)) => Shortcut::Conv { conv, x: &x, bias },
+            None => Shortcut::Act(computed.as_ref().unwrap_or(&x)),
+        };
+        let out = self.conv3.forward(&y2, true, Some(shortcut), self.bytes_out, pools);
         pools.give(y2);
         pools.give(x);
-        if let Some(s) = shortcut {
+        if let Some(s) = computed {
             pools.give(s);
         }
         out

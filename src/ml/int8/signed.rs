@@ -12,6 +12,7 @@
 //! runs it in 8 bits the same way (a scale per row, computed as it comes).
 
 use super::{matmul_into, Bytes, Epilogue, Kernel, PackedWeights, Rows, Scratch};
+use crate::ml::reuse;
 
 /// Entries more than this many times their row's root mean square are outliers.
 const OUTLIER: f32 = 8.0;
@@ -54,8 +55,7 @@ impl SignedWeights {
         let (k, n) = self.shape();
         let m = x.len() / k;
         assert!(x.len() == m * k && dst.len() == m * n && bias.len() == n, "matrix shapes disagree");
-        let (bytes, scales) =
-            (super::super::reuse(&mut scratch.rows, m * k), super::super::reuse(&mut scratch.scales, m));
+        let (bytes, scales) = (reuse(&mut scratch.rows, m * k), reuse(&mut scratch.scales, m));
         // Each outlier's row, depth and value, and a row with its outliers set to zero.
         let (mut outliers, mut inliers) = (Vec::<(usize, usize, f32)>::new(), Vec::new());
         for (r, ((row, out), scale)) in
