@@ -604,9 +604,10 @@ impl Bottleneck {
 
     fn forward(&self, x: Act, pools: &Pools) -> Act {
         let fused = self.fused_bias.as_deref().zip(self.downsample.as_ref());
-        // Where the downsampling is computed beside conv3, the block's input in 8 bits (the max
-        // pooling's is in f32) for conv1 and the downsampling product to read, quantised once;
-        // else the downsampling convolution's output, computed first.
+        // Where the downsampling is computed beside conv3, the block's input in 8 bits for conv1
+        // and the downsampling product to read, quantised once (the stem's pooling keeps it in 8
+        // bits as it is made, but for the f32 stem's); else the downsampling convolution's
+        // output, computed first.
         let x = if fused.is_some() && x.bytes.is_none() { in_bytes(x, Kernel::Vnni, pools) } else { x };
         let computed = match fused {
             Some(_) => None,
@@ -726,11 +727,16 @@ impl ResNet50 {
         assert_eq!(data.len(), b * h * w * 3, "channels-last RGB images");
         let pools = &self.pools;
         let image = Act { data, bytes: None, b, h, w, c: 3 };
-        let stem = match self.byte_stem.as_ref().and_then(|s| s.forward(&image, pools)) {
-            Some(stem) => stem,
-            None => self.stem.forward(&image, true, None, false, pools),
+        let x = match self.byte_stem.as_ref().and_then(|s| s.forward(&image, self.first_reads_bytes(), pools)) {
+            Some(x) => x,
+            None => {
+                let stem = self.stem.forward(&image, true, None, false, pools);
+                let x = max_pool_3x3_s2(&stem, &pools.f32);
+                pools.give(stem);
+                x
+            }
         };
-        self.after_stem(stem)
+        self.blocks_from(x)
     }
 
     /// Whether [`ResNet50::forward_bytes`] runs: the stem runs on the image's bytes.
@@ -743,14 +749,19 @@ impl ResNet50 {
     /// normalised copy is made for the 16-bit stem to recover the bytes from.
     pub fn forward_bytes(&self, bytes: &[u8], dims: (usize, usize, usize)) -> Vec<f32> {
         let stem = self.byte_stem.as_ref().expect("the stem runs on bytes (ResNet50::takes_bytes)");
-        self.after_stem(stem.forward_bytes(bytes, dims, &self.pools))
+        self.blocks_from(stem.forward_bytes(bytes, dims, self.first_reads_bytes(), &self.pools))
     }
 
-    /// The max pooling, the blocks and the average pooling after the stem's `relu(stem(x))`.
-    fn after_stem(&self, stem: Act) -> Vec<f32> {
+    /// The kernel the first block reads its input in 8 bits for, where it does (its
+    /// downsampling is computed beside its last convolution, see [`ResNet50::quantise`]): the
+    /// stem's pooled output is then kept in 8 bits as it is made.
+    fn first_reads_bytes(&self) -> Option<Kernel> {
+        self.blocks[0].fused_bias.as_ref().map(|_| Kernel::Vnni)
+    }
+
+    /// The blocks and the average pooling after the stem's max pooling.
+    fn blocks_from(&self, mut x: Act) -> Vec<f32> {
         let pools = &self.pools;
-        let mut x = max_pool_3x3_s2(&stem, &pools.f32);
-        pools.give(stem);
         for block in &self.blocks {
             x = block.forward(x, pools);
         }

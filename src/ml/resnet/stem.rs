@@ -13,7 +13,7 @@
 //! Bytes against weights in seven bits on `ml::int8`'s kernel (two products in 16 bits must not
 //! saturate) was tried first: trained weights' features fell to a centred cosine of 0.986.
 
-use super::{Act, Conv, Pools};
+use super::{Act, Conv, Kernel, Out, Pools};
 use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -32,9 +32,12 @@ const COLUMNS: usize = 16;
 const ROWS: usize = 4;
 /// The largest weight: 255 × 16,383 × 147 sums stay below 2³¹.
 const LEVELS: f32 = 16383.0;
-/// Output pixels per task: a block's patches (74 KiB) and outputs (128 KiB) stay in the core's
-/// second-level cache.
+/// Output pixels per block of patches (74 KiB, in the core's second-level cache).
 const BLOCK: usize = 512;
+/// Pooled rows per task: the stem's rows under them (17, 476 KiB at 224×224's 112 × 64 outputs)
+/// stay in the core's second-level cache; a band computes once more the one stem row its first
+/// pooled row shares with the band before (1/16 more stem work).
+const BAND: usize = 8;
 
 /// How the network's input was made from bytes: `x = (p/255 − mean)/std`, channel by channel.
 #[derive(Clone, Copy, Debug)]
@@ -78,8 +81,94 @@ pub(super) struct ByteStem {
 }
 
 thread_local! {
-    /// Each pool thread's patches.
-    static PATCHES: std::cell::RefCell<Vec<i16>> = std::cell::RefCell::default();
+    /// Each pool thread's patches, stem rows and pooled rows (before they are kept in 8 bits).
+    static BAND_BUFFERS: std::cell::RefCell<(Vec<i16>, Vec<f32>, Vec<f32>)> = std::cell::RefCell::default();
+}
+
+/// A batch's padded images of bytes (`hp`×`wp` each, channels-last) and the stem's output sides.
+struct Image<'a> {
+    padded: &'a [i16],
+    hp: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+}
+
+/// Consecutive stem output rows of one image: `values` holds rows `first…`, `ow` pixels of `n`.
+struct Rows<'a> {
+    values: &'a [f32],
+    first: usize,
+    ow: usize,
+    n: usize,
+}
+
+/// The pooled side of a stem output side `s` (3×3, stride 2, padding 1).
+fn pooled_side(s: usize) -> usize {
+    (s + 2 - 3) / 2 + 1
+}
+
+/// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is skipped) of `stem` into
+/// pooled rows `py…` of its image (`out` holds whole rows), with the same comparisons as
+/// `resnet::max_pool_3x3_s2`.
+fn pool(stem: &Rows, py: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a stem on bytes runs only where the CPU has AVX2 (`ByteStem::new`).
+    unsafe {
+        pool_avx2(stem, py, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    pool_rows(stem, py, out)
+}
+
+/// [`pool_rows`] on AVX2, eight channels of a pooled pixel at a time, each the maximum of its
+/// window's loads in a register (the portable loop's `if v > o` had compiled to masked stores,
+/// which made the pooling twice as slow as before it was fused with the stem).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_avx2(stem: &Rows, py: usize, out: &mut [f32]) {
+    let (n, ow) = (stem.n, stem.ow);
+    if !n.is_multiple_of(8) {
+        return pool_rows(stem, py, out);
+    }
+    let (pw, rows) = (pooled_side(ow), stem.values.len() / (ow * n));
+    for (i, dst) in out.chunks_exact_mut(n).enumerate() {
+        let (oy, ox) = (py + i / pw, i % pw);
+        let (ys, xs) = (
+            (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(stem.first + rows),
+            (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(ow),
+        );
+        for c in (0..n).step_by(8) {
+            let mut most = _mm256_set1_ps(f32::NEG_INFINITY);
+            for iy in ys.clone() {
+                let line = &stem.values[(iy - stem.first) * ow * n..(iy - stem.first + 1) * ow * n];
+                for ix in xs.clone() {
+                    let v = &line[ix * n + c..ix * n + c + 8];
+                    // SAFETY: `v` holds eight values.
+                    most = _mm256_max_ps(most, unsafe { _mm256_loadu_ps(v.as_ptr()) });
+                }
+            }
+            // SAFETY: `dst` holds `n` values, a multiple of eight, from `c`.
+            unsafe { _mm256_storeu_ps(dst[c..c + 8].as_mut_ptr(), most) };
+        }
+    }
+}
+
+fn pool_rows(stem: &Rows, py: usize, out: &mut [f32]) {
+    let (n, ow) = (stem.n, stem.ow);
+    let (pw, rows) = (pooled_side(ow), stem.values.len() / (ow * n));
+    for (i, dst) in out.chunks_exact_mut(n).enumerate() {
+        let (oy, ox) = (py + i / pw, i % pw);
+        dst.fill(f32::NEG_INFINITY);
+        for iy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(stem.first + rows) {
+            for ix in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(ow) {
+                let src = ((iy - stem.first) * ow + ix) * n;
+                dst.iter_mut().zip(&stem.values[src..src + n]).for_each(|(o, &v)| *o = if v > *o { v } else { *o });
+            }
+        }
+    }
 }
 
 impl ByteStem {
@@ -122,30 +211,46 @@ impl ByteStem {
         })
     }
 
-    /// `relu(stem(x))`, or `None` when `x` is not normalised bytes (a value off every byte's), for
-    /// the f32 stem to take.
-    pub(super) fn forward(&self, x: &Act, pools: &Pools) -> Option<Act> {
+    /// `relu(stem(x))` max-pooled (3×3, stride 2, padding 1: ResNet-50's next step), in 8 bits
+    /// for `bytes_for` (as its [`Kernel::quantise_rows`] quantises, a scale per pixel) or else in
+    /// f32; `None` when `x` is not normalised bytes (a value off every byte's), for the f32 stem
+    /// to take.
+    pub(super) fn forward(&self, x: &Act, bytes_for: Option<Kernel>, pools: &Pools) -> Option<Act> {
         let row = x.w * C;
-        self.on_rows((x.b, x.h, x.w), pools, |image_row, dst| self.pixels.bytes(&x.data[image_row * row..][..row], dst))
+        let rows = |image_row: usize, dst: &mut [i16]| self.pixels.bytes(&x.data[image_row * row..][..row], dst);
+        self.pooled((x.b, x.h, x.w), bytes_for, pools, rows)
     }
 
-    /// `relu(stem(x))` of `b` images of `h`×`w` RGB bytes, channels-last (`bytes`): the bytes
-    /// the network's input would have been normalised from.
-    pub(super) fn forward_bytes(&self, bytes: &[u8], (b, h, w): (usize, usize, usize), pools: &Pools) -> Act {
+    /// [`ByteStem::forward`] of `b` images of `h`×`w` RGB bytes, channels-last (`bytes`): the
+    /// bytes the network's input would have been normalised from.
+    pub(super) fn forward_bytes(
+        &self,
+        bytes: &[u8],
+        (b, h, w): (usize, usize, usize),
+        bytes_for: Option<Kernel>,
+        pools: &Pools,
+    ) -> Act {
         assert_eq!(bytes.len(), b * h * w * C, "channels-last RGB bytes");
         let row = w * C;
         let rows = |image_row: usize, dst: &mut [i16]| {
             dst.iter_mut().zip(&bytes[image_row * row..][..row]).for_each(|(d, &b)| *d = i16::from(b));
             true
         };
-        self.on_rows((b, h, w), pools, rows).expect("bytes are always bytes")
+        self.pooled((b, h, w), bytes_for, pools, rows).expect("bytes are always bytes")
     }
 
-    /// The stem on images whose rows of bytes `row(image row, dst)` writes (image `i`'s row `y`
-    /// is `i·h + y`), or `None` if one of them says it could not.
-    fn on_rows(
+    /// The stem and its pooling on images whose rows of bytes `row(image row, dst)` writes
+    /// (image `i`'s row `y` is `i·h + y`), or `None` if one of them says it could not: a band of
+    /// [`BAND`] pooled rows per task, from the stem's rows under it computed into the core's
+    /// cache, so the stem's output (four times the pooled one) never reaches memory.
+    ///
+    /// Why: the stem had written its whole output in f32 (26 MB a batch of 8) for the pooling to
+    /// read back, and the pooling its own for the first block to quantise: 8.5 % of the 8-bit
+    /// forward pass, stem, pooling and quantising, in the Zen 4 machine's profile.
+    fn pooled(
         &self,
         (b, h, w): (usize, usize, usize),
+        bytes_for: Option<Kernel>,
         pools: &Pools,
         row: impl Fn(usize, &mut [i16]) -> bool + Sync,
     ) -> Option<Act> {
@@ -164,27 +269,68 @@ impl ByteStem {
             return None;
         }
         let (oh, ow) = ((h + 2 * PAD - K) / STRIDE + 1, (w + 2 * PAD - K) / STRIDE + 1);
-        let (rows, n) = (b * oh * ow, self.bias.len());
-        let (_, block) = crate::ml::equal_parts(rows, BLOCK, rayon::current_num_threads());
-        let mut out = pools.f32.take(rows * n);
-        out.par_chunks_mut(block * n).enumerate().for_each(|(i, dst)| {
-            PATCHES.with_borrow_mut(|patches| {
-                let m = dst.len() / n;
-                let patches = crate::ml::reuse(patches, m * DEPTH);
+        let (ph, pw) = (pooled_side(oh), pooled_side(ow));
+        let (n, pixels) = (self.bias.len(), b * ph * pw);
+        let image = Image { padded: &padded, wp, hp, oh, ow };
+        // Each image's output in bands of BAND pooled rows (its last band shorter), in order.
+        let (mut data, mut bytes, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+        let bands: Vec<Out> = match bytes_for {
+            None => {
+                data = pools.f32.take(pixels * n);
+                data.chunks_mut(ph * pw * n).flat_map(|img| img.chunks_mut(BAND * pw * n)).map(Out::F32).collect()
+            }
+            Some(_) => {
+                (bytes, scales) = (pools.bytes.take(pixels * n), pools.f32.take(pixels));
+                let bytes = bytes.chunks_mut(ph * pw * n).flat_map(|img| img.chunks_mut(BAND * pw * n));
+                let scales = scales.chunks_mut(ph * pw).flat_map(|img| img.chunks_mut(BAND * pw));
+                bytes.zip(scales).map(|(b, s)| Out::Bytes(b, s)).collect()
+            }
+        };
+        let per_image = ph.div_ceil(BAND);
+        bands.into_par_iter().enumerate().for_each(|(i, out)| {
+            self.band(&image, (i / per_image, i % per_image * BAND), out, bytes_for);
+        });
+        pools.shorts.give(padded);
+        let bytes = bytes_for.map(|_| super::Bytes8 { bytes, scales });
+        Some(Act { data, bytes, b, h: ph, w: pw, c: n })
+    }
+
+    /// Pooled rows `py…` of image `img` into `out` (whole rows): the stem's rows under them, a
+    /// block of patches at a time, then their pooling, kept in 8 bits for `bytes_for` where
+    /// `out` is bytes.
+    fn band(&self, image: &Image, (img, py): (usize, usize), out: Out, bytes_for: Option<Kernel>) {
+        let n = self.bias.len();
+        let pw = pooled_side(image.ow);
+        let rows = out.rows(n) / pw;
+        // The stem rows the pooled rows' windows cover (the padding never wins: skipped).
+        let first = (2 * py).saturating_sub(1);
+        let last = (2 * (py + rows - 1) + 1).min(image.oh - 1);
+        BAND_BUFFERS.with_borrow_mut(|(patches, stem, pooled)| {
+            let m = (last + 1 - first) * image.ow;
+            let stem = crate::ml::reuse(stem, m * n);
+            for (b, dst) in stem.chunks_mut(BLOCK * n).enumerate() {
+                let patches = crate::ml::reuse(patches, dst.len() / n * DEPTH);
                 for (j, patch) in patches.chunks_exact_mut(DEPTH).enumerate() {
-                    let r = i * block + j;
-                    let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
+                    let (oy, ox) = (first + (b * BLOCK + j) / image.ow, (b * BLOCK + j) % image.ow);
                     for ky in 0..K {
-                        let at = ((img * hp + oy * STRIDE + ky) * wp + ox * STRIDE) * C;
-                        patch[ky * K * C..(ky + 1) * K * C].copy_from_slice(&padded[at..at + K * C]);
+                        let at = ((img * image.hp + oy * STRIDE + ky) * image.wp + ox * STRIDE) * C;
+                        patch[ky * K * C..(ky + 1) * K * C].copy_from_slice(&image.padded[at..at + K * C]);
                     }
                     patch[WIDTH] = 0;
                 }
                 self.product(patches, dst);
-            })
+            }
+            let stem = Rows { values: stem, first, ow: image.ow, n };
+            match (out, bytes_for) {
+                (Out::F32(dst), _) => pool(&stem, py, dst),
+                (Out::Bytes(bytes, scales), Some(kernel)) => {
+                    let pooled = crate::ml::reuse(pooled, bytes.len());
+                    pool(&stem, py, pooled);
+                    kernel.quantise_rows(pooled, n, bytes, scales);
+                }
+                (Out::Bytes(..), None) => unreachable!("bytes are kept for a kernel"),
+            }
         });
-        pools.shorts.give(padded);
-        Some(Act { data: out, bytes: None, b, h: oh, w: ow, c: n })
     }
 
     /// `dst = relu(patches · weights · scales + bias)`, `patches` being `m × DEPTH`.
@@ -357,11 +503,12 @@ unsafe fn tile<const R: usize>(
 mod tests {
     use super::*;
 
-    /// The stem on bytes against the f32 stem on the same normalised bytes (random weights, two
-    /// images of odd and even sides, so the padding is crossed on every edge): within the 14-bit
+    /// The stem on bytes and its pooling against the f32 stem and `max_pool_3x3_s2` on the same
+    /// normalised bytes (random weights, two images of odd and even sides, so the padding is
+    /// crossed on every edge, and tall enough for two bands of pooled rows): within the 14-bit
     /// weights' rounding where the padding byte is exact (means of whole bytes), within the
-    /// padding's half byte with ImageNet's means; the same given the bytes themselves; and an
-    /// input that is not normalised bytes is left to f32.
+    /// padding's half byte with ImageNet's means; the same given the bytes themselves; kept in 8
+    /// bits, the f32 results' bytes; and an input that is not normalised bytes is left to f32.
     #[test]
     fn byte_stem_matches_the_f32_stem() {
         if !crate::kernels::exercise("16-bit stem on bytes (ml::resnet::stem)", &["avx2", "fma"]) {
@@ -377,7 +524,7 @@ mod tests {
         let imagenet = Pixels { mean: [0.485, 0.456, 0.406], std };
         for (pixels, most) in [(whole_bytes, 1e-4), (imagenet, 1e-2)] {
             let stem = ByteStem::new(&conv, pixels).unwrap();
-            let (b, h, w) = (2, 21, 16);
+            let (b, h, w) = (2, 37, 16);
             let bytes: Vec<u8> = (0..b * h * w * C).map(|_| (rng.unit() * 256.0) as u8).collect();
             let data: Vec<f32> = bytes
                 .iter()
@@ -386,11 +533,20 @@ mod tests {
                 .collect();
             let x = Act { data, bytes: None, b, h, w, c: C };
             let pools = Pools::default();
-            let want = conv.forward(&x, true, None, false, &pools);
-            let got = stem.forward(&x, &pools).expect("normalised bytes");
+            let want = super::super::max_pool_3x3_s2(&conv.forward(&x, true, None, false, &pools), &pools.f32);
+            let got = stem.forward(&x, None, &pools).expect("normalised bytes");
+            assert!(got.h > BAND, "two bands of pooled rows");
             // Given the bytes themselves: the same outputs.
-            let from_bytes = stem.forward_bytes(&bytes, (b, h, w), &pools);
+            let from_bytes = stem.forward_bytes(&bytes, (b, h, w), None, &pools);
             assert!(from_bytes.data == got.data, "{pixels:?}: the stem on bytes and on normalised bytes differ");
+            if let Some(kernel) = crate::ml::int8::kernel() {
+                let kept = stem.forward_bytes(&bytes, (b, h, w), Some(kernel), &pools);
+                let (mut bytes, mut scales) = (vec![0u8; got.data.len()], vec![0f32; got.data.len() / n]);
+                kernel.quantise_rows(&got.data, n, &mut bytes, &mut scales);
+                let q = kept.bytes.as_ref().expect("kept in 8 bits");
+                assert!(q.bytes == bytes && q.scales == scales, "{pixels:?}: kept in 8 bits");
+                assert_eq!((kept.b, kept.h, kept.w, kept.c), (got.b, got.h, got.w, got.c));
+            }
             // Where the CPU has VNNI, its tile (taken above) and AVX2's give the same outputs:
             // the same integer sums, scaled the same way.
             #[cfg(target_arch = "x86_64")]
@@ -427,7 +583,7 @@ mod tests {
             // A value between two bytes' normalised values: the f32 stem's.
             let mut off = x.data.clone();
             off[7] += 0.3 / (255.0 * std[7 % C]);
-            assert!(stem.forward(&Act { data: off, bytes: None, b, h, w, c: C }, &pools).is_none());
+            assert!(stem.forward(&Act { data: off, bytes: None, b, h, w, c: C }, None, &pools).is_none());
         }
     }
 }
