@@ -17,7 +17,9 @@
 //! convolution then reads its input pixels tap by tap, each at its own scale (`int8::taps_into`),
 //! and each block's downsampling convolution is computed beside the block's last 1×1 one, as a
 //! second product of its tiles (`int8::Shortcut::Product`), never stored. The stem runs in 16-bit
-//! integers on the image's resized bytes (`resnet::stem`), where the CPU has AVX2.
+//! integers on the image's resized bytes (`resnet::stem`), where the CPU has AVX2, and pools its
+//! output a band of rows at a time as it goes, in 8 bits for the first block where that reads
+//! bytes.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
