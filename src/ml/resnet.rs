@@ -25,6 +25,7 @@
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
+mod pool;
 mod stem;
 
 use super::int8::{self, Bytes, Kernel, PackedWeights, Part, Rows};
@@ -32,6 +33,7 @@ use super::packed::{PackedMatrix, Then};
 use super::winograd::Winograd3x3;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
+use pool::max_pool_3x3_s2;
 use rayon::prelude::*;
 use std::sync::Mutex;
 pub use stem::Pixels;
@@ -784,25 +786,6 @@ impl Module for ResNet50 {
         let features = pooled.len() / b.max(1);
         Tensor::from_vec(pooled, (b, features), xs.device())
     }
-}
-
-/// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is skipped).
-fn max_pool_3x3_s2(x: &Act, buffers: &Buffers<f32>) -> Act {
-    let (oh, ow) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
-    let mut out = buffers.take(x.b * oh * ow * x.c);
-    out.par_chunks_mut(x.c).enumerate().for_each(|(r, row)| {
-        let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
-        row.fill(f32::NEG_INFINITY);
-        for iy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(x.h) {
-            for ix in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(x.w) {
-                let src = ((img * x.h + iy) * x.w + ix) * x.c;
-                // A comparison and a select, which compile to `vmaxps`: `f32::max`'s handling of
-                // NaN (none comes out of a ReLU) had made the pooling 1.4 % of the 8-bit pass.
-                row.iter_mut().zip(&x.data[src..src + x.c]).for_each(|(o, &v)| *o = if v > *o { v } else { *o });
-            }
-        }
-    });
-    Act { data: out, bytes: None, b: x.b, h: oh, w: ow, c: x.c }
 }
 
 /// The mean over each image's positions: `[b, c]`, an image per task.

@@ -17,6 +17,7 @@
 //! Bytes against weights in seven bits on `ml::int8`'s kernel (two products in 16 bits must not
 //! saturate) was tried first: trained weights' features fell to a centred cosine of 0.986.
 
+use super::pool::{pool, pooled_side, Rows};
 use super::{Act, Conv, Kernel, Out, Pools};
 use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
@@ -96,84 +97,6 @@ struct Image<'a> {
     wp: usize,
     oh: usize,
     ow: usize,
-}
-
-/// Consecutive stem output rows of one image: `values` holds rows `first…`, `ow` pixels of `n`.
-struct Rows<'a> {
-    values: &'a [f32],
-    first: usize,
-    ow: usize,
-    n: usize,
-}
-
-/// The pooled side of a stem output side `s` (3×3, stride 2, padding 1).
-fn pooled_side(s: usize) -> usize {
-    (s + 2 - 3) / 2 + 1
-}
-
-/// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is skipped) of `stem` into
-/// pooled rows `py…` of its image (`out` holds whole rows), with the same comparisons as
-/// `resnet::max_pool_3x3_s2`.
-fn pool(stem: &Rows, py: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a stem on bytes runs only where the CPU has AVX2 (`ByteStem::new`).
-    unsafe {
-        pool_avx2(stem, py, out)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    pool_rows(stem, py, out)
-}
-
-/// [`pool_rows`] on AVX2, eight channels of a pooled pixel at a time, each the maximum of its
-/// window's loads in a register (the portable loop's `if v > o` had compiled to masked stores,
-/// which made the pooling twice as slow as before it was fused with the stem).
-///
-/// # Safety
-/// The CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pool_avx2(stem: &Rows, py: usize, out: &mut [f32]) {
-    let (n, ow) = (stem.n, stem.ow);
-    if !n.is_multiple_of(8) {
-        return pool_rows(stem, py, out);
-    }
-    let (pw, rows) = (pooled_side(ow), stem.values.len() / (ow * n));
-    for (i, dst) in out.chunks_exact_mut(n).enumerate() {
-        let (oy, ox) = (py + i / pw, i % pw);
-        let (ys, xs) = (
-            (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(stem.first + rows),
-            (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(ow),
-        );
-        for c in (0..n).step_by(8) {
-            let mut most = _mm256_set1_ps(f32::NEG_INFINITY);
-            for iy in ys.clone() {
-                let line = &stem.values[(iy - stem.first) * ow * n..(iy - stem.first + 1) * ow * n];
-                for ix in xs.clone() {
-                    let v = &line[ix * n + c..ix * n + c + 8];
-                    // SAFETY: `v` holds eight values.
-                    most = _mm256_max_ps(most, unsafe { _mm256_loadu_ps(v.as_ptr()) });
-                }
-            }
-            // SAFETY: `dst` holds `n` values, a multiple of eight, from `c`.
-            unsafe { _mm256_storeu_ps(dst[c..c + 8].as_mut_ptr(), most) };
-        }
-    }
-}
-
-/// [`pool`]'s portable loop (and `pool_avx2`'s for channels not in eights).
-fn pool_rows(stem: &Rows, py: usize, out: &mut [f32]) {
-    let (n, ow) = (stem.n, stem.ow);
-    let (pw, rows) = (pooled_side(ow), stem.values.len() / (ow * n));
-    for (i, dst) in out.chunks_exact_mut(n).enumerate() {
-        let (oy, ox) = (py + i / pw, i % pw);
-        dst.fill(f32::NEG_INFINITY);
-        for iy in (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(stem.first + rows) {
-            for ix in (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(ow) {
-                let src = ((iy - stem.first) * ow + ix) * n;
-                dst.iter_mut().zip(&stem.values[src..src + n]).for_each(|(o, &v)| *o = if v > *o { v } else { *o });
-            }
-        }
-    }
 }
 
 impl ByteStem {
@@ -325,7 +248,7 @@ impl ByteStem {
                 }
                 self.product(patches, dst);
             }
-            let stem = Rows { values: stem, first, ow: image.ow, n };
+            let stem = Rows { values: stem, first, w: image.ow, n };
             match (out, bytes_for) {
                 (Out::F32(dst), _) => pool(&stem, py, dst),
                 (Out::Bytes(bytes, scales), Some(kernel)) => {
@@ -538,7 +461,7 @@ mod tests {
                 .collect();
             let x = Act { data, bytes: None, b, h, w, c: C };
             let pools = Pools::default();
-            let want = super::super::max_pool_3x3_s2(&conv.forward(&x, true, None, false, &pools), &pools.f32);
+            let want = super::super::pool::max_pool_3x3_s2(&conv.forward(&x, true, None, false, &pools), &pools.f32);
             let got = stem.forward(&x, None, &pools).expect("normalised bytes");
             assert!(got.h > BAND, "two bands of pooled rows");
             // Given the bytes themselves: the same outputs.
