@@ -324,8 +324,7 @@ impl Conv {
             assert!(residual.is_none(), "tap products take no residual");
             assert!(x.b * x.h * x.w < int8::OUTSIDE as usize, "a tap's pixel index fits 32 bits");
             TAPS.with_borrow_mut(|taps| {
-                taps.clear();
-                (first..first + n).for_each(|r| self.taps(x, (oh, ow), r, taps));
+                self.taps(x, (oh, ow), (first, n), taps);
                 let pixels = Bytes { bytes: &q.bytes, scales: &q.scales };
                 let taps = int8::Taps { pixels, c: x.c, taps, per_row: self.k * self.k };
                 let then = int8::Epilogue { bias: &self.bias, residual: None, relu };
@@ -496,16 +495,36 @@ impl Conv {
         }
     }
 
-    /// Output row `r`'s input pixels, `[ky, kx]` (their indices in `x`, or `int8::OUTSIDE` in the
-    /// padding), pushed onto `taps`.
-    fn taps(&self, x: &Act, (oh, ow): (usize, usize), r: usize, taps: &mut Vec<u32>) {
-        let (img, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
-        for ky in 0..self.k {
-            let iy = (oy * self.stride + ky) as isize - self.pad as isize;
-            for kx in 0..self.k {
-                let ix = (ox * self.stride + kx) as isize - self.pad as isize;
-                let inside = (0..x.h as isize).contains(&iy) && (0..x.w as isize).contains(&ix);
-                taps.push(if inside { ((img * x.h + iy as usize) * x.w + ix as usize) as u32 } else { int8::OUTSIDE });
+    /// The input pixels of output rows `first…first + n`, `[ky, kx]` for each (their indices in
+    /// `x`, or `int8::OUTSIDE` in the padding), written over `taps`.
+    fn taps(&self, x: &Act, (oh, ow): (usize, usize), (first, n): (usize, usize), taps: &mut Vec<u32>) {
+        let (k, h, w) = (self.k, x.h as isize, x.w as isize);
+        // Each pixel's taps inside the image are its first one's index plus these.
+        let steps: Vec<isize> = (0..k * k).map(|t| (t / k) as isize * w + (t % k) as isize).collect();
+        taps.clear();
+        taps.resize(n * k * k, int8::OUTSIDE);
+        // The output row's place, stepped along rather than divided out per row.
+        let (mut img, mut oy, mut ox) = (first / (oh * ow), (first / ow) % oh, first % ow);
+        for row in taps.chunks_exact_mut(k * k) {
+            let iy = (oy * self.stride) as isize - self.pad as isize;
+            let ix = (ox * self.stride) as isize - self.pad as isize;
+            let corner = (img as isize * h + iy) * w + ix;
+            if iy >= 0 && ix >= 0 && iy + k as isize <= h && ix + k as isize <= w {
+                row.iter_mut().zip(&steps).for_each(|(tap, step)| *tap = (corner + step) as u32);
+            } else {
+                for (t, tap) in row.iter_mut().enumerate() {
+                    let (y, x) = (iy + (t / k) as isize, ix + (t % k) as isize);
+                    if (0..h).contains(&y) && (0..w).contains(&x) {
+                        *tap = (corner + steps[t]) as u32;
+                    }
+                }
+            }
+            ox += 1;
+            if ox == ow {
+                (ox, oy) = (0, oy + 1);
+                if oy == oh {
+                    (oy, img) = (0, img + 1);
+                }
             }
         }
     }
