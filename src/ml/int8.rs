@@ -26,6 +26,8 @@ const PANEL: usize = 64;
 const ROWS: usize = 6;
 /// The largest activation byte of the AVX2 kernel (seven bits: see the module's doc).
 const AVX2_LEVELS: f32 = 127.0;
+/// Lanes of a row's running peak (one 16-float register) while its outputs are kept in 8 bits.
+const LANES: usize = 16;
 
 /// The kernels, fastest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +89,7 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         if self == Kernel::Vnni {
             // SAFETY: the CPU runs the kernel (asserted above); the shapes agree.
-            unsafe { rows_to_bytes(lhs, k, bytes, scales) };
+            unsafe { rows_to_bytes(lhs, k, bytes, scales, None) };
             return;
         }
         for ((row, out), scale) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales) {
@@ -232,6 +234,7 @@ pub struct Scratch {
     rows: Vec<u8>,
     scales: Vec<f32>,
     out: Vec<f32>,
+    peaks: Vec<f32>,
 }
 
 /// Rows in 8 bits as a kernel reads them: `bytes` (rows × width, row-major) and each row's scale
@@ -318,7 +321,8 @@ impl<'a> Shortcut<'a> {
 }
 
 /// Where a kernel's tile stores its results: its first output, the row stride, its columns'
-/// bias and, when given, the residual's entry for its first output (same stride).
+/// bias and, when given, the residual's entry for its first output (same stride); and, for rows
+/// kept in 8 bits on the VNNI kernel, its first row's running peak ([`LANES`] floats a row).
 #[derive(Clone, Copy)]
 struct Store {
     out: *mut f32,
@@ -326,6 +330,7 @@ struct Store {
     bias: *const f32,
     residual: Option<Residual>,
     relu: bool,
+    peaks: Option<*mut f32>,
 }
 
 /// A tile's residual: f32, or bytes and the tile's first row's scale, or a second product: its
@@ -363,6 +368,49 @@ impl Store {
                     },
                 }),
                 relu: then.relu,
+                peaks: None,
+            }
+        }
+    }
+
+    /// This store with the running peaks of rows kept in 8 bits, `peaks` holding the first row's
+    /// of the product and `r` the tile's first row.
+    ///
+    /// # Safety
+    /// `peaks`, when given, holds [`LANES`] floats for each of the tile's rows from row `r`.
+    unsafe fn keeping_peaks(self, peaks: Option<*mut f32>, r: usize) -> Store {
+        // SAFETY: the caller's contract.
+        Store { peaks: peaks.map(|p| unsafe { p.add(r * LANES) }), ..self }
+    }
+
+    /// Stores row `r`'s four registers of outputs `v` (64 columns). Without running peaks, at
+    /// least `floor` (0 for ReLU, −∞ for none). With them, as they are, and their largest is
+    /// folded into the row's peak: the rows' quantiser clamps negatives to 0 (ReLU) and needs
+    /// no pass of its own to find each row's largest.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F; row `r` of the tile lies inside the store's output and peaks.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn row(&self, r: usize, v: [__m512; 4], floor: __m512) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let out = self.out.add(r * self.n);
+            match self.peaks {
+                Some(peaks) => {
+                    let most = _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3]));
+                    let peak = peaks.add(r * LANES);
+                    _mm512_storeu_ps(peak, _mm512_max_ps(most, _mm512_loadu_ps(peak)));
+                    for (j, v) in v.into_iter().enumerate() {
+                        _mm512_storeu_ps(out.add(j * 16), v);
+                    }
+                }
+                None => {
+                    for (j, v) in v.into_iter().enumerate() {
+                        _mm512_storeu_ps(out.add(j * 16), _mm512_max_ps(v, floor));
+                    }
+                }
             }
         }
     }
@@ -374,6 +422,19 @@ impl Store {
 /// must run it). Both kernels apply the epilogue in their last store, while the sums are in
 /// registers.
 pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue, scratch: &mut Scratch) {
+    product_into(dst, lhs, w, then, None, scratch)
+}
+
+/// [`matmul_into`], keeping each row's running peak in `peaks` ([`LANES`] floats a row, VNNI
+/// only; see [`Store::row`]) when given.
+fn product_into(
+    dst: &mut [f32],
+    lhs: Rows,
+    w: &PackedWeights,
+    then: Epilogue,
+    peaks: Option<&mut [f32]>,
+    scratch: &mut Scratch,
+) {
     let (k, n) = (w.k, w.n);
     let m = lhs.len() / k;
     assert!(lhs.len() == m * k && dst.len() == m * n, "matrix shapes disagree");
@@ -385,6 +446,8 @@ pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue
     let residual_fits = then.residual.is_none_or(|r| r.fits(m, n, w.kernel));
     assert!(then.bias.len() == n && residual_fits, "epilogue shapes disagree");
     assert!(w.kernel.runs(), "the 8-bit product's {:?} kernel needs {}", w.kernel, w.kernel.features().join(", "));
+    let peaks_fit = peaks.as_ref().is_none_or(|p| w.kernel == Kernel::Vnni && p.len() == m * LANES);
+    assert!(peaks_fit, "running peaks are kept on the VNNI kernel, a register a row");
     let (bytes, scales) = match lhs {
         Rows::Bytes(b) => (b.bytes, b.scales),
         Rows::F32(v) => {
@@ -395,11 +458,12 @@ pub fn matmul_into(dst: &mut [f32], lhs: Rows, w: &PackedWeights, then: Epilogue
     };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has the kernel's features (asserted above); every pointer the kernels form
-    // lies inside `bytes` (m×k), `scales` (m), `w.data` (k×n), `dst` (m×n) or the epilogue's
-    // `bias` (n) and `residual` (m×n, and m scales), whose sizes are checked above.
+    // lies inside `bytes` (m×k), `scales` (m), `w.data` (k×n), `dst` (m×n), the peaks (m
+    // registers) or the epilogue's `bias` (n) and `residual` (m×n, and m scales), whose sizes are
+    // checked above.
     unsafe {
         match w.kernel {
-            Kernel::Vnni => product(dst, bytes, scales, w, m, then),
+            Kernel::Vnni => product(dst, bytes, scales, w, m, then, peaks.map(|p| p.as_mut_ptr())),
             Kernel::Avx2 => avx2::product(dst, bytes, scales, w, m, then),
         }
     }
@@ -425,46 +489,64 @@ pub fn matmul_into_bytes(
     let m = dst_scales.len();
     assert!(dst.len() == m * n && lhs.len() == m * k, "matrix shapes disagree");
     assert!(then.residual.is_none_or(|r| r.fits(m, n, w.kernel)), "epilogue shapes disagree");
-    in_groups((dst, dst_scales), w, scratch, |first, count, buffer, scratch| {
+    in_groups((dst, dst_scales), w, then, scratch, |first, count, buffer, peaks, scratch| {
         let then = Epilogue { residual: then.residual.map(|r| r.part(first, count, n)), ..then };
-        matmul_into(buffer, lhs.part(first, count, k), w, then, scratch);
+        product_into(buffer, lhs.part(first, count, k), w, then, peaks, scratch);
     });
 }
 
-/// Rows of `w.n` outputs kept in 8 bits a group at a time: `rows(first, count, buffer, scratch)`
-/// writes rows `first…first + count` in f32 into `buffer`, then they are quantised from there.
+/// Rows of `w.n` outputs kept in 8 bits a group at a time (`then` must take ReLU: they are
+/// non-negative): `rows(first, count, buffer, peaks, scratch)` writes rows `first…first + count`
+/// in f32 into `buffer` and, on the VNNI kernel, folds each row's values into its running peak
+/// in `peaks` (given zeroed, [`LANES`] floats a row); then they are quantised from there.
 fn in_groups(
     (dst, dst_scales): (&mut [u8], &mut [f32]),
     w: &PackedWeights,
+    then: Epilogue,
     scratch: &mut Scratch,
-    mut rows: impl FnMut(usize, usize, &mut [f32], &mut Scratch),
+    mut rows: impl FnMut(usize, usize, &mut [f32], Option<&mut [f32]>, &mut Scratch),
 ) {
+    assert!(then.relu, "rows kept in 8 bits are post-ReLU activations");
     let (n, m) = (w.n, dst_scales.len());
     let group = ROWS * (4096 / (ROWS * n)).max(1);
-    let mut out = std::mem::take(&mut scratch.out);
+    let (mut out, mut peaks) = (std::mem::take(&mut scratch.out), std::mem::take(&mut scratch.peaks));
     for first in (0..m).step_by(group) {
         let count = group.min(m - first);
         let buffer = super::reuse(&mut out, count * n);
-        rows(first, count, buffer, scratch);
         let (bytes, scales) = (&mut dst[first * n..(first + count) * n], &mut dst_scales[first..first + count]);
+        #[cfg(target_arch = "x86_64")]
+        if w.kernel == Kernel::Vnni {
+            let peaks = super::reuse(&mut peaks, count * LANES);
+            peaks.fill(0.0);
+            rows(first, count, buffer, Some(&mut *peaks), scratch);
+            // SAFETY: the CPU runs VNNI (the product asserted it); `rows` kept a peak per row.
+            unsafe { rows_to_bytes(buffer, n, bytes, scales, Some(peaks)) };
+            continue;
+        }
+        rows(first, count, buffer, None, scratch);
         w.kernel.quantise_rows(buffer, n, bytes, scales);
     }
-    scratch.out = out;
+    (scratch.out, scratch.peaks) = (out, peaks);
 }
 
 /// [`Kernel::quantise_rows`] for the VNNI kernel, row after row with the quantiser inlined: the
 /// same bytes and scales as [`Kernel::quantise_parts`] gives each row, without its calls through
 /// function pointers and its parts (the rows kept in 8 bits after every product go through here).
+/// With `peaks` ([`LANES`] running maxima a row, from 0) each row's largest is read from there,
+/// and negative values become 0, as ReLU would have made them.
 ///
 /// # Safety
 /// The CPU has AVX-512 F and BW; `bytes` is as long as `lhs`, `scales` has a value per row of `k`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn rows_to_bytes(lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32]) {
+unsafe fn rows_to_bytes(lhs: &[f32], k: usize, bytes: &mut [u8], scales: &mut [f32], peaks: Option<&[f32]>) {
     // SAFETY: the caller's contract; each row and its bytes are `k` long.
     unsafe {
-        for ((row, out), scale) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales) {
-            let peak = peak(row);
+        for (r, ((row, out), scale)) in lhs.chunks_exact(k).zip(bytes.chunks_exact_mut(k)).zip(scales).enumerate() {
+            let peak = match peaks {
+                Some(peaks) => _mm512_reduce_max_ps(_mm512_loadu_ps(peaks[r * LANES..(r + 1) * LANES].as_ptr())),
+                None => peak(row),
+            };
             to_bytes(row, if peak > 0.0 { 255.0 / peak } else { 0.0 }, out);
             *scale = peak / 255.0;
         }
@@ -533,10 +615,18 @@ unsafe fn to_bytes(values: &[f32], inv: f32, dst: &mut [u8]) {
 }
 
 /// `dst = relu?(dequantised(rows · w) + bias + residual?)`: for each panel of 64 columns, every
-/// group of six rows.
+/// group of six rows; with `peaks`, each row's running peak kept there (see [`Store::row`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn product(dst: &mut [f32], rows: &[u8], scales: &[f32], w: &PackedWeights, m: usize, then: Epilogue) {
+unsafe fn product(
+    dst: &mut [f32],
+    rows: &[u8],
+    scales: &[f32],
+    w: &PackedWeights,
+    m: usize,
+    then: Epilogue,
+    peaks: Option<*mut f32>,
+) {
     // SAFETY: the caller's contract (see `matmul_into`).
     unsafe {
         let (k, n) = (w.k, w.n);
@@ -547,7 +637,7 @@ unsafe fn product(dst: &mut [f32], rows: &[u8], scales: &[f32], w: &PackedWeight
             while r < m {
                 let a = rows.as_ptr().add(r * k);
                 let (s, cs) = (&scales[r..], &w.scales[col..]);
-                let out = Store::at(dst, n, then, r, col);
+                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r);
                 match m - r {
                     1 => tile::<1>(a, wp, k, s, cs, out),
                     2 => tile::<2>(a, wp, k, s, cs, out),
@@ -653,13 +743,13 @@ unsafe fn tile<const R: usize>(
             ($acc:expr, ($row_scale:expr, $cols:expr), |$r:ident, $j:ident, $v:ident| $residual:expr) => {
                 each_row!(R, $acc, |$r: usize, row: [__m512i; 4]| {
                     let rs = _mm512_set1_ps($row_scale);
-                    for $j in 0..4 {
+                    let v = std::array::from_fn(|$j| {
                         let scale = _mm512_mul_ps(rs, _mm512_loadu_ps($cols.add($j * 16)));
                         let bias = _mm512_loadu_ps(store.bias.add($j * 16));
                         let $v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(row[$j]), scale, bias);
-                        let v = _mm512_max_ps($residual, floor);
-                        _mm512_storeu_ps(store.out.add($r * store.n + $j * 16), v);
-                    }
+                        $residual
+                    });
+                    store.row($r, v, floor);
                 })
             };
         }

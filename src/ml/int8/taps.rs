@@ -52,7 +52,7 @@ pub fn taps_into(dst: &mut [f32], x: Taps, w: &PackedWeights, then: Epilogue) {
     // SAFETY: the CPU runs VNNI and every tap lies inside the pixels (checked above); `dst` and
     // the bias are as long as the tiles write.
     unsafe {
-        product(dst, x, w, m, then)
+        product(dst, x, w, m, then, None)
     }
 }
 
@@ -67,12 +67,13 @@ pub fn taps_into_bytes(
 ) {
     let m = x.check(w, &then);
     assert!(dst.len() == m * w.n && dst_scales.len() == m, "matrix shapes disagree");
-    in_groups((dst, dst_scales), w, scratch, |first, count, buffer, _| {
+    in_groups((dst, dst_scales), w, then, scratch, |first, count, buffer, peaks, _| {
         let taps = &x.taps[first * x.per_row..(first + count) * x.per_row];
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `taps_into`: the taps were checked above, and `buffer` holds `count` rows.
+        // SAFETY: as in `taps_into`: the taps were checked above, `buffer` holds `count` rows and
+        // `peaks` (from `in_groups`, on VNNI) a register for each.
         unsafe {
-            product(buffer, Taps { taps, ..x }, w, count, then)
+            product(buffer, Taps { taps, ..x }, w, count, then, peaks.map(|p| p.as_mut_ptr()))
         }
     });
 }
@@ -83,7 +84,7 @@ const TAP_ROWS: usize = 3;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn product(dst: &mut [f32], x: Taps, w: &PackedWeights, m: usize, then: Epilogue) {
+unsafe fn product(dst: &mut [f32], x: Taps, w: &PackedWeights, m: usize, then: Epilogue, peaks: Option<*mut f32>) {
     // SAFETY: the caller's contract (see `taps_into`).
     unsafe {
         let n = w.n;
@@ -92,7 +93,7 @@ unsafe fn product(dst: &mut [f32], x: Taps, w: &PackedWeights, m: usize, then: E
             let col = panel * PANEL;
             let mut r = 0;
             while r < m {
-                let out = Store::at(dst, n, then, r, col);
+                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r);
                 let taps = &x.taps[r * x.per_row..];
                 match m - r {
                     1 => tile::<1>(x, taps, wp, &w.scales[col..], out),
@@ -162,15 +163,13 @@ unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales:
                 }
             }
         }
+        let floor = _mm512_set1_ps(if store.relu { 0.0 } else { f32::NEG_INFINITY });
         for (i, total) in total.iter().enumerate() {
-            for (j, &sum) in total.iter().enumerate() {
+            let v = std::array::from_fn(|j| {
                 let scale = _mm512_loadu_ps(col_scales.as_ptr().add(j * 16));
-                let mut v = _mm512_fmadd_ps(sum, scale, _mm512_loadu_ps(store.bias.add(j * 16)));
-                if store.relu {
-                    v = _mm512_max_ps(v, _mm512_setzero_ps());
-                }
-                _mm512_storeu_ps(store.out.add(i * store.n + j * 16), v);
-            }
+                _mm512_fmadd_ps(total[j], scale, _mm512_loadu_ps(store.bias.add(j * 16)))
+            });
+            store.row(i, v, floor);
         }
     }
 }
