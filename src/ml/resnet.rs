@@ -749,17 +749,19 @@ impl ResNet50 {
     pub fn forward_hwc(&self, data: Vec<f32>, (b, h, w): (usize, usize, usize)) -> Vec<f32> {
         assert_eq!(data.len(), b * h * w * 3, "channels-last RGB images");
         let pools = &self.pools;
-        let image = Act { data, bytes: None, b, h, w, c: 3 };
-        let x = match self.byte_stem.as_ref().and_then(|s| s.forward(&image, self.first_reads_bytes(), pools)) {
-            Some(x) => x,
-            None => {
-                let stem = self.stem.forward(&image, true, None, false, pools);
-                let x = max_pool_3x3_s2(&stem, &pools.f32);
-                pools.give(stem);
-                x
-            }
-        };
-        self.blocks_from(x)
+        in_parts(&data, (b, h * w * 3), |part, b| {
+            let image = Act { data: part.to_vec(), bytes: None, b, h, w, c: 3 };
+            let x = match self.byte_stem.as_ref().and_then(|s| s.forward(&image, self.first_reads_bytes(), pools)) {
+                Some(x) => x,
+                None => {
+                    let stem = self.stem.forward(&image, true, None, false, pools);
+                    let x = max_pool_3x3_s2(&stem, &pools.f32);
+                    pools.give(stem);
+                    x
+                }
+            };
+            self.blocks_from(x)
+        })
     }
 
     /// Whether [`ResNet50::forward_bytes`] runs: the stem runs on the image's bytes.
@@ -772,7 +774,11 @@ impl ResNet50 {
     /// normalised copy is made for the 16-bit stem to recover the bytes from.
     pub fn forward_bytes(&self, bytes: &[u8], dims: (usize, usize, usize)) -> Vec<f32> {
         let stem = self.byte_stem.as_ref().expect("the stem runs on bytes (ResNet50::takes_bytes)");
-        self.blocks_from(stem.forward_bytes(bytes, dims, self.first_reads_bytes(), &self.pools))
+        let (b, h, w) = dims;
+        assert_eq!(bytes.len(), b * h * w * 3, "channels-last RGB bytes");
+        in_parts(bytes, (b, h * w * 3), |part, b| {
+            self.blocks_from(stem.forward_bytes(part, (b, h, w), self.first_reads_bytes(), &self.pools))
+        })
     }
 
     /// The kernel the first block reads its input in 8 bits for, where it does (its
@@ -792,6 +798,23 @@ impl ResNet50 {
         pools.give(x);
         pooled
     }
+}
+
+/// `run(part, images)` for the batch's `images` (`b` of `each` values) in as many parts as there
+/// are threads, each part through the whole network on a core of its own, and their features
+/// one after another. Each convolution still shares its rows out as tasks, but a thread takes
+/// its own part's first and steals the other's only when it runs out of its own: the cores no
+/// longer wait for each other at each of the 53 convolutions' ends, and each keeps its own
+/// images' activations in its cache. A row's result depends only on that row, so the features
+/// are those of the whole batch at once.
+fn in_parts<T: Sync>(
+    images: &[T],
+    (b, each): (usize, usize),
+    run: impl Fn(&[T], usize) -> Vec<f32> + Sync,
+) -> Vec<f32> {
+    let per_part = b.div_ceil(rayon::current_num_threads()).max(1);
+    let parts: Vec<Vec<f32>> = images.par_chunks(per_part * each).map(|part| run(part, part.len() / each)).collect();
+    parts.concat()
 }
 
 impl Module for ResNet50 {
