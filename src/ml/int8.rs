@@ -322,7 +322,8 @@ impl<'a> Shortcut<'a> {
 
 /// Where a kernel's tile stores its results: its first output, the row stride, its columns'
 /// bias and, when given, the residual's entry for its first output (same stride); and, for rows
-/// kept in 8 bits on the VNNI kernel, its first row's running peak ([`LANES`] floats a row).
+/// kept in 8 bits on the VNNI kernel, its first row's running peak ([`LANES`] floats a row),
+/// which the product's first panel starts (`fresh`).
 #[derive(Clone, Copy)]
 struct Store {
     out: *mut f32,
@@ -331,6 +332,7 @@ struct Store {
     residual: Option<Residual>,
     relu: bool,
     peaks: Option<*mut f32>,
+    fresh: bool,
 }
 
 /// A tile's residual: f32, or bytes and the tile's first row's scale, or a second product: its
@@ -369,18 +371,20 @@ impl Store {
                 }),
                 relu: then.relu,
                 peaks: None,
+                fresh: false,
             }
         }
     }
 
     /// This store with the running peaks of rows kept in 8 bits, `peaks` holding the first row's
-    /// of the product and `r` the tile's first row.
+    /// of the product, `r` the tile's first row and `col` its first column: the first panel's
+    /// tiles start the peaks, so they need no zeroing beforehand.
     ///
     /// # Safety
     /// `peaks`, when given, holds [`LANES`] floats for each of the tile's rows from row `r`.
-    unsafe fn keeping_peaks(self, peaks: Option<*mut f32>, r: usize) -> Store {
+    unsafe fn keeping_peaks(self, peaks: Option<*mut f32>, r: usize, col: usize) -> Store {
         // SAFETY: the caller's contract.
-        Store { peaks: peaks.map(|p| unsafe { p.add(r * LANES) }), ..self }
+        Store { peaks: peaks.map(|p| unsafe { p.add(r * LANES) }), fresh: col == 0, ..self }
     }
 
     /// Stores row `r`'s four registers of outputs `v` (64 columns). Without running peaks, at
@@ -401,7 +405,8 @@ impl Store {
                 Some(peaks) => {
                     let most = _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3]));
                     let peak = peaks.add(r * LANES);
-                    _mm512_storeu_ps(peak, _mm512_max_ps(most, _mm512_loadu_ps(peak)));
+                    let before = if self.fresh { _mm512_setzero_ps() } else { _mm512_loadu_ps(peak) };
+                    _mm512_storeu_ps(peak, _mm512_max_ps(most, before));
                     for (j, v) in v.into_iter().enumerate() {
                         _mm512_storeu_ps(out.add(j * 16), v);
                     }
@@ -498,7 +503,8 @@ pub fn matmul_into_bytes(
 /// Rows of `w.n` outputs kept in 8 bits a group at a time (`then` must take ReLU: they are
 /// non-negative): `rows(first, count, buffer, peaks, scratch)` writes rows `first…first + count`
 /// in f32 into `buffer` and, on the VNNI kernel, folds each row's values into its running peak
-/// in `peaks` (given zeroed, [`LANES`] floats a row); then they are quantised from there.
+/// in `peaks` ([`LANES`] floats a row, started by the first panel's tiles); then they are
+/// quantised from there.
 fn in_groups(
     (dst, dst_scales): (&mut [u8], &mut [f32]),
     w: &PackedWeights,
@@ -517,7 +523,6 @@ fn in_groups(
         #[cfg(target_arch = "x86_64")]
         if w.kernel == Kernel::Vnni {
             let peaks = super::reuse(&mut peaks, count * LANES);
-            peaks.fill(0.0);
             rows(first, count, buffer, Some(&mut *peaks), scratch);
             // SAFETY: the CPU runs VNNI (the product asserted it); `rows` kept a peak per row.
             unsafe { rows_to_bytes(buffer, n, bytes, scales, Some(peaks)) };
@@ -637,7 +642,7 @@ unsafe fn product(
             while r < m {
                 let a = rows.as_ptr().add(r * k);
                 let (s, cs) = (&scales[r..], &w.scales[col..]);
-                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r);
+                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r, col);
                 match m - r {
                     1 => tile::<1>(a, wp, k, s, cs, out),
                     2 => tile::<2>(a, wp, k, s, cs, out),

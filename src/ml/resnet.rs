@@ -324,7 +324,7 @@ impl Conv {
             assert!(residual.is_none(), "tap products take no residual");
             assert!(x.b * x.h * x.w < int8::OUTSIDE as usize, "a tap's pixel index fits 32 bits");
             TAPS.with_borrow_mut(|taps| {
-                self.taps(x, (oh, ow), (first, n), taps);
+                let taps = self.taps(x, (oh, ow), (first, n), taps);
                 let pixels = Bytes { bytes: &q.bytes, scales: &q.scales };
                 let taps = int8::Taps { pixels, c: x.c, taps, per_row: self.k * self.k };
                 let then = int8::Epilogue { bias: &self.bias, residual: None, relu };
@@ -496,13 +496,18 @@ impl Conv {
     }
 
     /// The input pixels of output rows `first…first + n`, `[ky, kx]` for each (their indices in
-    /// `x`, or `int8::OUTSIDE` in the padding), written over `taps`.
-    fn taps(&self, x: &Act, (oh, ow): (usize, usize), (first, n): (usize, usize), taps: &mut Vec<u32>) {
+    /// `x`, or `int8::OUTSIDE` in the padding), in `taps` (grown as needed, not cleared).
+    fn taps<'a>(
+        &self,
+        x: &Act,
+        (oh, ow): (usize, usize),
+        (first, n): (usize, usize),
+        taps: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
         let (k, h, w) = (self.k, x.h as isize, x.w as isize);
         // Each pixel's taps inside the image are its first one's index plus these.
         let steps: Vec<isize> = (0..k * k).map(|t| (t / k) as isize * w + (t % k) as isize).collect();
-        taps.clear();
-        taps.resize(n * k * k, int8::OUTSIDE);
+        let taps = super::reuse(taps, n * k * k);
         // The output row's place, stepped along rather than divided out per row.
         let (mut img, mut oy, mut ox) = (first / (oh * ow), (first / ow) % oh, first % ow);
         for row in taps.chunks_exact_mut(k * k) {
@@ -514,9 +519,8 @@ impl Conv {
             } else {
                 for (t, tap) in row.iter_mut().enumerate() {
                     let (y, x) = (iy + (t / k) as isize, ix + (t % k) as isize);
-                    if (0..h).contains(&y) && (0..w).contains(&x) {
-                        *tap = (corner + steps[t]) as u32;
-                    }
+                    let inside = (0..h).contains(&y) && (0..w).contains(&x);
+                    *tap = if inside { (corner + steps[t]) as u32 } else { int8::OUTSIDE };
                 }
             }
             ox += 1;
@@ -527,6 +531,7 @@ impl Conv {
                 }
             }
         }
+        taps
     }
 
     /// Output row `r`'s patch, `[ky, kx, c_in]` (zero outside the image).

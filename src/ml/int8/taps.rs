@@ -93,7 +93,7 @@ unsafe fn product(dst: &mut [f32], x: Taps, w: &PackedWeights, m: usize, then: E
             let col = panel * PANEL;
             let mut r = 0;
             while r < m {
-                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r);
+                let out = Store::at(dst, n, then, r, col).keeping_peaks(peaks, r, col);
                 let taps = &x.taps[r * x.per_row..];
                 match m - r {
                     1 => tile::<1>(x, taps, wp, &w.scales[col..], out),
