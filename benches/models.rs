@@ -64,8 +64,6 @@ fn resnet() {
         let n = batch.max(8);
         let images = vec![img.clone(); n];
         let tensors: Vec<_> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
-        model.embed(&images[..batch]).unwrap(); // warm-up
-        int8.embed(&images[..batch]).unwrap();
         // Each round starts warm on both sides: the same work once, untimed, right before the
         // timed pass (ONNX Runtime's `--serve` runs a batch first as well). Timed straight after
         // `settle`'s sleep, reelmatch's first batch of 8 measured 3–4 % slower than the next

@@ -128,11 +128,11 @@ unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales:
                 }
             }
             let wt = wp.add(tap * c4 * PANEL * 4);
-            // The sums of rows `$first…` (constant offsets, so the totals stay in registers)
-            // added at their pixels' scales.
+            // The sums of `$count` rows from `$first` (constants, so the totals stay in
+            // registers) added at their pixels' scales.
             macro_rules! add {
-                ($first:literal, $count:literal) => {{
-                    let acc = sums::<$count>(std::array::from_fn(|i| from[$first + i]), wt, c4);
+                ($first:expr, $count:expr) => {{
+                    let acc = sums::<{ $count }>(std::array::from_fn(|i| from[$first + i]), wt, c4);
                     for i in 0..$count {
                         let s = _mm512_set1_ps(scale[$first + i]);
                         for j in 0..4 {
@@ -152,15 +152,7 @@ unsafe fn tile<const R: usize>(x: Taps, taps: &[u32], wp: *const i8, col_scales:
                 (3, false, true, _) => add!(1, 2),
                 (3, true, false, _) => add!(0, 2),
                 (3, false, false, true) => add!(1, 1),
-                _ => {
-                    let acc = sums::<R>(from, wt, c4);
-                    for i in 0..R {
-                        let s = _mm512_set1_ps(scale[i]);
-                        for j in 0..4 {
-                            total[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][j]), s, total[i][j]);
-                        }
-                    }
-                }
+                _ => add!(0, R),
             }
         }
         let floor = _mm512_set1_ps(if store.relu { 0.0 } else { f32::NEG_INFINITY });
