@@ -188,25 +188,24 @@ fn resnet_fidelity() {
         println!("(fidelity not measured: {} is missing; scripts/prepare-test-assets.sh makes it)", weights.display());
         return;
     }
+    // The fidelity frames: 8 a video at 1 fps. The recall library: every frame at 6 fps, each
+    // also mirrored and cropped to its centre (look-alikes a ranking must order finely).
     let mut frames = Vec::new();
+    let mut library = Vec::new();
     for video in ["bigbuckbunny.mp4", "bikes.mp4"] {
-        let spec = reelmatch::media::SampleSpec { fps: 1.0, short_side: 180 };
-        let path = assets().join("videos").join(video);
-        let limit = std::time::Duration::from_secs(120);
-        let mut taken = 0;
-        reelmatch::media::sample_frames("ffmpeg", &path, spec, limit, &Cancel::default(), |f| {
-            if taken < 8 {
-                frames.push(image::RgbImage::from_raw(f.width, f.height, f.rgb).unwrap());
-                taken += 1;
-            }
-            Ok(())
-        })
-        .unwrap();
+        frames.extend(sampled(video, 1.0).into_iter().take(8));
+        for frame in sampled(video, 6.0) {
+            let (w, h) = frame.dimensions();
+            library.push(image::imageops::flip_horizontal(&frame));
+            library.push(image::imageops::crop_imm(&frame, w / 6, h / 6, w * 2 / 3, h * 2 / 3).to_image());
+            library.push(frame);
+        }
     }
     let pre = Config::default().image;
     let f32_model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 8, "trained".into()).unwrap();
     let mut int8 = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, 8, "trained".into()).unwrap();
     let exact = f32_model.embed(&frames).unwrap();
+    let exact_library = f32_model.embed(&library).unwrap();
     if int8.set_precision(reelmatch::config::Precision::Int8) {
         let eight = int8.embed(&frames).unwrap();
         println!(
@@ -214,11 +213,19 @@ fn resnet_fidelity() {
             frames.len(),
             drift(&exact, &eight)
         );
+        let eight_library = int8.embed(&library).unwrap();
+        println!(
+            "resnet50 rankings, {} real frames, mirrored and cropped, each the query: reelmatch int8 against its f32: {}; {}",
+            library.len(),
+            recall_at_10(&exact_library, &eight_library),
+            drift(&exact_library, &eight_library)
+        );
     }
     // The same normalised images for ONNX Runtime, channels-last f32.
     let s = pre.size as usize;
-    let mut inputs = vec![0f32; frames.len() * s * s * 3];
-    for (frame, dst) in frames.iter().zip(inputs.chunks_exact_mut(s * s * 3)) {
+    let all: Vec<&image::RgbImage> = frames.iter().chain(&library).collect();
+    let mut inputs = vec![0f32; all.len() * s * s * 3];
+    for (frame, dst) in all.iter().zip(inputs.chunks_exact_mut(s * s * 3)) {
         normalise_hwc(frame, &pre, dst);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -230,7 +237,7 @@ fn resnet_fidelity() {
         .arg(&weights)
         .args([threads.as_str(), "--features"])
         .arg(&file)
-        .arg(frames.len().to_string())
+        .arg(all.len().to_string())
         .output();
     let Some(theirs) = out
         .ok()
@@ -240,13 +247,74 @@ fn resnet_fidelity() {
         println!("(ONNX Runtime's fidelity was not measured: `pip install onnx onnxruntime` adds it)");
         return;
     };
-    let their_f32 = &theirs["f32"];
+    let n = frames.len();
+    let (their_f32, their_f32_library) = theirs["f32"].split_at(n);
     println!("resnet50 fidelity: reelmatch f32 against ONNX Runtime f32: {}", drift(their_f32, &exact));
-    println!("resnet50 fidelity: ONNX Runtime int8 (as timed) against its f32: {}", drift(their_f32, &theirs["int8"]));
-    println!(
-        "resnet50 fidelity: ONNX Runtime int8 calibrated on these frames against its f32: {}",
-        drift(their_f32, &theirs["int8_calibrated_on_inputs"])
-    );
+    for (name, what) in [("int8", "(as timed)"), ("int8_calibrated_on_inputs", "calibrated on these frames")] {
+        let (moved, moved_library) = theirs[name].split_at(n);
+        println!("resnet50 fidelity: ONNX Runtime int8 {what} against its f32: {}", drift(their_f32, moved));
+        println!(
+            "resnet50 rankings: ONNX Runtime int8 {what} against its f32: {}",
+            recall_at_10(their_f32_library, moved_library)
+        );
+    }
+}
+
+/// A video's frames at `fps`, 180 pixels high.
+fn sampled(video: &str, fps: f64) -> Vec<image::RgbImage> {
+    let spec = reelmatch::media::SampleSpec { fps, short_side: 180 };
+    let path = assets().join("videos").join(video);
+    let mut frames = Vec::new();
+    reelmatch::media::sample_frames(
+        "ffmpeg",
+        &path,
+        spec,
+        std::time::Duration::from_secs(120),
+        &Cancel::default(),
+        |f| {
+            frames.push(image::RgbImage::from_raw(f.width, f.height, f.rgb).unwrap());
+            Ok(())
+        },
+    )
+    .unwrap();
+    frames
+}
+
+/// How alike `moved`'s rankings are to `reference`'s, each vector the query and the others
+/// ranked by cosine: the share of the reference's 10 nearest that `moved`'s 10 nearest hold
+/// (recall@10: the mean and the lowest), and how many queries keep the same nearest.
+fn recall_at_10(reference: &[Vec<f32>], moved: &[Vec<f32>]) -> String {
+    let unit = |set: &[Vec<f32>]| -> Vec<Vec<f32>> {
+        set.iter()
+            .map(|v| {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect()
+    };
+    let nearest = |set: &[Vec<f32>], q: usize| -> Vec<usize> {
+        let mut scored: Vec<(f32, usize)> = (0..set.len())
+            .filter(|&j| j != q)
+            .map(|j| (set[q].iter().zip(&set[j]).map(|(a, b)| a * b).sum::<f32>(), j))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(10).map(|(_, j)| j).collect()
+    };
+    let (reference, moved) = (unit(reference), unit(moved));
+    let (mut found, mut lowest, mut same_first) = (0usize, 10usize, 0usize);
+    for q in 0..reference.len() {
+        let (want, got) = (nearest(&reference, q), nearest(&moved, q));
+        let hits = got.iter().filter(|j| want.contains(j)).count();
+        found += hits;
+        lowest = lowest.min(hits);
+        same_first += usize::from(want[0] == got[0]);
+    }
+    let n = reference.len();
+    format!(
+        "recall@10 {:.3} (lowest {:.1}), the same nearest for {same_first} of {n} queries",
+        found as f64 / (10 * n) as f64,
+        lowest as f64 / 10.0
+    )
 }
 
 /// How far `moved` lies from `reference`, vector by vector: the lowest centred cosine (centred

@@ -206,7 +206,7 @@ fn real_frames(dir: &Path) -> Vec<image::RgbImage> {
 /// frames differ little around it; a kernel that got the arithmetic wrong lands near 0. Then the
 /// same on trained weights (the test assets' `models/resnet50-keras-v1`, made by
 /// `scripts/trained-resnet50.sh`, or `REELMATCH_RESNET50_WEIGHTS`) with the bounds they meet
-/// (docs/benchmarks.md: every frame above 0.996, within 0.2 of the way, no neighbour changed).
+/// (docs/benchmarks.md: every frame above 0.997, within 0.2 of the way, no neighbour changed).
 #[test]
 fn int8_resnet50_features_stay_with_f32_on_real_frames() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,11 +216,11 @@ fn int8_resnet50_features_stay_with_f32_on_real_frames() {
     assert!(frames.len() >= 12, "{} frames", frames.len());
     let weights = dir.path().join("model.safetensors");
     random_resnet(&weights);
-    int8_against_f32(&weights, &frames, 0.84, 1.3, 2);
+    int8_against_f32(&weights, &frames, 0.84, 1.4, 2);
     let trained = std::env::var_os("REELMATCH_RESNET50_WEIGHTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| assets().join("models/resnet50-keras-v1/model.safetensors"));
-    int8_against_f32(&trained, &frames, 0.996, 0.2, 0);
+    int8_against_f32(&trained, &frames, 0.997, 0.2, 0);
 }
 
 /// Asserts every frame's centred cosine of int8 against f32 is above `min_cosine`, that int8

@@ -19,12 +19,15 @@
 //! second product of its tiles (`int8::Shortcut::Product`), never stored. The stem runs in 16-bit
 //! integers on the image's resized bytes (`resnet::stem`), where the CPU has AVX2, and pools its
 //! output a band of rows at a time as it goes, in 8 bits for the first block where that reads
-//! bytes.
+//! bytes. Before any weight goes to 8 bits, each channel between the stem and the first block and
+//! between a block's convolutions is balanced between its producer and its readers
+//! (`resnet::equalise`): the f32 network computes the same, the 8-bit steps fit it better.
 //!
 //! Why: candle's stock path spends much of its time outside the arithmetic: per-call NCHW→NHWC
 //! copies and kernel re-layouts in every convolution, and four single-threaded element-wise passes
 //! per batch norm plus one for each ReLU and residual add (`cargo bench --bench models` compares).
 
+mod equalise;
 mod pool;
 mod stem;
 
@@ -109,6 +112,9 @@ struct Conv {
     winograd: Option<Winograd3x3>,
     /// The weights quantised to 8 bits, when the product runs in 8 bits (see [`ResNet50::quantise`]).
     int8: Option<PackedWeights>,
+    /// How far each output channel reaches before ReLU as its batch norm describes it
+    /// (`β + 3|γ|`); empty where no batch norm was folded in.
+    reach: Vec<f32>,
 }
 
 /// Channels-last activations: `data` is `[b·h·w, c]`, or empty where they are kept in 8 bits in
@@ -188,17 +194,20 @@ impl Conv {
         let w = conv.get((c_out, c_in, k, k), "weight")?;
         let gamma = bn.get(c_out, "weight")?;
         let beta = bn.get(c_out, "bias")?;
+        let reach = (&beta + gamma.abs()?.affine(3.0, 0.0)?)?.to_dtype(DType::F32)?.to_vec1()?;
         let mean = bn.get(c_out, "running_mean")?;
         let var = bn.get(c_out, "running_var")?;
         let scale = (gamma / (var + 1e-5)?.sqrt()?)?;
         let bias = (beta - mean.mul(&scale)?)?;
         // [c_out, c_in, kh, kw] → [kh, kw, c_in, c_out]: the im2col column order, row-major.
         let weight = w.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?.permute((2, 3, 1, 0))?;
-        Ok(Conv::new(
+        let mut conv = Conv::new(
             weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
             bias.to_dtype(DType::F32)?.to_vec1()?,
             (k, stride, pad),
-        ))
+        );
+        conv.reach = reach;
+        Ok(conv)
     }
 
     /// A convolution from its folded weight (`[kh, kw, c_in, c_out]`) and bias.
@@ -207,7 +216,7 @@ impl Conv {
         let c_in = weight.len() / (k * k * c_out);
         let winograd = (k == 3 && stride == 1 && pad == 1).then(|| Winograd3x3::from_im2col(&weight, c_in, c_out));
         let weight = PackedMatrix::new(weight, k * k * c_in, c_out);
-        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None }
+        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None, reach: Vec::new() }
     }
 
     /// Runs the product in 8 bits from now on with `kernel`, if its shape allows. A stride-1 3×3
@@ -719,6 +728,17 @@ impl ResNet50 {
     /// AVX-512 VNNI nor AVX2).
     pub fn quantise(&mut self, pixels: Pixels) -> Option<Kernel> {
         let kernel = int8::kernel()?;
+        // Each channel between two convolutions balanced for the 8-bit steps (`equalise`): the
+        // stem's output (read by the first block's first and downsampling convolutions alone),
+        // and inside each block the first convolution's and the 3×3 one's.
+        let first = &mut self.blocks[0];
+        if let Some(downsample) = first.downsample.as_mut() {
+            equalise::between(&mut self.stem, &mut [&mut first.conv1, downsample]);
+        }
+        for b in &mut self.blocks {
+            equalise::between(&mut b.conv1, &mut [&mut b.conv2]);
+            equalise::between(&mut b.conv2, &mut [&mut b.conv3]);
+        }
         self.byte_stem = stem::ByteStem::new(&self.stem, pixels);
         for b in &mut self.blocks {
             for conv in [&mut b.conv1, &mut b.conv2, &mut b.conv3].into_iter().chain(b.downsample.as_mut()) {
