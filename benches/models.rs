@@ -10,7 +10,8 @@
 //! (`benches/onnx_siglip.py`).
 //!
 //! After the ResNet-50 rounds, how far 8 bits move trained weights' features from f32 on real
-//! frames, reelmatch's and ONNX Runtime's (`-- resnet-fidelity` alone).
+//! frames, reelmatch's and ONNX Runtime's, and how much they change the frames' rankings
+//! (recall@10 against f32's; `-- resnet-fidelity` alone).
 //!
 //! `cargo bench --bench models [-- resnet|resnet-fidelity|whisper|whisper-base|whisper-costs|text|vision-text]`;
 //! `whisper` runs tiny.en and base (the test assets' multilingual base: base.en's shape, one
@@ -250,6 +251,11 @@ fn resnet_fidelity() {
     let n = frames.len();
     let (their_f32, their_f32_library) = theirs["f32"].split_at(n);
     println!("resnet50 fidelity: reelmatch f32 against ONNX Runtime f32: {}", drift(their_f32, &exact));
+    // How much of a ranking's change rounding alone makes: two f32 implementations.
+    println!(
+        "resnet50 rankings: reelmatch f32 against ONNX Runtime f32: {}",
+        recall_at_10(their_f32_library, &exact_library)
+    );
     for (name, what) in [("int8", "(as timed)"), ("int8_calibrated_on_inputs", "calibrated on these frames")] {
         let (moved, moved_library) = theirs[name].split_at(n);
         println!("resnet50 fidelity: ONNX Runtime int8 {what} against its f32: {}", drift(their_f32, moved));

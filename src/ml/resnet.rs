@@ -698,6 +698,8 @@ pub struct ResNet50 {
     byte_stem: Option<stem::ByteStem>,
     blocks: Vec<Bottleneck>,
     pools: Pools,
+    /// Whether the channels have been balanced for 8 bits (see [`ResNet50::quantise`]).
+    balanced: bool,
 }
 
 impl ResNet50 {
@@ -715,7 +717,7 @@ impl ResNet50 {
                 c_in = width * 4;
             }
         }
-        Ok(ResNet50 { stem, byte_stem: None, blocks, pools: Pools::default() })
+        Ok(ResNet50 { stem, byte_stem: None, blocks, pools: Pools::default(), balanced: false })
     }
 
     /// Runs the products that read post-ReLU activations in 8 bits (`ml::int8`): every
@@ -731,13 +733,16 @@ impl ResNet50 {
         // Each channel between two convolutions balanced for the 8-bit steps (`equalise`): the
         // stem's output (read by the first block's first and downsampling convolutions alone),
         // and inside each block the first convolution's and the 3×3 one's.
-        let first = &mut self.blocks[0];
-        if let Some(downsample) = first.downsample.as_mut() {
-            equalise::between(&mut self.stem, &mut [&mut first.conv1, downsample]);
-        }
-        for b in &mut self.blocks {
-            equalise::between(&mut b.conv1, &mut [&mut b.conv2]);
-            equalise::between(&mut b.conv2, &mut [&mut b.conv3]);
+        // Once: a second pass would find every factor 1 but move the weights by rounding.
+        if !std::mem::replace(&mut self.balanced, true) {
+            let first = &mut self.blocks[0];
+            if let Some(downsample) = first.downsample.as_mut() {
+                equalise::between(&mut self.stem, &mut [&mut first.conv1, downsample]);
+            }
+            for b in &mut self.blocks {
+                equalise::between(&mut b.conv1, &mut [&mut b.conv2]);
+                equalise::between(&mut b.conv2, &mut [&mut b.conv3]);
+            }
         }
         self.byte_stem = stem::ByteStem::new(&self.stem, pixels);
         for b in &mut self.blocks {

@@ -18,16 +18,17 @@
 use super::Conv;
 
 /// Balances each channel of `producer`'s output (which only `readers` read, through a ReLU and
-/// possibly a max pooling) between it and `readers`. Must come before the weights are quantised;
-/// the f32 network computes the same up to rounding. Leaves them as they are when the producer
-/// has no batch norm to say how far its channels reach.
+/// possibly a max pooling) between it and `readers`; the f32 network computes the same up to
+/// rounding. The convolutions are rebuilt from their f32 weights, 8-bit ones dropped: quantise
+/// after. A second pass finds every factor 1 (up to rounding). Leaves them as they are when the producer has no
+/// batch norm to say how far its channels reach.
 pub(super) fn between(producer: &mut Conv, readers: &mut [&mut Conv]) {
     if producer.reach.len() != producer.c_out {
         return;
     }
     let mut weight_reach = vec![0f32; producer.c_out];
     for conv in readers.iter() {
-        assert!(conv.c_in == producer.c_out && conv.int8.is_none(), "an f32 reader of the producer's channels");
+        assert_eq!(conv.c_in, producer.c_out, "a reader of the producer's channels");
         // Rows are `[kh, kw, c_in]`: the input channel is the row's index modulo `c_in`.
         for (r, row) in conv.weight.row_major().chunks_exact(conv.c_out).enumerate() {
             let c = r % conv.c_in;
