@@ -732,8 +732,8 @@ impl ResNet50 {
         let kernel = int8::kernel()?;
         // Each channel between two convolutions balanced for the 8-bit steps (`equalise`): the
         // stem's output (read by the first block's first and downsampling convolutions alone),
-        // and inside each block the first convolution's and the 3×3 one's.
-        // Once: a second pass would find every factor 1 but move the weights by rounding.
+        // and inside each block the first convolution's and the 3×3 one's. Once: a second pass
+        // would find every factor 1 but move the weights by rounding.
         if !std::mem::replace(&mut self.balanced, true) {
             let first = &mut self.blocks[0];
             if let Some(downsample) = first.downsample.as_mut() {

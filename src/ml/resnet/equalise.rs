@@ -20,8 +20,8 @@ use super::Conv;
 /// Balances each channel of `producer`'s output (which only `readers` read, through a ReLU and
 /// possibly a max pooling) between it and `readers`; the f32 network computes the same up to
 /// rounding. The convolutions are rebuilt from their f32 weights, 8-bit ones dropped: quantise
-/// after. A second pass finds every factor 1 (up to rounding). Leaves them as they are when the producer has no
-/// batch norm to say how far its channels reach.
+/// after. A second pass finds every factor 1 (up to rounding). Leaves them as they are when the
+/// producer has no batch norm to say how far its channels reach.
 pub(super) fn between(producer: &mut Conv, readers: &mut [&mut Conv]) {
     if producer.reach.len() != producer.c_out {
         return;
