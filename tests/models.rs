@@ -280,8 +280,8 @@ fn int8_against_f32(
     };
     let changed = (0..frames.len()).filter(|&i| nearest(&exact, i) != nearest(&eight, i)).count();
     assert!(changed <= moved_neighbours, "{changed} frames have another nearest frame in int8");
-    // Asked for 8 bits again (the channels balanced again, the weights quantised again), a frame
-    // alone gets the vector it got in the batch.
+    // Asked for 8 bits again (the weights quantised again; the channels, balanced once, are not
+    // balanced twice), a frame alone gets the vector it got in the batch.
     assert!(int8.set_precision(reelmatch::config::Precision::Int8));
     let alone = int8.embed(&frames[3..4]).unwrap();
     let scale = eight[3].iter().map(|x| x.abs()).fold(0.0, f32::max);

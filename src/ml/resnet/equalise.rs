@@ -26,16 +26,10 @@ pub(super) fn between(producer: &mut Conv, readers: &mut [&mut Conv]) {
     if producer.reach.len() != producer.c_out {
         return;
     }
-    let mut weight_reach = vec![0f32; producer.c_out];
     for conv in readers.iter() {
         assert_eq!(conv.c_in, producer.c_out, "a reader of the producer's channels");
-        // Rows are `[kh, kw, c_in]`: the input channel is the row's index modulo `c_in`.
-        for (r, row) in conv.weight.row_major().chunks_exact(conv.c_out).enumerate() {
-            let c = r % conv.c_in;
-            weight_reach[c] = row.iter().fold(weight_reach[c], |m, v| m.max(v.abs()));
-        }
     }
-    let a = factors(&weight_reach, &producer.reach);
+    let a = factors(&weight_reach(readers.iter().map(|c| &**c), producer.c_out), &producer.reach);
     producer.rescale(|_, o| a[o]);
     producer.bias.iter_mut().zip(&a).for_each(|(b, a)| *b *= a);
     producer.reach.iter_mut().zip(&a).for_each(|(x, a)| *x *= a);
@@ -43,6 +37,19 @@ pub(super) fn between(producer: &mut Conv, readers: &mut [&mut Conv]) {
         let c_in = conv.c_in;
         conv.rescale(|r, _| 1.0 / a[r % c_in]);
     }
+}
+
+/// Each of `channels` input channels' largest weight (absolute) in `readers`.
+fn weight_reach<'a>(readers: impl Iterator<Item = &'a Conv>, channels: usize) -> Vec<f32> {
+    let mut reach = vec![0f32; channels];
+    for conv in readers {
+        // Rows are `[kh, kw, c_in]`: the input channel is the row's index modulo `c_in`.
+        for (r, row) in conv.weight.row_major().chunks_exact(conv.c_out).enumerate() {
+            let c = r % conv.c_in;
+            reach[c] = row.iter().fold(reach[c], |m, v| m.max(v.abs()));
+        }
+    }
+    reach
 }
 
 /// `√(w_c / x_c)` over the factors' geometric mean (values stay near where they were), or 1 for a
@@ -129,13 +136,7 @@ mod tests {
         }
         // Now every channel's weights reach as far as its activations, up to one factor: the
         // factors of a second pass are all 1.
-        let mut weight_reach = vec![0f32; 16];
-        for conv in [&wide, &narrow] {
-            for (r, row) in conv.weight.row_major().chunks_exact(conv.c_out).enumerate() {
-                let c = r % conv.c_in;
-                weight_reach[c] = row.iter().fold(weight_reach[c], |m, v| m.max(v.abs()));
-            }
-        }
+        let weight_reach = weight_reach([&wide, &narrow].into_iter(), 16);
         let again = factors(&weight_reach, &producer.reach);
         assert!(again.iter().all(|a| (a - 1.0).abs() < 1e-4), "{again:?}");
         let ratios: Vec<f32> = weight_reach.iter().zip(&producer.reach).map(|(w, x)| w / x).collect();
