@@ -46,7 +46,7 @@ fn resnet() {
     // Runtime's start from its input tensors: neither side's rounds resize. What resizing a
     // sampled 320×180 frame adds to reelmatch's is timed apart, after the rounds.
     let img = frame(pre.size, pre.size);
-    let sampled = vec![frame(320, 180); 8];
+    let sampled = vec![frame(320, 180); 32];
     // candle-transformers' stock ResNet-50 on the same weights: the "before".
     // SAFETY: the file is not written while mapped.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }.unwrap();
@@ -62,7 +62,10 @@ fn resnet() {
         let model = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
         let mut int8 = ImageEmbedder::load_weights(&weights, &Device::Cpu, &pre, batch, "random".into()).unwrap();
         let has_int8 = int8.set_precision(reelmatch::config::Precision::Int8);
-        let n = batch.max(8);
+        // Each timed round covers at least 32 images (four batches of 8, one of 32) on both sides:
+        // a round of one batch of 8 (about 95 ms in 8 bits) measured a moment of a machine whose
+        // speed moves within the second.
+        let n = if batch == 1 { 8 } else { batch.max(32) };
         let images = vec![img.clone(); n];
         let tensors: Vec<_> = images.iter().map(|i| preprocess(i, &pre, &Device::Cpu).unwrap()).collect();
         // Each round starts warm on both sides: the same work once, untimed, right before the
@@ -71,11 +74,11 @@ fn resnet() {
         // (medians 81.4 against 84.4 images/s over 8 pairs), while ONNX Runtime's round had
         // followed its own input generation: the rounds would have compared a cold start with
         // a warm one.
-        let rate = |f: &mut dyn FnMut()| {
+        let rate = |f: &mut dyn FnMut(&[image::RgbImage])| {
             settle();
-            f();
+            f(&images[..batch]);
             let t = Instant::now();
-            f();
+            f(&images);
             n as f64 / t.elapsed().as_secs_f64()
         };
         // Per precision: reelmatch's rates, ONNX Runtime's, and their ratio in each round.
@@ -84,10 +87,21 @@ fn resnet() {
         let mut before = Vec::new();
         for round in 0..7 {
             for (i, &precision) in precisions.iter().enumerate() {
-                let ours = rate(&mut || {
-                    if precision == "int8" { int8.embed(&images) } else { model.embed(&images) }.unwrap();
-                });
-                let theirs = onnx.as_mut().filter(|_| batch >= 8).map(|o| o.round(precision, batch));
+                let ours = || {
+                    rate(&mut |images| {
+                        if precision == "int8" { int8.embed(images) } else { model.embed(images) }.unwrap();
+                    })
+                };
+                // The sides take turns going first (ours, theirs; then theirs, ours): whatever
+                // the first of a pair gains or loses from the pause before it, both get alike.
+                let (ours, theirs) = match onnx.as_mut().filter(|_| batch >= 8) {
+                    None => (ours(), None),
+                    Some(o) if round % 2 == 0 => (ours(), Some(o.round(precision, batch, n))),
+                    Some(o) => {
+                        let theirs = o.round(precision, batch, n);
+                        (ours(), Some(theirs))
+                    }
+                };
                 if round == 0 {
                     rows.push((precision, Rates::default()));
                 }
@@ -99,8 +113,8 @@ fn resnet() {
                 }
             }
             if round < 3 {
-                before.push(rate(&mut || {
-                    for chunk in tensors.chunks(batch) {
+                before.push(rate(&mut |images| {
+                    for chunk in tensors[..images.len()].chunks(batch) {
                         stock.forward(&Tensor::stack(chunk, 0).unwrap()).unwrap();
                     }
                 }));
@@ -111,8 +125,8 @@ fn resnet() {
             // Resizing's share: the 8-bit model on 320×180 frames against the same at 224×224.
             let (mut framed, mut square) = (Vec::new(), Vec::new());
             for _ in 0..3 {
-                framed.push(rate(&mut || drop(int8.embed(&sampled).unwrap())));
-                square.push(rate(&mut || drop(int8.embed(&images[..8]).unwrap())));
+                framed.push(rate(&mut |images| drop(int8.embed(&sampled[..images.len()]).unwrap())));
+                square.push(rate(&mut |images| drop(int8.embed(images).unwrap())));
             }
             println!(
                 "resnet50 batch  8 ({}): from 320×180 frames, resized by reelmatch, {} images/s against {} from 224×224",
@@ -125,20 +139,25 @@ fn resnet() {
             let yardstick = if theirs.is_empty() {
                 String::new()
             } else {
+                // The rounds where reelmatch went first (even) and second (odd), apart: whether
+                // the order leans either way.
+                let order = |parity: usize| -> Vec<f64> { ratios.iter().copied().skip(parity).step_by(2).collect() };
                 format!(
-                    "; ONNX Runtime ({precision}) {} images/s; reelmatch / ONNX Runtime = {:.2} ({:.2}–{:.2}) over {} alternated rounds",
+                    "; ONNX Runtime ({precision}) {} images/s; reelmatch / ONNX Runtime = {:.2} ({:.2}–{:.2}) over {} alternated rounds (reelmatch first {:.2}, second {:.2})",
                     spread(theirs),
                     median(ratios),
                     ratios.iter().copied().fold(f64::INFINITY, f64::min),
                     ratios.iter().copied().fold(0.0, f64::max),
-                    ratios.len()
+                    ratios.len(),
+                    median(&order(0)),
+                    median(&order(1))
                 )
             };
             println!("resnet50 batch {batch:>2}: reelmatch ({precision}) {} images/s{yardstick}", spread(ours));
         }
         // Where reelmatch has no 8-bit path on this CPU, ONNX Runtime's 8 bits still as a yardstick.
         if let (false, Some(o)) = (has_int8, onnx.as_mut().filter(|_| batch >= 8)) {
-            let mut theirs: Vec<f64> = (0..3).map(|_| o.round("int8", batch)).collect();
+            let mut theirs: Vec<f64> = (0..3).map(|_| o.round("int8", batch, n)).collect();
             println!(
                 "resnet50 batch {batch:>2}: ONNX Runtime (int8) {} images/s (reelmatch's 8 bits need AVX-512 VNNI, which this CPU lacks)",
                 spread(&mut theirs)
@@ -151,8 +170,9 @@ fn resnet() {
 }
 
 /// `-- resnet-profile`: reelmatch's ResNet-50 alone, in the precision of
-/// `REELMATCH_BENCH_PRECISION` (int8 unless `f32`), batch 8, for about 20 s: a steady load to run
-/// under `scripts/profile.sh`, with no yardstick in the profile.
+/// `REELMATCH_BENCH_PRECISION` (int8 unless `f32`), batch `REELMATCH_BENCH_BATCH` (8 unless set),
+/// for about 20 s: a steady load to run under `scripts/profile.sh`, with no yardstick in the
+/// profile.
 fn resnet_profile() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("model.safetensors");
@@ -164,14 +184,18 @@ fn resnet_profile() {
     if !f32_only {
         model.set_precision(reelmatch::config::Precision::Int8);
     }
-    let images = vec![img; 8];
+    let batch = std::env::var("REELMATCH_BENCH_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(8);
+    let images = vec![img; batch];
     let (start, mut done) = (Instant::now(), 0usize);
     while start.elapsed().as_secs() < 20 {
         model.embed(&images).unwrap();
         done += images.len();
     }
     let precision = if f32_only { "f32" } else { "int8" };
-    println!("resnet50 ({precision}, batch 8) alone: {:.1} images/s", done as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "resnet50 ({precision}, batch {batch}) alone: {:.1} images/s",
+        done as f64 / start.elapsed().as_secs_f64()
+    );
 }
 
 /// `-- resnet-fidelity` (and after `-- resnet`'s rounds): how far 8 bits move trained ResNet-50's
@@ -384,11 +408,11 @@ impl OnnxRuntime {
     }
 
     /// Images/s of one round of `precision` ("f32" or "int8") at `batch`.
-    fn round(&mut self, precision: &str, batch: usize) -> f64 {
+    fn round(&mut self, precision: &str, batch: usize, images: usize) -> f64 {
         use std::io::Write;
         settle();
         let stdin = self.child.stdin.as_mut().unwrap();
-        writeln!(stdin, "{precision} {batch}").unwrap();
+        writeln!(stdin, "{precision} {batch} {images}").unwrap();
         stdin.flush().unwrap();
         let line = self.lines.next().unwrap().unwrap();
         serde_json::from_str::<serde_json::Value>(&line).unwrap()["images_per_second"].as_f64().unwrap()

@@ -22,9 +22,10 @@ themselves (the best its static scales can do on them), for `cargo bench --bench
 resnet-fidelity` to compare with f32 as it compares reelmatch's.
 
        python3 benches/onnx_resnet50.py WEIGHTS.safetensors THREADS --serve
-builds both sessions, prints {"onnxruntime": version}, then answers each line read ("f32 8" or
-"int8 32": a precision and a batch) with one timed round after an untimed batch, {"images_per_second": x}: so a bench
-can take turns with ONNX Runtime round by round on a machine whose speed drifts.
+builds both sessions, prints {"onnxruntime": version}, then answers each line read ("f32 8 32" or
+"int8 32 32": a precision, a batch and the images a round covers) with one timed round after an
+untimed batch, {"images_per_second": x}: so a bench can take turns with ONNX Runtime round by
+round on a machine whose speed drifts.
 """
 import os
 import tempfile
@@ -117,7 +118,7 @@ def session_of(model_bytes):
 
 
 def round_of(session, batch, x):
-    """Images per second over max(batch, 8) images, a batch at a time."""
+    """Images per second over all of x, a batch at a time."""
     n = len(x)
     t = time.perf_counter()
     for start in range(0, n, batch):
@@ -125,8 +126,8 @@ def round_of(session, batch, x):
     return n / (time.perf_counter() - t)
 
 
-def inputs(batch):
-    return np.random.default_rng(0).standard_normal((max(batch, 8), 3, 224, 224)).astype(np.float32)
+def inputs(batch, images=8):
+    return np.random.default_rng(0).standard_normal((max(batch, images), 3, 224, 224)).astype(np.float32)
 
 
 def rates_of(session):
@@ -185,9 +186,9 @@ elif serve:
     sessions = {"f32": session_of(model.SerializeToString()), "int8": session_of(quantised(model))}
     print(json.dumps({"onnxruntime": ort.__version__}), flush=True)
     for line in sys.stdin:
-        precision, batch = line.split()
+        precision, batch, images = line.split()
         batch = int(batch)
-        session, x = sessions[precision], inputs(batch)
+        session, x = sessions[precision], inputs(batch, int(images))
         # Every round starts warm, as reelmatch's rounds do: a batch untimed right before it.
         session.run(None, {"input": x[:batch]})
         print(json.dumps({"images_per_second": round_of(session, batch, x)}), flush=True)
