@@ -18,7 +18,9 @@ folded. Every layer runs in f32 but the stride-1 3x3 convolutions, which run
   winograd-f32: the same transforms without rounding (checks the transforms);
   all-direct, all-winograd-bytes: every convolution but the stem in 8 bits (the 1x1 and
             stride-2 3x3 ones as direct), the blocks' outputs kept in 8 bits a scale per pixel, as
-            reelmatch's int8 runs them but without its channel balancing.
+            reelmatch's int8 runs them but without its channel balancing;
+  all-winograd-deep: as all-winograd-bytes, but Winograd only in the third and fourth stages
+            (14x14 and 7x7), the first two direct.
 For each, the lowest centred cosine to the f32 features (centred on their mean) over up to 8
 frames a video at 1 fps (224x224 straight from ffmpeg), and the mean of 1 - cosine. Needs numpy,
 safetensors and ffmpeg.
@@ -134,7 +136,9 @@ def forward(w, x, mode):
                 y = conv(y, wt, bias, stride, 1)
             elif mode == "direct":
                 y = direct8(y, wt, bias)
-            elif mode == "winograd-bytes":
+            elif mode == "winograd-deep" and layer < 3:
+                y = direct8(y, wt, bias)
+            elif mode in ("winograd-bytes", "winograd-deep"):
                 y = winograd(per_pixel_bytes(y), wt, bias, rounded=True)
             else:
                 y = winograd(y, wt, bias, rounded=mode == "winograd")
@@ -151,7 +155,9 @@ def main():
     x = np.concatenate([frames(v) for v in sys.argv[2:]])
     reference = forward(w, x, "f32")
     centre = reference.mean(axis=0)
-    for mode in ("winograd-f32", "direct", "winograd", "winograd-bytes", "all-direct", "all-winograd-bytes"):
+    modes = ("winograd-f32", "direct", "winograd", "winograd-bytes", "all-direct", "all-winograd-bytes",
+             "all-winograd-deep")
+    for mode in modes:
         got = forward(w, x, mode)
         a, b = reference - centre, got - centre
         cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
