@@ -203,7 +203,9 @@ fn real_frames(dir: &Path) -> Vec<image::RgbImage> {
 ///
 /// On random weights the bounds are loose (and two of the 13 frames may find another nearest
 /// frame): a randomly initialised ResNet-50's residual stream grows block after block and its
-/// frames differ little around it; a kernel that got the arithmetic wrong lands near 0. Then the
+/// frames differ little around it, and it has no batch-norm statistics for the channel balance
+/// to go by (0.8365 and 1.430 of the way with the 14×14 and 7×7 stages in 8-bit Winograd; 0.8470
+/// and 1.316 before); a kernel that got the arithmetic wrong lands near 0. Then the
 /// same on trained weights (the test assets' `models/resnet50-keras-v1`, made by
 /// `scripts/trained-resnet50.sh`, or `REELMATCH_RESNET50_WEIGHTS`) with the bounds they meet
 /// (docs/benchmarks.md: every frame above 0.997, within 0.2 of the way, no neighbour changed).
@@ -216,7 +218,7 @@ fn int8_resnet50_features_stay_with_f32_on_real_frames() {
     assert!(frames.len() >= 12, "{} frames", frames.len());
     let weights = dir.path().join("model.safetensors");
     random_resnet(&weights);
-    int8_against_f32(&weights, &frames, 0.84, 1.4, 2);
+    int8_against_f32(&weights, &frames, 0.8, 1.5, 2);
     let trained = std::env::var_os("REELMATCH_RESNET50_WEIGHTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| assets().join("models/resnet50-keras-v1/model.safetensors"));

@@ -17,6 +17,7 @@
 mod avx2;
 mod signed;
 mod taps;
+mod winograd;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -163,6 +164,7 @@ impl Part<'_> {
 
 pub use signed::SignedWeights;
 pub use taps::{taps_into, taps_into_bytes, Taps, OUTSIDE};
+pub use winograd::{Winograd8, WinogradScratch};
 
 /// The fastest 8-bit kernel this CPU runs, if any.
 pub fn kernel() -> Option<Kernel> {

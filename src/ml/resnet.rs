@@ -112,6 +112,9 @@ struct Conv {
     winograd: Option<Winograd3x3>,
     /// The weights quantised to 8 bits, when the product runs in 8 bits (see [`ResNet50::quantise`]).
     int8: Option<PackedWeights>,
+    /// The kernel in the Winograd domain in 8 bits, for a stride-1 3×3 convolution on 256
+    /// channels or more (the 14×14 and 7×7 stages) with VNNI (see [`int8::Winograd8`]).
+    winograd8: Option<int8::Winograd8>,
     /// How far each output channel reaches before ReLU as its batch norm describes it
     /// (`β + 3|γ|`); empty where no batch norm was folded in.
     reach: Vec<f32>,
@@ -216,7 +219,7 @@ impl Conv {
         let c_in = weight.len() / (k * k * c_out);
         let winograd = (k == 3 && stride == 1 && pad == 1).then(|| Winograd3x3::from_im2col(&weight, c_in, c_out));
         let weight = PackedMatrix::new(weight, k * k * c_in, c_out);
-        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None, reach: Vec::new() }
+        Conv { weight, bias, k, stride, pad, c_in, c_out, winograd, int8: None, winograd8: None, reach: Vec::new() }
     }
 
     /// Runs the product in 8 bits from now on with `kernel`, if its shape allows. A stride-1 3×3
@@ -227,7 +230,12 @@ impl Conv {
         let width = self.k * self.k * self.c_in;
         if int8::fits(width, self.c_out) && (kernel == Kernel::Vnni || self.winograd.is_none()) {
             self.winograd = None;
-            self.int8 = Some(PackedWeights::new(&self.weight.row_major(), width, self.c_out, kernel));
+            let weight = self.weight.row_major();
+            self.int8 = Some(PackedWeights::new(&weight, width, self.c_out, kernel));
+            let small_maps = self.k == 3 && self.stride == 1 && self.pad == 1 && self.c_in >= 256;
+            if kernel == Kernel::Vnni && small_maps {
+                self.winograd8 = int8::Winograd8::new(&weight, self.c_in, self.c_out);
+            }
         }
     }
 
@@ -244,6 +252,23 @@ impl Conv {
         if x.bytes.is_some() {
             let reads_bytes = self.int8.is_some() && self.k == 1 && self.pad == 0 || self.reads_taps();
             assert!(reads_bytes, "8-bit activations feed 8-bit 1×1 products and tap products");
+        }
+        if let (true, Some(wino), Some(q)) = (bytes_out, &self.winograd8, &x.bytes) {
+            assert!(relu, "8-bit Winograd keeps post-ReLU outputs");
+            // An image a task: its bands of tiles one after another.
+            let (pixels, c, dims) = (x.h * x.w, x.c, (x.h, x.w));
+            let (mut bytes, mut scales) = (pools.bytes.take(rows * self.c_out), pools.f32.take(rows));
+            bytes.par_chunks_mut(pixels * self.c_out).zip(scales.par_chunks_mut(pixels)).enumerate().for_each(
+                |(i, out)| {
+                    let image = Bytes {
+                        bytes: &q.bytes[i * pixels * c..(i + 1) * pixels * c],
+                        scales: &q.scales[i * pixels..(i + 1) * pixels],
+                    };
+                    WINOGRAD.with_borrow_mut(|room| wino.image(image, dims, &self.bias, out, room));
+                },
+            );
+            let bytes = Some(Bytes8 { bytes, scales });
+            return Act { data: Vec::new(), bytes, b: x.b, h: oh, w: ow, c: self.c_out };
         }
         if bytes_out {
             let block = self.rows_per_block(rows).unwrap_or_else(|| rows.div_ceil(rayon::current_num_threads()));
@@ -591,6 +616,8 @@ thread_local! {
     static PATCHES: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
     /// Each pool thread's quantised rows for the 8-bit products.
     static SCRATCH: std::cell::RefCell<int8::Scratch> = std::cell::RefCell::default();
+    /// Each pool thread's room for 8-bit Winograd's bands.
+    static WINOGRAD: std::cell::RefCell<int8::WinogradScratch> = std::cell::RefCell::default();
     /// Each pool thread's taps of a block's output rows (`Conv::taps`).
     static TAPS: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::default();
     /// Each pool thread's 8-bit patch rows: pixels for a 1×1 convolution with a stride, or
