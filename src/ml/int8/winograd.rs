@@ -291,7 +291,7 @@ mod tests {
     use super::*;
 
     /// Against the f32 convolution of the same dequantised pixels: within a few per cent of each
-    /// output pixel's peak, on 14×14 and 7×7 (odd: a half tile of padding) images.
+    /// output pixel's peak, on 14×14, 7×7 (odd: a half tile of padding) and 6×9 images.
     #[test]
     fn winograd_in_8_bits_matches_the_f32_convolution() {
         if !crate::kernels::exercise("8-bit Winograd (ml::int8::winograd)", Kernel::Vnni.features()) {
